@@ -1,0 +1,26 @@
+"""cilnb: a research companion for conditional image leakage in image-to-video diffusion models.
+
+Notebooks do ``import cilnb as C`` and call the submodules: ``C.schedules``, ``C.timenoise``,
+``C.analytic_init``, ``C.denoiser``, ``C.sampling``, ``C.probe``, ``C.data``, ``C.models``,
+``C.metrics``, ``C.plotting``. Submodules load on first use, so ``import cilnb`` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "schedules", "timenoise", "analytic_init", "denoiser", "sampling", "probe", "data", "models",
+    "metrics", "plotting", "figures", "widgets",
+}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'cilnb' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

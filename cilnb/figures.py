@@ -1,0 +1,116 @@
+"""Headless figure runner: every notebook in ``notebooks/`` through papermill, one profile.
+
+Profiles: ``default`` runs each notebook with its own parameter defaults; any other profile
+(``smoke``: tiny, seconds) takes the overrides stored in the notebook's own metadata under
+``metadata.cilnb.profiles.<name>``, so a notebook and its smoke parameters never drift apart and
+no hand-kept list of notebooks exists. Every run also receives ``fig_dir`` and
+``interactive=False``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._util import repo_root
+
+__all__ = ["notebook_paths", "notebook_parameters", "run_notebook", "run_all", "NotebookResult"]
+
+PROFILES = ("default", "smoke")
+
+
+def notebook_paths(notebook_dir: str | os.PathLike | None = None) -> list[Path]:
+    """All ``*.ipynb`` in ``notebooks/`` (sorted), skipping checkpoints."""
+    nb_dir = Path(notebook_dir) if notebook_dir else repo_root() / "notebooks"
+    paths = sorted(p for p in nb_dir.glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if not paths:
+        raise FileNotFoundError(f"no notebooks found in {nb_dir}")
+    return paths
+
+
+def notebook_parameters(path: str | os.PathLike, profile: str) -> dict:
+    """Parameter overrides for ``path`` under ``profile`` (``{}`` for ``default``)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    if profile == "default":
+        return {}
+    meta = json.loads(Path(path).read_text()).get("metadata", {})
+    profiles = meta.get("cilnb", {}).get("profiles", {})
+    if profile not in profiles:
+        raise ValueError(f"{Path(path).name} has no '{profile}' profile in metadata.cilnb.profiles")
+    return dict(profiles[profile])
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    ok: bool
+    seconds: float
+    output: Path
+    error: str = ""
+
+
+def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, progress: bool = True) -> NotebookResult:
+    """Execute one notebook with papermill; the executed copy goes to ``out_dir``."""
+    import papermill as pm
+
+    params = notebook_parameters(path, profile)
+    params.update(fig_dir=str(fig_dir), interactive=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / path.name
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(path),
+            str(output),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(path.parent),
+            progress_bar=progress,
+        )
+    except Exception as exc:  # keep going: report every failure at the end
+        msg = str(exc) if exc.__class__.__name__ == "PapermillExecutionError" else traceback.format_exc()
+        return NotebookResult(path.stem, False, time.perf_counter() - start, output, msg)
+    return NotebookResult(path.stem, True, time.perf_counter() - start, output)
+
+
+def run_all(
+    profile: str = "default",
+    only: list[str] | None = None,
+    out: str | os.PathLike | None = None,
+    notebook_dir: str | os.PathLike | None = None,
+    executed_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> list[NotebookResult]:
+    """Run every notebook (or those named in ``only``), print a summary, return the results."""
+    paths = notebook_paths(notebook_dir)
+    if only:
+        wanted = {Path(n).stem for n in only}
+        unknown = wanted - {p.stem for p in paths}
+        if unknown:
+            raise ValueError(f"unknown notebook(s) {sorted(unknown)}; available: {[p.stem for p in paths]}")
+        paths = [p for p in paths if p.stem in wanted]
+    for p in paths:  # fail fast on a bad profile before spending minutes
+        notebook_parameters(p, profile)
+    fig_dir = Path(out).resolve() if out else repo_root() / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    executed = Path(executed_dir).resolve() if executed_dir else repo_root() / "build" / "executed" / profile
+    results = []
+    for p in paths:
+        print(f"[cilnb figures] {p.name} ({profile}) ...", flush=True)
+        res = run_notebook(p, profile, fig_dir, executed, progress=progress)
+        status = "ok" if res.ok else "FAILED"
+        print(f"[cilnb figures] {p.name}: {status} in {res.seconds:.1f}s", flush=True)
+        results.append(res)
+    print("\nSummary")
+    for r in results:
+        print(f"  {'ok    ' if r.ok else 'FAILED'} {r.name:<28} {r.seconds:7.1f}s  -> {r.output}")
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"\n--- {r.name} failed ---\n{r.error}", file=sys.stderr)
+    print(f"\nfigures in {fig_dir}; {len(results) - len(failed)} ok, {len(failed)} failed")
+    return results

@@ -1,0 +1,374 @@
+"""Forward processes ``X_t = alpha_t X_0 + sigma_t eps`` (Eq. 1) on one common time axis.
+
+The common currency is the normalised time ``t in [0, 1]`` (``t = 1`` is ``T``); each family
+keeps its native time alongside:
+
+============  =========================================  ==========================================
+family        alpha(t), sigma(t)                         native time
+============  =========================================  ==========================================
+``vp``        ``sqrt(abar(s))``, ``sqrt(1 - abar(s))``,   timestep index ``n = t*T - 1``
+              ``s = t*T``, ``abar`` linear between the    (``t = (n + 1) / T``; ``t = 0`` is clean)
+              DDPM knots ``abar(n+1) = alphas_cumprod[n]``
+``edm``       ``1``, Karras interpolation                 ``sigma`` itself
+              ``(smin^(1/rho) + t(smax^(1/rho) -
+              smin^(1/rho)))^rho``
+``flow``      ``1 - t``, ``t``                            ``t * num_train_timesteps``
+============  =========================================  ==========================================
+
+With the EDM map a uniform grid in ``t`` *is* the Karras grid, so starting at ``M`` rebuilds the
+Karras sigmas with ``sigma_max = sigma_M`` exactly as the official SVD code does; a start given as
+a sigma (``sigma_M = 100``) converts with :meth:`EDMSchedule.from_native`. EDM's ``t = 0`` is
+``sigma_min``, not clean data: every sampler ends with one step to the clean state
+(``alpha = 1, sigma = 0``), for all families alike (DDIM's ``final_alpha_cumprod = 1``, Karras'
+trailing zero sigma, FlowMatch's trailing zero).
+
+Shown in ``notebooks/analytic_init.ipynb`` and used by every sampler and probe.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+
+__all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas"]
+
+Float = torch.Tensor
+_F64 = torch.float64
+
+
+def _as_t(t: Any, name: str = "t", lo: float = 0.0, hi: float = 1.0) -> Float:
+    """``t`` as a float64 tensor, validated to lie in ``[lo, hi]`` and be finite."""
+    x = torch.as_tensor(t, dtype=_F64).detach().cpu() if not isinstance(t, torch.Tensor) else t.detach().to("cpu", _F64)
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must be finite, got {t!r}")
+    if bool((x < lo).any()) or bool((x > hi).any()):
+        raise ValueError(f"{name} must lie in [{lo}, {hi}] (normalised time, 1 = T); got min {x.min().item():.6g}, max {x.max().item():.6g}")
+    return x
+
+
+class Schedule(ABC):
+    """A forward process on normalised time ``t in [0, 1]``; subclasses define alpha, sigma, native time."""
+
+    kind: str = ""
+
+    @abstractmethod
+    def alpha(self, t) -> Float:
+        """Signal scale ``alpha_t`` (float64, same shape as ``t``)."""
+
+    @abstractmethod
+    def sigma(self, t) -> Float:
+        """Noise scale ``sigma_t`` (float64, same shape as ``t``)."""
+
+    @abstractmethod
+    def to_native(self, t) -> Float:
+        """Normalised ``t`` -> the family's native time (timestep index, sigma, flow timestep)."""
+
+    @abstractmethod
+    def from_native(self, native) -> Float:
+        """Native time -> normalised ``t``."""
+
+    @abstractmethod
+    def grid(self, n_steps: int, start: float = 1.0) -> Float:
+        """``n_steps`` descending normalised times from ``start`` (= M) towards 0; samplers then step to clean."""
+
+    def log_snr(self, t) -> Float:
+        """``log(alpha_t^2 / sigma_t^2)`` (``-inf`` where alpha is 0, ``+inf`` where sigma is 0)."""
+        a, s = self.alpha(t), self.sigma(t)
+        return 2 * (torch.log(a) - torch.log(s))
+
+    def add_noise(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
+        """Eq. (1): ``alpha_t x0 + sigma_t noise``, ``t`` scalar or one entry per batch element (dim 0)."""
+        if x0.shape != noise.shape:
+            raise ValueError(f"x0 {tuple(x0.shape)} and noise {tuple(noise.shape)} must have the same shape")
+        a, s = self._broadcast(t, x0)
+        return a * x0 + s * noise
+
+    def _broadcast(self, t, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tt = _as_t(t)
+        if tt.ndim == 0:
+            tt = tt.expand(like.shape[0])
+        if tt.ndim != 1 or tt.shape[0] != like.shape[0]:
+            raise ValueError(f"t must be a scalar or have one entry per batch element ({like.shape[0]}), got shape {tuple(tt.shape)}")
+        view = (-1,) + (1,) * (like.ndim - 1)
+        a = self.alpha(tt).to(like.device, like.dtype).view(view)
+        s = self.sigma(tt).to(like.device, like.dtype).view(view)
+        return a, s
+
+    def parse_start(self, start: float | None = None, *, native: float | None = None) -> float:
+        """The start time M as normalised ``t``: give ``start`` in (0, 1] or ``native`` (e.g. a sigma)."""
+        if (start is None) == (native is None):
+            raise ValueError("give exactly one of start (normalised M in (0, 1]) or native (e.g. sigma_M)")
+        if native is not None:
+            start = float(self.from_native(native))
+        start = float(start)
+        if not math.isfinite(start) or not 0.0 < start <= 1.0:
+            raise ValueError(f"start M must lie in (0, 1] (normalised; 1 = T), got {start!r}")
+        return start
+
+    @staticmethod
+    def _check_steps(n_steps: int, start: float) -> None:
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+        if not (isinstance(start, (int, float)) and math.isfinite(start) and 0.0 < start <= 1.0):
+            raise ValueError(f"start M must lie in (0, 1] (normalised; 1 = T), got {start!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# VP (DDPM) discrete schedules
+# ----------------------------------------------------------------------------------------------
+
+
+def vp_betas(kind: str = "linear", num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Float:
+    """DDPM beta schedules ``linear``, ``scaled_linear`` (LDM/SD) and ``squaredcos_cap_v2`` (iDDPM)."""
+    n = num_train_timesteps
+    if kind == "linear":
+        return torch.linspace(beta_start, beta_end, n, dtype=_F64)
+    if kind == "scaled_linear":
+        return torch.linspace(beta_start**0.5, beta_end**0.5, n, dtype=_F64) ** 2
+    if kind == "squaredcos_cap_v2":
+        i = torch.arange(n + 1, dtype=_F64)
+        abar = torch.cos((i / n + 0.008) / 1.008 * math.pi / 2) ** 2
+        return torch.clamp(1 - abar[1:] / abar[:-1], max=0.999)
+    raise ValueError(f"unknown beta schedule {kind!r}; choose linear, scaled_linear or squaredcos_cap_v2")
+
+
+def _zero_terminal_snr(alphas_cumprod: Float) -> Float:
+    """Rescale so that ``abar_T = 0`` while keeping ``abar_1`` (Lin et al. 2024, Alg. 1)."""
+    s = alphas_cumprod.sqrt()
+    s0, sT = s[0].clone(), s[-1].clone()
+    s = (s - sT) * s0 / (s0 - sT)
+    return s**2
+
+
+class VPSchedule(Schedule):
+    """Variance-preserving discrete DDPM schedule (VideoCrafter1, DynamiCrafter, I2VGen-XL, PIA, CogVideoX).
+
+    ``alpha_t^2 + sigma_t^2 = 1``. ``rescale_zero_terminal_snr`` gives ``alpha_T = 0`` (I2VGen-XL,
+    CogVideoX); ``snr_shift_scale`` divides the SNR as CogVideoX's schedulers do.
+    """
+
+    kind = "vp"
+
+    def __init__(
+        self,
+        beta_schedule: str = "linear",
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        num_train_timesteps: int = 1000,
+        *,
+        rescale_zero_terminal_snr: bool = False,
+        snr_shift_scale: float = 1.0,
+        betas=None,
+    ):
+        if betas is not None:
+            betas = torch.as_tensor(betas, dtype=_F64)
+            num_train_timesteps = int(betas.numel())
+        else:
+            if not (0 < beta_start < beta_end < 1):
+                raise ValueError(f"need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
+            betas = vp_betas(beta_schedule, num_train_timesteps, beta_start, beta_end)
+        if num_train_timesteps < 2:
+            raise ValueError("a VP schedule needs at least 2 training timesteps")
+        if bool((betas <= 0).any()) or bool((betas >= 1).any()):
+            raise ValueError("betas must lie in (0, 1)")
+        if snr_shift_scale <= 0:
+            raise ValueError(f"snr_shift_scale must be > 0, got {snr_shift_scale}")
+        abar = torch.cumprod(1.0 - betas, dim=0)
+        if snr_shift_scale != 1.0:
+            abar = abar / (snr_shift_scale + (1 - snr_shift_scale) * abar)
+        if rescale_zero_terminal_snr:
+            abar = _zero_terminal_snr(abar)
+        self.T = num_train_timesteps
+        self.alphas_cumprod = abar
+        self.config = dict(
+            beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
+            num_train_timesteps=num_train_timesteps, rescale_zero_terminal_snr=rescale_zero_terminal_snr,
+            snr_shift_scale=snr_shift_scale,
+        )
+        # knots s = 0..T: abar(0) = 1 (clean), abar(n + 1) = alphas_cumprod[n]
+        self._knots = torch.cat([torch.ones(1, dtype=_F64), abar])
+
+    def abar(self, t) -> Float:
+        """``alpha_t^2``, piecewise linear in ``s = t * T`` between the DDPM knots."""
+        s = _as_t(t) * self.T
+        lo = torch.clamp(torch.floor(s).long(), 0, self.T - 1)
+        w = s - lo.to(_F64)
+        return (1 - w) * self._knots[lo] + w * self._knots[lo + 1]
+
+    def alpha(self, t) -> Float:
+        return self.abar(t).clamp(min=0).sqrt()
+
+    def sigma(self, t) -> Float:
+        return (1 - self.abar(t)).clamp(min=0).sqrt()
+
+    def to_native(self, t) -> Float:
+        return _as_t(t) * self.T - 1
+
+    def from_native(self, native) -> Float:
+        n = torch.as_tensor(native, dtype=_F64)
+        return _as_t((n + 1) / self.T, "timestep (index + 1) / T")
+
+    def grid(self, n_steps: int, start: float = 1.0) -> Float:
+        """``trailing`` spacing: integer timesteps ``round(M T (1 - i/n)) - 1``; at M = 1: 999, 979, ..., 19.
+
+        Starting at M < 1 re-spaces all ``n_steps`` over ``[0, M]`` (as the official DynamiCrafter
+        Analytic-Init code does) rather than truncating the full-length grid.
+        """
+        self._check_steps(n_steps, start)
+        frac = torch.arange(n_steps, 0, -1, dtype=_F64) / n_steps
+        idx = torch.round(start * self.T * frac)
+        idx = torch.clamp(idx, min=1)
+        return torch.unique_consecutive(idx) / self.T
+
+
+# ----------------------------------------------------------------------------------------------
+# EDM / VE (SVD)
+# ----------------------------------------------------------------------------------------------
+
+
+class EDMSchedule(Schedule):
+    """Variance-exploding EDM schedule (Karras et al. 2022; SVD: sigma in [0.002, 700], rho = 7).
+
+    ``alpha = 1``; ``sigma(t) = (smin^(1/rho) + t (smax^(1/rho) - smin^(1/rho)))^rho``, so a uniform
+    grid in ``t`` is the Karras grid and ``t = 1`` is ``sigma_max``.
+    """
+
+    kind = "edm"
+
+    def __init__(self, sigma_min: float = 0.002, sigma_max: float = 700.0, rho: float = 7.0):
+        if not (0 < sigma_min < sigma_max) or not math.isfinite(sigma_max):
+            raise ValueError(f"need 0 < sigma_min < sigma_max < inf, got {sigma_min}, {sigma_max}")
+        if rho <= 0:
+            raise ValueError(f"rho must be > 0, got {rho}")
+        self.sigma_min, self.sigma_max, self.rho = float(sigma_min), float(sigma_max), float(rho)
+        self.config = dict(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)
+
+    def alpha(self, t) -> Float:
+        return torch.ones_like(_as_t(t))
+
+    def sigma(self, t) -> Float:
+        t = _as_t(t)
+        lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
+        return (lo + t * (hi - lo)) ** self.rho
+
+    def to_native(self, t) -> Float:
+        return self.sigma(t)
+
+    def from_native(self, native) -> Float:
+        s = torch.as_tensor(native, dtype=_F64)
+        if not bool(torch.isfinite(s).all()) or bool((s < self.sigma_min * (1 - 1e-9)).any()) or bool((s > self.sigma_max * (1 + 1e-9)).any()):
+            raise ValueError(f"sigma must lie in [{self.sigma_min}, {self.sigma_max}], got {native!r}")
+        lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
+        return ((s ** (1 / self.rho) - lo) / (hi - lo)).clamp(0, 1)
+
+    def grid(self, n_steps: int, start: float = 1.0) -> Float:
+        """Karras sigmas from ``sigma(start)`` down to ``sigma_min`` (``n_steps`` points), as normalised t."""
+        self._check_steps(n_steps, start)
+        if n_steps == 1:
+            return torch.tensor([start], dtype=_F64)
+        return torch.linspace(start, 0.0, n_steps, dtype=_F64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Rectified flow / flow matching (Wan, LTX, HunyuanVideo, SD3-style)
+# ----------------------------------------------------------------------------------------------
+
+
+class FlowSchedule(Schedule):
+    """Flow matching: ``alpha = 1 - t``, ``sigma = t``; inference grids use the timestep shift.
+
+    The shift maps a uniform ``u`` to ``t = shift u / (1 + (shift - 1) u)`` (SD3/Wan/LTX schedulers;
+    ``shift = 1`` is no shift). Native time is the model's timestep ``t * num_train_timesteps``.
+    """
+
+    kind = "flow"
+
+    def __init__(self, shift: float = 1.0, num_train_timesteps: int = 1000):
+        if not (shift > 0 and math.isfinite(shift)):
+            raise ValueError(f"shift must be a positive finite number, got {shift}")
+        self.shift, self.T = float(shift), int(num_train_timesteps)
+        self.config = dict(shift=shift, num_train_timesteps=num_train_timesteps)
+
+    def alpha(self, t) -> Float:
+        return 1 - _as_t(t)
+
+    def sigma(self, t) -> Float:
+        return _as_t(t).clone()
+
+    def to_native(self, t) -> Float:
+        return _as_t(t) * self.T
+
+    def from_native(self, native) -> Float:
+        return _as_t(torch.as_tensor(native, dtype=_F64) / self.T, "timestep / num_train_timesteps")
+
+    def shifted(self, u) -> Float:
+        u = _as_t(u, "u")
+        return self.shift * u / (1 + (self.shift - 1) * u)
+
+    def unshifted(self, t) -> Float:
+        t = _as_t(t)
+        return t / (self.shift - (self.shift - 1) * t)
+
+    def grid(self, n_steps: int, start: float = 1.0) -> Float:
+        """FlowMatchEuler's grid: ``u`` uniform from ``unshift(M)`` to ``shift(1/T)``, then shifted.
+
+        (diffusers takes the lower end of the linspace from the already shifted training sigmas;
+        we follow it so that ``start = 1`` reproduces ``FlowMatchEulerDiscreteScheduler.sigmas``.)
+        """
+        self._check_steps(n_steps, start)
+        u_hi = float(self.unshifted(start))
+        u_lo = min(float(self.shifted(1.0 / self.T)), u_hi)
+        return self.shifted(torch.linspace(u_hi, u_lo, n_steps, dtype=_F64))
+
+
+# ----------------------------------------------------------------------------------------------
+# diffusers interop
+# ----------------------------------------------------------------------------------------------
+
+_VP_SCHEDULERS = {
+    "DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler", "LCMScheduler", "UniPCMultistepScheduler", "DEISMultistepScheduler",
+    "CogVideoXDDIMScheduler", "CogVideoXDPMScheduler", "DDIMInverseScheduler", "HeunDiscreteScheduler",
+}
+
+
+def from_diffusers(scheduler) -> Schedule:
+    """The :class:`Schedule` of a diffusers scheduler (or its config dict).
+
+    EDM: ``EDMEulerScheduler``/``EDMDPMSolverMultistepScheduler`` and the SVD-style
+    ``EulerDiscreteScheduler`` with ``use_karras_sigmas`` and continuous timesteps. Flow:
+    ``FlowMatchEulerDiscreteScheduler`` (and its Heun variant); dynamic shifting (resolution
+    dependent ``mu``) is not a fixed schedule and is refused. Everything else with DDPM betas: VP.
+    """
+    cfg = dict(getattr(scheduler, "config", scheduler))
+    name = cfg.get("_class_name") or type(scheduler).__name__
+    if name in {"EDMEulerScheduler", "EDMDPMSolverMultistepScheduler"} or (
+        name == "EulerDiscreteScheduler" and cfg.get("use_karras_sigmas") and cfg.get("timestep_type") == "continuous"
+    ):
+        return EDMSchedule(
+            sigma_min=float(cfg.get("sigma_min") or 0.002),
+            sigma_max=float(cfg.get("sigma_max") or 80.0),
+            rho=float(cfg.get("rho", 7.0)),
+        )
+    if name.startswith("FlowMatch"):
+        if cfg.get("use_dynamic_shifting"):
+            raise ValueError(
+                f"{name} uses dynamic (resolution-dependent) shifting; build FlowSchedule(shift=exp(mu)) "
+                "for the resolution you sample at"
+            )
+        return FlowSchedule(shift=float(cfg.get("shift", 1.0)), num_train_timesteps=int(cfg.get("num_train_timesteps", 1000)))
+    if name in _VP_SCHEDULERS or "beta_schedule" in cfg:
+        trained = cfg.get("trained_betas")
+        rescale = bool(cfg.get("rescale_betas_zero_snr", False))
+        return VPSchedule(
+            beta_schedule=cfg.get("beta_schedule", "linear"),
+            beta_start=float(cfg.get("beta_start", 1e-4)),
+            beta_end=float(cfg.get("beta_end", 0.02)),
+            num_train_timesteps=int(cfg.get("num_train_timesteps", 1000)),
+            rescale_zero_terminal_snr=rescale,
+            snr_shift_scale=float(cfg.get("snr_shift_scale", 1.0)),
+            betas=trained,
+        )
+    raise ValueError(f"cannot build a cilnb schedule from scheduler {name!r}: not a VP, EDM or flow-matching scheduler")

@@ -1,0 +1,53 @@
+"""Every notebook runs headlessly with its smoke profile through papermill and writes its figures."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cilnb.figures import notebook_paths, run_notebook
+
+NOTEBOOKS = notebook_paths()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_smoke(path, tmp_path):
+    figs, out = tmp_path / "figs", tmp_path / "executed"
+    res = run_notebook(path, "smoke", figs, out, progress=False)
+    assert res.ok, res.error
+    for fig in json.loads(path.read_text())["metadata"]["cilnb"]["figures"]:
+        for ext in ("png", "pdf"):
+            f = figs / f"{fig}.{ext}"
+            assert f.is_file() and f.stat().st_size > 1000, f"{f.name} missing or empty"
+
+
+def test_runner_rejects_unknown_profile_and_notebook():
+    from cilnb.figures import notebook_parameters, run_all
+
+    with pytest.raises(ValueError, match="unknown profile"):
+        notebook_parameters(NOTEBOOKS[0], "huge")
+    with pytest.raises(ValueError, match="unknown notebook"):
+        run_all(profile="smoke", only=["no_such_notebook"])
+
+
+def test_runner_keeps_going_and_reports_failure(tmp_path):
+    """A failing notebook does not stop the others; the CLI exits nonzero."""
+    import nbformat
+
+    from cilnb.figures import run_all
+
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    for name, body in [("a_bad", "raise RuntimeError('boom')"), ("b_good", "x = 1")]:
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell("fig_dir = ''\ninteractive = True")
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params, nbformat.v4.new_code_cell(body)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["cilnb"] = {"figures": [], "profiles": {"smoke": {}}}
+        nbformat.write(nb, nb_dir / f"{name}.ipynb")
+    results = run_all(profile="smoke", notebook_dir=nb_dir, out=tmp_path / "f", executed_dir=tmp_path / "x", progress=False)
+    assert [r.ok for r in results] == [False, True]
+    assert "boom" in results[0].error

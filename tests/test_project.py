@@ -1,0 +1,78 @@
+"""Project hygiene: environment.yml matches pyproject, notebooks are stored clean and well formed."""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _name(req: str) -> str:
+    return re.split(r"[\s<>=!~\[;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject_names() -> set[str]:
+    proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {_name(r) for r in proj["dependencies"]}
+    for reqs in proj.get("optional-dependencies", {}).values():
+        names |= {_name(r) for r in reqs}
+    return names
+
+
+def _environment_names() -> set[str]:
+    names, in_pip = set(), False
+    for raw in (ROOT / "environment.yml").read_text().splitlines():
+        line = raw.split("#")[0].rstrip()
+        stripped = line.strip()
+        if not stripped.startswith("- "):
+            in_pip = False if stripped and not raw.startswith(" ") else in_pip
+            continue
+        item = stripped[2:].strip()
+        if item.startswith("pip:") or item == "pip:":
+            in_pip = True
+            continue
+        name = _name(item)
+        if name in {"python", "pip"}:
+            continue
+        names.add(name)
+    return names
+
+
+def test_environment_yml_names_same_packages_as_pyproject():
+    assert _environment_names() == _pyproject_names()
+
+
+def test_notebooks_exist():
+    assert NOTEBOOKS, "notebooks/ holds no notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_stored_clean_and_well_formed(path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "stored with outputs"
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).lstrip().startswith("#"), "first cell: title"
+    first_code = code[0]
+    assert "parameters" in first_code.get("metadata", {}).get("tags", []), "first code cell must be tagged 'parameters'"
+    src = "".join(first_code["source"])
+    for name in ("seed", "fig_dir", "interactive", "show_progress"):
+        assert re.search(rf"^{name}\s*:", src, re.M), f"parameters cell lacks the standard parameter {name!r}"
+    meta = nb["metadata"].get("cilnb", {})
+    assert meta.get("figures"), "metadata.cilnb.figures must list the figure stems the notebook writes"
+    assert "smoke" in meta.get("profiles", {}), "metadata.cilnb.profiles.smoke is missing"
+    body = "".join("".join(c["source"]) for c in code)
+    for fig in meta["figures"]:
+        assert f'"{fig}"' in body or f"'{fig}'" in body, f"figure {fig!r} is declared but never saved"
+
+
+def test_readme_indexes_every_figure():
+    readme = (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS:
+        for fig in json.loads(path.read_text())["metadata"]["cilnb"]["figures"]:
+            assert fig in readme, f"README's figure index lacks {fig} ({path.name})"
