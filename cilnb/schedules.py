@@ -73,6 +73,15 @@ class Schedule(ABC):
     def grid(self, n_steps: int, start: float = 1.0) -> Float:
         """``n_steps`` descending normalised times from ``start`` (= M) towards 0; samplers then step to clean."""
 
+    def prior_std(self, start: float = 1.0) -> float:
+        """Std of the *standard* initial noise when sampling starts at ``start`` (``init="standard"``).
+
+        VP and flow: ``1`` (``p_M = p_T = N(0, I)``, the paper's baseline for an early start).
+        EDM: ``sqrt(1 + sigma_M^2)``, what diffusers' SVD pipeline draws (``init_noise_sigma``)
+        once the Karras sigmas are rebuilt with ``sigma_max = sigma_M``.
+        """
+        return 1.0
+
     def log_snr(self, t) -> Float:
         """``log(alpha_t^2 / sigma_t^2)`` (``-inf`` where alpha is 0, ``+inf`` where sigma is 0)."""
         a, s = self.alpha(t), self.sigma(t)
@@ -255,6 +264,9 @@ class EDMSchedule(Schedule):
 
     def to_native(self, t) -> Float:
         return self.sigma(t)
+
+    def prior_std(self, start: float = 1.0) -> float:
+        return float((1 + self.sigma(start) ** 2).sqrt())
 
     def from_native(self, native) -> Float:
         s = torch.as_tensor(native, dtype=_F64)

@@ -1,0 +1,216 @@
+"""The leakage probe: one-step predictions ``Xhat_{t->0}`` of a ground-truth video over t (Eq. 4).
+
+Sec. 3.1, Fig. 2 and Fig. 5(a) of the paper: corrupt a real video to ``X_t`` and ask the model for
+its clean prediction. If the model leans on the conditional image ``y`` at large t, the prediction
+moves less than the ground truth. Everything here works for any model behind the denoiser
+contract (``cilnb.denoiser``) and is batched across t: all ``(video, t)`` pairs go through the
+model in chunks of ``batch_size``, never one call per t. The same noise ``eps`` is used for every
+t of a video (common random numbers), so curves over t are smooth and differences between models
+are not sampling noise.
+
+Shown in ``notebooks/leakage_probe.ipynb``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._util import check_finite, progress
+from .sampling import per_sample_noise
+
+__all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_start", "MotionFn"]
+
+MotionFn = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
+
+
+def _validate(x0: torch.Tensor, ts, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    if x0.ndim != 5:
+        raise ValueError(f"x0 must be a batch of videos [B, F, C, H, W], got shape {tuple(x0.shape)}")
+    check_finite("x0", x0)
+    ts = torch.as_tensor(ts, dtype=torch.float64).flatten()
+    if ts.numel() == 0:
+        raise ValueError("ts is empty: give at least one normalised time in (0, 1]")
+    if bool((ts <= 0).any()) or bool((ts > 1).any()):
+        raise ValueError(f"probe times must lie in (0, 1] (normalised; 1 = T), got {ts.tolist()}")
+    if y is None:
+        y = x0[:, 0]
+    if y.shape != (x0.shape[0], *x0.shape[2:]):
+        raise ValueError(f"y must be [B, C, H, W] = {(x0.shape[0], *x0.shape[2:])}, got {tuple(y.shape)}")
+    return ts, y
+
+
+@torch.no_grad()
+def one_step_predictions(
+    model,
+    x0: torch.Tensor,
+    ts,
+    *,
+    y: torch.Tensor | None = None,
+    cond: Mapping | None = None,
+    seed: int | Sequence[int] = 0,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> torch.Tensor:
+    """Eq. (4) for every video and t: ``[B, K, F, C, H, W]`` for ``K = len(ts)``.
+
+    ``X_t = alpha_t x0 + sigma_t eps`` with one ``eps`` per video (drawn from ``seed + b``, the same
+    for every t); ``y`` defaults to frame 0; ``cond`` holds extra per-video conditioning (e.g.
+    ``motion``).
+    """
+    ts, y = _validate(x0, ts, y)
+    B, K = x0.shape[0], ts.numel()
+    seeds = [int(seed) + b for b in range(B)] if isinstance(seed, int) else list(seed)
+    eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
+    return _predict(model, x0, eps, ts, y, dict(cond or {}), batch_size, show_progress)
+
+
+def _predict(model, x0, eps, ts, y, cond, batch_size, show_progress):
+    """All (video, t) pairs in chunks: index ``j = b * K + k``."""
+    B, K = x0.shape[0], ts.numel()
+    sched = model.schedule
+    t_all = ts.repeat(B)  # [B*K], video-major
+    b_all = torch.arange(B).repeat_interleave(K)
+    out = torch.empty((B * K, *x0.shape[1:]), dtype=x0.dtype, device=x0.device)
+    starts = range(0, B * K, batch_size)
+    for lo in progress(starts, disable=not show_progress, desc="probe", leave=False):
+        idx = slice(lo, lo + batch_size)
+        bi = b_all[idx].to(x0.device)
+        xt = sched.add_noise(x0[bi], t_all[idx], eps[bi])
+        c = {k: (v[bi] if torch.is_tensor(v) and v.ndim > 0 else v) for k, v in cond.items()}
+        out[idx] = model(xt, t_all[idx], y=y[bi], **c)
+    return out.view(B, K, *x0.shape[1:])
+
+
+def _per_video(fn: MotionFn, videos: torch.Tensor) -> np.ndarray:
+    out = fn(videos)
+    out = out.detach().cpu().numpy() if torch.is_tensor(out) else np.asarray(out)
+    if out.shape != (videos.shape[0],):
+        raise ValueError(f"a motion function must return one value per video ({videos.shape[0]}), got shape {out.shape}")
+    return out.astype(np.float64)
+
+
+def _dist_to_cond(videos: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of frames 1.. to the conditional image: ``[N]``."""
+    return (videos[:, 1:] - y[:, None]).abs().mean(dim=(1, 2, 3, 4))
+
+
+@torch.no_grad()
+def probe_table(
+    model,
+    x0: torch.Tensor,
+    ts,
+    *,
+    y: torch.Tensor | None = None,
+    cond: Mapping | None = None,
+    motion_fns: Mapping[str, MotionFn] | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    show_progress: bool = False,
+    predictions: torch.Tensor | None = None,
+) -> pd.DataFrame:
+    """Tidy probe result, one row per (video, t).
+
+    Columns: ``video, t, err_gt`` (mean |Xhat - x0|), ``dist_y_pred`` / ``dist_y_gt`` (mean |frame
+    - y| over frames 1.., for the prediction and the ground truth), and for each motion function
+    ``name``: ``<name>_pred``, ``<name>_gt`` and ``<name>_retention = pred / gt`` (NaN where the
+    ground truth is static). Pass ``predictions`` from :func:`one_step_predictions` to reuse them.
+    """
+    ts, y = _validate(x0, ts, y)
+    if predictions is None:
+        predictions = one_step_predictions(model, x0, ts, y=y, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+    B, K = predictions.shape[:2]
+    flat = predictions.reshape(B * K, *predictions.shape[2:])
+    y_rep = y.repeat_interleave(K, dim=0)
+    x_rep = x0.repeat_interleave(K, dim=0)
+    df = pd.DataFrame({
+        "video": np.repeat(np.arange(B), K),
+        "t": np.tile(ts.numpy(), B),
+        "err_gt": (flat - x_rep).abs().mean(dim=(1, 2, 3, 4)).cpu().numpy(),
+        "dist_y_pred": _dist_to_cond(flat, y_rep).cpu().numpy(),
+        "dist_y_gt": np.repeat(_dist_to_cond(x0, y).cpu().numpy(), K),
+    })
+    for name, fn in (motion_fns or {}).items():
+        pred = _per_video(fn, flat)
+        gt = np.repeat(_per_video(fn, x0), K)
+        df[f"{name}_pred"] = pred
+        df[f"{name}_gt"] = gt
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df[f"{name}_retention"] = np.where(gt > 1e-8, pred / gt, np.nan)
+    return df
+
+
+@torch.no_grad()
+def leakage_index(
+    model,
+    x0: torch.Tensor,
+    ts,
+    *,
+    y: torch.Tensor | None = None,
+    y_swap: torch.Tensor | None = None,
+    cond: Mapping | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> pd.DataFrame:
+    """How much ``Xhat_{t->0}`` answers to the conditional image rather than to the noisy video.
+
+    For each (video, t), three one-step predictions share everything but one input:
+    ``P = Xhat(X_t, y)``, ``P_y = Xhat(X_t, y')`` with ``y'`` another video's first frame
+    (``y_swap``, default: the batch rolled by one), and ``P_x = Xhat(X_t', y)`` with ``X_t'`` the
+    same video re-noised with independent noise. With ``d_y = mean|P_y - P|`` and
+    ``d_x = mean|P_x - P|``, the index is ``d_y / (d_y + d_x)`` in [0, 1]: 1 when the prediction
+    follows only the image, 0 when it follows only the noisy video. Rows: ``video, t, d_y, d_x,
+    index``. Needs at least two videos unless ``y_swap`` is given.
+    """
+    ts, y = _validate(x0, ts, y)
+    B = x0.shape[0]
+    if y_swap is None:
+        if B < 2:
+            raise ValueError("leakage_index swaps y between videos: give at least 2 videos or y_swap=")
+        y_swap = torch.roll(y, 1, dims=0)
+    if y_swap.shape != y.shape:
+        raise ValueError(f"y_swap must have the shape of y {tuple(y.shape)}, got {tuple(y_swap.shape)}")
+    seeds = [seed + b for b in range(B)]
+    eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
+    eps2 = per_sample_noise([s + 7_919_011 for s in seeds], x0.shape[1:]).to(x0.device, x0.dtype)
+    cond = dict(cond or {})
+    base = _predict(model, x0, eps, ts, y, cond, batch_size, show_progress)
+    swapped = _predict(model, x0, eps, ts, y_swap, cond, batch_size, show_progress)
+    renoised = _predict(model, x0, eps2, ts, y, cond, batch_size, show_progress)
+    d_y = (swapped - base).abs().mean(dim=(2, 3, 4, 5)).cpu().numpy().ravel()
+    d_x = (renoised - base).abs().mean(dim=(2, 3, 4, 5)).cpu().numpy().ravel()
+    K = ts.numel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        index = np.where(d_y + d_x > 0, d_y / (d_y + d_x), np.nan)
+    return pd.DataFrame({"video": np.repeat(np.arange(B), K), "t": np.tile(ts.numpy(), B), "d_y": d_y, "d_x": d_x, "index": index})
+
+
+def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) -> float:
+    """Heuristic start time M: the largest probed t whose mean ``column`` (e.g. a motion retention) is >= threshold.
+
+    Reads the probe curve averaged over videos. The paper picks M by FVD sweeps; this is a
+    cheaper rule of thumb to start such a sweep from, not a replacement for it. Raises if no t
+    qualifies.
+    """
+    if column not in table:
+        raise ValueError(f"column {column!r} not in the probe table; have {list(table.columns)}")
+    if not 0 < threshold:
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    curve = table.groupby("t")[column].mean().dropna().sort_index()
+    ok = curve[curve >= threshold]
+    if ok.empty:
+        raise ValueError(f"no probed t keeps mean {column} >= {threshold}; probe smaller t or lower the threshold")
+    # largest t such that every probed t below it also qualifies (a contiguous low-noise run)
+    below = curve.index.values
+    good = curve.values >= threshold
+    run_end = None
+    for t, g in zip(below, good):
+        if not g:
+            break
+        run_end = t
+    if run_end is None:
+        raise ValueError(f"the smallest probed t already has mean {column} < {threshold}")
+    return float(run_end)

@@ -1,0 +1,128 @@
+"""Samplers against the exact Gaussian denoiser: known ODE solutions, known output moments."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cilnb.analytic_init import MomentStats
+from cilnb.models.gaussian import GaussianDenoiser
+from cilnb.sampling import initial_noise, per_sample_noise, sample, sample_ddim, sample_euler, sample_heun
+from cilnb.schedules import EDMSchedule, FlowSchedule, VPSchedule
+
+SHAPE = (3, 1, 4, 4)
+
+
+def _model(schedule, iso=False):
+    g = torch.Generator().manual_seed(0)
+    mean = torch.randn(SHAPE, generator=g) * 0.5
+    var = torch.full(SHAPE, 0.3) if iso else 0.05 + torch.rand(SHAPE, generator=g)
+    return GaussianDenoiser(schedule, mean, var)
+
+
+@pytest.mark.parametrize("schedule", [VPSchedule(), EDMSchedule(sigma_max=80.0), FlowSchedule(shift=3.0)], ids=["vp", "edm", "flow"])
+@pytest.mark.parametrize("start", [1.0, 0.7])
+def test_samplers_follow_the_exact_probability_flow(schedule, start):
+    model = _model(schedule)
+    x = torch.randn((8, *SHAPE), dtype=torch.float64)
+    exact = model.ode_solution(x, start)
+    ts = schedule.grid(400, start)
+    for fn, tol in [(sample_ddim, 0.03), (sample_euler, 0.03), (sample_heun, 2e-3)]:
+        if fn is not sample_ddim and float(schedule.alpha(start)) == 0:
+            continue
+        out = fn(model, x.clone(), ts, {}, disable=True)
+        err = (out - exact).abs().max().item()
+        assert err < tol, f"{fn.__name__}: max error {err:.2e} vs exact ODE map"
+
+
+def test_ddim_equals_euler_in_normalised_variables():
+    model = _model(VPSchedule())
+    x = torch.randn((4, *SHAPE), dtype=torch.float64)
+    ts = model.schedule.grid(25, 0.9)
+    torch.testing.assert_close(sample_ddim(model, x, ts, disable=True), sample_euler(model, x, ts, disable=True), rtol=1e-9, atol=1e-9)
+
+
+def test_heun_refuses_zero_terminal_snr_at_T():
+    model = _model(VPSchedule(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, rescale_zero_terminal_snr=True))
+    ts = model.schedule.grid(10, 1.0)
+    with pytest.raises(ValueError, match="alpha_t > 0"):
+        sample_heun(model, torch.zeros((1, *SHAPE)), ts, disable=True)
+    out = sample_ddim(model, torch.randn((2, *SHAPE), dtype=torch.float64), ts, disable=True)  # DDIM copes
+    assert torch.isfinite(out).all()
+
+
+def _stats(mean, var, n=10):
+    st = MomentStats()
+    z = torch.randn((4000, *mean.shape), dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    st.update(mean + var.sqrt() * z)
+    return st
+
+
+def test_analytic_init_recovers_the_data_distribution_where_standard_does_not():
+    """Isotropic Gaussian data: Analytic-Init *is* the marginal q_M, so sampling from M gives the data."""
+    sched = VPSchedule()
+    model = _model(sched, iso=True)
+    stats = _stats(model.mean, model.var)
+    y = torch.zeros((2000, *SHAPE[1:]), dtype=torch.float64)
+    start = 0.5
+    res = {}
+    for init in ("analytic", "standard"):
+        out = sample(model, y, n_steps=60, start=start, init=init, stats=stats, seed=0, show_progress=False)
+        res[init] = ((out.mean(0) - model.mean).abs().mean().item(), (out.var(0) / model.var).mean().item())
+    assert res["analytic"][0] < 0.05 and abs(res["analytic"][1] - 1) < 0.12
+    # N(0, I) at M = 0.5T skips the data term: means shrink toward 0, variance is off
+    assert res["standard"][0] > 3 * res["analytic"][0]
+
+
+def test_initial_noise_moments_and_shape_checks():
+    sched = VPSchedule()
+    model = _model(sched, iso=True)
+    stats = _stats(model.mean, model.var)
+    x = initial_noise(model, list(range(3000)), SHAPE, 0.6, "analytic", stats).double()
+    a, s = float(sched.alpha(0.6)), float(sched.sigma(0.6))
+    torch.testing.assert_close(x.mean(0), a * stats.mean, atol=0.06, rtol=0)
+    assert abs(x.var(0).mean().item() / (a**2 * stats.avg_var + s**2) - 1) < 0.03
+    with pytest.raises(ValueError, match="does not match"):
+        initial_noise(model, [0], (4, 1, 4, 4), 0.6, "analytic", stats)
+    with pytest.raises(ValueError, match="needs stats"):
+        initial_noise(model, [0], SHAPE, 0.6, "analytic", None)
+    edm = EDMSchedule(sigma_max=700.0)
+    assert math.isclose(edm.prior_std(edm.parse_start(native=100.0)), math.sqrt(1 + 100.0**2), rel_tol=1e-9)
+
+
+def test_sample_is_deterministic_and_batch_independent():
+    model = _model(VPSchedule())
+    y = torch.zeros((4, *SHAPE[1:]))
+    a = sample(model, y, n_steps=10, seed=3, show_progress=False)
+    b = sample(model, y, n_steps=10, seed=3, show_progress=False)
+    assert torch.equal(a, b)
+    # video b of a batch == the same image drawn alone with its seed
+    c = sample(model, y[2:3], n_steps=10, seed=[5], show_progress=False)
+    torch.testing.assert_close(a[2:3], c)
+    d = sample(model, y, n_steps=10, seed=3, show_progress=False, batch_size=3)
+    assert torch.equal(a, d)
+
+
+def test_start_grid_and_bad_input():
+    model = _model(VPSchedule())
+    seen = []
+    sample(model, torch.zeros((1, *SHAPE[1:])), n_steps=5, start=0.8, seed=0, show_progress=False, callback=lambda d: seen.append(d["t"]))
+    assert seen[0] == pytest.approx(0.8) and len(seen) == 5 and seen == sorted(seen, reverse=True)
+    for bad in (0.0, 1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="start M"):
+            sample(model, torch.zeros((1, *SHAPE[1:])), start=bad, show_progress=False)
+    with pytest.raises(ValueError, match=r"\[B, C, H, W\]"):
+        sample(model, torch.zeros(SHAPE), show_progress=False)
+    with pytest.raises(ValueError, match="sampler"):
+        sample(model, torch.zeros((1, *SHAPE[1:])), sampler="dpm", show_progress=False)
+
+
+def test_ddim_eta_one_matches_ancestral_posterior_variance():
+    """eta = 1 on the exact Gaussian denoiser samples the data distribution (DDPM-like ancestral)."""
+    sched = VPSchedule()
+    model = _model(sched)
+    x = per_sample_noise(list(range(3000)), SHAPE).double()
+    out = sample_ddim(model, x, sched.grid(100), disable=True, eta=1.0, generator=torch.Generator().manual_seed(1))
+    assert (out.mean(0) - model.mean).abs().mean() < 0.03
+    assert abs((out.var(0) / model.var).mean().item() - 1) < 0.08
