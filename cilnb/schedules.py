@@ -364,13 +364,15 @@ def from_diffusers(scheduler) -> Schedule:
             sigma_max=float(cfg.get("sigma_max") or 80.0),
             rho=float(cfg.get("rho", 7.0)),
         )
-    if name.startswith("FlowMatch"):
+    if name.startswith("FlowMatch") or cfg.get("use_flow_sigmas") or cfg.get("prediction_type") == "flow_prediction":
+        # FlowMatch* schedulers, and multistep solvers run on flow sigmas (Wan's UniPC: flow_shift)
         if cfg.get("use_dynamic_shifting"):
             raise ValueError(
                 f"{name} uses dynamic (resolution-dependent) shifting; build FlowSchedule(shift=exp(mu)) "
                 "for the resolution you sample at"
             )
-        return FlowSchedule(shift=float(cfg.get("shift", 1.0)), num_train_timesteps=int(cfg.get("num_train_timesteps", 1000)))
+        shift = cfg.get("shift") if name.startswith("FlowMatch") else cfg.get("flow_shift", cfg.get("shift"))
+        return FlowSchedule(shift=float(shift or 1.0), num_train_timesteps=int(cfg.get("num_train_timesteps", 1000)))
     if name in _VP_SCHEDULERS or "beta_schedule" in cfg:
         trained = cfg.get("trained_betas")
         rescale = bool(cfg.get("rescale_betas_zero_snr", False))

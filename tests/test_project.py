@@ -25,22 +25,16 @@ def _pyproject_names() -> set[str]:
 
 
 def _environment_names() -> set[str]:
-    names, in_pip = set(), False
-    for raw in (ROOT / "environment.yml").read_text().splitlines():
-        line = raw.split("#")[0].rstrip()
-        stripped = line.strip()
-        if not stripped.startswith("- "):
-            in_pip = False if stripped and not raw.startswith(" ") else in_pip
-            continue
-        item = stripped[2:].strip()
-        if item.startswith("pip:") or item == "pip:":
-            in_pip = True
-            continue
-        name = _name(item)
-        if name in {"python", "pip"}:
-            continue
-        names.add(name)
-    return names
+    yaml = pytest.importorskip("yaml")
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    names = set()
+    for dep in env["dependencies"]:
+        items = dep["pip"] if isinstance(dep, dict) else [dep]
+        for item in items:
+            if item.startswith("-"):  # pip options such as "-e ." (the project itself)
+                continue
+            names.add(_name(item.split("=")[0] if not isinstance(dep, dict) else item))
+    return names - {"python", "pip"}
 
 
 def test_environment_yml_names_same_packages_as_pyproject():

@@ -88,6 +88,13 @@ def test_flow_matches_flowmatch_euler_sigmas(shift):
     torch.testing.assert_close(ours.alpha(g) + ours.sigma(g), torch.ones_like(g))
 
 
+def test_unipc_on_flow_sigmas_is_a_flow_schedule():
+    """Wan's hub scheduler: UniPC with use_flow_sigmas and flow_shift is flow matching, not VP."""
+    sch = diffusers.UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0)
+    ours = from_diffusers(sch)
+    assert isinstance(ours, FlowSchedule) and ours.shift == 5.0
+
+
 def test_dynamic_shifting_is_refused():
     sch = diffusers.FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True)
     with pytest.raises(ValueError, match="dynamic"):

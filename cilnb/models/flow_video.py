@@ -1,0 +1,593 @@
+"""Flow-matching image-to-video models (Wan 2.1 I2V, LTX-Video I2V) on the denoiser contract.
+
+Both are rectified flows, ``X_t = (1 - t) X_0 + t eps`` (``alpha = 1 - t``, ``sigma = t``, Eq. (1)
+with the flow algebra of :class:`cilnb.schedules.FlowSchedule`), whose networks predict the
+velocity ``u = eps - X_0``; the adapters return ``x0_hat = x_t - t u``. Layout at the boundary is
+``[B, F, C, H, W]`` (latent frames); the Wan transformer wants ``[B, C, F, H, W]`` and LTX packs
+latents into tokens ``[B, F*H*W, C]``, converted inside.
+
+Conditioning (what the leakage probe sees, see ``docs/modern_i2v.md``):
+
+- **Wan 2.1 I2V**: ``condition = [mask | VAE latent of (image, 0, ..., 0)]`` concatenated on
+  channels to *every* frame, at every ``t`` (like SVD's concatenated latent), plus CLIP image
+  tokens (``image_embeds``) in cross-attention and T5 text.
+- **LTX-Video I2V**: the first latent frame *is replaced* by the clean image latent ``y`` and its
+  tokens get timestep 0 (``conditioning_mask``), the other tokens timestep ``t``; the image enters
+  only through frame 0 and self-attention. ``x0_hat[:, 0] = y``.
+
+Schedules: Wan's ``FlowMatchEulerDiscreteScheduler`` (or the hub's ``UniPCMultistepScheduler``
+with ``use_flow_sigmas``) gives ``FlowSchedule(shift)``. LTX uses dynamic (resolution-dependent)
+shifting: :class:`LTXFlowSchedule` has ``shift = exp(mu)`` for the latent size set with
+``set_resolution`` (``mu`` from ``calculate_shift`` as the pipeline computes it) and reproduces the
+pipeline's grid, including the ``shift_terminal`` stretch. Shown in ``docs/modern_i2v.md``.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import torch
+
+from ..denoiser import x0_from_flow
+from ..schedules import FlowSchedule, from_diffusers
+from .base import Adapter
+from .cogvideox import (
+    _batch, _cfg_combine, _check_frames, _check_images, _check_xt, _check_y, _load_pipeline, _to_pil, _unknown,
+)
+
+__all__ = [
+    "WanI2VAdapter", "LTXI2VAdapter", "LTXFlowSchedule", "flow_schedule", "ltx_mu", "load_wan", "load_ltx", "from_pipeline",
+]
+
+WAN_HUB_ID = "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers"
+LTX_HUB_ID = "Lightricks/LTX-Video"
+_F64 = torch.float64
+
+
+# ----------------------------------------------------------------------------------------------
+# schedules
+# ----------------------------------------------------------------------------------------------
+
+
+def flow_schedule(scheduler) -> FlowSchedule:
+    """``FlowSchedule(shift)`` of a flow scheduler: FlowMatchEuler (via ``from_diffusers``) or the Wan hub's
+    UniPC/DPM-Solver with ``use_flow_sigmas`` (``flow_shift``), which ``from_diffusers`` would read as VP."""
+    cfg = dict(getattr(scheduler, "config", scheduler))
+    name = cfg.get("_class_name") or type(scheduler).__name__
+    if cfg.get("use_flow_sigmas") or cfg.get("prediction_type") == "flow_prediction":
+        if cfg.get("use_dynamic_shifting"):
+            raise ValueError(f"{name} uses dynamic shifting; build FlowSchedule(shift=exp(mu)) for your resolution")
+        T = int(cfg.get("num_train_timesteps", 1000))
+        return FlowSchedule(shift=float(cfg.get("flow_shift", 1.0)), num_train_timesteps=T)
+    sched = from_diffusers(scheduler)
+    if not isinstance(sched, FlowSchedule):
+        raise ValueError(f"expected a flow-matching scheduler, got {name} ({type(sched).__name__})")
+    return sched
+
+
+def ltx_mu(video_seq_len: int, scheduler_config) -> float:
+    """The pipeline's resolution-dependent shift exponent: linear in the latent token count between
+    (``base_image_seq_len``, ``base_shift``) and (``max_image_seq_len``, ``max_shift``)."""
+    cfg = dict(scheduler_config)
+    lo_n, hi_n = float(cfg.get("base_image_seq_len", 256)), float(cfg.get("max_image_seq_len", 4096))
+    lo_m, hi_m = float(cfg.get("base_shift", 0.5)), float(cfg.get("max_shift", 1.15))
+    return lo_m + (hi_m - lo_m) / (hi_n - lo_n) * (float(video_seq_len) - lo_n)
+
+
+class LTXFlowSchedule(FlowSchedule):
+    """Flow schedule with LTX's inference grid: ``u_i = u_M (n - i) / n``, shifted, then stretched.
+
+    At ``M = 1`` this is the pipeline's grid: ``sigmas = linspace(1, 1/n, n)`` shifted by
+    ``shift = exp(mu)`` and, with ``shift_terminal``, stretched affinely (fixing 1) so that the last
+    point is ``shift_terminal``. For ``M < 1`` the ``n`` points are re-spaced over ``(0, M]``
+    (``u_M = unshift(M)``) and the stretch fixes ``M`` and ends at ``shift_terminal * M``.
+    """
+
+    def __init__(self, shift: float = 1.0, num_train_timesteps: int = 1000, shift_terminal: float | None = None):
+        super().__init__(shift=shift, num_train_timesteps=num_train_timesteps)
+        if shift_terminal is not None and not 0.0 < float(shift_terminal) < 1.0:
+            raise ValueError(f"shift_terminal must lie in (0, 1), got {shift_terminal}")
+        self.shift_terminal = None if shift_terminal is None else float(shift_terminal)
+        self.config = dict(self.config, shift_terminal=self.shift_terminal)
+
+    def grid(self, n_steps: int, start: float = 1.0) -> torch.Tensor:
+        self._check_steps(n_steps, start)
+        if n_steps == 1:
+            return torch.tensor([float(start)], dtype=_F64)
+        u_m = float(self.unshifted(start))
+        u = u_m * torch.arange(n_steps, 0, -1, dtype=_F64) / n_steps
+        s = self.shifted(u)
+        if self.shift_terminal is None:
+            return s
+        m, last = float(start), float(s[-1])
+        return m - (m - s) * (m * (1 - self.shift_terminal)) / (m - last)
+
+
+# ----------------------------------------------------------------------------------------------
+# shared pieces
+# ----------------------------------------------------------------------------------------------
+
+
+class _FlowAdapter(Adapter):
+    """Velocity -> ``x0_hat = x_t - t u`` and the shared device/dtype/prompt plumbing."""
+
+    name = "flow"
+
+    def _setup(self, pipe, guidance_scale: float, prompt, negative_prompt) -> None:
+        self.pipe = pipe  # not an nn.Module: kept as a plain attribute
+        self.vae = pipe.vae
+        self.guidance_scale = float(guidance_scale)
+        self._prompt = (prompt, negative_prompt)
+        self._embeds = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.transformer.dtype
+
+    def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:
+        """Default prompt (and negative prompt for CFG), encoded with the pipeline's T5 on first use."""
+        self._prompt = (prompt, negative_prompt)
+        self._embeds = None
+
+    def _default_embeds(self):
+        if self._embeds is None:
+            prompt, negative = self._prompt
+            self._embeds = self.encode_prompt(prompt or "", negative or "")
+        return self._embeds
+
+    def _need_text_encoder(self) -> None:
+        if self.pipe.text_encoder is None or self.pipe.tokenizer is None:
+            raise ValueError(
+                "this pipeline has no text encoder/tokenizer: pass prompt_embeds= in cond or call set_prompt_embeds()"
+            )
+
+    def _x0(self, x_t: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Flow matching: ``x0 = x_t - t u`` in float32 (``u = eps - x0``)."""
+        tt = t.to(x_t.device, torch.float32).view(-1, 1, 1, 1, 1)
+        return x0_from_flow(x_t.float(), u, tt)
+
+
+# ----------------------------------------------------------------------------------------------
+# Wan 2.1 image-to-video
+# ----------------------------------------------------------------------------------------------
+
+
+class WanI2VAdapter(_FlowAdapter):
+    """Wan I2V on the contract: ``model(x_t, t, y=, condition=, image_embeds=, prompt_embeds=) -> x0_hat``.
+
+    ``condition`` is ``[B, F, 4 + C, H, W]``: the 4 mask channels (1 on latent frame 0) and the
+    normalised VAE latent of ``[image, 0, ..., 0]`` (from :meth:`prepare_condition`); its latent
+    frame 0 is overwritten by ``y`` (the image latent), so the probe's ``y`` is what the network
+    sees. ``image_embeds``: CLIP tokens (Wan 2.1; not needed when ``image_dim`` is None, Wan 2.2).
+    Two-expert pipelines (``boundary_ratio``) route ``t T >= boundary`` to ``transformer``.
+    """
+
+    name = "wan-i2v"
+
+    def __init__(self, pipe, *, guidance_scale: float = 1.0, prompt: str | None = None, negative_prompt: str = ""):
+        super().__init__()
+        from diffusers import WanImageToVideoPipeline
+
+        if not isinstance(pipe, WanImageToVideoPipeline):
+            raise ValueError(f"expected a diffusers WanImageToVideoPipeline, got {type(pipe).__name__}")
+        if pipe.config.get("expand_timesteps", False):
+            raise ValueError(
+                "Wan 2.2 TI2V (expand_timesteps: first-frame replacement) is not supported; use a Wan 2.1/2.2 I2V checkpoint"
+            )
+        if pipe.transformer is None:
+            raise ValueError("the Wan pipeline has no transformer (a low-noise-only pipeline is not supported)")
+        self._setup(pipe, guidance_scale, prompt, negative_prompt)
+        self.schedule = flow_schedule(pipe.scheduler)
+        self.transformer = pipe.transformer
+        self.transformer_2 = getattr(pipe, "transformer_2", None)
+        ratio = pipe.config.get("boundary_ratio", None)
+        self.boundary = None if ratio is None else float(ratio) * self.schedule.T
+        if self.boundary is not None and self.transformer_2 is None:
+            raise ValueError("the pipeline sets boundary_ratio but has no transformer_2")
+        self.n_mask = int(pipe.vae_scale_factor_temporal)
+        self.n_frames = (81 - 1) // self.n_mask + 1  # the pipeline's default 81 frames
+        self.requires_grad_(False)
+        self.eval()
+
+    @classmethod
+    def from_pipeline(cls, pipe, **kwargs) -> "WanI2VAdapter":
+        """Wrap a loaded ``WanImageToVideoPipeline`` (components shared, not copied)."""
+        return cls(pipe, **kwargs)
+
+    # -- prompts and latents --------------------------------------------------------------------
+
+    def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
+        """Precomputed UMT5 states ``[1 or B, L, D]`` as the default text conditioning."""
+        if prompt_embeds.ndim != 3:
+            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
+        self._embeds = (prompt_embeds, negative_prompt_embeds)
+
+    def encode_prompt(self, prompt, negative_prompt="") -> tuple[torch.Tensor, torch.Tensor]:
+        """UMT5 states through the pipeline's own ``encode_prompt``."""
+        self._need_text_encoder()
+        pe, ne = self.pipe.encode_prompt(prompt, negative_prompt, do_classifier_free_guidance=True,
+                                         num_videos_per_prompt=1, device=self.device)
+        return pe.to(self.dtype), ne.to(self.dtype)
+
+    def _latent_stats(self, like: torch.Tensor):
+        c = self.vae.config
+        mean = torch.tensor(c.latents_mean, dtype=torch.float32, device=like.device).view(1, -1, 1, 1, 1)
+        std = torch.tensor(c.latents_std, dtype=torch.float32, device=like.device).view(1, -1, 1, 1, 1)
+        return mean, std
+
+    def _encode(self, video_bcfhw: torch.Tensor) -> torch.Tensor:
+        z = self.vae.encode(video_bcfhw.to(self.vae.device, self.vae.dtype)).latent_dist.mode().float()
+        mean, std = self._latent_stats(z)
+        return (z - mean) / std
+
+    @torch.no_grad()
+    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[B, F, 3, H, W]`` in [-1, 1] -> normalised latents ``(z - mean) / std`` ``[B, f, C, h, w]`` (posterior mean)."""
+        _check_frames(frames)
+        return self._encode(frames.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
+        if latents.ndim != 5:
+            raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
+        z = latents.permute(0, 2, 1, 3, 4).float()
+        mean, std = self._latent_stats(z)
+        z = (z * std + mean).to(self.vae.device, self.vae.dtype)
+        return self.vae.decode(z, return_dict=False)[0].float().permute(0, 2, 1, 3, 4)
+
+    @torch.no_grad()
+    def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
+                          generator: torch.Generator | None = None) -> dict:
+        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y", "condition", "image_embeds"[, "prompt_embeds", ...]}``.
+
+        ``num_frames`` (pixel frames, ``4k + 1``) also sets ``n_frames`` (latent frames, what
+        :func:`cilnb.sampling.sample` draws by default); unset, the current ``n_frames`` is kept.
+        The VAE encodes ``[image, 0, ..., 0]`` deterministically (posterior mean, the pipeline's
+        argmax), so ``generator`` is accepted for a uniform interface and unused.
+        """
+        _check_images(images)
+        nf = (self.n_frames - 1) * self.n_mask + 1 if num_frames is None else int(num_frames)
+        if nf < 1 or (nf - 1) % self.n_mask:
+            raise ValueError(f"num_frames must be {self.n_mask}k + 1 pixel frames, got {nf}")
+        self.n_frames = (nf - 1) // self.n_mask + 1
+        B, _, H, W = images.shape
+        x = images.float()
+        video = torch.cat([x[:, :, None], x.new_zeros(B, 3, nf - 1, H, W)], dim=2)
+        lat = self._encode(video)  # [B, C, F, h, w]
+        mask = lat.new_zeros(B, self.n_mask, *lat.shape[2:])
+        mask[:, :, 0] = 1.0
+        cond = torch.cat([mask, lat], dim=1).permute(0, 2, 1, 3, 4)
+        out: dict[str, Any] = {"y": lat[:, :, 0], "condition": cond}
+        if self.transformer.config.image_dim is not None:
+            out["image_embeds"] = self.pipe.encode_image(_to_pil(images), self.device).to(self.dtype)
+        if prompt is not None:
+            pe, ne = self.encode_prompt(prompt, negative_prompt)
+            out["prompt_embeds"] = _batch(pe, B, "prompt_embeds")
+            if self.guidance_scale > 1:
+                out["negative_prompt_embeds"] = _batch(ne, B, "negative_prompt_embeds")
+        return out
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    def _net(self, model, hidden, native, text, image):
+        return model(hidden_states=hidden, timestep=native, encoder_hidden_states=text,
+                     encoder_hidden_states_image=image, return_dict=False)[0]
+
+    def raw_output(self, x_t, t, y=None, condition=None, image_embeds=None, prompt_embeds=None, negative_prompt_embeds=None):
+        """The velocity ``u = eps - x0`` (float32, ``[B, F, C, H, W]``), CFG applied."""
+        t = _check_xt(x_t, t)
+        B, F, C = x_t.shape[:3]
+        if condition is None:
+            raise ValueError(
+                "Wan I2V needs condition= (mask + VAE latent of [image, 0, ...]): "
+                "use cond from model.prepare_condition(images)"
+            )
+        want = (B, F, self.n_mask + C, *x_t.shape[3:])
+        if tuple(condition.shape) != want:
+            raise ValueError(f"condition must be [B, F, mask + C, H, W] = {want}, got {tuple(condition.shape)}")
+        if y is not None:
+            y = _check_y(y, x_t, self.name)
+            condition = condition.clone()
+            condition[:, 0, self.n_mask:] = y
+        needs_image = self.transformer.config.image_dim is not None
+        if needs_image and image_embeds is None:
+            raise ValueError("Wan 2.1 I2V needs image_embeds= (CLIP tokens): use cond from model.prepare_condition(images)")
+        if prompt_embeds is None:
+            prompt_embeds, default_neg = self._default_embeds()
+            negative_prompt_embeds = default_neg if negative_prompt_embeds is None else negative_prompt_embeds
+        dev, dt = self.device, self.dtype
+        hidden = torch.cat([x_t, condition.to(x_t.dtype)], dim=2).permute(0, 2, 1, 3, 4).to(dev, dt)
+        native = self.schedule.to_native(t).to(dev, torch.float32)
+        text = _batch(prompt_embeds, B, "prompt_embeds").to(dev, dt)
+        image = _batch(image_embeds, B, "image_embeds").to(dev, dt) if needs_image else None
+        guided = self.guidance_scale > 1
+        if guided:
+            if negative_prompt_embeds is None:
+                raise ValueError("guidance_scale > 1 needs negative_prompt_embeds (in cond or via set_prompt)")
+            neg = _batch(negative_prompt_embeds, B, "negative_prompt_embeds").to(dev, dt)
+            hidden, native, text = torch.cat([hidden] * 2), torch.cat([native] * 2), torch.cat([neg, text])
+            image = None if image is None else torch.cat([image] * 2)
+        if self.boundary is None:
+            out = self._net(self.transformer, hidden, native, text, image)
+        else:  # two experts: high noise (t T >= boundary) -> transformer, low noise -> transformer_2
+            hi = native >= self.boundary
+            out = torch.empty((hidden.shape[0], C, *hidden.shape[2:]), device=dev, dtype=dt)
+            for sel, model in ((hi, self.transformer), (~hi, self.transformer_2)):
+                if bool(sel.any()):
+                    img = None if image is None else image[sel]
+                    out[sel] = self._net(model, hidden[sel], native[sel], text[sel], img).to(dt)
+        out = out.float()
+        if guided:
+            out = _cfg_combine(out, self.guidance_scale)
+        return out.permute(0, 2, 1, 3, 4).to(x_t.device)
+
+    def forward(self, x_t, t, y=None, condition=None, image_embeds=None, prompt_embeds=None, negative_prompt_embeds=None,
+                **extra):
+        """Contract call: ``x0_hat = x_t - t u`` (``[B, F, C, H, W]``)."""
+        _unknown(extra, self.name, "y, condition, image_embeds, prompt_embeds, negative_prompt_embeds")
+        t = _check_xt(x_t, t)
+        u = self.raw_output(x_t, t, y, condition, image_embeds, prompt_embeds, negative_prompt_embeds)
+        return self._x0(x_t, t, u).to(x_t.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# LTX-Video image-to-video
+# ----------------------------------------------------------------------------------------------
+
+
+class LTXI2VAdapter(_FlowAdapter):
+    """LTX-Video I2V on the contract: ``model(x_t, t, y=, prompt_embeds=, prompt_attention_mask=) -> x0_hat``.
+
+    Frame 0 of ``x_t`` is replaced by the clean image latent ``y`` and its tokens get timestep 0
+    (the pipeline's ``conditioning_mask``); the others get ``t T``. Latents are packed into tokens
+    for the transformer and unpacked back to ``[B, F, C, H, W]``; ``x0_hat[:, 0] = y``. The
+    schedule depends on the latent size (dynamic shifting): see :meth:`set_resolution`.
+    """
+
+    name = "ltx-i2v"
+
+    def __init__(self, pipe, *, num_frames: int = 161, height: int = 512, width: int = 704, frame_rate: float = 25,
+                 guidance_scale: float = 1.0, prompt: str | None = None, negative_prompt: str = "",
+                 decode_timestep: float = 0.0):
+        super().__init__()
+        from diffusers import LTXImageToVideoPipeline
+
+        if not isinstance(pipe, LTXImageToVideoPipeline):
+            raise ValueError(f"expected a diffusers LTXImageToVideoPipeline, got {type(pipe).__name__}")
+        name = type(pipe.scheduler).__name__
+        if not name.startswith("FlowMatch"):
+            raise ValueError(f"LTX needs a FlowMatch scheduler, got {name}")
+        if float(frame_rate) <= 0:
+            raise ValueError(f"frame_rate must be > 0, got {frame_rate}")
+        self._setup(pipe, guidance_scale, prompt, negative_prompt)
+        self.transformer = pipe.transformer
+        self.p, self.p_t = int(pipe.transformer_spatial_patch_size), int(pipe.transformer_temporal_patch_size)
+        self.s_ratio, self.t_ratio = int(pipe.vae_spatial_compression_ratio), int(pipe.vae_temporal_compression_ratio)
+        self.frame_rate = float(frame_rate)
+        self.decode_timestep = float(decode_timestep)
+        self.set_resolution(num_frames, height, width)
+        self.requires_grad_(False)
+        self.eval()
+
+    @classmethod
+    def from_pipeline(cls, pipe, **kwargs) -> "LTXI2VAdapter":
+        """Wrap a loaded ``LTXImageToVideoPipeline`` (components shared, not copied)."""
+        return cls(pipe, **kwargs)
+
+    def set_resolution(self, num_frames: int, height: int, width: int) -> None:
+        """Pixel frames/size to sample at: sets ``n_frames`` and the schedule (``shift = exp(mu)`` of the token count)."""
+        if num_frames < 1 or (num_frames - 1) % self.t_ratio:
+            raise ValueError(f"num_frames must be {self.t_ratio}k + 1 pixel frames, got {num_frames}")
+        if height % self.s_ratio or width % self.s_ratio:
+            raise ValueError(f"height and width must be multiples of {self.s_ratio}, got {height}x{width}")
+        F, h, w = (num_frames - 1) // self.t_ratio + 1, height // self.s_ratio, width // self.s_ratio
+        cfg = dict(self.pipe.scheduler.config)
+        T = int(cfg.get("num_train_timesteps", 1000))
+        self.mu = None
+        if cfg.get("use_dynamic_shifting"):
+            self.mu = ltx_mu(F * h * w, cfg)
+            shift = self.mu if cfg.get("time_shift_type", "exponential") == "linear" else math.exp(self.mu)
+        else:
+            shift = float(cfg.get("shift", 1.0))
+        self.schedule = LTXFlowSchedule(shift=shift, num_train_timesteps=T, shift_terminal=cfg.get("shift_terminal"))
+        self.latent_size = (F, h, w)
+        self.resolution = (int(num_frames), int(height), int(width))
+        self.n_frames = F
+
+    # -- prompts and latents --------------------------------------------------------------------
+
+    def set_prompt_embeds(self, prompt_embeds, prompt_attention_mask=None, negative_prompt_embeds=None,
+                          negative_prompt_attention_mask=None) -> None:
+        """Precomputed T5 states ``[1 or B, L, D]`` (masks default to all ones) as the default text conditioning."""
+        if prompt_embeds.ndim != 3:
+            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
+        self._embeds = (prompt_embeds, prompt_attention_mask, negative_prompt_embeds, negative_prompt_attention_mask)
+
+    def encode_prompt(self, prompt, negative_prompt=""):
+        """``(embeds, mask, negative embeds, negative mask)`` through the pipeline's own ``encode_prompt``."""
+        self._need_text_encoder()
+        pe, pm, ne, nm = self.pipe.encode_prompt(prompt, negative_prompt, do_classifier_free_guidance=True,
+                                                 num_videos_per_prompt=1, device=self.device)
+        return pe.to(self.dtype), pm, ne.to(self.dtype), nm
+
+    @property
+    def scaling_factor(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+    def _norm(self, z, inverse=False):
+        m = self.vae.latents_mean.view(1, -1, 1, 1, 1).to(z.device, torch.float32)
+        s = self.vae.latents_std.view(1, -1, 1, 1, 1).to(z.device, torch.float32)
+        return z * s / self.scaling_factor + m if inverse else (z - m) * self.scaling_factor / s
+
+    def _encode(self, video_bcfhw, generator=None):
+        dist = self.vae.encode(video_bcfhw.to(self.vae.device, self.vae.dtype)).latent_dist
+        z = dist.mode() if generator is None else dist.sample(generator)
+        return self._norm(z.float())
+
+    @torch.no_grad()
+    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[B, F, 3, H, W]`` in [-1, 1] -> normalised latents ``(z - mean) * scaling / std`` ``[B, f, C, h, w]``."""
+        _check_frames(frames)
+        return self._encode(frames.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1] (no decode noise)."""
+        if latents.ndim != 5:
+            raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
+        z = self._norm(latents.permute(0, 2, 1, 3, 4).float(), inverse=True).to(self.vae.device, self.vae.dtype)
+        temb = None
+        if self.vae.config.timestep_conditioning:
+            temb = torch.full((z.shape[0],), self.decode_timestep, device=z.device, dtype=z.dtype)
+        return self.vae.decode(z, temb, return_dict=False)[0].float().permute(0, 2, 1, 3, 4)
+
+    @torch.no_grad()
+    def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
+                          generator: torch.Generator | None = None) -> dict:
+        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y": normalised image latent [B, C, h, w], ...}``
+        (posterior mean; a sample with ``generator``, as the pipeline draws it).
+
+        Sets the resolution (:meth:`set_resolution`) to the images' size and ``num_frames`` pixel
+        frames (unset: the current frame count), so the schedule matches what is sampled next.
+        """
+        _check_images(images)
+        nf = (self.n_frames - 1) * self.t_ratio + 1 if num_frames is None else int(num_frames)
+        if (nf, *images.shape[-2:]) != self.resolution:
+            self.set_resolution(nf, *images.shape[-2:])
+        y = self._encode(images.float()[:, :, None], generator)[:, :, 0]
+        out: dict[str, Any] = {"y": y}
+        if prompt is not None:
+            pe, pm, ne, nm = self.encode_prompt(prompt, negative_prompt)
+            B = y.shape[0]
+            out.update(prompt_embeds=_batch(pe, B, "prompt_embeds"),
+                       prompt_attention_mask=_batch(pm, B, "prompt_attention_mask"))
+            if self.guidance_scale > 1:
+                out.update(negative_prompt_embeds=_batch(ne, B, "negative_prompt_embeds"),
+                           negative_prompt_attention_mask=_batch(nm, B, "negative_prompt_attention_mask"))
+        return out
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, F, C, H, W]`` -> the pipeline's tokens ``[B, F*H*W / patches, C * patches]``."""
+        return self.pipe._pack_latents(x.permute(0, 2, 1, 3, 4), self.p, self.p_t)
+
+    def unpack(self, tokens: torch.Tensor, F: int, h: int, w: int) -> torch.Tensor:
+        """Inverse of :meth:`pack`: tokens -> ``[B, F, C, H, W]``."""
+        x = self.pipe._unpack_latents(tokens, F // self.p_t, h // self.p, w // self.p, self.p, self.p_t)
+        return x.permute(0, 2, 1, 3, 4)
+
+    def _text(self, B, prompt_embeds, mask, neg, neg_mask):
+        if prompt_embeds is None:
+            prompt_embeds, mask, d_neg, d_neg_mask = self._default_embeds()
+            if neg is None:
+                neg, neg_mask = d_neg, d_neg_mask
+        pe = _batch(prompt_embeds, B, "prompt_embeds")
+        pm = _batch(mask, B, "prompt_attention_mask") if mask is not None else torch.ones(pe.shape[:2])
+        if neg is None:
+            return pe, pm, None, None
+        ne = _batch(neg, B, "negative_prompt_embeds")
+        nm = _batch(neg_mask, B, "negative_prompt_attention_mask") if neg_mask is not None else torch.ones(ne.shape[:2])
+        return pe, pm, ne, nm
+
+    def raw_output(self, x_t, t, y, prompt_embeds=None, prompt_attention_mask=None, negative_prompt_embeds=None,
+                   negative_prompt_attention_mask=None):
+        """The velocity ``u`` (float32 ``[B, F, C, H, W]``; frame 0's entry is the model's, ignored), CFG applied."""
+        t = _check_xt(x_t, t)
+        y = _check_y(y, x_t, self.name)
+        B, F, C, h, w = x_t.shape
+        if (F, h, w) != self.latent_size and self.mu is not None:
+            raise ValueError(
+                f"latents {(F, h, w)} (frames, h, w) differ from the size the schedule was built for {self.latent_size}: "
+                "LTX's shift depends on the token count; call model.set_resolution(num_frames, height, width) first"
+            )
+        pe, pm, ne, nm = self._text(B, prompt_embeds, prompt_attention_mask, negative_prompt_embeds,
+                                    negative_prompt_attention_mask)
+        dev, dt = self.device, self.dtype
+        x = torch.cat([y[:, None].to(x_t.dtype), x_t[:, 1:]], dim=1)
+        tokens = self.pack(x).to(dev, dt)
+        frame0 = torch.zeros(B, F, 1, h, w, device=dev)
+        frame0[:, 0] = 1.0
+        mask = self.pack(frame0).amax(-1)  # [B, S]: 1 on the tokens of the conditioning frame
+        native = self.schedule.to_native(t).to(dev, torch.float32)
+        timestep = native[:, None] * (1 - mask)
+        text, tmask = pe.to(dev, dt), pm.to(dev)
+        guided = self.guidance_scale > 1
+        if guided:
+            if ne is None:
+                raise ValueError("guidance_scale > 1 needs negative_prompt_embeds (in cond or via set_prompt)")
+            tokens, timestep = torch.cat([tokens] * 2), torch.cat([timestep] * 2)
+            text, tmask = torch.cat([ne.to(dev, dt), text]), torch.cat([nm.to(dev), tmask])
+        rope_scale = (self.t_ratio / self.frame_rate, self.s_ratio, self.s_ratio)
+        out = self.transformer(
+            hidden_states=tokens, encoder_hidden_states=text, timestep=timestep, encoder_attention_mask=tmask,
+            num_frames=F // self.p_t, height=h // self.p, width=w // self.p, rope_interpolation_scale=rope_scale,
+            return_dict=False,
+        )[0].float()
+        if guided:
+            out = _cfg_combine(out, self.guidance_scale)
+        return self.unpack(out, F, h, w).to(x_t.device)
+
+    def forward(self, x_t, t, y=None, prompt_embeds=None, prompt_attention_mask=None, negative_prompt_embeds=None,
+                negative_prompt_attention_mask=None, **extra):
+        """Contract call: ``x0_hat = x_t - t u`` on frames 1.., ``y`` on frame 0 (``[B, F, C, H, W]``)."""
+        _unknown(extra, self.name,
+                 "y, prompt_embeds, prompt_attention_mask, negative_prompt_embeds, negative_prompt_attention_mask")
+        t = _check_xt(x_t, t)
+        u = self.raw_output(x_t, t, y, prompt_embeds, prompt_attention_mask, negative_prompt_embeds,
+                            negative_prompt_attention_mask)
+        x0 = self._x0(x_t, t, u)
+        x0[:, 0] = y.float()
+        return x0.to(x_t.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# loading
+# ----------------------------------------------------------------------------------------------
+
+
+def from_pipeline(pipe, **kwargs):
+    """The adapter for a loaded ``WanImageToVideoPipeline`` or ``LTXImageToVideoPipeline``."""
+    from diffusers import LTXImageToVideoPipeline, WanImageToVideoPipeline
+
+    if isinstance(pipe, WanImageToVideoPipeline):
+        return WanI2VAdapter(pipe, **kwargs)
+    if isinstance(pipe, LTXImageToVideoPipeline):
+        return LTXI2VAdapter(pipe, **kwargs)
+    raise ValueError(f"from_pipeline takes a WanImageToVideoPipeline or LTXImageToVideoPipeline, got {type(pipe).__name__}")
+
+
+def load_wan(path_or_id: str | os.PathLike | None = WAN_HUB_ID, device="auto", dtype=None, **kwargs) -> WanI2VAdapter:
+    """Load Wan I2V from a local pipeline folder or a cached hub id (``None``: the 480p 14B release;
+    never downloads unless ``HF_HUB_OFFLINE=0``); ``dtype`` defaults to bfloat16 on CUDA, float32 on CPU.
+
+    The VAE and CLIP image encoder are kept in float32 (the diffusers recommendation for Wan).
+    """
+    from diffusers import WanImageToVideoPipeline
+
+    path_or_id = WAN_HUB_ID if path_or_id is None else path_or_id
+
+    pipe = _load_pipeline(WanImageToVideoPipeline, path_or_id, what="Wan I2V", device=device, dtype=dtype,
+                          hint=f"The released 480p weights are {WAN_HUB_ID}.")
+    pipe.vae.to(torch.float32)
+    if getattr(pipe, "image_encoder", None) is not None:
+        pipe.image_encoder.to(torch.float32)
+    return WanI2VAdapter(pipe, **kwargs)
+
+
+def load_ltx(path_or_id: str | os.PathLike | None = LTX_HUB_ID, device="auto", dtype=None, **kwargs) -> LTXI2VAdapter:
+    """Load LTX-Video I2V from a local pipeline folder or a cached hub id (``None``: ``Lightricks/LTX-Video``);
+    ``num_frames``, ``height``, ``width``, ``frame_rate`` fix the resolution-dependent schedule."""
+    from diffusers import LTXImageToVideoPipeline
+
+    path_or_id = LTX_HUB_ID if path_or_id is None else path_or_id
+
+    pipe = _load_pipeline(LTXImageToVideoPipeline, path_or_id, what="LTX-Video I2V", device=device, dtype=dtype,
+                          hint=f"The released weights are {LTX_HUB_ID}.")
+    return LTXI2VAdapter(pipe, **kwargs)
