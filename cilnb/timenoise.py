@@ -1,0 +1,407 @@
+"""TimeNoise: a time-dependent logit-normal noise level for the conditional image (Eq. 6, Alg. 2).
+
+During fine-tuning the conditional image is perturbed as ``y_s = y_0 + beta_s eps`` with
+``eps ~ N(0, I)`` and a noise level ``beta_s`` whose distribution moves with the diffusion time::
+
+    logit(beta_s / beta_m) ~ N(mu(t), 1),        mu(t) = 2 t^a - 1,   t in [0, 1] (1 = T)
+
+so ``beta_s in (0, beta_m)``, with mostly high levels at large ``t`` (where ``X_t`` carries little
+about the video and the model would otherwise lean on ``y_0``) and mostly low levels near ``t = 0``.
+The paper uses ``a = 5`` everywhere and ``beta_m`` = 25 (VideoCrafter1), 100 (DynamiCrafter, SVD in
+the paper; the official SVD train config uses 15). At inference the clean ``y_0`` is used.
+
+Ablation modes of :func:`add_timenoise` (Sec. 4.2, Table 2 "conditioning augmentation", Fig. 9, App. D):
+
+==============  ===================================================================================
+``additive``    TimeNoise, Eq. (6): ``y_0 + beta_s eps``, ``beta_s ~ p_t`` (the method).
+``interp``      Eq. (20): ``(1 - beta_s) y_0 + beta_s eps`` with ``beta_s ~ p_t``; the paper sets
+                ``beta_m = 1`` (it discolours SVD, Fig. 12). Needs ``beta_m <= 1``.
+``constant``    The paper's "naive baseline using a single value": no distribution, the one
+                deterministic level ``beta_s = beta_m (mu(t) + 1) / 2 = beta_m t^a`` per ``t``
+                (still time-dependent; "poor image alignment", Fig. 9).
+``fixed``       One fixed level ``beta_s = level`` for every sample and every ``t``: CDM's inference-time
+                conditioning augmentation ("a fixed noise level across all time steps, following
+                CDM"); trained this way it is the "CDM" row (low motion, Fig. 9).
+``cdm``         CDM's training-time augmentation: ``beta_s ~ U(0, beta_m)`` independent of ``t``
+                (Ho et al. 2022); pair it with ``fixed`` at inference.
+==============  ===================================================================================
+
+Random functions take ``generator=`` (a ``torch.Generator``) **or** ``seed=`` (an int); exactly one
+is required and the global RNG is never used. Draws happen on the generator's device in float64
+(levels) / the image dtype (``eps``) and are moved to the image's device.
+
+Official code (thu-ml/cond-image-leakage): ``beta_m * sigmoid(randn + mu)``, ``mu = 2 (t/1000)^a - 1``
+for the integer DDPM timestep ``t``; the SVD example normalises EDM time as ``sigma / 700``.
+Shown in ``notebooks/timenoise.ipynb``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ._util import check_finite, make_generator
+
+__all__ = [
+    "MODES",
+    "mu",
+    "log_density",
+    "density",
+    "cdf",
+    "quantile",
+    "sample_beta",
+    "add_timenoise",
+    "density_grid",
+    "check_samples",
+    "check_verdict",
+    "plot_density",
+    "plot_mu",
+    "plot_samples",
+]
+
+MODES = ("additive", "interp", "constant", "fixed", "cdm")
+_F64 = torch.float64
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+# ----------------------------------------------------------------------------------------------
+# validation helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _tensor(x, name: str) -> torch.Tensor:
+    if isinstance(x, bool):
+        raise ValueError(f"{name} must be a number or tensor, got a bool")
+    try:
+        out = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real number or array, got {x!r}") from exc
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"{name} must be finite, got non-finite value(s) in {x!r}")
+    return out
+
+
+def _check_t(t, name: str = "t") -> torch.Tensor:
+    tt = _tensor(t, name)
+    if bool((tt < 0).any()) or bool((tt > 1).any()):
+        raise ValueError(
+            f"{name} must be the normalised time in [0, 1] (1 = T), got min {tt.min().item():.6g}, max {tt.max().item():.6g}; "
+            "divide a DDPM timestep by num_train_timesteps (the official code uses t / 1000)"
+        )
+    return tt
+
+
+def _check_a(a) -> torch.Tensor:
+    aa = _tensor(a, "a")
+    if bool((aa <= 0).any()):
+        raise ValueError(f"a must be > 0 (mu(t) = 2 t^a - 1; the paper uses a = 5), got {a!r}")
+    return aa
+
+
+def _check_beta_m(beta_m) -> torch.Tensor:
+    bm = _tensor(beta_m, "beta_m")
+    if bool((bm <= 0).any()):
+        raise ValueError(f"beta_m (the maximum noise level) must be > 0, got {beta_m!r}")
+    return bm
+
+
+def _generator(generator, seed) -> torch.Generator:
+    if generator is not None and seed is not None:
+        raise ValueError("pass either generator= or seed=, not both")
+    if generator is None and seed is None:
+        raise ValueError("a generator= (torch.Generator) or seed= (int) is required: cilnb never draws from the global RNG")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}; pass an int as seed= instead")
+    return make_generator(generator if generator is not None else seed)
+
+
+def _ret(x: torch.Tensor, scalar: bool):
+    return float(x) if scalar else x
+
+
+# ----------------------------------------------------------------------------------------------
+# the distribution
+# ----------------------------------------------------------------------------------------------
+
+
+def mu(t, a):
+    """Centre of TimeNoise, ``mu(t) = 2 t^a - 1`` on normalised ``t in [0, 1]`` (Sec. 3.2, Fig. 4b).
+
+    Floats in, float out; otherwise a float64 tensor (broadcast of ``t`` and ``a``).
+    Shown in notebooks/timenoise.ipynb.
+    """
+    scalar = _is_scalar(t) and _is_scalar(a)
+    tt, aa = _check_t(t), _check_a(a)
+    return _ret(2 * tt**aa - 1, scalar)
+
+
+def log_density(beta_s, t, a, beta_m):
+    """``log p_t(beta_s)`` of Eq. (6), ``-inf`` outside the open interval ``(0, beta_m)``, computed in log space.
+
+    Shown in notebooks/timenoise.ipynb.
+    """
+    scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
+    b = _tensor(beta_s, "beta_s")
+    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
+    bm = _check_beta_m(beta_m)
+    b, m, bm = torch.broadcast_tensors(b, m, bm)
+    inside = (b > 0) & (b < bm)
+    bs = torch.where(inside, b, bm / 2)  # any interior point: keeps the arithmetic finite
+    log_b, log_c = torch.log(bs), torch.log(bm - bs)
+    z = log_b - log_c  # logit(beta_s / beta_m)
+    lp = torch.log(bm) - _LOG_SQRT_2PI - log_b - log_c - 0.5 * (z - m) ** 2
+    lp = torch.where(inside, lp, torch.full_like(lp, -math.inf))
+    return _ret(lp, scalar)
+
+
+def density(beta_s, t, a, beta_m):
+    """TimeNoise density ``p_t(beta_s; mu(t), beta_m)``, Eq. (6); exactly 0 outside ``(0, beta_m)``.
+
+    ``beta_m / sqrt(2 pi) / (beta_s (beta_m - beta_s)) exp(-(logit(beta_s / beta_m) - mu(t))^2 / 2)``,
+    broadcast over all arguments, evaluated as ``exp(log_density)`` so tails and endpoints stay
+    finite. Floats in, float out. Shown in notebooks/timenoise.ipynb.
+    """
+    scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
+    lp = log_density(_tensor(beta_s, "beta_s"), t, a, beta_m)
+    return _ret(torch.exp(lp), scalar)
+
+
+def cdf(beta_s, t, a, beta_m):
+    """``P(beta <= beta_s) = Phi(logit(beta_s / beta_m) - mu(t))`` (0 below 0, 1 above ``beta_m``); Eq. (6).
+
+    Shown in notebooks/timenoise.ipynb.
+    """
+    scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
+    b = _tensor(beta_s, "beta_s")
+    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
+    bm = _check_beta_m(beta_m)
+    b, m, bm = torch.broadcast_tensors(b, m, bm)
+    inside = (b > 0) & (b < bm)
+    bs = torch.where(inside, b, bm / 2)
+    z = torch.log(bs) - torch.log(bm - bs)
+    c = torch.special.ndtr(z - m)
+    c = torch.where(inside, c, (b >= bm).to(_F64))
+    return _ret(c, scalar)
+
+
+def quantile(q, t, a, beta_m):
+    """Inverse of :func:`cdf`: ``beta_m sigmoid(mu(t) + Phi^-1(q))`` for ``q in [0, 1]``; Eq. (6)."""
+    scalar = all(_is_scalar(v) for v in (q, t, a, beta_m))
+    qq = _tensor(q, "q")
+    if bool((qq < 0).any()) or bool((qq > 1).any()):
+        raise ValueError(f"q must lie in [0, 1], got {q!r}")
+    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
+    bm = _check_beta_m(beta_m)
+    return _ret(bm * torch.sigmoid(m + torch.special.ndtri(qq)), scalar)
+
+
+def sample_beta(t, a, beta_m, generator: torch.Generator | None = None, *, seed: int | None = None) -> torch.Tensor:
+    """One TimeNoise level per entry of ``t``: ``beta_m * sigmoid(N(mu(t), 1))`` (Eq. 6, Alg. 2 line 4).
+
+    ``t`` is normalised (``[B]`` or a scalar, giving a 0-d tensor). Exactly one of ``generator``
+    (``torch.Generator``) or ``seed`` (int) is required. Returns float64 on the CPU.
+    Shown in notebooks/timenoise.ipynb.
+    """
+    gen = _generator(generator, seed)
+    tt = _check_t(t)
+    m = torch.as_tensor(mu(tt, _check_a(a)))
+    bm = _check_beta_m(beta_m)
+    shape = torch.broadcast_shapes(tt.shape, m.shape, bm.shape)
+    z = torch.randn(shape, generator=gen, dtype=_F64, device=gen.device).cpu()
+    return bm * torch.sigmoid(m + z)
+
+
+def add_timenoise(
+    y0: torch.Tensor,
+    t,
+    a: float,
+    beta_m: float,
+    generator: torch.Generator | None = None,
+    *,
+    seed: int | None = None,
+    mode: str = "additive",
+    level: float | None = None,
+    return_beta: bool = False,
+):
+    """Perturb the conditional image with TimeNoise, ``y_s = y_0 + beta_s eps`` (Eq. 6, Alg. 2).
+
+    ``y0`` is ``[B, ...]`` (e.g. ``[B, C, H, W]`` images, or ``[B, L, D]`` CLIP tokens, or SVD's VAE
+    latent of ``y_0``); ``t`` is normalised, a scalar or ``[B]``. One ``beta_s`` per batch element,
+    i.i.d. ``eps`` per element. ``mode`` picks the paper's ablations (see the module docstring):
+    ``additive`` (the method), ``interp`` (Eq. 20, needs ``beta_m <= 1``), ``constant``
+    (``beta_s = beta_m t^a``), ``fixed`` (``beta_s = level``, required there) and ``cdm``
+    (``beta_s ~ U(0, beta_m)``). The level is drawn before ``eps``. Returns ``y_s`` in ``y0``'s
+    dtype, and with ``return_beta=True`` also the float64 ``[B]`` levels used.
+    Shown in notebooks/timenoise.ipynb.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not isinstance(y0, torch.Tensor) or y0.ndim < 1 or not y0.is_floating_point():
+        raise ValueError(f"y0 must be a floating tensor [B, ...], got {type(y0).__name__} {getattr(y0, 'shape', '')}")
+    check_finite("y0", y0)
+    B = y0.shape[0]
+    tt = _check_t(t)
+    if tt.ndim == 0:
+        tt = tt.expand(B)
+    if tt.shape != (B,):
+        raise ValueError(f"t must be a scalar or have one entry per batch element of y0 ({B}), got shape {tuple(tt.shape)}")
+    aa, bm = _check_a(a), _check_beta_m(beta_m)
+    if aa.ndim or bm.ndim:
+        raise ValueError("a and beta_m must be scalars")
+    if mode == "interp" and float(bm) > 1:
+        raise ValueError(f"mode='interp' (Eq. 20: (1 - beta_s) y0 + beta_s eps) needs beta_m <= 1 (the paper uses 1), got {float(bm)}")
+    if mode == "fixed":
+        if level is None or not _is_scalar(level) or not math.isfinite(level) or level < 0:
+            raise ValueError(f"mode='fixed' needs level= a finite noise level >= 0 (the same beta_s for every t), got {level!r}")
+    elif level is not None:
+        raise ValueError(f"level= is only used by mode='fixed', not mode={mode!r}")
+    gen = _generator(generator, seed)
+
+    if mode in ("additive", "interp"):
+        beta = sample_beta(tt, aa, bm, gen)
+    elif mode == "constant":
+        beta = bm * (torch.as_tensor(mu(tt, aa)) + 1) / 2
+    elif mode == "fixed":
+        beta = torch.full((B,), float(level), dtype=_F64)
+    else:  # cdm
+        beta = bm * torch.rand((B,), generator=gen, dtype=_F64, device=gen.device).cpu()
+
+    eps = torch.randn(tuple(y0.shape), generator=gen, dtype=y0.dtype, device=gen.device).to(y0.device)
+    view = (B,) + (1,) * (y0.ndim - 1)
+    b = beta.to(y0.device, y0.dtype).view(view)
+    ys = (1 - b) * y0 + b * eps if mode == "interp" else y0 + b * eps
+    return (ys, beta) if return_beta else ys
+
+
+# ----------------------------------------------------------------------------------------------
+# tidy data and figures for notebooks/timenoise.ipynb
+# ----------------------------------------------------------------------------------------------
+
+
+def density_grid(a: float, beta_m: float, n_t: int = 101, n_beta: int = 200):
+    """``(t, beta, p)``: normalised times ``[n_t]``, interior levels ``[n_beta]`` and ``p_t(beta)`` ``[n_beta, n_t]``."""
+    if n_t < 2 or n_beta < 2:
+        raise ValueError("n_t and n_beta must be >= 2")
+    t = torch.linspace(0, 1, n_t, dtype=_F64)
+    beta = float(beta_m) * (torch.arange(n_beta, dtype=_F64) + 0.5) / n_beta
+    return t, beta, density(beta[:, None], t[None, :], a, beta_m)
+
+
+def check_samples(t_values: Sequence[float], a: float, beta_m: float, n: int = 20000, seed: int = 0):
+    """Sampler vs Eq. (6): per ``t`` a KS test against :func:`cdf` and the moments of ``logit(beta / beta_m)``.
+
+    Returns a DataFrame with ``t, mu, logit_mean, logit_std, median_beta, ks_stat, ks_p, n``.
+    Shown in notebooks/timenoise.ipynb.
+    """
+    import pandas as pd
+    from scipy import stats
+
+    gen = make_generator(seed)
+    rows = []
+    for t in t_values:
+        b = sample_beta(torch.full((n,), float(t), dtype=_F64), a, beta_m, gen)
+        z = torch.log(b) - torch.log(beta_m - b)
+        ks = stats.kstest(b.numpy(), lambda x: cdf(x, float(t), a, beta_m).numpy())
+        rows.append(dict(t=float(t), mu=mu(float(t), float(a)), logit_mean=z.mean().item(), logit_std=z.std().item(),
+                         median_beta=b.median().item(), ks_stat=float(ks.statistic), ks_p=float(ks.pvalue), n=n))
+    return pd.DataFrame(rows)
+
+
+def check_verdict(table, p_min: float = 1e-3) -> dict:
+    """Did the sampler reproduce Eq. (6) and the "more noise at larger t" principle in a :func:`check_samples` table?
+
+    ``ks_ok``: every KS p-value above ``p_min``; ``moments_ok``: ``logit(beta / beta_m)`` has mean
+    ``mu(t)`` (within 5 standard errors) and std 1 (within 5%); ``monotone_ok``: the median level
+    grows with ``t``; ``holds``: all three.
+    """
+    t = table.sort_values("t")
+    se = 1.0 / t["n"] ** 0.5
+    out = dict(
+        ks_ok=bool((t["ks_p"] > p_min).all()),
+        moments_ok=bool(((t["logit_mean"] - t["mu"]).abs() < 5 * se).all() and ((t["logit_std"] - 1).abs() < 0.05).all()),
+        monotone_ok=bool(t["median_beta"].is_monotonic_increasing),
+        min_ks_p=float(t["ks_p"].min()),
+    )
+    out["holds"] = out["ks_ok"] and out["moments_ok"] and out["monotone_ok"]
+    return out
+
+
+def plot_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequence[float] = (0.2, 0.6, 0.8, 0.9, 1.0), n_t: int = 201, n_beta: int = 300):
+    """Fig. 4(a): heatmap of ``beta_m p_t(beta_s)`` over ``(t, beta_s)`` and density slices at a few ``t``.
+
+    The heatmap shows the dimensionless ``beta_m p_t`` (the density of ``beta_s / beta_m``) with the
+    median level ``beta_m sigmoid(mu(t))`` and the ``constant`` ablation ``beta_m t^a`` overlaid.
+    Shown in notebooks/timenoise.ipynb.
+    """
+    import matplotlib.pyplot as plt
+
+    t, beta, p = density_grid(a, beta_m, n_t, n_beta)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+    im = ax0.imshow((p * beta_m).numpy(), origin="lower", aspect="auto", extent=(0, 1, 0, beta_m), cmap="magma")
+    fig.colorbar(im, ax=ax0, label=r"$\beta_m\,p_t(\beta_s)$")
+    ax0.plot(t.numpy(), (beta_m * torch.sigmoid(torch.as_tensor(mu(t, a)))).numpy(), color="cyan", lw=1.5, label=r"median $\beta_m\,\sigma(\mu(t))$")
+    ax0.plot(t.numpy(), (beta_m * t**a).numpy(), color="white", lw=1.2, ls="--", label=r"'constant' ablation $\beta_m t^a$")
+    ax0.set(xlabel="t (normalised, 1 = T)", ylabel=r"$\beta_s$", title=rf"TimeNoise density, a = {a:g}, $\beta_m$ = {beta_m:g}")
+    ax0.legend(loc="upper left", fontsize=8, framealpha=0.6)
+    fine = float(beta_m) * torch.linspace(1e-4, 1 - 1e-4, 800, dtype=_F64)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(t_slices)))
+    for ts, c in zip(t_slices, colors):
+        ax1.plot(fine.numpy(), density(fine, float(ts), a, beta_m).numpy(), color=c, label=f"t = {ts:g} (mu = {mu(float(ts), float(a)):+.2f})")
+    ax1.set(xlabel=r"$\beta_s$", ylabel=r"$p_t(\beta_s)$", title="slices: more noise at larger t")
+    ax1.set_ylim(0, ax1.get_ylim()[1] * 1.45)
+    ax1.legend(fontsize=8, loc="upper center", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mu(a_values: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0), beta_m: float | None = None):
+    """Fig. 4(b): ``mu(t) = 2 t^a - 1`` for several ``a``, and the median level ``sigmoid(mu(t))`` (times ``beta_m``).
+
+    Shown in notebooks/timenoise.ipynb.
+    """
+    import matplotlib.pyplot as plt
+
+    t = torch.linspace(0, 1, 201, dtype=_F64)
+    scale = 1.0 if beta_m is None else float(beta_m)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for av in a_values:
+        m = torch.as_tensor(mu(t, av))
+        kind = "linear" if av == 1 else ("concave" if av < 1 else "convex")
+        ax0.plot(t.numpy(), m.numpy(), label=f"a = {av:g} ({kind})")
+        ax1.plot(t.numpy(), (scale * torch.sigmoid(m)).numpy(), label=f"a = {av:g}")
+    ax0.set(xlabel="t (normalised)", ylabel=r"$\mu(t)$", title=r"$\mu(t) = 2t^a - 1$ (Fig. 4b)", ylim=(-1.05, 1.05))
+    ax0.legend(fontsize=8)
+    ylab = r"median $\beta_s/\beta_m$" if beta_m is None else rf"median $\beta_s$ ($\beta_m$ = {scale:g})"
+    ax1.set(xlabel="t (normalised)", ylabel=ylab, title=r"median level $\beta_m\,\sigma(\mu(t))$")
+    fig.tight_layout()
+    return fig
+
+
+def plot_samples(a: float = 5.0, beta_m: float = 100.0, t_values: Sequence[float] = (0.3, 0.8, 0.9, 1.0), n: int = 20000, seed: int = 0, bins: int = 60):
+    """Histograms of :func:`sample_beta` draws at a few ``t`` over the Eq. (6) density, with KS p-values.
+
+    Shown in notebooks/timenoise.ipynb.
+    """
+    import matplotlib.pyplot as plt
+
+    table = check_samples(t_values, a, beta_m, n, seed)
+    gen = make_generator(seed)
+    fig, axes = plt.subplots(1, len(t_values), figsize=(3.2 * len(t_values), 3.2), sharey=False, squeeze=False)
+    fine = float(beta_m) * torch.linspace(1e-4, 1 - 1e-4, 600, dtype=_F64)
+    for ax, t, (_, row) in zip(axes[0], t_values, table.iterrows()):
+        b = sample_beta(torch.full((n,), float(t), dtype=_F64), a, beta_m, gen)
+        ax.hist(b.numpy(), bins=bins, range=(0, float(beta_m)), density=True, alpha=0.55, label=f"{n} samples")
+        ax.plot(fine.numpy(), density(fine, float(t), a, beta_m).numpy(), color="k", lw=1.3, label="Eq. (6)")
+        ax.set(xlabel=r"$\beta_s$", title=f"t = {t:g}: KS p = {row.ks_p:.2f}")
+    axes[0][0].set_ylabel("density")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(rf"sampler vs density (a = {a:g}, $\beta_m$ = {beta_m:g})", y=1.02)
+    fig.tight_layout()
+    return fig
