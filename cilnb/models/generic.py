@@ -1,0 +1,220 @@
+"""Models outside diffusers (DynamiCrafter, VideoCrafter1, Animate-Anything) on the denoiser contract.
+
+Their codebases (LVDM-style ``LatentDiffusion``) expose ``model.apply_model(x, t, cond, **kwargs)``
+with ``x`` in ``[B, C, F, h, w]``, integer DDPM timesteps ``t`` and the raw network output (eps or
+v). :class:`GenericAdapter` wraps such a callable plus its VP schedule: it converts layout and
+time at the boundary, builds the codebase's ``cond`` object from cilnb's flat, batch-first
+``cond`` dict with a user function (so the probe and the samplers can slice it per sample), runs
+classifier-free guidance as two calls (as their DDIM samplers do), and returns ``x0_hat`` (Eq. 4).
+
+LVDM's ``"linear"`` beta schedule is ``linspace(sqrt(start), sqrt(end))**2`` (diffusers'
+``scaled_linear``): use :func:`ldm_schedule`. DynamiCrafter's 512/1024 models train on a
+rescaled signal (``use_dynamic_rescale``): :class:`RescaledVPSchedule` with
+:func:`dynamicrafter_scale_arr`. Recipe: ``docs/real_models.md``. Shown in
+``notebooks/leakage_probe.ipynb`` with ``model="generic"``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from ..denoiser import x0_from_eps, x0_from_v
+from ..schedules import Schedule, VPSchedule, _as_t
+from .base import Adapter
+from .svd import _check_video, _per_sample
+
+__all__ = ["GenericAdapter", "RescaledVPSchedule", "ldm_schedule", "dynamicrafter_scale_arr", "load"]
+
+_F64 = torch.float64
+
+
+def ldm_schedule(linear_start: float = 0.00085, linear_end: float = 0.012, timesteps: int = 1000, *, zero_snr: bool = False) -> VPSchedule:
+    """LVDM/LDM ``beta_schedule="linear"`` (``betas = linspace(sqrt(start), sqrt(end), T)**2``; VideoCrafter1, DynamiCrafter).
+
+    ``zero_snr=True`` is DynamiCrafter 512/1024's ``rescale_betas_zero_snr`` (``alpha_T = 0``).
+    """
+    return VPSchedule("scaled_linear", linear_start, linear_end, timesteps, rescale_zero_terminal_snr=zero_snr)
+
+
+def dynamicrafter_scale_arr(base_scale: float = 0.7, turning_step: int = 400, timesteps: int = 1000) -> torch.Tensor:
+    """DynamiCrafter's ``scale_arr`` (``use_dynamic_rescale``): linear from 1 to ``base_scale`` over ``turning_step`` steps, then flat."""
+    if not 0 < base_scale <= 1 or turning_step < 1 or timesteps < 1:
+        raise ValueError(f"need 0 < base_scale <= 1 and positive steps, got {base_scale}, {turning_step}, {timesteps}")
+    head = torch.linspace(1.0, base_scale, turning_step, dtype=_F64)
+    return torch.cat([head, torch.full((timesteps,), base_scale, dtype=_F64)])[:timesteps]
+
+
+class RescaledVPSchedule(Schedule):
+    """A VP schedule whose signal is scaled by ``s(t)``: ``alpha = sqrt(abar) s(t)``, ``sigma = sqrt(1 - abar)`` (Eq. 1).
+
+    DynamiCrafter trains on ``x_t = sqrt(abar_t) s_t X0 + sqrt(1 - abar_t) eps`` (``scale_arr``) and
+    its DDIM sampler rescales ``pred_x0`` by ``s_prev / s_t``; in cilnb's terms that is this
+    schedule with the clean ``X0`` as the data, so the samplers, the probe and Analytic-Init
+    (Eq. 5) need nothing special. Times, grids and native timesteps are those of ``vp``.
+    """
+
+    kind = "vp"
+
+    def __init__(self, vp: VPSchedule, scale_arr):
+        if not isinstance(vp, VPSchedule):
+            raise ValueError(f"vp must be a VPSchedule, got {type(vp).__name__}")
+        scale = torch.as_tensor(scale_arr, dtype=_F64).detach().cpu().flatten()
+        if scale.numel() < vp.T:
+            raise ValueError(f"scale_arr needs one value per training timestep ({vp.T}), got {scale.numel()}")
+        scale = scale[: vp.T]
+        if not bool(torch.isfinite(scale).all()) or bool((scale <= 0).any()):
+            raise ValueError("scale_arr must be finite and > 0")
+        self.vp, self.T = vp, vp.T
+        self.alphas_cumprod = vp.alphas_cumprod
+        self.scale_arr = scale
+        self._knots = torch.cat([torch.ones(1, dtype=_F64), scale])  # knot n + 1 = scale_arr[n], clean = 1
+        self.config = {**vp.config, "rescaled": True}
+
+    def scale(self, t) -> torch.Tensor:
+        """``s(t)``, piecewise linear between ``scale_arr`` at the DDPM knots (``s = 1`` for clean data)."""
+        s = _as_t(t) * self.T
+        lo = torch.clamp(torch.floor(s).long(), 0, self.T - 1)
+        w = s - lo.to(_F64)
+        return (1 - w) * self._knots[lo] + w * self._knots[lo + 1]
+
+    def alpha(self, t) -> torch.Tensor:
+        return self.vp.alpha(t) * self.scale(t)
+
+    def sigma(self, t) -> torch.Tensor:
+        return self.vp.sigma(t)
+
+    def to_native(self, t) -> torch.Tensor:
+        return self.vp.to_native(t)
+
+    def from_native(self, native) -> torch.Tensor:
+        return self.vp.from_native(native)
+
+    def grid(self, n_steps: int, start: float = 1.0) -> torch.Tensor:
+        return self.vp.grid(n_steps, start)
+
+
+def _default_make_cond(cond: dict, frames: int, uncond: bool):
+    if uncond:
+        raise ValueError("guidance_scale != 1 needs make_cond= that builds the unconditional branch (see docs/real_models.md)")
+    return cond, {}
+
+
+class GenericAdapter(Adapter):
+    """An LVDM-style ``apply_model(x [B, C, F, h, w], t [B] long, cond, **kw) -> eps | v | x0`` on the contract (Eq. 4).
+
+    ``make_cond(cond, frames, uncond) -> (cond_object, kwargs)`` turns cilnb's flat ``cond`` dict
+    (batch-first tensors such as ``y``, ``context``, ``uc_context``, ``fs``) into what
+    ``apply_model`` takes, for the conditional (``uncond=False``) and unconditional branch; the
+    default passes the dict itself. ``guidance_scale`` (or ``cond["guidance_scale"]``) != 1 runs
+    CFG on the raw output. ``encode_fn``/``decode_fn`` map frames ``[N, 3, H, W]`` <-> latents
+    ``[N, C, h, w]`` times the scaling factor (e.g. ``model.encode_first_stage``). Shown in
+    docs/real_models.md.
+    """
+
+    def __init__(self, apply_model: Callable, schedule: Schedule | None = None, prediction: str = "eps", *,
+                 make_cond: Callable | None = None, guidance_scale: float = 1.0, n_frames: int | None = None,
+                 encode_fn: Callable | None = None, decode_fn: Callable | None = None, scaling_factor: float | None = None,
+                 layout: str = "BCFHW", integer_timesteps: bool = True, name: str = "generic"):
+        super().__init__()
+        if not callable(apply_model):
+            raise ValueError(f"apply_model must be callable (e.g. model.apply_model), got {type(apply_model).__name__}")
+        schedule = ldm_schedule() if schedule is None else schedule
+        if not isinstance(schedule, (VPSchedule, RescaledVPSchedule)):
+            raise ValueError(f"GenericAdapter needs a VPSchedule or RescaledVPSchedule, got {type(schedule).__name__}")
+        if prediction not in ("eps", "v", "x0"):
+            raise ValueError(f"prediction must be 'eps', 'v' or 'x0' (LVDM's parameterization), got {prediction!r}")
+        if layout not in ("BCFHW", "BFCHW"):
+            raise ValueError(f"layout must be 'BCFHW' (LVDM) or 'BFCHW' (diffusers), got {layout!r}")
+        owner = apply_model if isinstance(apply_model, torch.nn.Module) else getattr(apply_model, "__self__", None)
+        if isinstance(owner, torch.nn.Module):
+            self.model = owner  # registered, so .parameters() / .to() see the wrapped model's device and dtype
+        self._apply = apply_model
+        self.schedule = schedule
+        self.prediction = prediction
+        self.make_cond = make_cond or _default_make_cond
+        self.guidance_scale = float(guidance_scale)
+        self.n_frames = n_frames
+        self.encode_fn, self.decode_fn = encode_fn, decode_fn
+        self.scaling_factor = scaling_factor
+        self.layout = layout
+        self.integer_timesteps = bool(integer_timesteps)
+        self.name = name
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
+        """Eq. (4): ``apply_model``'s eps / v (after CFG) -> ``x0_hat`` ``[B, F, C, h, w]``."""
+        if x_t.ndim != 5:
+            raise ValueError(f"x_t must be [B, F, C, h, w], got shape {tuple(x_t.shape)}")
+        B, F = x_t.shape[:2]
+        t = torch.as_tensor(t, dtype=_F64)
+        t = t.expand(B) if t.ndim == 0 else t
+        if t.shape != (B,):
+            raise ValueError(f"t must have one entry per batch element ({B}), got shape {tuple(t.shape)}")
+        t = t.detach().cpu()
+        vp = self.schedule.vp if isinstance(self.schedule, RescaledVPSchedule) else self.schedule
+        x32 = x_t.float()
+        a, s = vp._broadcast(t, x32)
+        native = vp.to_native(t)
+        native = native.round().long() if self.integer_timesteps else native.float()
+        native = native.to(x_t.device)
+        cond = dict(cond)
+        g = cond.pop("guidance_scale", self.guidance_scale)
+        g = None if g is None else _per_sample(g, B, "guidance_scale").float()
+        x = x_t.permute(0, 2, 1, 3, 4) if self.layout == "BCFHW" else x_t
+        guided = g is not None and bool((g != 1.0).any())
+        c, kw = self.make_cond(cond, F, False)
+        if guided:
+            uc, ukw = self.make_cond(cond, F, True)
+        out = self._apply(x, native, c, **kw)
+        if guided:
+            out_u = self._apply(x, native, uc, **ukw)
+            out = out_u + g.to(out.device, out.dtype).view(B, 1, 1, 1, 1) * (out - out_u)
+        out = out.float()
+        if self.layout == "BCFHW":
+            out = out.permute(0, 2, 1, 3, 4)
+        if out.shape != x_t.shape:
+            raise ValueError(f"apply_model returned shape {tuple(out.shape)}, expected {tuple(x_t.shape)} in layout {self.layout}")
+        if self.prediction == "eps":
+            x0 = x0_from_eps(x32, out, a, s)
+        elif self.prediction == "v":
+            x0 = x0_from_v(x32, out, a, s)
+        else:
+            x0 = out
+        if isinstance(self.schedule, RescaledVPSchedule):  # the network's x0 lives at scale s(t)
+            x0 = x0 / self.schedule.scale(t).to(x0.device, x0.dtype).view(B, 1, 1, 1, 1)
+        return x0.to(x_t.dtype)
+
+    @torch.no_grad()
+    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames ``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, C, h, w]`` through ``encode_fn`` (already scaled)."""
+        if self.encode_fn is None:
+            raise NotImplementedError("pass encode_fn= (e.g. model.encode_first_stage) to encode videos")
+        _check_video(frames)
+        B, F = frames.shape[:2]
+        lat = self.encode_fn(frames.reshape(B * F, *frames.shape[2:]))
+        return lat.reshape(B, F, *lat.shape[1:])
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents ``[B, F, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1] through ``decode_fn``."""
+        if self.decode_fn is None:
+            raise NotImplementedError("pass decode_fn= (e.g. model.decode_first_stage) to decode latents")
+        B, F = latents.shape[:2]
+        img = self.decode_fn(latents.reshape(B * F, *latents.shape[2:])).float()
+        return img.reshape(B, F, *img.shape[1:]).clamp(-1, 1)
+
+
+def load(path_or_id: Any = None, device: Any = "auto", dtype: Any = None, *, apply_model: Callable | None = None, **kwargs) -> GenericAdapter:
+    """``cilnb.models.load("generic", model.apply_model, schedule=..., prediction=..., make_cond=...)``.
+
+    ``path_or_id`` is the ``apply_model`` callable (or pass ``apply_model=``); the wrapped model
+    stays where it is (``device``/``dtype`` are not applied to foreign modules). See
+    docs/real_models.md for the DynamiCrafter recipe.
+    """
+    fn = apply_model if apply_model is not None else path_or_id
+    if fn is None or not callable(fn):
+        raise ValueError(
+            "the generic adapter wraps a callable: cilnb.models.load('generic', model.apply_model, schedule=..., "
+            "prediction='eps' or 'v', make_cond=...) (see docs/real_models.md)"
+        )
+    return GenericAdapter(fn, **kwargs)
