@@ -1,0 +1,213 @@
+"""``python -m cilnb sample``: the grid, batch independence, incremental storage, resume and torchrun sharding."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cilnb import data, sweep
+from cilnb.analytic_init import MomentStats
+from cilnb.models import toy
+from cilnb.sampling import sample
+
+F, SIZE = 4, 16
+GRID = dict(Ms=[1.0, 0.5], inits=["standard", "analytic"], seeds=[0, 1], n_steps=2, batch_size=3, show_progress=False,
+            motion_kwargs={"resize": None})  # farneback at the toy's own 16 x 16
+N_UNITS = 2 * 2 * 2 * 2  # M x init x seed x image (toy:2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: thread start-up dominates; one thread keeps the file fast on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep_inputs")
+    torch.manual_seed(0)
+    net = toy.build(frames=F, size=SIZE, widths=(8, 16), temporal_levels=(1,), temporal_width=8, emb_dim=32).net
+    ckpt = toy.save_checkpoint(d / "toy.safetensors", net, {})
+    st = MomentStats().update(data.generate(32, seed=7, frames=F, size=SIZE, flow=False).videos)
+    st.save(d / "stats.safetensors")
+    return {"ckpt": ckpt, "stats": d / "stats.safetensors"}
+
+
+@pytest.fixture(scope="module")
+def model(files):
+    return toy.load(str(files["ckpt"]), device="cpu")
+
+
+def _run(model, files, out, **kw):
+    images = sweep.load_images("toy:2", model)
+    st = MomentStats.load(files["stats"])
+    return sweep.run_sweep(model, images, out, stats=st, stats_path=files["stats"], model_name="toy", **{**GRID, **kw})
+
+
+def _videos(out):
+    return {p.stem: load_file(str(p))["video"] for p in sorted((out / "videos").glob("*.safetensors"))}
+
+
+def _metric_table(res):
+    return res.table.set_index("unit").sort_index()[["M", "init", "seed", "image", "start", "frame_diff", "align_psnr", "sprite_speed", "input_speed"]]
+
+
+@pytest.fixture(scope="module")
+def full(model, files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    return _run(model, files, out)
+
+
+def test_grid_outputs_and_batch_independence(full, model, files):
+    res, out = full, full.out
+    assert res.computed == N_UNITS == len(res.table) and res.pending == N_UNITS
+    assert (out / "results.csv").is_file() and (out / "sweep.json").is_file()
+    assert sorted(res.table["unit"]) == sorted(u.uid for u in sweep.grid_units(GRID["Ms"], GRID["inits"], GRID["seeds"], ["toy0_00000", "toy0_00001"]))
+    vids = _videos(out)
+    assert len(vids) == N_UNITS and all(v.shape == (F, 1, SIZE, SIZE) for v in vids.values())
+    # one unit redone alone (batch of one) equals its stored video: per-sample seeds, no batch effect
+    images = sweep.load_images("toy:2", model)
+    st = MomentStats.load(files["stats"])
+    for uid, M, init, seed, k in [("M0.5_analytic_seed1_toy0_00001", 0.5, "analytic", 1, 1), ("M1_standard_seed0_toy0_00000", 1.0, "standard", 0, 0)]:
+        x = sample(model, images.images[k : k + 1], n_steps=2, start=M, init=init, stats=st, seed=[seed], show_progress=False)
+        torch.testing.assert_close(vids[uid], x[0], atol=1e-5, rtol=0)
+    # metrics recomputed independently from the stored videos
+    row = res.table.set_index("unit").loc["M0.5_analytic_seed1_toy0_00001"]
+    v = vids["M0.5_analytic_seed1_toy0_00001"].double().clamp(-1, 1)
+    assert row["frame_diff"] == pytest.approx(float(np.mean([(v[f + 1] - v[f]).abs().mean() for f in range(F - 1)])), rel=1e-5)
+    mse = float(((v[0] - images.images[1].double()) ** 2).mean())
+    assert row["align_psnr"] == pytest.approx(10 * np.log10(4 / mse), rel=1e-5)
+    assert row["input_speed"] == pytest.approx(float(data.generate(2, seed=0, frames=F, size=SIZE, flow=False).speed[1]))
+    assert row["start_native"] == pytest.approx(float(model.schedule.to_native(0.5)))
+    assert res.table["motion_score"].notna().all() and (res.table["motion_score"] >= 0).all()
+    assert row["motion_method"] == "farneback/svd/sum/16x16"
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["n_steps"] == 2 and meta["stats_sha256"]
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_interrupted_sweep_resumes_without_recomputing(full, model, files, tmp_path):
+    out = tmp_path / "partial"
+    seen: list[str] = []
+
+    def record(info):
+        seen.extend(info["units"])
+
+    first = _run(model, files, out, max_units=4, on_batch=record)
+    assert first.computed == 4 and len(first.table) == 4
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "videos").glob("*.safetensors")}
+
+    def stop_after_one_batch(info):
+        record(info)
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        _run(model, files, out, on_batch=stop_after_one_batch)
+    last = _run(model, files, out, on_batch=record)
+    assert last.pending == N_UNITS - 4 - GRID["batch_size"] and last.computed == last.pending
+    assert len(seen) == len(set(seen)) == N_UNITS  # every unit sampled exactly once over the three runs
+    for name, ns in stamps.items():  # finished units were not rewritten
+        assert (out / "videos" / name).stat().st_mtime_ns == ns
+    a, b = _videos(full.out), _videos(out)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=0)
+    ta, tb = _metric_table(full), _metric_table(last)
+    assert list(ta.index) == list(tb.index)
+    np.testing.assert_allclose(ta[["frame_diff", "align_psnr", "sprite_speed"]].to_numpy(float), tb[["frame_diff", "align_psnr", "sprite_speed"]].to_numpy(float), atol=1e-4)
+    # nothing left: a rerun samples nothing
+    assert _run(model, files, out).computed == 0
+
+
+def test_row_lost_after_video_is_rebuilt_from_the_video(model, files, tmp_path):
+    out = tmp_path / "lost"
+    _run(model, files, out, max_units=2)
+    rows = (out / "results" / "rank0.jsonl").read_text().splitlines()
+    lost = json.loads(rows[-1])["unit"]
+    stamp = (out / "videos" / f"{lost}.safetensors").stat().st_mtime_ns
+    # a kill between "video written" and "row appended", plus a torn half line
+    (out / "results" / "rank0.jsonl").write_text("\n".join(rows[:-1]) + "\n" + rows[-1][: len(rows[-1]) // 2])
+    res = _run(model, files, out, max_units=0)
+    assert res.recovered == 1 and res.computed == 0 and len(res.table) == 2
+    assert (out / "videos" / f"{lost}.safetensors").stat().st_mtime_ns == stamp
+    assert res.table.set_index("unit").loc[lost, "frame_diff"] > 0
+
+
+def test_bad_input_and_changed_settings_are_refused(model, files, tmp_path):
+    images = sweep.load_images("toy:1", model)
+    with pytest.raises(ValueError, match="needs statistics"):
+        sweep.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["analytic"], show_progress=False)
+    with pytest.raises(ValueError, match="init modes"):
+        sweep.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["fancy"], show_progress=False)
+    with pytest.raises(ValueError, match="start M"):
+        sweep.run_sweep(model, images, tmp_path / "a", Ms=[1.5], show_progress=False)
+    with pytest.raises(ValueError, match="toy:N"):
+        sweep.load_images("toy:x", model)
+    sweep.run_sweep(model, images, tmp_path / "b", Ms=[1.0], n_steps=2, show_progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        sweep.run_sweep(model, images, tmp_path / "b", Ms=[1.0], n_steps=3, show_progress=False)
+
+
+def test_torchrun_two_gloo_processes_match_one_process(full, files, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "cilnb", "sample",
+        "--model", "toy", "--model-path", str(files["ckpt"]), "--images", "toy:2", "--M", "1.0", "0.5",
+        "--init", "standard", "analytic", "--seeds", "0", "1", "--n-steps", "2", "--stats", str(files["stats"]),
+        "--batch-size", "3", "--out", str(out), "--device", "cpu", "--quiet",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(p.name for p in (out / "results").glob("*.jsonl")) == ["rank0.jsonl", "rank1.jsonl"]
+    import pandas as pd
+
+    table = pd.read_csv(out / "results.csv").set_index("unit").sort_index()
+    assert len(table) == N_UNITS and set(table["rank"]) == {0, 1}
+    assert table["motion_score"].notna().all() and set(table["motion_method"]) == {"farneback/svd/sum/450x800"}
+    ref = _metric_table(full)
+    assert list(table.index) == list(ref.index)
+    np.testing.assert_allclose(table[["frame_diff", "align_psnr"]].to_numpy(float), ref[["frame_diff", "align_psnr"]].to_numpy(float), atol=1e-4)
+    a, b = _videos(full.out), _videos(out)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=0)
+
+
+def test_svd_latent_sweep_decodes_stores_and_matches_direct_sampling(tmp_path):
+    """A latent model: per-unit prepare_condition (seeded noise augmentation), VAE decode, float16 video + latents, mp4."""
+    pytest.importorskip("diffusers")
+    iio = pytest.importorskip("imageio.v3")
+    from test_finetune import tiny_svd_pipeline
+
+    from cilnb.models.svd import from_pipeline
+
+    ad = from_pipeline(tiny_svd_pipeline()).eval()
+    (tmp_path / "imgs").mkdir()
+    for i in range(2):
+        iio.imwrite(tmp_path / "imgs" / f"im{i}.png", (np.random.RandomState(i).rand(20, 24, 3) * 255).astype(np.uint8))
+    images = sweep.load_images(str(tmp_path / "imgs"), ad, size="16x16")
+    st = MomentStats().update(torch.randn(8, 2, 4, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.5)
+    res = sweep.run_sweep(ad, images, tmp_path / "out", Ms=[100.0], native=True, inits=["standard", "analytic"], seeds=[3], n_steps=2,
+                          sampler="heun", stats=st, cond_kwargs={"motion_bucket_id": 20}, mp4=True, batch_size=2, show_progress=False)
+    assert len(res.table) == 4 and res.table["start_native"].to_numpy() == pytest.approx(100.0)
+    stored = load_file(str(tmp_path / "out" / "videos" / "M100_analytic_seed3_im1.safetensors"))
+    assert stored["video"].dtype == torch.float16 and stored["video"].shape == (2, 3, 16, 16) and stored["latents"].shape == (2, 4, 8, 8)
+    assert iio.imread(tmp_path / "out" / "videos" / "M100_analytic_seed3_im1.mp4", plugin="pyav").shape == (2, 16, 16, 3)
+    cond = ad.prepare_condition(images.images[1:2], motion_bucket_id=20, generator=torch.Generator().manual_seed(3))
+    y = cond.pop("y")
+    x = sample(ad, y, n_steps=2, start_native=100.0, init="analytic", stats=st, sampler="heun", seed=[3], cond=cond, show_progress=False)
+    # batch of 2 vs 1 changes float32 rounding only; a random UNet from sigma 100 in 2 Heun steps amplifies it (outputs ~1e2)
+    assert float((stored["latents"] - x[0]).abs().max()) <= 1e-4 * float(x.abs().max())
