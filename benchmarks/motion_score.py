@@ -1,0 +1,115 @@
+"""RAFT motion score: cilnb's batched scoring vs an official-style loop, same videos, same model, one run.
+
+Official style (thu-ml/cond-image-leakage ``motion_score_flow``): one video at a time, one
+``FlowModel(f[:-1], f[1:], iters=20)`` call per video (here torchvision's RAFT forward, which also
+upsamples the flow after every update), spatial mean magnitude per pair. cilnb:
+``cilnb.metrics.motion_score(..., method="raft")``: all pairs of all videos in batches of
+``--batch-size`` pairs, each frame through the feature encoder once per batch, one upsampling at the
+end. Both resize to ``--size`` and pad to multiples of 8 the same way. Prints both times, the ratio and
+the largest score difference.
+
+Without ``--weights`` (and no file in the torch hub cache) RAFT is randomly initialised: the timing is
+the same and both sides still compute identical functions (a note is printed).
+
+Usage: ``python benchmarks/motion_score.py [--device cuda] [--videos 4] [--frames 8] [--size 128 224]``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from cilnb import metrics as M
+from cilnb._util import resolve_device
+from cilnb.metrics import flow as flowmod
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def official_style(model, videos: torch.Tensor, size, iters: int, device: torch.device) -> torch.Tensor:
+    """Per-pair spatial mean magnitudes ``[B, F-1]``: one forward call per video, as the official loop."""
+    out = []
+    with torch.inference_mode():
+        for video in videos:  # [F, C, H, W] in [0, 1]
+            f = F.interpolate(video.to(device).float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+            f, (pl, pr, pt, pb) = flowmod._pad8(f * 2 - 1)
+            flows = model(f[:-1], f[1:], num_flow_updates=iters)[-1]
+            flows = flows[:, :, pt:pt + size[0], pl:pl + size[1]]
+            out.append(torch.linalg.vector_norm(flows, dim=1).double().mean((1, 2)).cpu())
+    return torch.stack(out)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--arch", default="large", choices=["large", "small"])
+    ap.add_argument("--weights", default="", help="RAFT state dict (default: torch hub cache, else random init)")
+    ap.add_argument("--videos", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--size", type=int, nargs=2, default=[128, 224], metavar=("H", "W"),
+                    help="frame size scored (the SVD protocol: 450 800)")
+    ap.add_argument("--iters", type=int, default=20, help="RAFT flow updates (official: 20)")
+    ap.add_argument("--batch-size", type=int, default=32, help="pairs per batch for cilnb")
+    ap.add_argument("--repeats", type=int, default=1, help="timed runs per side (best is reported)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave torch's default)")
+    args = ap.parse_args(argv)
+
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        model = M.load_raft(args.arch, args.weights or None, device)
+        which = f"weights {M.raft_weights_path(args.arch, args.weights or None)}"
+    except FileNotFoundError:
+        from torchvision.models.optical_flow import raft_large, raft_small
+
+        torch.manual_seed(0)
+        model = (raft_large if args.arch == "large" else raft_small)(weights=None).eval().to(device)
+        which = "RANDOM weights (no weight file found: timing and batched-vs-loop agreement are still valid)"
+    size = tuple(args.size)
+    speeds = torch.linspace(0.5, 3.0, args.videos).tolist()
+    videos, _, _ = M.synthetic_motion_set(speeds, None, n_frames=args.frames, size=size, seed=0)
+    n_pairs = args.videos * (args.frames - 1)
+    print(f"device {device} ({torch.get_num_threads()} CPU threads), raft_{args.arch}, {which}")
+    print(f"{args.videos} videos x {args.frames} frames at {size[0]}x{size[1]} = {n_pairs} pairs, {args.iters} updates")
+
+    def batched():
+        return M.motion_score(videos, "raft", reduce="mean", resize=size, flow_model=model, num_flow_updates=args.iters,
+                              batch_size=args.batch_size, device=device, show_progress=False).per_pair
+
+    def loop():
+        return official_style(model, videos, size, args.iters, device)
+
+    # warm-up (kernels, allocator) on one video each
+    M.motion_score(videos[:1, :2], "raft", resize=size, flow_model=model, num_flow_updates=1, device=device,
+                   show_progress=False)
+    official_style(model, videos[:1, :2], size, 1, device)
+
+    t_loop, t_batch = [], []
+    for _ in range(args.repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        ref = loop()
+        _sync(device)
+        t_loop.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        got = batched()
+        _sync(device)
+        t_batch.append(time.perf_counter() - t0)
+    tl, tb = min(t_loop), min(t_batch)
+    diff = (got - ref).abs()
+    rel = float((diff / ref.abs().clamp(min=1e-12)).max())
+    score_diff = float((got.mean(1) - ref.mean(1)).abs().max())
+    print(f"official-style loop : {tl:8.2f} s  ({1e3 * tl / n_pairs:7.1f} ms/pair)")
+    print(f"cilnb batched       : {tb:8.2f} s  ({1e3 * tb / n_pairs:7.1f} ms/pair)")
+    print(f"speed-up            : {tl / tb:8.2f}x")
+    print(f"max |score diff|    : {score_diff:.3g} px (per-pair max abs {float(diff.max()):.3g}, max rel {rel:.3g})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Input checks and frame preparation shared by the metrics (layout ``[B, F, C, H, W]``)."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def as_tensor(x, name: str) -> torch.Tensor:
+    """``torch.Tensor`` view of ``x`` (tensor or numpy array); anything else is a ``ValueError``."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x)
+    raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
+
+
+def check_value_range(value_range) -> tuple[float, float]:
+    """Validate ``value_range=(lo, hi)`` (finite, ``lo < hi``)."""
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"value_range must be a pair (lo, hi) such as (0, 1) or (-1, 1), got {value_range!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range must be finite with lo < hi, got {value_range!r}")
+    return lo, hi
+
+
+def check_size(size, name: str = "resize") -> tuple[int, int] | None:
+    """``None`` or a pair of positive ints ``(H, W)``."""
+    if size is None:
+        return None
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)):
+        raise ValueError(f"{name} must be None or (H, W) with positive ints, e.g. (450, 800); got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def check_images(x, name: str, value_range, *, channels=(1, 3), rank: int = 4) -> torch.Tensor:
+    """Validate an image batch ``[N, C, H, W]`` (or ``rank`` 5 video batch) and its value range.
+
+    ``uint8`` is always read as ``[0, 255]``; float input must lie in ``value_range`` (tolerance
+    ``1e-3`` of its width). Other dtypes, NaN/inf, and values outside the range are refused.
+    """
+    x = as_tensor(x, name)
+    layout = "[B, F, C, H, W] (diffusers layout)" if rank == 5 else "[N, C, H, W]"
+    if x.dim() != rank:
+        hint = " For one video use videos[None]." if rank == 5 and x.dim() == 4 else ""
+        raise ValueError(f"{name} must be {layout}, got shape {tuple(x.shape)} (rank {x.dim()}).{hint}")
+    c = x.shape[-3]
+    if c not in channels:
+        hint = ""
+        if rank == 5 and x.shape[1] in channels:
+            hint = " If it is [B, C, F, H, W], pass videos.permute(0, 2, 1, 3, 4)."
+        raise ValueError(f"{name}: channel dim (index {rank - 3}) is {c}; expected one of {channels}.{hint}")
+    if any(s == 0 for s in x.shape):
+        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
+    if x.dtype == torch.uint8:
+        return x
+    if x.dtype not in _FLOAT_DTYPES:
+        raise ValueError(f"{name} has dtype {x.dtype}; use float (in value_range) or uint8 (in [0, 255])")
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf)")
+    lo, hi = check_value_range(value_range)
+    tol = 1e-3 * (hi - lo)
+    xmin, xmax = float(x.min()), float(x.max())
+    if xmin < lo - tol or xmax > hi + tol:
+        raise ValueError(
+            f"{name} values span [{xmin:.4g}, {xmax:.4g}] but value_range=({lo:g}, {hi:g}); pass the range "
+            "your data uses (value_range=(-1, 1) for [-1, 1] videos, (0, 255) for float pixels) or rescale"
+        )
+    return x
+
+
+def check_videos(videos, value_range, name: str = "videos", min_frames: int = 2) -> torch.Tensor:
+    """Validate a video batch ``[B, F, C, H, W]`` with ``C in (1, 3)`` and ``F >= min_frames``."""
+    v = check_images(videos, name, value_range, rank=5)
+    if v.shape[1] < min_frames:
+        raise ValueError(f"{name} has {v.shape[1]} frame(s); motion needs at least {min_frames} frames per video")
+    return v
+
+
+def to_unit(x: torch.Tensor, value_range, device=None) -> torch.Tensor:
+    """float32 copy of ``x`` mapped to ``[0, 1]`` (uint8: ``/255``; float: ``(x - lo) / (hi - lo)``), clamped."""
+    x = x.to(device) if device is not None else x
+    if x.dtype == torch.uint8:
+        return x.float() / 255.0
+    lo, hi = check_value_range(value_range)
+    return ((x.float() - lo) / (hi - lo)).clamp_(0.0, 1.0)
+
+
+def resize_frames(x: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+    """Bilinear resize of ``[N, C, H, W]`` to ``size`` (antialiased, ``align_corners=False``); ``None``: unchanged."""
+    if size is None or tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Repeat a grayscale ``[N, 1, H, W]`` batch to three channels (RGB input is returned as is)."""
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def to_gray(x: torch.Tensor) -> torch.Tensor:
+    """Luma ``[N, H, W]`` of ``[N, C, H, W]``: ``0.299 R + 0.587 G + 0.114 B`` (OpenCV's RGB2GRAY) or the one channel."""
+    if x.shape[1] == 1:
+        return x[:, 0]
+    w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device)
+    return torch.einsum("nchw,c->nhw", x, w)
+
+
+def as_scores(x, name: str) -> torch.Tensor:
+    """1-D float64 tensor of per-video scores from a tensor, array, list or a result with ``.score``."""
+    if hasattr(x, "score"):
+        x = x.score
+    if isinstance(x, (list, tuple)):
+        x = torch.tensor(x, dtype=torch.float64)
+    x = as_tensor(x, name)
+    if x.dim() != 1:
+        raise ValueError(f"{name} must be 1-D (one score per video), got shape {tuple(x.shape)}")
+    if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
+        raise ValueError(f"{name} must hold numbers, got dtype {x.dtype}")
+    x = x.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def frame_indices(n_frames: int, stride: int) -> list[int]:
+    """Frames kept when keeping every ``stride``-th frame from the first."""
+    return list(range(0, n_frames, max(1, int(stride))))
+
+
+def pair_chunks(n_videos: int, frames: Sequence[int], batch_size: int):
+    """Adjacent pairs ``(video, frames[p], frames[p + 1])`` in video-major order, in chunks of ``batch_size``.
+
+    Yields ``(start, b, f1, f2)`` with ``start`` the flat index of the first pair of the chunk.
+    """
+    P = len(frames) - 1
+    total = n_videos * P
+    fr = torch.as_tensor(list(frames), dtype=torch.long)
+    for start in range(0, total, batch_size):
+        flat = torch.arange(start, min(start + batch_size, total))
+        b, p = flat // P, flat % P
+        yield start, b, fr[p], fr[p + 1]

@@ -1,0 +1,281 @@
+"""Dense optical flow for the motion metrics: torchvision RAFT (batched) and OpenCV Farneback.
+
+Shown in notebooks/motion_metrics.ipynb. Flow convention everywhere: ``[N, 2, H, W]`` float32,
+channel 0 = horizontal displacement ``u`` (x, to the right), channel 1 = vertical ``v`` (y,
+downwards), in pixels of the frames the flow was computed on, forward from ``image1`` to ``image2``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._util import progress, resolve_device
+from . import _video
+
+__all__ = [
+    "RAFT_WEIGHT_FILES",
+    "FARNEBACK_DEFAULTS",
+    "raft_weights_path",
+    "load_raft",
+    "optical_flow",
+    "raft_flow",
+    "farneback_flow",
+]
+
+#: torchvision state-dict files looked up in ``<torch hub dir>/checkpoints`` when ``weights=None``.
+#: ``C_T_V1`` is torchvision's port of the original ``raft-things.pth`` (the checkpoint used by the
+#: SVD-style motion score and by VBench).
+RAFT_WEIGHT_FILES = {
+    "large": ("raft_large_C_T_V1-22a6c225.pth", "https://download.pytorch.org/models/raft_large_C_T_V1-22a6c225.pth"),
+    "small": ("raft_small_C_T_V1-ad48884c.pth", "https://download.pytorch.org/models/raft_small_C_T_V1-ad48884c.pth"),
+}
+
+#: ``cv2.calcOpticalFlowFarneback`` parameters (OpenCV's documented example values, 5 pyramid
+#: levels so that displacements up to ~30 px are tracked).
+FARNEBACK_DEFAULTS = dict(pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
+
+_RAFT_CACHE: dict = {}
+
+
+def _check_arch(arch: str) -> str:
+    if arch not in RAFT_WEIGHT_FILES:
+        raise ValueError(f"arch must be one of {sorted(RAFT_WEIGHT_FILES)}, got {arch!r}")
+    return arch
+
+
+def raft_weights_path(arch: str = "large", weights: str | os.PathLike | None = None) -> Path:
+    """The RAFT weight file that :func:`load_raft` would read; ``FileNotFoundError`` saying where to put it.
+
+    ``weights`` (a path) wins; otherwise ``<torch.hub.get_dir()>/checkpoints/<RAFT_WEIGHT_FILES[arch]>``.
+    Nothing is ever downloaded.
+    """
+    _check_arch(arch)
+    fname, url = RAFT_WEIGHT_FILES[arch]
+    if weights is not None and str(weights) != "":
+        p = Path(weights).expanduser()
+        if not p.is_file():
+            raise FileNotFoundError(f"RAFT weights file {str(p)!r} does not exist")
+        return p
+    p = Path(torch.hub.get_dir()) / "checkpoints" / fname
+    if p.is_file():
+        return p
+    raise FileNotFoundError(
+        f"no RAFT ({arch}) weights: put {fname} (torchvision's Raft_{arch.capitalize()}_Weights.C_T_V1, {url}) "
+        f"into {p.parent}/ or pass weights='/path/to/{fname}'. method='farneback' needs no weights."
+    )
+
+
+def load_raft(arch: str = "large", weights: str | os.PathLike | dict | None = None, device="auto",
+              cache: bool = True) -> torch.nn.Module:
+    """torchvision RAFT (``raft_large`` or ``raft_small``) in eval mode with weights from a file or a state dict.
+
+    ``weights``: a torchvision-format state dict, a path to one (``torch.save``), or ``None`` to read
+    :data:`RAFT_WEIGHT_FILES` from the torch hub cache (see :func:`raft_weights_path`). Original
+    princeton-vl checkpoints (``raft-things.pth``, keys ``module.fnet...``) are refused with a hint.
+    Loaded models are cached per (arch, file, device) unless ``cache=False``.
+    """
+    from torchvision.models.optical_flow import raft_large, raft_small
+
+    _check_arch(arch)
+    dev = resolve_device(device)
+    key = None
+    if isinstance(weights, dict):
+        state = weights
+    else:
+        path = raft_weights_path(arch, weights)
+        key = (arch, str(path.resolve()), path.stat().st_mtime_ns, str(dev))
+        if cache and key in _RAFT_CACHE:
+            return _RAFT_CACHE[key]
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"RAFT weights must be a state dict, got {type(state).__name__}")
+    if any(k.startswith(("module.fnet", "fnet.")) for k in state):
+        raise ValueError("these are original princeton-vl RAFT weights (keys 'module.fnet...'); cilnb uses "
+                         f"torchvision's port: {RAFT_WEIGHT_FILES[arch][0]}")
+    model = (raft_large if arch == "large" else raft_small)(weights=None)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"weights do not fit torchvision raft_{arch} (wrong arch?): {str(exc)[:300]}") from None
+    model = model.eval().to(dev)
+    if cache and key is not None:
+        _RAFT_CACHE[key] = model
+    return model
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module):
+    """Eval mode for the duration (BatchNorm on running statistics: batch-independent), restored after."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
+
+
+def _check_raft(model) -> None:
+    need = ("feature_encoder", "context_encoder", "corr_block", "update_block", "mask_predictor")
+    if not all(hasattr(model, a) for a in need):
+        raise ValueError("flow_model must be a torchvision RAFT (torchvision.models.optical_flow.raft_large/raft_small)")
+
+
+def _coords_grid(n: int, h: int, w: int, device) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
+    return torch.stack([xs, ys]).float()[None].repeat(n, 1, 1, 1)
+
+
+def _upsample8(flow: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """RAFT's x8 upsampling: convex combination of the 3x3 coarse neighbours (``mask``), else bilinear."""
+    n, c, h, w = flow.shape
+    if mask is None:
+        return 8 * F.interpolate(flow, size=(8 * h, 8 * w), mode="bilinear", align_corners=True)
+    mask = torch.softmax(mask.view(n, 1, 9, 8, 8, h, w), dim=2)
+    nb = F.unfold(8 * flow, kernel_size=3, padding=1).view(n, c, 9, 1, 1, h, w)
+    up = torch.sum(mask * nb, dim=2)
+    return up.permute(0, 1, 4, 2, 5, 3).reshape(n, c, 8 * h, 8 * w)
+
+
+def _pad8(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Replicate-pad ``[N, C, H, W]`` so H and W are multiples of 8, split evenly (RAFT's InputPadder)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % 8, (-w) % 8
+    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    if ph or pw:
+        x = F.pad(x, pads, mode="replicate")
+    return x, pads
+
+
+def raft_flow(model, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor,
+              num_flow_updates: int = 20) -> torch.Tensor:
+    """RAFT flow ``frames[i1] -> frames[i2]`` for many pairs in one batch; frames ``[N, C, H, W]`` in [0, 1].
+
+    Equals ``model(2 x - 1, ...)[-1]`` of torchvision's forward pair by pair (float tolerance), but each
+    frame goes through the feature encoder once however many pairs use it, and the flow is upsampled
+    only after the last update (torchvision upsamples after every one). H and W are replicate-padded to
+    multiples of 8 (evenly on both sides) and the flow is cropped back; padded sizes below 128 px are
+    refused (RAFT's 4-level correlation pyramid needs feature maps of at least 16 px).
+    """
+    _check_raft(model)
+    x = _video.to_rgb(frames) * 2.0 - 1.0
+    h, w = x.shape[-2:]
+    x, (pl, pr, pt, pb) = _pad8(x)
+    H, W = x.shape[-2:]
+    if min(H, W) < 128:
+        raise ValueError(f"RAFT needs frames of at least 128x128 after padding, got {h}x{w}: pass a larger "
+                         "resize=(H, W) (the SVD protocol uses (450, 800)) or use method='farneback'")
+    fmaps = model.feature_encoder(x)
+    f1, f2 = fmaps[i1], fmaps[i2]
+    model.corr_block.build_pyramid(f1, f2)
+    ctx = model.context_encoder(x[i1])
+    hs = model.update_block.hidden_state_size
+    hidden, context = torch.split(ctx, [hs, ctx.shape[1] - hs], dim=1)
+    hidden, context = torch.tanh(hidden), F.relu(context)
+    n, _, hh, ww = f1.shape
+    coords0 = _coords_grid(n, hh, ww, x.device)
+    coords1 = coords0.clone()
+    for _ in range(int(num_flow_updates)):
+        corr = model.corr_block.index_pyramid(centroids_coords=coords1)
+        hidden, delta = model.update_block(hidden, context, corr, coords1 - coords0)
+        coords1 = coords1 + delta
+    mask = None if model.mask_predictor is None else model.mask_predictor(hidden)
+    flow = _upsample8(coords1 - coords0, mask)
+    model.corr_block.corr_pyramid = [torch.tensor(0)]  # free the correlation volume
+    return flow[:, :, pt:pt + h, pl:pl + w]
+
+
+def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, params: dict | None = None) -> torch.Tensor:
+    """OpenCV Farneback flow ``frames[i1] -> frames[i2]``, pair by pair, on the luma in [0, 255] (float32)."""
+    import cv2
+
+    p = dict(FARNEBACK_DEFAULTS)
+    if params:
+        unknown = set(params) - set(p)
+        if unknown:
+            raise ValueError(f"unknown farneback_params {sorted(unknown)}; known: {sorted(p)}")
+        p.update(params)
+    gray = (_video.to_gray(frames.float().cpu()) * 255.0).numpy().astype(np.float32)
+    out = np.empty((len(i1), 2, *gray.shape[-2:]), dtype=np.float32)
+    for k, (a, b) in enumerate(zip(i1.tolist(), i2.tolist())):
+        flow = cv2.calcOpticalFlowFarneback(gray[a], gray[b], None, p["pyr_scale"], p["levels"], p["winsize"],
+                                            p["iterations"], p["poly_n"], p["poly_sigma"], p["flags"])
+        out[k] = flow.transpose(2, 0, 1)
+    return torch.from_numpy(out)
+
+
+class FlowEngine:
+    """One configured flow method; ``engine(frames, i1, i2)`` returns ``[len(i1), 2, H, W]``."""
+
+    def __init__(self, method: str = "raft", *, arch: str = "large", weights=None, flow_model=None,
+                 num_flow_updates: int = 20, farneback_params: dict | None = None, device="auto"):
+        if method not in ("raft", "farneback"):
+            raise ValueError(f"method must be 'raft' or 'farneback', got {method!r}")
+        if isinstance(num_flow_updates, bool) or not isinstance(num_flow_updates, int) or num_flow_updates < 1:
+            raise ValueError(f"num_flow_updates must be a positive int, got {num_flow_updates!r}")
+        self.method, self.num_flow_updates, self.farneback_params = method, num_flow_updates, farneback_params
+        self.device = resolve_device(device) if method == "raft" else torch.device("cpu")
+        self.model = None
+        if method == "raft":
+            if flow_model is not None:
+                _check_raft(flow_model)
+                self.model = flow_model.to(self.device)
+            else:
+                self.model = load_raft(arch, weights, self.device)
+        elif flow_model is not None or weights not in (None, ""):
+            raise ValueError("flow_model/weights are RAFT options; method='farneback' takes farneback_params")
+
+    def context(self):
+        """Eval mode + inference mode for RAFT (restores the model's training flag after)."""
+        if self.model is None:
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(_eval_mode(self.model))
+        stack.enter_context(torch.inference_mode())
+        return stack
+
+    def __call__(self, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor) -> torch.Tensor:
+        if self.method == "raft":
+            return raft_flow(self.model, frames.to(self.device), i1.to(self.device), i2.to(self.device),
+                             self.num_flow_updates)
+        return farneback_flow(frames, i1, i2, self.farneback_params)
+
+
+def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0), resize=None, arch: str = "large",
+                 weights=None, flow_model=None, num_flow_updates: int = 20, farneback_params: dict | None = None,
+                 batch_size: int = 16, device="auto", show_progress: bool = False) -> torch.Tensor:
+    """Dense flow ``image1 -> image2`` for image batches ``[N, C, H, W]`` (C = 1 or 3); returns ``[N, 2, h, w]``.
+
+    ``resize=(h, w)`` resizes both first (bilinear, antialiased); ``None`` keeps the size. Other
+    arguments as in :func:`cilnb.metrics.motion_score`. Shown in notebooks/motion_metrics.ipynb.
+    """
+    a = _video.check_images(image1, "image1", value_range)
+    b = _video.check_images(image2, "image2", value_range)
+    if a.shape != b.shape:
+        raise ValueError(f"image1 {tuple(a.shape)} and image2 {tuple(b.shape)} must have the same shape")
+    size = _video.check_size(resize)
+    bs = _check_batch_size(batch_size)
+    engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
+                        farneback_params=farneback_params, device=device)
+    out = []
+    n = a.shape[0]
+    with engine.context():
+        for lo in progress(range(0, n, bs), disable=not show_progress, desc=f"flow ({method})"):
+            hi = min(lo + bs, n)
+            x = torch.cat([a[lo:hi], b[lo:hi]])
+            x = _video.resize_frames(_video.to_unit(x, value_range, engine.device), size)
+            k = torch.arange(hi - lo)
+            out.append(engine(x, k, k + (hi - lo)).float().cpu())
+    return torch.cat(out)
+
+
+def _check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int (pairs per flow batch), got {batch_size!r}")
+    return batch_size

@@ -1,0 +1,135 @@
+"""Fréchet distance and FVD with a user-supplied I3D TorchScript file (Sec. 4.1, App. B.3).
+
+Shown in notebooks/motion_metrics.ipynb (Fréchet distance) and used by ``cilnb.evaluation``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._util import data_dir, progress, resolve_device
+from . import _video
+
+__all__ = ["gaussian_stats", "frechet_distance", "frechet_distance_from_stats", "i3d_path", "load_i3d",
+           "i3d_features", "fvd", "I3D_FILE", "I3D_KWARGS"]
+
+#: The file the paper's FVD code uses (StyleGAN-V's TorchScript port of the TF-Hub Kinetics-400 I3D).
+I3D_FILE = "i3d_torchscript.pt"
+I3D_URL = "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1"
+#: Keyword arguments of the detector call (StyleGAN-V's FVD): input in [0, 255], resized to 224x224
+#: inside the model, the 400-d pre-softmax features returned.
+I3D_KWARGS = dict(rescale=True, resize=True, return_features=True)
+
+
+def _features(x, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be [N, D] features, got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 samples for a covariance, got {x.shape[0]}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def gaussian_stats(feats, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[D]`` and covariance ``[D, D]`` (float64, ``ddof=1``: unbiased, as ``np.cov``) of ``[N, D]`` features."""
+    x = _features(feats, "feats")
+    return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof))
+
+
+def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
+    """``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^{1/2})`` between two Gaussians, in float64.
+
+    ``tr (S_a S_b)^{1/2}`` is computed as the sum of square roots of the eigenvalues of the symmetric
+    PSD matrix ``S_a^{1/2} S_b S_a^{1/2}`` (same spectrum as ``S_a S_b``), which avoids the complex
+    round-off of ``scipy.linalg.sqrtm``; negative round-off eigenvalues are clipped at 0.
+    """
+    mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
+    sa, sb = np.atleast_2d(np.asarray(sigma_a, np.float64)), np.atleast_2d(np.asarray(sigma_b, np.float64))
+    if mu_a.shape != mu_b.shape or sa.shape != sb.shape or sa.shape != (mu_a.size, mu_a.size):
+        raise ValueError(f"shape mismatch: mu {mu_a.shape} / {mu_b.shape}, sigma {sa.shape} / {sb.shape}")
+    w, V = np.linalg.eigh((sa + sa.T) / 2)
+    root_a = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
+    m = root_a @ ((sb + sb.T) / 2) @ root_a
+    ev = np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)
+    diff = mu_a - mu_b
+    return float(diff @ diff + np.trace(sa) + np.trace(sb) - 2.0 * np.sqrt(ev).sum())
+
+
+def frechet_distance(feats_a, feats_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``[N_a, D]`` and ``[N_b, D]`` (FID/FVD).
+
+    Shown in notebooks/motion_metrics.ipynb; validated against ``scipy.linalg.sqrtm`` in the tests.
+    """
+    a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
+    return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b))
+
+
+def i3d_path(path: str | os.PathLike | None = None) -> Path:
+    """The I3D TorchScript file: ``path``, else ``<cilnb data dir>/i3d_torchscript.pt``; never downloaded."""
+    p = Path(path).expanduser() if path not in (None, "") else data_dir() / I3D_FILE
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"I3D TorchScript file not found at {str(p)!r}: download {I3D_FILE} (the paper's FVD detector, {I3D_URL}) "
+            f"and pass its path, or put it at {data_dir() / I3D_FILE} ($CILNB_DATA_DIR overrides the folder)")
+    return p
+
+
+def load_i3d(path: str | os.PathLike | None = None, device="auto") -> torch.jit.ScriptModule:
+    """Load the I3D TorchScript detector (see :func:`i3d_path`) in eval mode on ``device``."""
+    import warnings
+
+    dev = resolve_device(device)
+    with warnings.catch_warnings():  # the detector only exists as TorchScript: silence the deprecation notice
+        warnings.simplefilter("ignore", FutureWarning)
+        model = torch.jit.load(str(i3d_path(path)), map_location=dev)
+    return model.eval()
+
+
+def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: int = 16, device="auto",
+                 detector_kwargs: dict | None = None, show_progress: bool = True) -> np.ndarray:
+    """I3D features ``[B, D]`` (float64) of ``videos [B, F, C, H, W]``, batched through the detector.
+
+    Each batch is converted to ``[b, 3, F, H, W]`` float32 in [0, 255] (grayscale repeated) and passed as
+    ``detector(x, **I3D_KWARGS)`` (StyleGAN-V's convention: the detector rescales to [-1, 1] and resizes
+    to 224x224 itself). ``detector``: a loaded module, a path, or ``None`` (see :func:`i3d_path`).
+    """
+    v = _video.check_videos(videos, value_range, min_frames=1)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    dev = resolve_device(device)
+    det = detector if isinstance(detector, torch.nn.Module) else load_i3d(detector, dev)
+    kw = dict(I3D_KWARGS if detector_kwargs is None else detector_kwargs)
+    out = []
+    with torch.inference_mode():
+        for lo in progress(range(0, v.shape[0], batch_size), disable=not show_progress, desc="I3D features"):
+            chunk = v[lo:lo + batch_size]
+            b, f = chunk.shape[:2]
+            x = _video.to_rgb(_video.to_unit(chunk.reshape(b * f, *chunk.shape[2:]), value_range, dev))
+            x = (x * 255.0).reshape(b, f, 3, *x.shape[-2:]).permute(0, 2, 1, 3, 4).contiguous()
+            out.append(det(x, **kw).detach().double().cpu().numpy())
+    return np.concatenate(out).reshape(v.shape[0], -1)
+
+
+def fvd(videos_a, videos_b, detector=None, *, value_range=(0.0, 1.0), batch_size: int = 16, device="auto",
+        show_progress: bool = True) -> float:
+    """FVD between two video sets ``[B, F, C, H, W]``: Fréchet distance of their I3D features.
+
+    The paper: 2,048 videos of 16 frames at 3 fps on UCF101. ``detector``: path to ``i3d_torchscript.pt``
+    or a loaded module (a clear ``FileNotFoundError`` when the file is missing).
+    """
+    dev = resolve_device(device)
+    det = detector if isinstance(detector, torch.nn.Module) else load_i3d(detector, dev)
+    fa = i3d_features(videos_a, det, value_range=value_range, batch_size=batch_size, device=dev,
+                      show_progress=show_progress)
+    fb = i3d_features(videos_b, det, value_range=value_range, batch_size=batch_size, device=dev,
+                      show_progress=show_progress)
+    return frechet_distance(fa, fb)

@@ -1,0 +1,308 @@
+"""Motion scores (Sec. 4.1, App. B.3): SVD-style flow magnitude, VBench dynamic degree, PIA's 1 - affinity.
+
+Shown in notebooks/motion_metrics.ipynb. The exact protocols are written down in
+:mod:`cilnb.metrics` (the package docstring).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .._util import progress
+from . import _video
+from .flow import FlowEngine, _check_batch_size
+
+__all__ = [
+    "PROTOCOLS",
+    "MotionScores",
+    "motion_score",
+    "video_flows",
+    "vbench_params",
+    "motion_score_error",
+    "PIAMotionScores",
+    "pia_motion_score",
+    "rgb_to_hsv",
+]
+
+#: protocol -> (default frame size (H, W) or None for native, default reduction over frame pairs)
+PROTOCOLS = {"svd": ((450, 800), "sum"), "vbench": (None, "mean")}
+
+
+@dataclass(frozen=True, eq=False)
+class MotionScores:
+    """Per-video motion scores and what produced them (all tensors on CPU, float64 unless stated).
+
+    ``score [B]``: the motion score (``reduce`` over frame pairs of ``per_pair``). ``per_pair [B, P]``:
+    spatial mean flow magnitude (``svd``) or mean of the top 5 % magnitudes (``vbench``) of each
+    adjacent pair, in pixels of the ``size`` the flow was computed at. ``dynamic [B]`` (bool, VBench
+    only): VBench's dynamic/static decision. ``frames``: indices of the frames used (VBench keeps every
+    ``round(fps / 8)``-th). ``threshold``/``count_num``: VBench's per-pair threshold and required count.
+    """
+
+    score: torch.Tensor
+    per_pair: torch.Tensor
+    protocol: str
+    method: str
+    reduce: str
+    size: tuple
+    frames: tuple
+    dynamic: torch.Tensor | None = None
+    threshold: float | None = None
+    count_num: int | None = None
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.score.numel())
+
+    def tolist(self) -> list[float]:
+        """The per-video scores as Python floats."""
+        return self.score.tolist()
+
+    def numpy(self) -> np.ndarray:
+        """The per-video scores as a float64 array."""
+        return self.score.numpy()
+
+
+def vbench_params(n_frames: int, fps: float, size: tuple[int, int]) -> dict:
+    """VBench dynamic-degree settings for a clip of ``n_frames`` at ``fps`` scored at ``size = (H, W)``.
+
+    ``stride = max(1, round(fps / 8))`` (frames kept: every ``stride``-th), ``count = len(kept)``,
+    ``threshold = max(1, 8 / fps) * 6 * min(H, W) / 256`` pixels, ``count_num = round(4 * count / 16)``
+    (Python's ``round``: half to even, as VBench). A video is dynamic when at least ``count_num`` adjacent
+    pairs have a top-5 % mean magnitude above ``threshold``.
+    """
+    fps = float(fps)
+    if not np.isfinite(fps) or fps <= 0:
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    stride = max(1, round(fps / 8))
+    count = len(_video.frame_indices(n_frames, stride))
+    return {
+        "stride": stride,
+        "count": count,
+        "threshold": max(1.0, 8.0 / fps) * 6.0 * (min(size) / 256.0),
+        "count_num": round(4 * (count / 16.0)),
+    }
+
+
+def _protocol_setup(protocol, reduce, resize, fps, shape):
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
+    default_size, default_reduce = PROTOCOLS[protocol]
+    reduce = default_reduce if reduce is None else reduce
+    if reduce not in ("sum", "mean"):
+        raise ValueError(f"reduce must be 'sum' (the paper) or 'mean' (the official code), got {reduce!r}")
+    size = default_size if (isinstance(resize, str) and resize == "protocol") else _video.check_size(resize)
+    size = tuple(size) if size is not None else tuple(shape[-2:])
+    B, F_ = shape[0], shape[1]
+    if protocol == "vbench":
+        if fps is None:
+            raise ValueError("protocol='vbench' needs fps= (the frame rate of the input frames; VBench keeps every "
+                             "round(fps/8)-th frame and scales the threshold by max(1, 8/fps)); "
+                             "pass fps=8 for 8-fps clips")
+        vb = vbench_params(F_, fps, size)
+        frames = _video.frame_indices(F_, vb["stride"])
+        if len(frames) < 2:
+            raise ValueError(f"{F_} frames at fps={fps} leave {len(frames)} frame after VBench's resampling to ~8 fps")
+    else:
+        vb, frames = None, list(range(F_))
+    return reduce, size, frames, vb
+
+
+def _iter_flows(v, engine, frames, size, value_range, batch_size, show_progress, desc):
+    """Yield ``(start, flows [n, 2, h, w])`` for the adjacent pairs of ``frames`` of every video, in chunks."""
+    B = v.shape[0]
+    total = B * (len(frames) - 1)
+    bar = progress(None, total=total, disable=not show_progress, desc=desc, unit="pair")
+    flat = v.reshape(-1, *v.shape[2:])
+    try:
+        with engine.context():
+            for start, b, f1, f2 in _video.pair_chunks(B, frames, batch_size):
+                keys = torch.cat([b * v.shape[1] + f1, b * v.shape[1] + f2])
+                uniq, inv = torch.unique(keys, return_inverse=True)
+                x = flat[uniq.to(v.device)]
+                x = _video.resize_frames(_video.to_unit(x, value_range, engine.device), size)
+                n = len(b)
+                flows = engine(x, inv[:n], inv[n:])
+                bar.update(n)
+                yield start, flows
+    finally:
+        bar.close()
+
+
+def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=None, frame_stride: int = 1,
+                arch: str = "large", weights=None, flow_model=None, num_flow_updates: int = 20,
+                farneback_params: dict | None = None, batch_size: int = 16, device="auto",
+                show_progress: bool = False) -> torch.Tensor:
+    """Flow fields between adjacent (kept) frames: ``[B, P, 2, h, w]`` float32 (for plots and small sets).
+
+    Same batching as :func:`motion_score`, but keeps every field in memory: use it for a few videos.
+    Shown in notebooks/motion_metrics.ipynb.
+    """
+    v = _video.check_videos(videos, value_range)
+    size = _video.check_size(resize) or tuple(v.shape[-2:])
+    frames = _video.frame_indices(v.shape[1], frame_stride)
+    if len(frames) < 2:
+        raise ValueError(f"frame_stride={frame_stride} leaves fewer than 2 of {v.shape[1]} frames")
+    engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
+                        farneback_params=farneback_params, device=device)
+    P = len(frames) - 1
+    out = torch.empty(v.shape[0] * P, 2, *size)
+    for start, flows in _iter_flows(v, engine, frames, size, value_range, _check_batch_size(batch_size),
+                                    show_progress, f"flow ({method})"):
+        out[start:start + len(flows)] = flows.float().cpu()
+    return out.reshape(v.shape[0], P, 2, *size)
+
+
+def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: str | None = None,
+                 resize="protocol", *, value_range=(0.0, 1.0), fps: float | None = None, arch: str = "large",
+                 weights=None, flow_model=None, num_flow_updates: int = 20, farneback_params: dict | None = None,
+                 batch_size: int = 16, device="auto", show_progress: bool = True) -> MotionScores:
+    """Optical-flow motion score of each video in ``videos [B, F, C, H, W]`` (Sec. 4.1, App. B.3; Fig. 1, Table 1).
+
+    ``videos``: float in ``value_range`` (default ``(0, 1)``; ``(-1, 1)`` for the toy videos) or uint8 in
+    ``[0, 255]``; C = 1 (repeated to RGB / used as luma) or 3. ``method``: ``"raft"`` (torchvision RAFT,
+    ``arch="large"`` or ``"small"``, weights from ``weights=`` or the torch hub cache, or a ready
+    ``flow_model``) or ``"farneback"`` (OpenCV, no weights). ``protocol``: ``"svd"`` (resize to
+    ``resize``, default (450, 800); per-pair spatial mean magnitude; ``reduce="sum"`` as the paper or
+    ``"mean"`` as the official ``motion_score_flow``) or ``"vbench"`` (native size unless ``resize``;
+    needs ``fps``; top-5 % mean per pair, ``reduce="mean"`` by default, plus the dynamic/static decision).
+    ``resize="protocol"`` takes the protocol's size; ``None`` keeps the input size.
+
+    All pairs of all videos are scored in batches of ``batch_size`` pairs (RAFT: on ``device``, each
+    frame encoded once per batch); the scores equal pair-by-pair scoring up to float32 round-off.
+    Returns :class:`MotionScores` (``.score`` is ``[B]`` float64). Shown in notebooks/motion_metrics.ipynb.
+    """
+    v = _video.check_videos(videos, value_range)
+    reduce, size, frames, vb = _protocol_setup(protocol, reduce, resize, fps, v.shape)
+    engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
+                        farneback_params=farneback_params, device=device)
+    B, P = v.shape[0], len(frames) - 1
+    per_pair = torch.empty(B * P, dtype=torch.float64)
+    k_top = max(1, int(size[0] * size[1] * 0.05))
+    for start, flows in _iter_flows(v, engine, frames, size, value_range, _check_batch_size(batch_size),
+                                    show_progress, f"motion score ({method}, {protocol})"):
+        mag = torch.linalg.vector_norm(flows.float(), dim=1).flatten(1)  # [n, h*w]
+        if protocol == "svd":
+            vals = mag.double().mean(1)
+        else:
+            vals = torch.topk(mag, k_top, dim=1, sorted=False).values.double().mean(1)
+        per_pair[start:start + len(vals)] = vals.cpu()
+    per_pair = per_pair.reshape(B, P)
+    score = per_pair.sum(1) if reduce == "sum" else per_pair.mean(1)
+    kw = {}
+    if vb is not None:
+        n_above = (per_pair > vb["threshold"]).sum(1)
+        kw = dict(dynamic=n_above >= vb["count_num"], threshold=float(vb["threshold"]), count_num=int(vb["count_num"]),
+                  info={"fps": float(fps), "stride": vb["stride"], "n_above": n_above, "top_k": k_top})
+    return MotionScores(score=score, per_pair=per_pair, protocol=protocol, method=method, reduce=reduce,
+                        size=tuple(size), frames=tuple(frames), **kw)
+
+
+def motion_score_error(output_scores, input_scores) -> torch.Tensor:
+    """Motion score error ``|output MS - input MS|`` per video ``[B]`` float64 (Sec. 4.1, Fig. 1).
+
+    For motion-conditioned models (SVD's motion bucket, PIA): ``input_scores`` are the requested /
+    source-video scores, ``output_scores`` those measured on the generated videos (same protocol).
+    Accepts tensors, arrays, lists or :class:`MotionScores`. Shown in notebooks/motion_metrics.ipynb.
+    """
+    out = _video.as_scores(output_scores, "output_scores")
+    inp = _video.as_scores(input_scores, "input_scores")
+    if out.shape != inp.shape:
+        raise ValueError(f"output_scores ({out.numel()}) and input_scores ({inp.numel()}) must score the same videos")
+    return (out - inp).abs()
+
+
+def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    """HSV of RGB ``[..., 3, H, W]`` in [0, 1]: H as a fraction of the circle in [0, 1), S and V in [0, 1].
+
+    Same as OpenCV's float ``COLOR_RGB2HSV`` with H divided by 360 (ties: red, then green, win).
+    """
+    r, g, b = x.unbind(-3)
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
+    delta = maxc - minc
+    s = torch.where(maxc > 0, delta / maxc.clamp(min=1e-12), torch.zeros_like(maxc))
+    d = delta.clamp(min=1e-12)
+    h = torch.where(maxc == r, torch.remainder((g - b) / d, 6.0),
+                    torch.where(maxc == g, (b - r) / d + 2.0, (r - g) / d + 4.0))
+    h = torch.where(delta > 0, h / 6.0, torch.zeros_like(h))
+    return torch.stack([h, s, maxc], dim=-3)
+
+
+_HSV_SCALES = {"unit": (1.0, 1.0, 1.0), "opencv": (360.0, 1.0, 255.0)}
+
+
+@dataclass(frozen=True, eq=False)
+class PIAMotionScores:
+    """PIA-style motion scores: ``score [B]`` (mean of ``per_frame`` over the non-condition frames),
+    ``per_frame [B, F]`` (``m^i``), ``distance [B, F]`` (``d^i``), and the ``d_max`` used."""
+
+    score: torch.Tensor
+    per_frame: torch.Tensor
+    distance: torch.Tensor
+    d_max: float
+    m_max: float
+    m_min: float
+
+    def __len__(self) -> int:
+        return int(self.score.numel())
+
+    def tolist(self) -> list[float]:
+        return self.score.tolist()
+
+
+def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: float | None = None,
+                     m_max: float = 1.0, m_min: float = 0.2, hsv_scale: str = "unit") -> PIAMotionScores:
+    """PIA's motion score ``1 - affinity`` (App. B.3, after PIA's inter-frame affinity; Fig. 1 for PIA).
+
+    ``d^i = mean_{pixels, channels} |HSV(v^i) - HSV(cond)|``, ``m^i = d^i / d_max * (m_max - m_min)``
+    with ``(m_max, m_min) = (1, 0.2)`` (so ``affinity^i = 1 - m^i`` lies in ``[0.2, 1]``), and the video's
+    score is the mean of ``m^i`` over its frames other than the condition frame. ``d_max`` is the largest
+    ``d^i`` over all frames of all videos given ("the dataset maximum"): score a whole dataset in one
+    call, or pass the ``d_max`` of a reference set to compare sets. ``cond_frame``: a frame index (int
+    or ``[B]`` ints) or condition images ``[B, C, H, W]`` (then all frames count). ``hsv_scale``:
+    ``"unit"`` (H/360, S, V all in [0, 1]) or ``"opencv"`` (H in degrees, S in [0, 1], V in [0, 255]:
+    OpenCV's float scales that PIA's own ``get_score`` works in). Hue differences are plain absolute
+    differences (not circular), as in PIA. Shown in notebooks/motion_metrics.ipynb.
+    """
+    v = _video.check_videos(videos, value_range, min_frames=1)
+    B, F_ = v.shape[:2]
+    if hsv_scale not in _HSV_SCALES:
+        raise ValueError(f"hsv_scale must be one of {sorted(_HSV_SCALES)}, got {hsv_scale!r}")
+    if not (np.isfinite(m_max) and np.isfinite(m_min) and m_max > m_min):
+        raise ValueError(f"need finite m_max > m_min, got ({m_max}, {m_min})")
+    scale = torch.tensor(_HSV_SCALES[hsv_scale], dtype=torch.float64).view(3, 1, 1)
+    hsv = rgb_to_hsv(_video.to_rgb(_video.to_unit(v.reshape(B * F_, *v.shape[2:]), value_range)).double())
+    hsv = hsv.reshape(B, F_, 3, *v.shape[-2:]) * scale
+    exclude = None
+    if isinstance(cond_frame, (int, np.integer)) and not isinstance(cond_frame, bool):
+        idx = torch.full((B,), int(cond_frame), dtype=torch.long)
+    elif isinstance(cond_frame, (torch.Tensor, np.ndarray)) and _video.as_tensor(cond_frame, "cond_frame").dim() == 1:
+        idx = _video.as_tensor(cond_frame, "cond_frame")
+        if idx.dtype not in (torch.int32, torch.int64) or idx.numel() != B:
+            raise ValueError(f"cond_frame indices must be {B} ints, got {idx.dtype} of shape {tuple(idx.shape)}")
+        idx = idx.long()
+    else:
+        idx = None
+        c = _video.check_images(cond_frame, "cond_frame", value_range)
+        if c.shape[0] != B or c.shape[1:] != v.shape[2:]:
+            raise ValueError(f"cond_frame images must be [B, C, H, W] = {(B, *v.shape[2:])}, got {tuple(c.shape)}")
+        cond = rgb_to_hsv(_video.to_rgb(_video.to_unit(c, value_range)).double()) * scale
+    if idx is not None:
+        if bool(((idx < -F_) | (idx >= F_)).any()):
+            raise ValueError(f"cond_frame index out of range for {F_} frames: {idx.tolist()}")
+        idx = idx % F_
+        cond = hsv[torch.arange(B), idx]
+        exclude = idx
+    d = (hsv - cond[:, None]).abs().mean(dim=(2, 3, 4))  # [B, F]
+    dm = float(d.max()) if d_max is None else float(d_max)
+    if not np.isfinite(dm) or dm < 0:
+        raise ValueError(f"d_max must be a finite non-negative number, got {d_max!r}")
+    m = d / dm * (m_max - m_min) if dm > 0 else torch.zeros_like(d)
+    keep = torch.ones(B, F_, dtype=torch.bool)
+    if exclude is not None and F_ > 1:
+        keep[torch.arange(B), exclude] = False
+    score = (m * keep).sum(1) / keep.sum(1)
+    return PIAMotionScores(score=score, per_frame=m, distance=d, d_max=dm, m_max=float(m_max), m_min=float(m_min))

@@ -1,0 +1,126 @@
+"""Proxies for the user study (Sec. 4.1): conditioning-image alignment and temporal consistency.
+
+The paper judges image alignment and temporal consistency with a user study (10 subjects). Without
+one, these are *proxies*, not the paper's measurements: first-frame PSNR/SSIM to the conditional
+image (alignment) and the flow-warping error between adjacent frames (temporal consistency).
+Shown in notebooks/motion_metrics.ipynb.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import _video
+from .flow import FlowEngine, _check_batch_size
+from .motion import _iter_flows
+
+__all__ = ["psnr", "ssim", "condition_alignment", "warping_error"]
+
+
+def _pair(a, b, value_range, names=("a", "b")):
+    x = _video.check_images(a, names[0], value_range)
+    y = _video.check_images(b, names[1], value_range)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{names[0]} has {x.shape[0]} images but {names[1]} has {y.shape[0]}: batch sizes must match")
+    if x.shape[-2:] != y.shape[-2:]:
+        raise ValueError(f"{names[0]} is {tuple(x.shape[-2:])} but {names[1]} is {tuple(y.shape[-2:])}: sizes must match")
+    x, y = _video.to_unit(x, value_range).double(), _video.to_unit(y, value_range).double()
+    if x.shape[1] != y.shape[1]:
+        x, y = _video.to_rgb(x), _video.to_rgb(y)
+    return x, y
+
+
+def psnr(a, b, *, value_range=(0.0, 1.0)) -> torch.Tensor:
+    """PSNR in dB ``[N]`` of image batches ``[N, C, H, W]`` (data range 1 after mapping ``value_range`` to [0, 1]).
+
+    Identical images give ``inf``. Shown in notebooks/motion_metrics.ipynb.
+    """
+    x, y = _pair(a, b, value_range)
+    mse = (x - y).pow(2).flatten(1).mean(1)
+    return 10.0 * torch.log10(1.0 / mse)
+
+
+def _gauss(window: int, sigma: float) -> torch.Tensor:
+    r = torch.arange(window, dtype=torch.float64) - (window - 1) / 2
+    g = torch.exp(-r**2 / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim(a, b, *, value_range=(0.0, 1.0), window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """SSIM ``[N]`` (Wang et al. 2004) of image batches ``[N, C, H, W]``, float64.
+
+    Gaussian window ``window``/``sigma`` (11/1.5), ``K1 = 0.01``, ``K2 = 0.03``, data range 1, statistics
+    over 'valid' windows only (no padding), mean over channels and positions.
+    """
+    x, y = _pair(a, b, value_range)
+    if min(x.shape[-2:]) < window:
+        raise ValueError(f"images of {tuple(x.shape[-2:])} are smaller than the SSIM window {window}")
+    n, c = x.shape[:2]
+    g = _gauss(window, sigma).to(x.device)
+    kx, ky = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1), g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+
+    def blur(z):
+        return F.conv2d(F.conv2d(z, kx, groups=c), ky, groups=c)
+
+    mx, my = blur(x), blur(y)
+    sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
+    return m.flatten(1).mean(1)
+
+
+def condition_alignment(videos, cond_images, *, value_range=(0.0, 1.0), frame: int = 0) -> dict[str, torch.Tensor]:
+    """Alignment proxy: PSNR (dB) and SSIM of ``videos[:, frame]`` to the conditional images ``[B, C, H, W]``.
+
+    A proxy for the paper's user-study 'image alignment', not the paper's measurement. Returns
+    ``{"psnr": [B], "ssim": [B]}``. Shown in notebooks/motion_metrics.ipynb.
+    """
+    v = _video.check_videos(videos, value_range, min_frames=1)
+    if not -v.shape[1] <= frame < v.shape[1]:
+        raise ValueError(f"frame={frame} is out of range for {v.shape[1]} frames")
+    first = v[:, frame]
+    return {"psnr": psnr(first, cond_images, value_range=value_range),
+            "ssim": ssim(first, cond_images, value_range=value_range)}
+
+
+def _backward_warp(img: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``img [N, C, H, W]`` at ``p + flow(p)``; returns the warped image and the in-bounds mask."""
+    n, _, h, w = img.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype), torch.arange(w, dtype=flow.dtype), indexing="ij")
+    sx, sy = xs + flow[:, 0], ys + flow[:, 1]
+    grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)
+    warped = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    mask = ((sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)).unsqueeze(1)
+    return warped, mask
+
+
+def warping_error(videos, method: str = "farneback", *, value_range=(0.0, 1.0), resize=None,
+                  arch: str = "large", weights=None, flow_model=None, num_flow_updates: int = 20,
+                  farneback_params: dict | None = None, batch_size: int = 16, device="auto",
+                  show_progress: bool = False) -> torch.Tensor:
+    """Temporal-consistency proxy ``[B]``: mean flow-warping error between adjacent frames (lower: smoother).
+
+    For each pair, the backward flow ``f`` from frame ``i+1`` to frame ``i`` warps frame ``i`` onto
+    frame ``i+1`` (``warped(p) = frame_i(p + f(p))``, bilinear); the error is the mean absolute
+    difference to frame ``i+1`` over pixels whose source lies inside the frame and over channels, in
+    [0, 1] units; the video's value is the mean over pairs. No occlusion mask: a proxy for the paper's
+    user-study 'temporal consistency', not its measurement. Shown in notebooks/motion_metrics.ipynb.
+    """
+    v = _video.check_videos(videos, value_range)
+    size = _video.check_size(resize) or tuple(v.shape[-2:])
+    engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
+                        farneback_params=farneback_params, device=device)
+    B, Fr = v.shape[:2]
+    rev = v.flip(1)  # pairs (i+1 -> i) of v are the adjacent pairs of the reversed video
+    P = Fr - 1
+    errs = torch.empty(B * P, dtype=torch.float64)
+    for start, flows in _iter_flows(rev, engine, list(range(Fr)), size, value_range, _check_batch_size(batch_size),
+                                    show_progress, f"warping error ({method})"):
+        flat = torch.arange(start, start + len(flows))
+        b, p = flat // P, flat % P  # reversed pair p: frame Fr-1-p (target) -> Fr-2-p (source)
+        tgt = _video.resize_frames(_video.to_unit(v[b, Fr - 1 - p], value_range), size).double()
+        src = _video.resize_frames(_video.to_unit(v[b, Fr - 2 - p], value_range), size).double()
+        warped, mask = _backward_warp(src, flows.double().cpu())
+        diff = (warped - tgt).abs().mean(1, keepdim=True) * mask
+        errs[start:start + len(flows)] = diff.flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1)
+    return errs.reshape(B, P).mean(1)
