@@ -142,18 +142,24 @@ def mu(t, a):
     return _ret(2 * tt**aa - 1, scalar)
 
 
+def _in_support(beta_s, t, a, beta_m):
+    """``beta_s``, ``mu(t)``, ``beta_m`` validated and broadcast (float64), the mask of the open support
+    ``(0, beta_m)``, and ``beta_s`` with points outside it moved to ``beta_m / 2`` (keeps the logit finite)."""
+    b = _tensor(beta_s, "beta_s")
+    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
+    bm = _check_beta_m(beta_m)
+    b, m, bm = torch.broadcast_tensors(b, m, bm)
+    inside = (b > 0) & (b < bm)
+    return b, m, bm, inside, torch.where(inside, b, bm / 2)
+
+
 def log_density(beta_s, t, a, beta_m):
     """``log p_t(beta_s)`` of Eq. (6), ``-inf`` outside the open interval ``(0, beta_m)``, computed in log space.
 
     Shown in notebooks/timenoise.ipynb.
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
-    b = _tensor(beta_s, "beta_s")
-    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
-    bm = _check_beta_m(beta_m)
-    b, m, bm = torch.broadcast_tensors(b, m, bm)
-    inside = (b > 0) & (b < bm)
-    bs = torch.where(inside, b, bm / 2)  # any interior point: keeps the arithmetic finite
+    _, m, bm, inside, bs = _in_support(beta_s, t, a, beta_m)
     log_b, log_c = torch.log(bs), torch.log(bm - bs)
     z = log_b - log_c  # logit(beta_s / beta_m)
     lp = torch.log(bm) - _LOG_SQRT_2PI - log_b - log_c - 0.5 * (z - m) ** 2
@@ -179,12 +185,7 @@ def cdf(beta_s, t, a, beta_m):
     Shown in notebooks/timenoise.ipynb.
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
-    b = _tensor(beta_s, "beta_s")
-    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
-    bm = _check_beta_m(beta_m)
-    b, m, bm = torch.broadcast_tensors(b, m, bm)
-    inside = (b > 0) & (b < bm)
-    bs = torch.where(inside, b, bm / 2)
+    b, m, bm, inside, bs = _in_support(beta_s, t, a, beta_m)
     z = torch.log(bs) - torch.log(bm - bs)
     c = torch.special.ndtr(z - m)
     c = torch.where(inside, c, (b >= bm).to(_F64))

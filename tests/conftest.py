@@ -10,6 +10,18 @@ import numpy as np
 import pytest
 import torch
 
+from _tiny import prompt_embeds
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """One torch thread for the whole run: the tests' tensors are tiny, so thread start-up dominates and on a
+    shared 2-core machine one thread is faster (e.g. test_models_cogvideox 16 s -> 6 s); restored at the end."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 @pytest.fixture(autouse=True)
 def _seed_everything():
@@ -25,3 +37,9 @@ def gen():
     g = torch.Generator()
     g.manual_seed(1234)
     return g
+
+
+@pytest.fixture(scope="module")
+def embeds():
+    """Random ``(prompt_embeds, negative_prompt_embeds)`` ``[1, *_tiny.TXT]``: T5 stand-ins for the tiny transformer pipelines."""
+    return prompt_embeds()

@@ -16,47 +16,15 @@ iio = pytest.importorskip("imageio.v3")
 from cilnb import finetune as FT
 from cilnb.timenoise import mu
 
+from _tiny import tiny_svd_pipeline
+
 F, PX = 2, 16  # frames, pixels (latents 8 x 8)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: thread start-up dominates; one thread keeps the file fast on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def tiny_svd_pipeline(frames: int = F, px: int = PX):
-    """A random-weight SVD pipeline for CPU tests (diffusers' own test configs, smaller; also used by test_sweep/test_stats_cli)."""
-    from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, StableVideoDiffusionPipeline, UNetSpatioTemporalConditionModel
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    torch.manual_seed(0)
-    unet = UNetSpatioTemporalConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=px // 2, in_channels=8, out_channels=4,
-        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
-        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"), cross_attention_dim=32,
-        num_attention_heads=8, projection_class_embeddings_input_dim=96, addition_time_embed_dim=32, num_frames=frames,
-    )
-    sched = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear", num_train_timesteps=1000,
-        prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002, steps_offset=1, timestep_spacing="leading",
-        timestep_type="continuous", use_karras_sigmas=True,
-    )
-    vae = AutoencoderKLTemporalDecoder(block_out_channels=[32, 64], in_channels=3, out_channels=3,
-                                       down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"], latent_channels=4, layers_per_block=1)
-    enc = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, projection_dim=32, num_hidden_layers=1, num_attention_heads=4,
-                                                         image_size=px, intermediate_size=37, patch_size=4))
-    fe = CLIPImageProcessor(crop_size=px, size=px)
-    return StableVideoDiffusionPipeline(vae=vae, image_encoder=enc, unet=unet, scheduler=sched, feature_extractor=fe)
 
 
 def _adapter():
     from cilnb.models.svd import from_pipeline
 
-    return from_pipeline(tiny_svd_pipeline()).eval()
+    return from_pipeline(tiny_svd_pipeline(F, PX)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +127,7 @@ def test_few_steps_resume_and_cli(videos, tmp_path):
 
     from cilnb.__main__ import main
 
-    pipe = tiny_svd_pipeline()
+    pipe = tiny_svd_pipeline(F, PX)
     folder = tmp_path / "svd"
     pipe.save_pretrained(folder, safe_serialization=True)
     from cilnb.models.svd import from_pipeline

@@ -135,15 +135,6 @@ def test_vbench_protocol_scores_and_decisions():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """RAFT on a shared 2-core machine runs faster on one thread; restored after this file."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def raft():
     from torchvision.models.optical_flow import raft_small

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 import torch
 
@@ -20,7 +19,6 @@ from diffusers import (  # noqa: E402
     CogVideoXImageToVideoPipeline,
     CogVideoXTransformer3DModel,
 )
-from PIL import Image  # noqa: E402
 
 from cilnb import probe, sampling  # noqa: E402
 from cilnb.analytic_init import MomentStats  # noqa: E402
@@ -28,9 +26,10 @@ from cilnb.models import cogvideox  # noqa: E402
 from cilnb.models.base import WeightsNotFoundError  # noqa: E402
 from cilnb.models.cogvideox import CogVideoXI2VAdapter  # noqa: E402
 
+from _tiny import TXT, random_image  # noqa: E402  (text tokens, T5 width; the embeds fixture is conftest's)
+
 PX, NF = 32, 9  # pixel size and frames -> latents [3, 4, 4, 4]
 LAT = (3, 4, 4, 4)
-TXT = (16, 32)  # text tokens, T5 width
 
 
 def _pipe(prediction="v_prediction", zero_snr=True, snr_shift=3.0):
@@ -57,12 +56,6 @@ def pipe():
 
 
 @pytest.fixture(scope="module")
-def embeds():
-    g = torch.Generator().manual_seed(7)
-    return torch.randn(1, *TXT, generator=g), torch.randn(1, *TXT, generator=g)
-
-
-@pytest.fixture(scope="module")
 def model(pipe, embeds):
     m = CogVideoXI2VAdapter(pipe)
     m.set_prompt_embeds(*embeds)
@@ -71,9 +64,7 @@ def model(pipe, embeds):
 
 @pytest.fixture(scope="module")
 def image():
-    arr = (np.random.RandomState(0).rand(PX, PX, 3) * 255).astype("uint8")
-    pil = Image.fromarray(arr)
-    return pil, torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return random_image(PX)
 
 
 class _Spy:

@@ -26,7 +26,6 @@ from diffusers import (  # noqa: E402
     WanTransformer3DModel,
 )
 from diffusers.pipelines.ltx.pipeline_ltx_image2video import calculate_shift  # noqa: E402
-from PIL import Image  # noqa: E402
 from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: E402
 
 from cilnb import sampling  # noqa: E402
@@ -36,7 +35,8 @@ from cilnb.models.base import WeightsNotFoundError  # noqa: E402
 from cilnb.models.flow_video import LTXFlowSchedule, LTXI2VAdapter, WanI2VAdapter, flow_schedule, ltx_mu  # noqa: E402
 from cilnb.schedules import FlowSchedule  # noqa: E402
 
-TXT = (16, 32)
+from _tiny import TXT, random_image  # noqa: E402  (the embeds fixture is conftest's)
+
 WAN_PX, WAN_NF, WAN_LAT = 32, 9, (3, 16, 4, 4)
 LTX_PX, LTX_NF, LTX_LAT = 32, 9, (3, 8, 8, 8)
 LTX_SCHED = dict(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024, max_image_seq_len=4096,
@@ -93,12 +93,6 @@ def _ltx():
 
 
 @pytest.fixture(scope="module")
-def embeds():
-    g = torch.Generator().manual_seed(7)
-    return torch.randn(1, *TXT, generator=g), torch.randn(1, *TXT, generator=g)
-
-
-@pytest.fixture(scope="module")
 def wan_pipe():
     return _wan()
 
@@ -113,7 +107,7 @@ def wan(wan_pipe, embeds):
 @pytest.fixture(scope="module")
 def wan_cond(wan):
     """The Wan conditioning of the test image (computed once: the VAE is the slow part)."""
-    return wan.prepare_condition(_image(WAN_PX)[1], num_frames=WAN_NF)
+    return wan.prepare_condition(random_image(WAN_PX)[1], num_frames=WAN_NF)
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +120,6 @@ def ltx(ltx_pipe, embeds):
     m = LTXI2VAdapter(ltx_pipe, num_frames=LTX_NF, height=LTX_PX, width=LTX_PX)
     m.set_prompt_embeds(embeds[0], None, embeds[1], None)
     return m
-
-
-def _image(px, seed=0):
-    arr = (np.random.RandomState(seed).rand(px, px, 3) * 255).astype("uint8")
-    return Image.fromarray(arr), torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 127.5 - 1
 
 
 def _rand(*shape, seed=0):
@@ -226,7 +215,7 @@ def test_wan_schedule_and_hub_unipc():
 
 
 def test_wan_prepare_condition_matches_pipeline(wan_pipe, wan):
-    pil, img = _image(WAN_PX)
+    pil, img = random_image(WAN_PX)
     cond = wan.prepare_condition(img, num_frames=WAN_NF)
     proc = wan_pipe.video_processor.preprocess(pil, height=WAN_PX, width=WAN_PX)
     _, ref = wan_pipe.prepare_latents(proc, 1, 16, WAN_PX, WAN_PX, WAN_NF, torch.float32, "cpu", None, torch.zeros(1, 16, 3, 4, 4))
@@ -254,7 +243,7 @@ def test_wan_x0_equals_x_minus_sigma_velocity(wan_pipe, wan, wan_cond, embeds):
 
 @pytest.mark.parametrize("guidance", [1.0, 4.0])
 def test_wan_sample_at_T_reproduces_pipeline(wan_pipe, wan_cond, embeds, guidance):
-    pil, _ = _image(WAN_PX)
+    pil, _ = random_image(WAN_PX)
     m = WanI2VAdapter(wan_pipe, guidance_scale=guidance)
     m.set_prompt_embeds(*embeds)
     cond = dict(wan_cond)
@@ -269,7 +258,7 @@ def test_wan_sample_at_T_reproduces_pipeline(wan_pipe, wan_cond, embeds, guidanc
 
 def test_wan_two_experts_reproduce_pipeline(embeds):
     pipe = _wan(two_experts=True)
-    pil, img = _image(WAN_PX)
+    pil, img = random_image(WAN_PX)
     m = WanI2VAdapter(pipe)
     m.set_prompt_embeds(*embeds)
     cond = m.prepare_condition(img, num_frames=WAN_NF)
@@ -353,7 +342,7 @@ def test_wan_bad_inputs(wan):
 
 
 def test_ltx_prepare_condition_matches_pipeline(ltx_pipe, ltx):
-    _, img = _image(LTX_PX)
+    _, img = random_image(LTX_PX)
     y = ltx.prepare_condition(img, generator=torch.Generator().manual_seed(5))["y"]
     lat, mask = ltx_pipe.prepare_latents(img, 1, 8, LTX_PX, LTX_PX, LTX_NF, torch.float32, "cpu", torch.Generator().manual_seed(5))
     ref = ltx.unpack(lat, *LTX_LAT[:1], *LTX_LAT[2:])
@@ -391,7 +380,7 @@ def test_ltx_x0_replaces_frame0_and_uses_per_token_timesteps(ltx_pipe, ltx, embe
 def test_ltx_sample_at_T_reproduces_pipeline(ltx_pipe, embeds, guidance):
     m = LTXI2VAdapter(ltx_pipe, num_frames=LTX_NF, height=LTX_PX, width=LTX_PX, guidance_scale=guidance)
     m.set_prompt_embeds(embeds[0], None, embeds[1], None)
-    _, img = _image(LTX_PX)
+    _, img = random_image(LTX_PX)
     y = m.prepare_condition(img)["y"]
     got = sampling.sample(m, y, n_steps=4, start=1.0, sampler="ddim", seed=9, show_progress=False)
     init = sampling.initial_noise(m, [9], LTX_LAT, 1.0)

@@ -17,14 +17,6 @@ from cilnb.models.base import WeightsNotFoundError
 NAMES = ["toy", "svd", "pia", "i2vgen-xl", "cogvideox-i2v", "wan-i2v", "ltx-i2v", "generic"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def offline_default(monkeypatch, tmp_path):
     """HF_HUB_OFFLINE unset (cilnb's default: offline) and an empty Hugging Face cache."""
@@ -105,7 +97,7 @@ def test_pia_base_without_motion_adapter_says_so(tmp_path, offline_default):
 
 def test_bad_dtype_is_refused(tmp_path):
     pytest.importorskip("diffusers")
-    from test_models_svd import tiny_svd_pipeline
+    from _tiny import tiny_svd_pipeline
 
     tiny_svd_pipeline().save_pretrained(tmp_path / "svd")
     with pytest.raises(ValueError, match="dtype"):
@@ -119,11 +111,12 @@ def _same_forward(a, b, x, t, cond):
 
 def test_svd_loads_from_a_local_folder(tmp_path):
     pytest.importorskip("diffusers")
-    from test_models_svd import F, LAT, PX, tiny_svd_pipeline
+    from _tiny import PX, tiny_svd_pipeline
 
     from cilnb.models.svd import SVDAdapter, from_pipeline
 
-    pipe = tiny_svd_pipeline()
+    F, LAT = 2, PX // 2
+    pipe = tiny_svd_pipeline(F, PX)
     pipe.save_pretrained(tmp_path / "svd")
     ad = M.load("svd", str(tmp_path / "svd"), device="cpu", dtype="float32")
     assert isinstance(ad, SVDAdapter) and ad.unet.dtype == torch.float32 and not ad.training
@@ -134,10 +127,11 @@ def test_svd_loads_from_a_local_folder(tmp_path):
 
 def test_pia_and_i2vgenxl_load_from_local_folders(tmp_path):
     pytest.importorskip("diffusers")
-    from test_models_vp import F, LAT, PX, tiny_i2vgenxl_pipeline, tiny_pia_pipeline
+    from _tiny import PX, tiny_i2vgenxl_pipeline, tiny_pia_pipeline
 
     from cilnb.models.vp_video import I2VGenXLAdapter, PIAAdapter, i2vgenxl_from_pipeline, pia_from_pipeline
 
+    F, LAT = 3, PX // 2
     x, t = torch.randn((1, F, 4, LAT, LAT)), torch.tensor([0.6], dtype=torch.float64)
     img = torch.zeros((1, 3, PX, PX))
 

@@ -15,52 +15,14 @@ from cilnb.probe import one_step_predictions
 from cilnb.sampling import initial_noise, sample
 from cilnb.schedules import EDMSchedule
 
+from _tiny import tiny_svd_pipeline
+
 F, PX, LAT = 2, 16, 8  # frames, image size, latent size (the tiny VAE downsamples by 2)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run ~10x faster on one thread on the shared 2-core CI box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def tiny_svd_pipeline(sigma_max: float = 700.0):
-    """A random-weight SVD pipeline small enough for CPU tests (configs as diffusers' own tests, smaller)."""
-    from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, StableVideoDiffusionPipeline, UNetSpatioTemporalConditionModel
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    torch.manual_seed(0)
-    unet = UNetSpatioTemporalConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=LAT, in_channels=8, out_channels=4,
-        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
-        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-        cross_attention_dim=32, num_attention_heads=8, projection_class_embeddings_input_dim=96,
-        addition_time_embed_dim=32, num_frames=F,
-    )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
-        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=sigma_max, sigma_min=0.002,
-        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True,
-    )
-    torch.manual_seed(0)
-    vae = AutoencoderKLTemporalDecoder(block_out_channels=[32, 64], in_channels=3, out_channels=3,
-                                       down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-                                       latent_channels=4, layers_per_block=1)
-    torch.manual_seed(0)
-    enc = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, projection_dim=32, num_hidden_layers=2,
-                                                         num_attention_heads=4, image_size=PX, intermediate_size=37, patch_size=4))
-    fe = CLIPImageProcessor(crop_size=PX, size=PX)
-    pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=enc, unet=unet, scheduler=scheduler, feature_extractor=fe)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 @pytest.fixture(scope="module")
 def pipe():
-    return tiny_svd_pipeline()
+    return tiny_svd_pipeline(F, PX)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +147,7 @@ def test_start_at_sigma_M_is_karras_rebuilt_with_sigma_max_M(adapter):
 
     from cilnb.models.svd import from_pipeline
 
-    pipe_m = tiny_svd_pipeline(sigma_max=100.0)
+    pipe_m = tiny_svd_pipeline(F, PX, sigma_max=100.0)
     ref_sched = EulerDiscreteScheduler.from_config(pipe_m.scheduler.config)
     ref_sched.set_timesteps(5)
     seen = []

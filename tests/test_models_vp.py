@@ -1,7 +1,6 @@
 """PIA and I2VGen-XL adapters against diffusers' DDIMScheduler and pipelines (tiny random models, no downloads)."""
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -16,95 +15,16 @@ from cilnb.probe import one_step_predictions
 from cilnb.sampling import initial_noise, sample
 from cilnb.schedules import VPSchedule
 
+from _tiny import tiny_i2vgenxl_pipeline, tiny_pia_pipeline
+
 F, PX, LAT = 3, 16, 8  # frames, image size, latent size (tiny VAEs downsample by 2)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run ~10x faster on one thread on the shared 2-core CI box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def tiny_tokenizer(folder):
-    """A character-level CLIP tokenizer written to ``folder`` (no hub access)."""
-    from transformers import CLIPTokenizer
-
-    vocab = {"<|startoftext|>": 0, "!": 1, "<|endoftext|>": 2}
-    for ch in "abcdefghijklmnopqrstuvwxyz0123456789.,'?":
-        for tok in (ch, ch + "</w>"):
-            vocab.setdefault(tok, len(vocab))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=8)
-
-
-def _ddim(**kw):
-    from diffusers import DDIMScheduler
-
-    # trailing spacing and a final alpha of 1: the steps cilnb's DDIM takes (VPSchedule.grid)
-    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, clip_sample=False, set_alpha_to_one=True,
-                         timestep_spacing="trailing", **kw)
-
-
-def _text_encoder(hidden):
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(0)
-    return CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=2, pad_token_id=1, hidden_size=hidden, intermediate_size=16,
-                                        num_attention_heads=2, num_hidden_layers=2, vocab_size=100, max_position_embeddings=8,
-                                        projection_dim=hidden))
-
-
-def tiny_pia_pipeline(tmp):
-    from diffusers import AutoencoderKL, MotionAdapter, PIAPipeline, UNet2DConditionModel
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=LAT, in_channels=4, out_channels=4,
-                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                                cross_attention_dim=16, norm_num_groups=2)
-    torch.manual_seed(0)
-    vae = AutoencoderKL(block_out_channels=[16, 32], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
-                        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=2, layers_per_block=1)
-    torch.manual_seed(0)
-    motion = MotionAdapter(block_out_channels=(32, 64), motion_layers_per_block=1, motion_norm_num_groups=2,
-                           motion_num_attention_heads=4, conv_in_channels=9)
-    pipe = PIAPipeline(vae=vae, text_encoder=_text_encoder(16), tokenizer=tiny_tokenizer(tmp / "tok"), unet=unet,
-                       scheduler=_ddim(beta_schedule="linear"), motion_adapter=motion)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-def tiny_i2vgenxl_pipeline(tmp):
-    from diffusers import AutoencoderKL, I2VGenXLPipeline
-    from diffusers.models.unets import I2VGenXLUNet
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    torch.manual_seed(0)
-    unet = I2VGenXLUNet(block_out_channels=(8, 16), layers_per_block=1, sample_size=LAT, in_channels=4, out_channels=4,
-                        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
-                        cross_attention_dim=8, attention_head_dim=4, num_attention_heads=None, norm_num_groups=2)
-    torch.manual_seed(0)
-    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
-                        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=2, layers_per_block=1)
-    torch.manual_seed(0)
-    enc = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=8, projection_dim=8, num_hidden_layers=2, num_attention_heads=2,
-                                                         image_size=PX, intermediate_size=16, patch_size=4))
-    pipe = I2VGenXLPipeline(vae=vae, text_encoder=_text_encoder(8), tokenizer=tiny_tokenizer(tmp / "tok"), unet=unet,
-                            image_encoder=enc, feature_extractor=CLIPImageProcessor(crop_size=PX, size=PX),
-                            scheduler=_ddim(beta_schedule="scaled_linear", prediction_type="v_prediction", rescale_betas_zero_snr=True))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 @pytest.fixture(scope="module")
 def pia(tmp_path_factory):
     from cilnb.models.vp_video import pia_from_pipeline
 
-    pipe = tiny_pia_pipeline(tmp_path_factory.mktemp("pia"))
+    pipe = tiny_pia_pipeline(tmp_path_factory.mktemp("pia"), PX)
     return pipe, pia_from_pipeline(pipe, n_frames=F)
 
 
@@ -112,7 +32,7 @@ def pia(tmp_path_factory):
 def i2v(tmp_path_factory):
     from cilnb.models.vp_video import i2vgenxl_from_pipeline
 
-    pipe = tiny_i2vgenxl_pipeline(tmp_path_factory.mktemp("i2v"))
+    pipe = tiny_i2vgenxl_pipeline(tmp_path_factory.mktemp("i2v"), PX)
     # clip_skip=None in these tests: diffusers' I2VGenXLPipeline default clip_skip=1 reads
     # text_encoder.text_model, which transformers 5 removed (our clip_skip=1 path is tested below)
     return pipe, i2vgenxl_from_pipeline(pipe, n_frames=F, clip_skip=None)

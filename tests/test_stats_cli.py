@@ -17,15 +17,6 @@ from cilnb.analytic_init import MomentStats
 F, SIZE = 3, 16  # frames per clip, output size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: thread start-up dominates; one thread keeps the file fast on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _frames(n, h=24, w=32, seed=0):
     """``n`` smooth RGB frames (codec-friendly: low-frequency content survives h264/vp8 nearly exactly)."""
     rng = np.random.RandomState(seed)
@@ -203,7 +194,7 @@ def test_cli_svd_latents_times_scaling_factor(video_dir, tmp_path, capsys):
     pytest.importorskip("transformers")
     from cilnb.__main__ import main
 
-    from test_finetune import tiny_svd_pipeline
+    from _tiny import tiny_svd_pipeline
 
     pipe = tiny_svd_pipeline(frames=F, px=SIZE)
     folder = tmp_path / "svd"

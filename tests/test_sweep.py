@@ -22,15 +22,6 @@ GRID = dict(Ms=[1.0, 0.5], inits=["standard", "analytic"], seeds=[0, 1], n_steps
 N_UNITS = 2 * 2 * 2 * 2  # M x init x seed x image (toy:2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: thread start-up dominates; one thread keeps the file fast on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("sweep_inputs")
@@ -190,7 +181,7 @@ def test_svd_latent_sweep_decodes_stores_and_matches_direct_sampling(tmp_path):
     """A latent model: per-unit prepare_condition (seeded noise augmentation), VAE decode, float16 video + latents, mp4."""
     pytest.importorskip("diffusers")
     iio = pytest.importorskip("imageio.v3")
-    from test_finetune import tiny_svd_pipeline
+    from _tiny import tiny_svd_pipeline
 
     from cilnb.models.svd import from_pipeline
 

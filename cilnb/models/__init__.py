@@ -11,8 +11,6 @@ in the Hugging Face cache (unless ``HF_HUB_OFFLINE=0``); otherwise
 from __future__ import annotations
 
 import importlib
-import os
-from pathlib import Path
 from typing import Any
 
 __all__ = ["load", "available", "WeightsNotFoundError"]
@@ -78,66 +76,3 @@ def load(name: str, path_or_id: Any = None, device: Any = "auto", dtype: Any = N
         return fn(path_or_id if path_or_id is not None else "base", device=device, **kwargs)
     return fn(path_or_id, device=device, dtype=dtype, **kwargs)
 
-
-# ----------------------------------------------------------------------------------------------
-# helpers shared by the diffusers adapters (private; imported by svd.py and vp_video.py)
-# ----------------------------------------------------------------------------------------------
-
-_DTYPES = {
-    "float32": "float32", "fp32": "float32", "float": "float32",
-    "float16": "float16", "fp16": "float16", "half": "float16",
-    "bfloat16": "bfloat16", "bf16": "bfloat16",
-}
-
-
-def _torch_dtype(dtype, device):
-    """``None``/``"auto"`` -> float16 on CUDA, float32 elsewhere; strings and ``torch.dtype`` accepted."""
-    import torch
-
-    if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
-        return torch.float16 if torch.device(device).type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        if not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating dtype, got {dtype}")
-        return dtype
-    if isinstance(dtype, str) and dtype.lower() in _DTYPES:
-        return getattr(torch, _DTYPES[dtype.lower()])
-    raise ValueError(f"dtype must be a torch.dtype or one of float32, float16, bfloat16 (or None for auto), got {dtype!r}")
-
-
-def _looks_like_path(s: str) -> bool:
-    return s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") > 1 or (os.sep != "/" and os.sep in s)
-
-
-def _pipeline_folder(path_or_id, *, what: str, default_id: str, hint: str, marker: str = "model_index.json") -> str:
-    """A local diffusers folder for ``path_or_id``, never downloading unless ``HF_HUB_OFFLINE=0``.
-
-    Raises :class:`WeightsNotFoundError` (fast: before diffusers is imported) saying where the
-    weights go when the folder is missing, lacks ``marker`` (``model_index.json`` for a pipeline,
-    ``config.json`` for one model), or the hub id is not cached.
-    """
-    from .base import WeightsNotFoundError, resolve_pretrained
-
-    if path_or_id is None:
-        path_or_id = default_id
-    if not isinstance(path_or_id, (str, os.PathLike)):
-        raise ValueError(f"{what}: path_or_id must be a folder or a hub id string, got {type(path_or_id).__name__}")
-    text = os.fspath(path_or_id)
-    p = Path(text).expanduser()
-    get = f"`huggingface-cli download {default_id} --local-dir {p if _looks_like_path(text) else '<folder>'}`"
-    if not p.exists() and _looks_like_path(text):
-        raise WeightsNotFoundError(
-            f"{what}: no folder at {p}. Put the weights there (the folder holding {marker}), "
-            f"e.g. {get} on a machine with internet, then pass that folder. {hint}"
-        )
-    folder = resolve_pretrained(path_or_id, what=what, hint=hint)
-    if Path(folder).is_dir() and not (Path(folder) / marker).is_file():
-        raise WeightsNotFoundError(
-            f"{what}: {folder} has no {marker}, so it is not the expected diffusers folder. Pass the top folder, "
-            f"e.g. the one made by {get}. {hint}"
-        )
-    return folder
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "1") != "0"

@@ -18,59 +18,22 @@ divides ``num_train_timesteps``. Shown in ``docs/modern_i2v.md``; used by every 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._util import resolve_device
 from ..denoiser import x0_from_eps, x0_from_v
 from ..schedules import VPSchedule, from_diffusers
-from .base import Adapter, WeightsNotFoundError, resolve_pretrained
+from .base import _load_pipeline, _TransformerAdapter
 
 __all__ = ["CogVideoXI2VAdapter", "load", "from_pipeline"]
 
 HUB_ID = "THUDM/CogVideoX-5b-I2V"
 
-_DTYPES = {
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-}
-
 
 # ----------------------------------------------------------------------------------------------
 # helpers shared with cilnb.models.flow_video
 # ----------------------------------------------------------------------------------------------
-
-
-def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
-    """``None`` -> bfloat16 on CUDA, float32 elsewhere; strings such as ``"bf16"`` or a ``torch.dtype``."""
-    if dtype is None:
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        if not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating dtype, got {dtype}")
-        return dtype
-    if isinstance(dtype, str) and dtype.lower().removeprefix("torch.") in _DTYPES:
-        return _DTYPES[dtype.lower().removeprefix("torch.")]
-    raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)} or a torch.dtype")
-
-
-def _load_pipeline(pipeline_cls, path_or_id, *, what: str, hint: str, device, dtype):
-    """``pipeline_cls.from_pretrained`` on a local folder or a cached hub id; never a hanging download."""
-    if path_or_id is None:
-        raise ValueError(f"{what}: give a local pipeline folder or a hub id (model_path)")
-    local = resolve_pretrained(path_or_id, what=what, hint=hint)
-    if Path(local).is_dir() and not (Path(local) / "model_index.json").is_file():
-        raise WeightsNotFoundError(
-            f"{what}: {local} holds no model_index.json, so it is not a diffusers pipeline folder. Put the full "
-            f"pipeline there (`huggingface-cli download <repo> --local-dir {local}`). {hint}"
-        )
-    dev = resolve_device(device)
-    pipe = pipeline_cls.from_pretrained(local, torch_dtype=_resolve_dtype(dtype, dev))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(dev)
 
 
 def _check_xt(x_t: torch.Tensor, t) -> torch.Tensor:
@@ -142,7 +105,7 @@ def _cfg_combine(out: torch.Tensor, guidance_scale: float) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
-class CogVideoXI2VAdapter(Adapter):
+class CogVideoXI2VAdapter(_TransformerAdapter):
     """CogVideoX-I2V on the contract: ``model(x_t [B,F,C,H,W], t [B], y=[B,C,H,W], prompt_embeds=...) -> x0_hat``.
 
     ``y`` is the image latent (VAE mean or sample, times the scaling factor) at latent frame 0;
@@ -169,15 +132,11 @@ class CogVideoXI2VAdapter(Adapter):
             raise ValueError(f"CogVideoX-I2V needs a VP (DDPM-beta) scheduler, got {type(pipe.scheduler).__name__}")
         self.schedule = schedule
         self.pipeline_spacing = cfg.get("timestep_spacing", "leading")
-        self.pipe = pipe  # not an nn.Module: kept as a plain attribute
         self.transformer = pipe.transformer
-        self.vae = pipe.vae
+        self._setup(pipe, guidance_scale, prompt, negative_prompt)
         tc = self.transformer.config
         self.patch_size_t = tc.patch_size_t
         self.n_frames = self._latent_frames(tc.sample_frames)
-        self.guidance_scale = float(guidance_scale)
-        self._prompt = (prompt, negative_prompt)
-        self._embeds: tuple[torch.Tensor, torch.Tensor | None] | None = None
         self._rope_cache: dict = {}
         self.requires_grad_(False)
         self.eval()
@@ -198,25 +157,12 @@ class CogVideoXI2VAdapter(Adapter):
         return n
 
     @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.transformer.dtype
-
-    @property
     def scaling_factor(self) -> float:
         """What latents are multiplied by after the VAE (``1/scaling_factor`` when ``invert_scale_latents``)."""
         s = float(self.vae.config.scaling_factor)
         return 1.0 / s if getattr(self.vae.config, "invert_scale_latents", False) else s
 
     # -- prompts --------------------------------------------------------------------------------
-
-    def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:
-        """Encode the default prompt (and negative prompt for CFG) with the pipeline's T5."""
-        self._prompt = (prompt, negative_prompt)
-        self._embeds = None
 
     def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
         """Use precomputed T5 states ``[1 or B, L, D]`` as the default text conditioning."""
@@ -226,22 +172,13 @@ class CogVideoXI2VAdapter(Adapter):
 
     def encode_prompt(self, prompt: str | list[str], negative_prompt: str | list[str] = ""):
         """T5 states of ``prompt`` and ``negative_prompt`` through the pipeline's own ``encode_prompt``."""
-        if self.pipe.text_encoder is None or self.pipe.tokenizer is None:
-            raise ValueError(
-                "this pipeline has no text encoder/tokenizer: pass prompt_embeds= in cond or call set_prompt_embeds()"
-            )
+        self._need_text_encoder()
         max_len = int(self.transformer.config.max_text_seq_length)
         pe, ne = self.pipe.encode_prompt(
             prompt, negative_prompt, do_classifier_free_guidance=True, num_videos_per_prompt=1,
             max_sequence_length=max_len, device=self.device, dtype=self.dtype,
         )
         return pe, ne
-
-    def _default_embeds(self):
-        if self._embeds is None:
-            prompt, negative = self._prompt
-            self._embeds = self.encode_prompt(prompt or "", negative or "")
-        return self._embeds
 
     # -- latent helpers -------------------------------------------------------------------------
 
@@ -357,10 +294,8 @@ def load(path_or_id: str | os.PathLike | None = HUB_ID, device="auto", dtype=Non
     never downloads unless ``HF_HUB_OFFLINE=0``); ``dtype`` defaults to bfloat16 on CUDA, float32 on CPU."""
     from diffusers import CogVideoXImageToVideoPipeline
 
-    path_or_id = HUB_ID if path_or_id is None else path_or_id
-
     pipe = _load_pipeline(
-        CogVideoXImageToVideoPipeline, path_or_id, what="CogVideoX-I2V", device=device, dtype=dtype,
+        CogVideoXImageToVideoPipeline, path_or_id, what="CogVideoX-I2V", default_id=HUB_ID, device=device, dtype=dtype,
         hint=f"The released weights are {HUB_ID} (about 20 GB).",
     )
     return from_pipeline(pipe, **kwargs)

@@ -31,10 +31,8 @@ import torch
 
 from ..denoiser import x0_from_flow
 from ..schedules import FlowSchedule, from_diffusers
-from .base import Adapter
-from .cogvideox import (
-    _batch, _cfg_combine, _check_frames, _check_images, _check_xt, _check_y, _load_pipeline, _to_pil, _unknown,
-)
+from .base import _load_pipeline, _TransformerAdapter
+from .cogvideox import _batch, _cfg_combine, _check_frames, _check_images, _check_xt, _check_y, _to_pil, _unknown
 
 __all__ = [
     "WanI2VAdapter", "LTXI2VAdapter", "LTXFlowSchedule", "flow_schedule", "ltx_mu", "load_wan", "load_ltx", "from_pipeline",
@@ -109,47 +107,28 @@ class LTXFlowSchedule(FlowSchedule):
 # ----------------------------------------------------------------------------------------------
 
 
-class _FlowAdapter(Adapter):
-    """Velocity -> ``x0_hat = x_t - t u`` and the shared device/dtype/prompt plumbing."""
+class _FlowAdapter(_TransformerAdapter):
+    """Velocity -> ``x0_hat = x_t - t u``; latents through the subclass's VAE normalisation (``_encode``/``_decode``)."""
 
     name = "flow"
-
-    def _setup(self, pipe, guidance_scale: float, prompt, negative_prompt) -> None:
-        self.pipe = pipe  # not an nn.Module: kept as a plain attribute
-        self.vae = pipe.vae
-        self.guidance_scale = float(guidance_scale)
-        self._prompt = (prompt, negative_prompt)
-        self._embeds = None
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.transformer.dtype
-
-    def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:
-        """Default prompt (and negative prompt for CFG), encoded with the pipeline's T5 on first use."""
-        self._prompt = (prompt, negative_prompt)
-        self._embeds = None
-
-    def _default_embeds(self):
-        if self._embeds is None:
-            prompt, negative = self._prompt
-            self._embeds = self.encode_prompt(prompt or "", negative or "")
-        return self._embeds
-
-    def _need_text_encoder(self) -> None:
-        if self.pipe.text_encoder is None or self.pipe.tokenizer is None:
-            raise ValueError(
-                "this pipeline has no text encoder/tokenizer: pass prompt_embeds= in cond or call set_prompt_embeds()"
-            )
 
     def _x0(self, x_t: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Flow matching: ``x0 = x_t - t u`` in float32 (``u = eps - x0``)."""
         tt = t.to(x_t.device, torch.float32).view(-1, 1, 1, 1, 1)
         return x0_from_flow(x_t.float(), u, tt)
+
+    @torch.no_grad()
+    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[B, F, 3, H, W]`` in [-1, 1] -> the model's normalised latents ``[B, f, C, h, w]`` (posterior mean)."""
+        _check_frames(frames)
+        return self._encode(frames.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
+        if latents.ndim != 5:
+            raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
+        return self._decode(latents.permute(0, 2, 1, 3, 4).float()).float().permute(0, 2, 1, 3, 4)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -221,25 +200,16 @@ class WanI2VAdapter(_FlowAdapter):
         return mean, std
 
     def _encode(self, video_bcfhw: torch.Tensor) -> torch.Tensor:
+        """Video ``[B, 3, F, H, W]`` -> normalised latents ``(z - mean) / std`` ``[B, C, f, h, w]`` (posterior mean)."""
         z = self.vae.encode(video_bcfhw.to(self.vae.device, self.vae.dtype)).latent_dist.mode().float()
         mean, std = self._latent_stats(z)
         return (z - mean) / std
 
-    @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
-        """``[B, F, 3, H, W]`` in [-1, 1] -> normalised latents ``(z - mean) / std`` ``[B, f, C, h, w]`` (posterior mean)."""
-        _check_frames(frames)
-        return self._encode(frames.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
-
-    @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
-        """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
-        if latents.ndim != 5:
-            raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
-        z = latents.permute(0, 2, 1, 3, 4).float()
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`_encode`: float32 normalised latents ``[B, C, f, h, w]`` -> video ``[B, 3, F, H, W]``."""
         mean, std = self._latent_stats(z)
         z = (z * std + mean).to(self.vae.device, self.vae.dtype)
-        return self.vae.decode(z, return_dict=False)[0].float().permute(0, 2, 1, 3, 4)
+        return self.vae.decode(z, return_dict=False)[0]
 
     @torch.no_grad()
     def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
@@ -426,26 +396,19 @@ class LTXI2VAdapter(_FlowAdapter):
         return z * s / self.scaling_factor + m if inverse else (z - m) * self.scaling_factor / s
 
     def _encode(self, video_bcfhw, generator=None):
+        """Video ``[B, 3, F, H, W]`` -> normalised latents ``(z - mean) * scaling / std`` ``[B, C, f, h, w]``
+        (posterior mean; a sample with ``generator``)."""
         dist = self.vae.encode(video_bcfhw.to(self.vae.device, self.vae.dtype)).latent_dist
         z = dist.mode() if generator is None else dist.sample(generator)
         return self._norm(z.float())
 
-    @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
-        """``[B, F, 3, H, W]`` in [-1, 1] -> normalised latents ``(z - mean) * scaling / std`` ``[B, f, C, h, w]``."""
-        _check_frames(frames)
-        return self._encode(frames.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
-
-    @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
-        """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1] (no decode noise)."""
-        if latents.ndim != 5:
-            raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
-        z = self._norm(latents.permute(0, 2, 1, 3, 4).float(), inverse=True).to(self.vae.device, self.vae.dtype)
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`_encode`: float32 normalised latents ``[B, C, f, h, w]`` -> video ``[B, 3, F, H, W]`` (no decode noise)."""
+        z = self._norm(z, inverse=True).to(self.vae.device, self.vae.dtype)
         temb = None
         if self.vae.config.timestep_conditioning:
             temb = torch.full((z.shape[0],), self.decode_timestep, device=z.device, dtype=z.dtype)
-        return self.vae.decode(z, temb, return_dict=False)[0].float().permute(0, 2, 1, 3, 4)
+        return self.vae.decode(z, temb, return_dict=False)[0]
 
     @torch.no_grad()
     def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
@@ -571,10 +534,8 @@ def load_wan(path_or_id: str | os.PathLike | None = WAN_HUB_ID, device="auto", d
     """
     from diffusers import WanImageToVideoPipeline
 
-    path_or_id = WAN_HUB_ID if path_or_id is None else path_or_id
-
-    pipe = _load_pipeline(WanImageToVideoPipeline, path_or_id, what="Wan I2V", device=device, dtype=dtype,
-                          hint=f"The released 480p weights are {WAN_HUB_ID}.")
+    pipe = _load_pipeline(WanImageToVideoPipeline, path_or_id, what="Wan I2V", default_id=WAN_HUB_ID, device=device,
+                          dtype=dtype, hint=f"The released 480p weights are {WAN_HUB_ID}.")
     pipe.vae.to(torch.float32)
     if getattr(pipe, "image_encoder", None) is not None:
         pipe.image_encoder.to(torch.float32)
@@ -586,8 +547,6 @@ def load_ltx(path_or_id: str | os.PathLike | None = LTX_HUB_ID, device="auto", d
     ``num_frames``, ``height``, ``width``, ``frame_rate`` fix the resolution-dependent schedule."""
     from diffusers import LTXImageToVideoPipeline
 
-    path_or_id = LTX_HUB_ID if path_or_id is None else path_or_id
-
-    pipe = _load_pipeline(LTXImageToVideoPipeline, path_or_id, what="LTX-Video I2V", device=device, dtype=dtype,
-                          hint=f"The released weights are {LTX_HUB_ID}.")
+    pipe = _load_pipeline(LTXImageToVideoPipeline, path_or_id, what="LTX-Video I2V", default_id=LTX_HUB_ID, device=device,
+                          dtype=dtype, hint=f"The released weights are {LTX_HUB_ID}.")
     return LTXI2VAdapter(pipe, **kwargs)

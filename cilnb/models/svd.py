@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from ..schedules import EDMSchedule, from_diffusers
-from .base import Adapter
+from .base import Adapter, _offline, _pipeline_folder, _torch_dtype
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
@@ -298,7 +298,6 @@ def load(path_or_id=None, device="auto", dtype=None, *, variant: str | None = No
     where to put them (no download unless ``HF_HUB_OFFLINE=0``). See docs/real_models.md.
     """
     from .._util import resolve_device
-    from . import _offline, _pipeline_folder, _torch_dtype
 
     folder = _pipeline_folder(path_or_id, what="SVD", default_id=DEFAULT_ID,
                               hint="SVD weights: https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt (or img2vid for 14 frames).")

@@ -26,7 +26,7 @@ import torch
 
 from ..denoiser import x0_from_eps, x0_from_v
 from ..schedules import VPSchedule, from_diffusers
-from .base import Adapter
+from .base import Adapter, _offline, _pipeline_folder, _torch_dtype
 from .svd import _CLIP_MEAN, _CLIP_STD, _check_images, _check_video, _per_sample
 
 __all__ = ["PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
@@ -372,7 +372,6 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
     from pathlib import Path
 
     from .._util import resolve_device
-    from . import _offline, _pipeline_folder, _torch_dtype
 
     hint = "PIA in diffusers: an SD 1.5 pipeline folder plus https://huggingface.co/openmmlab/PIA-condition-adapter."
     folder = _pipeline_folder(path_or_id, what="PIA", default_id=PIA_DEFAULT_ID, hint=hint)
@@ -403,7 +402,6 @@ def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale:
     picks the fp16 files). See docs/real_models.md.
     """
     from .._util import resolve_device
-    from . import _offline, _pipeline_folder, _torch_dtype
 
     folder = _pipeline_folder(path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID,
                               hint="I2VGen-XL weights: https://huggingface.co/ali-vilab/i2vgen-xl.")
