@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "schedules", "timenoise", "analytic_init", "denoiser", "sampling", "probe", "data", "models",
-    "metrics", "plotting", "figures", "widgets",
+    "metrics", "plotting", "figures", "widgets", "experiments", "evaluation", "sweep", "stats_cli",
+    "finetune", "training", "flowviz",
 }
 
 

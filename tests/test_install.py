@@ -18,10 +18,10 @@ def test_optical_flow_models_import_and_run():
     from torchvision.models.optical_flow import raft_small
 
     model = raft_small(weights=None, progress=False).eval()
-    img = torch.rand(1, 3, 64, 64) * 2 - 1
+    img = torch.rand(1, 3, 128, 128) * 2 - 1
     with torch.no_grad():
         flows = model(img, img, num_flow_updates=2)
-    assert flows[-1].shape == (1, 2, 64, 64)
+    assert flows[-1].shape == (1, 2, 128, 128)
     assert torch.isfinite(flows[-1]).all()
 
 
