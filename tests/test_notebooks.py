@@ -40,7 +40,7 @@ def test_runner_keeps_going_and_reports_failure(tmp_path):
 
     nb_dir = tmp_path / "nbs"
     nb_dir.mkdir()
-    for name, body in [("a_bad", "raise RuntimeError('boom')"), ("b_good", "x = 1")]:
+    for name, body in [("a_bad", "raise RuntimeError('boom')"), ("b_good", "print('claim holds')")]:
         nb = nbformat.v4.new_notebook()
         params = nbformat.v4.new_code_cell("fig_dir = ''\ninteractive = True")
         params.metadata["tags"] = ["parameters"]
@@ -51,3 +51,6 @@ def test_runner_keeps_going_and_reports_failure(tmp_path):
     results = run_all(profile="smoke", notebook_dir=nb_dir, out=tmp_path / "f", executed_dir=tmp_path / "x", progress=False)
     assert [r.ok for r in results] == [False, True]
     assert "boom" in results[0].error
+    verdicts = (tmp_path / "f" / "VERDICTS.md").read_text()
+    assert "## a_bad" in verdicts and "FAILED" in verdicts and "claim holds" in verdicts
+    assert results[1].verdict == "claim holds"
