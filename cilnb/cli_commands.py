@@ -14,4 +14,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # Modules that define ``add_cli(subparsers)``; extended as commands land.
-_COMMAND_MODULES: list[str] = []
+_COMMAND_MODULES: list[str] = ["stats_cli", "sweep", "finetune", "training"]

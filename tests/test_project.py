@@ -70,3 +70,16 @@ def test_readme_indexes_every_figure():
     for path in NOTEBOOKS:
         for fig in json.loads(path.read_text())["metadata"]["cilnb"]["figures"]:
             assert fig in readme, f"README's figure index lacks {fig} ({path.name})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_documents_every_parameter(path):
+    """`papermill --help-notebook` must parse every line of the parameters cell (a '=' in a comment breaks it)."""
+    import papermill as pm
+
+    nb = json.loads(path.read_text())
+    src = "".join(next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))["source"])
+    names = [l.split(":")[0].split("=")[0].strip() for l in src.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    inferred = pm.inspect_notebook(str(path))
+    assert sorted(inferred) == sorted(names)
+    assert all(p["help"] for p in inferred.values()), "every parameter needs a comment"

@@ -1,0 +1,433 @@
+"""The built-in toy image-to-video model: a small pseudo-3D UNet built the way real I2V models are.
+
+Design (mirrors VideoCrafter/DynamiCrafter/SVD at toy scale):
+
+- **Spatial layers shared across frames**: every 2D ResBlock runs on ``B * F`` images (frames
+  folded into the batch), as in UNets inflated from an image model; they can be pre-trained as
+  an image denoiser (:mod:`cilnb.training`, stage ``pretrain``) before the video stage.
+- **The conditional image is concatenated to every frame** as extra input channels (SVD,
+  DynamiCrafter); those input weights start at zero, as when an image UNet gains new channels.
+- **Thin temporal layers only at low resolution**: residual 1D temporal attention (with learned
+  frame positions) and/or 1D temporal convolutions over the ``F`` frames at each spatial site,
+  with a narrow hidden width and a zero-initialised output, inserted after the spatial blocks of
+  the levels listed in ``temporal_levels``.
+- **Time embedding** of normalised ``t`` (sinusoidal of ``1000 t``), scale-shift in each block.
+- **Optional motion conditioning** (SVD's motion bucket): the target speed in px/frame, embedded
+  and added to the time embedding; a learned null embedding stands for "no motion given"
+  (``motion=None``) and is trained by conditioning dropout, so one model serves both uses.
+- A space-to-depth stem (``patch``: a fixed, lossless stand-in for the VAE of latent models)
+  keeps the CPU cost low; the network predicts ``v`` (Salimans & Ho).
+
+:func:`build` returns the contract-conforming model (``cilnb.denoiser.Denoiser`` with
+``prediction="v"`` and ``time_input="t"``): ``model(x_t [B,F,C,H,W], t [B], y=[B,C,H,W],
+motion=None|[B]) -> x0_hat``. :func:`load` reads the shipped checkpoints.
+Shown in every notebook (``model="toy"``) and trained by ``python -m cilnb train-toy``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as Fn
+from torch import nn
+
+from ..denoiser import Denoiser
+from ..schedules import VPSchedule
+
+__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "checkpoint_path", "CHECKPOINTS", "FORMAT"]
+
+FORMAT = "cilnb-toy-i2v/1"
+#: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
+CHECKPOINTS = {
+    "base": ("toy_base.safetensors", "python -m cilnb train-toy --variant base --out data/toy_base.safetensors"),
+    "naive": ("toy_naive.safetensors", "python -m cilnb train-toy --variant naive --init data/toy_base.safetensors --out data/toy_naive.safetensors"),
+    "timenoise": ("toy_timenoise.safetensors", "python -m cilnb train-toy --variant timenoise --init data/toy_base.safetensors --out data/toy_timenoise.safetensors"),
+}
+TEMPORAL_KINDS = ("none", "conv", "attn", "conv+attn")
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """Architecture of :class:`ToyUNet` and its VP schedule."""
+
+    frames: int = 8  # F
+    size: int = 32  # H = W
+    channels: int = 1  # C
+    patch: int = 2  # space-to-depth factor of the stem
+    widths: tuple[int, ...] = (32, 64, 64)  # channels per UNet level (level 0 = highest resolution)
+    temporal: str = "attn"  # none | conv | attn | conv+attn
+    temporal_levels: tuple[int, ...] = (1, 2)  # levels that get temporal layers
+    temporal_width: int = 32  # hidden width of the temporal layers ("thin")
+    emb_dim: int = 128  # time (+ motion) embedding width
+    motion_cond: bool = True  # accept motion=[B] target speeds (px/frame)
+    motion_scale: float = 100.0  # motion is embedded as sinusoidal(motion * motion_scale)
+    beta_schedule: str = "linear"  # VP schedule of the model (cilnb.schedules.VPSchedule)
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    num_train_timesteps: int = 1000
+
+    def __post_init__(self):
+        def pos_int(name, v):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"ToyConfig.{name} must be a positive int, got {v!r}")
+
+        for name in ("frames", "size", "channels", "patch", "temporal_width", "emb_dim", "num_train_timesteps"):
+            pos_int(name, getattr(self, name))
+        if not self.widths:
+            raise ValueError("ToyConfig.widths must list at least one level width")
+        for w in self.widths:
+            pos_int("widths[i]", w)
+            if w % 8:
+                raise ValueError(f"ToyConfig.widths must be multiples of 8 (GroupNorm groups), got {self.widths}")
+        down = self.patch * 2 ** (len(self.widths) - 1)
+        if self.size % down:
+            raise ValueError(f"size {self.size} must be divisible by patch * 2^(levels-1) = {down}; change size, patch or widths")
+        if self.temporal not in TEMPORAL_KINDS:
+            raise ValueError(f"ToyConfig.temporal must be one of {TEMPORAL_KINDS}, got {self.temporal!r}")
+        bad = [lv for lv in self.temporal_levels if not 0 <= lv < len(self.widths)]
+        if bad:
+            raise ValueError(f"temporal_levels {self.temporal_levels} must index the {len(self.widths)} levels (0..{len(self.widths) - 1})")
+        VPSchedule(self.beta_schedule, self.beta_start, self.beta_end, self.num_train_timesteps)  # validates
+
+    def schedule(self) -> VPSchedule:
+        return VPSchedule(self.beta_schedule, self.beta_start, self.beta_end, self.num_train_timesteps)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | dict) -> "ToyConfig":
+        d = json.loads(text) if isinstance(text, str) else dict(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ToyConfig fields {sorted(unknown)}: the checkpoint was written by another cilnb version")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+# ----------------------------------------------------------------------------------------------
+# Layers
+# ----------------------------------------------------------------------------------------------
+
+
+def sinusoidal(x: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Transformer/DDPM sinusoidal embedding of ``x`` ``[B]`` -> ``[B, dim]``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=x.device) / half)
+    arg = x.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(arg), torch.sin(arg)], dim=1)
+
+
+def _groups(ch: int) -> int:
+    return 8 if ch % 8 == 0 else 1
+
+
+class ResBlock(nn.Module):
+    """2D residual block with scale-shift conditioning on the embedding (applied per frame)."""
+
+    def __init__(self, cin: int, cout: int, emb_dim: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(_groups(cin), cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, 2 * cout)
+        self.norm2 = nn.GroupNorm(_groups(cout), cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(Fn.silu(self.norm1(x)))
+        scale, shift = self.emb(Fn.silu(emb))[..., None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(Fn.silu(h))
+        return self.skip(x) + h
+
+
+class TemporalBlock(nn.Module):
+    """Thin residual temporal mixing over frames at every spatial site: 1D attention and/or 1D conv.
+
+    Input ``[B * F, C, h, w]``; reshaped to ``[B * h * w, F, C]``; output projections start at
+    zero, so a freshly added block leaves the (image) network unchanged.
+    """
+
+    def __init__(self, ch: int, width: int, frames: int, kind: str):
+        super().__init__()
+        self.kind, self.frames = kind, frames
+        self.norm = nn.LayerNorm(ch)
+        if "attn" in kind:
+            self.pos = nn.Parameter(torch.zeros(frames, ch))
+            nn.init.normal_(self.pos, std=0.02)
+            self.qkv = nn.Linear(ch, 3 * width)
+            self.attn_out = nn.Linear(width, ch)
+            nn.init.zeros_(self.attn_out.weight)
+            nn.init.zeros_(self.attn_out.bias)
+        if "conv" in kind:
+            self.conv_norm = nn.LayerNorm(ch)
+            self.conv_in = nn.Linear(ch, width)
+            self.tconv = nn.Conv1d(width, width, 3, padding=1)
+            self.conv_out = nn.Linear(width, ch)
+            nn.init.zeros_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        BF, C, h, w = x.shape
+        F = self.frames
+        B = BF // F
+        z = x.view(B, F, C, h, w).permute(0, 3, 4, 1, 2).reshape(B * h * w, F, C)
+        if "attn" in self.kind:
+            q, k, v = self.qkv(self.norm(z) + self.pos[:F]).chunk(3, dim=-1)
+            a = Fn.scaled_dot_product_attention(q, k, v)
+            z = z + self.attn_out(a)
+        if "conv" in self.kind:
+            u = self.conv_in(self.conv_norm(z)).transpose(1, 2)  # [N, width, F]
+            u = Fn.silu(self.tconv(Fn.silu(u))).transpose(1, 2)
+            z = z + self.conv_out(u)
+        return z.view(B, h, w, F, C).permute(0, 3, 4, 1, 2).reshape(BF, C, h, w)
+
+
+# ----------------------------------------------------------------------------------------------
+# The network
+# ----------------------------------------------------------------------------------------------
+
+
+class ToyUNet(nn.Module):
+    """Pseudo-3D UNet predicting ``v``: ``net(x_t [B,F,C,H,W], t [B] normalised, y=[B,C,H,W], motion=None|[B])``.
+
+    ``image_mode=True`` (image pre-training) skips the temporal layers; there every "video" is a
+    single frame and ``y`` is zeros, so the network is a plain image denoiser.
+    """
+
+    def __init__(self, config: ToyConfig = ToyConfig()):
+        super().__init__()
+        cfg = self.config = config
+        C, p, E = cfg.channels, cfg.patch, cfg.emb_dim
+        W = cfg.widths
+        self.time_mlp = nn.Sequential(nn.Linear(64, E), nn.SiLU(), nn.Linear(E, E))
+        if cfg.motion_cond:
+            self.motion_mlp = nn.Sequential(nn.Linear(64, E), nn.SiLU(), nn.Linear(E, E))
+            self.null_motion = nn.Parameter(torch.zeros(E))
+        # stem: x_t frame and y, space-to-depth, 3x3 conv; the y half of the weights starts at zero
+        self.stem_x = nn.Conv2d(C * p * p, W[0], 3, padding=1)
+        self.stem_y = nn.Conv2d(C * p * p, W[0], 3, padding=1, bias=False)
+        nn.init.zeros_(self.stem_y.weight)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        for i, w in enumerate(W):
+            self.down.append(ResBlock(W[i - 1] if i else W[0], w, E))
+            if i < len(W) - 1:
+                self.downsample.append(nn.Conv2d(w, w, 3, stride=2, padding=1))
+        self.mid = ResBlock(W[-1], W[-1], E)
+        self.up = nn.ModuleList()
+        for i in reversed(range(len(W))):
+            cin = (W[i + 1] if i < len(W) - 1 else W[-1]) + W[i]
+            self.up.append(ResBlock(cin, W[i], E))
+        temporal = cfg.temporal != "none"
+        self.t_down = nn.ModuleList([TemporalBlock(W[i], cfg.temporal_width, cfg.frames, cfg.temporal) if temporal and i in cfg.temporal_levels else nn.Identity() for i in range(len(W))])
+        self.t_mid = TemporalBlock(W[-1], cfg.temporal_width, cfg.frames, cfg.temporal) if temporal and len(W) - 1 in cfg.temporal_levels else nn.Identity()
+        self.t_up = nn.ModuleList([TemporalBlock(W[i], cfg.temporal_width, cfg.frames, cfg.temporal) if temporal and i in cfg.temporal_levels else nn.Identity() for i in reversed(range(len(W)))])
+        self.out_norm = nn.GroupNorm(_groups(W[0]), W[0])
+        self.out = nn.Conv2d(W[0], C * p * p, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def temporal_parameters(self):
+        """Parameters of the temporal layers (absent from an image-pretrained network)."""
+        for mod in (*self.t_down, self.t_mid, *self.t_up):
+            yield from mod.parameters()
+
+    def embed(self, t: torch.Tensor, motion: torch.Tensor | None, B: int, drop: torch.Tensor | None = None) -> torch.Tensor:
+        emb = self.time_mlp(sinusoidal(t.reshape(-1) * 1000.0, 64))
+        if emb.shape[0] == 1 and B > 1:
+            emb = emb.expand(B, -1)
+        if self.config.motion_cond:
+            null = self.null_motion[None].expand(B, -1)
+            if motion is None:
+                emb = emb + null
+            else:
+                motion = torch.as_tensor(motion, dtype=torch.float32, device=emb.device).reshape(-1)
+                if motion.shape[0] != B:
+                    raise ValueError(f"motion must have one entry per video ({B}), got shape {tuple(motion.shape)}")
+                m = self.motion_mlp(sinusoidal(motion * self.config.motion_scale, 64))
+                if drop is not None:
+                    m = torch.where(drop[:, None], null, m)
+                emb = emb + m
+        elif motion is not None:
+            raise ValueError("this toy model was built with motion_cond=False: call it without motion=")
+        return emb
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, motion: torch.Tensor | None = None, *, image_mode: bool = False, motion_drop: torch.Tensor | None = None) -> torch.Tensor:
+        cfg = self.config
+        if x.ndim != 5:
+            raise ValueError(f"x_t must be [B, F, C, H, W], got shape {tuple(x.shape)}")
+        B, F, C, H, W = x.shape
+        if C != cfg.channels or H != cfg.size or W != cfg.size:
+            raise ValueError(f"this toy model takes [B, F, {cfg.channels}, {cfg.size}, {cfg.size}] videos, got {tuple(x.shape)}")
+        if not image_mode and F != cfg.frames:
+            raise ValueError(f"this toy model was built for {cfg.frames} frames, got {F}")
+        if y is None:
+            if not image_mode:
+                raise ValueError("the toy I2V model needs the conditional image y=[B, C, H, W]")
+            y = torch.zeros_like(x[:, 0])
+        if y.shape != (B, C, H, W):
+            raise ValueError(f"y must be [B, C, H, W] = {(B, C, H, W)}, got {tuple(y.shape)}")
+        t = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1)
+        if t.numel() == 1:
+            t = t.expand(B)
+        if t.shape != (B,):
+            raise ValueError(f"t must be [B] normalised times, got shape {tuple(t.shape)}")
+        emb = self.embed(t, motion, B, motion_drop)
+        emb = emb.repeat_interleave(F, dim=0)  # frames folded into the batch
+        p = cfg.patch
+        xf = Fn.pixel_unshuffle(x.reshape(B * F, C, H, W), p)
+        yf = Fn.pixel_unshuffle(y, p).repeat_interleave(F, dim=0)  # y0 concatenated to every frame
+        h = self.stem_x(xf) + self.stem_y(yf)
+        skips = []
+        for i, block in enumerate(self.down):
+            h = block(h, emb)
+            if not image_mode:
+                h = self.t_down[i](h)
+            skips.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h)
+        h = self.mid(h, emb)
+        if not image_mode:
+            h = self.t_mid(h)
+        for j, block in enumerate(self.up):
+            i = len(self.up) - 1 - j
+            if h.shape[-1] != skips[i].shape[-1]:
+                h = Fn.interpolate(h, scale_factor=2, mode="nearest")
+            h = block(torch.cat([h, skips[i]], dim=1), emb)
+            if not image_mode:
+                h = self.t_up[j](h)
+        out = self.out(Fn.silu(self.out_norm(h)))
+        return Fn.pixel_shuffle(out, p).reshape(B, F, C, H, W)
+
+
+class ToyModel(Denoiser):
+    """The toy I2V model on the denoiser contract: ``model(x_t, t, y=, motion=None) -> x0_hat``.
+
+    A :class:`cilnb.denoiser.Denoiser` (v-prediction, normalised time input) around a
+    :class:`ToyUNet`; ``.meta`` holds the checkpoint metadata (training recipe, loss curve).
+    """
+
+    def __init__(self, net: ToyUNet, meta: dict | None = None):
+        super().__init__(net, net.config.schedule(), prediction="v", time_input="t")
+        self.config = net.config
+        self.n_frames = net.config.frames
+        self.meta = dict(meta or {})
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, motion=None) -> torch.Tensor:
+        if y is None:
+            raise ValueError("the toy I2V model needs the conditional image y=[B, C, H, W]")
+        if motion is not None:
+            motion = torch.as_tensor(motion, dtype=torch.float32, device=x_t.device).reshape(-1)
+            if motion.numel() == 1 and x_t.shape[0] > 1:
+                motion = motion.expand(x_t.shape[0])
+        return super().forward(x_t, t, y=y.to(x_t.dtype), motion=motion)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+def init_net(config: ToyConfig, seed: int = 0) -> ToyUNet:
+    """A freshly initialised :class:`ToyUNet`, deterministic in ``seed`` (the global RNG is left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return ToyUNet(config)
+
+
+def build(config: ToyConfig | None = None, *, seed: int = 0, **overrides) -> ToyModel:
+    """A freshly initialised toy model on the denoiser contract (``ToyConfig`` fields as keywords)."""
+    cfg = config or ToyConfig()
+    if overrides:
+        cfg = dataclasses.replace(cfg, **overrides)
+    return ToyModel(init_net(cfg, seed))
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints
+# ----------------------------------------------------------------------------------------------
+
+
+def save_checkpoint(path, net: ToyUNet, meta: dict) -> Path:
+    """Write ``net``'s weights (float32) and ``meta`` (values JSON-encoded) as safetensors, atomically."""
+    from safetensors.torch import save_file
+
+    from .._util import atomic_write
+
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
+    md = {"format": FORMAT, "config": net.config.to_json()}
+    md.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
+    return atomic_write(path, lambda p: save_file(tensors, str(p), metadata=md))
+
+
+def read_metadata(path) -> dict:
+    """The metadata of a toy checkpoint, JSON values decoded."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        md = f.metadata() or {}
+    out = {}
+    for k, v in md.items():
+        try:
+            out[k] = json.loads(v)
+        except (json.JSONDecodeError, TypeError):
+            out[k] = v
+    return out
+
+
+def load_checkpoint(path, device: str | torch.device = "cpu") -> ToyModel:
+    """Load a toy checkpoint file (any path) as a :class:`ToyModel` in eval mode."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"toy checkpoint {path} does not exist")
+    meta = read_metadata(path)
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a cilnb toy checkpoint (format {meta.get('format')!r}, expected {FORMAT!r})")
+    cfg = ToyConfig.from_json(meta["config"])
+    net = init_net(cfg)
+    state = load_file(str(path))
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path} does not match ToyConfig {cfg}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    model = ToyModel(net, meta)
+    return model.to(device).eval()
+
+
+def checkpoint_path(name: str) -> Path:
+    """Where the shipped checkpoint ``name`` (base | naive | timenoise) lives."""
+    from .._util import data_dir
+
+    if name not in CHECKPOINTS:
+        raise ValueError(f"unknown toy checkpoint {name!r}; choose one of {sorted(CHECKPOINTS)} or pass a file path")
+    return data_dir() / CHECKPOINTS[name][0]
+
+
+def load(name: str = "base", device: str | torch.device = "auto") -> ToyModel:
+    """Load a shipped toy checkpoint (``"base"``, ``"naive"``, ``"timenoise"``) or a checkpoint path.
+
+    Returns a :class:`ToyModel` (eval mode, gradients off) on ``device`` (``"auto"``: GPU when
+    present). Shown in every notebook (``model="toy"``).
+    """
+    from .._util import resolve_device
+
+    dev = resolve_device(device)
+    if name in CHECKPOINTS:
+        path = checkpoint_path(name)
+        if not path.is_file():
+            raise ValueError(f"toy checkpoint {name!r} not found at {path}; train it with `{CHECKPOINTS[name][1]}` (see data/README.md)")
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise ValueError(f"{name!r} is neither a shipped toy checkpoint ({', '.join(CHECKPOINTS)}) nor an existing file")
+    model = load_checkpoint(path, dev)
+    model.requires_grad_(False)
+    return model

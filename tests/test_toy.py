@@ -1,0 +1,215 @@
+"""The toy I2V model and its training: contract, determinism, resume, TimeNoise switch, shipped checkpoints."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from cilnb import training as TR
+from cilnb.denoiser import x0_from_v
+from cilnb.models import toy
+from cilnb.schedules import VPSchedule
+
+TINY = toy.ToyConfig(widths=(8, 16), patch=4, temporal_levels=(1,), temporal_width=8, emb_dim=32)
+
+
+def _tiny_cfg(**kw) -> TR.TrainConfig:
+    base = dict(model=TINY, steps=6, pretrain_steps=4, batch_size=2, pretrain_batch_size=8, warmup=2, checkpoint_every=3, log_every=2, lr=2e-3)
+    base.update(kw)
+    return TR.TrainConfig(**base)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # bitwise-reproducible CPU kernels, and no oversubscription
+    yield
+    torch.set_num_threads(n)
+
+
+def test_contract_shapes_and_v_conversion(gen):
+    model = toy.build(TINY)
+    assert isinstance(model.schedule, VPSchedule) and model.n_frames == 8
+    x = torch.randn(3, 8, 1, 32, 32, generator=gen)
+    y = torch.randn(3, 1, 32, 32, generator=gen)
+    t = torch.tensor([0.1, 0.5, 1.0], dtype=torch.float64)
+    for p in model.net.parameters():  # leave the zero-initialised output layer non-zero
+        p.data.normal_(0, 0.05, generator=gen)
+    x0 = model(x, t, y=y)
+    assert x0.shape == x.shape and torch.isfinite(x0).all()
+    v = model.net(x, t.float(), y=y)
+    a, s = model.schedule._broadcast(t, x)
+    assert torch.allclose(x0, x0_from_v(x, v, a, s), atol=1e-6)
+    # motion conditioning changes the output, the null embedding is the default
+    assert not torch.allclose(model(x, t, y=y, motion=torch.tensor([0.0, 1.0, 3.0])), x0)
+    assert torch.allclose(model(x, t, y=y, motion=None), x0)
+
+
+def test_y_is_seen_by_every_frame_and_temporal_layers_couple_frames(gen):
+    model = toy.build(TINY)
+    for p in model.net.parameters():
+        p.data.normal_(0, 0.05, generator=gen)
+    x = torch.randn(1, 8, 1, 32, 32, generator=gen)
+    y = torch.randn(1, 1, 32, 32, generator=gen)
+    t = torch.tensor([0.7], dtype=torch.float64)
+    out = model(x, t, y=y)
+    out_y = model(x, t, y=y + 1)
+    assert ((out_y - out).abs().flatten(2).amax(-1) > 0).all()  # y reaches all 8 frames
+    x2 = x.clone()
+    x2[:, 5] += 1
+    diff = (model(x2, t, y=y) - out).abs().flatten(2).amax(-1)[0]
+    assert diff[0] > 0  # frame 5's input reaches frame 0 only through the temporal layers
+    no_temporal = toy.build(dataclasses.replace(TINY, temporal="none"))
+    no_temporal.net.load_state_dict(model.net.state_dict(), strict=False)
+    d2 = (no_temporal(x2, t, y=y) - no_temporal(x, t, y=y)).abs().flatten(2).amax(-1)[0]
+    assert d2[0] == 0 and d2[5] > 0
+
+
+def test_new_conditioning_channels_start_at_zero():
+    net = toy.ToyUNet(TINY)
+    assert torch.count_nonzero(net.stem_y.weight) == 0
+    assert all(torch.count_nonzero(p) == 0 for n, p in net.named_parameters() if "attn_out" in n or "conv_out" in n)
+
+
+def test_bad_configs_and_inputs_raise():
+    with pytest.raises(ValueError, match="divisible"):
+        toy.ToyConfig(size=30)
+    with pytest.raises(ValueError, match="temporal"):
+        toy.ToyConfig(temporal="lstm")
+    with pytest.raises(ValueError, match="temporal_levels"):
+        toy.ToyConfig(widths=(8, 16), temporal_levels=(3,))
+    model = toy.build(TINY)
+    with pytest.raises(ValueError, match="8 frames"):
+        model(torch.zeros(1, 4, 1, 32, 32), torch.tensor([0.5]), y=torch.zeros(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="conditional image"):
+        model(torch.zeros(1, 8, 1, 32, 32), torch.tensor([0.5]))
+    with pytest.raises(ValueError, match="variant"):
+        TR.TrainConfig(variant="fancy")
+    with pytest.raises(ValueError, match="init"):
+        TR.TrainConfig(variant="naive")
+    with pytest.raises(ValueError, match="from scratch"):
+        TR.TrainConfig(variant="base", init="x.safetensors")
+    with pytest.raises(ValueError, match="disagree"):
+        TR.TrainConfig(model=dataclasses.replace(TINY, frames=4))
+
+
+def test_missing_checkpoint_error_names_path_and_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("CILNB_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="train-toy") as err:
+        toy.load("naive", device="cpu")
+    assert str(tmp_path / "toy_naive.safetensors") in str(err.value)
+    with pytest.raises(ValueError, match="neither"):
+        toy.load(str(tmp_path / "nope.safetensors"), device="cpu")
+
+
+def _fixed_batch_loss(net) -> float:
+    from cilnb import data as D
+    from cilnb.denoiser import v_from_x0_eps
+
+    x0 = D.generate(8, seed=99, flow=False)
+    g = torch.Generator().manual_seed(1)
+    t = torch.linspace(0.05, 0.95, 8, dtype=torch.float64)
+    eps = torch.randn(x0.videos.shape, generator=g)
+    a, s = TINY.schedule()._broadcast(t, x0.videos)
+    with torch.no_grad():
+        v = net(a * x0.videos + s * eps, t.float(), y=x0.condition)
+    return float(((v - v_from_x0_eps(x0.videos, eps, a, s)) ** 2).mean())
+
+
+def test_training_reduces_loss(tmp_path):
+    cfg = _tiny_cfg(pretrain_steps=0, steps=30, batch_size=4, log_every=10, warmup=5, checkpoint_every=100, ema=0.0)
+    before = _fixed_batch_loss(toy.init_net(TINY, cfg.seed))
+    out = TR.train(cfg, tmp_path / "m.safetensors", device="cpu", show_progress=False)
+    after = _fixed_batch_loss(toy.load_checkpoint(out).net)
+    assert after < 0.85 * before  # 30 steps of a tiny net: a clear but modest fall (0.48 -> 0.37)
+    curve = toy.read_metadata(out)["loss_curve"]
+    assert [c[:2] for c in curve] == [["video", 10], ["video", 20], ["video", 30]]
+    assert not TR.resume_path(out).exists()
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    cfg = _tiny_cfg()  # 4 image steps then 6 video steps; interrupt inside each stage and at the switch
+    full = TR.train(cfg, tmp_path / "full.safetensors", device="cpu", show_progress=False)
+    part = tmp_path / "part.safetensors"
+    for n in (3, 1, 4):
+        state = TR.train(cfg, part, device="cpu", show_progress=False, stop_after=n)
+        assert state == TR.resume_path(part) and state.exists() and not part.exists()
+    TR.train(cfg, part, device="cpu", show_progress=False)
+    a, b = toy.load_checkpoint(full), toy.load_checkpoint(part)
+    for (k, va), (_, vb) in zip(a.net.state_dict().items(), b.net.state_dict().items()):
+        assert torch.equal(va, vb), k
+    assert a.meta["loss_curve"] == b.meta["loss_curve"]
+    # rerunning a finished command is a no-op; a different config refuses to overwrite
+    assert TR.train(cfg, part, device="cpu", show_progress=False) == part
+    with pytest.raises(ValueError, match="different configuration"):
+        TR.train(_tiny_cfg(seed=1), part, device="cpu", show_progress=False)
+
+
+def test_same_seed_same_weights_and_samples(tmp_path):
+    cfg = _tiny_cfg(pretrain_steps=2, steps=2)
+    a = toy.load_checkpoint(TR.train(cfg, tmp_path / "a.safetensors", device="cpu", show_progress=False))
+    b = toy.load_checkpoint(TR.train(cfg, tmp_path / "b.safetensors", device="cpu", show_progress=False))
+    assert all(torch.equal(x, y) for x, y in zip(a.net.state_dict().values(), b.net.state_dict().values()))
+    c = toy.load_checkpoint(TR.train(_tiny_cfg(pretrain_steps=2, steps=2, seed=1), tmp_path / "c.safetensors", device="cpu", show_progress=False))
+    assert not all(torch.equal(x, y) for x, y in zip(a.net.state_dict().values(), c.net.state_dict().values()))
+
+
+def test_timenoise_switch_changes_only_the_conditioning(tmp_path, monkeypatch):
+    base = TR.train(_tiny_cfg(pretrain_steps=0, steps=1), tmp_path / "base.safetensors", device="cpu", show_progress=False)
+    seen: dict[str, list] = {}
+
+    def spy(variant):
+        orig = toy.ToyUNet.forward
+
+        def forward(self, x, t, y=None, motion=None, **kw):
+            seen.setdefault(variant, []).append((x.detach().clone(), y.detach().clone(), t.detach().clone()))
+            return orig(self, x, t, y=y, motion=motion, **kw)
+
+        return forward
+
+    for variant in ("naive", "timenoise"):
+        monkeypatch.setattr(toy.ToyUNet, "forward", spy(variant))
+        cfg = TR.TrainConfig(variant=variant, init=str(base), model=TINY, steps=2, batch_size=3, checkpoint_every=100, timenoise_beta_m=2.0)
+        TR.train(cfg, tmp_path / f"{variant}.safetensors", device="cpu", show_progress=False)
+    from cilnb import data as D
+
+    g = torch.Generator().manual_seed(0)  # the data stream of seed 0 (TrainConfig: data generator seed 2 * seed)
+    first = D.generate(3, g, flow=False)
+    (xn, yn, tn), (xt, yt, tt) = seen["naive"][0], seen["timenoise"][0]
+    assert torch.equal(yn, first.condition)  # naive: the clean frame 0
+    assert torch.equal(tn, tt)  # same seed: the same timesteps ...
+    assert not torch.allclose(yt, yn)  # ... but TimeNoise perturbs y
+    assert (yt - yn).abs().mean() > 1e-3
+
+
+@pytest.mark.parametrize("name", ["base", "naive", "timenoise"])
+def test_shipped_checkpoints_load_and_are_deterministic(name):
+    model = toy.load(name, device="cpu")
+    assert model.meta["variant"] == name and model.meta["steps"] > 0 and model.meta["loss_curve"]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 8, 1, 32, 32, generator=g)
+    y = torch.rand(2, 1, 32, 32, generator=g) * 2 - 1
+    t = torch.tensor([0.3, 0.9], dtype=torch.float64)
+    with torch.no_grad():
+        a = model(x, t, y=y)
+        b = model(x, t, y=y, motion=torch.tensor([1.0, 2.0]))
+    assert torch.isfinite(a).all() and torch.isfinite(b).all()
+    with torch.no_grad():
+        assert torch.equal(model(x, t, y=y), a)
+
+
+def test_cli_registers_train_toy():
+    from cilnb.__main__ import build_parser
+
+    args = build_parser().parse_args(["train-toy", "--variant", "naive", "--init", "x.safetensors", "--steps", "5"])
+    assert args.variant == "naive" and args.steps == 5 and args.func is TR._cmd_train
+
+
+def test_finetune_config_defaults_come_from_the_init_checkpoint(tmp_path):
+    base = TR.train(_tiny_cfg(pretrain_steps=0, steps=1), tmp_path / "base.safetensors", device="cpu", show_progress=False)
+    cfg = TR.TrainConfig(variant="timenoise", init=str(base))
+    assert cfg.model == TINY and cfg.lr == 1e-4 and cfg.steps == 1000
+    assert TR.TrainConfig().model == toy.ToyConfig() and TR.TrainConfig().steps == 4000
+    with pytest.raises(ValueError, match="does not exist"):
+        TR.TrainConfig(variant="naive", init=str(tmp_path / "missing.safetensors"))
