@@ -38,7 +38,7 @@ from torch import nn
 from ..denoiser import Denoiser
 from ..schedules import VPSchedule
 
-__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "checkpoint_path", "CHECKPOINTS", "FORMAT"]
+__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "checkpoint_path", "CHECKPOINTS", "FORMAT"]
 
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
