@@ -17,11 +17,16 @@ _SUBMODULES = {
 }
 
 
+_HELPERS = {"data_dir", "repo_root", "resolve_device"}  # from cilnb._util, for notebooks
+
+
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _HELPERS:
+        return getattr(importlib.import_module(f"{__name__}._util"), name)
     raise AttributeError(f"module 'cilnb' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + list(_HELPERS))

@@ -61,6 +61,7 @@ def test_notebook_stored_clean_and_well_formed(path):
     assert meta.get("figures"), "metadata.cilnb.figures must list the figure stems the notebook writes"
     assert "smoke" in meta.get("profiles", {}), "metadata.cilnb.profiles.smoke is missing"
     body = "".join("".join(c["source"]) for c in code)
+    assert "C._" not in body, "notebooks call cilnb's public API only (C._util is private and not loaded lazily)"
     for fig in meta["figures"]:
         assert f'"{fig}"' in body or f"'{fig}'" in body, f"figure {fig!r} is declared but never saved"
 
