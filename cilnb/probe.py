@@ -189,7 +189,7 @@ def leakage_index(
 
 
 def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) -> float:
-    """Heuristic start time M: the largest probed t whose mean ``column`` (e.g. a motion retention) is >= threshold.
+    """Heuristic start time M: the largest probed t up to which mean ``column`` (e.g. a motion retention) stays >= threshold.
 
     Reads the probe curve averaged over videos. The paper picks M by FVD sweeps; this is a
     cheaper rule of thumb to start such a sweep from, not a replacement for it. Raises if no t
@@ -204,13 +204,7 @@ def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     if ok.empty:
         raise ValueError(f"no probed t keeps mean {column} >= {threshold}; probe smaller t or lower the threshold")
     # largest t such that every probed t below it also qualifies (a contiguous low-noise run)
-    below = curve.index.values
-    good = curve.values >= threshold
-    run_end = None
-    for t, g in zip(below, good):
-        if not g:
-            break
-        run_end = t
-    if run_end is None:
+    run = np.cumprod(curve.values >= threshold).astype(bool)
+    if not run[0]:
         raise ValueError(f"the smallest probed t already has mean {column} < {threshold}")
-    return float(run_end)
+    return float(curve.index.values[run][-1])
