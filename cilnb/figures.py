@@ -74,11 +74,13 @@ def last_cell_text(executed: Path) -> str:
     return "".join(parts).strip()
 
 
-def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, progress: bool = True) -> NotebookResult:
-    """Execute one notebook with papermill; the executed copy goes to ``out_dir``."""
+def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, progress: bool = True,
+                 params: dict | None = None) -> NotebookResult:
+    """Execute one notebook with papermill; the executed copy goes to ``out_dir``. ``params``
+    override the profile's parameters (e.g. ``model="svd"``, ``model_path=...``)."""
     import papermill as pm
 
-    params = notebook_parameters(path, profile)
+    params = {**notebook_parameters(path, profile), **dict(params or {})}
     params.update(fig_dir=str(fig_dir), interactive=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / path.name

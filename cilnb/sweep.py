@@ -68,7 +68,10 @@ class ImageSet:
     images: object  # torch.Tensor [N, C, H, W]
     spec: str
     columns: dict = field(default_factory=dict)  # name -> list of N values (e.g. input_speed)
-    videos: object = None  # toy:N only: the source videos [N, F, 1, H, W]
+    videos: object = None  # the source videos [N, F, C, H, W] in [-1, 1] when the images are their frame 0
+    # per-image conditioning: name -> list of N numbers, passed to ``prepare_condition`` (e.g. SVD's
+    # ``motion_bucket_id``) or, for models without one (the toy's ``motion``), as a ``[B]`` tensor
+    cond: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -427,6 +430,11 @@ def run_sweep(
     device, dtype = _model_device_dtype(model)
     toy = images.spec.startswith("toy:")
     cond_kwargs = dict(cond_kwargs or {})
+    for k, v in images.cond.items():
+        if len(v) != len(images):
+            raise ValueError(f"per-image conditioning {k!r} has {len(v)} values for {len(images)} images")
+        if k in cond_kwargs:
+            raise ValueError(f"{k!r} is given both per image and in cond_kwargs")
     if cond_kwargs and not callable(getattr(model, "prepare_condition", None)):
         raise ValueError(f"{model_name or type(model).__name__} has no prepare_condition: it takes no extra conditioning (got {sorted(cond_kwargs)})")
     if motion_method not in (None, "none", "farneback", "raft"):
@@ -447,6 +455,8 @@ def run_sweep(
         "stats_sha256": _file_digest(stats_path) if stats_path is not None else None,
         "motion": motion,
     }
+    if images.cond:  # only when used, so sweeps stored before this key existed still resume
+        settings["image_cond"] = {k: [float(x) for x in v] for k, v in images.cond.items()}
     try:
         settings = json.loads(json.dumps(settings))  # the form it is stored in (tuples -> lists)
     except TypeError as exc:
@@ -487,6 +497,7 @@ def run_sweep(
                 "n_steps": n_steps, "sampler": sampler, "model": settings["model"], "rank": rank,
                 "file": f"videos/{u.uid}.safetensors",
                 **{k: v[u.image] for k, v in images.columns.items()},
+                **{k: float(v[u.image]) for k, v in images.cond.items()},
             }
 
         # rows lost between "video written" and "row appended": rebuild them from the stored videos
@@ -519,12 +530,13 @@ def run_sweep(
                 if has_prep:
                     with torch.no_grad():
                         conds = [
-                            model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.seed), **cond_kwargs)
+                            model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.seed), **cond_kwargs,
+                                                    **{k: float(v[u.image]) for k, v in images.cond.items()})
                             for b, u in enumerate(chunk)
                         ]
                     cond = _concat_cond(conds)
                 else:
-                    cond = {"y": imgs}
+                    cond = {"y": imgs, **{k: torch.tensor([float(v[u.image]) for u in chunk], device=device) for k, v in images.cond.items()}}
                 y = cond.pop("y")
                 M, init = chunk[0].M, chunk[0].init
                 x = sample(

@@ -84,11 +84,68 @@ def test_probe_verdict_follows_the_numbers():
 def test_sweep_verdict_reads_motion_quality_and_alignment():
     s = pd.DataFrame({
         "M": [1.0, 0.6, 1.0, 0.6], "init": ["standard", "standard", "analytic", "analytic"],
-        "speed": [1.0, 1.5, 1.0, 1.4], "gt_speed": 1.4, "speed_ratio": [0.7, 1.1, 0.7, 1.0],
-        "fd": [2.0, 5.0, 2.0, 1.5], "first_frame_psnr": [30.0, 20.0, 30.0, 29.0],
+        "motion": [1.0, 1.5, 1.0, 1.4], "gt_motion": 1.4, "motion_ratio": [0.7, 1.1, 0.7, 1.0],
+        "fd": [2.0, 5.0, 2.0, 1.5], "first_frame_psnr": [30.0, 20.0, 30.0, 29.0], "motion_name": "speed", "fd_name": "FD",
     })
     lines = E.sweep_verdict(s)
     assert "rises" in lines[0] and "beats" in lines[1] and "(better)" in lines[2]
+    # without a quality distance (a real model without I3D) the verdict says so instead of inventing one
+    lines = E.sweep_verdict(s.drop(columns="fd").assign(fd_name=""))
+    assert len(lines) == 2 and "quality not measured" in lines[1] and "beats" in lines[1]
+    lines = E.sweep_verdict(s.assign(first_frame_psnr=[30.0, 29.5, 30.0, 29.0]))
+    assert "does NOT beat" in lines[1]
+
+
+def test_per_image_conditioning_reaches_the_model_and_the_rows(tmp_path):
+    """The toy's motion target rides along per image (Fig. 1 through the resumable sweep)."""
+    from cilnb import sweep
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    images = E.toy_images(3, data_seed=4)
+    images.cond = {"motion": [0.0, 2.0, 4.0]}
+    res = sweep.run_sweep(net, images, tmp_path / "a", Ms=[1.0], n_steps=2, motion_method=None, show_progress=False)
+    assert res.table.sort_values("image_index")["motion"].tolist() == [0.0, 2.0, 4.0]
+    direct = __import__("cilnb.sampling", fromlist=["sample"]).sample(
+        net, images.images, n_steps=2, seed=[0, 0, 0], cond={"motion": torch.tensor([0.0, 2.0, 4.0])}, show_progress=False)
+    stored = E.load_sweep_videos(tmp_path / "a", res.table.sort_values("image_index"))
+    assert torch.allclose(stored, direct, atol=1e-6)
+    images.cond = {"motion": [1.0, 2.0]}
+    with pytest.raises(ValueError, match="2 values for 3 images"):
+        sweep.run_sweep(net, images, tmp_path / "b", Ms=[1.0], n_steps=2, motion_method=None, show_progress=False)
+
+
+def test_with_targets_repeats_images_per_target():
+    images = E.toy_images(2, data_seed=0)
+    t = E.with_targets(images, "motion_bucket_id", [20, 100, 180])
+    assert len(t) == 6 and t.cond["motion_bucket_id"] == [20.0, 100.0, 180.0] * 2
+    assert torch.equal(t.images[3], images.images[1]) and t.names[4].endswith("motion_bucket_id100")
+    assert t.columns["input_speed"][3] == images.columns["input_speed"][1]
+    with pytest.raises(ValueError, match="at least one"):
+        E.with_targets(images, "motion_bucket_id", [])
+
+
+def test_inputs_refuse_bad_settings(tmp_path):
+    with pytest.raises(ValueError, match="n_reference"):
+        E.ToyReadout(1)
+    with pytest.raises(ValueError, match="videos_dir is empty"):
+        E.read_clips("", 2, frames=2, size=16)
+    with pytest.raises(ValueError, match="positive int"):
+        E.read_clips(tmp_path, 0, frames=2, size=16)
+    (tmp_path / "junk.mp4").write_bytes(b"no video")
+    with pytest.raises(ValueError, match="no readable videos"), pytest.warns(UserWarning, match="junk.mp4"):
+        E.read_clips(tmp_path, 2, frames=2, size=16)
+    with pytest.raises(ValueError, match="motion-conditioned"):
+        E.motion_control_images("pia", n_images=2)
+    with pytest.raises(ValueError, match="motion_bucket_id targets"):
+        E.motion_control_images("svd", n_images=2, targets=[])
+    with pytest.raises(ValueError, match="python -m cilnb stats"):
+        E.load_stats("svd", "", ["standard", "analytic"])
+    assert E.load_stats("svd", "", ["standard"]) == (None, None)
+    with pytest.raises(ValueError, match="cilnb finetune"):
+        E.finetune_pair(tmp_path, steps=1, a=5, beta_m=2, model="svd")
+    with pytest.raises(ValueError, match="farneback"):
+        E.FlowReadout("sobel")
 
 
 def test_weights_digest_changes_with_the_weights():

@@ -1,0 +1,141 @@
+"""The figure notebooks run on a real diffusers model: a tiny random-weight SVD saved to a folder,
+a folder of generated clips, its Analytic-Init statistics and a "fine-tuned" UNet folder.
+
+The numbers are meaningless (random weights); what is checked is that every notebook takes
+``model="svd"`` with local paths end to end, writes its figures, stores its sweep so a rerun
+resumes, and that the ground-truth and generated motion are read with one protocol.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("diffusers")
+pytest.importorskip("transformers")
+
+from _tiny import PX, tiny_svd_pipeline  # noqa: E402
+
+from cilnb.figures import notebook_paths, run_notebook  # noqa: E402
+
+FRAMES, N_CLIPS = 2, 3
+NOTEBOOKS = {p.stem: p for p in notebook_paths()}
+
+
+def _clip(seed: int, speed: int) -> np.ndarray:
+    """A smooth random texture shifted ``speed`` px per frame: ``[FRAMES + 1, PX, PX, 3]`` uint8."""
+    rng = np.random.RandomState(seed)
+    big = rng.rand(PX + 8 * FRAMES, PX + 8 * FRAMES, 3)
+    big = (big + np.roll(big, 1, 0) + np.roll(big, 1, 1) + np.roll(big, 1, (0, 1))) / 4
+    return (np.stack([big[: PX, f * speed : f * speed + PX] for f in range(FRAMES + 1)]) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def svd_world(tmp_path_factory):
+    import imageio.v3 as iio
+
+    from cilnb import models
+    from cilnb.stats_cli import compute_stats
+
+    root = tmp_path_factory.mktemp("svd_world")
+    pipe = tiny_svd_pipeline(frames=FRAMES)
+    pipe.save_pretrained(root / "svd")
+    with torch.no_grad():  # a "fine-tuned" UNet: the same network, slightly moved
+        for p in pipe.unet.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+    pipe.unet.save_pretrained(root / "tuned_unet")
+    clips = root / "clips"
+    for k in range(N_CLIPS):
+        d = clips / f"clip{k}"
+        d.mkdir(parents=True)
+        for f, frame in enumerate(_clip(k, speed=k + 1)):
+            iio.imwrite(d / f"{f:03d}.png", frame)
+    (clips / "broken.mp4").write_bytes(b"not a video")  # skipped with a warning, not fatal
+    adapter = models.load("svd", str(root / "svd"), device="cpu")
+    compute_stats(adapter, clips, root / "stats.safetensors", frames=FRAMES, size=PX, show_progress=False)
+    return {"model": "svd", "model_path": str(root / "svd"), "videos_dir": str(clips), "frames": FRAMES,
+            "size": f"{PX}x{PX}", "stats_path": str(root / "stats.safetensors"), "device": "cpu", "show_progress": False,
+            "root": root}
+
+
+def _run(name: str, world: dict, tmp_path, **params):
+    figs = tmp_path / "figs"
+    declared = next(c for c in json.loads(NOTEBOOKS[name].read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+    declared = "".join(declared["source"])
+    base = {k: v for k, v in world.items() if f"\n{k}:" in "\n" + declared}  # what this notebook takes
+    res = run_notebook(NOTEBOOKS[name], "smoke", figs, tmp_path / "executed", progress=False, params={**base, **params})
+    assert res.ok, res.error
+    for fig in json.loads(NOTEBOOKS[name].read_text())["metadata"]["cilnb"]["figures"]:
+        assert (figs / f"{fig}.png").stat().st_size > 1000, f"{fig}.png missing or empty"
+    return res
+
+
+@pytest.mark.slow
+def test_leakage_probe_runs_on_svd(svd_world, tmp_path):
+    res = _run("leakage_probe", svd_world, tmp_path, n_videos=N_CLIPS, n_t=3, show_t=[0.5, 1.0], batch_size=4)
+    assert "leakage probe" in res.verdict and "on svd" in res.verdict
+
+
+class _FrameMeans(torch.nn.Module):
+    """A stand-in for the I3D TorchScript detector: per-frame mean intensity, ``[B, 3, T, H, W] -> [B, T]``."""
+
+    def forward(self, x: torch.Tensor, rescale: bool, resize: bool, return_features: bool) -> torch.Tensor:
+        return x.mean(dim=(1, 3, 4))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_m_sweep_runs_on_svd_resumes_and_measures_fvd(svd_world, tmp_path):
+    import re
+
+    import pandas as pd
+
+    from cilnb import experiments as E
+    from cilnb.metrics import frechet_distance
+
+    i3d = tmp_path / "i3d_torchscript.pt"
+    torch.jit.script(_FrameMeans()).save(str(i3d))
+    run = tmp_path / "run"
+    params = dict(Ms=[1.0, 0.6], n_images=N_CLIPS, n_steps=2, batch_size=4, run_dir=str(run))
+    res = _run("m_sweep", svd_world, tmp_path, **params)
+    assert "(a) motion" in res.verdict and "quality not measured" in res.verdict
+    table = pd.read_csv(run / "results.csv")
+    assert len(table) == 2 * 2 * N_CLIPS and table.motion_score.notna().all()
+    assert table.motion_method.str.startswith("farneback/svd/sum").all()
+    stamp = {f: f.stat().st_mtime_ns for f in (run / "videos").glob("*.safetensors")}
+    res = _run("m_sweep", svd_world, tmp_path, i3d_path=str(i3d), **params)  # resumes: nothing is sampled again
+    assert {f: f.stat().st_mtime_ns for f in (run / "videos").glob("*.safetensors")} == stamp
+    # the FVD in the verdict, recomputed by hand: frame means of the stored videos vs of the clips, in [0, 255]
+    fd_ana, fd_std = map(float, re.search(r"FD (\S+) vs (\S+),", res.verdict).groups())
+    clips, _ = E.read_clips(svd_world["videos_dir"], N_CLIPS, frames=FRAMES, size=PX)
+    feats = lambda v: ((v.float().clamp(-1, 1) + 1) * 127.5).mean(dim=(2, 3, 4)).double().numpy()
+    for init, fd in (("analytic", fd_ana), ("standard", fd_std)):
+        rows = table[(table.M == 0.6) & (table.init == init)].sort_values("image_index")
+        assert frechet_distance(feats(E.load_sweep_videos(run, rows)), feats(clips)) == pytest.approx(fd, abs=0.006)
+
+
+@pytest.mark.slow
+def test_timenoise_training_compares_finetuned_unets_on_svd(svd_world, tmp_path):
+    tuned = str(svd_world["root"] / "tuned_unet")
+    res = _run("timenoise_training", svd_world, tmp_path, naive=tuned, timenoise=tuned, beta_m=15.0, n_images=2, n_steps=2,
+               sampler="euler", batch_size=4, run_dir=str(tmp_path / "run"))
+    assert "Claim 3" in res.verdict
+
+
+@pytest.mark.slow
+def test_motion_control_conditions_svd_on_motion_buckets(svd_world, tmp_path):
+    res = _run("motion_control", svd_world, tmp_path, timenoise=str(svd_world["root"] / "tuned_unet"), targets=[20, 120],
+               n_images=2, n_steps=2, batch_size=4, run_dir=str(tmp_path / "run"))
+    assert "base output/input motion" in res.verdict
+
+
+def test_load_variants_says_what_a_finetuned_unet_folder_must_hold(svd_world, tmp_path):
+    from cilnb import experiments as E
+
+    with pytest.raises(ValueError, match="diffusers UNet folder"):
+        E.load_variants("svd", svd_world["model_path"], timenoise=str(tmp_path), device="cpu")
+    both = E.load_variants("svd", svd_world["model_path"], timenoise=str(svd_world["root"] / "tuned_unet"), device="cpu")
+    assert list(both) == ["base", "timenoise"]
+    assert E.weights_digest(both["base"]) != E.weights_digest(both["timenoise"])
