@@ -1,11 +1,16 @@
-"""What the toy benchmarks share: the model they time and a wall clock that waits for the GPU.
+"""What the benchmarks share: the model they time, its inputs, and a wall clock that waits for the GPU.
 
 Imported as ``from _common import ...``: the scripts run as ``python benchmarks/<name>.py``, which
-puts this folder first on ``sys.path``.
+puts this folder first on ``sys.path``. Models: the shipped toy (default), any ``cilnb.models.load``
+name with ``--model-path``, or ``--model tiny-svd``: the random-weight SVD pipeline of the test
+suite (``tests/_tiny.py``) at ``--size``, for timing the adapter path without weights.
 """
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -21,6 +26,55 @@ def load_toy(device: torch.device) -> tuple[toy.ToyModel, str]:
     if toy.checkpoint_path("base").is_file():
         return toy.load("base", device=device), "shipped base checkpoint"
     return toy.build().to(device).eval(), "untrained toy (no checkpoint found)"
+
+
+def add_model_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--model", default="toy", help="toy (default), tiny-svd, or a cilnb.models.load name (svd, pia, ...)")
+    ap.add_argument("--model-path", default=None, help="weights folder or cached hub id for real models")
+    ap.add_argument("--size", default="64x64", help="HxW of the videos for tiny-svd and real models")
+    ap.add_argument("--frames", type=int, default=4, help="frames for tiny-svd (real models: their default)")
+
+
+def load_model(args, device: torch.device):
+    """``(model, description)`` for ``--model``."""
+    if args.model == "toy":
+        return load_toy(device)
+    from cilnb.stats_cli import parse_size
+
+    h, w = parse_size(args.size)
+    if args.model == "tiny-svd":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from _tiny import tiny_svd_pipeline
+
+        from cilnb.models import svd
+
+        if h != w:
+            raise ValueError("tiny-svd is square: pass --size NxN")
+        pipe = tiny_svd_pipeline(frames=args.frames, px=h)
+        return svd.from_pipeline(pipe, n_frames=args.frames).to(device).eval(), f"tiny random-weight SVD ({h}x{w}, {args.frames} frames)"
+    from cilnb import models
+
+    return models.load(args.model, args.model_path, device=device), f"{args.model} from {args.model_path or 'its default hub id'}"
+
+
+def make_inputs(model, n: int, size, device: torch.device, seed: int = 0):
+    """``(x0, y, cond)``: ``n`` moving-sprite videos in the model's sample space (latents for latent models,
+    encoded by its VAE; ``size`` and RGB there), their conditional input ``y`` and extra conditioning."""
+    from cilnb import data
+    from cilnb.stats_cli import encoder_for, parse_size
+
+    encode, channels, _, space = encoder_for(model)
+    if space == "pixel":
+        vids = data.generate(n, seed=seed).videos.to(device)
+        return vids, vids[:, 0], {}
+    h, w = parse_size(size)
+    frames = getattr(model, "n_frames", None) or 4
+    vids = data.generate(n, seed=seed, frames=frames, size=max(h, w), flow=False).videos[..., :h, :w].repeat(1, 1, 3, 1, 1)
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        x0 = encode(vids.to(device, dtype)).float()
+        cond = dict(model.prepare_condition(vids[:, 0].to(device, dtype), generator=torch.Generator().manual_seed(seed)))
+    return x0, cond.pop("y"), cond
 
 
 def elapsed(fn: Callable[[], object], device: torch.device) -> float:

@@ -1,9 +1,10 @@
-"""Probe time vs the raw forward passes it needs (issue target: <= 1.1x), on the toy I2V model.
+"""Probe time vs the raw forward passes it needs (issue target: <= 1.1x).
 
 Both sides run the same number of model evaluations on the same batch size in one process:
-"raw" times only ``model(x_t, t, y=y)`` on pre-built inputs; "probe" times
+"raw" times only ``model(x_t, t, y=y, **cond)`` on pre-built inputs; "probe" times
 ``cilnb.probe.one_step_predictions`` (noise drawing, ``X_t`` construction, batching, output
-assembly included). Usage: ``python benchmarks/probe.py [--device cuda] [--videos 32] [--ts 20]``.
+assembly included). Usage: ``python benchmarks/probe.py [--device cuda] [--model toy|tiny-svd|svd
+--model-path DIR] [--videos 32] [--ts 20]``.
 """
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import argparse
 
 import torch
 
-from cilnb import data, probe
+from cilnb import probe
 from cilnb._util import resolve_device
 
-from _common import elapsed, load_toy
+from _common import add_model_args, elapsed, load_model, make_inputs
 
 
 def main(argv=None) -> None:
@@ -24,29 +25,31 @@ def main(argv=None) -> None:
     ap.add_argument("--ts", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
+    add_model_args(ap)
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
-    model, which = load_toy(device)
-    vids = data.generate(args.videos, seed=0).videos.to(device)
+    model, which = load_model(args, device)
+    x0, y, cond = make_inputs(model, args.videos, args.size, device)
     ts = torch.linspace(0.05, 1.0, args.ts, dtype=torch.float64)
-    B, K, bs = vids.shape[0], ts.numel(), args.batch_size
+    B, K, bs = x0.shape[0], ts.numel(), args.batch_size
 
     # raw: the exact forward passes the probe makes, inputs pre-built
-    eps = torch.randn(vids.shape, generator=torch.Generator().manual_seed(0)).to(device)
+    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)).to(device)
     t_all = ts.repeat(B)
     b_all = torch.arange(B).repeat_interleave(K)
     chunks = []
     for lo in range(0, B * K, bs):
         bi = b_all[lo:lo + bs].to(device)
-        chunks.append((model.schedule.add_noise(vids[bi], t_all[lo:lo + bs], eps[bi]), t_all[lo:lo + bs], vids[bi, 0]))
+        extra = {k: v[bi] for k, v in cond.items()}
+        chunks.append((model.schedule.add_noise(x0[bi], t_all[lo:lo + bs], eps[bi]), t_all[lo:lo + bs], y[bi], extra))
 
     @torch.no_grad()
     def raw():
-        for xt, t, y in chunks:
-            model(xt, t, y=y)
+        for xt, t, yb, extra in chunks:
+            model(xt, t, y=yb, **extra)
 
     def run_probe():
-        probe.one_step_predictions(model, vids, ts, seed=0, batch_size=bs)
+        probe.one_step_predictions(model, x0, ts, y=y, cond=cond, seed=0, batch_size=bs)
 
     raw(), run_probe()  # warm-up
     t_raw = min(elapsed(raw, device) for _ in range(args.repeats))
