@@ -17,7 +17,7 @@ _SUBMODULES = {
 }
 
 
-_HELPERS = {"data_dir", "repo_root", "resolve_device"}  # from cilnb._util, for notebooks
+_HELPERS = {"data_dir", "repo_root", "run_root", "resolve_device"}  # from cilnb._util, for notebooks
 
 
 def __getattr__(name: str):

@@ -82,6 +82,12 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def run_root() -> Path:
+    """Where notebooks keep their resumable sweeps: ``$CILNB_RUN_DIR`` or ``<repo>/build/runs``."""
+    env = os.environ.get("CILNB_RUN_DIR")
+    return Path(env) if env else repo_root() / "build" / "runs"
+
+
 def data_dir() -> Path:
     """Shipped data (checkpoints, statistics): ``$CILNB_DATA_DIR`` or ``<repo>/data``."""
     env = os.environ.get("CILNB_DATA_DIR")

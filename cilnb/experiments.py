@@ -337,15 +337,16 @@ def weights_digest(model) -> str:
 
 
 def default_run_dir(kind: str, label: str, model, **settings) -> Path:
-    """``<repo>/build/runs/<kind>_<label>_<hash>``: the hash covers the weights and the settings a
-    sweep cannot change on resume, so a retrained model or other settings never reuse stale videos."""
+    """``<run root>/<kind>_<label>_<hash>`` (:func:`cilnb._util.run_root`: ``$CILNB_RUN_DIR`` or
+    ``<repo>/build/runs``): the hash covers the weights and the settings a sweep cannot change on
+    resume, so a retrained model or other settings never reuse stale videos."""
     import hashlib
     import json
 
     key = json.dumps({"weights": weights_digest(model), **settings}, sort_keys=True, default=str)
-    from ._util import repo_root
+    from ._util import run_root
 
-    return repo_root() / "build" / "runs" / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    return run_root() / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 def load_sweep_videos(out: str | Path, table: pd.DataFrame) -> torch.Tensor:

@@ -23,6 +23,19 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _run_dir(tmp_path_factory):
+    """Sweeps started by the tests (notebook smoke runs) go to a temporary folder, not the checkout's build/runs;
+    the notebooks' kernels inherit the variable."""
+    old = os.environ.get("CILNB_RUN_DIR")
+    os.environ["CILNB_RUN_DIR"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    if old is None:
+        os.environ.pop("CILNB_RUN_DIR", None)
+    else:
+        os.environ["CILNB_RUN_DIR"] = old
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     random.seed(0)

@@ -161,3 +161,15 @@ def test_weights_digest_changes_with_the_weights():
 def test_load_models_refuses_empty_variants():
     with pytest.raises(ValueError, match="variants is empty"):
         E.load_models("toy", "", " , ")
+
+
+def test_default_run_dir_follows_cilnb_run_dir(monkeypatch, tmp_path):
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    monkeypatch.setenv("CILNB_RUN_DIR", str(tmp_path))
+    a = E.default_run_dir("m_sweep", "base", net, n_steps=8)
+    assert a.parent == tmp_path and a.name.startswith("m_sweep_base_")
+    assert E.default_run_dir("m_sweep", "base", net, n_steps=9) != a  # other settings, other folder
+    monkeypatch.delenv("CILNB_RUN_DIR")
+    assert E.default_run_dir("m_sweep", "base", net, n_steps=8).parent.parts[-2:] == ("build", "runs")
