@@ -3,8 +3,9 @@
 Profiles: ``default`` runs each notebook with its own parameter defaults; any other profile
 (``smoke``: tiny, seconds) takes the overrides stored in the notebook's own metadata under
 ``metadata.cilnb.profiles.<name>``, so a notebook and its smoke parameters never drift apart and
-no hand-kept list of notebooks exists. Every run also receives ``fig_dir`` and
-``interactive=False``. Each notebook's last cell states its verdict on the paper's claim; the
+no hand-kept list of notebooks exists. Every run also receives ``fig_dir``,
+``interactive=False`` and, where the notebook declares it, ``show_progress=False`` (no progress
+bars stored in the executed copies; the runner shows per-cell progress itself). Each notebook's last cell states its verdict on the paper's claim; the
 runner collects those into ``<figures>/VERDICTS.md``.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ._util import repo_root
 
-__all__ = ["notebook_paths", "notebook_parameters", "run_notebook", "run_all", "NotebookResult"]
+__all__ = ["notebook_paths", "notebook_parameters", "declared_parameters", "run_notebook", "run_all", "NotebookResult"]
 
 PROFILES = ("default", "smoke")
 
@@ -44,6 +45,18 @@ def notebook_parameters(path: str | os.PathLike, profile: str) -> dict:
     if profile not in profiles:
         raise ValueError(f"{Path(path).name} has no '{profile}' profile in metadata.cilnb.profiles")
     return dict(profiles[profile])
+
+
+def declared_parameters(path: str | os.PathLike) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (``name: type = value`` or ``name = value``)."""
+    cells = json.loads(Path(path).read_text()).get("cells", [])
+    src = next(("".join(c.get("source", "")) for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), "")
+    names = set()
+    for line in src.splitlines():
+        head = line.split("#", 1)[0].split("=", 1)[0].split(":", 1)[0].strip()
+        if "=" in line and head.isidentifier():
+            names.add(head)
+    return names
 
 
 @dataclass
@@ -82,6 +95,8 @@ def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, prog
 
     params = {**notebook_parameters(path, profile), **dict(params or {})}
     params.update(fig_dir=str(fig_dir), interactive=False)
+    if "show_progress" in declared_parameters(path):  # no tqdm bars stored in the executed copy
+        params.setdefault("show_progress", False)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / path.name
     start = time.perf_counter()

@@ -54,3 +54,11 @@ def test_runner_keeps_going_and_reports_failure(tmp_path):
     verdicts = (tmp_path / "f" / "VERDICTS.md").read_text()
     assert "## a_bad" in verdicts and "FAILED" in verdicts and "claim holds" in verdicts
     assert results[1].verdict == "claim holds"
+
+
+def test_declared_parameters_reads_the_parameters_cell():
+    from cilnb.figures import declared_parameters
+
+    for path in NOTEBOOKS:
+        names = declared_parameters(path)
+        assert {"fig_dir", "interactive", "show_progress", "device"} <= names, path.stem

@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 
 from _tiny import PX, tiny_svd_pipeline  # noqa: E402
 
-from cilnb.figures import notebook_paths, run_notebook  # noqa: E402
+from cilnb.figures import declared_parameters, notebook_paths, run_notebook  # noqa: E402
 
 FRAMES, N_CLIPS = 2, 3
 NOTEBOOKS = {p.stem: p for p in notebook_paths()}
@@ -62,9 +62,8 @@ def svd_world(tmp_path_factory):
 
 def _run(name: str, world: dict, tmp_path, **params):
     figs = tmp_path / "figs"
-    declared = next(c for c in json.loads(NOTEBOOKS[name].read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
-    declared = "".join(declared["source"])
-    base = {k: v for k, v in world.items() if f"\n{k}:" in "\n" + declared}  # what this notebook takes
+    declared = declared_parameters(NOTEBOOKS[name])
+    base = {k: v for k, v in world.items() if k in declared}  # what this notebook takes
     res = run_notebook(NOTEBOOKS[name], "smoke", figs, tmp_path / "executed", progress=False, params={**base, **params})
     assert res.ok, res.error
     for fig in json.loads(NOTEBOOKS[name].read_text())["metadata"]["cilnb"]["figures"]:
