@@ -138,3 +138,9 @@ def test_load_variants_says_what_a_finetuned_unet_folder_must_hold(svd_world, tm
     both = E.load_variants("svd", svd_world["model_path"], timenoise=str(svd_world["root"] / "tuned_unet"), device="cpu")
     assert list(both) == ["base", "timenoise"]
     assert E.weights_digest(both["base"]) != E.weights_digest(both["timenoise"])
+
+
+@pytest.mark.slow
+def test_analytic_init_adds_the_model_schedule(svd_world, tmp_path):
+    res = _run("analytic_init", svd_world, tmp_path)
+    assert "Proposition 1 reproduced" in res.verdict
