@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -60,6 +61,8 @@ __all__ = [
     "plot_density",
     "plot_mu",
     "plot_samples",
+    "PAPER_SETTINGS",
+    "settings_for",
 ]
 
 MODES = ("additive", "interp", "constant", "fixed", "cdm")
@@ -284,6 +287,41 @@ def add_timenoise(
 # ----------------------------------------------------------------------------------------------
 # tidy data and figures for notebooks/timenoise.ipynb
 # ----------------------------------------------------------------------------------------------
+
+
+# (a, beta_m) of the paper's TimeNoise fine-tuning per model (Sec. 4 / App. A); beta_m in the units of
+# the conditional input the noise is added to (latents for these models)
+PAPER_SETTINGS = {"svd": (5.0, 100.0), "dynamicrafter": (5.0, 100.0), "videocrafter1": (5.0, 25.0)}
+
+
+def settings_for(model: str = "toy", a: float = 0.0, beta_m: float = 0.0, model_path: str = "") -> tuple[float, float, str]:
+    """``(a, beta_m, where they come from)``: the values given when > 0, else the model's own.
+
+    ``"toy"``: the training config stored in the TimeNoise toy checkpoint (``model_path``, else
+    the shipped ``timenoise`` one); SVD, DynamiCrafter, VideoCrafter1: the paper's settings
+    (:data:`PAPER_SETTINGS`; the official SVD training config uses ``beta_m = 15``). Shown in
+    notebooks/timenoise.ipynb.
+    """
+    a, beta_m = float(a), float(beta_m)
+    if a < 0 or beta_m < 0:
+        raise ValueError(f"a and beta_m must be > 0 (or 0 for the model's own), got a={a}, beta_m={beta_m}")
+    if a > 0 and beta_m > 0:
+        return a, beta_m, "given"
+    if model == "toy":
+        from .models import toy
+
+        path = Path(model_path) if model_path else toy.checkpoint_path("timenoise")
+        if not path.is_file():
+            raise ValueError(f"toy checkpoint {path} not found: pass a and beta_m, or a TimeNoise toy checkpoint as model_path")
+        cfg = toy.read_metadata(path).get("train_config", {})
+        if cfg.get("variant") != "timenoise":
+            raise ValueError(f"{path} was not trained with TimeNoise (variant {cfg.get('variant')!r}): pass a and beta_m")
+        own = (float(cfg["timenoise_a"]), float(cfg["timenoise_beta_m"]), f"the training config of {path.name}")
+    elif model in PAPER_SETTINGS:
+        own = (*PAPER_SETTINGS[model], f"the paper's setting for {model}")
+    else:
+        raise ValueError(f"no TimeNoise setting known for {model!r}: pass a and beta_m, or model in {['toy', *PAPER_SETTINGS]}")
+    return (a or own[0]), (beta_m or own[1]), own[2] if not (a or beta_m) else f"{own[2]}, partly overridden"
 
 
 def density_grid(a: float, beta_m: float, n_t: int = 101, n_beta: int = 200):

@@ -219,3 +219,20 @@ def test_check_samples_and_verdict():
     assert list(table["t"]) == [0.2, 0.9, 1.0]
     v = T.check_verdict(table)
     assert v["holds"], (v, table)
+
+
+def test_settings_for_reads_the_toy_checkpoint_and_the_paper(tmp_path):
+    from cilnb.models import toy
+
+    a, bm, src = T.settings_for("toy")
+    cfg = toy.read_metadata(toy.checkpoint_path("timenoise"))["train_config"]
+    assert (a, bm) == (cfg["timenoise_a"], cfg["timenoise_beta_m"]) and "toy_timenoise" in src
+    assert T.settings_for("videocrafter1")[:2] == (5.0, 25.0)
+    assert T.settings_for("svd", beta_m=15.0)[:2] == (5.0, 15.0)
+    assert T.settings_for("anything", 2.0, 3.0) == (2.0, 3.0, "given")
+    with pytest.raises(ValueError, match="not trained with TimeNoise"):
+        T.settings_for("toy", model_path=str(toy.checkpoint_path("naive")))
+    with pytest.raises(ValueError, match="no TimeNoise setting"):
+        T.settings_for("wan-i2v")
+    with pytest.raises(ValueError, match="must be > 0"):
+        T.settings_for("toy", beta_m=-1.0)
