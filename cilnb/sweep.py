@@ -4,8 +4,9 @@
 --seeds 0 1 2 --n-steps 50 --stats FILE --out DIR`` runs every *unit* ``(M, init, seed, image)``
 of the grid through :func:`cilnb.sampling.sample`; units sharing ``(M, init)`` are batched into
 one call (per-sample seeds make every video independent of the batch it was drawn in). A unit
-with seed ``s`` draws its initial noise from seed ``s`` whatever its image (a paired design:
-``standard`` and ``analytic`` at the same seed start from the same ``N(0, I)`` draw).
+with seed ``s`` and image ``n`` draws its initial noise from a seed hashed from ``(s, n)``
+(:attr:`Unit.noise_seed`): images get independent noise, and the cells of one image and seed are
+paired (``standard`` and ``analytic``, every ``M``, start from the same ``N(0, I)`` draw).
 
 Outputs under ``DIR``:
 
@@ -149,6 +150,12 @@ class Unit:
     @property
     def uid(self) -> str:
         return f"M{self.M:g}_{self.init}_seed{self.seed}_{self.name}"
+
+    @property
+    def noise_seed(self) -> int:
+        """The seed of this unit's random draws: a hash of ``(seed, image name)``, so every image gets
+        its own noise (independent samples) while all ``(M, init)`` cells of one image and seed share it."""
+        return int.from_bytes(hashlib.sha256(f"{self.seed}:{self.name}".encode()).digest()[:8], "little") >> 1
 
 
 def grid_units(Ms: Sequence[float], inits: Sequence[str], seeds: Sequence[int], names: Sequence[str]) -> list[Unit]:
@@ -454,6 +461,7 @@ def run_sweep(
         "cond_kwargs": cond_kwargs,
         "stats_sha256": _file_digest(stats_path) if stats_path is not None else None,
         "motion": motion,
+        "noise": "sha256(seed:image name)",  # how a unit's noise is seeded (earlier sweeps used the bare seed)
     }
     if images.cond:  # only when used, so sweeps stored before this key existed still resume
         settings["image_cond"] = {k: [float(x) for x in v] for k, v in images.cond.items()}
@@ -530,7 +538,7 @@ def run_sweep(
                 if has_prep:
                     with torch.no_grad():
                         conds = [
-                            model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.seed), **cond_kwargs,
+                            model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.noise_seed), **cond_kwargs,
                                                     **{k: float(v[u.image]) for k, v in images.cond.items()})
                             for b, u in enumerate(chunk)
                         ]
@@ -541,7 +549,7 @@ def run_sweep(
                 M, init = chunk[0].M, chunk[0].init
                 x = sample(
                     model, y, n_steps=n_steps, start=starts[M], init=init, stats=stats if init == "analytic" else None,
-                    sampler=sampler, seed=[u.seed for u in chunk], frames=frames, cond=cond, show_progress=False,
+                    sampler=sampler, seed=[u.noise_seed for u in chunk], frames=frames, cond=cond, show_progress=False,
                 )
                 if space == "latent":
                     with torch.no_grad():

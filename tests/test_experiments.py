@@ -106,8 +106,9 @@ def test_per_image_conditioning_reaches_the_model_and_the_rows(tmp_path):
     images.cond = {"motion": [0.0, 2.0, 4.0]}
     res = sweep.run_sweep(net, images, tmp_path / "a", Ms=[1.0], n_steps=2, motion_method=None, show_progress=False)
     assert res.table.sort_values("image_index")["motion"].tolist() == [0.0, 2.0, 4.0]
+    seeds = [sweep.Unit(1.0, "standard", 0, k, n).noise_seed for k, n in enumerate(images.names)]
     direct = __import__("cilnb.sampling", fromlist=["sample"]).sample(
-        net, images.images, n_steps=2, seed=[0, 0, 0], cond={"motion": torch.tensor([0.0, 2.0, 4.0])}, show_progress=False)
+        net, images.images, n_steps=2, seed=seeds, cond={"motion": torch.tensor([0.0, 2.0, 4.0])}, show_progress=False)
     stored = E.load_sweep_videos(tmp_path / "a", res.table.sort_values("image_index"))
     assert torch.allclose(stored, direct, atol=1e-6)
     images.cond = {"motion": [1.0, 2.0]}

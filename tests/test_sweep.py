@@ -69,8 +69,13 @@ def test_grid_outputs_and_batch_independence(full, model, files):
     images = sweep.load_images("toy:2", model)
     st = MomentStats.load(files["stats"])
     for uid, M, init, seed, k in [("M0.5_analytic_seed1_toy0_00001", 0.5, "analytic", 1, 1), ("M1_standard_seed0_toy0_00000", 1.0, "standard", 0, 0)]:
-        x = sample(model, images.images[k : k + 1], n_steps=2, start=M, init=init, stats=st, seed=[seed], show_progress=False)
+        noise_seed = sweep.Unit(M, init, seed, k, images.names[k]).noise_seed
+        x = sample(model, images.images[k : k + 1], n_steps=2, start=M, init=init, stats=st, seed=[noise_seed], show_progress=False)
         torch.testing.assert_close(vids[uid], x[0], atol=1e-5, rtol=0)
+    # images get independent noise; the (M, init) cells of one image and seed share it
+    units = sweep.grid_units(GRID["Ms"], GRID["inits"], GRID["seeds"], images.names)
+    seeds = {(u.seed, u.name): {w.noise_seed for w in units if (w.seed, w.name) == (u.seed, u.name)} for u in units}
+    assert all(len(v) == 1 for v in seeds.values()) and len({next(iter(v)) for v in seeds.values()}) == len(seeds)
     # metrics recomputed independently from the stored videos
     row = res.table.set_index("unit").loc["M0.5_analytic_seed1_toy0_00001"]
     v = vids["M0.5_analytic_seed1_toy0_00001"].double().clamp(-1, 1)
@@ -197,8 +202,9 @@ def test_svd_latent_sweep_decodes_stores_and_matches_direct_sampling(tmp_path):
     stored = load_file(str(tmp_path / "out" / "videos" / "M100_analytic_seed3_im1.safetensors"))
     assert stored["video"].dtype == torch.float16 and stored["video"].shape == (2, 3, 16, 16) and stored["latents"].shape == (2, 4, 8, 8)
     assert iio.imread(tmp_path / "out" / "videos" / "M100_analytic_seed3_im1.mp4", plugin="pyav").shape == (2, 16, 16, 3)
-    cond = ad.prepare_condition(images.images[1:2], motion_bucket_id=20, generator=torch.Generator().manual_seed(3))
+    ns = sweep.Unit(100.0, "analytic", 3, 1, images.names[1]).noise_seed
+    cond = ad.prepare_condition(images.images[1:2], motion_bucket_id=20, generator=torch.Generator().manual_seed(ns))
     y = cond.pop("y")
-    x = sample(ad, y, n_steps=2, start_native=100.0, init="analytic", stats=st, sampler="heun", seed=[3], cond=cond, show_progress=False)
+    x = sample(ad, y, n_steps=2, start_native=100.0, init="analytic", stats=st, sampler="heun", seed=[ns], cond=cond, show_progress=False)
     # batch of 2 vs 1 changes float32 rounding only; a random UNet from sigma 100 in 2 Heun steps amplifies it (outputs ~1e2)
     assert float((stored["latents"] - x[0]).abs().max()) <= 1e-4 * float(x.abs().max())
