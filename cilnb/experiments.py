@@ -343,7 +343,10 @@ def default_run_dir(kind: str, label: str, model, **settings) -> Path:
     import hashlib
     import json
 
-    key = json.dumps({"weights": weights_digest(model), **settings}, sort_keys=True, default=str)
+    from .sweep import NOISE_RULE
+
+    # the sweep's noise rule is part of the key: folders of sweeps seeded another way are never resumed
+    key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, **settings}, sort_keys=True, default=str)
     from ._util import run_root
 
     return run_root() / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"

@@ -54,6 +54,7 @@ __all__ = ["ImageSet", "Unit", "SweepResult", "load_images", "grid_units", "run_
 
 INITS = ("standard", "analytic")
 SWEEP_FORMAT = "cilnb.sweep"
+NOISE_RULE = "sha256(seed:image name)"  # how a unit's noise is seeded (Unit.noise_seed); sweeps before it used the bare seed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -461,7 +462,7 @@ def run_sweep(
         "cond_kwargs": cond_kwargs,
         "stats_sha256": _file_digest(stats_path) if stats_path is not None else None,
         "motion": motion,
-        "noise": "sha256(seed:image name)",  # how a unit's noise is seeded (earlier sweeps used the bare seed)
+        "noise": NOISE_RULE,
     }
     if images.cond:  # only when used, so sweeps stored before this key existed still resume
         settings["image_cond"] = {k: [float(x) for x in v] for k, v in images.cond.items()}
