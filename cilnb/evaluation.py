@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from . import data as _data
 
-__all__ = ["video_features", "frechet_to_reference"]
+__all__ = ["video_features", "frechet_to_reference", "frechet_to_reference_ci"]
 
 _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64).view(1, 1, 3, 3)
 
@@ -66,12 +66,28 @@ def video_features(videos: torch.Tensor) -> np.ndarray:
     return np.concatenate([app.numpy(), mean.numpy(), std.numpy(), hf.numpy(), tdiff.numpy(), sprite], axis=1)
 
 
+def _standardised(videos: torch.Tensor, reference) -> tuple[np.ndarray, np.ndarray]:
+    """Features of ``videos`` and of ``reference`` (videos or features), standardised by the reference:
+    a fixed affine map, so every feature counts in units of its real spread."""
+    ref = reference if isinstance(reference, np.ndarray) else video_features(reference)
+    mu, sd = ref.mean(0), ref.std(0)
+    sd = np.where(sd > 1e-8, sd, 1.0)
+    return (video_features(videos) - mu) / sd, (ref - mu) / sd
+
+
 def frechet_to_reference(videos: torch.Tensor, reference: torch.Tensor | np.ndarray) -> float:
     """Fréchet distance between :func:`video_features` of ``videos`` and of ``reference`` (videos or features)."""
     from .metrics import frechet_distance
 
-    ref = reference if isinstance(reference, np.ndarray) else video_features(reference)
-    # standardise by the reference (a fixed affine map): every feature counts in units of its real spread
-    mu, sd = ref.mean(0), ref.std(0)
-    sd = np.where(sd > 1e-8, sd, 1.0)
-    return float(frechet_distance((video_features(videos) - mu) / sd, (ref - mu) / sd))
+    return float(frechet_distance(*_standardised(videos, reference)))
+
+
+def frechet_to_reference_ci(videos: torch.Tensor, reference: torch.Tensor | np.ndarray, *, n_boot: int = 200,
+                            seed: int = 0) -> tuple[float, float, float]:
+    """:func:`frechet_to_reference` and its 95% bootstrap interval over the generated videos
+    (:func:`cilnb.metrics.frechet_interval`): ``(fd, lo, hi)``. On the toy a few videos whose sprite
+    fades or splits (area variation tens of reference spreads away) can dominate the distance."""
+    from .metrics import frechet_distance, frechet_interval
+
+    a, b = _standardised(videos, reference)
+    return (float(frechet_distance(a, b)), *frechet_interval(a, b, n_boot=n_boot, seed=seed))

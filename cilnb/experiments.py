@@ -453,10 +453,11 @@ class ToyReadout:
     def gt_motion(self, images) -> np.ndarray:
         return np.asarray(images.columns["input_speed"], dtype=float)
 
-    def fd(self, table: pd.DataFrame, out: Path) -> float:
+    def fd(self, table: pd.DataFrame, out: Path) -> tuple[float, float, float]:
+        """``(FD, lo, hi)``: the distance and its 95% bootstrap interval over the videos of ``table``."""
         from . import evaluation
 
-        return evaluation.frechet_to_reference(load_sweep_videos(out, table), self._ref)
+        return evaluation.frechet_to_reference_ci(load_sweep_videos(out, table), self._ref)
 
 
 class FlowReadout:
@@ -505,12 +506,13 @@ class FlowReadout:
             self._gt[images.spec] = res.score.numpy().astype(float)
         return self._gt[images.spec]
 
-    def fd(self, table: pd.DataFrame, out: Path) -> float:
-        from .metrics import frechet_distance
+    def fd(self, table: pd.DataFrame, out: Path) -> tuple[float, float, float]:
+        """``(FVD, lo, hi)``: the distance and its 95% bootstrap interval over the videos of ``table``."""
+        from .metrics import frechet_distance, frechet_interval
 
         feats = np.concatenate([self._features(load_sweep_videos(out, table.iloc[lo:lo + self.batch_size]))
                                 for lo in range(0, len(table), self.batch_size)])
-        return frechet_distance(feats, self._ref)
+        return (frechet_distance(feats, self._ref), *frechet_interval(feats, self._ref))
 
 
 def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int = 512, videos_dir: str = "", frames: int = 14,
@@ -555,8 +557,8 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     ``per_video``: the sweep's rows plus ``motion``, ``gt_motion`` (of the image's source video) and
     ``first_frame_psnr`` (the sweep's ``align_psnr``: generated frame 0 vs the conditional image,
     dB). ``summary``: per ``(M, init)``, means and standard errors, ``motion_ratio`` = generated /
-    ground-truth motion, ``fd`` (when the readout has a quality distance), and the read-outs' names
-    (``motion_name``, ``fd_name``).
+    ground-truth motion, ``fd`` with its 95% bootstrap interval ``fd_lo``-``fd_hi`` (when the
+    readout has a quality distance), and the read-outs' names (``motion_name``, ``fd_name``).
     """
     from . import sweep
 
@@ -576,7 +578,7 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
                "motion_ratio": g.motion.mean() / g.gt_motion.mean(),
                "first_frame_psnr": g.first_frame_psnr.mean(), "first_frame_psnr_sem": g.first_frame_psnr.sem()}
         if readout.fd_name:
-            row["fd"] = readout.fd(g, Path(out_dir))
+            row["fd"], row["fd_lo"], row["fd_hi"] = readout.fd(g, Path(out_dir))
         rows.append(row)
     summary = pd.DataFrame(rows).sort_values(["init", "M"], ascending=[True, False]).reset_index(drop=True)
     summary["motion_name"], summary["fd_name"] = readout.motion_name, readout.fd_name or ""
@@ -602,13 +604,13 @@ def plot_m_sweep(summary: pd.DataFrame):
         g = g.sort_values("M")
         axes[0].errorbar(g.M, g.motion, yerr=g.motion_sem, marker="o", label=init, capsize=3)
         if not no_fd:
-            axes[1].plot(g.M, g.fd, marker="o", label=init)
+            axes[1].errorbar(g.M, g.fd, yerr=[g.fd - g.fd_lo, g.fd_hi - g.fd], marker="o", label=init, capsize=3)
         axes[2].errorbar(g.M, g.first_frame_psnr, yerr=g.first_frame_psnr_sem, marker="o", label=init, capsize=3)
     gt = summary.gt_motion.iloc[0]
     if np.isfinite(gt):
         axes[0].axhline(gt, color="k", ls="--", lw=0.8, label="ground truth")
     axes[0].set_ylabel(summary.motion_name.iloc[0])
-    axes[1].set_ylabel(f"{summary.fd_name.iloc[0]} (lower is better)")
+    axes[1].set_ylabel(f"{summary.fd_name.iloc[0]}\n(lower is better; bars: 95% bootstrap)")
     axes[2].set_ylabel("frame-0 PSNR to y (dB)")
     for ax in axes[[0, 2]] if no_fd else axes:
         ax.set_xlabel("start time M (normalised)")
@@ -631,10 +633,23 @@ def plot_sweep_videos(per_video: pd.DataFrame, out_dir: str | Path, *, image_ind
     return video_grid(vids, labels)
 
 
+def _fd_text(r) -> str:
+    return f"{r.fd:.1f} [{r.fd_lo:.1f}-{r.fd_hi:.1f}]"
+
+
+def _fd_order(a, b) -> str:
+    """``"better"``, ``"worse"`` or ``"indistinguishable"``: ``a``'s FD against ``b``'s by their 95% bootstrap intervals."""
+    if a.fd_hi < b.fd_lo:
+        return "better"
+    return "worse" if a.fd_lo > b.fd_hi else "indistinguishable"
+
+
 def sweep_verdict(summary: pd.DataFrame) -> list[str]:
     """Claim 2 read off the sweep: (a) motion rises as M falls; (b) at the smallest M, Analytic-Init has
     better quality (FD) and alignment than standard noise; (c) some M < 1 with Analytic-Init has
-    lower FD than M = 1. Parts that need a quality distance say so when there is none."""
+    lower FD than M = 1. Differences count when they exceed 2 standard errors (motion, PSNR) or
+    when the 95% bootstrap intervals of FD do not overlap. Parts that need a quality distance say
+    so when there is none."""
     out = []
     has_fd = "fd" in summary and summary.fd.notna().all()
     ana = summary[summary.init == "analytic"].sort_values("M")
@@ -642,26 +657,32 @@ def sweep_verdict(summary: pd.DataFrame) -> list[str]:
     base = summary[(summary.M == summary.M.max())]
     unit = summary.motion_name.iloc[0] if "motion_name" in summary else "motion"
     if len(std) > 1:
-        rising = std.motion.iloc[0] > std.motion.iloc[-1]
+        lo, hi = std.iloc[0], std.iloc[-1]
+        rising = lo.motion - hi.motion > 2 * max(lo.motion_sem, hi.motion_sem)
         out.append(f"(a) motion {'rises' if rising else 'does NOT rise'} as M falls (standard noise): "
-                   f"{std.motion.iloc[-1]:.2f} at M={std.M.iloc[-1]:g} -> {std.motion.iloc[0]:.2f} at M={std.M.iloc[0]:g} "
-                   f"({unit}; ground truth {summary.gt_motion.iloc[0]:.2f}).")
+                   f"{hi.motion:.2f} +- {hi.motion_sem:.2f} at M={hi.M:g} -> {lo.motion:.2f} +- {lo.motion_sem:.2f} at M={lo.M:g} "
+                   f"({unit}, +- 1 s.e.; ground truth {summary.gt_motion.iloc[0]:.2f}).")
     if len(ana) and len(std):
         m = min(ana.M.min(), std.M.min())
         a, s = ana[ana.M == m].iloc[0], std[std.M == m].iloc[0]
+        d_psnr, se = a.first_frame_psnr - s.first_frame_psnr, 2 * max(a.first_frame_psnr_sem, s.first_frame_psnr_sem)
+        align = "better" if d_psnr > se else ("worse" if d_psnr < -se else "indistinguishable")
+        psnr = f"frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB (alignment {align})"
         if has_fd:
-            better = a.fd < s.fd and a.first_frame_psnr > s.first_frame_psnr
+            quality = _fd_order(a, s)
+            better = quality == "better" and align != "worse"
             out.append(f"(b) at M={m:g} Analytic-Init {'beats' if better else 'does NOT beat'} standard noise on quality and alignment: "
-                       f"FD {a.fd:.2f} vs {s.fd:.2f}, frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB.")
+                       f"FD {_fd_text(a)} vs {_fd_text(s)} (quality {quality}), {psnr}.")
         else:
-            better = a.first_frame_psnr > s.first_frame_psnr
+            better = align == "better"
             out.append(f"(b) at M={m:g} Analytic-Init {'beats' if better else 'does NOT beat'} standard noise on alignment: "
-                       f"frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB (quality not measured: no i3d_path).")
+                       f"{psnr}; quality not measured (no i3d_path).")
     if len(ana) > 1 and len(base) and has_fd:
-        best = ana.loc[ana.fd.idxmin()]
-        ref = base.fd.min()
-        out.append(f"(c) best Analytic-Init start M={best.M:g}: FD {best.fd:.2f} vs {ref:.2f} at M={summary.M.max():g} "
-                   f"({'better' if best.fd < ref and best.M < summary.M.max() else 'not better'}), motion ratio {best.motion_ratio:.2f}.")
+        early = ana[ana.M < summary.M.max()]
+        best, ref = early.loc[early.fd.idxmin()], base.loc[base.fd.idxmin()]
+        order = _fd_order(best, ref)
+        out.append(f"(c) best Analytic-Init start M={best.M:g}: FD {_fd_text(best)} vs {_fd_text(ref)} at M={summary.M.max():g} "
+                   f"({order}), motion ratio {best.motion_ratio:.2f}.")
     return out
 
 
@@ -704,7 +725,8 @@ def plot_compare(summary: pd.DataFrame):
                             ["motion / ground truth", f"quality: {summary.fd_name.iloc[0]} (lower is better)", "alignment: frame-0 PSNR (dB)"]):
         if col == "fd" and no_fd:
             continue
-        ax.bar(range(len(names)), summary[col], color=[colors[k % len(colors)] for k in range(len(names))])
+        err = [summary.fd - summary.fd_lo, summary.fd_hi - summary.fd] if col == "fd" else None
+        ax.bar(range(len(names)), summary[col], yerr=err, capsize=3, color=[colors[k % len(colors)] for k in range(len(names))])
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, fontsize=8)
         ax.set_title(lab, fontsize=10)
@@ -758,8 +780,8 @@ def table1_verdict(summary: pd.DataFrame, *, naive: str = "naive", timenoise: st
         return [f"need both {naive!r} and {timenoise!r} at M = T with standard noise to judge Claim 3"]
     a, b = a.iloc[0], b.iloc[0]
     more = b.motion > a.motion + 2 * max(a.motion_sem, b.motion_sem)
-    quality = (f"quality {a.fd_name}: {b.fd:.2f} vs {a.fd:.2f}; " if "fd" in summary and np.isfinite(b.fd) and np.isfinite(a.fd)
-               else "quality not measured (no i3d_path); ")
+    quality = (f"quality {a.fd_name}: {_fd_text(b)} vs {_fd_text(a)} ({_fd_order(b, a)}); "
+               if "fd" in summary and np.isfinite(b.fd) and np.isfinite(a.fd) else "quality not measured (no i3d_path); ")
     return [
         f"Claim 3 (TimeNoise adds motion) {'REPRODUCED' if more else 'NOT reproduced'}: {a.motion_name} {b.motion:.2f} "
         f"(timenoise) vs {a.motion:.2f} (naive), ground truth {a.gt_motion:.2f}; "

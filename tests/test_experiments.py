@@ -84,16 +84,21 @@ def test_probe_verdict_follows_the_numbers():
 def test_sweep_verdict_reads_motion_quality_and_alignment():
     s = pd.DataFrame({
         "M": [1.0, 0.6, 1.0, 0.6], "init": ["standard", "standard", "analytic", "analytic"],
-        "motion": [1.0, 1.5, 1.0, 1.4], "gt_motion": 1.4, "motion_ratio": [0.7, 1.1, 0.7, 1.0],
-        "fd": [2.0, 5.0, 2.0, 1.5], "first_frame_psnr": [30.0, 20.0, 30.0, 29.0], "motion_name": "speed", "fd_name": "FD",
+        "motion": [1.0, 1.5, 1.0, 1.4], "motion_sem": 0.1, "gt_motion": 1.4, "motion_ratio": [0.7, 1.1, 0.7, 1.0],
+        "fd": [2.0, 5.0, 2.0, 1.5], "fd_lo": [1.8, 4.5, 1.8, 1.2], "fd_hi": [2.2, 5.5, 2.2, 1.7],
+        "first_frame_psnr": [30.0, 20.0, 30.0, 29.0], "first_frame_psnr_sem": 0.5, "motion_name": "speed", "fd_name": "FD",
     })
     lines = E.sweep_verdict(s)
     assert "rises" in lines[0] and "beats" in lines[1] and "(better)" in lines[2]
+    # differences within the noise do not count: 2 s.e. for motion, overlapping intervals for FD
+    assert "does NOT rise" in E.sweep_verdict(s.assign(motion_sem=0.3))[0]
+    lines = E.sweep_verdict(s.assign(fd_hi=[2.2, 5.5, 2.2, 4.6]))
+    assert "does NOT beat" in lines[1] and "indistinguishable" in lines[1]
     # without a quality distance (a real model without I3D) the verdict says so instead of inventing one
-    lines = E.sweep_verdict(s.drop(columns="fd").assign(fd_name=""))
+    lines = E.sweep_verdict(s.drop(columns=["fd", "fd_lo", "fd_hi"]).assign(fd_name=""))
     assert len(lines) == 2 and "quality not measured" in lines[1] and "beats" in lines[1]
-    lines = E.sweep_verdict(s.assign(first_frame_psnr=[30.0, 29.5, 30.0, 29.0]))
-    assert "does NOT beat" in lines[1]
+    lines = E.sweep_verdict(s.assign(first_frame_psnr=[30.0, 29.5, 30.0, 27.0]))
+    assert "does NOT beat" in lines[1] and "alignment worse" in lines[1]
 
 
 def test_per_image_conditioning_reaches_the_model_and_the_rows(tmp_path):

@@ -395,3 +395,24 @@ def test_fvd_with_user_supplied_torchscript(tmp_path):
     assert M.fvd(a, b, path, device="cpu", show_progress=False) == pytest.approx(M.frechet_distance(feats, fb))
     with pytest.raises(FileNotFoundError, match="i3d_torchscript.pt"):
         M.fvd(a, b, tmp_path / "missing" / "i3d_torchscript.pt", device="cpu")
+
+
+def test_frechet_interval_covers_the_truth_and_shrinks_with_n():
+    """Bootstrap interval of the FD between two samples of the same Gaussian: low, deterministic, narrower with more data."""
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(2000, 4))
+    small, big = rng.normal(size=(40, 4)), rng.normal(size=(400, 4))
+    lo_s, hi_s = M.frechet_interval(small, ref, seed=1)
+    lo_b, hi_b = M.frechet_interval(big, ref, seed=1)
+    assert lo_s <= M.frechet_distance(small, ref) <= hi_s and 0 <= lo_b < hi_b < hi_s
+    assert (lo_s, hi_s) == M.frechet_interval(small, ref, seed=1)
+    shifted = rng.normal(size=(400, 4)) + 1.0  # true FD = |shift|^2 = 4
+    lo, hi = M.frechet_interval(shifted, ref, seed=1)
+    assert lo < 4.0 + 0.3 and hi > 4.0 - 0.3 and hi - lo < 2.0
+    # one wild outlier dominates a small sample's FD; the interval shows it
+    spiked = small.copy()
+    spiked[0] = 50.0
+    lo_x, hi_x = M.frechet_interval(spiked, ref, seed=1)
+    assert hi_x > 10 * hi_s and lo_x < hi_s
+    with pytest.raises(ValueError, match="n_boot"):
+        M.frechet_interval(small, ref, n_boot=5)

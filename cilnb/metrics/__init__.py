@@ -55,7 +55,7 @@ mean of ``m^i`` over its non-condition frames (= 1 - PIA's affinity).
 from __future__ import annotations
 
 from .flow import FARNEBACK_DEFAULTS, RAFT_WEIGHT_FILES, load_raft, optical_flow, raft_weights_path
-from .fvd import (I3D_FILE, I3D_KWARGS, frechet_distance, frechet_distance_from_stats, fvd, gaussian_stats,
+from .fvd import (I3D_FILE, I3D_KWARGS, frechet_distance, frechet_distance_from_stats, frechet_interval, fvd, gaussian_stats,
                   i3d_features, i3d_path, load_i3d)
 from .motion import (PROTOCOLS, MotionScores, PIAMotionScores, motion_score, motion_score_error, pia_motion_score,
                      rgb_to_hsv, vbench_params, video_flows)
@@ -68,7 +68,7 @@ __all__ = [
     "load_raft", "raft_weights_path", "RAFT_WEIGHT_FILES", "FARNEBACK_DEFAULTS",
     "motion_score_error", "pia_motion_score", "PIAMotionScores", "rgb_to_hsv",
     "psnr", "ssim", "condition_alignment", "warping_error",
-    "frechet_distance", "frechet_distance_from_stats", "gaussian_stats", "fvd", "i3d_features", "i3d_path",
+    "frechet_distance", "frechet_distance_from_stats", "frechet_interval", "gaussian_stats", "fvd", "i3d_features", "i3d_path",
     "load_i3d", "I3D_FILE", "I3D_KWARGS",
     "synthetic_translation_video", "synthetic_rotation_video", "synthetic_motion_set", "texture",
     "true_motion_score", "true_per_pair",

@@ -73,6 +73,31 @@ def frechet_distance(feats_a, feats_b) -> float:
     return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b))
 
 
+def frechet_interval(feats_a, feats_b, *, n_boot: int = 200, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap percentile interval of :func:`frechet_distance` over resamples of ``feats_a`` (the generated
+    set; ``feats_b``, the reference, is held fixed): how much the distance depends on which videos were drawn.
+
+    With a few dozen videos a handful of outliers (a failed sample) can dominate a Fréchet distance;
+    this interval shows it. Resampling with replacement biases each replicate upward (repeated rows
+    shrink the covariance's rank), so the percentile interval is shifted by the bootstrap's bias
+    estimate ``median(replicates) - FD`` and clipped at 0: it is centred on the estimate.
+    """
+    a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
+        raise ValueError(f"n_boot must be an int >= 10, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    mu_b, sig_b = gaussian_stats(b)
+    idx = rng.integers(0, a.shape[0], size=(n_boot, a.shape[0]))
+    reps = np.array([frechet_distance_from_stats(*gaussian_stats(a[i]), mu_b, sig_b) for i in idx])
+    bias = float(np.median(reps)) - frechet_distance_from_stats(*gaussian_stats(a), mu_b, sig_b)
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2]) - bias
+    return max(float(lo), 0.0), max(float(hi), 0.0)
+
+
 def i3d_path(path: str | os.PathLike | None = None) -> Path:
     """The I3D TorchScript file: ``path``, else ``<cilnb data dir>/i3d_torchscript.pt``; never downloaded."""
     p = Path(path).expanduser() if path not in (None, "") else data_dir() / I3D_FILE
