@@ -62,3 +62,19 @@ def test_declared_parameters_reads_the_parameters_cell():
     for path in NOTEBOOKS:
         names = declared_parameters(path)
         assert {"fig_dir", "interactive", "show_progress", "device"} <= names, path.stem
+
+
+def test_verdicts_of_a_partial_run_keep_the_other_notebooks(tmp_path):
+    from cilnb.figures import NotebookResult, write_verdicts
+
+    path = tmp_path / "VERDICTS.md"
+    res = lambda name, text, ok=True: NotebookResult(name, ok, 1.0, tmp_path, verdict=text)
+    write_verdicts(path, "default", [res("a", "claim A"), res("b", "claim B")])
+    write_verdicts(path, "default", [res("b", "claim B2"), res("c", "", ok=False)], keep_others=True)
+    text = path.read_text()
+    assert text.index("## a") < text.index("## b") < text.index("## c")
+    assert "claim A" in text and "claim B2" in text and "claim B\n" not in text and "FAILED" in text
+    write_verdicts(path, "smoke", [res("b", "tiny")], keep_others=True)  # another profile starts afresh
+    assert "claim A" not in path.read_text()
+    write_verdicts(path, "default", [res("b", "x")])  # a full run writes only what it ran
+    assert "## a" not in path.read_text()
