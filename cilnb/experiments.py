@@ -867,18 +867,24 @@ def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motio
 
 def motion_control_verdict(df: pd.DataFrame) -> list[str]:
     """Fig. 1's claims on the computed numbers: the base model's output motion is below its input
-    (mean output / input < 1); the fixes lower the motion-score error."""
-    out = []
-    summ = df.groupby(["model", "M", "init"], sort=False).agg(ratio=("output_motion", "sum"), inp=("input_motion", "sum"),
-                                                              error=("error", "mean")).reset_index()
-    summ["ratio"] = summ.ratio / summ.inp
-    first = summ.iloc[0]
-    below = first.ratio < 1
-    out.append(f"base output/input motion = {first.ratio:.2f}: output motion is {'BELOW' if below else 'NOT below'} the input, "
-               f"as in Fig. 1 {'(reproduced)' if below else '(not reproduced)'}.")
-    for r in summ.iloc[1:].itertuples():
-        out.append(f"{config_name(r.model, r.M, r.init)}: ratio {r.ratio:.2f}, error {r.error:.2f} vs {first.error:.2f} "
-                   f"({'lower' if r.error < first.error else 'NOT lower'}).")
+    (mean of output - input below -2 s.e. over images); each fix lowers the motion-score error
+    (mean paired difference of per-image errors against the base, beyond 2 s.e.)."""
+    groups = list(df.groupby(["model", "M", "init"], sort=False))
+    (name0, M0, i0), g0 = groups[0]
+    g0 = g0.set_index("image")
+    gap = g0.output_motion - g0.input_motion
+    se = gap.std(ddof=1) / np.sqrt(gap.count())
+    ratio = g0.output_motion.sum() / g0.input_motion.sum()
+    word = "BELOW" if gap.mean() < -2 * se else ("ABOVE" if gap.mean() > 2 * se else "NOT distinguishable from")
+    out = [f"{config_name(name0, M0, i0)} output/input motion = {ratio:.2f} (output - input {gap.mean():+.3f} +- {2 * se:.3f}, 2 s.e.): "
+           f"output motion is {word} the input; Fig. 1's 'always below' {'reproduced' if word == 'BELOW' else 'NOT reproduced'}."]
+    for (model, M, init), g in groups[1:]:
+        g = g.set_index("image")
+        d = (g.error - g0.error).dropna()
+        se = d.std(ddof=1) / np.sqrt(len(d))
+        word = "lower" if d.mean() < -2 * se else ("higher" if d.mean() > 2 * se else "not different")
+        out.append(f"{config_name(model, M, init)}: ratio {g.output_motion.sum() / g.input_motion.sum():.2f}, error {g.error.mean():.2f} "
+                   f"vs {g0.error.mean():.2f} ({word}: paired difference {d.mean():+.3f} +- {2 * se:.3f}).")
     return out
 
 

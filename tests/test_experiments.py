@@ -179,3 +179,18 @@ def test_default_run_dir_follows_cilnb_run_dir(monkeypatch, tmp_path):
     assert E.default_run_dir("m_sweep", "base", net, n_steps=9) != a  # other settings, other folder
     monkeypatch.delenv("CILNB_RUN_DIR")
     assert E.default_run_dir("m_sweep", "base", net, n_steps=8).parent.parts[-2:] == ("build", "runs")
+
+
+def test_motion_control_verdict_uses_paired_differences():
+    rng = np.random.default_rng(0)
+    n = 40
+    inp = rng.uniform(0.5, 3.0, n)
+    base = inp * 0.8 + rng.normal(0, 0.05, n)  # clearly below the target
+    fixed = inp + rng.normal(0, 0.05, n)  # on target
+    rows = lambda model, M, out: pd.DataFrame({"model": model, "M": M, "init": "analytic" if M < 1 else "standard", "image": range(n),
+                                               "input_motion": inp, "output_motion": out, "error": np.abs(out - inp)})
+    lines = E.motion_control_verdict(pd.concat([rows("base", 1.0, base), rows("base", 0.8, fixed), rows("tn", 1.0, inp * 0.8 + rng.normal(0, 0.05, n))]))
+    assert "BELOW" in lines[0] and "reproduced" in lines[0] and "NOT reproduced" not in lines[0]
+    assert "(lower" in lines[1] and "(not different" in lines[2]
+    lines = E.motion_control_verdict(rows("base", 1.0, fixed))
+    assert "NOT distinguishable" in lines[0]
