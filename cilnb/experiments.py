@@ -26,7 +26,7 @@ from . import probe as _probe
 __all__ = [
     "Bench", "SpriteMotion", "sprite_speed", "toy_bench", "video_bench", "load_models", "flow_motion", "probe_times", "run_probe",
     "run_leakage_index", "recommend_start", "plot_probe_strips", "plot_probe_curves", "plot_leakage_index", "probe_verdict",
-    "read_clips", "toy_images", "video_images", "with_targets", "ToyReadout", "FlowReadout", "sweep_inputs", "motion_readout", "load_stats",
+    "read_clips", "toy_images", "video_images", "with_targets", "ToyReadout", "FlowReadout", "sweep_inputs", "motion_readout", "model_videos", "load_stats",
     "load_variants", "describe_models", "sample_grid", "compare_models", "motion_control_images", "motion_control", "timenoise_views",
 ]
 
@@ -529,6 +529,37 @@ def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int =
 def motion_readout(model: str, motion_method: str = "farneback", motion_kwargs: Mapping | None = None):
     """Motion only (no quality distance), as Fig. 1 needs: :class:`ToyReadout` for the toy, else :class:`FlowReadout`."""
     return ToyReadout(0) if model == "toy" else FlowReadout(motion_method, motion_kwargs)
+
+
+def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int = 0, videos_dir: str = "", frames: int = 14,
+                 size="320x512", n_steps: int = 25, device="auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """``(generated, ground truth)`` videos ``[N, F, C, H, W]`` in ``[-1, 1]``: ``n_videos`` samples of
+    ``model`` (M = T, standard noise, DDIM) conditioned on frame 0 of ground-truth clips (toy: fresh
+    sprite videos from ``seed``; real models: the clips in ``videos_dir``, decoded by the VAE).
+    Shown in notebooks/motion_metrics.ipynb."""
+    import inspect
+
+    from . import models as _models
+    from .sampling import sample
+    from .stats_cli import encoder_for
+
+    net = _models.load(model, model_path or None, device=device)
+    if model == "toy":
+        truth = _data.generate(n_videos, seed=seed, flow=False).videos
+    else:
+        truth, _ = read_clips(videos_dir, n_videos, frames=frames, size=size)
+    dev, dtype = next(net.parameters()).device, next(net.parameters()).dtype
+    y, cond = truth[:, 0].to(dev, dtype), {}
+    if encoder_for(net)[3] == "latent":
+        kw = {"generator": torch.Generator().manual_seed(int(seed))} if "generator" in inspect.signature(net.prepare_condition).parameters else {}
+        with torch.no_grad():
+            cond = dict(net.prepare_condition(y, **kw))
+        y = cond.pop("y")
+    x = sample(net, y, n_steps=n_steps, seed=list(range(seed, seed + n_videos)), frames=truth.shape[1], cond=cond, show_progress=False)
+    if encoder_for(net)[3] == "latent":
+        with torch.no_grad():
+            x = net.decode_latents(x)
+    return x.float().cpu().clamp(-1, 1), truth
 
 
 def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analytic",)):

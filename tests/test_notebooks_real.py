@@ -144,3 +144,8 @@ def test_load_variants_says_what_a_finetuned_unet_folder_must_hold(svd_world, tm
 def test_analytic_init_adds_the_model_schedule(svd_world, tmp_path):
     res = _run("analytic_init", svd_world, tmp_path)
     assert "Proposition 1 reproduced" in res.verdict
+
+
+@pytest.mark.slow
+def test_motion_metrics_scores_svd_samples(svd_world, tmp_path):
+    _run("motion_metrics", svd_world, tmp_path)
