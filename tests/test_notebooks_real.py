@@ -107,12 +107,12 @@ def test_m_sweep_runs_on_svd_resumes_and_measures_fvd(svd_world, tmp_path):
     res = _run("m_sweep", svd_world, tmp_path, i3d_path=str(i3d), **params)  # resumes: nothing is sampled again
     assert {f: f.stat().st_mtime_ns for f in (run / "videos").glob("*.safetensors")} == stamp
     # the FVD in the verdict, recomputed by hand: frame means of the stored videos vs of the clips, in [0, 255]
-    fd_ana, fd_std = map(float, re.search(r"FD (\S+) vs (\S+),", res.verdict).groups())
+    fd_ana, fd_std = map(float, re.search(r"FD (\S+) \[\S+\] vs (\S+) \[", res.verdict).groups())
     clips, _ = E.read_clips(svd_world["videos_dir"], N_CLIPS, frames=FRAMES, size=PX)
     feats = lambda v: ((v.float().clamp(-1, 1) + 1) * 127.5).mean(dim=(2, 3, 4)).double().numpy()
     for init, fd in (("analytic", fd_ana), ("standard", fd_std)):
         rows = table[(table.M == 0.6) & (table.init == init)].sort_values("image_index")
-        assert frechet_distance(feats(E.load_sweep_videos(run, rows)), feats(clips)) == pytest.approx(fd, abs=0.006)
+        assert frechet_distance(feats(E.load_sweep_videos(run, rows)), feats(clips)) == pytest.approx(fd, abs=0.051)
 
 
 @pytest.mark.slow
