@@ -89,7 +89,10 @@ def test_sweep_verdict_reads_motion_quality_and_alignment():
         "first_frame_psnr": [30.0, 20.0, 30.0, 29.0], "first_frame_psnr_sem": 0.5, "motion_name": "speed", "fd_name": "FD",
     })
     lines = E.sweep_verdict(s)
-    assert "rises" in lines[0] and "beats" in lines[1] and "(better)" in lines[2]
+    assert "rises" in lines[0] and "beats" in lines[1] and "(better)" in lines[2] and len(lines) == 3
+    # the toy's outlier-robust quality read-out, when present
+    lines = E.sweep_verdict(s.assign(sprite_stability=[0.9, 0.6, 0.9, 0.8], sprite_stability_sem=0.02, sprite_stability_data=0.92))
+    assert "(d)" in lines[3] and "0.80 vs standard 0.60 (better)" in lines[3] and "real videos 0.92" in lines[3]
     # differences within the noise do not count: 2 s.e. for motion, overlapping intervals for FD
     assert "does NOT rise" in E.sweep_verdict(s.assign(motion_sem=0.3))[0]
     lines = E.sweep_verdict(s.assign(fd_hi=[2.2, 5.5, 2.2, 4.6]))

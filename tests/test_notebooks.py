@@ -74,6 +74,7 @@ def test_verdicts_of_a_partial_run_keep_the_other_notebooks(tmp_path):
     text = path.read_text()
     assert text.index("## a") < text.index("## b") < text.index("## c")
     assert "claim A" in text and "claim B2" in text and "claim B\n" not in text and "FAILED" in text
+    assert text.count("\n\n```\n") == 3  # every section laid out alike, kept or new
     write_verdicts(path, "smoke", [res("b", "tiny")], keep_others=True)  # another profile starts afresh
     assert "claim A" not in path.read_text()
     write_verdicts(path, "default", [res("b", "x")])  # a full run writes only what it ran
