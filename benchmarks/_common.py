@@ -28,11 +28,22 @@ def load_toy(device: torch.device) -> tuple[toy.ToyModel, str]:
     return toy.build().to(device).eval(), "untrained toy (no checkpoint found)"
 
 
-def add_model_args(ap: argparse.ArgumentParser) -> None:
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """The options every benchmark takes: device, repeats, and which model at which size."""
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", default="toy", help="toy (default), tiny-svd, or a cilnb.models.load name (svd, pia, ...)")
     ap.add_argument("--model-path", default=None, help="weights folder or cached hub id for real models")
     ap.add_argument("--size", default="64x64", help="HxW of the videos for tiny-svd and real models")
     ap.add_argument("--frames", type=int, default=4, help="frames for tiny-svd (real models: their default)")
+
+
+def setup(args) -> tuple[torch.device, torch.nn.Module, str]:
+    """``(device, model, description)`` for the parsed :func:`add_common_args` options."""
+    from cilnb._util import resolve_device
+
+    device = resolve_device(args.device)
+    return (device, *load_model(args, device))
 
 
 def load_model(args, device: torch.device):
@@ -61,6 +72,7 @@ def make_inputs(model, n: int, size, device: torch.device, seed: int = 0):
     """``(x0, y, cond)``: ``n`` moving-sprite videos in the model's sample space (latents for latent models,
     encoded by its VAE; ``size`` and RGB there), their conditional input ``y`` and extra conditioning."""
     from cilnb import data
+    from cilnb.experiments import prepare_condition
     from cilnb.stats_cli import encoder_for, parse_size
 
     encode, channels, _, space = encoder_for(model)
@@ -73,7 +85,7 @@ def make_inputs(model, n: int, size, device: torch.device, seed: int = 0):
     dtype = next(model.parameters()).dtype
     with torch.no_grad():
         x0 = encode(vids.to(device, dtype)).float()
-        cond = dict(model.prepare_condition(vids[:, 0].to(device, dtype), generator=torch.Generator().manual_seed(seed)))
+    cond = prepare_condition(model, vids[:, 0].to(device, dtype), seed)
     return x0, cond.pop("y"), cond
 
 

@@ -13,22 +13,18 @@ import argparse
 import torch
 
 from cilnb import probe
-from cilnb._util import resolve_device
 
-from _common import add_model_args, elapsed, load_model, make_inputs
+from _common import add_common_args, elapsed, make_inputs, setup
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--videos", type=int, default=32)
     ap.add_argument("--ts", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
-    add_model_args(ap)
+    add_common_args(ap)
     args = ap.parse_args(argv)
-    device = resolve_device(args.device)
-    model, which = load_model(args, device)
+    device, model, which = setup(args)
     x0, y, cond = make_inputs(model, args.videos, args.size, device)
     ts = torch.linspace(0.05, 1.0, args.ts, dtype=torch.float64)
     B, K, bs = x0.shape[0], ts.numel(), args.batch_size

@@ -10,24 +10,21 @@ from __future__ import annotations
 import argparse
 
 from cilnb import data, sampling
-from cilnb._util import data_dir, resolve_device
+from cilnb._util import data_dir
 from cilnb.analytic_init import MomentStats
 
-from _common import add_model_args, elapsed, load_model, make_inputs
+from _common import add_common_args, elapsed, make_inputs, setup
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--images", type=int, default=32)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--start", type=float, default=0.9)
     ap.add_argument("--sampler", default="ddim")
-    ap.add_argument("--repeats", type=int, default=3)
-    add_model_args(ap)
+    add_common_args(ap)
     args = ap.parse_args(argv)
-    device = resolve_device(args.device)
-    model, which = load_model(args, device)
+    device, model, which = setup(args)
     x0, y, cond = make_inputs(model, args.images, args.size, device)
     stats_path = data_dir() / "toy_stats.safetensors"
     if args.model == "toy" and stats_path.exists():

@@ -26,7 +26,7 @@ from . import probe as _probe
 __all__ = [
     "Bench", "SpriteMotion", "sprite_speed", "toy_bench", "video_bench", "load_models", "flow_motion", "probe_times", "run_probe",
     "run_leakage_index", "recommend_start", "plot_probe_strips", "plot_probe_curves", "plot_leakage_index", "probe_verdict",
-    "read_clips", "toy_images", "video_images", "with_targets", "ToyReadout", "FlowReadout", "sweep_inputs", "motion_readout", "model_videos", "load_stats",
+    "read_clips", "toy_images", "video_images", "with_targets", "ToyReadout", "FlowReadout", "sweep_inputs", "motion_readout", "model_videos", "prepare_condition", "load_stats",
     "load_variants", "describe_models", "sample_grid", "compare_models", "motion_control_images", "motion_control", "timenoise_views",
 ]
 
@@ -122,23 +122,29 @@ def toy_bench(n_videos: int, seed: int, *, device="cpu", frames: int = 8, size: 
                  min_motion={"speed": 0.5, "displacement": 2.0, "flow": 0.1})
 
 
+def prepare_condition(adapter, images: torch.Tensor, seed: int = 0, **kwargs) -> dict:
+    """``adapter.prepare_condition(images, **kwargs)`` with its random draws (e.g. SVD's noise
+    augmentation) from a generator seeded ``seed``, when the adapter takes one and no ``seed=`` is given."""
+    import inspect
+
+    if "generator" in inspect.signature(adapter.prepare_condition).parameters and "seed" not in kwargs:
+        kwargs.setdefault("generator", torch.Generator().manual_seed(int(seed)))
+    with torch.no_grad():
+        return dict(adapter.prepare_condition(images, **kwargs))
+
+
 def video_bench(adapter, videos_dir: str, n_videos: int, *, frames: int, size, stride: int = 1, cond_kwargs: Mapping | None = None,
                 seed: int = 0) -> Bench:
     """Ground truth from a folder of real videos for a latent model: read with
     :func:`read_clips`, encoded by ``adapter.encode_video``, conditioned by
     ``adapter.prepare_condition`` on frame 0 (its random draws, e.g. SVD's noise augmentation, from
     ``seed``); motion is the Farneback score of decoded predictions."""
-    import inspect
-
     pix, _ = read_clips(videos_dir, n_videos, frames=frames, size=size, stride=stride)  # [B, F, 3, H, W] in [-1, 1]
     dev = next(adapter.parameters()).device
     dtype = next(adapter.parameters()).dtype
     with torch.no_grad():
         x0 = adapter.encode_video(pix.to(dev, dtype))
-        kw = dict(cond_kwargs or {})
-        if "generator" in inspect.signature(adapter.prepare_condition).parameters and "seed" not in kw:
-            kw.setdefault("generator", torch.Generator().manual_seed(int(seed)))
-        cond = dict(adapter.prepare_condition(pix[:, 0].to(dev, dtype), **kw))
+    cond = prepare_condition(adapter, pix[:, 0].to(dev, dtype), seed, **dict(cond_kwargs or {}))
 
     def decode(lat):
         with torch.no_grad():
@@ -450,13 +456,12 @@ class ToyReadout:
         # a quality read-out robust to outliers: how often a sample keeps frame 0's sprite count
         self.reference_columns = {"sprite_stability": float(_data.track_sprites(ref).count_stability.mean())} if n_reference else {}
 
-    def columns(self, table: pd.DataFrame, out: Path) -> dict:
-        """Per-video quality columns: ``sprite_stability``, the fraction of frames whose sprite count
-        equals frame 0's (real toy videos: about 0.9; sprites that fade, split or appear lower it)."""
-        return {"sprite_stability": _data.track_sprites(load_sweep_videos(out, table).clamp(-1, 1)).count_stability}
-
-    def motion(self, table: pd.DataFrame, out: Path) -> np.ndarray:
-        return sprite_speed(load_sweep_videos(out, table))
+    def read(self, table: pd.DataFrame, out: Path) -> dict:
+        """Per-video columns from one pass of the tracker over the stored videos: ``motion`` (sprite
+        speed, as :func:`sprite_speed`) and ``sprite_stability``, the fraction of frames whose sprite
+        count equals frame 0's (real toy videos: about 0.9; sprites that fade, split or appear lower it)."""
+        tracks = _data.track_sprites(load_sweep_videos(out, table).clamp(-1, 1))
+        return {"motion": tracks.speed, "sprite_stability": tracks.count_stability}
 
     def gt_motion(self, images) -> np.ndarray:
         return np.asarray(images.columns["input_speed"], dtype=float)
@@ -503,11 +508,9 @@ class FlowReadout:
 
     reference_columns: dict = {}
 
-    def columns(self, table: pd.DataFrame, out: Path) -> dict:
-        return {}
-
-    def motion(self, table: pd.DataFrame, out: Path) -> np.ndarray:
-        return table["motion_score"].to_numpy(dtype=float)
+    def read(self, table: pd.DataFrame, out: Path) -> dict:
+        """Per-video columns: ``motion``, the score the sweep computed as each video finished."""
+        return {"motion": table["motion_score"].to_numpy(dtype=float)}
 
     def gt_motion(self, images) -> np.ndarray:
         if images.videos is None:
@@ -550,8 +553,6 @@ def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int =
     ``model`` (M = T, standard noise, DDIM) conditioned on frame 0 of ground-truth clips (toy: fresh
     sprite videos from ``seed``; real models: the clips in ``videos_dir``, decoded by the VAE).
     Shown in notebooks/motion_metrics.ipynb."""
-    import inspect
-
     from . import models as _models
     from .sampling import sample
     from .stats_cli import encoder_for
@@ -563,13 +564,12 @@ def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int =
         truth, _ = read_clips(videos_dir, n_videos, frames=frames, size=size)
     dev, dtype = next(net.parameters()).device, next(net.parameters()).dtype
     y, cond = truth[:, 0].to(dev, dtype), {}
-    if encoder_for(net)[3] == "latent":
-        kw = {"generator": torch.Generator().manual_seed(int(seed))} if "generator" in inspect.signature(net.prepare_condition).parameters else {}
-        with torch.no_grad():
-            cond = dict(net.prepare_condition(y, **kw))
+    latent = encoder_for(net)[3] == "latent"
+    if latent:
+        cond = prepare_condition(net, y, seed)
         y = cond.pop("y")
     x = sample(net, y, n_steps=n_steps, seed=list(range(seed, seed + n_videos)), frames=truth.shape[1], cond=cond, show_progress=False)
-    if encoder_for(net)[3] == "latent":
+    if latent:
         with torch.no_grad():
             x = net.decode_latents(x)
     return x.float().cpu().clamp(-1, 1), truth
@@ -577,9 +577,10 @@ def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int =
 
 def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analytic",)):
     """``(MomentStats or None, path)``: ``stats_path``, or the toy's shipped statistics; a real model
-    sampled with Analytic-Init needs its own (``python -m cilnb stats``)."""
-    from .analytic_init import MomentStats
+    sampled with Analytic-Init needs its own (``python -m cilnb stats``; the official ``.pt`` files
+    load too, as in ``python -m cilnb sample``)."""
     from ._util import data_dir
+    from .sweep import _load_stats
 
     if not stats_path:
         if model != "toy":
@@ -588,7 +589,7 @@ def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analyt
                                  "--videos DIR --out FILE` (docs/real_models.md) and pass stats_path=FILE")
             return None, None
         stats_path = str(data_dir() / "toy_stats.safetensors")
-    return MomentStats.load(stats_path), Path(stats_path)
+    return _load_stats(stats_path), Path(stats_path)
 
 
 def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[float], inits: Sequence[str], seeds: Sequence[int],
@@ -611,11 +612,11 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
                           stats=stats, stats_path=stats_path, batch_size=batch_size, motion_method=method, motion_kwargs=kw, sampler=sampler,
                           cond_kwargs=dict(cond_kwargs or {}) or None, model_name=label or "toy", show_progress=show_progress)
     table = res.table.sort_values(["M", "init", "seed", "image_index"]).reset_index(drop=True)
-    table["motion"] = readout.motion(table, Path(out_dir))
+    extra = readout.read(table, Path(out_dir))
+    table["motion"] = extra.pop("motion")
     table["first_frame_psnr"] = table["align_psnr"]
     table["gt_motion"] = readout.gt_motion(images)[table["image_index"].to_numpy()]
     table["model"] = label
-    extra = readout.columns(table, Path(out_dir))
     for k, v in extra.items():
         table[k] = v
     rows = []
@@ -636,9 +637,13 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     return table, summary
 
 
+def _has_fd(summary: pd.DataFrame) -> bool:
+    return "fd" in summary and bool(summary.fd.notna().all())
+
+
 def _no_fd(ax, summary: pd.DataFrame) -> bool:
     """Draw a note instead of a quality panel when the sweep has no quality distance."""
-    if "fd" in summary and summary.fd.notna().all():
+    if _has_fd(summary):
         return False
     ax.text(0.5, 0.5, "no quality distance:\npass i3d_path for FVD", ha="center", va="center", transform=ax.transAxes)
     ax.set_xticks([]), ax.set_yticks([])
@@ -702,7 +707,7 @@ def sweep_verdict(summary: pd.DataFrame) -> list[str]:
     when the 95% bootstrap intervals of FD do not overlap. Parts that need a quality distance say
     so when there is none."""
     out = []
-    has_fd = "fd" in summary and summary.fd.notna().all()
+    has_fd = _has_fd(summary)
     ana = summary[summary.init == "analytic"].sort_values("M")
     std = summary[summary.init == "standard"].sort_values("M")
     base = summary[(summary.M == summary.M.max())]
@@ -806,9 +811,8 @@ def timenoise_views(model, image: torch.Tensor, ts: Sequence[float], a: float, b
 
     ts_t = torch.tensor([float(t) for t in ts], dtype=torch.float64)
     g = torch.Generator().manual_seed(int(seed))
-    space = "pixel" if model is None else encoder_for(model)[3]
+    encode, _, scale, space = encoder_for(model) if model is not None else (None, None, None, "pixel")
     if space == "latent":
-        encode, _, scale, _ = encoder_for(model)
         with torch.no_grad():
             lat = encode(image[None, None].to(next(model.parameters()).device, next(model.parameters()).dtype)).float().cpu()[0, 0] / scale
     rows = []
@@ -841,7 +845,7 @@ def table1_verdict(summary: pd.DataFrame, *, naive: str = "naive", timenoise: st
     a, b = a.iloc[0], b.iloc[0]
     more = b.motion > a.motion + 2 * max(a.motion_sem, b.motion_sem)
     quality = (f"quality {a.fd_name}: {_fd_text(b)} vs {_fd_text(a)} ({_fd_order(b, a)}); "
-               if "fd" in summary and np.isfinite(b.fd) and np.isfinite(a.fd) else "quality not measured (no i3d_path); ")
+               if _has_fd(summary) else "quality not measured (no i3d_path); ")
     return [
         f"Claim 3 (TimeNoise adds motion) {'REPRODUCED' if more else 'NOT reproduced'}: {a.motion_name} {b.motion:.2f} "
         f"(timenoise) vs {a.motion:.2f} (naive), ground truth {a.gt_motion:.2f}; "
