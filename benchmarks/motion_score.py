@@ -4,9 +4,15 @@ Official style (thu-ml/cond-image-leakage ``motion_score_flow``): one video at a
 ``FlowModel(f[:-1], f[1:], iters=20)`` call per video (here torchvision's RAFT forward, which also
 upsamples the flow after every update), spatial mean magnitude per pair. cilnb:
 ``cilnb.metrics.motion_score(..., method="raft")``: all pairs of all videos in batches of
-``--batch-size`` pairs, each frame through the feature encoder once per batch, one upsampling at the
-end. Both resize to ``--size`` and pad to multiples of 8 the same way. Prints both times, the ratio and
-the largest score difference.
+``--batch-size`` pairs (default: motion_score's automatic choice), each frame through the feature
+encoder once per batch, one upsampling at the end, the context's share of the recurrent unit computed
+once. Both resize to ``--size`` and pad to
+multiples of 8 the same way. Prints both times, the ratio and the largest score difference.
+
+It also prints a roofline: the floating-point operations each side does per pair (counted by
+``torch.utils.flop_counter`` on the first video), the rate each side achieved, and the rate of the
+model's largest convolution alone on the same activations (what this machine sustains at best). The
+speed-up any exact float32 implementation could reach is about (work ratio) x (ceiling / loop rate).
 
 Without ``--weights`` (and no file in the torch hub cache) RAFT is randomly initialised: the timing is
 the same and both sides still compute identical functions (a note is printed).
@@ -44,6 +50,34 @@ def official_style(model, videos: torch.Tensor, size, iters: int, device: torch.
     return torch.stack(out)
 
 
+def count_flops(fn) -> int:
+    """Floating-point operations (matmuls and convolutions) of one call, counted by torch's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def conv_ceiling(model, n_pairs: int, size, device: torch.device, repeats: int = 5) -> float:
+    """FLOP/s of the update block's largest convolution alone, on one batch of activations at 1/8 size."""
+    conv = max((m for m in model.update_block.modules() if isinstance(m, torch.nn.Conv2d)),
+               key=lambda m: m.weight.numel())
+    h, w = (-(-s // 8) for s in size)
+    x = torch.randn(n_pairs, conv.in_channels, h, w, device=device)
+    with torch.inference_mode():
+        flops = count_flops(lambda: conv(x))
+        conv(x)
+        best = float("inf")
+        for _ in range(repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            conv(x)
+            _sync(device)
+            best = min(best, time.perf_counter() - t0)
+    return flops / best
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -54,7 +88,8 @@ def main(argv=None) -> None:
     ap.add_argument("--size", type=int, nargs=2, default=[128, 224], metavar=("H", "W"),
                     help="frame size scored (the SVD protocol: 450 800)")
     ap.add_argument("--iters", type=int, default=20, help="RAFT flow updates (official: 20)")
-    ap.add_argument("--batch-size", type=int, default=32, help="pairs per batch for cilnb")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="pairs per batch for cilnb (default: automatic, as motion_score's batch_size=None)")
     ap.add_argument("--repeats", type=int, default=1, help="timed runs per side (best is reported)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave torch's default)")
     args = ap.parse_args(argv)
@@ -76,7 +111,8 @@ def main(argv=None) -> None:
     videos, _, _ = M.synthetic_motion_set(speeds, None, n_frames=args.frames, size=size, seed=0)
     n_pairs = args.videos * (args.frames - 1)
     print(f"device {device} ({torch.get_num_threads()} CPU threads), raft_{args.arch}, {which}")
-    print(f"{args.videos} videos x {args.frames} frames at {size[0]}x{size[1]} = {n_pairs} pairs, {args.iters} updates")
+    print(f"{args.videos} videos x {args.frames} frames at {size[0]}x{size[1]} = {n_pairs} pairs, {args.iters} updates, "
+          f"cilnb batches of {flowmod.pairs_per_batch(args.batch_size, size, 'raft', device)} pairs")
 
     def batched():
         return M.motion_score(videos, "raft", reduce="mean", resize=size, flow_model=model, num_flow_updates=args.iters,
@@ -102,6 +138,14 @@ def main(argv=None) -> None:
         _sync(device)
         t_batch.append(time.perf_counter() - t0)
     tl, tb = min(t_loop), min(t_batch)
+    # work per pair, counted on the first video (both sides scale linearly in the number of videos)
+    f_loop = count_flops(lambda: official_style(model, videos[:1], size, args.iters, device)) / (args.frames - 1)
+    f_batch = count_flops(lambda: M.motion_score(videos[:1], "raft", reduce="mean", resize=size, flow_model=model,
+                                                 num_flow_updates=args.iters, batch_size=args.batch_size, device=device,
+                                                 show_progress=False)) / (args.frames - 1)
+    r_loop, r_batch = f_loop * n_pairs / tl, f_batch * n_pairs / tb
+    batch = min(flowmod.pairs_per_batch(args.batch_size, size, "raft", device), n_pairs)
+    ceiling = conv_ceiling(model, batch, size, device)
     diff = (got - ref).abs()
     rel = float((diff / ref.abs().clamp(min=1e-12)).max())
     score_diff = float((got.mean(1) - ref.mean(1)).abs().max())
@@ -109,6 +153,11 @@ def main(argv=None) -> None:
     print(f"cilnb batched       : {tb:8.2f} s  ({1e3 * tb / n_pairs:7.1f} ms/pair)")
     print(f"speed-up            : {tl / tb:8.2f}x")
     print(f"max |score diff|    : {score_diff:.3g} px (per-pair max abs {float(diff.max()):.3g}, max rel {rel:.3g})")
+    print(f"work per pair       : loop {f_loop / 1e9:.1f} GFLOP, cilnb {f_batch / 1e9:.1f} GFLOP "
+          f"(ratio {f_loop / f_batch:.2f})")
+    print(f"achieved rate       : loop {r_loop / 1e9:.0f} GFLOP/s, cilnb {r_batch / 1e9:.0f} GFLOP/s; "
+          f"largest conv alone {ceiling / 1e9:.0f} GFLOP/s")
+    print(f"exact-math bound    : ~{f_loop / f_batch * ceiling / r_loop:.2f}x (work ratio x ceiling / loop rate)")
 
 
 if __name__ == "__main__":

@@ -155,20 +155,62 @@ def test_raft_batched_equals_per_pair_and_torchvision(raft):
     single = M.motion_score(vids, batch_size=1, show_progress=False, **kw)  # one pair at a time
     from_batched = torch.linalg.vector_norm(batched, dim=2).double().mean((-1, -2))
     assert torch.allclose(single.per_pair, from_batched, rtol=1e-4, atol=0)
+    auto = M.motion_score(vids, batch_size=None, show_progress=False, **kw)  # automatic: all 4 pairs at once here
+    assert torch.allclose(auto.per_pair, from_batched, rtol=1e-4, atol=0)
     assert raft.training is False
 
 
+def test_automatic_batch_size():
+    """None: 16 pairs; RAFT on CPU at most CPU_BATCH_PIXELS of padded frames per batch; explicit sizes kept."""
+    from cilnb.metrics.flow import CPU_BATCH_PIXELS, pairs_per_batch
+
+    assert pairs_per_batch(None, (128, 224), "raft", "cpu") == 16
+    assert pairs_per_batch(None, (450, 800), "raft", "cpu") == CPU_BATCH_PIXELS // (456 * 800) == 5
+    assert pairs_per_batch(None, (4000, 4000), "raft", "cpu") == 1
+    assert pairs_per_batch(None, (450, 800), "raft", "cuda") == 16
+    assert pairs_per_batch(None, (450, 800), "farneback", "cpu") == 16
+    assert pairs_per_batch(64, (450, 800), "raft", "cpu") == 64
+    for bad in (0, -1, 2.0, True, "8"):
+        with pytest.raises(ValueError, match="batch_size"):
+            pairs_per_batch(bad)
+
+
 def test_raft_large_convex_upsampling_matches_torchvision():
-    """raft_large upsamples with its mask predictor: computed once at the end, equal to the last prediction."""
+    """raft_large: convex upsampling once at the end and the recurrent unit's context terms computed once
+    give torchvision's last prediction over several updates (the split GRU is exercised on both its
+    separable (1x5, 5x1) units)."""
     from torchvision.models.optical_flow import raft_large
+
+    from cilnb.metrics import flow as flowmod
 
     torch.manual_seed(1)
     model = raft_large(weights=None).eval()
-    v = _translate((0.5, 1.0), n_frames=2)[0][None]
-    fl = M.video_flows(v, "raft", flow_model=model, num_flow_updates=2)
+    v = _translate((0.5, 1.0), n_frames=3)[0][None]
+    fl = M.video_flows(v, "raft", flow_model=model, num_flow_updates=6)
     with torch.inference_mode():
-        ref = model(v[0, :1] * 2 - 1, v[0, 1:] * 2 - 1, num_flow_updates=2)[-1][None]
+        ref = model(v[0, :-1] * 2 - 1, v[0, 1:] * 2 - 1, num_flow_updates=6)[-1][None]
+        ctx = torch.randn(2, 128, 16, 16)
+        assert len(flowmod._Update(model.update_block, ctx).grus) == 2
     assert torch.allclose(fl, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_raft_custom_recurrent_unit_falls_back_to_its_own_forward(raft):
+    """A recurrent unit the split cannot reproduce (here reflect padding) runs through the module itself."""
+    import copy
+
+    from cilnb.metrics import flow as flowmod
+
+    model = copy.deepcopy(raft)
+    model.update_block.recurrent_block.convgru1.convq.padding_mode = "reflect"
+    with torch.inference_mode():
+        assert flowmod._Update(model.update_block, torch.randn(1, 64, 16, 16)).grus is None
+        assert len(flowmod._Update(raft.update_block, torch.randn(1, 64, 16, 16)).grus) == 1  # raft_small: one 3x3 unit
+        v = _translate((0.5, 1.0), n_frames=2)[0][None]
+        fl = M.video_flows(v, "raft", flow_model=model, num_flow_updates=3)
+        ref = model(v[0, :1] * 2 - 1, v[0, 1:] * 2 - 1, num_flow_updates=3)[-1][None]
+        base = M.video_flows(v, "raft", flow_model=raft, num_flow_updates=3)
+    assert torch.allclose(fl, ref, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(fl, base, atol=1e-4, rtol=1e-4), "the changed padding is really used"
 
 
 def test_raft_resize_and_eval_mode_restored(raft):

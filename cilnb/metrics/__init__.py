@@ -43,9 +43,11 @@ Flow (``method``):
    ``dynamic = (#pairs above threshold) >= count_num``;
 4. ``score`` = ``reduce`` (default ``"mean"``) of the per-pair top-5 % means.
 
-Speed: all pairs of all videos go through the flow model in batches of ``batch_size`` pairs; within a
-batch each frame is encoded once and RAFT's flow is upsampled only after the last update. Scores equal
-pair-by-pair scoring up to float32 round-off (tested: relative 1e-4). See ``benchmarks/motion_score.py``.
+Speed: all pairs of all videos go through the flow model in batches of ``batch_size`` pairs (default:
+16, for RAFT on CPU at most ~2 Mpx of frames per batch); within a batch each frame is encoded once, the
+context features' share of RAFT's recurrent unit is computed once instead of in each of the 20
+updates, and the flow is upsampled only after the last update. Scores equal pair-by-pair scoring and
+torchvision's forward up to float32 round-off (tested: relative 1e-4). See ``benchmarks/motion_score.py``.
 
 PIA motion score, ``pia_motion_score`` (App. B.3): ``d^i`` = mean over pixels and HSV channels of
 ``|HSV(frame i) - HSV(condition frame)|``; ``m^i = d^i / d_max * (m_max - m_min)`` with

@@ -25,6 +25,7 @@ __all__ = [
     "optical_flow",
     "raft_flow",
     "farneback_flow",
+    "pairs_per_batch",
 ]
 
 #: torchvision state-dict files looked up in ``<torch hub dir>/checkpoints`` when ``weights=None``.
@@ -153,13 +154,72 @@ def _pad8(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     return x, pads
 
 
+class _SplitGRU:
+    """A torchvision ``ConvGRU`` whose convolutions take the context's share precomputed.
+
+    Each gate convolves ``cat([h, context, motion])``; by linearity (zero padding) that is
+    ``conv(cat([h, motion]), W_h|m) + conv(context, W_c) + b``, and the context is the same in all
+    updates, so its term is computed once. The z and r gates share one convolution (stacked outputs).
+    Same function as ``gru(h, cat([context, motion]))`` up to float summation order.
+    """
+
+    def __init__(self, gru, context: torch.Tensor, hs: int):
+        cc = context.shape[1]
+        convs = (gru.convz, gru.convr, gru.convq)
+        self.padding = gru.convz.padding
+        keep = [torch.cat([c.weight[:, :hs], c.weight[:, hs + cc:]], 1) for c in convs]
+        self.w_zr, self.w_q = torch.cat(keep[:2]), keep[2]
+        ctx = F.conv2d(context, torch.cat([c.weight[:, hs:hs + cc] for c in convs]),
+                       torch.cat([c.bias for c in convs]), padding=self.padding)
+        self.ctx_zr, self.ctx_q = ctx.split([2 * hs, hs], 1)
+
+    @staticmethod
+    def fits(gru) -> bool:
+        convs = [getattr(gru, a, None) for a in ("convz", "convr", "convq")]
+        return all(isinstance(c, torch.nn.Conv2d) and c.bias is not None and c.groups == 1 and c.padding_mode == "zeros"
+                   and c.stride == (1, 1) and c.dilation == (1, 1) and c.padding == convs[0].padding
+                   and c.kernel_size == convs[0].kernel_size for c in convs)
+
+    def __call__(self, h: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        zr = F.conv2d(torch.cat([h, motion], 1), self.w_zr, padding=self.padding).add_(self.ctx_zr).sigmoid_()
+        z, r = zr.chunk(2, 1)
+        q = F.conv2d(torch.cat([r * h, motion], 1), self.w_q, padding=self.padding).add_(self.ctx_q).tanh_()
+        return (1 - z) * h + z * q
+
+
+class _Update:
+    """``update_block(hidden, context, corr, flow)`` with the recurrent block's context terms computed once.
+
+    Falls back to the module's own forward when its recurrent block is not torchvision's ``ConvGRU``
+    pair (so a customised RAFT still gets its own update).
+    """
+
+    def __init__(self, block, context: torch.Tensor):
+        self.block, self.context = block, context
+        rb = block.recurrent_block
+        grus = [g for g in (getattr(rb, "convgru1", None), getattr(rb, "convgru2", None)) if isinstance(g, torch.nn.Module)]
+        self.grus = None
+        if grus and all(_SplitGRU.fits(g) for g in grus):
+            self.grus = [_SplitGRU(g, context, block.hidden_state_size) for g in grus]
+
+    def __call__(self, hidden, corr, flow):
+        if self.grus is None:
+            return self.block(hidden, self.context, corr, flow)
+        motion = self.block.motion_encoder(flow, corr)
+        for gru in self.grus:
+            hidden = gru(hidden, motion)
+        return hidden, self.block.flow_head(hidden)
+
+
 def raft_flow(model, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor,
               num_flow_updates: int = 20) -> torch.Tensor:
     """RAFT flow ``frames[i1] -> frames[i2]`` for many pairs in one batch; frames ``[N, C, H, W]`` in [0, 1].
 
     Equals ``model(2 x - 1, ...)[-1]`` of torchvision's forward pair by pair (float tolerance), but each
-    frame goes through the feature encoder once however many pairs use it, and the flow is upsampled
-    only after the last update (torchvision upsamples after every one). H and W are replicate-padded to
+    frame goes through the feature encoder once however many pairs use it, the context features'
+    share of the recurrent unit's convolutions is computed once instead of in every update (a third of
+    its multiply-adds for raft_large), and the flow is upsampled only after the last update
+    (torchvision upsamples after every one). H and W are replicate-padded to
     multiples of 8 (evenly on both sides) and the flow is cropped back; padded sizes below 128 px are
     refused (RAFT's 4-level correlation pyramid needs feature maps of at least 16 px).
     """
@@ -181,9 +241,10 @@ def raft_flow(model, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor,
     n, _, hh, ww = f1.shape
     coords0 = _coords_grid(n, hh, ww, x.device)
     coords1 = coords0.clone()
+    update = _Update(model.update_block, context)
     for _ in range(int(num_flow_updates)):
         corr = model.corr_block.index_pyramid(centroids_coords=coords1)
-        hidden, delta = model.update_block(hidden, context, corr, coords1 - coords0)
+        hidden, delta = update(hidden, corr, coords1 - coords0)
         coords1 = coords1 + delta
     mask = None if model.mask_predictor is None else model.mask_predictor(hidden)
     flow = _upsample8(coords1 - coords0, mask)
@@ -240,6 +301,10 @@ class FlowEngine:
         stack.enter_context(torch.inference_mode())
         return stack
 
+    def pairs_per_batch(self, batch_size, size) -> int:
+        """:func:`pairs_per_batch` for this engine's method and device at frame ``size``."""
+        return pairs_per_batch(batch_size, size, self.method, self.device)
+
     def __call__(self, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor) -> torch.Tensor:
         if self.method == "raft":
             return raft_flow(self.model, frames.to(self.device), i1.to(self.device), i2.to(self.device),
@@ -249,7 +314,7 @@ class FlowEngine:
 
 def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0), resize=None, arch: str = "large",
                  weights=None, flow_model=None, num_flow_updates: int = 20, farneback_params: dict | None = None,
-                 batch_size: int = 16, device="auto", show_progress: bool = False) -> torch.Tensor:
+                 batch_size: int | None = None, device="auto", show_progress: bool = False) -> torch.Tensor:
     """Dense flow ``image1 -> image2`` for image batches ``[N, C, H, W]`` (C = 1 or 3); returns ``[N, 2, h, w]``.
 
     ``resize=(h, w)`` resizes both first (bilinear, antialiased); ``None`` keeps the size. Other
@@ -260,9 +325,10 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     if a.shape != b.shape:
         raise ValueError(f"image1 {tuple(a.shape)} and image2 {tuple(b.shape)} must have the same shape")
     size = _video.check_size(resize)
-    bs = _check_batch_size(batch_size)
+    pairs_per_batch(batch_size)
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device)
+    bs = engine.pairs_per_batch(batch_size, size or a.shape[-2:])
     out = []
     n = a.shape[0]
     with engine.context():
@@ -275,7 +341,25 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     return torch.cat(out)
 
 
-def _check_batch_size(batch_size) -> int:
+#: Pairs per flow batch when ``batch_size=None``: this many, but RAFT on CPU at most
+#: :data:`CPU_BATCH_PIXELS` padded pixels per batch (pairs x H x W).
+AUTO_BATCH_PAIRS = 16
+#: On CPU, RAFT batches beyond a few pairs at 450x800 were measured slower (the correlation volume,
+#: ~170 MB per pair there, and the update activations leave the caches): 7.7 s/pair in batches of 16
+#: vs 5.6 s/pair in batches of 4; at 128x224 the batch size changes nothing (benchmarks/README.md).
+CPU_BATCH_PIXELS = 2 ** 21
+
+
+def pairs_per_batch(batch_size, size=None, method: str = "raft", device="cpu") -> int:
+    """Frame pairs per flow batch: ``batch_size`` checked, or with ``None`` :data:`AUTO_BATCH_PAIRS`,
+    for RAFT on CPU capped at :data:`CPU_BATCH_PIXELS` padded pixels of frame ``size`` per batch."""
+    if batch_size is None:
+        pairs = AUTO_BATCH_PAIRS
+        if method == "raft" and torch.device(device).type == "cpu" and size is not None:
+            h, w = (-(-int(s) // 8) * 8 for s in size)
+            pairs = max(1, min(pairs, CPU_BATCH_PIXELS // (h * w)))
+        return pairs
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int (pairs per flow batch), got {batch_size!r}")
+        raise ValueError(f"batch_size must be a positive int (pairs per flow batch) or None (automatic), "
+                         f"got {batch_size!r}")
     return batch_size

@@ -12,7 +12,7 @@ import torch
 
 from .._util import progress
 from . import _video
-from .flow import FlowEngine, _check_batch_size
+from .flow import FlowEngine
 
 __all__ = [
     "PROTOCOLS",
@@ -133,7 +133,7 @@ def _iter_flows(v, engine, frames, size, value_range, batch_size, show_progress,
 
 def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=None, frame_stride: int = 1,
                 arch: str = "large", weights=None, flow_model=None, num_flow_updates: int = 20,
-                farneback_params: dict | None = None, batch_size: int = 16, device="auto",
+                farneback_params: dict | None = None, batch_size: int | None = None, device="auto",
                 show_progress: bool = False) -> torch.Tensor:
     """Flow fields between adjacent (kept) frames: ``[B, P, 2, h, w]`` float32 (for plots and small sets).
 
@@ -149,7 +149,7 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
                         farneback_params=farneback_params, device=device)
     P = len(frames) - 1
     out = torch.empty(v.shape[0] * P, 2, *size)
-    for start, flows in _iter_flows(v, engine, frames, size, value_range, _check_batch_size(batch_size),
+    for start, flows in _iter_flows(v, engine, frames, size, value_range, engine.pairs_per_batch(batch_size, size),
                                     show_progress, f"flow ({method})"):
         out[start:start + len(flows)] = flows.float().cpu()
     return out.reshape(v.shape[0], P, 2, *size)
@@ -158,7 +158,7 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
 def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: str | None = None,
                  resize="protocol", *, value_range=(0.0, 1.0), fps: float | None = None, arch: str = "large",
                  weights=None, flow_model=None, num_flow_updates: int = 20, farneback_params: dict | None = None,
-                 batch_size: int = 16, device="auto", show_progress: bool = True) -> MotionScores:
+                 batch_size: int | None = None, device="auto", show_progress: bool = True) -> MotionScores:
     """Optical-flow motion score of each video in ``videos [B, F, C, H, W]`` (Sec. 4.1, App. B.3; Fig. 1, Table 1).
 
     ``videos``: float in ``value_range`` (default ``(0, 1)``; ``(-1, 1)`` for the toy videos) or uint8 in
@@ -172,6 +172,8 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
 
     All pairs of all videos are scored in batches of ``batch_size`` pairs (RAFT: on ``device``, each
     frame encoded once per batch); the scores equal pair-by-pair scoring up to float32 round-off.
+    ``batch_size=None`` picks 16 pairs, for RAFT on CPU at most ~2 Mpx of frames per batch (5 pairs at
+    450x800), where larger batches run slower (``cilnb.metrics.flow.CPU_BATCH_PIXELS``).
     Returns :class:`MotionScores` (``.score`` is ``[B]`` float64). Shown in notebooks/motion_metrics.ipynb.
     """
     v = _video.check_videos(videos, value_range)
@@ -181,7 +183,7 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     B, P = v.shape[0], len(frames) - 1
     per_pair = torch.empty(B * P, dtype=torch.float64)
     k_top = max(1, int(size[0] * size[1] * 0.05))
-    for start, flows in _iter_flows(v, engine, frames, size, value_range, _check_batch_size(batch_size),
+    for start, flows in _iter_flows(v, engine, frames, size, value_range, engine.pairs_per_batch(batch_size, size),
                                     show_progress, f"motion score ({method}, {protocol})"):
         mag = torch.linalg.vector_norm(flows.float(), dim=1).flatten(1)  # [n, h*w]
         if protocol == "svd":

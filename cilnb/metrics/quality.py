@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _video
-from .flow import FlowEngine, _check_batch_size
+from .flow import FlowEngine
 from .motion import _iter_flows
 
 __all__ = ["psnr", "ssim", "condition_alignment", "warping_error"]
@@ -96,7 +96,7 @@ def _backward_warp(img: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor,
 
 def warping_error(videos, method: str = "farneback", *, value_range=(0.0, 1.0), resize=None,
                   arch: str = "large", weights=None, flow_model=None, num_flow_updates: int = 20,
-                  farneback_params: dict | None = None, batch_size: int = 16, device="auto",
+                  farneback_params: dict | None = None, batch_size: int | None = None, device="auto",
                   show_progress: bool = False) -> torch.Tensor:
     """Temporal-consistency proxy ``[B]``: mean flow-warping error between adjacent frames (lower: smoother).
 
@@ -114,7 +114,7 @@ def warping_error(videos, method: str = "farneback", *, value_range=(0.0, 1.0), 
     rev = v.flip(1)  # pairs (i+1 -> i) of v are the adjacent pairs of the reversed video
     P = Fr - 1
     errs = torch.empty(B * P, dtype=torch.float64)
-    for start, flows in _iter_flows(rev, engine, list(range(Fr)), size, value_range, _check_batch_size(batch_size),
+    for start, flows in _iter_flows(rev, engine, list(range(Fr)), size, value_range, engine.pairs_per_batch(batch_size, size),
                                     show_progress, f"warping error ({method})"):
         flat = torch.arange(start, start + len(flows))
         b, p = flat // P, flat % P  # reversed pair p: frame Fr-1-p (target) -> Fr-2-p (source)
