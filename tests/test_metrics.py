@@ -160,14 +160,22 @@ def test_raft_batched_equals_per_pair_and_torchvision(raft):
     assert raft.training is False
 
 
-def test_automatic_batch_size():
+def test_automatic_batch_size(monkeypatch):
     """None: 16 pairs; RAFT on CPU at most CPU_BATCH_PIXELS of padded frames per batch; explicit sizes kept."""
     from cilnb.metrics.flow import CPU_BATCH_PIXELS, pairs_per_batch
 
     assert pairs_per_batch(None, (128, 224), "raft", "cpu") == 16
     assert pairs_per_batch(None, (450, 800), "raft", "cpu") == CPU_BATCH_PIXELS // (456 * 800) == 5
     assert pairs_per_batch(None, (4000, 4000), "raft", "cpu") == 1
+    gib = 2 ** 30  # a GPU: correlation pyramids of a batch within half the free memory
+    assert M.flow.corr_pyramid_bytes((450, 800)) == int(4 * (57 * 100) ** 2 * 85 / 64)  # 1/8 of 456x800, 4 levels
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev=None: (80 * gib, 141 * gib))
     assert pairs_per_batch(None, (450, 800), "raft", "cuda") == 16
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev=None: (8 * gib, 24 * gib))
+    per_pair = M.flow.corr_pyramid_bytes((1080, 1920))
+    assert 5.5e9 < per_pair < 5.7e9 and pairs_per_batch(None, (1080, 1920), "raft", "cuda") == 1  # never 0
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev=None: (2 * gib, 24 * gib))
+    assert pairs_per_batch(None, (450, 800), "raft", "cuda") == gib // M.flow.corr_pyramid_bytes((450, 800)) == 6
     assert pairs_per_batch(None, (450, 800), "farneback", "cpu") == 16
     assert pairs_per_batch(64, (450, 800), "raft", "cpu") == 64
     for bad in (0, -1, 2.0, True, "8"):

@@ -44,9 +44,10 @@ Flow (``method``):
 4. ``score`` = ``reduce`` (default ``"mean"``) of the per-pair top-5 % means.
 
 Speed: all pairs of all videos go through the flow model in batches of ``batch_size`` pairs (default:
-16, for RAFT on CPU at most ~2 Mpx of frames per batch); within a batch each frame is encoded once, the
-context features' share of RAFT's recurrent unit is computed once instead of in each of the 20
-updates, and the flow is upsampled only after the last update. Scores equal pair-by-pair scoring and
+16, for RAFT at most ~2 Mpx of frames per batch on CPU and within half the free memory on a GPU);
+within a batch each frame is encoded once, the context features' share of RAFT's recurrent unit is
+computed once instead of in each of the 20 updates, and the flow is upsampled only after the last
+update. Scores equal pair-by-pair scoring and
 torchvision's forward up to float32 round-off (tested: relative 1e-4). See ``benchmarks/motion_score.py``.
 
 PIA motion score, ``pia_motion_score`` (App. B.3): ``d^i`` = mean over pixels and HSV channels of

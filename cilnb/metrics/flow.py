@@ -26,6 +26,7 @@ __all__ = [
     "raft_flow",
     "farneback_flow",
     "pairs_per_batch",
+    "corr_pyramid_bytes",
 ]
 
 #: torchvision state-dict files looked up in ``<torch hub dir>/checkpoints`` when ``weights=None``.
@@ -350,15 +351,29 @@ AUTO_BATCH_PAIRS = 16
 CPU_BATCH_PIXELS = 2 ** 21
 
 
+def corr_pyramid_bytes(size) -> int:
+    """Bytes of RAFT's float32 correlation pyramid for one pair at frame ``size``: ``(h w)^2`` entries at
+    1/8 resolution (``h, w`` = padded size / 8), then 3 levels pooled 2x2 over the second image."""
+    h, w = (-(-int(s) // 8) for s in size)
+    return int(4 * (h * w) ** 2 * (1 + 1 / 4 + 1 / 16 + 1 / 64))
+
+
 def pairs_per_batch(batch_size, size=None, method: str = "raft", device="cpu") -> int:
     """Frame pairs per flow batch: ``batch_size`` checked, or with ``None`` :data:`AUTO_BATCH_PAIRS`,
-    for RAFT on CPU capped at :data:`CPU_BATCH_PIXELS` padded pixels of frame ``size`` per batch."""
+    for RAFT on CPU capped at :data:`CPU_BATCH_PIXELS` padded pixels of frame ``size`` per batch and
+    on a GPU so that the batch's correlation pyramids take at most half its free memory (a 1080p pair
+    needs 5.6 GB)."""
     if batch_size is None:
         pairs = AUTO_BATCH_PAIRS
-        if method == "raft" and torch.device(device).type == "cpu" and size is not None:
-            h, w = (-(-int(s) // 8) * 8 for s in size)
-            pairs = max(1, min(pairs, CPU_BATCH_PIXELS // (h * w)))
-        return pairs
+        dev = torch.device(device)
+        if method == "raft" and size is not None:
+            if dev.type == "cpu":
+                h, w = (-(-int(s) // 8) * 8 for s in size)
+                pairs = min(pairs, CPU_BATCH_PIXELS // (h * w))
+            elif dev.type == "cuda":
+                free, _ = torch.cuda.mem_get_info(dev)
+                pairs = min(pairs, free // 2 // corr_pyramid_bytes(size))
+        return max(1, pairs)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int (pairs per flow batch) or None (automatic), "
                          f"got {batch_size!r}")

@@ -173,7 +173,8 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     All pairs of all videos are scored in batches of ``batch_size`` pairs (RAFT: on ``device``, each
     frame encoded once per batch); the scores equal pair-by-pair scoring up to float32 round-off.
     ``batch_size=None`` picks 16 pairs, for RAFT on CPU at most ~2 Mpx of frames per batch (5 pairs at
-    450x800), where larger batches run slower (``cilnb.metrics.flow.CPU_BATCH_PIXELS``).
+    450x800), where larger batches run slower, and on a GPU as many as keep the correlation volumes
+    within half its free memory (:func:`cilnb.metrics.flow.pairs_per_batch`).
     Returns :class:`MotionScores` (``.score`` is ``[B]`` float64). Shown in notebooks/motion_metrics.ipynb.
     """
     v = _video.check_videos(videos, value_range)
