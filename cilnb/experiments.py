@@ -184,6 +184,8 @@ def load_variants(model: str = "toy", model_path: str = "", *, naive: str = "", 
     if model == "toy":
         files = {"base": model_path or "base", "naive": naive or "naive", "timenoise": timenoise or "timenoise"}
         return {k: models.load("toy", files[k], device=device) for k in which}
+    from .models.base import dtype_kwargs
+
     out = {"base": models.load(model, model_path or None, device=device, dtype=dtype)}
     unet_cls = getattr(type(getattr(out["base"], "unet", None)), "from_pretrained", None)
     for label, folder in (("naive", naive), ("timenoise", timenoise)):
@@ -194,7 +196,7 @@ def load_variants(model: str = "toy", model_path: str = "", *, naive: str = "", 
         if not (Path(folder) / "config.json").is_file():
             raise ValueError(f"fine-tuned UNet for {label!r} not found: {folder!r} must be a diffusers UNet folder "
                              "(config.json + safetensors), e.g. OUT/unet of `python -m cilnb finetune`")
-        unet = unet_cls(str(folder), torch_dtype=next(out["base"].unet.parameters()).dtype)
+        unet = unet_cls(str(folder), **dtype_kwargs(next(out["base"].unet.parameters()).dtype))
         out[label] = models.load(model, model_path or None, device=device, dtype=dtype, unet=unet)
     return out
 

@@ -123,6 +123,14 @@ def test_svd_loads_from_a_local_folder(tmp_path):
     ref = from_pipeline(pipe)
     cond = ref.prepare_condition(torch.zeros((1, 3, PX, PX)), seed=0)
     _same_forward(ad, ref, torch.randn((1, F, 4, LAT, LAT)) * 10, torch.tensor([0.7], dtype=torch.float64), cond)
+    # the dtype reaches diffusers under the keyword this diffusers reads (no 'torch_dtype is deprecated')
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        half = M.load("svd", str(tmp_path / "svd"), device="cpu", dtype="bfloat16")
+    assert half.unet.dtype == torch.bfloat16
+    assert not [w for w in caught if "torch_dtype" in str(w.message)], [str(w.message) for w in caught]
 
 
 def test_pia_and_i2vgenxl_load_from_local_folders(tmp_path):

@@ -26,7 +26,7 @@ import torch
 
 from ..denoiser import x0_from_eps, x0_from_v
 from ..schedules import VPSchedule, from_diffusers
-from .base import Adapter, _offline, _pipeline_folder, _torch_dtype
+from .base import Adapter, _offline, _pipeline_folder, _torch_dtype, dtype_kwargs
 from .svd import _CLIP_MEAN, _CLIP_STD, _check_images, _check_video, _per_sample
 
 __all__ = ["PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
@@ -385,9 +385,9 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
     dt = _torch_dtype(dtype, dev)
     from diffusers import MotionAdapter, PIAPipeline
 
-    kw = dict(torch_dtype=dt, variant=variant, local_files_only=_offline(), **pipeline_kwargs)
+    kw = dict(**dtype_kwargs(dt), variant=variant, local_files_only=_offline(), **pipeline_kwargs)
     if adapter_folder is not None:
-        kw["motion_adapter"] = MotionAdapter.from_pretrained(adapter_folder, torch_dtype=dt, local_files_only=_offline())
+        kw["motion_adapter"] = MotionAdapter.from_pretrained(adapter_folder, **dtype_kwargs(dt), local_files_only=_offline())
     pipe = PIAPipeline.from_pretrained(folder, **kw)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)
@@ -409,7 +409,7 @@ def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale:
     dt = _torch_dtype(dtype, dev)
     from diffusers import I2VGenXLPipeline
 
-    pipe = I2VGenXLPipeline.from_pretrained(folder, torch_dtype=dt, variant=variant, local_files_only=_offline(), **pipeline_kwargs)
+    pipe = I2VGenXLPipeline.from_pretrained(folder, **dtype_kwargs(dt), variant=variant, local_files_only=_offline(), **pipeline_kwargs)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)
     return _finish(pipe, I2VGenXLAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip), dev, dt)
