@@ -342,8 +342,8 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     return torch.cat(out)
 
 
-#: Pairs per flow batch when ``batch_size=None``: this many, but RAFT on CPU at most
-#: :data:`CPU_BATCH_PIXELS` padded pixels per batch (pairs x H x W).
+#: Pairs per flow batch when ``batch_size=None``: this many, fewer for RAFT where
+#: :func:`pairs_per_batch` says so (CPU pixel budget, GPU free memory).
 AUTO_BATCH_PAIRS = 16
 #: On CPU, RAFT batches beyond a few pairs at 450x800 were measured slower (the correlation volume,
 #: ~170 MB per pair there, and the update activations leave the caches): 7.7 s/pair in batches of 16
