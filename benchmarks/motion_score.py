@@ -22,7 +22,6 @@ Usage: ``python benchmarks/motion_score.py [--device cuda] [--videos 4] [--frame
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
@@ -31,10 +30,7 @@ from cilnb import metrics as M
 from cilnb._util import resolve_device
 from cilnb.metrics import flow as flowmod
 
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from _common import elapsed
 
 
 def official_style(model, videos: torch.Tensor, size, iters: int, device: torch.device) -> torch.Tensor:
@@ -68,14 +64,7 @@ def conv_ceiling(model, n_pairs: int, size, device: torch.device, repeats: int =
     with torch.inference_mode():
         flops = count_flops(lambda: conv(x))
         conv(x)
-        best = float("inf")
-        for _ in range(repeats):
-            _sync(device)
-            t0 = time.perf_counter()
-            conv(x)
-            _sync(device)
-            best = min(best, time.perf_counter() - t0)
-    return flops / best
+        return flops / min(elapsed(lambda: conv(x), device) for _ in range(repeats))
 
 
 def main(argv=None) -> None:
@@ -110,42 +99,33 @@ def main(argv=None) -> None:
     speeds = torch.linspace(0.5, 3.0, args.videos).tolist()
     videos, _, _ = M.synthetic_motion_set(speeds, None, n_frames=args.frames, size=size, seed=0)
     n_pairs = args.videos * (args.frames - 1)
+    batch = flowmod.pairs_per_batch(args.batch_size, size, "raft", device)
     print(f"device {device} ({torch.get_num_threads()} CPU threads), raft_{args.arch}, {which}")
     print(f"{args.videos} videos x {args.frames} frames at {size[0]}x{size[1]} = {n_pairs} pairs, {args.iters} updates, "
-          f"cilnb batches of {flowmod.pairs_per_batch(args.batch_size, size, 'raft', device)} pairs")
+          f"cilnb batches of {batch} pairs")
 
-    def batched():
-        return M.motion_score(videos, "raft", reduce="mean", resize=size, flow_model=model, num_flow_updates=args.iters,
+    def batched(v=videos):
+        return M.motion_score(v, "raft", reduce="mean", resize=size, flow_model=model, num_flow_updates=args.iters,
                               batch_size=args.batch_size, device=device, show_progress=False).per_pair
 
-    def loop():
-        return official_style(model, videos, size, args.iters, device)
+    def loop(v=videos):
+        return official_style(model, v, size, args.iters, device)
 
     # warm-up (kernels, allocator) on one video each
     M.motion_score(videos[:1, :2], "raft", resize=size, flow_model=model, num_flow_updates=1, device=device,
                    show_progress=False)
     official_style(model, videos[:1, :2], size, 1, device)
 
-    t_loop, t_batch = [], []
+    res, t_loop, t_batch = {}, [], []
     for _ in range(args.repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        ref = loop()
-        _sync(device)
-        t_loop.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        got = batched()
-        _sync(device)
-        t_batch.append(time.perf_counter() - t0)
-    tl, tb = min(t_loop), min(t_batch)
+        t_loop.append(elapsed(lambda: res.update(ref=loop()), device))
+        t_batch.append(elapsed(lambda: res.update(got=batched()), device))
+    tl, tb, ref, got = min(t_loop), min(t_batch), res["ref"], res["got"]
     # work per pair, counted on the first video (both sides scale linearly in the number of videos)
-    f_loop = count_flops(lambda: official_style(model, videos[:1], size, args.iters, device)) / (args.frames - 1)
-    f_batch = count_flops(lambda: M.motion_score(videos[:1], "raft", reduce="mean", resize=size, flow_model=model,
-                                                 num_flow_updates=args.iters, batch_size=args.batch_size, device=device,
-                                                 show_progress=False)) / (args.frames - 1)
+    f_loop = count_flops(lambda: loop(videos[:1])) / (args.frames - 1)
+    f_batch = count_flops(lambda: batched(videos[:1])) / (args.frames - 1)
     r_loop, r_batch = f_loop * n_pairs / tl, f_batch * n_pairs / tb
-    batch = min(flowmod.pairs_per_batch(args.batch_size, size, "raft", device), n_pairs)
-    ceiling = conv_ceiling(model, batch, size, device)
+    ceiling = conv_ceiling(model, min(batch, n_pairs), size, device)
     diff = (got - ref).abs()
     rel = float((diff / ref.abs().clamp(min=1e-12)).max())
     score_diff = float((got.mean(1) - ref.mean(1)).abs().max())

@@ -184,10 +184,11 @@ def load_variants(model: str = "toy", model_path: str = "", *, naive: str = "", 
     if model == "toy":
         files = {"base": model_path or "base", "naive": naive or "naive", "timenoise": timenoise or "timenoise"}
         return {k: models.load("toy", files[k], device=device) for k in which}
-    from .models.base import dtype_kwargs
+    from .models.base import _from_pretrained
 
     out = {"base": models.load(model, model_path or None, device=device, dtype=dtype)}
-    unet_cls = getattr(type(getattr(out["base"], "unet", None)), "from_pretrained", None)
+    unet_cls = type(getattr(out["base"], "unet", None))
+    unet_cls = unet_cls if callable(getattr(unet_cls, "from_pretrained", None)) else None
     for label, folder in (("naive", naive), ("timenoise", timenoise)):
         if label not in which or not folder:
             continue
@@ -196,7 +197,7 @@ def load_variants(model: str = "toy", model_path: str = "", *, naive: str = "", 
         if not (Path(folder) / "config.json").is_file():
             raise ValueError(f"fine-tuned UNet for {label!r} not found: {folder!r} must be a diffusers UNet folder "
                              "(config.json + safetensors), e.g. OUT/unet of `python -m cilnb finetune`")
-        unet = unet_cls(str(folder), **dtype_kwargs(next(out["base"].unet.parameters()).dtype))
+        unet = _from_pretrained(unet_cls, str(folder), next(out["base"].unet.parameters()).dtype)
         out[label] = models.load(model, model_path or None, device=device, dtype=dtype, unet=unet)
     return out
 
@@ -702,6 +703,16 @@ def _fd_order(a, b) -> str:
     return "worse" if a.fd_lo > b.fd_hi else "indistinguishable"
 
 
+def _versus(d: float, band: float, words=("better", "worse", "indistinguishable")) -> str:
+    """``words[0]`` when the difference ``d`` is above ``band``, ``words[1]`` when below ``-band``, else ``words[2]``."""
+    return words[0] if d > band else (words[1] if d < -band else words[2])
+
+
+def _column_versus(a, b, col: str) -> str:
+    """Row ``a`` against row ``b`` on ``col`` (a mean with its ``col_sem``): :func:`_versus` at 2 standard errors."""
+    return _versus(a[col] - b[col], 2 * max(a[f"{col}_sem"], b[f"{col}_sem"]))
+
+
 def sweep_verdict(summary: pd.DataFrame) -> list[str]:
     """Claim 2 read off the sweep: (a) motion rises as M falls; (b) at the smallest M, Analytic-Init has
     better quality (FD) and alignment than standard noise; (c) some M < 1 with Analytic-Init has
@@ -716,15 +727,14 @@ def sweep_verdict(summary: pd.DataFrame) -> list[str]:
     unit = summary.motion_name.iloc[0] if "motion_name" in summary else "motion"
     if len(std) > 1:
         lo, hi = std.iloc[0], std.iloc[-1]
-        rising = lo.motion - hi.motion > 2 * max(lo.motion_sem, hi.motion_sem)
+        rising = _column_versus(lo, hi, "motion") == "better"
         out.append(f"(a) motion {'rises' if rising else 'does NOT rise'} as M falls (standard noise): "
                    f"{hi.motion:.2f} +- {hi.motion_sem:.2f} at M={hi.M:g} -> {lo.motion:.2f} +- {lo.motion_sem:.2f} at M={lo.M:g} "
                    f"({unit}, +- 1 s.e.; ground truth {summary.gt_motion.iloc[0]:.2f}).")
-    if len(ana) and len(std):
+    if len(ana) and len(std):  # both inits at the smallest M
         m = min(ana.M.min(), std.M.min())
         a, s = ana[ana.M == m].iloc[0], std[std.M == m].iloc[0]
-        d_psnr, se = a.first_frame_psnr - s.first_frame_psnr, 2 * max(a.first_frame_psnr_sem, s.first_frame_psnr_sem)
-        align = "better" if d_psnr > se else ("worse" if d_psnr < -se else "indistinguishable")
+        align = _column_versus(a, s, "first_frame_psnr")
         psnr = f"frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB (alignment {align})"
         if has_fd:
             quality = _fd_order(a, s)
@@ -742,13 +752,10 @@ def sweep_verdict(summary: pd.DataFrame) -> list[str]:
         out.append(f"(c) best Analytic-Init start M={best.M:g}: FD {_fd_text(best)} vs {_fd_text(ref)} at M={summary.M.max():g} "
                    f"({order}), motion ratio {best.motion_ratio:.2f}.")
     if "sprite_stability" in summary and len(ana) and len(std):
-        m = min(ana.M.min(), std.M.min())
-        a, s_ = ana[ana.M == m].iloc[0], std[std.M == m].iloc[0]
-        d, se = a.sprite_stability - s_.sprite_stability, 2 * max(a.sprite_stability_sem, s_.sprite_stability_sem)
-        word = "better" if d > se else ("worse" if d < -se else "indistinguishable")
+        word = _column_versus(a, s, "sprite_stability")
         top = summary[summary.M == summary.M.max()].sprite_stability.mean()
         out.append(f"(d) sprite stability (frames keeping frame 0's sprite count; an outlier-robust quality read-out) at M={m:g}: "
-                   f"Analytic-Init {a.sprite_stability:.2f} vs standard {s_.sprite_stability:.2f} ({word}); "
+                   f"Analytic-Init {a.sprite_stability:.2f} vs standard {s.sprite_stability:.2f} ({word}); "
                    f"{top:.2f} at M={summary.M.max():g}, real videos {a.get('sprite_stability_data', float('nan')):.2f}.")
     return out
 
@@ -845,7 +852,7 @@ def table1_verdict(summary: pd.DataFrame, *, naive: str = "naive", timenoise: st
     if a.empty or b.empty:
         return [f"need both {naive!r} and {timenoise!r} at M = T with standard noise to judge Claim 3"]
     a, b = a.iloc[0], b.iloc[0]
-    more = b.motion > a.motion + 2 * max(a.motion_sem, b.motion_sem)
+    more = _column_versus(b, a, "motion") == "better"
     quality = (f"quality {a.fd_name}: {_fd_text(b)} vs {_fd_text(a)} ({_fd_order(b, a)}); "
                if _has_fd(summary) else "quality not measured (no i3d_path); ")
     return [
@@ -941,16 +948,16 @@ def motion_control_verdict(df: pd.DataFrame) -> list[str]:
     (name0, M0, i0), g0 = groups[0]
     g0 = g0.set_index("image")
     gap = g0.output_motion - g0.input_motion
-    se = gap.std(ddof=1) / np.sqrt(gap.count())
+    se = gap.sem()
     ratio = g0.output_motion.sum() / g0.input_motion.sum()
-    word = "BELOW" if gap.mean() < -2 * se else ("ABOVE" if gap.mean() > 2 * se else "NOT distinguishable from")
+    word = _versus(gap.mean(), 2 * se, ("ABOVE", "BELOW", "NOT distinguishable from"))
     out = [f"{config_name(name0, M0, i0)} output/input motion = {ratio:.2f} (output - input {gap.mean():+.3f} +- {2 * se:.3f}, 2 s.e.): "
            f"output motion is {word} the input; Fig. 1's 'always below' {'reproduced' if word == 'BELOW' else 'NOT reproduced'}."]
     for (model, M, init), g in groups[1:]:
         g = g.set_index("image")
         d = (g.error - g0.error).dropna()
-        se = d.std(ddof=1) / np.sqrt(len(d))
-        word = "lower" if d.mean() < -2 * se else ("higher" if d.mean() > 2 * se else "not different")
+        se = d.sem()
+        word = _versus(d.mean(), 2 * se, ("higher", "lower", "not different"))
         out.append(f"{config_name(model, M, init)}: ratio {g.output_motion.sum() / g.input_motion.sum():.2f}, error {g.error.mean():.2f} "
                    f"vs {g0.error.mean():.2f} ({word}: paired difference {d.mean():+.3f} +- {2 * se:.3f}).")
     return out

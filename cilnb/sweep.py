@@ -78,6 +78,10 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def cond_of(self, i: int) -> dict:
+        """Image ``i``'s per-image conditioning, ``{name: float}``."""
+        return {k: float(v[i]) for k, v in self.cond.items()}
+
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "image"
@@ -506,7 +510,7 @@ def run_sweep(
                 "n_steps": n_steps, "sampler": sampler, "model": settings["model"], "rank": rank,
                 "file": f"videos/{u.uid}.safetensors",
                 **{k: v[u.image] for k, v in images.columns.items()},
-                **{k: float(v[u.image]) for k, v in images.cond.items()},
+                **images.cond_of(u.image),
             }
 
         # rows lost between "video written" and "row appended": rebuild them from the stored videos
@@ -540,12 +544,13 @@ def run_sweep(
                     with torch.no_grad():
                         conds = [
                             model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.noise_seed), **cond_kwargs,
-                                                    **{k: float(v[u.image]) for k, v in images.cond.items()})
+                                                    **images.cond_of(u.image))
                             for b, u in enumerate(chunk)
                         ]
                     cond = _concat_cond(conds)
                 else:
-                    cond = {"y": imgs, **{k: torch.tensor([float(v[u.image]) for u in chunk], device=device) for k, v in images.cond.items()}}
+                    per_image = [images.cond_of(u.image) for u in chunk]
+                    cond = {"y": imgs, **{k: torch.tensor([c[k] for c in per_image], device=device) for k in images.cond}}
                 y = cond.pop("y")
                 M, init = chunk[0].M, chunk[0].init
                 x = sample(

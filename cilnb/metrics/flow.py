@@ -276,12 +276,14 @@ class FlowEngine:
     """One configured flow method; ``engine(frames, i1, i2)`` returns ``[len(i1), 2, H, W]``."""
 
     def __init__(self, method: str = "raft", *, arch: str = "large", weights=None, flow_model=None,
-                 num_flow_updates: int = 20, farneback_params: dict | None = None, device="auto"):
+                 num_flow_updates: int = 20, farneback_params: dict | None = None, device="auto", batch_size=None):
         if method not in ("raft", "farneback"):
             raise ValueError(f"method must be 'raft' or 'farneback', got {method!r}")
         if isinstance(num_flow_updates, bool) or not isinstance(num_flow_updates, int) or num_flow_updates < 1:
             raise ValueError(f"num_flow_updates must be a positive int, got {num_flow_updates!r}")
+        pairs_per_batch(batch_size)  # checked before any weights are read
         self.method, self.num_flow_updates, self.farneback_params = method, num_flow_updates, farneback_params
+        self.batch_size = batch_size
         self.device = resolve_device(device) if method == "raft" else torch.device("cpu")
         self.model = None
         if method == "raft":
@@ -302,9 +304,9 @@ class FlowEngine:
         stack.enter_context(torch.inference_mode())
         return stack
 
-    def pairs_per_batch(self, batch_size, size) -> int:
-        """:func:`pairs_per_batch` for this engine's method and device at frame ``size``."""
-        return pairs_per_batch(batch_size, size, self.method, self.device)
+    def pairs_per_batch(self, size) -> int:
+        """Pairs per batch at frame ``size``: :func:`pairs_per_batch` of this engine's ``batch_size``, method and device."""
+        return pairs_per_batch(self.batch_size, size, self.method, self.device)
 
     def __call__(self, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor) -> torch.Tensor:
         if self.method == "raft":
@@ -326,10 +328,9 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     if a.shape != b.shape:
         raise ValueError(f"image1 {tuple(a.shape)} and image2 {tuple(b.shape)} must have the same shape")
     size = _video.check_size(resize)
-    pairs_per_batch(batch_size)
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
-                        farneback_params=farneback_params, device=device)
-    bs = engine.pairs_per_batch(batch_size, size or a.shape[-2:])
+                        farneback_params=farneback_params, device=device, batch_size=batch_size)
+    bs = engine.pairs_per_batch(size or a.shape[-2:])
     out = []
     n = a.shape[0]
     with engine.context():

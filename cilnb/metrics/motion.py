@@ -110,15 +110,16 @@ def _protocol_setup(protocol, reduce, resize, fps, shape):
     return reduce, size, frames, vb
 
 
-def _iter_flows(v, engine, frames, size, value_range, batch_size, show_progress, desc):
-    """Yield ``(start, flows [n, 2, h, w])`` for the adjacent pairs of ``frames`` of every video, in chunks."""
+def _iter_flows(v, engine, frames, size, value_range, show_progress, desc):
+    """Yield ``(start, flows [n, 2, h, w])`` for the adjacent pairs of ``frames`` of every video, in
+    chunks of ``engine.pairs_per_batch(size)`` pairs."""
     B = v.shape[0]
     total = B * (len(frames) - 1)
     bar = progress(None, total=total, disable=not show_progress, desc=desc, unit="pair")
     flat = v.reshape(-1, *v.shape[2:])
     try:
         with engine.context():
-            for start, b, f1, f2 in _video.pair_chunks(B, frames, batch_size):
+            for start, b, f1, f2 in _video.pair_chunks(B, frames, engine.pairs_per_batch(size)):
                 keys = torch.cat([b * v.shape[1] + f1, b * v.shape[1] + f2])
                 uniq, inv = torch.unique(keys, return_inverse=True)
                 x = flat[uniq.to(v.device)]
@@ -146,11 +147,11 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
     if len(frames) < 2:
         raise ValueError(f"frame_stride={frame_stride} leaves fewer than 2 of {v.shape[1]} frames")
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
-                        farneback_params=farneback_params, device=device)
+                        farneback_params=farneback_params, device=device, batch_size=batch_size)
     P = len(frames) - 1
     out = torch.empty(v.shape[0] * P, 2, *size)
-    for start, flows in _iter_flows(v, engine, frames, size, value_range, engine.pairs_per_batch(batch_size, size),
-                                    show_progress, f"flow ({method})"):
+    for start, flows in _iter_flows(v, engine, frames, size, value_range, show_progress,
+                                    f"flow ({method})"):
         out[start:start + len(flows)] = flows.float().cpu()
     return out.reshape(v.shape[0], P, 2, *size)
 
@@ -180,12 +181,12 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     v = _video.check_videos(videos, value_range)
     reduce, size, frames, vb = _protocol_setup(protocol, reduce, resize, fps, v.shape)
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
-                        farneback_params=farneback_params, device=device)
+                        farneback_params=farneback_params, device=device, batch_size=batch_size)
     B, P = v.shape[0], len(frames) - 1
     per_pair = torch.empty(B * P, dtype=torch.float64)
     k_top = max(1, int(size[0] * size[1] * 0.05))
-    for start, flows in _iter_flows(v, engine, frames, size, value_range, engine.pairs_per_batch(batch_size, size),
-                                    show_progress, f"motion score ({method}, {protocol})"):
+    for start, flows in _iter_flows(v, engine, frames, size, value_range, show_progress,
+                                    f"motion score ({method}, {protocol})"):
         mag = torch.linalg.vector_norm(flows.float(), dim=1).flatten(1)  # [n, h*w]
         if protocol == "svd":
             vals = mag.double().mean(1)

@@ -109,13 +109,13 @@ def warping_error(videos, method: str = "farneback", *, value_range=(0.0, 1.0), 
     v = _video.check_videos(videos, value_range)
     size = _video.check_size(resize) or tuple(v.shape[-2:])
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
-                        farneback_params=farneback_params, device=device)
+                        farneback_params=farneback_params, device=device, batch_size=batch_size)
     B, Fr = v.shape[:2]
     rev = v.flip(1)  # pairs (i+1 -> i) of v are the adjacent pairs of the reversed video
     P = Fr - 1
     errs = torch.empty(B * P, dtype=torch.float64)
-    for start, flows in _iter_flows(rev, engine, list(range(Fr)), size, value_range, engine.pairs_per_batch(batch_size, size),
-                                    show_progress, f"warping error ({method})"):
+    for start, flows in _iter_flows(rev, engine, list(range(Fr)), size, value_range, show_progress,
+                                    f"warping error ({method})"):
         flat = torch.arange(start, start + len(flows))
         b, p = flat // P, flat % P  # reversed pair p: frame Fr-1-p (target) -> Fr-2-p (source)
         tgt = _video.resize_frames(_video.to_unit(v[b, Fr - 1 - p], value_range), size).double()

@@ -109,14 +109,16 @@ def _torch_dtype(dtype, device, *, cuda_default: torch.dtype = torch.float16) ->
     raise ValueError(f"dtype must be a torch.dtype or one of float32, float16, bfloat16 (or None for auto), got {dtype!r}")
 
 
-def dtype_kwargs(dtype: torch.dtype) -> dict:
-    """diffusers ``from_pretrained``'s dtype keyword: ``dtype`` where diffusers has it (it deprecated
+def _from_pretrained(cls, folder, dtype: torch.dtype, **kwargs):
+    """``cls.from_pretrained(folder, **kwargs)`` in ``dtype``, offline unless allowed (:func:`_offline`).
+
+    The dtype goes under the keyword this diffusers reads: ``dtype`` where it has it (it deprecated
     ``torch_dtype`` in 2026 and warns on it), ``torch_dtype`` for older releases (which would pass an
     unknown ``dtype`` on unused and load float32)."""
     from diffusers.utils import deprecation_utils
 
-    new_api = hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE")
-    return {"dtype": dtype} if new_api else {"torch_dtype": dtype}
+    key = "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"
+    return cls.from_pretrained(folder, **{key: dtype}, local_files_only=_offline(), **kwargs)
 
 
 def _looks_like_path(s: str) -> bool:
@@ -163,8 +165,7 @@ def _load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint
 
     folder = _pipeline_folder(path_or_id, what=what, default_id=default_id, hint=hint)
     dev = resolve_device(device)
-    pipe = pipeline_cls.from_pretrained(folder, **dtype_kwargs(_torch_dtype(dtype, dev, cuda_default=torch.bfloat16)),
-                                        local_files_only=_offline())
+    pipe = _from_pretrained(pipeline_cls, folder, _torch_dtype(dtype, dev, cuda_default=torch.bfloat16))
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(dev)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from ..schedules import EDMSchedule, from_diffusers
-from .base import Adapter, _offline, _pipeline_folder, _torch_dtype, dtype_kwargs
+from .base import Adapter, _from_pretrained, _pipeline_folder, _torch_dtype
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
@@ -305,8 +305,7 @@ def load(path_or_id=None, device="auto", dtype=None, *, variant: str | None = No
     dt = _torch_dtype(dtype, dev)
     from diffusers import StableVideoDiffusionPipeline
 
-    pipe = StableVideoDiffusionPipeline.from_pretrained(folder, **dtype_kwargs(dt), variant=variant,
-                                                        local_files_only=_offline(), **pipeline_kwargs)
+    pipe = _from_pretrained(StableVideoDiffusionPipeline, folder, dt, variant=variant, **pipeline_kwargs)
     pipe.set_progress_bar_config(disable=True)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)  # the pipeline upcasts its VAE for every call; keep it in float32 once

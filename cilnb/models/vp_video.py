@@ -26,7 +26,7 @@ import torch
 
 from ..denoiser import x0_from_eps, x0_from_v
 from ..schedules import VPSchedule, from_diffusers
-from .base import Adapter, _offline, _pipeline_folder, _torch_dtype, dtype_kwargs
+from .base import Adapter, _from_pretrained, _pipeline_folder, _torch_dtype
 from .svd import _CLIP_MEAN, _CLIP_STD, _check_images, _check_video, _per_sample
 
 __all__ = ["PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
@@ -385,10 +385,10 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
     dt = _torch_dtype(dtype, dev)
     from diffusers import MotionAdapter, PIAPipeline
 
-    kw = dict(**dtype_kwargs(dt), variant=variant, local_files_only=_offline(), **pipeline_kwargs)
+    kw = dict(variant=variant, **pipeline_kwargs)
     if adapter_folder is not None:
-        kw["motion_adapter"] = MotionAdapter.from_pretrained(adapter_folder, **dtype_kwargs(dt), local_files_only=_offline())
-    pipe = PIAPipeline.from_pretrained(folder, **kw)
+        kw["motion_adapter"] = _from_pretrained(MotionAdapter, adapter_folder, dt)
+    pipe = _from_pretrained(PIAPipeline, folder, dt, **kw)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)
     return _finish(pipe, PIAAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames), dev, dt)
@@ -409,7 +409,7 @@ def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale:
     dt = _torch_dtype(dtype, dev)
     from diffusers import I2VGenXLPipeline
 
-    pipe = I2VGenXLPipeline.from_pretrained(folder, **dtype_kwargs(dt), variant=variant, local_files_only=_offline(), **pipeline_kwargs)
+    pipe = _from_pretrained(I2VGenXLPipeline, folder, dt, variant=variant, **pipeline_kwargs)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)
     return _finish(pipe, I2VGenXLAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip), dev, dt)
