@@ -11,7 +11,7 @@ PROFILE ?= default
 help:
 	@echo "make figures   set up .venv and regenerate every figure on the built-in model"
 	@echo "make test      set up .venv and run the whole test suite"
-	@echo "make lab       open JupyterLab on notebooks/ with the project's environment"
+	@echo "make lab       open JupyterLab on working copies of notebooks/ (build/lab/)"
 	@echo "make smoke     regenerate every figure with tiny parameters (seconds, not minutes)"
 
 setup: $(STAMP)
@@ -31,8 +31,21 @@ smoke: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# `make lab` opens working copies (build/lab/) so JupyterLab's autosave never writes outputs into the
+# tracked notebooks; a copy is made once and then kept (delete it to start again from notebooks/).
+# As root (containers) JupyterLab refuses to start unless told: we pass --allow-root and say so.
+LAB_DIR ?= build/lab
+JUPYTER ?= $(BIN)/jupyter
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	@mkdir -p $(LAB_DIR)
+	@for nb in notebooks/*.ipynb; do dest="$(LAB_DIR)/$$(basename "$$nb")"; \
+	  if [ -e "$$dest" ]; then \
+	    if [ "$$nb" -nt "$$dest" ]; then echo "note: $$nb changed since $$dest was copied (delete the copy to refresh it)"; fi; \
+	  else cp "$$nb" "$$dest"; fi; done
+	@echo "JupyterLab on working copies in $(LAB_DIR)/ (notebooks/ stays clean)"
+	@if [ "$$(id -u)" = 0 ]; then echo "running as root: passing --allow-root to JupyterLab"; \
+	  exec $(JUPYTER) lab --notebook-dir=$(LAB_DIR) --allow-root; \
+	else exec $(JUPYTER) lab --notebook-dir=$(LAB_DIR); fi
 
 clean:
 	rm -rf build .pytest_cache
