@@ -1,0 +1,258 @@
+"""A live lab: sample and probe a model interactively, and watch the videos move.
+
+:class:`Lab` holds a model, a few conditional images with their ground-truth videos, and
+(optionally) Analytic-Init statistics. Two computations run on demand, each in about a second
+for the toy on a 2-core CPU:
+
+- :meth:`Lab.sample`: videos generated from image ``i`` starting at ``M`` with standard or
+  Analytic-Init noise (Alg. 1; the answer to "what if I start at M = 0.7 on this image?"), with
+  their motion and first-frame alignment beside the ground truth's;
+- :meth:`Lab.probe`: the one-step prediction ``X̂_{t→0}`` of video ``i`` at any ``t`` (Eq. 4),
+  beside ``X_t`` and the ground truth.
+
+:meth:`Lab.sampling_widget` and :meth:`Lab.probe_widget` wrap them in ipywidgets controls whose
+every change re-runs the model and replaces an inline animation (:func:`cilnb.animation.play`).
+They return the widget and never display it, so a cell shows it once. Headless runs
+(``interactive=False`` in the notebooks) build no widgets and call the same methods, so they stay
+deterministic. Shown in notebooks/explore.ipynb.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+__all__ = ["Lab", "SampleResult", "ProbeResult"]
+
+
+@dataclass
+class SampleResult:
+    """What :meth:`Lab.sample` made: ``videos [S, F, C, H, W]`` (one per seed) in ``[-1, 1]`` and their read-outs."""
+
+    videos: torch.Tensor
+    truth: torch.Tensor  # [F, C, H, W]
+    motion: np.ndarray  # [S] read-out of each generated video
+    truth_motion: float
+    alignment: np.ndarray  # [S] PSNR (dB) of generated frame 0 to the conditional image
+    seconds: float
+    settings: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: motion vs the ground truth's, alignment, and the time taken."""
+        m = np.nanmean(self.motion)
+        ratio = m / self.truth_motion if self.truth_motion > 0 else float("nan")
+        return (f"motion {m:.2f} px/frame vs ground truth {self.truth_motion:.2f} (ratio {ratio:.2f}); "
+                f"first-frame alignment {np.nanmean(self.alignment):.1f} dB; {self.seconds:.2f} s")
+
+
+@dataclass
+class ProbeResult:
+    """What :meth:`Lab.probe` made: ``x_t``, ``x0_hat`` and ``truth``, each ``[F, C, H, W]`` in pixels."""
+
+    x_t: torch.Tensor
+    x0_hat: torch.Tensor
+    truth: torch.Tensor
+    t: float
+    motion: float  # read-out of x0_hat
+    truth_motion: float
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"t = {self.t:.3f}: motion of X̂ {self.motion:.2f} px/frame vs ground truth {self.truth_motion:.2f}; "
+                f"{self.seconds:.2f} s")
+
+
+def _sprite_speed(videos: torch.Tensor) -> np.ndarray:
+    from .data import track_sprites
+
+    return np.nan_to_num(track_sprites(videos.detach().float().cpu().clamp(-1, 1)).speed, nan=0.0)
+
+
+def _align_psnr(videos: torch.Tensor, images: torch.Tensor) -> np.ndarray:
+    from .sweep import align_psnr
+
+    return align_psnr(videos, images).cpu().numpy()
+
+
+class Lab:
+    """A model, conditional images with their ground truth, and the live sample/probe computations.
+
+    ``images``: ``[N, C, H, W]`` conditional images in the model's conditioning space;
+    ``truth``: ``[N, F, C, H, W]`` ground-truth videos in pixels ``[-1, 1]`` (frame 0 is the image);
+    ``x0``: the ground truth in the model's sample space (defaults to ``truth``: pixel models);
+    ``cond``: extra per-image conditioning, batch-first (e.g. SVD's ``image_embeds``);
+    ``decode``: sample space -> pixels (defaults to the identity); ``motion_fn``: pixel videos ->
+    ``[B]`` motion (defaults to the toy's sprite tracker, px/frame). Use :meth:`toy` for the
+    built-in model.
+    """
+
+    def __init__(self, model, images: torch.Tensor, truth: torch.Tensor, *, stats=None, x0: torch.Tensor | None = None,
+                 cond: dict | None = None,
+                 decode: Callable | None = None, motion_fn: Callable | None = None, n_steps: int = 25,
+                 n_seeds: int = 3, sampler: str = "ddim"):
+        if images.ndim != 4 or truth.ndim != 5 or images.shape[0] != truth.shape[0]:
+            raise ValueError(f"images must be [N, C, H, W] and truth [N, F, C, H, W] with the same N, got "
+                             f"{tuple(images.shape)} and {tuple(truth.shape)}")
+        if images.shape[0] < 1:
+            raise ValueError("the lab needs at least one image")
+        for name, v in (("n_steps", n_steps), ("n_seeds", n_seeds)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        self.model, self.images, self.truth, self.stats = model, images, truth, stats
+        self.x0 = truth if x0 is None else x0
+        self.cond = {k: v for k, v in (cond or {}).items() if k != "y"}
+        for k, v in self.cond.items():
+            if torch.is_tensor(v) and v.shape[:1] != images.shape[:1]:
+                raise ValueError(f"cond[{k!r}] must be batch-first with one entry per image ({images.shape[0]}), got {tuple(v.shape)}")
+        self.decode = decode or (lambda v: v)
+        self.motion_fn = motion_fn or _sprite_speed
+        self.n_steps, self.n_seeds, self.sampler = n_steps, n_seeds, sampler
+        self.truth_motion = np.asarray(self.motion_fn(truth), dtype=float)
+        self.calls: list[dict] = []  # the settings of every computation, in order (for tests and curiosity)
+
+    @classmethod
+    def toy(cls, checkpoint: str = "base", *, n_images: int = 8, seed: int = 2026, device="cpu", **kwargs) -> "Lab":
+        """The built-in toy, with ``n_images`` held-out sprite videos drawn from ``seed`` and the shipped stats."""
+        from . import data, models
+        from .analytic_init import MomentStats
+        from ._util import data_dir
+
+        model = models.load("toy", checkpoint, device=device)
+        cfg = model.net.config
+        sv = data.generate(n_images, seed=seed, frames=cfg.frames, size=cfg.size, flow=False)
+        stats_path = data_dir() / "toy_stats.safetensors"
+        stats = MomentStats.load(stats_path) if stats_path.is_file() else None
+        return cls(model, sv.condition, sv.videos, stats=stats, **kwargs)
+
+    @property
+    def n_images(self) -> int:
+        return self.images.shape[0]
+
+    def _index(self, i: int) -> int:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < self.n_images:
+            raise ValueError(f"image index must be an int in [0, {self.n_images - 1}], got {i!r}")
+        return int(i)
+
+    def sample(self, i: int = 0, *, M: float = 1.0, init: str = "standard", seed: int = 0, n_steps: int | None = None,
+               **sample_kwargs) -> SampleResult:
+        """``n_seeds`` videos from image ``i`` started at ``M`` with ``init`` noise (seeds ``seed, seed+1, ...``).
+
+        Extra keywords go to :func:`cilnb.sampling.sample` (e.g. ``sampler``, ``eta``).
+        """
+        from .sampling import sample
+
+        i = self._index(i)
+        if init == "analytic" and self.stats is None:
+            raise ValueError("init='analytic' needs Analytic-Init statistics: build the Lab with stats= "
+                             "(python -m cilnb stats, or the shipped data/toy_stats.safetensors for the toy)")
+        S = self.n_seeds
+        y = self.images[i:i + 1].expand(S, *self.images.shape[1:])
+        extra = self._cond_of(i, S)
+        sampler = sample_kwargs.pop("sampler", self.sampler)
+        settings = dict(i=i, M=float(M), init=init, seed=int(seed), n_steps=n_steps or self.n_steps, sampler=sampler,
+                        **sample_kwargs)
+        t0 = time.perf_counter()
+        x = sample(self.model, y, n_steps=settings["n_steps"], start=float(M), init=init, stats=self.stats,
+                   sampler=sampler, seed=[int(seed) + s for s in range(S)],
+                   cond=extra, show_progress=False, **sample_kwargs)
+        videos = self.decode(x).float().clamp(-1, 1)
+        seconds = time.perf_counter() - t0
+        self.calls.append({"kind": "sample", **settings})
+        return SampleResult(videos=videos.cpu(), truth=self.truth[i].cpu(), motion=np.asarray(self.motion_fn(videos), float),
+                            truth_motion=float(self.truth_motion[i]),
+                            alignment=_align_psnr(videos, self.decode_image(i).expand(S, -1, -1, -1)),
+                            seconds=seconds, settings=settings)
+
+    def _cond_of(self, i: int, n: int) -> dict:
+        """Image ``i``'s extra conditioning, repeated ``n`` times along the batch."""
+        return {k: (v[i:i + 1].expand(n, *v.shape[1:]) if torch.is_tensor(v) else v) for k, v in self.cond.items()}
+
+    def decode_image(self, i: int) -> torch.Tensor:
+        """The conditional image ``i`` in pixels, ``[1, C, H, W]`` (frame 0 of the ground truth)."""
+        return self.truth[i:i + 1, 0]
+
+    def probe(self, i: int = 0, *, t: float = 0.9, seed: int = 0) -> ProbeResult:
+        """Eq. (4) at one ``t`` for video ``i``: ``X_t = alpha_t x0 + sigma_t eps`` and the model's ``X̂_{t→0}``."""
+        from .probe import one_step_predictions
+        from .sampling import per_sample_noise
+
+        i = self._index(i)
+        t = float(t)
+        if not 0 < t <= 1:
+            raise ValueError(f"t must lie in (0, 1] (normalised; 1 = T), got {t}")
+        t0 = time.perf_counter()
+        x0 = self.x0[i:i + 1]
+        pred = one_step_predictions(self.model, x0, [t], y=self.images[i:i + 1], cond=self._cond_of(i, 1), seed=int(seed))[:, 0]
+        sched = self.model.schedule
+        eps = per_sample_noise([int(seed)], x0.shape[1:]).to(x0.device, x0.dtype)
+        x_t = float(sched.alpha(torch.tensor(t))) * x0 + float(sched.sigma(torch.tensor(t))) * eps
+        pred_px, x_t_px = self.decode(pred).float(), self.decode(x_t).float()
+        seconds = time.perf_counter() - t0
+        self.calls.append({"kind": "probe", "i": i, "t": t, "seed": int(seed)})
+        return ProbeResult(x_t=x_t_px[0].cpu(), x0_hat=pred_px[0].clamp(-1, 1).cpu(), truth=self.truth[i].cpu(), t=t,
+                           motion=float(np.asarray(self.motion_fn(pred_px.clamp(-1, 1)))[0]),
+                           truth_motion=float(self.truth_motion[i]), seconds=seconds)
+
+    # ------------------------------------------------------------------------------------------
+    # widgets (built only on request; headless runs never import ipywidgets)
+    # ------------------------------------------------------------------------------------------
+
+    def sampling_widget(self, *, M: float = 1.0, init: str = "standard", seed: int = 0, fps: float = 6.0):
+        """Controls (image, M, init, seed) that re-sample on every change, above the playing videos.
+
+        Returns the ``ipywidgets.VBox`` (not displayed). ``.children[-2]`` is the animation
+        (``HTML``), ``.children[-1]`` the read-out line.
+        """
+        import ipywidgets as W
+
+        from .animation import play
+
+        inits = ["standard", "analytic"] if self.stats is not None else ["standard"]
+        c = {
+            "i": W.Dropdown(options=list(range(self.n_images)), value=0, description="image"),
+            "M": W.FloatSlider(min=0.05, max=1.0, step=0.01, value=float(M), description="M", continuous_update=False,
+                               readout_format=".2f"),
+            "init": W.ToggleButtons(options=inits, value=init, description="init"),
+            "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
+        }
+        view, line = W.HTML(), W.Label()
+
+        def update(_=None):
+            res = self.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value)
+            labels = ["ground truth"] + [f"seed {c['seed'].value + s}" for s in range(self.n_seeds)]
+            view.value = play(torch.cat([res.truth[None], res.videos]), labels, fps=fps,
+                              title=f"M = {c['M'].value:.2f}, {c['init'].value} init").data
+            line.value = res.summary()
+
+        for w in c.values():
+            w.observe(update, names="value")
+        update()
+        return W.VBox([W.HBox([c["i"], c["seed"]]), c["M"], c["init"], view, line])
+
+    def probe_widget(self, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
+        """Controls (video, continuous t, seed) that re-run the one-step prediction, shown playing beside X_t and the truth."""
+        import ipywidgets as W
+
+        from .animation import play
+
+        c = {
+            "i": W.Dropdown(options=list(range(self.n_images)), value=0, description="video"),
+            "t": W.FloatSlider(min=0.01, max=1.0, step=0.01, value=float(t), description="t", continuous_update=False,
+                               readout_format=".2f"),
+            "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
+        }
+        view, line = W.HTML(), W.Label()
+
+        def update(_=None):
+            res = self.probe(c["i"].value, t=c["t"].value, seed=c["seed"].value)
+            view.value = play([res.x_t.clamp(-1, 1), res.x0_hat, res.truth], ["X_t", "X̂ (t→0)", "ground truth"], fps=fps,
+                              title=f"t = {res.t:.2f}").data
+            line.value = res.summary()
+
+        for w in c.values():
+            w.observe(update, names="value")
+        update()
+        return W.VBox([W.HBox([c["i"], c["seed"]]), c["t"], view, line])
