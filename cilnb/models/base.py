@@ -219,7 +219,8 @@ class Adapter(nn.Module):
                 both = stack_conditions(unc, cond, B)
                 out_u, out_c = self.raw(torch.cat([x_in, x_in]), torch.cat([native, native]), both).chunk(2)
             else:
-                out_c, out_u = self.raw(x_in, native, cond), self.raw(x_in, native, unc)
+                out_u = self.raw(x_in, native, unc)  # unconditional first, as in the batched [uncond; cond]
+                out_c = self.raw(x_in, native, cond)
             out = cfg_combine(out_u, out_c, weights)
         if out.shape != x.shape:
             raise ValueError(f"{self._label} network returned shape {tuple(out.shape)}, expected {tuple(x.shape)} [B, F, C, H, W]")
