@@ -215,3 +215,18 @@ def test_bad_inputs_raise_clear_errors(adapter):
     with pytest.raises(ValueError, match="unknown SVD conditioning"):
         adapter(torch.zeros((1, F, 4, LAT, LAT)), torch.tensor([0.5]), y=torch.zeros((1, 4, LAT, LAT)),
                 image_embeds=torch.zeros((1, 1, 32)), prompt="x")
+
+
+def test_condition_hook_and_guidance_forms_on_svd(adapter):
+    """A hook's y is what both guidance branches are built from; constant, frame-wise pair and [B, F] weights agree."""
+    cond = adapter.prepare_condition(_images(2) * 2 - 1, seed=0)
+    x = torch.randn((2, F, 4, LAT, LAT), generator=torch.Generator().manual_seed(4)) * 5
+    t = torch.tensor([0.5, 0.8], dtype=torch.float64)
+    with torch.no_grad():
+        ref = adapter(x, t, **{**cond, "y": cond["y"] * 0.5})
+        with adapter.condition_hook(lambda tt, c: {**c, "y": c["y"] * 0.5}):
+            assert torch.equal(adapter(x, t, **cond), ref)
+        assert not torch.equal(adapter(x, t, **cond), ref)
+        assert torch.equal(adapter(x, t, guidance=2.0, **cond), adapter(x, t, guidance=(2.0, 2.0), **cond))
+        assert torch.equal(adapter(x, t, guidance=torch.tensor([[1.0, 3.0]] * 2), **cond), adapter(x, t, **cond))  # default (1, 3)
+        assert torch.equal(adapter(x, t, guidance=1.0, **cond), adapter(x, t, guidance=None, **cond))

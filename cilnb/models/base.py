@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..denoiser import PREDICTION_TYPES, Cond, Images, Times, Video, edm_scalings, to_x0
-from ..schedules import EDMSchedule, FlowSchedule, Schedule, as_t
+from ..schedules import EDMSchedule, FlowSchedule, Schedule, batch_times
 
 __all__ = [
     "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions",
@@ -230,13 +230,7 @@ class Adapter(nn.Module):
         """Validate ``x_t [B, F, C, H, W]`` and ``t`` (``[B]`` or scalar, finite, in ``[0, 1]``); ``t`` as float64 ``[B]`` on the CPU."""
         if not torch.is_tensor(x_t) or x_t.ndim != 5:
             raise ValueError(f"x_t must be a video [B, F, C, H, W], got shape {tuple(getattr(x_t, 'shape', ()))}")
-        B = x_t.shape[0]
-        t = as_t(t)
-        if t.ndim == 0:
-            t = t.expand(B)
-        if t.shape != (B,):
-            raise ValueError(f"t must be a scalar or have one entry per batch element ({B}), got shape {tuple(t.shape)}")
-        return t
+        return batch_times(t, x_t.shape[0])
 
     def _pop_guidance(self, cond: Cond):
         given = [k for k in ("guidance", "guidance_scale") if k in cond]

@@ -115,7 +115,7 @@ class CogVideoXI2VAdapter(TransformerAdapter):
     # -- latent helpers -------------------------------------------------------------------------
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def encode_video(self, frames: Video, generator: torch.Generator | None = None) -> Video:
         """``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, f, C, h, w]`` times the scaling factor (posterior
         mean; a sample when ``generator`` is given, as the pipeline's image encoding does)."""
         check_video(frames)
@@ -125,7 +125,7 @@ class CogVideoXI2VAdapter(TransformerAdapter):
         return (z.float() * self.scaling_factor).permute(0, 2, 1, 3, 4)
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode_latents(self, latents: Video) -> Video:
         """Latents ``[B, f, C, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
         if latents.ndim != 5:
             raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
@@ -133,7 +133,7 @@ class CogVideoXI2VAdapter(TransformerAdapter):
         return self.vae.decode(z).sample.float().permute(0, 2, 1, 3, 4)
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, prompt: str | list[str] | None = None,
+    def prepare_condition(self, images: Images, *, prompt: str | list[str] | None = None,
                           negative_prompt: str | list[str] = "", generator: torch.Generator | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y": image latent [B, C, h, w], ("prompt_embeds", ...)}``.
 

@@ -114,13 +114,13 @@ class FlowAdapter(TransformerAdapter):
     prediction = "flow"
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+    def encode_video(self, frames: Video) -> Video:
         """``[B, F, 3, H, W]`` in [-1, 1] -> the model's normalised latents ``[B, f, C, h, w]`` (posterior mean)."""
         check_video(frames)
         return self._encode(frames.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode_latents(self, latents: Video) -> Video:
         """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
         if latents.ndim != 5:
             raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
@@ -209,7 +209,7 @@ class WanI2VAdapter(FlowAdapter):
         return self.vae.decode(z, return_dict=False)[0]
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
+    def prepare_condition(self, images: Images, *, num_frames: int | None = None, prompt=None, negative_prompt="",
                           generator: torch.Generator | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y", "condition", "image_embeds"[, "prompt_embeds", ...]}``.
 
@@ -402,7 +402,7 @@ class LTXI2VAdapter(FlowAdapter):
         return self.vae.decode(z, temb, return_dict=False)[0]
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
+    def prepare_condition(self, images: Images, *, num_frames: int | None = None, prompt=None, negative_prompt="",
                           generator: torch.Generator | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y": normalised image latent [B, C, h, w], ...}``
         (posterior mean; a sample with ``generator``, as the pipeline draws it).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..denoiser import Images, Times, Video
 from ..schedules import Schedule
 
 __all__ = ["GaussianDenoiser"]
@@ -31,7 +32,7 @@ class GaussianDenoiser(nn.Module):
         self.y_weight = y_weight  # callable t -> weight, or None
         self.n_frames = mean.shape[0]
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, **_) -> torch.Tensor:
+    def forward(self, x_t: Video, t: Times, y: Images | None = None, **_) -> Video:
         a, s = self.schedule.broadcast(t, x_t.double())
         x = x_t.double()
         out = self.mean + a * self.var / (a**2 * self.var + s**2) * (x - a * self.mean)

@@ -189,7 +189,7 @@ class GenericAdapter(Adapter):
         return self.schedule.vp if isinstance(self.schedule, RescaledVPSchedule) else self.schedule
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+    def encode_video(self, frames: Video) -> Video:
         """Frames ``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, C, h, w]`` through ``encode_fn`` (already scaled)."""
         if self.encode_fn is None:
             raise NotImplementedError("pass encode_fn= (e.g. model.encode_first_stage) to encode videos")
@@ -199,7 +199,7 @@ class GenericAdapter(Adapter):
         return lat.reshape(B, F, *lat.shape[1:])
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode_latents(self, latents: Video) -> Video:
         """Latents ``[B, F, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1] through ``decode_fn``."""
         if self.decode_fn is None:
             raise NotImplementedError("pass decode_fn= (e.g. model.decode_first_stage) to decode latents")

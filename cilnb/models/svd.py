@@ -119,7 +119,7 @@ class SVDAdapter(Adapter):
         return next(self.unet.parameters()).device
 
     @torch.no_grad()
-    def encode_image_embeds(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_image_embeds(self, images: Images) -> torch.Tensor:
         """CLIP image embedding ``[B, 1, D]`` of images ``[B, 3, H, W]`` in [-1, 1], as the pipeline computes it."""
         if self.image_encoder is None:
             raise ValueError("this SVDAdapter has no image_encoder; build it from a full pipeline (from_pipeline / load)")
@@ -140,7 +140,7 @@ class SVDAdapter(Adapter):
         return emb.unsqueeze(1)
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, motion_bucket_id=127, fps=7, noise_aug_strength=0.02,
+    def prepare_condition(self, images: Images, *, motion_bucket_id=127, fps=7, noise_aug_strength=0.02,
                           generator: torch.Generator | None = None, seed: int | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``cond`` for :meth:`forward`, as ``StableVideoDiffusionPipeline`` builds it.
 
@@ -174,7 +174,7 @@ class SVDAdapter(Adapter):
                 "fps_id": fps_id.to(dev, f32), "noise_aug_strength": aug.to(dev, f32)}
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> torch.Tensor:
+    def encode_video(self, frames: Video, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> Video:
         """Frames ``[B, F, 3, H, W]`` in [-1, 1] -> float32 latents ``[B, F, 4, h, w]`` times the VAE scaling factor.
 
         ``latent_dist.mode()`` by default; ``generator=`` samples the posterior instead (the
@@ -193,7 +193,7 @@ class SVDAdapter(Adapter):
         return lat.reshape(B, F, *lat.shape[1:])
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+    def decode_latents(self, latents: Video, *, chunk_size: int | None = None) -> Video:
         """Latents ``[B, F, 4, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1] (float32).
 
         The temporal decoder sees ``chunk_size`` consecutive frames of every video at once.

@@ -24,7 +24,7 @@ import sys
 
 import torch
 
-from ..denoiser import Cond, Video, prediction_from_diffusers
+from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
 from .base import (CLIP_MEAN, CLIP_STD, Adapter, check_images, check_video, from_pretrained, make_generator_or_none, per_sample,
                    pipeline_folder, torch_dtype)
@@ -151,7 +151,7 @@ class VPVideoAdapter(Adapter):
         return lat.float() * self.scaling_factor
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> torch.Tensor:
+    def encode_video(self, frames: Video, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> Video:
         """Frames ``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, 4, h, w]`` times the VAE scaling factor (mode; ``generator=`` samples)."""
         check_video(frames)
         B, F = frames.shape[:2]
@@ -161,7 +161,7 @@ class VPVideoAdapter(Adapter):
         return lat.reshape(B, F, *lat.shape[1:])
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, *, chunk_size: int = 16) -> torch.Tensor:
+    def decode_latents(self, latents: Video, *, chunk_size: int = 16) -> Video:
         """Latents ``[B, F, 4, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1] (float32)."""
         if latents.ndim != 5:
             raise ValueError(f"latents must be [B, F, C, h, w], got shape {tuple(latents.shape)}")
@@ -214,7 +214,7 @@ class PIAAdapter(VPVideoAdapter):
         return self.unet(torch.cat([x, extra], dim=1), timestep, encoder_hidden_states=ehs).sample
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, prompt="", negative_prompt=None, motion_scale=0,
+    def prepare_condition(self, images: Images, *, prompt="", negative_prompt=None, motion_scale=0,
                           generator: torch.Generator | None = None, seed: int | None = None,
                           prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``cond`` as ``PIAPipeline`` builds it.
@@ -271,7 +271,7 @@ class I2VGenXLAdapter(VPVideoAdapter):
                          return_dict=False)[0]
 
     @torch.no_grad()
-    def encode_image_embeds(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_image_embeds(self, images: Images) -> torch.Tensor:
         """CLIP embedding ``[B, 1, D]``: centre square crop, resize to the encoder's size, CLIP normalisation (the pipeline's path, in torch)."""
         if self.image_encoder is None:
             raise ValueError("this pipeline has no image_encoder")
@@ -290,7 +290,7 @@ class I2VGenXLAdapter(VPVideoAdapter):
         return self.image_encoder(x).image_embeds.unsqueeze(1)
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, prompt="", negative_prompt=None, target_fps=16,
+    def prepare_condition(self, images: Images, *, prompt="", negative_prompt=None, target_fps=16,
                           generator: torch.Generator | None = None, seed: int | None = None,
                           prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] (already at the sampling resolution) -> ``cond`` as ``I2VGenXLPipeline`` builds it.
