@@ -141,7 +141,7 @@ class GenericAdapter(Adapter):
         self.n_frames = n_frames
         self.encode_fn, self.decode_fn = encode_fn, decode_fn
         self.scaling_factor = scaling_factor
-        self.sample_space = "latent" if encode_fn is not None else "pixel"
+        self.sample_space = "latent" if encode_fn is not None or scaling_factor is not None else "pixel"
         self.layout = layout
         self.integer_timesteps = bool(integer_timesteps)
         self.name = name
