@@ -571,15 +571,30 @@ _from_pretrained = from_pretrained  # deprecated alias for callers outside cilnb
 # ----------------------------------------------------------------------------------------------
 
 
-def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype):
-    """``pipeline_cls.from_pretrained`` on a local folder or a cached hub id (:func:`pipeline_folder`; never a
-    hanging download), ``dtype=None`` -> bfloat16 on CUDA, float32 elsewhere; progress bar off, on ``device``."""
+def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype,
+                  cuda_default: torch.dtype = torch.bfloat16, upcast_vae: bool = False, **kwargs):
+    """``pipeline_cls.from_pretrained(folder, **kwargs)`` on a local folder or a cached hub id (:func:`pipeline_folder`;
+    never a hanging download), progress bar off, on ``device``: the one diffusers pipeline loader of the adapters.
+
+    ``pipeline_cls`` may be the name of a diffusers class, imported only once the folder is found
+    (missing weights fail fast, before diffusers is imported).
+    ``dtype=None`` -> ``cuda_default`` on CUDA, float32 elsewhere (:func:`torch_dtype`).
+    ``upcast_vae``: in float16 keep the VAE in float32 when its config asks (``force_upcast``), as
+    the UNet pipelines do on every call.
+    """
     from .._util import resolve_device
 
     folder = pipeline_folder(path_or_id, what=what, default_id=default_id, hint=hint)
     dev = resolve_device(device)
-    pipe = from_pretrained(pipeline_cls, folder, torch_dtype(dtype, dev, cuda_default=torch.bfloat16))
+    dt = torch_dtype(dtype, dev, cuda_default=cuda_default)
+    if isinstance(pipeline_cls, str):
+        import diffusers
+
+        pipeline_cls = getattr(diffusers, pipeline_cls)
+    pipe = from_pretrained(pipeline_cls, folder, dt, **kwargs)
     pipe.set_progress_bar_config(disable=True)
+    if upcast_vae and dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
+        pipe.vae.to(torch.float32)
     return pipe.to(dev)
 
 

@@ -202,10 +202,8 @@ def from_pipeline(pipe, **kwargs) -> CogVideoXI2VAdapter:
 def load(path_or_id: str | os.PathLike | None = HUB_ID, device="auto", dtype=None, **kwargs) -> CogVideoXI2VAdapter:
     """Load CogVideoX-I2V from a local pipeline folder or a cached hub id (``None``: ``THUDM/CogVideoX-5b-I2V``;
     never downloads unless ``HF_HUB_OFFLINE=0``); ``dtype`` defaults to bfloat16 on CUDA, float32 on CPU."""
-    from diffusers import CogVideoXImageToVideoPipeline
-
     pipe = load_pipeline(
-        CogVideoXImageToVideoPipeline, path_or_id, what="CogVideoX-I2V", default_id=HUB_ID, device=device, dtype=dtype,
+        "CogVideoXImageToVideoPipeline", path_or_id, what="CogVideoX-I2V", default_id=HUB_ID, device=device, dtype=dtype,
         hint=f"The released weights are {HUB_ID} (about 20 GB).",
     )
     return from_pipeline(pipe, **kwargs)

@@ -514,9 +514,7 @@ def load_wan(path_or_id: str | os.PathLike | None = WAN_HUB_ID, device="auto", d
 
     The VAE and CLIP image encoder are kept in float32 (the diffusers recommendation for Wan).
     """
-    from diffusers import WanImageToVideoPipeline
-
-    pipe = load_pipeline(WanImageToVideoPipeline, path_or_id, what="Wan I2V", default_id=WAN_HUB_ID, device=device,
+    pipe = load_pipeline("WanImageToVideoPipeline", path_or_id, what="Wan I2V", default_id=WAN_HUB_ID, device=device,
                           dtype=dtype, hint=f"The released 480p weights are {WAN_HUB_ID}.")
     pipe.vae.to(torch.float32)
     if getattr(pipe, "image_encoder", None) is not None:
@@ -527,8 +525,6 @@ def load_wan(path_or_id: str | os.PathLike | None = WAN_HUB_ID, device="auto", d
 def load_ltx(path_or_id: str | os.PathLike | None = LTX_HUB_ID, device="auto", dtype=None, **kwargs) -> LTXI2VAdapter:
     """Load LTX-Video I2V from a local pipeline folder or a cached hub id (``None``: ``Lightricks/LTX-Video``);
     ``num_frames``, ``height``, ``width``, ``frame_rate`` fix the resolution-dependent schedule."""
-    from diffusers import LTXImageToVideoPipeline
-
-    pipe = load_pipeline(LTXImageToVideoPipeline, path_or_id, what="LTX-Video I2V", default_id=LTX_HUB_ID, device=device,
+    pipe = load_pipeline("LTXImageToVideoPipeline", path_or_id, what="LTX-Video I2V", default_id=LTX_HUB_ID, device=device,
                           dtype=dtype, hint=f"The released weights are {LTX_HUB_ID}.")
     return LTXI2VAdapter(pipe, **kwargs)

@@ -28,7 +28,7 @@ import torch
 
 from ..denoiser import Cond, Images, Times, Video, prediction_from_diffusers
 from ..schedules import EDMSchedule, from_diffusers
-from .base import CLIP_MEAN, CLIP_STD, Adapter, check_images, check_video, from_pretrained, per_sample, pipeline_folder, torch_dtype
+from .base import CLIP_MEAN, CLIP_STD, Adapter, check_images, check_video, load_pipeline, per_sample
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
@@ -232,17 +232,9 @@ def load(path_or_id=None, device="auto", dtype=None, *, variant: str | None = No
     weight files. Missing weights raise :class:`~cilnb.models.base.WeightsNotFoundError` saying
     where to put them (no download unless ``HF_HUB_OFFLINE=0``). See docs/real_models.md.
     """
-    from .._util import resolve_device
-
-    folder = pipeline_folder(path_or_id, what="SVD", default_id=DEFAULT_ID,
-                              hint="SVD weights: https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt (or img2vid for 14 frames).")
-    dev = resolve_device(device)
-    dt = torch_dtype(dtype, dev)
-    from diffusers import StableVideoDiffusionPipeline
-
-    pipe = from_pretrained(StableVideoDiffusionPipeline, folder, dt, variant=variant, **pipeline_kwargs)
-    pipe.set_progress_bar_config(disable=True)
-    if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
-        pipe.vae.to(torch.float32)  # the pipeline upcasts its VAE for every call; keep it in float32 once
-    adapter = from_pipeline(pipe, guidance=guidance, n_frames=n_frames).to(dev)
-    return adapter.eval().requires_grad_(False)
+    pipe = load_pipeline(
+        "StableVideoDiffusionPipeline", path_or_id, what="SVD", default_id=DEFAULT_ID, device=device, dtype=dtype,
+        hint="SVD weights: https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt (or img2vid for 14 frames).",
+        cuda_default=torch.float16, upcast_vae=True, variant=variant, **pipeline_kwargs,
+    )
+    return from_pipeline(pipe, guidance=guidance, n_frames=n_frames).eval().requires_grad_(False)

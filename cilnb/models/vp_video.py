@@ -26,8 +26,8 @@ import torch
 
 from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import (CLIP_MEAN, CLIP_STD, Adapter, check_images, check_video, from_pretrained, make_generator_or_none, per_sample,
-                   pipeline_folder, torch_dtype)
+from .base import (CLIP_MEAN, CLIP_STD, Adapter, check_images, check_video, from_pretrained, load_pipeline, make_generator_or_none,
+                   per_sample, pipeline_folder, torch_dtype)
 
 __all__ = ["VPVideoAdapter", "PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
            "PIA_DEFAULT_ID", "PIA_ADAPTER_ID", "I2VGENXL_DEFAULT_ID"]
@@ -321,11 +321,6 @@ def i2vgenxl_from_pipeline(pipe, **kwargs) -> I2VGenXLAdapter:
     return I2VGenXLAdapter(pipe, **kwargs)
 
 
-def _finish(pipe, adapter, dev, dt):
-    pipe.set_progress_bar_config(disable=True)
-    return adapter.to(dev).eval().requires_grad_(False)
-
-
 def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None, guidance_scale: float = 7.5,
              n_frames: int = 16, variant: str | None = None, **pipeline_kwargs) -> PIAAdapter:
     """Load PIA: a saved ``PIAPipeline`` folder, or a Stable Diffusion 1.5 folder plus the PIA motion adapter.
@@ -352,13 +347,11 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
     dt = torch_dtype(dtype, dev)
     from diffusers import MotionAdapter, PIAPipeline
 
-    kw = dict(variant=variant, **pipeline_kwargs)
     if adapter_folder is not None:
-        kw["motion_adapter"] = from_pretrained(MotionAdapter, adapter_folder, dt)
-    pipe = from_pretrained(PIAPipeline, folder, dt, **kw)
-    if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
-        pipe.vae.to(torch.float32)
-    return _finish(pipe, PIAAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames), dev, dt)
+        pipeline_kwargs["motion_adapter"] = from_pretrained(MotionAdapter, adapter_folder, dt)
+    pipe = load_pipeline(PIAPipeline, folder, what="PIA", default_id=PIA_DEFAULT_ID, hint=hint, device=dev, dtype=dt,
+                         upcast_vae=True, variant=variant, **pipeline_kwargs)
+    return PIAAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames).eval().requires_grad_(False)
 
 
 def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale: float = 9.0, n_frames: int = 16,
@@ -368,15 +361,7 @@ def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale:
     No downloads unless ``HF_HUB_OFFLINE=0``; ``dtype=None`` -> float16 on CUDA (``variant="fp16"``
     picks the fp16 files). See docs/real_models.md.
     """
-    from .._util import resolve_device
-
-    folder = pipeline_folder(path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID,
-                              hint="I2VGen-XL weights: https://huggingface.co/ali-vilab/i2vgen-xl.")
-    dev = resolve_device(device)
-    dt = torch_dtype(dtype, dev)
-    from diffusers import I2VGenXLPipeline
-
-    pipe = from_pretrained(I2VGenXLPipeline, folder, dt, variant=variant, **pipeline_kwargs)
-    if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
-        pipe.vae.to(torch.float32)
-    return _finish(pipe, I2VGenXLAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip), dev, dt)
+    pipe = load_pipeline("I2VGenXLPipeline", path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID, device=device,
+                         dtype=dtype, hint="I2VGen-XL weights: https://huggingface.co/ali-vilab/i2vgen-xl.",
+                         cuda_default=torch.float16, upcast_vae=True, variant=variant, **pipeline_kwargs)
+    return I2VGenXLAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip).eval().requires_grad_(False)
