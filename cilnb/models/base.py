@@ -24,7 +24,8 @@ from ..schedules import EDMSchedule, FlowSchedule, Schedule, batch_times
 
 __all__ = [
     "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions",
-    "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "to_pil", "CLIP_MEAN", "CLIP_STD",
+    "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
+    "CLIP_MEAN", "CLIP_STD",
     "resolve_pretrained", "pipeline_folder", "load_pipeline", "from_pretrained", "torch_dtype", "offline",
     "WeightsNotFoundError",
 ]
@@ -451,6 +452,16 @@ def make_generator_or_none(generator: torch.Generator | None, seed: int | None) 
     return generator
 
 
+def clip_image_embeds(image_encoder, feature_extractor, images: Images, device) -> torch.Tensor:
+    """CLIP image embedding ``[B, 1, D]`` of images ``[B, 3, size, size]`` in [-1, 1] (already at the encoder's size):
+    to [0, 1], the feature extractor's mean/std (CLIP's when it has none), the encoder's dtype on ``device``."""
+    x = (images + 1.0) / 2.0
+    mean = torch.tensor(getattr(feature_extractor, "image_mean", None) or CLIP_MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(getattr(feature_extractor, "image_std", None) or CLIP_STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    x = ((x - mean) / std).to(device, next(image_encoder.parameters()).dtype)
+    return image_encoder(x).image_embeds.unsqueeze(1)
+
+
 def to_pil(images: Images) -> list:
     """``[B, 3, H, W]`` in [-1, 1] -> a list of uint8 PIL images (what users hand the pipelines)."""
     from PIL import Image
@@ -609,6 +620,11 @@ class TransformerAdapter(Adapter):
 
     sample_space = "latent"
 
+    @classmethod
+    def from_pipeline(cls, pipe, **kwargs):
+        """Wrap an already loaded diffusers pipeline (components shared, not copied)."""
+        return cls(pipe, **kwargs)
+
     @property
     def guidance(self):
         """The default guidance: ``guidance_scale`` when it is > 1 (the pipelines' rule), else off."""
@@ -634,6 +650,20 @@ class TransformerAdapter(Adapter):
     @property
     def dtype(self) -> torch.dtype:
         return self.transformer.dtype
+
+    def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
+        """Use precomputed text states ``[1 or B, L, D]`` (T5/UMT5) as the default text conditioning."""
+        if prompt_embeds.ndim != 3:
+            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
+        self._embeds = (prompt_embeds, negative_prompt_embeds)
+
+    def text_condition(self, cond: Cond, B: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(prompt_embeds, negative_prompt_embeds)`` from ``cond`` or the default prompt, broadcast to batch ``B``."""
+        pe, ne = cond.get("prompt_embeds"), cond.get("negative_prompt_embeds")
+        if pe is None:
+            pe, default_neg = self._default_embeds()
+            ne = default_neg if ne is None else ne
+        return batch_to(pe, B, "prompt_embeds"), batch_to(ne, B, "negative_prompt_embeds")
 
     def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:
         """Default prompt (and negative prompt for CFG), encoded with the pipeline's T5 on first use."""

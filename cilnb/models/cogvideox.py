@@ -75,11 +75,6 @@ class CogVideoXI2VAdapter(TransformerAdapter):
 
     # -- construction ---------------------------------------------------------------------------
 
-    @classmethod
-    def from_pipeline(cls, pipe, **kwargs) -> "CogVideoXI2VAdapter":
-        """Wrap an already loaded ``CogVideoXImageToVideoPipeline`` (components shared, not copied)."""
-        return cls(pipe, **kwargs)
-
     def _latent_frames(self, pixel_frames: int) -> int:
         """Pixel frames -> latent frames as the pipeline computes them (CogVideoX 1.5 pads to ``patch_size_t``)."""
         n = (int(pixel_frames) - 1) // self.pipe.vae_scale_factor_temporal + 1
@@ -95,12 +90,6 @@ class CogVideoXI2VAdapter(TransformerAdapter):
         return 1.0 / s if getattr(self.vae.config, "invert_scale_latents", False) else s
 
     # -- prompts --------------------------------------------------------------------------------
-
-    def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
-        """Use precomputed T5 states ``[1 or B, L, D]`` as the default text conditioning."""
-        if prompt_embeds.ndim != 3:
-            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
-        self._embeds = (prompt_embeds, negative_prompt_embeds)
 
     def encode_prompt(self, prompt: str | list[str], negative_prompt: str | list[str] = ""):
         """T5 states of ``prompt`` and ``negative_prompt`` through the pipeline's own ``encode_prompt``."""
@@ -169,11 +158,8 @@ class CogVideoXI2VAdapter(TransformerAdapter):
             raise ValueError(
                 f"CogVideoX 1.5 needs a latent frame count divisible by patch_size_t={self.patch_size_t}, got {F}"
             )
-        pe, ne = cond.get("prompt_embeds"), cond.get("negative_prompt_embeds")
-        if pe is None:
-            pe, default_neg = self._default_embeds()
-            ne = default_neg if ne is None else ne
-        return {"y": y, "prompt_embeds": batch_to(pe, B, "prompt_embeds"), "negative_prompt_embeds": batch_to(ne, B, "negative_prompt_embeds")}
+        pe, ne = self.text_condition(cond, B)
+        return {"y": y, "prompt_embeds": pe, "negative_prompt_embeds": ne}
 
     def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
         """The transformer on ``[x_t | y, 0, ..., 0]`` (channels), T5 text, RoPE and ``ofs`` -> v / eps / x0 in float32."""

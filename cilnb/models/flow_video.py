@@ -170,18 +170,7 @@ class WanI2VAdapter(FlowAdapter):
         self.requires_grad_(False)
         self.eval()
 
-    @classmethod
-    def from_pipeline(cls, pipe, **kwargs) -> "WanI2VAdapter":
-        """Wrap a loaded ``WanImageToVideoPipeline`` (components shared, not copied)."""
-        return cls(pipe, **kwargs)
-
     # -- prompts and latents --------------------------------------------------------------------
-
-    def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
-        """Precomputed UMT5 states ``[1 or B, L, D]`` as the default text conditioning."""
-        if prompt_embeds.ndim != 3:
-            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
-        self._embeds = (prompt_embeds, negative_prompt_embeds)
 
     def encode_prompt(self, prompt, negative_prompt="") -> tuple[torch.Tensor, torch.Tensor]:
         """UMT5 states through the pipeline's own ``encode_prompt``."""
@@ -265,12 +254,9 @@ class WanI2VAdapter(FlowAdapter):
             image = None
         elif image is None:
             raise ValueError("Wan 2.1 I2V needs image_embeds= (CLIP tokens): use cond from model.prepare_condition(images)")
-        pe, ne = cond.get("prompt_embeds"), cond.get("negative_prompt_embeds")
-        if pe is None:
-            pe, default_neg = self._default_embeds()
-            ne = default_neg if ne is None else ne
+        pe, ne = self.text_condition(cond, B)
         return {"y": y, "condition": condition, "image_embeds": batch_to(image, B, "image_embeds"),
-                "prompt_embeds": batch_to(pe, B, "prompt_embeds"), "negative_prompt_embeds": batch_to(ne, B, "negative_prompt_embeds")}
+                "prompt_embeds": pe, "negative_prompt_embeds": ne}
 
     def _net(self, model, hidden, native, text, image):
         return model(hidden_states=hidden, timestep=native, encoder_hidden_states=text,
@@ -335,11 +321,6 @@ class LTXI2VAdapter(FlowAdapter):
         self.set_resolution(num_frames, height, width)
         self.requires_grad_(False)
         self.eval()
-
-    @classmethod
-    def from_pipeline(cls, pipe, **kwargs) -> "LTXI2VAdapter":
-        """Wrap a loaded ``LTXImageToVideoPipeline`` (components shared, not copied)."""
-        return cls(pipe, **kwargs)
 
     def set_resolution(self, num_frames: int, height: int, width: int) -> None:
         """Pixel frames/size to sample at: sets ``n_frames`` and the schedule (``shift = exp(mu)`` of the token count)."""

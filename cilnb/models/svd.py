@@ -28,7 +28,7 @@ import torch
 
 from ..denoiser import Cond, Images, Times, Video, prediction_from_diffusers
 from ..schedules import EDMSchedule, from_diffusers
-from .base import CLIP_MEAN, CLIP_STD, Adapter, check_images, check_video, load_pipeline, per_sample
+from .base import Adapter, check_images, check_video, clip_image_embeds, load_pipeline, per_sample
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
@@ -130,14 +130,7 @@ class SVDAdapter(Adapter):
             from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import _resize_with_antialiasing
 
             x = _resize_with_antialiasing(x, (size, size))  # as the pipeline: resized in [-1, 1]
-        x = (x + 1.0) / 2.0
-        fe = self.feature_extractor
-        mean = torch.tensor(getattr(fe, "image_mean", None) or CLIP_MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(getattr(fe, "image_std", None) or CLIP_STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        x = (x - mean) / std
-        enc_dtype = next(self.image_encoder.parameters()).dtype
-        emb = self.image_encoder(x.to(self.device, enc_dtype)).image_embeds
-        return emb.unsqueeze(1)
+        return clip_image_embeds(self.image_encoder, self.feature_extractor, x, self.device)
 
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, motion_bucket_id=127, fps=7, noise_aug_strength=0.02,

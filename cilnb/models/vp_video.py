@@ -26,7 +26,7 @@ import torch
 
 from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import (CLIP_MEAN, CLIP_STD, Adapter, check_images, check_video, from_pretrained, load_pipeline, make_generator_or_none,
+from .base import (Adapter, check_images, check_video, clip_image_embeds, from_pretrained, load_pipeline, make_generator_or_none,
                    per_sample, pipeline_folder, torch_dtype)
 
 __all__ = ["VPVideoAdapter", "PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
@@ -282,12 +282,7 @@ class I2VGenXLAdapter(VPVideoAdapter):
         size = int(getattr(self.image_encoder.config, "image_size", 224))
         if s != size:
             x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        x = (x + 1) / 2
-        fe = self.feature_extractor
-        mean = torch.tensor(getattr(fe, "image_mean", None) or CLIP_MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(getattr(fe, "image_std", None) or CLIP_STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        x = ((x - mean) / std).to(self.device, next(self.image_encoder.parameters()).dtype)
-        return self.image_encoder(x).image_embeds.unsqueeze(1)
+        return clip_image_embeds(self.image_encoder, self.feature_extractor, x, self.device)
 
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, prompt="", negative_prompt=None, target_fps=16,
