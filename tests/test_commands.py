@@ -155,3 +155,16 @@ def test_old_add_cli_registers_the_same_commands():
     with pytest.warns(DeprecationWarning):
         training.add_cli(sub)
     assert list(sub.choices) == ["train-toy", "toy-stats"]
+
+
+def test_sample_stats_option_reads_cilnb_and_official_files_through_momentstats_load(tmp_path):
+    """``--stats`` takes a ``cilnb stats`` file or an official ``.pt``: both through ``MomentStats.load``, the one stats loader."""
+    from cilnb.analytic_init import MomentStats
+
+    mean = torch.randn(1, 2, 4, 3, 3, generator=torch.Generator().manual_seed(0))
+    torch.save({"Expectation_x_0": mean, "trCov_d": torch.tensor(0.25)}, tmp_path / "initial_noise_svd.pt")
+    st = MomentStats.load(tmp_path / "initial_noise_svd.pt")
+    torch.testing.assert_close(st.mean, mean[0].double())
+    assert st.avg_var == pytest.approx(0.25) and st.count is None
+    MomentStats().update(torch.randn(3, 2, 4, 3, 3, dtype=torch.float64)).save(tmp_path / "ours.safetensors")
+    assert MomentStats.load(tmp_path / "ours.safetensors").count == 3
