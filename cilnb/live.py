@@ -72,7 +72,7 @@ def _sprite_speed(videos: torch.Tensor) -> np.ndarray:
 
 
 def _align_psnr(videos: torch.Tensor, images: torch.Tensor) -> np.ndarray:
-    from .sweep import align_psnr
+    from .runs import align_psnr
 
     return align_psnr(videos, images).cpu().numpy()
 
