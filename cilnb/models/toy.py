@@ -315,6 +315,8 @@ class ToyModel(Denoiser):
     :class:`ToyUNet`; ``.meta`` holds the checkpoint metadata (training recipe, loss curve).
     """
 
+    sample_space = "pixel"  # frames and y in [-1, 1]: cilnb.checks refuses 0..255 images
+
     def __init__(self, net: ToyUNet, meta: dict | None = None):
         super().__init__(net, net.config.schedule(), prediction="v", time_input="t")
         self.config = net.config
