@@ -154,14 +154,14 @@ class MomentStats:
         layout = layout or default_layout
         if layout not in ("fchw", "cfhw"):
             raise ValueError(f"layout must be 'fchw' or 'cfhw', got {layout!r}")
-        mean = _as64(km, data[km])
+        mean = _as64(f"{km} in {path}", data[km])
         if mean.ndim == 5 and mean.shape[0] == 1:
             mean = mean[0]
         if mean.ndim != 4:
             raise ValueError(f"{km} in {path} has shape {tuple(mean.shape)}; expected one video [F, C, H, W] (or [C, F, H, W])")
         if layout == "cfhw":
             mean = mean.permute(1, 0, 2, 3).contiguous()
-        avg = _as64(kv, data[kv])
+        avg = _as64(f"{kv} in {path}", data[kv])
         if avg.numel() != 1:
             raise ValueError(f"{kv} in {path} should be one number (tr(Cov)/d), got shape {tuple(avg.shape)}")
         return cls.from_moments(mean, avg_var=float(avg.reshape(())), source=f"official Analytic-Init file {path.name} ({km}/{kv}, layout {layout})")
@@ -359,7 +359,10 @@ class MomentStats:
 
 
 def _as64(name: str, x) -> torch.Tensor:
-    t = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=_F64)
+    try:
+        t = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=_F64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise checks.InputTypeError(f"{name} must be numbers (a tensor, array or list), got {type(x).__name__} ({exc})") from None
     check_finite(name, t)
     return t
 
