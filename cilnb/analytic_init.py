@@ -370,10 +370,7 @@ def _as64(name: str, x) -> torch.Tensor:
 def _check_scaling(s):
     if s is None:
         return None
-    s = float(s)
-    if not math.isfinite(s) or s <= 0:
-        raise ValueError(f"vae_scaling_factor must be a positive number, got {s}")
-    return s
+    return checks.check_number("vae_scaling_factor", s, lo=0, lo_open=True, fix="(the VAE's latent scale, e.g. 0.18215)")
 
 
 # ----------------------------------------------------------------------------------------------
