@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 
 import torch
 
+from . import checks
 from ._util import atomic_write, check_finite, make_generator
 
 __all__ = [
@@ -57,6 +58,10 @@ FORMAT_VERSION = 1
 _F64 = torch.float64
 _RECOMPUTE = "recompute with `python -m cilnb stats` for this resolution"
 _OFFICIAL_KEYS = (("Expectation_x_0", "trCov_d"), ("Expectation_X0", "Tr_Cov_d"))
+#: Largest ``|E[X0]|`` and ``sqrt(tr(Cov)/d)`` :func:`init_params` accepts: data moments of pixels in [-1, 1],
+#: 0..255 pixels or VAE latents are far below it; beyond it the statistics are corrupt or in the wrong units,
+#: and a start drawn from them overflows float16/float32 models into an all-NaN video.
+MAX_DATA_SCALE = 1e4
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,14 +154,14 @@ class MomentStats:
         layout = layout or default_layout
         if layout not in ("fchw", "cfhw"):
             raise ValueError(f"layout must be 'fchw' or 'cfhw', got {layout!r}")
-        mean = _as64(km, data[km])
+        mean = _as64(f"{km} in {path}", data[km])
         if mean.ndim == 5 and mean.shape[0] == 1:
             mean = mean[0]
         if mean.ndim != 4:
             raise ValueError(f"{km} in {path} has shape {tuple(mean.shape)}; expected one video [F, C, H, W] (or [C, F, H, W])")
         if layout == "cfhw":
             mean = mean.permute(1, 0, 2, 3).contiguous()
-        avg = _as64(kv, data[kv])
+        avg = _as64(f"{kv} in {path}", data[kv])
         if avg.numel() != 1:
             raise ValueError(f"{kv} in {path} should be one number (tr(Cov)/d), got shape {tuple(avg.shape)}")
         return cls.from_moments(mean, avg_var=float(avg.reshape(())), source=f"official Analytic-Init file {path.name} ({km}/{kv}, layout {layout})")
@@ -188,6 +193,8 @@ class MomentStats:
         check_finite("batch", x)
         mean_b = x.mean(0)
         m2_b = ((x - mean_b) ** 2).sum(0)
+        checks.check_finite("the batch's sum of squared deviations", m2_b,
+                            fix=f"values up to {float(x.abs().max()):.3g} overflow float64; rescale the data")
         self._combine(n, mean_b.cpu(), m2_b.cpu())
         return self
 
@@ -355,7 +362,10 @@ class MomentStats:
 
 
 def _as64(name: str, x) -> torch.Tensor:
-    t = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=_F64)
+    try:
+        t = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=_F64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise checks.InputTypeError(f"{name} must be numbers (a tensor, array or list), got {type(x).__name__} ({exc})") from None
     check_finite(name, t)
     return t
 
@@ -363,10 +373,7 @@ def _as64(name: str, x) -> torch.Tensor:
 def _check_scaling(s):
     if s is None:
         return None
-    s = float(s)
-    if not math.isfinite(s) or s <= 0:
-        raise ValueError(f"vae_scaling_factor must be a positive number, got {s}")
-    return s
+    return checks.check_number("vae_scaling_factor", s, lo=0, lo_open=True, fix="(the VAE's latent scale, e.g. 0.18215)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -394,7 +401,15 @@ def init_params(stats: MomentStats, alpha, sigma) -> tuple[torch.Tensor, float]:
     if not isinstance(stats, MomentStats):
         raise ValueError(f"stats must be a MomentStats, got {type(stats).__name__}")
     a, s = _coef("alpha", alpha), _coef("sigma", sigma)
-    return a * stats.mean, a * a * stats.avg_var + s * s
+    mean, avg_var = stats.mean, stats.avg_var
+    big_mean, big_std = float(mean.abs().max()), math.sqrt(avg_var)
+    if big_mean > MAX_DATA_SCALE or big_std > MAX_DATA_SCALE:
+        raise ValueError(
+            f"Analytic-Init statistics look corrupt: max |E[X0]| = {big_mean:.3g}, sqrt(tr(Cov)/d) = {big_std:.3g} "
+            f"(source: {stats.source or 'unknown'}); data moments of pixels or VAE latents are far below "
+            f"{MAX_DATA_SCALE:g} and a start drawn from these gives NaN videos: {_RECOMPUTE}, in the space the model samples in"
+        )
+    return a * mean, a * a * avg_var + s * s
 
 
 def init_params_at(stats: MomentStats, schedule, start: float) -> tuple[torch.Tensor, float]:
@@ -422,18 +437,18 @@ def sample_init(
     Shown in notebooks/analytic_init.ipynb.
     """
     mean, var = init_params(stats, alpha, sigma)
-    if isinstance(shape, bool):
-        raise ValueError("shape must be a batch size or a tuple (B, *stats.shape)")
-    if isinstance(shape, int):
-        full = (shape, *stats.shape)
+    if isinstance(shape, (bool, str, float)) or not (isinstance(shape, (int, Sequence)) or hasattr(shape, "__index__")):
+        raise checks.InputTypeError(f"shape must be a batch size (int) or a tuple (B, *stats.shape), got {shape!r}")
+    if not isinstance(shape, Sequence):
+        full = (checks.check_int("shape (batch size)", shape, min=1), *stats.shape)
     else:
-        full = tuple(int(s) for s in shape)
+        full = tuple(checks.check_int("shape entry", s, min=0) for s in shape)
         if len(full) < 1 or full[1:] != stats.shape:
             raise ValueError(f"stats shape {stats.shape} does not match latents {full[1:]}: {_RECOMPUTE}")
     if full[0] < 1:
         raise ValueError(f"batch size must be >= 1, got {full[0]}")
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise checks.InputTypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
     if generator is not None and seed is not None:
         raise ValueError("pass either generator= or seed=, not both")
     if generator is None and seed is None:
@@ -441,8 +456,9 @@ def sample_init(
     gen = make_generator(generator if generator is not None else seed)
     dev = gen.device if device is None else torch.device(device)
     z = torch.randn(full, generator=gen, dtype=_F64, device=gen.device)
-    x = mean.to(z.device) + math.sqrt(var) * z
-    return x.to(dev, dtype)
+    x = (mean.to(z.device) + math.sqrt(var) * z).to(dev, dtype)
+    checks.check_finite("the Analytic-Init draw", x, fix=f"N(alpha E[X0], {var:.3g} I) does not fit {dtype}: use a wider dtype or check the statistics")
+    return x
 
 
 def pipeline_latents(latents: torch.Tensor, init_noise_sigma) -> torch.Tensor:
@@ -590,6 +606,7 @@ class GaussianMixture:
         """``n`` draws ``[n, d]`` (float64)."""
         if generator is not None and seed is not None:
             raise ValueError("pass either generator= or seed=, not both")
+        n = checks.check_int("n", n, min=1, fix="(number of draws)")
         gen = make_generator(generator if generator is not None else seed)
         k = torch.multinomial(self.weights, n, replacement=True, generator=gen)
         z = torch.randn((n, self.d), generator=gen, dtype=_F64)
@@ -691,6 +708,9 @@ def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int
         schedules = {getattr(schedules, "kind", "") or type(schedules).__name__: schedules}
     if not isinstance(data, GaussianMixture):
         raise ValueError(f"data must be a GaussianMixture (see synthetic_data), got {type(data).__name__}")
+    Ms = checks.check_sequence("Ms", Ms, fix="pass a list of start times such as [0.6, 0.8, 1.0]")
+    if not schedules or not all(hasattr(s, "parse_start") for s in schedules.values()):
+        raise checks.InputTypeError("schedules must be a cilnb.schedules.Schedule or a non-empty {name: Schedule} dict")
     stats = data.stats()
     gen = make_generator(seed)
     rows = []

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import checks
 from ._util import make_generator
 
 __all__ = [
@@ -62,7 +63,10 @@ class SpriteConfig:
 
     def __post_init__(self):
         def rng(name, lo_ok=-math.inf):
-            lo, hi = getattr(self, name)
+            pair = getattr(self, name)
+            if isinstance(pair, (str, bytes)) or not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise checks.InputTypeError(f"SpriteConfig.{name} must be a (low, high) pair, got {pair!r}")
+            lo, hi = (checks.check_number(f"SpriteConfig.{name}[{i}]", v) for i, v in enumerate(pair))
             if not (math.isfinite(lo) and math.isfinite(hi) and lo_ok <= lo <= hi):
                 raise ValueError(f"SpriteConfig.{name} must be a finite (low, high) range with {lo_ok} <= low <= high, got {(lo, hi)}")
 
@@ -70,6 +74,8 @@ class SpriteConfig:
             raise ValueError(f"SpriteConfig.frames must be an int >= 2 (motion needs two frames), got {self.frames!r}")
         if not (isinstance(self.size, int) and self.size >= 8):
             raise ValueError(f"SpriteConfig.size must be an int >= 8, got {self.size!r}")
+        if not isinstance(self.n_sprites, (tuple, list)) or len(self.n_sprites) != 2:
+            raise checks.InputTypeError(f"SpriteConfig.n_sprites must be a (low, high) pair of ints such as (1, 2), got {self.n_sprites!r}")
         lo, hi = self.n_sprites
         if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi <= 8):
             raise ValueError(f"SpriteConfig.n_sprites must be ints with 1 <= low <= high <= 8, got {self.n_sprites}")
@@ -91,8 +97,8 @@ class SpriteConfig:
             raise ValueError(f"SpriteConfig.shapes must be a non-empty subset of {SHAPES}, got {self.shapes!r}")
         if not (isinstance(self.texture_waves, int) and self.texture_waves >= 0):
             raise ValueError(f"SpriteConfig.texture_waves must be an int >= 0, got {self.texture_waves!r}")
-        if not self.edge > 0:
-            raise ValueError(f"SpriteConfig.edge must be > 0, got {self.edge}")
+        checks.check_number("SpriteConfig.edge", self.edge, lo=0, lo_open=True, fix="(soft sprite edge, px)")
+        checks.check_number("SpriteConfig.max_frequency", self.max_frequency, lo=0, fix="(cycles per image of the fastest texture wave)")
 
     @property
     def threshold(self) -> float:
@@ -104,7 +110,14 @@ class SpriteConfig:
 
     @classmethod
     def from_json(cls, text: str | dict) -> "SpriteConfig":
-        d = json.loads(text) if isinstance(text, str) else dict(text)
+        """Inverse of :meth:`to_json` (a JSON string or its dict); corrupt JSON and unknown fields raise ``ValueError``."""
+        d = checks.parse_json(text, "SpriteConfig JSON") if isinstance(text, (str, bytes)) else text
+        if not isinstance(d, dict):
+            raise checks.InputTypeError(f"SpriteConfig JSON must hold an object of fields, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown SpriteConfig field(s) {unknown}; known fields: {sorted(known)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
@@ -166,6 +179,13 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int (number of videos), got {n!r}")
+    if config is not None and not isinstance(config, SpriteConfig):
+        raise checks.InputTypeError(f"config must be a SpriteConfig (or None), got {type(config).__name__}; "
+                                    "keyword overrides such as frames=8 go directly to generate()")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SpriteConfig)})
+    if unknown:
+        raise checks.InputTypeError(f"generate() got unknown SpriteConfig field(s) {unknown}; "
+                                    f"known: {sorted(f.name for f in dataclasses.fields(SpriteConfig))}")
     cfg = dataclasses.replace(config or SpriteConfig(), **overrides) if overrides else (config or SpriteConfig())
     if isinstance(seed, torch.Generator) and seed.device.type != "cpu":
         raise ValueError("generate() draws on the CPU: pass a CPU torch.Generator or an int seed")
@@ -316,16 +336,24 @@ def _nanmean(x: np.ndarray, axis) -> np.ndarray:
 
 
 def _as_numpy_videos(videos) -> np.ndarray:
+    """Float videos ``[B, F, 1, H, W]`` (any range: callers also track background-subtracted frames) as float64 ``[B, F, H, W]``."""
     if isinstance(videos, SpriteVideos):
         videos = videos.videos
-    if isinstance(videos, torch.Tensor):
-        videos = videos.detach().to("cpu", torch.float64).numpy()
-    v = np.asarray(videos, dtype=np.float64)
-    if v.ndim != 5 or v.shape[2] != 1:
-        raise ValueError(f"videos must be [B, F, 1, H, W] grayscale (cilnb layout), got shape {v.shape}")
-    if v.shape[1] < 2:
-        raise ValueError(f"videos need at least 2 frames to measure motion, got {v.shape[1]}")
-    return v[:, :, 0]
+    if isinstance(videos, np.ndarray):
+        videos = torch.from_numpy(videos)
+    if not isinstance(videos, torch.Tensor):
+        raise checks.InputTypeError(f"videos must be a tensor, array or SpriteVideos [B, F, 1, H, W], got {type(videos).__name__}")
+    if not videos.is_floating_point():
+        raise checks.InputTypeError(f"videos have dtype {videos.dtype}; the tracker reads float frames (the data is in [-1, 1]) "
+                                    "(uint8 pixels: videos.float() / 127.5 - 1)")
+    if videos.ndim != 5 or videos.shape[2] != 1:
+        raise ValueError(f"videos must be [B, F, 1, H, W] grayscale (cilnb layout), got shape {tuple(videos.shape)}")
+    if videos.shape[1] < 2:
+        raise ValueError(f"videos need at least 2 frames to measure motion, got {videos.shape[1]}")
+    if any(s == 0 for s in videos.shape):
+        raise ValueError(f"videos are empty: shape {tuple(videos.shape)}")
+    checks.check_finite("videos", videos, fix="the tracker thresholds pixel values; NaN frames have no sprites to find")
+    return videos.detach().to("cpu", torch.float64).numpy()[:, :, 0]
 
 
 def track_sprites(videos, *, threshold: float = THRESHOLD, min_area: int = 3, max_sprites: int = 4, connectivity: int = 8) -> Tracks:
@@ -340,9 +368,11 @@ def track_sprites(videos, *, threshold: float = THRESHOLD, min_area: int = 3, ma
     """
     from scipy import ndimage
 
+    threshold = checks.check_number("threshold", threshold, fix="(the sprite/background cut in data units)")
+    min_area = checks.check_int("min_area", min_area, min=1, fix="(pixels)")
     v = _as_numpy_videos(videos)
     B, F, H, W = v.shape
-    K = int(max_sprites)
+    K = checks.check_int("max_sprites", max_sprites, fix="(in [1, 6])")
     if K < 1 or K > 6:
         raise ValueError(f"max_sprites must lie in [1, 6] (assignment enumerates K! permutations), got {max_sprites}")
     if connectivity not in (4, 8):
@@ -427,5 +457,7 @@ def motion(videos, *, threshold: float = THRESHOLD, min_area: int = 3, max_sprit
     for k, val in labels.items():
         if isinstance(val, torch.Tensor):
             val = val.detach().cpu().numpy()
+        if not isinstance(val, (str, bytes)) and np.ndim(val) > 0 and len(val) != B:
+            raise ValueError(f"label {k}= has {len(val)} values for {B} videos: give one constant or one value per video")
         df[k] = val
     return df

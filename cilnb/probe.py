@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._util import check_finite, progress
+from . import checks
+from ._util import progress
 from .sampling import per_sample_noise
 
 __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_start", "MotionFn"]
@@ -26,20 +27,28 @@ __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_st
 MotionFn = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 
 
-def _validate(x0: torch.Tensor, ts, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    if x0.ndim != 5:
-        raise ValueError(f"x0 must be a batch of videos [B, F, C, H, W], got shape {tuple(x0.shape)}")
-    check_finite("x0", x0)
-    ts = torch.as_tensor(ts, dtype=torch.float64).flatten()
+def _validate(model, x0: torch.Tensor, ts, y: torch.Tensor | None, batch_size=None, cond=None):
+    """Checked ``(x0, ts, y, batch_size, cond)``: videos and images float in the model's range (cilnb.checks)."""
+    x0 = checks.check_model_input("x0", x0, model, rank=5, layout="a batch of videos [B, F, C, H, W]")
+    if isinstance(ts, (str, bytes)):
+        raise checks.InputTypeError(f"ts must be normalised times in (0, 1] (a list or tensor), got the string {ts!r}")
+    try:
+        ts = torch.as_tensor(ts, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise checks.InputTypeError(f"ts must be normalised times in (0, 1] (a list or tensor), got {ts!r} ({exc})") from None
     if ts.numel() == 0:
         raise ValueError("ts is empty: give at least one normalised time in (0, 1]")
-    if bool((ts <= 0).any()) or bool((ts > 1).any()):
+    if not bool(torch.isfinite(ts).all()) or bool((ts <= 0).any()) or bool((ts > 1).any()):
         raise ValueError(f"probe times must lie in (0, 1] (normalised; 1 = T), got {ts.tolist()}")
     if y is None:
         y = x0[:, 0]
+    else:
+        y = checks.check_model_input("y", y, model, rank=4, layout="conditional images [B, C, H, W]")
     if y.shape != (x0.shape[0], *x0.shape[2:]):
         raise ValueError(f"y must be [B, C, H, W] = {(x0.shape[0], *x0.shape[2:])}, got {tuple(y.shape)}")
-    return ts, y
+    batch_size = checks.check_batch_size("batch_size", batch_size)
+    cond = checks.check_cond(cond, x0.shape[0])
+    return x0, ts, y, batch_size, cond
 
 
 @torch.no_grad()
@@ -60,16 +69,16 @@ def one_step_predictions(
     for every t); ``y`` defaults to frame 0; ``cond`` holds extra per-video conditioning (e.g.
     ``motion``).
     """
-    ts, y = _validate(x0, ts, y)
-    B, K = x0.shape[0], ts.numel()
-    seeds = [int(seed) + b for b in range(B)] if isinstance(seed, int) else list(seed)
+    x0, ts, y, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
+    seeds = checks.check_seeds(seed, x0.shape[0])
     eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
-    return _predict(model, x0, eps, ts, y, dict(cond or {}), batch_size, show_progress)
+    return _predict(model, x0, eps, ts, y, cond, batch_size, show_progress)
 
 
 def _predict(model, x0, eps, ts, y, cond, batch_size, show_progress):
     """All (video, t) pairs in chunks: index ``j = b * K + k``."""
     B, K = x0.shape[0], ts.numel()
+    batch_size = batch_size or B * K
     sched = model.schedule
     t_all = ts.repeat(B)  # [B*K], video-major
     b_all = torch.arange(B).repeat_interleave(K)
@@ -106,7 +115,7 @@ def probe_table(
     y: torch.Tensor | None = None,
     cond: Mapping | None = None,
     motion_fns: Mapping[str, MotionFn] | None = None,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     batch_size: int = 64,
     show_progress: bool = False,
     predictions: torch.Tensor | None = None,
@@ -118,9 +127,15 @@ def probe_table(
     ``name``: ``<name>_pred``, ``<name>_gt`` and ``<name>_retention = pred / gt`` (NaN where the
     ground truth is static). Pass ``predictions`` from :func:`one_step_predictions` to reuse them.
     """
-    ts, y = _validate(x0, ts, y)
+    x0, ts, y, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
+    if motion_fns is not None and (not isinstance(motion_fns, Mapping) or not all(callable(f) for f in motion_fns.values())):
+        raise checks.InputTypeError("motion_fns must be a dict {name: function(videos [N, F, C, H, W]) -> [N] values}")
     if predictions is None:
         predictions = one_step_predictions(model, x0, ts, y=y, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+    elif not isinstance(predictions, torch.Tensor) or tuple(predictions.shape) != (x0.shape[0], ts.numel(), *x0.shape[1:]):
+        got = tuple(predictions.shape) if isinstance(predictions, torch.Tensor) else type(predictions).__name__
+        raise ValueError(f"predictions must be one_step_predictions(...) for these videos and ts, [B, K, F, C, H, W] = "
+                         f"{(x0.shape[0], ts.numel(), *x0.shape[1:])}, got {got}")
     B, K = predictions.shape[:2]
     flat = predictions.reshape(B * K, *predictions.shape[2:])
     y_rep = y.repeat_interleave(K, dim=0)
@@ -151,7 +166,7 @@ def leakage_index(
     y: torch.Tensor | None = None,
     y_swap: torch.Tensor | None = None,
     cond: Mapping | None = None,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     batch_size: int = 64,
     show_progress: bool = False,
 ) -> pd.DataFrame:
@@ -165,18 +180,19 @@ def leakage_index(
     follows only the image, 0 when it follows only the noisy video. Rows: ``video, t, d_y, d_x,
     index``. Needs at least two videos unless ``y_swap`` is given.
     """
-    ts, y = _validate(x0, ts, y)
+    x0, ts, y, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
     B = x0.shape[0]
     if y_swap is None:
         if B < 2:
             raise ValueError("leakage_index swaps y between videos: give at least 2 videos or y_swap=")
         y_swap = torch.roll(y, 1, dims=0)
+    else:
+        y_swap = checks.check_model_input("y_swap", y_swap, model, rank=4, layout="conditional images [B, C, H, W]")
     if y_swap.shape != y.shape:
         raise ValueError(f"y_swap must have the shape of y {tuple(y.shape)}, got {tuple(y_swap.shape)}")
-    seeds = [seed + b for b in range(B)]
+    seeds = checks.check_seeds(seed, B)
     eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
     eps2 = per_sample_noise([s + 7_919_011 for s in seeds], x0.shape[1:]).to(x0.device, x0.dtype)
-    cond = dict(cond or {})
     base = _predict(model, x0, eps, ts, y, cond, batch_size, show_progress)
     swapped = _predict(model, x0, eps, ts, y_swap, cond, batch_size, show_progress)
     renoised = _predict(model, x0, eps2, ts, y, cond, batch_size, show_progress)
@@ -195,10 +211,11 @@ def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     cheaper rule of thumb to start such a sweep from, not a replacement for it. Raises if no t
     qualifies.
     """
+    if not isinstance(table, pd.DataFrame):
+        raise checks.InputTypeError(f"table must be a probe_table DataFrame, got {type(table).__name__}")
     if column not in table:
         raise ValueError(f"column {column!r} not in the probe table; have {list(table.columns)}")
-    if not 0 < threshold:
-        raise ValueError(f"threshold must be > 0, got {threshold}")
+    threshold = checks.check_number("threshold", threshold, lo=0, lo_open=True, fix="(e.g. 0.8 for a retention)")
     curve = table.groupby("t")[column].mean().dropna().sort_index()
     ok = curve[curve >= threshold]
     if ok.empty:

@@ -18,9 +18,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from . import checks
 from ._util import check_finite, progress
 
-__all__ = ["sample_ddim", "sample_euler", "sample_heun", "SAMPLERS", "initial_noise", "sample", "per_sample_noise"]
+__all__ = ["sample_ddim", "sample_euler", "sample_heun", "SAMPLERS", "ETA_CONVENTIONS", "initial_noise", "sample", "per_sample_noise"]
 
 
 def _coeffs(model, ts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -41,15 +42,38 @@ def _denoise(model, x, t: float, cond: dict) -> torch.Tensor:
     return model(x, tt, **cond)
 
 
+ETA_CONVENTIONS = ("cilnb", "official")
+
+
+def _unrescaled_alphas(model, ts: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``sqrt(alphas_cumprod)`` on the grid plus the clean state: the schedule's ``vp`` (DynamiCrafter's
+    dynamic rescale, :class:`cilnb.models.generic.RescaledVPSchedule`) without its scale, else ``a`` itself."""
+    vp = getattr(model.schedule, "vp", None)
+    if vp is None:
+        return a
+    return torch.cat([vp.alpha(ts), torch.ones(1, dtype=torch.float64)])
+
+
 @torch.no_grad()
-def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generator=None, eta: float = 0.0):
-    """DDIM (Song et al. 2021, Eq. 12) on ``x_t = alpha x0 + sigma eps``; ``eta > 0`` adds fresh noise."""
+def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generator=None, eta: float = 0.0,
+                eta_convention: str = "cilnb"):
+    """DDIM (Song et al. 2021, Eq. 12) on ``x_t = alpha x0 + sigma eps``; ``eta > 0`` adds fresh noise.
+
+    ``eta_convention`` only matters for ``eta > 0`` on a rescaled schedule (DynamiCrafter's dynamic
+    rescale, ``x_t = sqrt(abar) s_t X0 + sqrt(1 - abar) eps``): ``"cilnb"`` takes the noise variance
+    of Eq. (12) from this ``alpha_t = sqrt(abar) s_t``, ``"official"`` from ``alphas_cumprod`` alone, as
+    DynamiCrafter's ``make_ddim_sampling_parameters`` does (``sigma^2 = eta^2 (1 - abar_prev) /
+    (1 - abar) (1 - abar / abar_prev)``), so the states match the official sampler at ``ddim_eta = 1``.
+    Without a rescale the two agree. See docs/parity.md.
+    """
     cond = cond or {}
     ts, a, s = _coeffs(model, ts)
-    if eta < 0:
-        raise ValueError(f"eta must be >= 0, got {eta}")
+    eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM, 1: DDPM-like noise)")
+    if eta_convention not in ETA_CONVENTIONS:
+        raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS} (see docs/parity.md), got {eta_convention!r}")
     if eta > 0 and generator is None:
         raise ValueError("eta > 0 draws fresh noise: pass generator=")
+    a_var = _unrescaled_alphas(model, ts, a) if eta_convention == "official" else a
     for i in progress(range(len(ts)), disable=disable, desc="ddim", leave=False):
         x0 = _denoise(model, x, ts[i], cond)
         if callback is not None:
@@ -60,7 +84,7 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
         eps = (x - a[i] * x0) / s[i]
         if eta > 0:
             # posterior variance of q(x_next | x, x0) for x = alpha x0 + sigma eps (DDIM's sigma_t at eta = 1)
-            var = s[i + 1] ** 2 * (1 - (a[i] ** 2 * s[i + 1] ** 2) / (a[i + 1] ** 2 * s[i] ** 2))
+            var = s[i + 1] ** 2 * (1 - (a_var[i] ** 2 * s[i + 1] ** 2) / (a_var[i + 1] ** 2 * s[i] ** 2))
             std = float(eta) * float(var.clamp(min=0).sqrt())
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
             dir_s = (s[i + 1] ** 2 - std**2).clamp(min=0).sqrt()
@@ -161,14 +185,22 @@ def sample(
     show_progress: bool = True,
     eta: float = 0.0,
     batch_size: int | None = None,
+    eta_convention: str = "cilnb",
 ) -> torch.Tensor:
     """Generate videos ``[B, F, C, H, W]`` from conditional images ``y`` (``[B, C, H, W]``).
 
     ``start`` is M normalised in (0, 1] (or ``start_native``, e.g. ``sigma_M = 100`` for SVD); the
     ``n_steps`` grid is re-spaced over ``[0, M]``. ``seed`` is an int (sample ``b`` uses
     ``seed + b``) or one seed per image. ``frames`` defaults to ``model.n_frames`` or
-    ``stats.shape[0]``. Alg. 1 with ``init="analytic"``.
+    ``stats.shape[0]``. Alg. 1 with ``init="analytic"``. ``eta``/``eta_convention``: see :func:`sample_ddim`.
+    Inputs are checked by :mod:`cilnb.checks` (``y`` float in the model's range, one seed per image).
     """
+    y = checks.check_model_input("y", y, model, rank=4, layout="[B, C, H, W] (conditional images)")
+    seed = checks.check_seeds(seed, y.shape[0])
+    cond = checks.check_cond(cond, y.shape[0], scalars=False)
+    batch_size = checks.check_batch_size("batch_size", batch_size)
+    eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM)")
+    frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")
     if y.ndim != 4:
         raise ValueError(f"y must be [B, C, H, W], got shape {tuple(y.shape)}")
     check_finite("y", y)
@@ -197,7 +229,7 @@ def sample(
             raise ValueError(f"cond[{k!r}] has batch size {v.shape[0]}, expected {B}")
     gen = torch.Generator().manual_seed(seeds[0]) if eta > 0 else None
     fn = SAMPLERS[sampler]
-    kwargs = {"eta": eta} if sampler == "ddim" else {}
+    kwargs = {"eta": eta, "eta_convention": eta_convention} if sampler == "ddim" else {}
     step = batch_size or B
     outs = []
     for lo in range(0, B, step):

@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from .checks import InputTypeError, check_int, check_number
+
 __all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas", "as_t", "batch_times"]
 
 Float = torch.Tensor
@@ -127,8 +129,7 @@ class Schedule(ABC):
 
     @staticmethod
     def _check_steps(n_steps: int, start: float) -> None:
-        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+        check_int("n_steps", n_steps, min=1, fix="(the number of sampler steps)")
         if not (isinstance(start, (int, float)) and math.isfinite(start) and 0.0 < start <= 1.0):
             raise ValueError(f"start M must lie in (0, 1] (normalised; 1 = T), got {start!r}")
 
@@ -140,7 +141,7 @@ class Schedule(ABC):
 
 def vp_betas(kind: str = "linear", num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Float:
     """DDPM beta schedules ``linear``, ``scaled_linear`` (LDM/SD) and ``squaredcos_cap_v2`` (iDDPM)."""
-    n = num_train_timesteps
+    n = check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)", integral_float=True)
     if kind == "linear":
         return torch.linspace(beta_start, beta_end, n, dtype=_F64)
     if kind == "scaled_linear":
@@ -181,9 +182,21 @@ class VPSchedule(Schedule):
         betas=None,
     ):
         if betas is not None:
-            betas = torch.as_tensor(betas, dtype=_F64)
+            try:
+                betas = torch.as_tensor(betas, dtype=_F64).detach().cpu()
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise InputTypeError(f"betas must be a 1-D sequence of numbers in (0, 1), got {type(betas).__name__} ({exc})") from None
+            if betas.ndim != 1:
+                raise ValueError(f"betas must be 1-D (one beta per training timestep), got shape {tuple(betas.shape)}")
+            if not bool(torch.isfinite(betas).all()):
+                raise ValueError(f"betas hold {int((~torch.isfinite(betas)).sum())} NaN/inf value(s): pass finite betas in (0, 1)")
             num_train_timesteps = int(betas.numel())
         else:
+            if not isinstance(beta_schedule, str):
+                raise InputTypeError(f"beta_schedule must be a string (linear, scaled_linear or squaredcos_cap_v2), got {beta_schedule!r}")
+            check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)", integral_float=True)
+            check_number("beta_start", beta_start, lo=0, lo_open=True, hi=1, hi_open=True)
+            check_number("beta_end", beta_end, lo=0, lo_open=True, hi=1, hi_open=True)
             if not (0 < beta_start < beta_end < 1):
                 raise ValueError(f"need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
             betas = vp_betas(beta_schedule, num_train_timesteps, beta_start, beta_end)
@@ -191,8 +204,7 @@ class VPSchedule(Schedule):
             raise ValueError("a VP schedule needs at least 2 training timesteps")
         if bool((betas <= 0).any()) or bool((betas >= 1).any()):
             raise ValueError("betas must lie in (0, 1)")
-        if snr_shift_scale <= 0:
-            raise ValueError(f"snr_shift_scale must be > 0, got {snr_shift_scale}")
+        check_number("snr_shift_scale", snr_shift_scale, lo=0, lo_open=True, fix="(CogVideoX's SNR shift; 1 = none)")
         abar = torch.cumprod(1.0 - betas, dim=0)
         if snr_shift_scale != 1.0:
             abar = abar / (snr_shift_scale + (1 - snr_shift_scale) * abar)
@@ -256,10 +268,11 @@ class EDMSchedule(Schedule):
     kind = "edm"
 
     def __init__(self, sigma_min: float = 0.002, sigma_max: float = 700.0, rho: float = 7.0):
-        if not (0 < sigma_min < sigma_max) or not math.isfinite(sigma_max):
+        check_number("sigma_min", sigma_min, lo=0, lo_open=True)
+        check_number("sigma_max", sigma_max, lo=0, lo_open=True)
+        if not sigma_min < sigma_max:
             raise ValueError(f"need 0 < sigma_min < sigma_max < inf, got {sigma_min}, {sigma_max}")
-        if rho <= 0:
-            raise ValueError(f"rho must be > 0, got {rho}")
+        check_number("rho", rho, lo=0, lo_open=True, fix="(Karras' rho; SVD uses 7)")
         self.sigma_min, self.sigma_max, self.rho = float(sigma_min), float(sigma_max), float(rho)
         self.config = dict(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)
 
@@ -307,9 +320,9 @@ class FlowSchedule(Schedule):
     kind = "flow"
 
     def __init__(self, shift: float = 1.0, num_train_timesteps: int = 1000):
-        if not (shift > 0 and math.isfinite(shift)):
-            raise ValueError(f"shift must be a positive finite number, got {shift}")
-        self.shift, self.T = float(shift), int(num_train_timesteps)
+        check_number("shift", shift, lo=0, lo_open=True, fix="(the timestep shift; 1 = none)")
+        T = check_int("num_train_timesteps", num_train_timesteps, min=1, fix="(the model's timestep scale, e.g. 1000)", integral_float=True)
+        self.shift, self.T = float(shift), T
         self.config = dict(shift=shift, num_train_timesteps=num_train_timesteps)
 
     def alpha(self, t) -> Float:

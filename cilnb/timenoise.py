@@ -44,6 +44,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import checks
 from ._util import check_finite, make_generator
 
 __all__ = [
@@ -248,7 +249,12 @@ def add_timenoise(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not isinstance(y0, torch.Tensor) or y0.ndim < 1 or not y0.is_floating_point():
-        raise ValueError(f"y0 must be a floating tensor [B, ...], got {type(y0).__name__} {getattr(y0, 'shape', '')}")
+        raise checks.InputTypeError(
+            f"y0 must be a floating tensor [B, ...], got {type(y0).__name__} {getattr(y0, 'dtype', '')} {tuple(getattr(y0, 'shape', ()))}: "
+            "convert images with y0.float() (uint8 pixels: y0.float() / 127.5 - 1)"
+        )
+    if y0.shape[0] == 0:
+        raise ValueError(f"y0 holds no items (batch size 0, shape {tuple(y0.shape)})")
     check_finite("y0", y0)
     B = y0.shape[0]
     tt = _check_t(t)
@@ -281,6 +287,9 @@ def add_timenoise(
     view = (B,) + (1,) * (y0.ndim - 1)
     b = beta.to(y0.device, y0.dtype).view(view)
     ys = (1 - b) * y0 + b * eps if mode == "interp" else y0 + b * eps
+    # born here: a level too large for y0's dtype (beta_m = 1e6 on float16 gives inf)
+    checks.check_finite("add_timenoise's y_s", ys, fix=f"beta_m = {float(bm):g} overflows {y0.dtype} (largest "
+                        f"{torch.finfo(y0.dtype).max:.4g}): pass y0 in float32 (y0.float()) or a smaller beta_m")
     return (ys, beta) if return_beta else ys
 
 
@@ -302,7 +311,10 @@ def settings_for(model: str = "toy", a: float = 0.0, beta_m: float = 0.0, model_
     (:data:`PAPER_SETTINGS`; the official SVD training config uses ``beta_m = 15``). Shown in
     notebooks/timenoise.ipynb.
     """
-    a, beta_m = float(a), float(beta_m)
+    if not isinstance(model, str):
+        raise checks.InputTypeError(f"model must be a model name such as 'toy' or 'svd', got {model!r}")
+    a = checks.check_number("a", a, fix="(TimeNoise's exponent; 0 = the model's own)")
+    beta_m = checks.check_number("beta_m", beta_m, fix="(TimeNoise's maximum level; 0 = the model's own)")
     if a < 0 or beta_m < 0:
         raise ValueError(f"a and beta_m must be > 0 (or 0 for the model's own), got a={a}, beta_m={beta_m}")
     if a > 0 and beta_m > 0:
@@ -326,6 +338,8 @@ def settings_for(model: str = "toy", a: float = 0.0, beta_m: float = 0.0, model_
 
 def density_grid(a: float, beta_m: float, n_t: int = 101, n_beta: int = 200):
     """``(t, beta, p)``: normalised times ``[n_t]``, interior levels ``[n_beta]`` and ``p_t(beta)`` ``[n_beta, n_t]``."""
+    n_t = checks.check_int("n_t", n_t, min=2, fix="(time grid points)")
+    n_beta = checks.check_int("n_beta", n_beta, min=2, fix="(level grid points)")
     if n_t < 2 or n_beta < 2:
         raise ValueError("n_t and n_beta must be >= 2")
     t = torch.linspace(0, 1, n_t, dtype=_F64)
@@ -342,6 +356,8 @@ def check_samples(t_values: Sequence[float], a: float, beta_m: float, n: int = 2
     import pandas as pd
     from scipy import stats
 
+    t_values = checks.check_sequence("t_values", t_values, fix="e.g. [0.3, 0.8, 1.0]")
+    n = checks.check_int("n", n, min=2, fix="(draws per t for the KS test)")
     gen = make_generator(seed)
     rows = []
     for t in t_values:

@@ -105,8 +105,11 @@ def test_vbench_params_follow_the_rule():
     assert p == {"stride": 1, "count": 16, "threshold": 6.0, "count_num": 4}
     p = M.vbench_params(16, 24.0, (128, 128))
     assert p["stride"] == 3 and p["count"] == 6 and p["threshold"] == pytest.approx(3.0) and p["count_num"] == 2
-    p = M.vbench_params(16, 4.0, (256, 256))  # low fps: threshold scaled by 8 / fps
+    p = M.vbench_params(16, 4.0, (256, 256))  # low fps: current VBench keeps 6 px
+    assert p["stride"] == 1 and p["threshold"] == pytest.approx(6.0)
+    p = M.vbench_params(16, 4.0, (256, 256), rule="2024-07")  # VBench 2024-07-03..13: scaled by 8 / fps
     assert p["stride"] == 1 and p["threshold"] == pytest.approx(12.0)
+    assert M.vbench_params(16, 24.0, (128, 128), rule="2024-07") == M.vbench_params(16, 24.0, (128, 128))
     assert M.vbench_params(10, 8.0, (64, 64))["count_num"] == round(2.5) == 2  # half to even, like VBench
     with pytest.raises(ValueError, match="fps"):
         M.vbench_params(16, 0.0, (64, 64))

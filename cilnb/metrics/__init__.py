@@ -39,8 +39,9 @@ Flow (``method``):
 2. per adjacent kept pair: mean of the top ``max(1, int(0.05 H W))`` flow magnitudes (VBench ranks the
    padded field; here the field is cropped back first, a difference only when H or W is not a multiple
    of 8);
-3. ``threshold = max(1, 8 / fps) * 6 * min(H, W) / 256`` px, ``count_num = round(4 * n_kept / 16)``;
-   ``dynamic = (#pairs above threshold) >= count_num``;
+3. ``threshold = 6 * min(H, W) / 256`` px (current VBench; ``vbench_rule="2024-07"`` multiplies it by
+   ``max(1, 8 / fps)``, as VBench did from 2024-07-03 to 2024-07-13, see docs/parity.md),
+   ``count_num = round(4 * n_kept / 16)``; ``dynamic = (#pairs above threshold) >= count_num``;
 4. ``score`` = ``reduce`` (default ``"mean"``) of the per-pair top-5 % means.
 
 Speed: all pairs of all videos go through the flow model in batches of ``batch_size`` pairs (default:
@@ -60,14 +61,14 @@ from __future__ import annotations
 from .flow import FARNEBACK_DEFAULTS, RAFT_WEIGHT_FILES, load_raft, optical_flow, raft_weights_path
 from .fvd import (I3D_FILE, I3D_KWARGS, frechet_distance, frechet_distance_from_stats, frechet_interval, fvd, gaussian_stats,
                   i3d_features, i3d_path, load_i3d)
-from .motion import (PROTOCOLS, MotionScores, PIAMotionScores, motion_score, motion_score_error, pia_motion_score,
+from .motion import (PROTOCOLS, VBENCH_RULES, MotionScores, PIAMotionScores, motion_score, motion_score_error, pia_motion_score,
                      rgb_to_hsv, vbench_params, video_flows)
 from .quality import condition_alignment, psnr, ssim, warping_error
 from .synthetic import (synthetic_motion_set, synthetic_rotation_video, synthetic_translation_video, texture,
                         true_motion_score, true_per_pair)
 
 __all__ = [
-    "motion_score", "MotionScores", "PROTOCOLS", "vbench_params", "video_flows", "optical_flow",
+    "motion_score", "MotionScores", "PROTOCOLS", "VBENCH_RULES", "vbench_params", "video_flows", "optical_flow",
     "load_raft", "raft_weights_path", "RAFT_WEIGHT_FILES", "FARNEBACK_DEFAULTS",
     "motion_score_error", "pia_motion_score", "PIAMotionScores", "rgb_to_hsv",
     "psnr", "ssim", "condition_alignment", "warping_error",

@@ -1,15 +1,13 @@
 """Input checks and frame preparation shared by the metrics (layout ``[B, F, C, H, W]``)."""
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
+from ..checks import check_images, check_value_range  # shared with the models' inputs (cilnb.checks)
 
 def as_tensor(x, name: str) -> torch.Tensor:
     """``torch.Tensor`` view of ``x`` (tensor or numpy array); anything else is a ``ValueError``."""
@@ -20,17 +18,6 @@ def as_tensor(x, name: str) -> torch.Tensor:
     raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
 
 
-def check_value_range(value_range) -> tuple[float, float]:
-    """Validate ``value_range=(lo, hi)`` (finite, ``lo < hi``)."""
-    try:
-        lo, hi = (float(v) for v in value_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"value_range must be a pair (lo, hi) such as (0, 1) or (-1, 1), got {value_range!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"value_range must be finite with lo < hi, got {value_range!r}")
-    return lo, hi
-
-
 def check_size(size, name: str = "resize") -> tuple[int, int] | None:
     """``None`` or a pair of positive ints ``(H, W)``."""
     if size is None:
@@ -39,43 +26,6 @@ def check_size(size, name: str = "resize") -> tuple[int, int] | None:
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)):
         raise ValueError(f"{name} must be None or (H, W) with positive ints, e.g. (450, 800); got {size!r}")
     return int(size[0]), int(size[1])
-
-
-def check_images(x, name: str, value_range, *, channels=(1, 3), rank: int = 4) -> torch.Tensor:
-    """Validate an image batch ``[N, C, H, W]`` (or ``rank`` 5 video batch) and its value range.
-
-    ``uint8`` is always read as ``[0, 255]``; float input must lie in ``value_range`` (tolerance
-    ``1e-3`` of its width). Other dtypes, NaN/inf, and values outside the range are refused.
-    """
-    x = as_tensor(x, name)
-    layout = "[B, F, C, H, W] (diffusers layout)" if rank == 5 else "[N, C, H, W]"
-    if x.dim() != rank:
-        hint = " For one video use videos[None]." if rank == 5 and x.dim() == 4 else ""
-        raise ValueError(f"{name} must be {layout}, got shape {tuple(x.shape)} (rank {x.dim()}).{hint}")
-    c = x.shape[-3]
-    if c not in channels:
-        hint = ""
-        if rank == 5 and x.shape[1] in channels:
-            hint = " If it is [B, C, F, H, W], pass videos.permute(0, 2, 1, 3, 4)."
-        raise ValueError(f"{name}: channel dim (index {rank - 3}) is {c}; expected one of {channels}.{hint}")
-    if any(s == 0 for s in x.shape):
-        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
-    if x.dtype == torch.uint8:
-        return x
-    if x.dtype not in _FLOAT_DTYPES:
-        raise ValueError(f"{name} has dtype {x.dtype}; use float (in value_range) or uint8 (in [0, 255])")
-    bad = ~torch.isfinite(x)
-    if bool(bad.any()):
-        raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf)")
-    lo, hi = check_value_range(value_range)
-    tol = 1e-3 * (hi - lo)
-    xmin, xmax = float(x.min()), float(x.max())
-    if xmin < lo - tol or xmax > hi + tol:
-        raise ValueError(
-            f"{name} values span [{xmin:.4g}, {xmax:.4g}] but value_range=({lo:g}, {hi:g}); pass the range "
-            "your data uses (value_range=(-1, 1) for [-1, 1] videos, (0, 255) for float pixels) or rescale"
-        )
-    return x
 
 
 def check_videos(videos, value_range, name: str = "videos", min_frames: int = 2) -> torch.Tensor:

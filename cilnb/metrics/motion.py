@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .. import checks
 from .._util import progress
 from . import _video
 from .flow import FlowEngine
 
 __all__ = [
     "PROTOCOLS",
+    "VBENCH_RULES",
     "MotionScores",
     "motion_score",
     "video_flows",
@@ -28,6 +30,12 @@ __all__ = [
 
 #: protocol -> (default frame size (H, W) or None for native, default reduction over frame pairs)
 PROTOCOLS = {"svd": ((450, 800), "sum"), "vbench": (None, "mean")}
+
+#: VBench dynamic-degree threshold rules: ``"current"`` is VBench's ``dynamic_degree.py`` since its
+#: commit fc4620b (2024-07-13) and still at the time of writing, ``6 * min(H, W) / 256`` px; ``"2024-07"``
+#: is the rule of commit 11abda9 (2024-07-03, "[fix] fps<8 bug"), which scaled it by ``max(1, 8 / fps)``
+#: and was dropped ten days later. See docs/parity.md.
+VBENCH_RULES = ("current", "2024-07")
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,28 +73,37 @@ class MotionScores:
         return self.score.numpy()
 
 
-def vbench_params(n_frames: int, fps: float, size: tuple[int, int]) -> dict:
+def vbench_params(n_frames: int, fps: float, size: tuple[int, int], *, rule: str = "current") -> dict:
     """VBench dynamic-degree settings for a clip of ``n_frames`` at ``fps`` scored at ``size = (H, W)``.
 
     ``stride = max(1, round(fps / 8))`` (frames kept: every ``stride``-th), ``count = len(kept)``,
-    ``threshold = max(1, 8 / fps) * 6 * min(H, W) / 256`` pixels, ``count_num = round(4 * count / 16)``
-    (Python's ``round``: half to even, as VBench). A video is dynamic when at least ``count_num`` adjacent
-    pairs have a top-5 % mean magnitude above ``threshold``.
+    ``threshold = 6 * min(H, W) / 256`` pixels (``rule="current"``, VBench today) or
+    ``max(1, 8 / fps) * 6 * min(H, W) / 256`` (``rule="2024-07"``, VBench from 2024-07-03 to 2024-07-13;
+    see :data:`VBENCH_RULES`), ``count_num = round(4 * count / 16)`` (Python's ``round``: half to even, as
+    VBench). A video is dynamic when at least ``count_num`` adjacent pairs have a top-5 % mean magnitude
+    above ``threshold``.
     """
-    fps = float(fps)
-    if not np.isfinite(fps) or fps <= 0:
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    if rule not in VBENCH_RULES:
+        raise ValueError(f"rule must be one of {VBENCH_RULES} (VBench's threshold rule, see docs/parity.md), got {rule!r}")
+    n_frames = checks.check_int("n_frames", n_frames, min=1, fix="(frames per clip)")
+    fps = checks.check_number("fps", fps, lo=0, lo_open=True, fix="(the clip's frame rate)")
+    if isinstance(size, (str, bytes)) or not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise checks.InputTypeError(f"size must be (H, W), the frame size the flow is computed at, got {size!r}")
+    size = tuple(checks.check_int(f"size[{i}]", v, min=1, fix="(pixels)") for i, v in enumerate(size))
     stride = max(1, round(fps / 8))
     count = len(_video.frame_indices(n_frames, stride))
+    factor = max(1.0, 8.0 / fps) if rule == "2024-07" else 1.0
     return {
         "stride": stride,
         "count": count,
-        "threshold": max(1.0, 8.0 / fps) * 6.0 * (min(size) / 256.0),
+        "threshold": factor * 6.0 * (min(size) / 256.0),
         "count_num": round(4 * (count / 16.0)),
     }
 
 
-def _protocol_setup(protocol, reduce, resize, fps, shape):
+def _protocol_setup(protocol, reduce, resize, fps, shape, vbench_rule="current"):
+    if vbench_rule not in VBENCH_RULES:
+        raise ValueError(f"vbench_rule must be one of {VBENCH_RULES} (see docs/parity.md), got {vbench_rule!r}")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
     default_size, default_reduce = PROTOCOLS[protocol]
@@ -99,9 +116,8 @@ def _protocol_setup(protocol, reduce, resize, fps, shape):
     if protocol == "vbench":
         if fps is None:
             raise ValueError("protocol='vbench' needs fps= (the frame rate of the input frames; VBench keeps every "
-                             "round(fps/8)-th frame and scales the threshold by max(1, 8/fps)); "
-                             "pass fps=8 for 8-fps clips")
-        vb = vbench_params(F_, fps, size)
+                             "round(fps/8)-th frame); pass fps=8 for 8-fps clips")
+        vb = vbench_params(F_, fps, size, rule=vbench_rule)
         frames = _video.frame_indices(F_, vb["stride"])
         if len(frames) < 2:
             raise ValueError(f"{F_} frames at fps={fps} leave {len(frames)} frame after VBench's resampling to ~8 fps")
@@ -143,6 +159,7 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
     """
     v = _video.check_videos(videos, value_range)
     size = _video.check_size(resize) or tuple(v.shape[-2:])
+    frame_stride = checks.check_int("frame_stride", frame_stride, min=1, fix="(keep every frame_stride-th frame)")
     frames = _video.frame_indices(v.shape[1], frame_stride)
     if len(frames) < 2:
         raise ValueError(f"frame_stride={frame_stride} leaves fewer than 2 of {v.shape[1]} frames")
@@ -159,7 +176,8 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
 def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: str | None = None,
                  resize="protocol", *, value_range=(0.0, 1.0), fps: float | None = None, arch: str = "large",
                  weights=None, flow_model=None, num_flow_updates: int = 20, farneback_params: dict | None = None,
-                 batch_size: int | None = None, device="auto", show_progress: bool = True) -> MotionScores:
+                 batch_size: int | None = None, device="auto", show_progress: bool = True,
+                 vbench_rule: str = "current") -> MotionScores:
     """Optical-flow motion score of each video in ``videos [B, F, C, H, W]`` (Sec. 4.1, App. B.3; Fig. 1, Table 1).
 
     ``videos``: float in ``value_range`` (default ``(0, 1)``; ``(-1, 1)`` for the toy videos) or uint8 in
@@ -168,8 +186,10 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     ``flow_model``) or ``"farneback"`` (OpenCV, no weights). ``protocol``: ``"svd"`` (resize to
     ``resize``, default (450, 800); per-pair spatial mean magnitude; ``reduce="sum"`` as the paper or
     ``"mean"`` as the official ``motion_score_flow``) or ``"vbench"`` (native size unless ``resize``;
-    needs ``fps``; top-5 % mean per pair, ``reduce="mean"`` by default, plus the dynamic/static decision).
-    ``resize="protocol"`` takes the protocol's size; ``None`` keeps the input size.
+    needs ``fps``; top-5 % mean per pair, ``reduce="mean"`` by default, plus the dynamic/static decision;
+    ``vbench_rule`` picks VBench's threshold, ``"current"`` or the briefly used ``"2024-07"`` with its
+    ``max(1, 8 / fps)`` factor, see :func:`vbench_params`). ``resize="protocol"`` takes the protocol's
+    size; ``None`` keeps the input size.
 
     All pairs of all videos are scored in batches of ``batch_size`` pairs (RAFT: on ``device``, each
     frame encoded once per batch); the scores equal pair-by-pair scoring up to float32 round-off.
@@ -179,7 +199,7 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     Returns :class:`MotionScores` (``.score`` is ``[B]`` float64). Shown in notebooks/motion_metrics.ipynb.
     """
     v = _video.check_videos(videos, value_range)
-    reduce, size, frames, vb = _protocol_setup(protocol, reduce, resize, fps, v.shape)
+    reduce, size, frames, vb = _protocol_setup(protocol, reduce, resize, fps, v.shape, vbench_rule)
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     B, P = v.shape[0], len(frames) - 1
@@ -199,7 +219,7 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     if vb is not None:
         n_above = (per_pair > vb["threshold"]).sum(1)
         kw = dict(dynamic=n_above >= vb["count_num"], threshold=float(vb["threshold"]), count_num=int(vb["count_num"]),
-                  info={"fps": float(fps), "stride": vb["stride"], "n_above": n_above, "top_k": k_top})
+                  info={"fps": float(fps), "stride": vb["stride"], "n_above": n_above, "top_k": k_top, "vbench_rule": vbench_rule})
     return MotionScores(score=score, per_pair=per_pair, protocol=protocol, method=method, reduce=reduce,
                         size=tuple(size), frames=tuple(frames), **kw)
 
@@ -275,6 +295,8 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
     B, F_ = v.shape[:2]
     if hsv_scale not in _HSV_SCALES:
         raise ValueError(f"hsv_scale must be one of {sorted(_HSV_SCALES)}, got {hsv_scale!r}")
+    m_max = checks.check_number("m_max", m_max, fix="(PIA uses 1)")
+    m_min = checks.check_number("m_min", m_min, fix="(PIA uses 0.2)")
     if not (np.isfinite(m_max) and np.isfinite(m_min) and m_max > m_min):
         raise ValueError(f"need finite m_max > m_min, got ({m_max}, {m_min})")
     scale = torch.tensor(_HSV_SCALES[hsv_scale], dtype=torch.float64).view(3, 1, 1)

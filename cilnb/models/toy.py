@@ -329,6 +329,7 @@ class ToyModel(Denoiser):
     cond_keys = ("y", "motion")
     name = "toy"
     sample_space = "pixel"
+    value_range = (-1.0, 1.0)  # frames and y: cilnb.checks refuses 0..255 images
     batch_cfg = False
 
     def __init__(self, net: ToyUNet, meta: dict | None = None):

@@ -1,0 +1,322 @@
+"""Shared input validation: one place that says what was wrong and how to fix it.
+
+Every public entry point of cilnb (schedules, samplers, the probe, TimeNoise, Analytic-Init, the
+sprite data, the metrics) checks its inputs where they enter, with the helpers here, so that a bad
+input fails at once with a message naming the input and the fix, never deep inside torch or as a
+silent NaN. The rules:
+
+* wrong *types* (a float where an int is needed, a string, ``None``, a numpy array where a tensor is
+  needed, a ``uint8`` image where float is needed) raise :class:`InputTypeError`, which is both a
+  ``TypeError`` and a ``ValueError`` (so ``except ValueError`` keeps working);
+* wrong *values* (out of range, NaN/inf, mismatched lengths, empty batches) raise ``ValueError``;
+* float inputs of another precision than a float32 model's weights (float64, float16, bfloat16)
+  are converted to float32 (:func:`check_model_input`); nothing else is converted or guessed.
+
+Images and videos given to a model are checked against the value range the model declares
+(``value_range = (lo, hi)``; the toy: ``(-1, 1)``); models that declare none (latent models, generic
+adapters) are range-checked by their own ``prepare_condition``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "InputTypeError",
+    "check_int",
+    "check_batch_size",
+    "check_number",
+    "check_seeds",
+    "check_finite",
+    "check_value_range",
+    "check_range",
+    "check_images",
+    "check_model_input",
+    "check_cond",
+    "model_dtype",
+    "model_value_range",
+    "check_sequence",
+    "parse_json",
+    "PIXEL_RANGE",
+]
+
+#: Value range of pixel-space frames and images everywhere in cilnb (the diffusers convention).
+PIXEL_RANGE = (-1.0, 1.0)
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_SEED_MIN, _SEED_MAX = -(2**63), 2**64 - 1  # what torch.Generator.manual_seed accepts
+
+
+class InputTypeError(TypeError, ValueError):
+    """An input of the wrong type; also a ``ValueError``, so callers catching bad input keep working."""
+
+
+def _kind(x: Any) -> str:
+    return type(x).__name__
+
+
+def _is_int(x: Any) -> bool:
+    if isinstance(x, (bool, np.bool_)):
+        return False
+    if isinstance(x, (int, np.integer)):
+        return True
+    return isinstance(x, torch.Tensor) and x.ndim == 0 and not x.is_floating_point() and not x.is_complex() and x.dtype != torch.bool
+
+
+def check_int(name: str, value: Any, *, min: int | None = None, fix: str = "", integral_float: bool = False) -> int:
+    """``value`` as a Python ``int`` (ints, numpy ints and 0-d integer tensors; never bool), ``>= min``.
+
+    Floats are refused unless ``integral_float`` and the float is a whole number (``1000.0``).
+    ``fix`` is appended to the message (e.g. ``"(the number of sampler steps)"``).
+    """
+    want = "a positive int" if min == 1 else ("an int >= 0" if min == 0 else (f"an int >= {min}" if min is not None else "an int"))
+    hint = f" {fix}" if fix else ""
+    if integral_float and isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if not _is_int(value):
+        extra = ""
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
+            extra = f"; pass {int(value)}"
+        raise InputTypeError(f"{name} must be {want}{hint}, got {value!r} ({_kind(value)}){extra}")
+    v = int(value)
+    if min is not None and v < min:
+        raise ValueError(f"{name} must be {want}{hint}, got {v}")
+    return v
+
+
+def check_batch_size(name: str, value: Any, *, allow_none: bool = True) -> int | None:
+    """A positive int, or ``None`` (everything in one batch) when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    fix = "(items per model call" + ("; None for all at once)" if allow_none else ")")
+    return check_int(name, value, min=1, fix=fix)
+
+
+def check_number(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+                 lo_open: bool = False, hi_open: bool = False, fix: str = "") -> float:
+    """A finite real number (Python, numpy or 0-d tensor; not bool, not a string) as ``float``, within bounds."""
+    hint = f" {fix}" if fix else ""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be a real number{hint}, got {value!r} ({_kind(value)})")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite{hint}, got {v}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo:g}{hint}, got {v:g}")
+    if hi is not None and (v > hi or (hi_open and v == hi)):
+        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi:g}{hint}, got {v:g}")
+    return v
+
+
+def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
+    """One int seed per item: ``seed`` an int (item ``b`` uses ``seed + b``) or a sequence of ``n`` ints."""
+    if _is_int(seed):
+        base = int(seed)
+        seeds = [base + b for b in range(n)]
+    elif isinstance(seed, (list, tuple, range, np.ndarray, torch.Tensor)):
+        items = seed.tolist() if isinstance(seed, (np.ndarray, torch.Tensor)) else list(seed)
+        if isinstance(seed, (np.ndarray, torch.Tensor)) and np.ndim(items) != 1:
+            raise ValueError(f"{name} must be an int or a flat list of ints, got shape {tuple(seed.shape)}")
+        bad = [s for s in items if not _is_int(s)]
+        if bad:
+            raise InputTypeError(f"{name} must be an int or a list of ints (one per item), got {bad[0]!r} ({_kind(bad[0])}) in {name}")
+        seeds = [int(s) for s in items]
+        if len(seeds) != n:
+            raise ValueError(
+                f"got {len(seeds)} {name}(s) for {n} item(s): pass one {name} per item "
+                f"(e.g. {name}={list(range(n))}), or one int (item b then uses {name} + b)"
+            )
+    else:
+        raise InputTypeError(
+            f"{name} must be an int (item b uses {name} + b) or a list of {n} ints, got {seed!r} ({_kind(seed)})"
+        )
+    out = [s for s in seeds if not _SEED_MIN <= s <= _SEED_MAX]
+    if out:
+        raise ValueError(f"{name} {out[0]} is outside the range a torch.Generator accepts [-2**63, 2**64 - 1]")
+    return seeds
+
+
+def check_finite(name: str, x: torch.Tensor, fix: str = "") -> torch.Tensor:
+    """Raise ``ValueError`` naming ``name`` (and the fix) when the float tensor ``x`` holds NaN or infinity."""
+    if isinstance(x, torch.Tensor) and (x.is_floating_point() or x.is_complex()):
+        bad = ~torch.isfinite(x)
+        if bool(bad.any()):
+            raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf){'; ' + fix if fix else ''}")
+    return x
+
+
+def check_value_range(value_range) -> tuple[float, float]:
+    """Validate ``value_range=(lo, hi)`` (finite, ``lo < hi``)."""
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"value_range must be a pair (lo, hi) such as (0, 1) or (-1, 1), got {value_range!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range must be finite with lo < hi, got {value_range!r}")
+    return lo, hi
+
+
+def _range_hint(xmin: float, xmax: float, lo: float, hi: float) -> str:
+    """How to get data spanning ``[xmin, xmax]`` into ``[lo, hi]`` for the common pixel conventions."""
+    if (lo, hi) == PIXEL_RANGE:
+        if xmin >= 0 and xmax > 1.5:
+            return "it looks like 0..255 pixels: use x / 127.5 - 1"
+        if xmin >= 0:
+            return "use x * 2 - 1 for [0, 1] images"
+    return "rescale it"
+
+
+def check_range(name: str, x: torch.Tensor, value_range, *, fix: str = "") -> None:
+    """Raise ``ValueError`` when float ``x`` leaves ``value_range`` by more than ``1e-3`` of its width."""
+    lo, hi = check_value_range(value_range)
+    tol = 1e-3 * (hi - lo)
+    xmin, xmax = float(x.min()), float(x.max())
+    if xmin < lo - tol or xmax > hi + tol:
+        how = fix or _range_hint(xmin, xmax, lo, hi)
+        raise ValueError(f"{name} values span [{xmin:.4g}, {xmax:.4g}] but must lie in [{lo:g}, {hi:g}]: {how}")
+
+
+def _as_tensor(x, name: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x)
+    raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
+
+
+def check_images(x, name: str, value_range, *, channels=(1, 3), rank: int = 4) -> torch.Tensor:
+    """Validate an image batch ``[N, C, H, W]`` (or ``rank`` 5 video batch) and its value range.
+
+    ``uint8`` is always read as ``[0, 255]``; float input must lie in ``value_range`` (tolerance
+    ``1e-3`` of its width). Other dtypes, NaN/inf, and values outside the range are refused.
+    (The metrics' convention; models use :func:`check_model_input`.)
+    """
+    x = _as_tensor(x, name)
+    layout = "[B, F, C, H, W] (diffusers layout)" if rank == 5 else "[N, C, H, W]"
+    if x.dim() != rank:
+        hint = " For one video use videos[None]." if rank == 5 and x.dim() == 4 else ""
+        raise ValueError(f"{name} must be {layout}, got shape {tuple(x.shape)} (rank {x.dim()}).{hint}")
+    c = x.shape[-3]
+    if c not in channels:
+        hint = ""
+        if rank == 5 and x.shape[1] in channels:
+            hint = " If it is [B, C, F, H, W], pass videos.permute(0, 2, 1, 3, 4)."
+        raise ValueError(f"{name}: channel dim (index {rank - 3}) is {c}; expected one of {channels}.{hint}")
+    if any(s == 0 for s in x.shape):
+        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
+    if x.dtype == torch.uint8:
+        return x
+    if x.dtype not in _FLOAT_DTYPES:
+        raise ValueError(f"{name} has dtype {x.dtype}; use float (in value_range) or uint8 (in [0, 255])")
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf)")
+    lo, hi = check_value_range(value_range)
+    tol = 1e-3 * (hi - lo)
+    xmin, xmax = float(x.min()), float(x.max())
+    if xmin < lo - tol or xmax > hi + tol:
+        raise ValueError(
+            f"{name} values span [{xmin:.4g}, {xmax:.4g}] but value_range=({lo:g}, {hi:g}); pass the range "
+            "your data uses (value_range=(-1, 1) for [-1, 1] videos, (0, 255) for float pixels) or rescale"
+        )
+    return x
+
+
+def model_dtype(model) -> torch.dtype | None:
+    """The floating dtype shared by all of ``model``'s parameters, or ``None`` (no parameters, or mixed)."""
+    params = getattr(model, "parameters", None)
+    if not callable(params):
+        return None
+    try:
+        dtypes = {p.dtype for p in params() if p.is_floating_point()}
+    except Exception:  # a foreign object whose parameters() is not torch's
+        return None
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def model_value_range(model) -> tuple[float, float] | None:
+    """The value range ``model`` takes its frames and conditional images in, if it declares one.
+
+    ``model.value_range`` when set (the toy: ``(-1, 1)``), else ``None``: a model's sample space
+    alone says nothing about its range (a ``"pixel"`` generic adapter may take any scale, latents
+    have their VAE's), so only a declared range is checked.
+    """
+    vr = getattr(model, "value_range", None)
+    return None if vr is None else check_value_range(vr)
+
+
+def check_model_input(name: str, x, model, *, rank: int, layout: str) -> torch.Tensor:
+    """A tensor given to ``model`` (conditional images, ground-truth videos), checked and in a dtype it takes.
+
+    Refuses non-tensors, another rank than ``rank`` (``layout`` names it), an empty batch, integer and
+    bool dtypes (``uint8`` 0..255 pixels included: say how to convert), NaN/inf, and values outside
+    :func:`model_value_range`. Float input of another precision than a float32 model's weights is
+    returned as float32; everything else is returned unchanged.
+    """
+    if not isinstance(x, torch.Tensor):
+        fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
+        raise InputTypeError(f"{name} must be a torch.Tensor {layout}, got {_kind(x)}{fix}")
+    if x.ndim != rank:
+        raise ValueError(f"{name} must be {layout}, got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} holds no items (batch size 0, shape {tuple(x.shape)}): pass at least one")
+    vr = model_value_range(model)
+    if not x.is_floating_point():
+        if x.dtype == torch.uint8:
+            how = ("convert with x.float() / 127.5 - 1" if vr == PIXEL_RANGE else
+                   "convert to float in the model's range" if vr is not None else
+                   "convert to float [-1, 1] and pass the images through model.prepare_condition")
+            raise InputTypeError(f"{name} has dtype torch.uint8 (0..255 pixels?); the model takes float: {how}")
+        raise InputTypeError(f"{name} has dtype {x.dtype}; the model takes a float tensor")
+    check_finite(name, x)
+    if vr is not None:
+        check_range(name, x, vr)
+    if x.dtype != torch.float32 and model_dtype(model) == torch.float32:
+        x = x.float()
+    return x
+
+
+def check_cond(cond, n: int, name: str = "cond", *, scalars: bool = True) -> dict:
+    """``cond`` as a new dict; every tensor in it with a batch axis must hold ``n`` items (one per video).
+
+    ``scalars=False`` also refuses 0-d tensors (callers that slice every tensor per batch)."""
+    if cond is None:
+        return {}
+    if not isinstance(cond, Mapping):
+        raise InputTypeError(f"{name} must be a dict of per-item conditioning (e.g. {{'motion': tensor [B]}}), got {_kind(cond)}")
+    out = dict(cond)
+    for k, v in out.items():
+        if isinstance(v, torch.Tensor) and v.ndim == 0 and not scalars:
+            raise ValueError(f"{name}[{k!r}] is a 0-d tensor: give one value per item, e.g. value.expand({n})")
+        if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape[0] != n:
+            raise ValueError(
+                f"{name}[{k!r}] has {v.shape[0]} item(s) along dim 0 but there are {n} video(s): give one entry per video"
+            )
+    return out
+
+
+def parse_json(text: str, what: str) -> Any:
+    """``json.loads(text)``, or a ``ValueError`` naming ``what`` (a file, a metadata field) instead of a bare JSONDecodeError."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise InputTypeError(f"{what} must be JSON text, got {_kind(text)}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): the file or text is corrupt or truncated") from None
+
+
+def check_sequence(name: str, value: Any, *, fix: str = "") -> list:
+    """A list/tuple/array of items (not a string, which papermill passes for list parameters given as text)."""
+    if isinstance(value, (str, bytes)):
+        raise InputTypeError(f"{name} must be a list, got the string {value!r}{'; ' + fix if fix else ''}")
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return value.reshape(-1).tolist()
+    if not isinstance(value, Sequence):
+        raise InputTypeError(f"{name} must be a list, got {_kind(value)}{'; ' + fix if fix else ''}")
+    return list(value)
