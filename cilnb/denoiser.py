@@ -1,25 +1,31 @@
-"""The one denoiser contract every model reduces to, and the parameterisation conversions.
+"""The one denoiser contract every model reduces to, its shape aliases, and the parameterisation conversions.
 
 Contract (k-diffusion's ``D(x, sigma) -> x0`` on normalised time)::
 
-    model(x_t: [B, F, C, H, W], t: [B] in [0, 1], **cond) -> x0_hat: [B, F, C, H, W]
+    model(x_t: Video [B, F, C, H, W], t: Times [B] in [0, 1], **cond) -> x0_hat: Video [B, F, C, H, W]
 
-``cond`` holds the conditioning (``y``: the conditional image ``[B, C, H, W]``; optional
+``cond`` holds the conditioning (``y``: the conditional image ``Images [B, C, H, W]``; optional
 ``motion``: ``[B]``); the model carries its :class:`cilnb.schedules.Schedule` as ``.schedule``.
 Samplers (``cilnb.sampling``) and the probe (``cilnb.probe``) only ever see this contract; each
-parameterisation (eps, v, x0, flow velocity, EDM preconditioning) is a thin conversion here.
+parameterisation (eps, v, x0, flow velocity, EDM preconditioning) is a thin conversion here, and
+:func:`to_x0` is the one dispatch from a prediction type to ``x0_hat``. The one adapter base that
+implements the contract for every model is :class:`cilnb.models.base.Adapter`;
+:class:`Denoiser` (an adapter around a plain network) is re-exported here.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any
 
 import torch
-from torch import nn
-
-from .schedules import EDMSchedule, FlowSchedule, Schedule
 
 __all__ = [
+    "Video",
+    "Images",
+    "Times",
+    "Cond",
     "PREDICTION_TYPES",
+    "prediction_from_diffusers",
+    "to_x0",
     "x0_from_eps",
     "x0_from_v",
     "x0_from_flow",
@@ -29,7 +35,48 @@ __all__ = [
     "Denoiser",
 ]
 
+#: A batch of videos, ``[B, F, C, H, W]`` (frames second; latent models: latent frames and channels).
+Video = torch.Tensor
+#: A batch of images, ``[B, C, H, W]`` (e.g. the conditional image ``y``).
+Images = torch.Tensor
+#: Normalised times, ``[B]`` float64 in ``[0, 1]`` (``1 = T``), or one scalar for the whole batch.
+Times = torch.Tensor
+#: The conditioning dict a model is called with (``{"y": Images, ...}``; tensors batch-first).
+Cond = dict[str, Any]
+
+#: The one spelling of prediction types inside cilnb (what the network outputs).
 PREDICTION_TYPES = ("eps", "v", "x0", "flow", "edm")
+# diffusers' scheduler-config spellings -> cilnb's (mapped once, at the boundary)
+_DIFFUSERS_PREDICTIONS = {"epsilon": "eps", "v_prediction": "v", "sample": "x0", "flow_prediction": "flow"}
+
+
+def prediction_from_diffusers(prediction_type: str) -> str:
+    """A diffusers ``prediction_type`` (``epsilon``, ``v_prediction``, ``sample``, ``flow_prediction``) in cilnb's spelling."""
+    if prediction_type not in _DIFFUSERS_PREDICTIONS:
+        raise ValueError(f"unsupported prediction_type {prediction_type!r}; expected one of {sorted(_DIFFUSERS_PREDICTIONS)}")
+    return _DIFFUSERS_PREDICTIONS[prediction_type]
+
+
+def to_x0(prediction: str, x_t: Video, out: Video, alpha, sigma, *, c_skip=None, c_out=None) -> Video:
+    """Eq. (4): the network output ``out`` of type ``prediction`` -> ``x0_hat`` (the one dispatch over :data:`PREDICTION_TYPES`).
+
+    ``alpha``/``sigma`` broadcast against ``x_t`` (:meth:`cilnb.schedules.Schedule.broadcast`);
+    ``flow`` uses ``sigma = t``; ``edm`` needs Karras' ``c_skip``/``c_out`` (``out`` is ``F`` of
+    the preconditioned network, evaluated at ``c_in x_t``).
+    """
+    if prediction == "eps":
+        return x0_from_eps(x_t, out, alpha, sigma)
+    if prediction == "v":
+        return x0_from_v(x_t, out, alpha, sigma)
+    if prediction == "flow":
+        return x0_from_flow(x_t, out, sigma)
+    if prediction == "edm":
+        if c_skip is None or c_out is None:
+            raise ValueError("prediction='edm' needs the preconditioning c_skip and c_out (edm_scalings)")
+        return c_skip * x_t + c_out * out
+    if prediction == "x0":
+        return out
+    raise ValueError(f"prediction must be one of {PREDICTION_TYPES}, got {prediction!r}")
 
 
 def x0_from_eps(x_t, eps, alpha, sigma):
@@ -70,61 +117,10 @@ def edm_scalings(sigma, sigma_data: float = 0.5):
     return c_skip, c_out, c_in, c_noise
 
 
-class Denoiser(nn.Module):
-    """Wraps a raw network into the contract: ``net(x_in, native_t, **cond) -> raw output``.
+def __getattr__(name: str):
+    # the adapter around a plain network lives with the adapter base (which imports this module)
+    if name == "Denoiser":
+        from .models.base import Denoiser
 
-    ``prediction`` says what the network predicts: ``eps``, ``v``, ``x0``, ``flow`` (velocity
-    ``eps - x0`` on a :class:`FlowSchedule`) or ``edm`` (``F`` of Karras' preconditioning on an
-    :class:`EDMSchedule`; the net then receives ``c_in x`` and ``c_noise``). ``time_input`` picks
-    what the net is given as time: ``"native"`` (timestep index / sigma / flow timestep) or
-    ``"t"`` (normalised).
-    """
-
-    def __init__(self, net: Callable, schedule: Schedule, prediction: str = "eps", *, time_input: str = "native", sigma_data: float = 0.5):
-        super().__init__()
-        if prediction not in PREDICTION_TYPES:
-            raise ValueError(f"prediction must be one of {PREDICTION_TYPES}, got {prediction!r}")
-        if prediction == "flow" and not isinstance(schedule, FlowSchedule):
-            raise ValueError("prediction='flow' needs a FlowSchedule")
-        if prediction == "edm" and not isinstance(schedule, EDMSchedule):
-            raise ValueError("prediction='edm' needs an EDMSchedule")
-        if time_input not in ("native", "t"):
-            raise ValueError(f"time_input must be 'native' or 't', got {time_input!r}")
-        self.net = net if isinstance(net, nn.Module) else _Wrapped(net)
-        self.schedule = schedule
-        self.prediction = prediction
-        self.time_input = time_input
-        self.sigma_data = sigma_data
-
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
-        if x_t.ndim != 5:
-            raise ValueError(f"x_t must be [B, F, C, H, W], got shape {tuple(x_t.shape)}")
-        t = torch.as_tensor(t, dtype=torch.float64)
-        if t.ndim == 0:
-            t = t.expand(x_t.shape[0])
-        if t.shape != (x_t.shape[0],):
-            raise ValueError(f"t must have one entry per batch element ({x_t.shape[0]}), got shape {tuple(t.shape)}")
-        alpha, sigma = self.schedule._broadcast(t, x_t)
-        native = self.schedule.to_native(t) if self.time_input == "native" else t
-        native = native.to(x_t.device, torch.float32)
-        if self.prediction == "edm":
-            c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
-            net_time = c_noise.reshape(-1).float() if self.time_input == "native" else native
-            return c_skip * x_t + c_out * self.net(c_in * x_t, net_time, **cond)
-        out = self.net(x_t, native, **cond)
-        if self.prediction == "eps":
-            return x0_from_eps(x_t, out, alpha, sigma)
-        if self.prediction == "v":
-            return x0_from_v(x_t, out, alpha, sigma)
-        if self.prediction == "flow":
-            return x0_from_flow(x_t, out, sigma)
-        return out
-
-
-class _Wrapped(nn.Module):
-    def __init__(self, fn: Callable):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args, **kwargs):
-        return self.fn(*args, **kwargs)
+        return Denoiser
+    raise AttributeError(f"module 'cilnb.denoiser' has no attribute {name!r}")

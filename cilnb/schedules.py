@@ -32,14 +32,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas"]
+__all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas", "as_t"]
 
 Float = torch.Tensor
 _F64 = torch.float64
 
 
-def _as_t(t: Any, name: str = "t", lo: float = 0.0, hi: float = 1.0) -> Float:
-    """``t`` as a float64 tensor, validated to lie in ``[lo, hi]`` and be finite."""
+def as_t(t: Any, name: str = "t", lo: float = 0.0, hi: float = 1.0) -> Float:
+    """``t`` as a float64 CPU tensor, validated to be finite and lie in ``[lo, hi]`` (normalised time by default)."""
     x = torch.as_tensor(t, dtype=_F64).detach().cpu() if not isinstance(t, torch.Tensor) else t.detach().to("cpu", _F64)
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} must be finite, got {t!r}")
@@ -91,11 +91,12 @@ class Schedule(ABC):
         """Eq. (1): ``alpha_t x0 + sigma_t noise``, ``t`` scalar or one entry per batch element (dim 0)."""
         if x0.shape != noise.shape:
             raise ValueError(f"x0 {tuple(x0.shape)} and noise {tuple(noise.shape)} must have the same shape")
-        a, s = self._broadcast(t, x0)
+        a, s = self.broadcast(t, x0)
         return a * x0 + s * noise
 
-    def _broadcast(self, t, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tt = _as_t(t)
+    def broadcast(self, t, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(alpha_t, sigma_t)`` shaped ``[B, 1, ..., 1]`` on ``like``'s device and dtype; ``t`` a scalar or ``[B]`` (dim 0 of ``like``)."""
+        tt = as_t(t)
         if tt.ndim == 0:
             tt = tt.expand(like.shape[0])
         if tt.ndim != 1 or tt.shape[0] != like.shape[0]:
@@ -104,6 +105,8 @@ class Schedule(ABC):
         a = self.alpha(tt).to(like.device, like.dtype).view(view)
         s = self.sigma(tt).to(like.device, like.dtype).view(view)
         return a, s
+
+    _broadcast = broadcast  # deprecated alias (the pre-0.2 private name); use broadcast
 
     def parse_start(self, start: float | None = None, *, native: float | None = None) -> float:
         """The start time M as normalised ``t``: give ``start`` in (0, 1] or ``native`` (e.g. a sigma)."""
@@ -201,7 +204,7 @@ class VPSchedule(Schedule):
 
     def abar(self, t) -> Float:
         """``alpha_t^2``, piecewise linear in ``s = t * T`` between the DDPM knots."""
-        s = _as_t(t) * self.T
+        s = as_t(t) * self.T
         lo = torch.clamp(torch.floor(s).long(), 0, self.T - 1)
         w = s - lo.to(_F64)
         return (1 - w) * self._knots[lo] + w * self._knots[lo + 1]
@@ -213,11 +216,11 @@ class VPSchedule(Schedule):
         return (1 - self.abar(t)).clamp(min=0).sqrt()
 
     def to_native(self, t) -> Float:
-        return _as_t(t) * self.T - 1
+        return as_t(t) * self.T - 1
 
     def from_native(self, native) -> Float:
         n = torch.as_tensor(native, dtype=_F64)
-        return _as_t((n + 1) / self.T, "timestep (index + 1) / T")
+        return as_t((n + 1) / self.T, "timestep (index + 1) / T")
 
     def grid(self, n_steps: int, start: float = 1.0) -> Float:
         """``trailing`` spacing: integer timesteps ``round(M T (1 - i/n)) - 1``; at M = 1: 999, 979, ..., 19.
@@ -255,10 +258,10 @@ class EDMSchedule(Schedule):
         self.config = dict(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)
 
     def alpha(self, t) -> Float:
-        return torch.ones_like(_as_t(t))
+        return torch.ones_like(as_t(t))
 
     def sigma(self, t) -> Float:
-        t = _as_t(t)
+        t = as_t(t)
         lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
         return (lo + t * (hi - lo)) ** self.rho
 
@@ -304,23 +307,23 @@ class FlowSchedule(Schedule):
         self.config = dict(shift=shift, num_train_timesteps=num_train_timesteps)
 
     def alpha(self, t) -> Float:
-        return 1 - _as_t(t)
+        return 1 - as_t(t)
 
     def sigma(self, t) -> Float:
-        return _as_t(t).clone()
+        return as_t(t).clone()
 
     def to_native(self, t) -> Float:
-        return _as_t(t) * self.T
+        return as_t(t) * self.T
 
     def from_native(self, native) -> Float:
-        return _as_t(torch.as_tensor(native, dtype=_F64) / self.T, "timestep / num_train_timesteps")
+        return as_t(torch.as_tensor(native, dtype=_F64) / self.T, "timestep / num_train_timesteps")
 
     def shifted(self, u) -> Float:
-        u = _as_t(u, "u")
+        u = as_t(u, "u")
         return self.shift * u / (1 + (self.shift - 1) * u)
 
     def unshifted(self, t) -> Float:
-        t = _as_t(t)
+        t = as_t(t)
         return t / (self.shift - (self.shift - 1) * t)
 
     def grid(self, n_steps: int, start: float = 1.0) -> Float:

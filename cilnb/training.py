@@ -269,7 +269,7 @@ def _loss(run: _Run, stage: str) -> torch.Tensor:
 
             cond["y"] = add_timenoise(cond["y"], t, cfg.timenoise_a, cfg.timenoise_beta_m, generator=g, mode="additive")
         cond["y"] = cond["y"].to(dev)
-    a, s = sched._broadcast(t, x0)
+    a, s = sched.broadcast(t, x0)
     x_t = (a * x0 + s * eps).to(dev)
     target = v_from_x0_eps(x0, eps, a, s).to(dev)
     pred = run.net(x_t, t.float().to(dev), **cond)

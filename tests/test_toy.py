@@ -39,7 +39,7 @@ def test_contract_shapes_and_v_conversion(gen):
     x0 = model(x, t, y=y)
     assert x0.shape == x.shape and torch.isfinite(x0).all()
     v = model.net(x, t.float(), y=y)
-    a, s = model.schedule._broadcast(t, x)
+    a, s = model.schedule.broadcast(t, x)
     assert torch.allclose(x0, x0_from_v(x, v, a, s), atol=1e-6)
     # motion conditioning changes the output, the null embedding is the default
     assert not torch.allclose(model(x, t, y=y, motion=torch.tensor([0.0, 1.0, 3.0])), x0)
@@ -111,7 +111,7 @@ def _fixed_batch_loss(net) -> float:
     g = torch.Generator().manual_seed(1)
     t = torch.linspace(0.05, 0.95, 8, dtype=torch.float64)
     eps = torch.randn(x0.videos.shape, generator=g)
-    a, s = TINY.schedule()._broadcast(t, x0.videos)
+    a, s = TINY.schedule().broadcast(t, x0.videos)
     with torch.no_grad():
         v = net(a * x0.videos + s * eps, t.float(), y=x0.condition)
     return float(((v - v_from_x0_eps(x0.videos, eps, a, s)) ** 2).mean())

@@ -1,21 +1,33 @@
-"""What every model adapter shares: the denoiser contract plus latent-space helpers, and offline loading.
+"""The one adapter base (the denoiser contract for every model), shared input checks, and offline loading.
 
-An adapter is an ``nn.Module`` whose ``forward(x_t, t, **cond)`` follows the contract of
-``cilnb.denoiser`` (``x_t: [B, F, C, H, W]`` in the model's sample space, latents for latent
-models; ``t: [B]`` normalised; returns ``x0_hat``) and which carries ``schedule``. Latent models
-also give ``encode_video`` / ``decode_latents`` (latents *times the VAE scaling factor*, the space
-the Analytic-Init statistics live in) and ``prepare_condition`` (images -> the ``cond`` dict, with
-``y`` the conditional image in the model's own conditioning space).
+:class:`Adapter` owns the contract of :mod:`cilnb.denoiser` (k-diffusion's ``D(x, sigma) -> x0``)::
+
+    model(x_t: Video [B, F, C, H, W], t: Times [B] in [0, 1], y=Images [B, C, H, W], **cond) -> x0_hat: Video
+
+``x_t`` lives in the model's sample space (:attr:`Adapter.sample_space`: ``"pixel"`` or
+``"latent"``, latents times :attr:`Adapter.scaling_factor`). ``forward`` is written once, here;
+a model supplies only its raw network call, its conditioning and, for latent models, its VAE.
+See :class:`Adapter` for the steps and the hook, and ``docs/real_models.md`` ("Adding a model").
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
-__all__ = ["Adapter", "resolve_pretrained", "WeightsNotFoundError"]
+from ..denoiser import PREDICTION_TYPES, Cond, Images, Times, Video, edm_scalings, to_x0
+from ..schedules import EDMSchedule, FlowSchedule, Schedule, as_t
+
+__all__ = [
+    "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions",
+    "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "to_pil", "CLIP_MEAN", "CLIP_STD",
+    "resolve_pretrained", "pipeline_folder", "load_pipeline", "from_pretrained", "torch_dtype", "offline",
+    "WeightsNotFoundError",
+]
 
 # ``dtype=`` strings every loader accepts (optionally prefixed ``torch.``)
 _DTYPES = {
@@ -23,30 +35,438 @@ _DTYPES = {
     "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
     "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
 }
+#: CLIP's image normalisation (what the diffusers feature extractors use when they carry none).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+#: ``fn(t, cond) -> cond``: ``t`` float64 ``[B]`` normalised times (CPU), ``cond`` the conditioning
+#: dict; returns a NEW dict (see :meth:`Adapter.condition_hook`).
+ConditionHook = Callable[[Times, Cond], Cond]
 
 
 class WeightsNotFoundError(FileNotFoundError):
     """Raised when model weights are neither a local folder nor in the local Hugging Face cache."""
 
 
-class Adapter(nn.Module):
-    """Base class: subclasses set ``schedule`` and implement ``forward``; latent models add the helpers."""
+# ----------------------------------------------------------------------------------------------
+# classifier-free guidance: weights and the combine, written once
+# ----------------------------------------------------------------------------------------------
 
-    schedule = None
+
+def guidance_weights(guidance, B: int, F: int) -> torch.Tensor | None:
+    """Classifier-free guidance weights ``[B, F]`` (float32), or ``None`` when guidance is off.
+
+    ``None`` -> off; a number -> constant; ``(first, last)`` -> linear over frames, from ``first``
+    at frame 0 to ``last`` at the last frame (SVD's ``min/max_guidance_scale``; off when
+    ``last <= 1``, the pipeline's rule); a tensor ``[B]`` (per video) or ``[B, F]`` (per frame).
+    Weights that are all ``1`` mean guidance off (``u + 1 (c - u) = c``).
+    """
+    if guidance is None:
+        return None
+    if isinstance(guidance, (tuple, list)) and len(guidance) == 2 and not torch.is_tensor(guidance[0]):
+        first, last = float(guidance[0]), float(guidance[1])
+        if not all(map(lambda v: v == v and abs(v) != float("inf"), (first, last))):
+            raise ValueError(f"guidance (first, last) must be finite, got {guidance!r}")
+        if last <= 1.0:  # StableVideoDiffusionPipeline: guidance is on when max_guidance_scale > 1
+            return None
+        return torch.linspace(first, last, F).unsqueeze(0).expand(B, F)
+    try:
+        g = torch.as_tensor(guidance, dtype=torch.float32).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"guidance must be a number, (first, last), [B] or [B, F]; got {guidance!r}") from exc
+    if g.ndim == 2 and g.shape != (B, F):
+        raise ValueError(f"guidance must be a number, (first, last), [B] or [B, F] = [{B}, {F}]; got shape {tuple(g.shape)}")
+    if g.ndim < 2:
+        g = g.flatten()
+        if g.numel() == 1:
+            g = g.expand(B)
+        if g.shape != (B,):
+            raise ValueError(f"guidance must be a number, (first, last), [B] or [B, F]; got {g.numel()} values for B={B}")
+        g = g[:, None].expand(B, F)
+    if g.ndim != 2:
+        raise ValueError(f"guidance must be a number, (first, last), [B] or [B, F]; got shape {tuple(g.shape)}")
+    if not bool(torch.isfinite(g).all()):
+        raise ValueError(f"guidance must be finite, got {guidance!r}")
+    return None if bool((g == 1.0).all()) else g
+
+
+def cfg_combine(out_uncond: Video, out_cond: Video, weights: torch.Tensor) -> Video:
+    """Classifier-free guidance (Ho & Salimans 2022): ``u + w (c - u)``, ``w`` ``[B, F]`` broadcast over ``[B, F, ...]``."""
+    B, F = weights.shape
+    w = weights.to(out_uncond.device, out_uncond.dtype).view(B, F, *(1,) * (out_uncond.ndim - 2))
+    return out_uncond + w * (out_cond - out_uncond)
+
+
+def stack_conditions(uncond: Cond, cond: Cond, B: int) -> Cond:
+    """``[uncond; cond]`` along the batch: per-video tensors (dim 0 = ``B``) are concatenated, shared values kept.
+
+    What one network call on ``torch.cat([x, x])`` needs for both guidance branches at once. A
+    value that differs between the branches must be batched ``[B, ...]``.
+    """
+    out: Cond = {}
+    for key in (*cond, *(k for k in uncond if k not in cond)):
+        u, c = uncond.get(key), cond.get(key)
+        if torch.is_tensor(u) and torch.is_tensor(c) and u.ndim and c.ndim and u.shape[0] == c.shape[0] == B:
+            out[key] = torch.cat([u, c])
+        elif u is c:
+            out[key] = c
+        else:
+            raise ValueError(
+                f"conditioning {key!r} differs between the unconditional and conditional branch but is not batched "
+                f"[B={B}, ...]; give one value per video"
+            )
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the base
+# ----------------------------------------------------------------------------------------------
+
+
+class Adapter(nn.Module):
+    """The denoiser contract, once: ``forward(x_t, t, y=None, **cond) -> x0_hat`` (Eq. 4; k-diffusion's ``D(x, sigma)``).
+
+    ``forward`` (written here only) does, in order:
+
+    1. validates ``x_t`` (:data:`~cilnb.denoiser.Video` ``[B, F, C, H, W]``) and ``t`` (``[B]`` or a
+       scalar, finite, normalised in ``[0, 1]``) -> float64 ``[B]`` on the CPU (:meth:`check_input`);
+    2. takes the guidance override out of ``cond`` (``guidance=`` or ``guidance_scale=``; absent:
+       :attr:`guidance`; see :func:`guidance_weights`);
+    3. applies the condition hooks (:meth:`condition_hook`), in the order they were entered;
+    4. validates the conditioning and fills its defaults (:meth:`check_condition`);
+    5. preconditions (``prediction="edm"``: ``c_in x``, net time ``c_noise``; otherwise the
+       schedule's native time, :meth:`net_time`) and calls :meth:`raw`; with guidance on, the
+       unconditional branch is :meth:`uncond` of the conditioning, batched with the conditional
+       one in one call (``batch_cfg``) or run as a second call, and combined by
+       :func:`cfg_combine` (``u + w (c - u)``, ``w`` constant, per video or per frame);
+    6. converts the raw output to ``x0_hat`` with :func:`cilnb.denoiser.to_x0` (alpha, sigma from
+       :meth:`cilnb.schedules.Schedule.broadcast`), then :meth:`finalize_x0`; returned on
+       ``x_t``'s device and dtype. The math runs in :attr:`compute_dtype` (``None``: ``x_t``'s).
+
+    A model supplies only (override): :meth:`raw` ``(x_in, native_t, cond) -> raw output
+    [B, F, C, H, W]`` (its network call; ``x_in`` in ``compute_dtype`` on ``x_t``'s device, cast it
+    to the network's device/dtype), :meth:`check_condition`, :meth:`uncond` (the unconditional
+    branch, needed only for guidance), :meth:`prepare_condition` (images -> ``cond``) and, for
+    latent models, :meth:`encode_video` / :meth:`decode_latents`. It declares ``schedule``,
+    ``prediction`` (one of ``"eps", "v", "x0", "flow", "edm"``), ``sample_space``
+    (``"pixel"``/``"latent"``), ``scaling_factor`` (latents = VAE latents times it; ``None`` for
+    pixel models), ``n_frames``, ``name`` and the accepted ``cond_keys``.
+
+    **Condition hook** (for remedies that change the conditioning per step)::
+
+        with model.condition_hook(fn):   # removed in ``finally``; nestable
+            x0 = model(x_t, t, y=y)
+
+    ``fn(t, cond) -> dict``: ``t`` the float64 ``[B]`` normalised times (CPU), ``cond`` the
+    conditioning dict (``{"y": [B, C, H, W], ...}``, without the guidance keys); ``fn`` returns a
+    NEW dict and must not mutate its input (nor its tensors in place). Hooks run inside
+    ``forward`` (also :meth:`raw_output`) in the order they were entered, before the conditioning
+    is checked and before guidance builds the unconditional branch from the hooked ``cond``.
+    """
+
+    schedule: Schedule | None = None
+    prediction: str = "x0"
+    sample_space: str = "pixel"
+    scaling_factor: float | None = None
     n_frames: int | None = None
     name: str = "adapter"
+    label: str | None = None  # the model's name in error messages (default: name)
+    cond_keys: tuple[str, ...] | None = None  # accepted conditioning keys (None: any)
+    guidance: Any = None  # default guidance (see guidance_weights); forward(guidance=...) overrides it
+    batch_cfg: bool = True  # run both guidance branches in one network call
+    compute_dtype: torch.dtype | None = torch.float32  # None: x_t's dtype
 
-    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+    def __init__(self):
+        super().__init__()
+        self._condition_hooks: list[tuple[object, ConditionHook]] = []
+
+    # -- the contract (written once) ------------------------------------------------------------
+
+    def forward(self, x_t: Video, t: Times, y: Images | None = None, **cond) -> Video:
+        """Eq. (4): ``x0_hat [B, F, C, H, W]`` of ``x_t`` at normalised time ``t`` (see the class docstring)."""
+        out, x, t, cond, (c_skip, c_out) = self._evaluate(x_t, t, y, cond)
+        alpha, sigma = self.alpha_sigma(t, x)
+        x0 = to_x0(self.prediction, x, out, alpha, sigma, c_skip=c_skip, c_out=c_out)
+        return self.finalize_x0(x0, t, cond).to(x_t.device, x_t.dtype)
+
+    def raw_output(self, x_t: Video, t: Times, y: Images | None = None, **cond) -> Video:
+        """The network output :meth:`forward` converts (``[B, F, C, H, W]`` in ``compute_dtype``, guidance applied)."""
+        return self._evaluate(x_t, t, y, cond)[0].to(x_t.device)
+
+    def _evaluate(self, x_t, t, y, cond):
+        t = self.check_input(x_t, t)
+        cond = dict(cond)
+        if y is not None:
+            cond["y"] = y
+        guidance = self._pop_guidance(cond)
+        cond = self.check_condition(x_t, self.apply_condition_hooks(t, cond))
+        x = x_t if self.compute_dtype is None else x_t.to(dtype=self.compute_dtype)
+        B, F = x.shape[:2]
+        weights = guidance_weights(guidance, B, F)
+        view = (-1,) + (1,) * (x.ndim - 1)
+        c_skip = c_out = None
+        if self.prediction == "edm":
+            c_skip, c_out, c_in, c_noise = (c.to(x.device, x.dtype) for c in self.edm_scalings(t))
+            c_skip, c_out, x_in = c_skip.view(view), c_out.view(view), x * c_in.view(view)
+            native = self.net_time(t, x, c_noise.reshape(-1))
+        else:
+            x_in, native = x, self.net_time(t, x)
+        if weights is None:
+            out = self.raw(x_in, native, cond)
+        else:
+            unc = self.uncond(cond)
+            if self.batch_cfg:
+                both = stack_conditions(unc, cond, B)
+                out_u, out_c = self.raw(torch.cat([x_in, x_in]), torch.cat([native, native]), both).chunk(2)
+            else:
+                out_c, out_u = self.raw(x_in, native, cond), self.raw(x_in, native, unc)
+            out = cfg_combine(out_u, out_c, weights)
+        if out.shape != x.shape:
+            raise ValueError(f"{self._label} network returned shape {tuple(out.shape)}, expected {tuple(x.shape)} [B, F, C, H, W]")
+        return out.to(x.device, x.dtype), x, t, cond, (c_skip, c_out)
+
+    def check_input(self, x_t: Video, t: Times) -> Times:
+        """Validate ``x_t [B, F, C, H, W]`` and ``t`` (``[B]`` or scalar, finite, in ``[0, 1]``); ``t`` as float64 ``[B]`` on the CPU."""
+        if not torch.is_tensor(x_t) or x_t.ndim != 5:
+            raise ValueError(f"x_t must be a video [B, F, C, H, W], got shape {tuple(getattr(x_t, 'shape', ()))}")
+        B = x_t.shape[0]
+        t = as_t(t)
+        if t.ndim == 0:
+            t = t.expand(B)
+        if t.shape != (B,):
+            raise ValueError(f"t must be a scalar or have one entry per batch element ({B}), got shape {tuple(t.shape)}")
+        return t
+
+    def _pop_guidance(self, cond: Cond):
+        given = [k for k in ("guidance", "guidance_scale") if k in cond]
+        if len(given) == 2:
+            raise ValueError("pass guidance= or guidance_scale=, not both")
+        if not given:
+            return self.guidance
+        g = cond.pop(given[0])
+        return self.guidance if isinstance(g, str) and g == "default" else g
+
+    # -- what a model overrides -------------------------------------------------------------------
+
+    def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
+        """The network call: ``x_in [B', F, C, H, W]`` and its time ``[B']`` -> the raw output ``[B', F, C, H, W]``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement raw(x_in, native_t, cond)")
+
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        """Validate ``cond`` for ``x_t`` and fill defaults; returns the dict :meth:`raw` gets (override and call ``super()``)."""
+        if self.cond_keys is not None:
+            unknown = sorted(set(cond) - set(self.cond_keys))
+            if unknown:
+                raise ValueError(
+                    f"unknown {self._label} conditioning {unknown}; {self._label} accepts {list(self.cond_keys)} "
+                    "(build cond with model.prepare_condition(images); unknown conditioning is an error, never ignored)"
+                )
+        return cond
+
+    def uncond(self, cond: Cond) -> Cond:
+        """The conditioning of the unconditional guidance branch (a new dict)."""
+        raise ValueError(f"{self._label} has no unconditional branch: call it without guidance (guidance=None)")
+
+    def net_time(self, t: Times, like: torch.Tensor, c_noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The time the network gets: ``c_noise`` for EDM, else the schedule's native time, float32 on ``like``'s device."""
+        if c_noise is not None:
+            return c_noise
+        return self.schedule.to_native(t).to(like.device, torch.float32)
+
+    def edm_scalings(self, t: Times):
+        """Karras' ``c_skip, c_out, c_in, c_noise`` (float64 ``[B]``) at ``sigma(t)`` (``prediction="edm"``)."""
+        return edm_scalings(self.schedule.sigma(t), getattr(self, "sigma_data", 0.5))
+
+    def alpha_sigma(self, t: Times, like: torch.Tensor):
+        """``alpha_t, sigma_t`` broadcast against ``like`` for the x0 conversion."""
+        return self.schedule.broadcast(t, like)
+
+    def finalize_x0(self, x0: Video, t: Times, cond: Cond) -> Video:
+        """Last touch on ``x0_hat`` (identity; LTX writes the clean frame 0 back)."""
+        return x0
+
+    def prepare_condition(self, images: Images, **kwargs) -> Cond:
+        """Conditional images ``[B, 3, H, W]`` in [-1, 1] -> the ``cond`` dict for ``forward`` (``y`` plus extras)."""
+        return {"y": images}
+
+    def encode_video(self, frames: Video) -> Video:
         """``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, C, h, w]`` times the VAE scaling factor."""
         raise NotImplementedError(f"{type(self).__name__} has no VAE (its sample space is the pixel space)")
 
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode_latents(self, latents: Video) -> Video:
         """Inverse of :meth:`encode_video`: latents ``[B, F, C, h, w]`` -> frames in [-1, 1]."""
         raise NotImplementedError(f"{type(self).__name__} has no VAE (its sample space is the pixel space)")
 
-    def prepare_condition(self, images: torch.Tensor, **kwargs) -> dict:
-        """Conditional images ``[B, 3, H, W]`` in [-1, 1] -> the ``cond`` dict for ``forward`` (``y`` plus extras)."""
-        return {"y": images}
+    # -- the condition hook -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def condition_hook(self, fn: ConditionHook) -> Iterator["Adapter"]:
+        """``with model.condition_hook(fn): ...``: ``fn(t, cond) -> new cond`` inside every forward call.
+
+        Removed in ``finally`` (also after an exception); nestable: hooks apply in the order they
+        were entered (outer first). See the class docstring for the contract of ``fn``.
+        """
+        if not callable(fn):
+            raise ValueError(f"condition_hook needs a callable fn(t, cond) -> dict, got {type(fn).__name__}")
+        token = object()
+        hooks = self._hooks()
+        hooks.append((token, fn))
+        try:
+            yield self
+        finally:
+            hooks[:] = [h for h in hooks if h[0] is not token]
+
+    def apply_condition_hooks(self, t: Times, cond: Cond) -> Cond:
+        """``cond`` through every active hook, in the order entered (each must return a new dict)."""
+        for _, fn in list(self._hooks()):
+            new = fn(t, cond)
+            if not isinstance(new, dict):
+                raise ValueError(f"condition hook {fn!r} must return a dict (the new cond), got {type(new).__name__}")
+            if new is cond:
+                raise ValueError(f"condition hook {fn!r} returned its input: return a NEW dict (e.g. {{**cond, 'y': ...}})")
+            cond = new
+        return cond
+
+    def _hooks(self) -> list:
+        hooks = self.__dict__.get("_condition_hooks")
+        if hooks is None:  # a subclass that skipped Adapter.__init__
+            hooks = self.__dict__["_condition_hooks"] = []
+        return hooks
+
+    # -- shared helpers ---------------------------------------------------------------------------
+
+    @property
+    def _label(self) -> str:
+        return self.label or self.name
+
+    def require_y(self, cond: Cond, x_t: Video, what: str = "the conditional image latent") -> Images:
+        """``cond["y"]``, checked to be ``[B, C, H, W]`` like a frame of ``x_t``."""
+        y = cond.get("y")
+        want = (x_t.shape[0], *x_t.shape[2:])
+        if y is None:
+            raise ValueError(f"{self._label} needs y= ({what} [B, C, H, W] = {want}); build cond with model.prepare_condition(images)")
+        if tuple(y.shape) != want:
+            raise ValueError(f"y must be {what} [B, C, H, W] = {want}, got {tuple(y.shape)}; build cond with model.prepare_condition(images)")
+        return y
+
+    def _check_prediction(self) -> None:
+        if self.prediction not in PREDICTION_TYPES:
+            raise ValueError(f"prediction must be one of {PREDICTION_TYPES}, got {self.prediction!r}")
+        if self.prediction == "flow" and not isinstance(self.schedule, FlowSchedule):
+            raise ValueError("prediction='flow' needs a FlowSchedule")
+        if self.prediction == "edm" and not isinstance(self.schedule, EDMSchedule):
+            raise ValueError("prediction='edm' needs an EDMSchedule")
+
+
+class Denoiser(Adapter):
+    """An :class:`Adapter` around a plain network ``net(x_in, native_t, **cond) -> raw output`` (pixel space).
+
+    ``prediction`` says what the network predicts: ``eps``, ``v``, ``x0``, ``flow`` (velocity
+    ``eps - x0`` on a :class:`FlowSchedule`) or ``edm`` (``F`` of Karras' preconditioning on an
+    :class:`EDMSchedule`; the net then receives ``c_in x`` and ``c_noise``). ``time_input`` picks
+    what the net is given as time: ``"native"`` (timestep index / sigma / flow timestep) or
+    ``"t"`` (normalised). Computes in ``x_t``'s dtype. Also exported as ``cilnb.denoiser.Denoiser``.
+    """
+
+    compute_dtype = None
+    name = "denoiser"
+
+    def __init__(self, net: Callable, schedule: Schedule, prediction: str = "eps", *, time_input: str = "native", sigma_data: float = 0.5):
+        super().__init__()
+        if time_input not in ("native", "t"):
+            raise ValueError(f"time_input must be 'native' or 't', got {time_input!r}")
+        self.net = net if isinstance(net, nn.Module) else _Wrapped(net)
+        self.schedule = schedule
+        self.prediction = prediction
+        self._check_prediction()
+        self.time_input = time_input
+        self.sigma_data = sigma_data
+
+    def net_time(self, t, like, c_noise=None):
+        if self.time_input == "t":
+            return t.to(like.device, torch.float32)
+        return super().net_time(t, like, c_noise)
+
+    def raw(self, x_in, native_t, cond):
+        return self.net(x_in, native_t, **cond)
+
+
+class _Wrapped(nn.Module):
+    def __init__(self, fn: Callable):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# input checks shared by the adapters
+# ----------------------------------------------------------------------------------------------
+
+
+def check_images(images: Images, what: str = "images") -> None:
+    """Raise unless ``images`` is a float tensor ``[B, 3, H, W]`` with values in ``[-1, 1]``."""
+    if not torch.is_tensor(images) or images.ndim != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
+        raise ValueError(f"{what} must be a float tensor [B, 3, H, W] in [-1, 1], got {shape}")
+    if not images.is_floating_point():
+        raise ValueError(f"{what} must be floating point in [-1, 1] (convert uint8 with x / 127.5 - 1)")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
+        raise ValueError(f"{what} must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] (convert [0, 1] with 2 x - 1)")
+
+
+def check_video(frames: Video, what: str = "frames") -> None:
+    """Raise unless ``frames`` is a tensor ``[B, F, 3, H, W]`` (RGB videos in [-1, 1])."""
+    if not torch.is_tensor(frames) or frames.ndim != 5 or frames.shape[2] != 3:
+        shape = tuple(frames.shape) if torch.is_tensor(frames) else type(frames).__name__
+        raise ValueError(f"{what} must be a float tensor [B, F, 3, H, W] in [-1, 1], got {shape}")
+
+
+def per_sample(value, B: int, name: str, *, dtype=torch.float64) -> torch.Tensor:
+    """A scalar, a sequence or a tensor as a finite ``[B]`` CPU tensor (one value broadcast to all)."""
+    t = torch.as_tensor(value, dtype=dtype).detach().cpu().flatten()
+    if t.numel() == 1:
+        t = t.expand(B).clone()
+    if t.shape != (B,):
+        raise ValueError(f"{name} must be one number or one per image ({B}), got {t.numel()} values")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return t
+
+
+def batch_to(v: torch.Tensor | None, B: int, name: str) -> torch.Tensor | None:
+    """Per-video conditioning at batch ``B``: batch ``B`` as is, batch 1 broadcast to ``B``."""
+    if v is None:
+        return None
+    if v.shape[0] == B:
+        return v
+    if v.shape[0] == 1:
+        return v.expand(B, *v.shape[1:])
+    raise ValueError(f"{name} has batch size {v.shape[0]}, expected {B} (or 1 to share it)")
+
+
+def make_generator_or_none(generator: torch.Generator | None, seed: int | None) -> torch.Generator | None:
+    """``generator`` or a CPU generator seeded with ``seed`` (not both); ``None`` when neither (deterministic paths)."""
+    if generator is not None and seed is not None:
+        raise ValueError("pass generator= or seed=, not both")
+    if seed is not None:
+        return torch.Generator().manual_seed(int(seed))
+    return generator
+
+
+def to_pil(images: Images) -> list:
+    """``[B, 3, H, W]`` in [-1, 1] -> a list of uint8 PIL images (what users hand the pipelines)."""
+    from PIL import Image
+
+    arr = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return [Image.fromarray(a.permute(1, 2, 0).cpu().numpy()) for a in arr]
+
+
+# ----------------------------------------------------------------------------------------------
+# offline loading, shared by the diffusers loaders (svd.py, vp_video.py, cogvideox.py, flow_video.py)
+# ----------------------------------------------------------------------------------------------
 
 
 def resolve_pretrained(path_or_id: str | os.PathLike, *, what: str, hint: str) -> str:
@@ -62,7 +482,7 @@ def resolve_pretrained(path_or_id: str | os.PathLike, *, what: str, hint: str) -
             raise WeightsNotFoundError(f"{what}: {p} is a file; pass the pipeline folder (the one holding model_index.json)")
         return str(p)
     repo_id = os.fspath(path_or_id)
-    if _offline():
+    if offline():
         try:
             from huggingface_hub import snapshot_download
 
@@ -86,17 +506,12 @@ def _hf_cache() -> str:
         return "~/.cache/huggingface/hub"
 
 
-# ----------------------------------------------------------------------------------------------
-# helpers shared by the diffusers loaders (svd.py, vp_video.py, cogvideox.py, flow_video.py)
-# ----------------------------------------------------------------------------------------------
-
-
-def _offline() -> bool:
+def offline() -> bool:
     """cilnb's default: offline (no hub download) unless ``HF_HUB_OFFLINE=0`` is set explicitly."""
     return os.environ.get("HF_HUB_OFFLINE", "1") != "0"
 
 
-def _torch_dtype(dtype, device, *, cuda_default: torch.dtype = torch.float16) -> torch.dtype:
+def torch_dtype(dtype, device, *, cuda_default: torch.dtype = torch.float16) -> torch.dtype:
     """``None``/``"auto"`` -> ``cuda_default`` on CUDA, float32 elsewhere; strings (``"bf16"``, ``"torch.float16"``) and ``torch.dtype`` accepted."""
     if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
         return cuda_default if torch.device(device).type == "cuda" else torch.float32
@@ -109,8 +524,8 @@ def _torch_dtype(dtype, device, *, cuda_default: torch.dtype = torch.float16) ->
     raise ValueError(f"dtype must be a torch.dtype or one of float32, float16, bfloat16 (or None for auto), got {dtype!r}")
 
 
-def _from_pretrained(cls, folder, dtype: torch.dtype, **kwargs):
-    """``cls.from_pretrained(folder, **kwargs)`` in ``dtype``, offline unless allowed (:func:`_offline`).
+def from_pretrained(cls, folder, dtype: torch.dtype, **kwargs):
+    """``cls.from_pretrained(folder, **kwargs)`` in ``dtype``, offline unless allowed (:func:`offline`).
 
     The dtype goes under the keyword this diffusers reads: ``dtype`` where it has it (it deprecated
     ``torch_dtype`` in 2026 and warns on it), ``torch_dtype`` for older releases (which would pass an
@@ -118,14 +533,14 @@ def _from_pretrained(cls, folder, dtype: torch.dtype, **kwargs):
     from diffusers.utils import deprecation_utils
 
     key = "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"
-    return cls.from_pretrained(folder, **{key: dtype}, local_files_only=_offline(), **kwargs)
+    return cls.from_pretrained(folder, **{key: dtype}, local_files_only=offline(), **kwargs)
 
 
 def _looks_like_path(s: str) -> bool:
     return s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") > 1 or (os.sep != "/" and os.sep in s)
 
 
-def _pipeline_folder(path_or_id, *, what: str, default_id: str, hint: str, marker: str = "model_index.json") -> str:
+def pipeline_folder(path_or_id, *, what: str, default_id: str, hint: str, marker: str = "model_index.json") -> str:
     """A local diffusers folder for ``path_or_id``, never downloading unless ``HF_HUB_OFFLINE=0``.
 
     Raises :class:`WeightsNotFoundError` (fast: before diffusers is imported) saying where the
@@ -153,29 +568,47 @@ def _pipeline_folder(path_or_id, *, what: str, default_id: str, hint: str, marke
     return folder
 
 
+_from_pretrained = from_pretrained  # deprecated alias for callers outside cilnb.models (use from_pretrained)
+
+
 # ----------------------------------------------------------------------------------------------
 # what the transformer I2V adapters share (CogVideoX, Wan, LTX)
 # ----------------------------------------------------------------------------------------------
 
 
-def _load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype):
-    """``pipeline_cls.from_pretrained`` on a local folder or a cached hub id (:func:`_pipeline_folder`; never a
+def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype):
+    """``pipeline_cls.from_pretrained`` on a local folder or a cached hub id (:func:`pipeline_folder`; never a
     hanging download), ``dtype=None`` -> bfloat16 on CUDA, float32 elsewhere; progress bar off, on ``device``."""
     from .._util import resolve_device
 
-    folder = _pipeline_folder(path_or_id, what=what, default_id=default_id, hint=hint)
+    folder = pipeline_folder(path_or_id, what=what, default_id=default_id, hint=hint)
     dev = resolve_device(device)
-    pipe = _from_pretrained(pipeline_cls, folder, _torch_dtype(dtype, dev, cuda_default=torch.bfloat16))
+    pipe = from_pretrained(pipeline_cls, folder, torch_dtype(dtype, dev, cuda_default=torch.bfloat16))
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(dev)
 
 
-class _TransformerAdapter(Adapter):
-    """Device/dtype of ``self.transformer`` and the default-prompt plumbing of the text-conditioned adapters.
+class TransformerAdapter(Adapter):
+    """Latent transformer I2V adapters (CogVideoX, Wan, LTX): device/dtype of ``self.transformer``, prompt plumbing, text CFG.
 
     Subclasses set ``self.transformer`` and call :meth:`_setup`; ``encode_prompt(prompt, negative)``
-    returns what ``_default_embeds`` caches (the subclass's tuple of text embeddings).
+    returns what ``_default_embeds`` caches (the subclass's tuple of text embeddings). Guidance
+    (``guidance_scale > 1``, the pipelines' rule) uses ``negative_prompt_embeds`` as the
+    unconditional branch, batched with the conditional one.
     """
+
+    sample_space = "latent"
+
+    @property
+    def guidance(self):
+        """The default guidance: ``guidance_scale`` when it is > 1 (the pipelines' rule), else off."""
+        return self.guidance_scale if self.guidance_scale > 1 else None
+
+    def uncond(self, cond: Cond) -> Cond:
+        """Text CFG: the negative prompt embeddings in place of the prompt's (the image conditioning is kept)."""
+        if cond.get("negative_prompt_embeds") is None:
+            raise ValueError("guidance_scale > 1 needs negative_prompt_embeds (in cond or via set_prompt)")
+        return {**cond, "prompt_embeds": cond["negative_prompt_embeds"]}
 
     def _setup(self, pipe, guidance_scale: float, prompt, negative_prompt) -> None:
         self.pipe = pipe  # not an nn.Module: kept as a plain attribute

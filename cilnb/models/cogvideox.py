@@ -24,7 +24,7 @@ import torch
 
 from ..denoiser import x0_from_eps, x0_from_v
 from ..schedules import VPSchedule, from_diffusers
-from .base import _load_pipeline, _TransformerAdapter
+from .base import load_pipeline, TransformerAdapter
 
 __all__ = ["CogVideoXI2VAdapter", "load", "from_pipeline"]
 
@@ -105,7 +105,7 @@ def _cfg_combine(out: torch.Tensor, guidance_scale: float) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
-class CogVideoXI2VAdapter(_TransformerAdapter):
+class CogVideoXI2VAdapter(TransformerAdapter):
     """CogVideoX-I2V on the contract: ``model(x_t [B,F,C,H,W], t [B], y=[B,C,H,W], prompt_embeds=...) -> x0_hat``.
 
     ``y`` is the image latent (VAE mean or sample, times the scaling factor) at latent frame 0;
@@ -294,7 +294,7 @@ def load(path_or_id: str | os.PathLike | None = HUB_ID, device="auto", dtype=Non
     never downloads unless ``HF_HUB_OFFLINE=0``); ``dtype`` defaults to bfloat16 on CUDA, float32 on CPU."""
     from diffusers import CogVideoXImageToVideoPipeline
 
-    pipe = _load_pipeline(
+    pipe = load_pipeline(
         CogVideoXImageToVideoPipeline, path_or_id, what="CogVideoX-I2V", default_id=HUB_ID, device=device, dtype=dtype,
         hint=f"The released weights are {HUB_ID} (about 20 GB).",
     )

@@ -31,7 +31,7 @@ import torch
 
 from ..denoiser import x0_from_flow
 from ..schedules import FlowSchedule, from_diffusers
-from .base import _load_pipeline, _TransformerAdapter
+from .base import load_pipeline, TransformerAdapter
 from .cogvideox import _batch, _cfg_combine, _check_frames, _check_images, _check_xt, _check_y, _to_pil, _unknown
 
 __all__ = [
@@ -107,7 +107,7 @@ class LTXFlowSchedule(FlowSchedule):
 # ----------------------------------------------------------------------------------------------
 
 
-class _FlowAdapter(_TransformerAdapter):
+class _FlowAdapter(TransformerAdapter):
     """Velocity -> ``x0_hat = x_t - t u``; latents through the subclass's VAE normalisation (``_encode``/``_decode``)."""
 
     name = "flow"
@@ -534,7 +534,7 @@ def load_wan(path_or_id: str | os.PathLike | None = WAN_HUB_ID, device="auto", d
     """
     from diffusers import WanImageToVideoPipeline
 
-    pipe = _load_pipeline(WanImageToVideoPipeline, path_or_id, what="Wan I2V", default_id=WAN_HUB_ID, device=device,
+    pipe = load_pipeline(WanImageToVideoPipeline, path_or_id, what="Wan I2V", default_id=WAN_HUB_ID, device=device,
                           dtype=dtype, hint=f"The released 480p weights are {WAN_HUB_ID}.")
     pipe.vae.to(torch.float32)
     if getattr(pipe, "image_encoder", None) is not None:
@@ -547,6 +547,6 @@ def load_ltx(path_or_id: str | os.PathLike | None = LTX_HUB_ID, device="auto", d
     ``num_frames``, ``height``, ``width``, ``frame_rate`` fix the resolution-dependent schedule."""
     from diffusers import LTXImageToVideoPipeline
 
-    pipe = _load_pipeline(LTXImageToVideoPipeline, path_or_id, what="LTX-Video I2V", default_id=LTX_HUB_ID, device=device,
+    pipe = load_pipeline(LTXImageToVideoPipeline, path_or_id, what="LTX-Video I2V", default_id=LTX_HUB_ID, device=device,
                           dtype=dtype, hint=f"The released weights are {LTX_HUB_ID}.")
     return LTXI2VAdapter(pipe, **kwargs)

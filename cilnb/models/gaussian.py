@@ -32,7 +32,7 @@ class GaussianDenoiser(nn.Module):
         self.n_frames = mean.shape[0]
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, **_) -> torch.Tensor:
-        a, s = self.schedule._broadcast(t, x_t.double())
+        a, s = self.schedule.broadcast(t, x_t.double())
         x = x_t.double()
         out = self.mean + a * self.var / (a**2 * self.var + s**2) * (x - a * self.mean)
         if self.y_weight is not None and y is not None:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 
 from ..denoiser import x0_from_eps, x0_from_v
-from ..schedules import Schedule, VPSchedule, _as_t
+from ..schedules import Schedule, VPSchedule, as_t
 from .base import Adapter
 from .svd import _check_video, _per_sample
 
@@ -73,7 +73,7 @@ class RescaledVPSchedule(Schedule):
 
     def scale(self, t) -> torch.Tensor:
         """``s(t)``, piecewise linear between ``scale_arr`` at the DDPM knots (``s = 1`` for clean data)."""
-        s = _as_t(t) * self.T
+        s = as_t(t) * self.T
         lo = torch.clamp(torch.floor(s).long(), 0, self.T - 1)
         w = s - lo.to(_F64)
         return (1 - w) * self._knots[lo] + w * self._knots[lo + 1]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from ..schedules import EDMSchedule, from_diffusers
-from .base import Adapter, _from_pretrained, _pipeline_folder, _torch_dtype
+from .base import Adapter, from_pretrained, pipeline_folder, torch_dtype
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
@@ -299,13 +299,13 @@ def load(path_or_id=None, device="auto", dtype=None, *, variant: str | None = No
     """
     from .._util import resolve_device
 
-    folder = _pipeline_folder(path_or_id, what="SVD", default_id=DEFAULT_ID,
+    folder = pipeline_folder(path_or_id, what="SVD", default_id=DEFAULT_ID,
                               hint="SVD weights: https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt (or img2vid for 14 frames).")
     dev = resolve_device(device)
-    dt = _torch_dtype(dtype, dev)
+    dt = torch_dtype(dtype, dev)
     from diffusers import StableVideoDiffusionPipeline
 
-    pipe = _from_pretrained(StableVideoDiffusionPipeline, folder, dt, variant=variant, **pipeline_kwargs)
+    pipe = from_pretrained(StableVideoDiffusionPipeline, folder, dt, variant=variant, **pipeline_kwargs)
     pipe.set_progress_bar_config(disable=True)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)  # the pipeline upcasts its VAE for every call; keep it in float32 once

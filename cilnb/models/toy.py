@@ -18,9 +18,10 @@ Design (mirrors VideoCrafter/DynamiCrafter/SVD at toy scale):
 - A space-to-depth stem (``patch``: a fixed, lossless stand-in for the VAE of latent models)
   keeps the CPU cost low; the network predicts ``v`` (Salimans & Ho).
 
-:func:`build` returns the contract-conforming model (``cilnb.denoiser.Denoiser`` with
-``prediction="v"`` and ``time_input="t"``): ``model(x_t [B,F,C,H,W], t [B], y=[B,C,H,W],
-motion=None|[B]) -> x0_hat``. :func:`load` reads the shipped checkpoints.
+:func:`build` returns the contract-conforming model (:class:`ToyModel`, a
+:class:`cilnb.models.base.Denoiser` with ``prediction="v"`` and ``time_input="t"``):
+``model(x_t [B,F,C,H,W], t [B], y=[B,C,H,W], motion=None|[B]) -> x0_hat``, with the same
+classifier-free guidance options as SVD (off by default). :func:`load` reads the shipped checkpoints.
 Shown in every notebook (``model="toy"``) and trained by ``python -m cilnb train-toy``.
 """
 from __future__ import annotations
@@ -35,8 +36,9 @@ import torch
 import torch.nn.functional as Fn
 from torch import nn
 
-from ..denoiser import Denoiser
+from ..denoiser import Cond, Video
 from ..schedules import VPSchedule
+from .base import Denoiser
 
 __all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "checkpoint_path", "CHECKPOINTS", "FORMAT"]
 
@@ -309,11 +311,25 @@ class ToyUNet(nn.Module):
 
 
 class ToyModel(Denoiser):
-    """The toy I2V model on the denoiser contract: ``model(x_t, t, y=, motion=None) -> x0_hat``.
+    """The toy I2V model on the denoiser contract: ``model(x_t, t, y=, motion=None, guidance=None) -> x0_hat``.
 
-    A :class:`cilnb.denoiser.Denoiser` (v-prediction, normalised time input) around a
+    A :class:`cilnb.models.base.Denoiser` (v-prediction, normalised time input) around a
     :class:`ToyUNet`; ``.meta`` holds the checkpoint metadata (training recipe, loss curve).
+
+    Guidance (:func:`cilnb.models.base.guidance_weights`, the SVD adapter's options: a number,
+    ``(first, last)`` frame-wise, ``[B]`` or ``[B, F]``) is off by default (:attr:`guidance` =
+    ``None``), so outputs are the unguided ones unless asked. The **unconditional branch** drops
+    the image the only way the toy was trained without one: the network's image mode (``y = 0``,
+    temporal layers skipped, null motion embedding), i.e. the per-frame image denoiser of the
+    ``pretrain`` stage. The toy never saw a zeroed ``y`` in video mode (no image dropout in its
+    training), so guidance here means "away from the per-frame image prior, towards the
+    image-conditioned video model"; it is a second network call (``batch_cfg = False``).
     """
+
+    cond_keys = ("y", "motion")
+    name = "toy"
+    sample_space = "pixel"
+    batch_cfg = False
 
     def __init__(self, net: ToyUNet, meta: dict | None = None):
         super().__init__(net, net.config.schedule(), prediction="v", time_input="t")
@@ -321,14 +337,20 @@ class ToyModel(Denoiser):
         self.n_frames = net.config.frames
         self.meta = dict(meta or {})
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, motion=None) -> torch.Tensor:
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        cond = super().check_condition(x_t, cond)
+        y, motion = cond.get("y"), cond.get("motion")
         if y is None:
             raise ValueError("the toy I2V model needs the conditional image y=[B, C, H, W]")
         if motion is not None:
             motion = torch.as_tensor(motion, dtype=torch.float32, device=x_t.device).reshape(-1)
             if motion.numel() == 1 and x_t.shape[0] > 1:
                 motion = motion.expand(x_t.shape[0])
-        return super().forward(x_t, t, y=y.to(x_t.dtype), motion=motion)
+        return {"y": y.to(x_t.dtype), "motion": motion}
+
+    def uncond(self, cond: Cond) -> Cond:
+        """The image dropped: ``ToyUNet``'s image mode (``y = 0``, no temporal layers, null motion)."""
+        return {"y": None, "motion": None, "image_mode": True}
 
     @property
     def device(self) -> torch.device:

@@ -26,7 +26,7 @@ import torch
 
 from ..denoiser import x0_from_eps, x0_from_v
 from ..schedules import VPSchedule, from_diffusers
-from .base import Adapter, _from_pretrained, _pipeline_folder, _torch_dtype
+from .base import Adapter, from_pretrained, pipeline_folder, torch_dtype
 from .svd import _CLIP_MEAN, _CLIP_STD, _check_images, _check_video, _per_sample
 
 __all__ = ["PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
@@ -374,21 +374,21 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
     from .._util import resolve_device
 
     hint = "PIA in diffusers: an SD 1.5 pipeline folder plus https://huggingface.co/openmmlab/PIA-condition-adapter."
-    folder = _pipeline_folder(path_or_id, what="PIA", default_id=PIA_DEFAULT_ID, hint=hint)
+    folder = pipeline_folder(path_or_id, what="PIA", default_id=PIA_DEFAULT_ID, hint=hint)
     unet_cfg = Path(folder) / "unet" / "config.json"
     is_motion = unet_cfg.is_file() and json.loads(unet_cfg.read_text()).get("_class_name") == "UNetMotionModel"
     adapter_folder = None
     if not is_motion:
-        adapter_folder = _pipeline_folder(motion_adapter, what="PIA motion adapter", default_id=PIA_ADAPTER_ID,
+        adapter_folder = pipeline_folder(motion_adapter, what="PIA motion adapter", default_id=PIA_ADAPTER_ID,
                                           hint=hint, marker="config.json")
     dev = resolve_device(device)
-    dt = _torch_dtype(dtype, dev)
+    dt = torch_dtype(dtype, dev)
     from diffusers import MotionAdapter, PIAPipeline
 
     kw = dict(variant=variant, **pipeline_kwargs)
     if adapter_folder is not None:
-        kw["motion_adapter"] = _from_pretrained(MotionAdapter, adapter_folder, dt)
-    pipe = _from_pretrained(PIAPipeline, folder, dt, **kw)
+        kw["motion_adapter"] = from_pretrained(MotionAdapter, adapter_folder, dt)
+    pipe = from_pretrained(PIAPipeline, folder, dt, **kw)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)
     return _finish(pipe, PIAAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames), dev, dt)
@@ -403,13 +403,13 @@ def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale:
     """
     from .._util import resolve_device
 
-    folder = _pipeline_folder(path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID,
+    folder = pipeline_folder(path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID,
                               hint="I2VGen-XL weights: https://huggingface.co/ali-vilab/i2vgen-xl.")
     dev = resolve_device(device)
-    dt = _torch_dtype(dtype, dev)
+    dt = torch_dtype(dtype, dev)
     from diffusers import I2VGenXLPipeline
 
-    pipe = _from_pretrained(I2VGenXLPipeline, folder, dt, variant=variant, **pipeline_kwargs)
+    pipe = from_pretrained(I2VGenXLPipeline, folder, dt, variant=variant, **pipeline_kwargs)
     if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)
     return _finish(pipe, I2VGenXLAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip), dev, dt)
