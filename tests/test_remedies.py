@@ -320,3 +320,17 @@ def test_errors_at_sampling_time():
             torch.zeros(SHAPE, dtype=torch.float64), torch.ones(SHAPE, dtype=torch.float64)), show_progress=False)
     with pytest.raises(ValueError, match="condition_hook"):
         sample(model, y, n_steps=2, remedy="alg", show_progress=False)
+
+
+def test_conditioning_remedies_run_through_the_toys_condition_hook(toy):
+    """ALG and cond_noise on the shipped toy (an Adapter with condition_hook): deterministic, batch-independent,
+    and they change the videos; ALG with until=0 low-passes only the first step."""
+    y = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    kw = dict(n_steps=4, show_progress=False)
+    plain = sample(toy, y, seed=[1, 2, 3], **kw)
+    for r in (R.build("alg", until=0.5), R.build("alg", until=0.0), R.compose("alg", "cond_noise")):
+        full = sample(toy, y, seed=[1, 2, 3], remedy=r, **kw)
+        alone = sample(toy, y[2:], seed=[3], remedy=r, **kw)
+        torch.testing.assert_close(alone[0], full[2], atol=1e-5, rtol=0)
+        assert not torch.allclose(full, plain, atol=1e-4), r.label()
+    assert torch.equal(sample(toy, y, seed=[1, 2, 3], **kw), plain)  # no hook left behind
