@@ -39,7 +39,8 @@ from .noise import AnalyticInit, FrameInit, Progressive, pyoco_correlation, pyoc
 __all__ = [
     "REMEDIES", "Remedy", "Context", "Compose", "NoRemedy", "AnalyticInit", "FreeInit", "FrameInit", "Progressive", "ALG",
     "CondNoise", "build", "from_cli", "compose", "resolve", "known", "derive_seed", "per_sample_normal", "freq_filter",
-    "freq_mix", "lowpass_image", "FILTERS", "pyoco_correlation", "pyoco_matrix", "alg_switch_time", "compare", "default_grid",
+    "freq_mix", "lowpass_image", "FILTERS", "pyoco_correlation", "pyoco_matrix", "alg_switch_time", "compare", "default_grid", "verdict",
+    "plot_tradeoff", "plot_videos", "Comparison",
 ]
 
 #: name -> remedy class (its dataclass fields are its settings)
@@ -175,9 +176,12 @@ def from_cli(name: str, args=()) -> Remedy:
     return build(name, **settings)
 
 
-def __getattr__(attr):  # compare() pulls in pandas and the metrics: import it on first use
-    if attr in ("compare", "default_grid"):
-        from . import compare as _cmp
+_COMPARISON = ("compare", "default_grid", "verdict", "plot_tradeoff", "plot_videos", "Comparison")
 
-        return getattr(_cmp, attr)
+
+def __getattr__(attr):  # the comparison pulls in pandas and the metrics: import it on first use
+    if attr in _COMPARISON:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.comparison"), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
