@@ -334,3 +334,12 @@ def test_conditioning_remedies_run_through_the_toys_condition_hook(toy):
         torch.testing.assert_close(alone[0], full[2], atol=1e-5, rtol=0)
         assert not torch.allclose(full, plain, atol=1e-4), r.label()
     assert torch.equal(sample(toy, y, seed=[1, 2, 3], **kw), plain)  # no hook left behind
+
+
+def test_none_remedy_is_plain_sampling_and_lowpass_folds_leading_dims(toy):
+    y = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    assert torch.equal(sample(toy, y, n_steps=2, seed=3, show_progress=False), sample(toy, y, n_steps=2, seed=3, remedy="none", show_progress=False))
+    v = torch.randn(2, 3, 4, 8, 8)
+    torch.testing.assert_close(R.lowpass_image(v, 0.5), R.lowpass_image(v.reshape(6, 4, 8, 8), 0.5).reshape(v.shape))
+    const = torch.full((1, 2, 8, 8), 0.7)
+    torch.testing.assert_close(R.lowpass_image(const, 0.25), const)  # a constant (e.g. Wan's mask) is kept

@@ -9,7 +9,11 @@ import torch
 from .base import Context, Remedy
 from .filters import check_cutoff, lowpass_image
 
-__all__ = ["ALG", "CondNoise", "alg_switch_time"]
+__all__ = ["ALG", "CondNoise", "alg_switch_time", "IMAGE_KEYS"]
+
+#: conditioning entries that carry the conditional image spatially: ``y`` for every adapter, and Wan's
+#: ``condition`` (mask channels + image latent over frames; the mask is constant in space, so a low-pass keeps it)
+IMAGE_KEYS = ("y", "condition")
 
 
 def alg_switch_time(ts: torch.Tensor, until: float) -> float:
@@ -27,7 +31,8 @@ class ALG(Remedy):
     the early, high-noise steps on a low-passed conditional image, then switch to the sharp one.
 
     The low-pass is ALG's ``down_up`` filter (bilinear antialiased resize by ``resize_factor`` and
-    back, :func:`cilnb.remedies.filters.lowpass_image`) applied to ``cond["y"]`` in the model's
+    back, :func:`cilnb.remedies.filters.lowpass_image`) applied to ``cond["y"]`` (and Wan's
+    ``cond["condition"]``, :data:`IMAGE_KEYS`) in the model's
     conditioning space (ALG's released configs filter in latent space too, ``lp_filter_in_latent``);
     the schedule is ALG's ``interval`` one: low-passed while the step fraction ``i / (n - 1)`` is at
     most ``until`` (:func:`alg_switch_time`). Defaults: ALG's CogVideoX config (``resize_factor=0.25``,
@@ -58,12 +63,15 @@ class ALG(Remedy):
             out = dict(cond)
             if not bool(low.any()):
                 return out
-            y = cond["y"]
-            key = (y.data_ptr(), tuple(y.shape), y.dtype, y._version)
-            if cache.get("key") != key:  # one low-pass per distinct y (the sampler passes the same y every step)
-                cache["key"], cache["lp"] = key, lowpass_image(y, self.resize_factor)
-            lp = cache["lp"]
-            out["y"] = lp if bool(low.all()) else torch.where(low.to(y.device).view(-1, *([1] * (y.ndim - 1))), lp, y)
+            for name in IMAGE_KEYS:
+                y = cond.get(name)
+                if not torch.is_tensor(y) or y.ndim < 4:
+                    continue
+                key = (y.data_ptr(), tuple(y.shape), y.dtype, y._version)
+                if cache.get(name, (None,))[0] != key:  # one low-pass per distinct tensor (the same y every step)
+                    cache[name] = (key, lowpass_image(y, self.resize_factor))
+                lp = cache[name][1]
+                out[name] = lp if bool(low.all()) else torch.where(low.to(y.device).view(-1, *([1] * (y.ndim - 1))), lp, y)
             return out
 
         return fn

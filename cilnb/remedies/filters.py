@@ -83,16 +83,18 @@ def freq_mix(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor) -> torch
 
 
 def lowpass_image(images: torch.Tensor, resize_factor: float) -> torch.Tensor:
-    """ALG's ``down_up`` low-pass of ``[B, C, H, W]``: bilinear antialiased resize to
-    ``round(resize_factor * (H, W))`` and back (Choi et al. 2025, arXiv 2506.08456, Sec. 3)."""
+    """ALG's ``down_up`` low-pass of ``[..., H, W]`` (``[B, C, H, W]``, or more leading dims, folded as ALG
+    folds frames): bilinear antialiased resize to ``round(resize_factor * (H, W))`` and back
+    (Choi et al. 2025, arXiv 2506.08456, Sec. 3)."""
     resize_factor = check_cutoff("resize_factor", resize_factor)
-    if images.ndim != 4:
-        raise ValueError(f"images must be [B, C, H, W], got shape {tuple(images.shape)}")
+    if images.ndim < 3:
+        raise ValueError(f"images must be [B, C, H, W] (or [..., H, W]), got shape {tuple(images.shape)}")
     if resize_factor == 1.0:
         return images
     h0, w0 = images.shape[-2:]
     h1, w1 = max(1, round(h0 * resize_factor)), max(1, round(w0 * resize_factor))
     x = images.float() if images.dtype not in (torch.float32, torch.float64) else images
+    x = x.reshape(-1, 1, h0, w0)
     x = Fn.interpolate(x, size=(h1, w1), mode="bilinear", align_corners=False, antialias=True)
     x = Fn.interpolate(x, size=(h0, w0), mode="bilinear", align_corners=False, antialias=True)
-    return x.to(images.dtype)
+    return x.reshape(images.shape).to(images.dtype)
