@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as Fn
 
-__all__ = ["FILTERS", "check_cutoff", "freq_filter", "freq_mix", "lowpass_image"]
+__all__ = ["FILTERS", "check_cutoff", "check_filter_settings", "freq_filter", "freq_mix", "lowpass_image"]
 
 #: FreeInit's filter families.
 FILTERS = ("butterworth", "gaussian", "ideal")
@@ -31,6 +31,13 @@ def check_cutoff(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)) or not 0.0 < float(value) <= 1.0:
         raise ValueError(f"{name} must lie in (0, 1] (a normalised cutoff frequency; 1 keeps everything up to Nyquist), got {value!r}")
     return float(value)
+
+
+def check_filter_settings(method: str, order: int, d_s: float, d_t: float) -> None:
+    """Raise a ValueError unless ``method`` is one of :data:`FILTERS`, ``order`` a positive int and both cutoffs in (0, 1]."""
+    if method not in FILTERS:
+        raise ValueError(f"method must be one of {FILTERS}, got {method!r}")
+    freq_filter(1, 1, 1, method=method, order=order, d_s=d_s, d_t=d_t)
 
 
 def freq_filter(frames: int, height: int, width: int, *, method: str = "butterworth", order: int = 4,

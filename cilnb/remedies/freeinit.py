@@ -6,8 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from .base import Context, Remedy
-from .filters import freq_filter, freq_mix
-from .noise import _filter_settings
+from .filters import check_filter_settings, freq_filter, freq_mix
 
 __all__ = ["FreeInit"]
 
@@ -38,7 +37,7 @@ class FreeInit(Remedy):
     def __post_init__(self):
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
             raise ValueError(f"iterations must be an int >= 1 (1 = plain sampling, FreeInit's default 3), got {self.iterations!r}")
-        _filter_settings(self.method, self.order, self.d_s, self.d_t)
+        check_filter_settings(self.method, self.order, self.d_s, self.d_t)
 
     def mask(self, ctx: Context) -> torch.Tensor:
         F, _, H, W = ctx.shape

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .base import Context, Remedy, analytic_params
-from .filters import FILTERS, freq_filter, freq_mix
+from .filters import check_filter_settings, freq_filter, freq_mix
 
 __all__ = ["AnalyticInit", "FrameInit", "Progressive", "pyoco_matrix", "pyoco_correlation"]
 
@@ -18,12 +18,6 @@ def _unit_float(name: str, v, *, allow_none: bool = False, lo_open: bool = True)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)) or not (0.0 < float(v) <= 1.0):
         raise ValueError(f"{name} must lie in (0, 1] (normalised time, 1 = T){' or be None' if allow_none else ''}, got {v!r}")
     return float(v)
-
-
-def _filter_settings(method, order, d_s, d_t) -> None:
-    if method not in FILTERS:
-        raise ValueError(f"method must be one of {FILTERS}, got {method!r}")
-    freq_filter(1, 1, 1, method=method, order=order, d_s=d_s, d_t=d_t)  # validates cutoffs and order
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ class FrameInit(Remedy):
     name = "frameinit"
 
     def __post_init__(self):
-        _filter_settings(self.method, self.order, self.d_s, self.d_t)
+        check_filter_settings(self.method, self.order, self.d_s, self.d_t)
         object.__setattr__(self, "noise_level", _unit_float("noise_level", self.noise_level, allow_none=True))
 
     def frame(self, ctx: Context) -> torch.Tensor:
