@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas", "as_t"]
+__all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas", "as_t", "batch_times"]
 
 Float = torch.Tensor
 _F64 = torch.float64
@@ -46,6 +46,16 @@ def as_t(t: Any, name: str = "t", lo: float = 0.0, hi: float = 1.0) -> Float:
     if bool((x < lo).any()) or bool((x > hi).any()):
         raise ValueError(f"{name} must lie in [{lo}, {hi}] (normalised time, 1 = T); got min {x.min().item():.6g}, max {x.max().item():.6g}")
     return x
+
+
+def batch_times(t: Any, B: int) -> Float:
+    """``t`` (a scalar or ``[B]``) as validated float64 ``[B]`` normalised times on the CPU (:func:`as_t`, then one per batch element)."""
+    tt = as_t(t)
+    if tt.ndim == 0:
+        tt = tt.expand(B)
+    if tt.shape != (B,):
+        raise ValueError(f"t must be a scalar or have one entry per batch element ({B}), got shape {tuple(tt.shape)}")
+    return tt
 
 
 class Schedule(ABC):
@@ -96,11 +106,7 @@ class Schedule(ABC):
 
     def broadcast(self, t, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(alpha_t, sigma_t)`` shaped ``[B, 1, ..., 1]`` on ``like``'s device and dtype; ``t`` a scalar or ``[B]`` (dim 0 of ``like``)."""
-        tt = as_t(t)
-        if tt.ndim == 0:
-            tt = tt.expand(like.shape[0])
-        if tt.ndim != 1 or tt.shape[0] != like.shape[0]:
-            raise ValueError(f"t must be a scalar or have one entry per batch element ({like.shape[0]}), got shape {tuple(tt.shape)}")
+        tt = batch_times(t, like.shape[0])
         view = (-1,) + (1,) * (like.ndim - 1)
         a = self.alpha(tt).to(like.device, like.dtype).view(view)
         s = self.sigma(tt).to(like.device, like.dtype).view(view)

@@ -276,3 +276,24 @@ def test_hook_must_return_a_new_dict(model):
     with pytest.raises(ValueError, match="callable"):
         with model.condition_hook("not a function"):
             pass
+
+
+def test_hook_sees_every_sampler_step(model):
+    """Through cilnb.sampling: the hook gets each step's t; the docs' low-pass-early example changes the video."""
+    from cilnb.sampling import sample
+
+    _, y, _ = _inputs(3)
+    seen = []
+
+    def lowpass_early(t, cond):
+        seen.append(float(t[0]))
+        yy = cond["y"]
+        w = (t > 0.7).to(yy.dtype).view(-1, 1, 1, 1)
+        return {**cond, "y": w * torch.nn.functional.avg_pool2d(yy, 3, 1, 1) + (1 - w) * yy}
+
+    kw = dict(n_steps=4, seed=0, show_progress=False)
+    plain = sample(model, y, **kw)
+    with model.condition_hook(lowpass_early):
+        hooked = sample(model, y, **kw)
+    torch.testing.assert_close(torch.tensor(seen, dtype=torch.float64), model.schedule.grid(4, 1.0), rtol=0, atol=1e-12)
+    assert not torch.equal(hooked, plain) and torch.equal(sample(model, y, **kw), plain)

@@ -237,3 +237,11 @@ def test_missing_weights_fail_fast(tmp_path, monkeypatch):
         with pytest.raises(WeightsNotFoundError, match="THUDM/CogVideoX-5b-I2V"):
             models.load("cogvideox-i2v", None, device="cpu")
     assert time.perf_counter() - t0 < 10
+
+
+def test_condition_hook_changes_y(model):
+    x, y = _rand(1, *LAT), _rand(1, *LAT[1:], seed=1)
+    with torch.no_grad():
+        ref = model(x, torch.tensor([0.5]), y=2 * y)
+        with model.condition_hook(lambda t, c: {**c, "y": 2 * c["y"]}):
+            assert torch.equal(model(x, torch.tensor([0.5]), y=y), ref)

@@ -453,3 +453,13 @@ def test_missing_weights_fail_fast(loader, tmp_path, monkeypatch):
         with pytest.raises(WeightsNotFoundError, match=hub):
             models.load(name, None, device="cpu")
     assert time.perf_counter() - t0 < 10
+
+
+def test_wan_condition_hook_reaches_condition_frame0(wan, wan_cond):
+    """A hook that replaces y changes the latent frame 0 of condition, as passing that y does."""
+    x, y = _rand(1, *WAN_LAT), _rand(1, *WAN_LAT[1:], seed=4)
+    with torch.no_grad():
+        ref = wan(x, torch.tensor([0.5]), **{**wan_cond, "y": y})
+        with wan.condition_hook(lambda t, c: {**c, "y": y}):
+            got = wan(x, torch.tensor([0.5]), **wan_cond)
+    assert torch.equal(got, ref) and not torch.equal(got, wan(x, torch.tensor([0.5]), **wan_cond))

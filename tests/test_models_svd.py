@@ -215,3 +215,43 @@ def test_bad_inputs_raise_clear_errors(adapter):
     with pytest.raises(ValueError, match="unknown SVD conditioning"):
         adapter(torch.zeros((1, F, 4, LAT, LAT)), torch.tensor([0.5]), y=torch.zeros((1, 4, LAT, LAT)),
                 image_embeds=torch.zeros((1, 1, 32)), prompt="x")
+
+
+def test_condition_hook_and_guidance_forms_on_svd(adapter):
+    """A hook's y is what both guidance branches are built from; constant, frame-wise pair and [B, F] weights agree."""
+    cond = adapter.prepare_condition(_images(2) * 2 - 1, seed=0)
+    x = torch.randn((2, F, 4, LAT, LAT), generator=torch.Generator().manual_seed(4)) * 5
+    t = torch.tensor([0.5, 0.8], dtype=torch.float64)
+    with torch.no_grad():
+        ref = adapter(x, t, **{**cond, "y": cond["y"] * 0.5})
+        with adapter.condition_hook(lambda tt, c: {**c, "y": c["y"] * 0.5}):
+            assert torch.equal(adapter(x, t, **cond), ref)
+        assert not torch.equal(adapter(x, t, **cond), ref)
+        assert torch.equal(adapter(x, t, guidance=2.0, **cond), adapter(x, t, guidance=(2.0, 2.0), **cond))
+        assert torch.equal(adapter(x, t, guidance=torch.tensor([[1.0, 3.0]] * 2), **cond), adapter(x, t, **cond))  # default (1, 3)
+        assert torch.equal(adapter(x, t, guidance=1.0, **cond), adapter(x, t, guidance=None, **cond))
+
+
+def test_forward_is_the_pre_base_formula_bit_for_bit(adapter):
+    """SVDAdapter.forward as written before the adapter base: one batched [uncond; cond] UNet call, frame-wise CFG, EDM x0."""
+    from cilnb.models.svd import svd_scalings
+
+    cond = adapter.prepare_condition(_images(2) * 2 - 1, motion_bucket_id=[40, 200], seed=0)
+    x = torch.randn((2, F, 4, LAT, LAT), generator=torch.Generator().manual_seed(6)) * 7
+    t = torch.tensor([0.45, 0.85], dtype=torch.float64)
+    c_skip, c_out, c_in, c_noise = (c.float() for c in svd_scalings(adapter.schedule.sigma(t)))
+    v = (-1, 1, 1, 1, 1)
+    x_in = x * c_in.view(v)
+    y = cond["y"][:, None].expand(2, F, *cond["y"].shape[1:])
+    emb = cond["image_embeds"]
+    ids = torch.stack([cond["fps_id"], cond["motion"], cond["noise_aug_strength"]], dim=1)
+    with torch.no_grad():
+        out = adapter.unet(torch.cat([torch.cat([x_in, x_in]), torch.cat([torch.zeros_like(y), y])], dim=2), torch.cat([c_noise, c_noise]),
+                           encoder_hidden_states=torch.cat([torch.zeros_like(emb), emb]), added_time_ids=torch.cat([ids, ids]),
+                           return_dict=False)[0].float()
+        u, c = out.chunk(2)
+        w = torch.linspace(1.0, 3.0, F).view(1, F, 1, 1, 1)  # the default guidance (1, 3): 1 at frame 0, 3 at the last
+        ref = c_skip.view(v) * x + c_out.view(v) * (u + w * (c - u))
+        assert torch.equal(adapter(x, t, **cond), ref)
+        plain = adapter.unet(torch.cat([x_in, y], dim=2), c_noise, encoder_hidden_states=emb, added_time_ids=ids, return_dict=False)[0].float()
+        assert torch.equal(adapter(x, t, guidance=None, **cond), c_skip.view(v) * x + c_out.view(v) * plain)

@@ -280,3 +280,25 @@ def test_bad_inputs_raise_clear_errors(pia, i2v):
         ad(torch.zeros((1, F, 4, LAT, LAT)), torch.tensor([0.5]), y=torch.zeros((1, 4, LAT, LAT)), image_embeds=torch.zeros(1))
     with pytest.raises(ValueError, match="prompt"):
         i2v[1].prepare_condition(torch.zeros((2, 3, PX, PX)), prompt=["only one"])
+
+
+def test_forward_is_the_pre_base_formula_bit_for_bit(pia):
+    """PIAAdapter.forward as written before the adapter base: [B, C, F] layout, one batched [negative; prompt] call,
+    per-video guidance, x0 = (x - sigma eps) / alpha."""
+    _, ad = pia
+    cond = ad.prepare_condition(_images(2) * 2 - 1, prompt=["a cat", "a dog"], motion_scale=[1, 5], seed=0)
+    x = torch.randn((2, F, 4, LAT, LAT), generator=torch.Generator().manual_seed(6))
+    t = torch.tensor([0.35, 0.75], dtype=torch.float64)
+    a, s = ad.schedule.broadcast(t, x)
+    native = ad.schedule.to_native(t).float()
+    mask = ad.mask_coefficients(cond["motion"], F)[:, None, :, None, None].expand(2, 1, F, LAT, LAT)
+    extra = torch.cat([mask, cond["y"][:, :, None].expand(-1, -1, F, -1, -1)], dim=1)
+    xb = x.permute(0, 2, 1, 3, 4)
+    text = torch.cat([cond["negative_prompt_embeds"], cond["prompt_embeds"]]).repeat_interleave(F, dim=0)
+    g = torch.tensor([7.5, 2.0])
+    with torch.no_grad():
+        out = ad.unet(torch.cat([torch.cat([xb, xb]), torch.cat([extra, extra])], dim=1), torch.cat([native, native]),
+                      encoder_hidden_states=text).sample.float()
+        u, c = out.chunk(2)
+        eps = (u + g.view(2, 1, 1, 1, 1) * (c - u)).permute(0, 2, 1, 3, 4)
+        assert torch.equal(ad(x, t, guidance_scale=g, **cond), (x - s * eps) / a)

@@ -1,7 +1,9 @@
 """Every model behind one entry point: ``cilnb.models.load(name, path_or_id, device=..., dtype=...)``.
 
 Each name maps to a loader that returns a model on the denoiser contract of ``cilnb.denoiser``
-(``model(x_t [B, F, C, H, W], t [B], **cond) -> x0_hat``, carrying ``.schedule``). Loaders are
+(``model(x_t [B, F, C, H, W], t [B], **cond) -> x0_hat``, carrying ``.schedule``): a
+:class:`cilnb.models.base.Adapter`, whose one ``forward`` validates, guides and converts for every
+model (add a model: subclass it and register its loader here). Loaders are
 imported on first use, so ``import cilnb.models`` never imports diffusers. Weights are never
 downloaded behind the user's back: a local folder is used as is, a hub id only when it is already
 in the Hugging Face cache (unless ``HF_HUB_OFFLINE=0``); otherwise

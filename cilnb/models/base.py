@@ -20,11 +20,12 @@ import torch
 from torch import nn
 
 from ..denoiser import PREDICTION_TYPES, Cond, Images, Times, Video, edm_scalings, to_x0
-from ..schedules import EDMSchedule, FlowSchedule, Schedule, as_t
+from ..schedules import EDMSchedule, FlowSchedule, Schedule, batch_times
 
 __all__ = [
     "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions",
-    "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "to_pil", "CLIP_MEAN", "CLIP_STD",
+    "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
+    "CLIP_MEAN", "CLIP_STD",
     "resolve_pretrained", "pipeline_folder", "load_pipeline", "from_pretrained", "torch_dtype", "offline",
     "WeightsNotFoundError",
 ]
@@ -219,7 +220,8 @@ class Adapter(nn.Module):
                 both = stack_conditions(unc, cond, B)
                 out_u, out_c = self.raw(torch.cat([x_in, x_in]), torch.cat([native, native]), both).chunk(2)
             else:
-                out_c, out_u = self.raw(x_in, native, cond), self.raw(x_in, native, unc)
+                out_u = self.raw(x_in, native, unc)  # unconditional first, as in the batched [uncond; cond]
+                out_c = self.raw(x_in, native, cond)
             out = cfg_combine(out_u, out_c, weights)
         if out.shape != x.shape:
             raise ValueError(f"{self._label} network returned shape {tuple(out.shape)}, expected {tuple(x.shape)} [B, F, C, H, W]")
@@ -229,13 +231,7 @@ class Adapter(nn.Module):
         """Validate ``x_t [B, F, C, H, W]`` and ``t`` (``[B]`` or scalar, finite, in ``[0, 1]``); ``t`` as float64 ``[B]`` on the CPU."""
         if not torch.is_tensor(x_t) or x_t.ndim != 5:
             raise ValueError(f"x_t must be a video [B, F, C, H, W], got shape {tuple(getattr(x_t, 'shape', ()))}")
-        B = x_t.shape[0]
-        t = as_t(t)
-        if t.ndim == 0:
-            t = t.expand(B)
-        if t.shape != (B,):
-            raise ValueError(f"t must be a scalar or have one entry per batch element ({B}), got shape {tuple(t.shape)}")
-        return t
+        return batch_times(t, x_t.shape[0])
 
     def _pop_guidance(self, cond: Cond):
         given = [k for k in ("guidance", "guidance_scale") if k in cond]
@@ -456,6 +452,16 @@ def make_generator_or_none(generator: torch.Generator | None, seed: int | None) 
     return generator
 
 
+def clip_image_embeds(image_encoder, feature_extractor, images: Images, device) -> torch.Tensor:
+    """CLIP image embedding ``[B, 1, D]`` of images ``[B, 3, size, size]`` in [-1, 1] (already at the encoder's size):
+    to [0, 1], the feature extractor's mean/std (CLIP's when it has none), the encoder's dtype on ``device``."""
+    x = (images + 1.0) / 2.0
+    mean = torch.tensor(getattr(feature_extractor, "image_mean", None) or CLIP_MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(getattr(feature_extractor, "image_std", None) or CLIP_STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    x = ((x - mean) / std).to(device, next(image_encoder.parameters()).dtype)
+    return image_encoder(x).image_embeds.unsqueeze(1)
+
+
 def to_pil(images: Images) -> list:
     """``[B, 3, H, W]`` in [-1, 1] -> a list of uint8 PIL images (what users hand the pipelines)."""
     from PIL import Image
@@ -576,15 +582,30 @@ _from_pretrained = from_pretrained  # deprecated alias for callers outside cilnb
 # ----------------------------------------------------------------------------------------------
 
 
-def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype):
-    """``pipeline_cls.from_pretrained`` on a local folder or a cached hub id (:func:`pipeline_folder`; never a
-    hanging download), ``dtype=None`` -> bfloat16 on CUDA, float32 elsewhere; progress bar off, on ``device``."""
+def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype,
+                  cuda_default: torch.dtype = torch.bfloat16, upcast_vae: bool = False, **kwargs):
+    """``pipeline_cls.from_pretrained(folder, **kwargs)`` on a local folder or a cached hub id (:func:`pipeline_folder`;
+    never a hanging download), progress bar off, on ``device``: the one diffusers pipeline loader of the adapters.
+
+    ``pipeline_cls`` may be the name of a diffusers class, imported only once the folder is found
+    (missing weights fail fast, before diffusers is imported).
+    ``dtype=None`` -> ``cuda_default`` on CUDA, float32 elsewhere (:func:`torch_dtype`).
+    ``upcast_vae``: in float16 keep the VAE in float32 when its config asks (``force_upcast``), as
+    the UNet pipelines do on every call.
+    """
     from .._util import resolve_device
 
     folder = pipeline_folder(path_or_id, what=what, default_id=default_id, hint=hint)
     dev = resolve_device(device)
-    pipe = from_pretrained(pipeline_cls, folder, torch_dtype(dtype, dev, cuda_default=torch.bfloat16))
+    dt = torch_dtype(dtype, dev, cuda_default=cuda_default)
+    if isinstance(pipeline_cls, str):
+        import diffusers
+
+        pipeline_cls = getattr(diffusers, pipeline_cls)
+    pipe = from_pretrained(pipeline_cls, folder, dt, **kwargs)
     pipe.set_progress_bar_config(disable=True)
+    if upcast_vae and dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
+        pipe.vae.to(torch.float32)
     return pipe.to(dev)
 
 
@@ -598,6 +619,11 @@ class TransformerAdapter(Adapter):
     """
 
     sample_space = "latent"
+
+    @classmethod
+    def from_pipeline(cls, pipe, **kwargs):
+        """Wrap an already loaded diffusers pipeline (components shared, not copied)."""
+        return cls(pipe, **kwargs)
 
     @property
     def guidance(self):
@@ -624,6 +650,20 @@ class TransformerAdapter(Adapter):
     @property
     def dtype(self) -> torch.dtype:
         return self.transformer.dtype
+
+    def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
+        """Use precomputed text states ``[1 or B, L, D]`` (T5/UMT5) as the default text conditioning."""
+        if prompt_embeds.ndim != 3:
+            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
+        self._embeds = (prompt_embeds, negative_prompt_embeds)
+
+    def text_condition(self, cond: Cond, B: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(prompt_embeds, negative_prompt_embeds)`` from ``cond`` or the default prompt, broadcast to batch ``B``."""
+        pe, ne = cond.get("prompt_embeds"), cond.get("negative_prompt_embeds")
+        if pe is None:
+            pe, default_neg = self._default_embeds()
+            ne = default_neg if ne is None else ne
+        return batch_to(pe, B, "prompt_embeds"), batch_to(ne, B, "negative_prompt_embeds")
 
     def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:
         """Default prompt (and negative prompt for CFG), encoded with the pipeline's T5 on first use."""

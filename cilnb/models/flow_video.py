@@ -29,13 +29,12 @@ from typing import Any
 
 import torch
 
-from ..denoiser import x0_from_flow
+from ..denoiser import Cond, Images, Times, Video
 from ..schedules import FlowSchedule, from_diffusers
-from .base import load_pipeline, TransformerAdapter
-from .cogvideox import _batch, _cfg_combine, _check_frames, _check_images, _check_xt, _check_y, _to_pil, _unknown
+from .base import TransformerAdapter, batch_to, check_images, check_video, load_pipeline, to_pil
 
 __all__ = [
-    "WanI2VAdapter", "LTXI2VAdapter", "LTXFlowSchedule", "flow_schedule", "ltx_mu", "load_wan", "load_ltx", "from_pipeline",
+    "FlowAdapter", "WanI2VAdapter", "LTXI2VAdapter", "LTXFlowSchedule", "flow_schedule", "ltx_mu", "load_wan", "load_ltx", "from_pipeline",
 ]
 
 WAN_HUB_ID = "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers"
@@ -107,24 +106,21 @@ class LTXFlowSchedule(FlowSchedule):
 # ----------------------------------------------------------------------------------------------
 
 
-class _FlowAdapter(TransformerAdapter):
-    """Velocity -> ``x0_hat = x_t - t u``; latents through the subclass's VAE normalisation (``_encode``/``_decode``)."""
+class FlowAdapter(TransformerAdapter):
+    """Velocity networks (``prediction="flow"``: ``x0_hat = x_t - t u``, ``u = eps - x0``); latents through the subclass's
+    VAE normalisation (``_encode``/``_decode``)."""
 
     name = "flow"
-
-    def _x0(self, x_t: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Flow matching: ``x0 = x_t - t u`` in float32 (``u = eps - x0``)."""
-        tt = t.to(x_t.device, torch.float32).view(-1, 1, 1, 1, 1)
-        return x0_from_flow(x_t.float(), u, tt)
+    prediction = "flow"
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+    def encode_video(self, frames: Video) -> Video:
         """``[B, F, 3, H, W]`` in [-1, 1] -> the model's normalised latents ``[B, f, C, h, w]`` (posterior mean)."""
-        _check_frames(frames)
+        check_video(frames)
         return self._encode(frames.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode_latents(self, latents: Video) -> Video:
         """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
         if latents.ndim != 5:
             raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
@@ -136,7 +132,7 @@ class _FlowAdapter(TransformerAdapter):
 # ----------------------------------------------------------------------------------------------
 
 
-class WanI2VAdapter(_FlowAdapter):
+class WanI2VAdapter(FlowAdapter):
     """Wan I2V on the contract: ``model(x_t, t, y=, condition=, image_embeds=, prompt_embeds=) -> x0_hat``.
 
     ``condition`` is ``[B, F, 4 + C, H, W]``: the 4 mask channels (1 on latent frame 0) and the
@@ -147,6 +143,7 @@ class WanI2VAdapter(_FlowAdapter):
     """
 
     name = "wan-i2v"
+    cond_keys = ("y", "condition", "image_embeds", "prompt_embeds", "negative_prompt_embeds")
 
     def __init__(self, pipe, *, guidance_scale: float = 1.0, prompt: str | None = None, negative_prompt: str = ""):
         super().__init__()
@@ -173,18 +170,7 @@ class WanI2VAdapter(_FlowAdapter):
         self.requires_grad_(False)
         self.eval()
 
-    @classmethod
-    def from_pipeline(cls, pipe, **kwargs) -> "WanI2VAdapter":
-        """Wrap a loaded ``WanImageToVideoPipeline`` (components shared, not copied)."""
-        return cls(pipe, **kwargs)
-
     # -- prompts and latents --------------------------------------------------------------------
-
-    def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
-        """Precomputed UMT5 states ``[1 or B, L, D]`` as the default text conditioning."""
-        if prompt_embeds.ndim != 3:
-            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
-        self._embeds = (prompt_embeds, negative_prompt_embeds)
 
     def encode_prompt(self, prompt, negative_prompt="") -> tuple[torch.Tensor, torch.Tensor]:
         """UMT5 states through the pipeline's own ``encode_prompt``."""
@@ -212,7 +198,7 @@ class WanI2VAdapter(_FlowAdapter):
         return self.vae.decode(z, return_dict=False)[0]
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
+    def prepare_condition(self, images: Images, *, num_frames: int | None = None, prompt=None, negative_prompt="",
                           generator: torch.Generator | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y", "condition", "image_embeds"[, "prompt_embeds", ...]}``.
 
@@ -221,7 +207,7 @@ class WanI2VAdapter(_FlowAdapter):
         The VAE encodes ``[image, 0, ..., 0]`` deterministically (posterior mean, the pipeline's
         argmax), so ``generator`` is accepted for a uniform interface and unused.
         """
-        _check_images(images)
+        check_images(images)
         nf = (self.n_frames - 1) * self.n_mask + 1 if num_frames is None else int(num_frames)
         if nf < 1 or (nf - 1) % self.n_mask:
             raise ValueError(f"num_frames must be {self.n_mask}k + 1 pixel frames, got {nf}")
@@ -235,24 +221,21 @@ class WanI2VAdapter(_FlowAdapter):
         cond = torch.cat([mask, lat], dim=1).permute(0, 2, 1, 3, 4)
         out: dict[str, Any] = {"y": lat[:, :, 0], "condition": cond}
         if self.transformer.config.image_dim is not None:
-            out["image_embeds"] = self.pipe.encode_image(_to_pil(images), self.device).to(self.dtype)
+            out["image_embeds"] = self.pipe.encode_image(to_pil(images), self.device).to(self.dtype)
         if prompt is not None:
             pe, ne = self.encode_prompt(prompt, negative_prompt)
-            out["prompt_embeds"] = _batch(pe, B, "prompt_embeds")
+            out["prompt_embeds"] = batch_to(pe, B, "prompt_embeds")
             if self.guidance_scale > 1:
-                out["negative_prompt_embeds"] = _batch(ne, B, "negative_prompt_embeds")
+                out["negative_prompt_embeds"] = batch_to(ne, B, "negative_prompt_embeds")
         return out
 
-    # -- the contract ---------------------------------------------------------------------------
+    # -- the contract (forward is the base's) --------------------------------------------------------
 
-    def _net(self, model, hidden, native, text, image):
-        return model(hidden_states=hidden, timestep=native, encoder_hidden_states=text,
-                     encoder_hidden_states_image=image, return_dict=False)[0]
-
-    def raw_output(self, x_t, t, y=None, condition=None, image_embeds=None, prompt_embeds=None, negative_prompt_embeds=None):
-        """The velocity ``u = eps - x0`` (float32, ``[B, F, C, H, W]``), CFG applied."""
-        t = _check_xt(x_t, t)
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        """``condition`` checked (its latent frame 0 overwritten by ``y`` when given); image tokens and text to the batch."""
+        cond = super().check_condition(x_t, cond)
         B, F, C = x_t.shape[:3]
+        condition = cond.get("condition")
         if condition is None:
             raise ValueError(
                 "Wan I2V needs condition= (mask + VAE latent of [image, 0, ...]): "
@@ -261,28 +244,32 @@ class WanI2VAdapter(_FlowAdapter):
         want = (B, F, self.n_mask + C, *x_t.shape[3:])
         if tuple(condition.shape) != want:
             raise ValueError(f"condition must be [B, F, mask + C, H, W] = {want}, got {tuple(condition.shape)}")
+        y = cond.get("y")
         if y is not None:
-            y = _check_y(y, x_t, self.name)
+            y = self.require_y(cond, x_t)
             condition = condition.clone()
             condition[:, 0, self.n_mask:] = y
-        needs_image = self.transformer.config.image_dim is not None
-        if needs_image and image_embeds is None:
+        image = cond.get("image_embeds")
+        if self.transformer.config.image_dim is None:
+            image = None
+        elif image is None:
             raise ValueError("Wan 2.1 I2V needs image_embeds= (CLIP tokens): use cond from model.prepare_condition(images)")
-        if prompt_embeds is None:
-            prompt_embeds, default_neg = self._default_embeds()
-            negative_prompt_embeds = default_neg if negative_prompt_embeds is None else negative_prompt_embeds
+        pe, ne = self.text_condition(cond, B)
+        return {"y": y, "condition": condition, "image_embeds": batch_to(image, B, "image_embeds"),
+                "prompt_embeds": pe, "negative_prompt_embeds": ne}
+
+    def _net(self, model, hidden, native, text, image):
+        return model(hidden_states=hidden, timestep=native, encoder_hidden_states=text,
+                     encoder_hidden_states_image=image, return_dict=False)[0]
+
+    def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
+        """The velocity ``u = eps - x0`` (float32, ``[B, F, C, H, W]``); two experts split at ``boundary``."""
+        C = x_in.shape[2]
         dev, dt = self.device, self.dtype
-        hidden = torch.cat([x_t, condition.to(x_t.dtype)], dim=2).permute(0, 2, 1, 3, 4).to(dev, dt)
-        native = self.schedule.to_native(t).to(dev, torch.float32)
-        text = _batch(prompt_embeds, B, "prompt_embeds").to(dev, dt)
-        image = _batch(image_embeds, B, "image_embeds").to(dev, dt) if needs_image else None
-        guided = self.guidance_scale > 1
-        if guided:
-            if negative_prompt_embeds is None:
-                raise ValueError("guidance_scale > 1 needs negative_prompt_embeds (in cond or via set_prompt)")
-            neg = _batch(negative_prompt_embeds, B, "negative_prompt_embeds").to(dev, dt)
-            hidden, native, text = torch.cat([hidden] * 2), torch.cat([native] * 2), torch.cat([neg, text])
-            image = None if image is None else torch.cat([image] * 2)
+        hidden = torch.cat([x_in, cond["condition"].to(x_in.dtype)], dim=2).permute(0, 2, 1, 3, 4).to(dev, dt)
+        native = native_t.to(dev)
+        text = cond["prompt_embeds"].to(dev, dt)
+        image = None if cond["image_embeds"] is None else cond["image_embeds"].to(dev, dt)
         if self.boundary is None:
             out = self._net(self.transformer, hidden, native, text, image)
         else:  # two experts: high noise (t T >= boundary) -> transformer, low noise -> transformer_2
@@ -292,18 +279,7 @@ class WanI2VAdapter(_FlowAdapter):
                 if bool(sel.any()):
                     img = None if image is None else image[sel]
                     out[sel] = self._net(model, hidden[sel], native[sel], text[sel], img).to(dt)
-        out = out.float()
-        if guided:
-            out = _cfg_combine(out, self.guidance_scale)
-        return out.permute(0, 2, 1, 3, 4).to(x_t.device)
-
-    def forward(self, x_t, t, y=None, condition=None, image_embeds=None, prompt_embeds=None, negative_prompt_embeds=None,
-                **extra):
-        """Contract call: ``x0_hat = x_t - t u`` (``[B, F, C, H, W]``)."""
-        _unknown(extra, self.name, "y, condition, image_embeds, prompt_embeds, negative_prompt_embeds")
-        t = _check_xt(x_t, t)
-        u = self.raw_output(x_t, t, y, condition, image_embeds, prompt_embeds, negative_prompt_embeds)
-        return self._x0(x_t, t, u).to(x_t.dtype)
+        return out.float().permute(0, 2, 1, 3, 4)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -311,7 +287,7 @@ class WanI2VAdapter(_FlowAdapter):
 # ----------------------------------------------------------------------------------------------
 
 
-class LTXI2VAdapter(_FlowAdapter):
+class LTXI2VAdapter(FlowAdapter):
     """LTX-Video I2V on the contract: ``model(x_t, t, y=, prompt_embeds=, prompt_attention_mask=) -> x0_hat``.
 
     Frame 0 of ``x_t`` is replaced by the clean image latent ``y`` and its tokens get timestep 0
@@ -321,6 +297,7 @@ class LTXI2VAdapter(_FlowAdapter):
     """
 
     name = "ltx-i2v"
+    cond_keys = ("y", "prompt_embeds", "prompt_attention_mask", "negative_prompt_embeds", "negative_prompt_attention_mask")
 
     def __init__(self, pipe, *, num_frames: int = 161, height: int = 512, width: int = 704, frame_rate: float = 25,
                  guidance_scale: float = 1.0, prompt: str | None = None, negative_prompt: str = "",
@@ -344,11 +321,6 @@ class LTXI2VAdapter(_FlowAdapter):
         self.set_resolution(num_frames, height, width)
         self.requires_grad_(False)
         self.eval()
-
-    @classmethod
-    def from_pipeline(cls, pipe, **kwargs) -> "LTXI2VAdapter":
-        """Wrap a loaded ``LTXImageToVideoPipeline`` (components shared, not copied)."""
-        return cls(pipe, **kwargs)
 
     def set_resolution(self, num_frames: int, height: int, width: int) -> None:
         """Pixel frames/size to sample at: sets ``n_frames`` and the schedule (``shift = exp(mu)`` of the token count)."""
@@ -411,7 +383,7 @@ class LTXI2VAdapter(_FlowAdapter):
         return self.vae.decode(z, temb, return_dict=False)[0]
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, num_frames: int | None = None, prompt=None, negative_prompt="",
+    def prepare_condition(self, images: Images, *, num_frames: int | None = None, prompt=None, negative_prompt="",
                           generator: torch.Generator | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y": normalised image latent [B, C, h, w], ...}``
         (posterior mean; a sample with ``generator``, as the pipeline draws it).
@@ -419,7 +391,7 @@ class LTXI2VAdapter(_FlowAdapter):
         Sets the resolution (:meth:`set_resolution`) to the images' size and ``num_frames`` pixel
         frames (unset: the current frame count), so the schedule matches what is sampled next.
         """
-        _check_images(images)
+        check_images(images)
         nf = (self.n_frames - 1) * self.t_ratio + 1 if num_frames is None else int(num_frames)
         if (nf, *images.shape[-2:]) != self.resolution:
             self.set_resolution(nf, *images.shape[-2:])
@@ -428,11 +400,11 @@ class LTXI2VAdapter(_FlowAdapter):
         if prompt is not None:
             pe, pm, ne, nm = self.encode_prompt(prompt, negative_prompt)
             B = y.shape[0]
-            out.update(prompt_embeds=_batch(pe, B, "prompt_embeds"),
-                       prompt_attention_mask=_batch(pm, B, "prompt_attention_mask"))
+            out.update(prompt_embeds=batch_to(pe, B, "prompt_embeds"),
+                       prompt_attention_mask=batch_to(pm, B, "prompt_attention_mask"))
             if self.guidance_scale > 1:
-                out.update(negative_prompt_embeds=_batch(ne, B, "negative_prompt_embeds"),
-                           negative_prompt_attention_mask=_batch(nm, B, "negative_prompt_attention_mask"))
+                out.update(negative_prompt_embeds=batch_to(ne, B, "negative_prompt_embeds"),
+                           negative_prompt_attention_mask=batch_to(nm, B, "negative_prompt_attention_mask"))
         return out
 
     # -- the contract ---------------------------------------------------------------------------
@@ -446,68 +418,59 @@ class LTXI2VAdapter(_FlowAdapter):
         x = self.pipe._unpack_latents(tokens, F // self.p_t, h // self.p, w // self.p, self.p, self.p_t)
         return x.permute(0, 2, 1, 3, 4)
 
-    def _text(self, B, prompt_embeds, mask, neg, neg_mask):
-        if prompt_embeds is None:
-            prompt_embeds, mask, d_neg, d_neg_mask = self._default_embeds()
-            if neg is None:
-                neg, neg_mask = d_neg, d_neg_mask
-        pe = _batch(prompt_embeds, B, "prompt_embeds")
-        pm = _batch(mask, B, "prompt_attention_mask") if mask is not None else torch.ones(pe.shape[:2])
-        if neg is None:
-            return pe, pm, None, None
-        ne = _batch(neg, B, "negative_prompt_embeds")
-        nm = _batch(neg_mask, B, "negative_prompt_attention_mask") if neg_mask is not None else torch.ones(ne.shape[:2])
-        return pe, pm, ne, nm
-
-    def raw_output(self, x_t, t, y, prompt_embeds=None, prompt_attention_mask=None, negative_prompt_embeds=None,
-                   negative_prompt_attention_mask=None):
-        """The velocity ``u`` (float32 ``[B, F, C, H, W]``; frame 0's entry is the model's, ignored), CFG applied."""
-        t = _check_xt(x_t, t)
-        y = _check_y(y, x_t, self.name)
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        """``y`` checked, the latent size matched to the schedule's; text embeddings and masks (default all ones) to the batch."""
+        cond = super().check_condition(x_t, cond)
+        y = self.require_y(cond, x_t)
         B, F, C, h, w = x_t.shape
         if (F, h, w) != self.latent_size and self.mu is not None:
             raise ValueError(
                 f"latents {(F, h, w)} (frames, h, w) differ from the size the schedule was built for {self.latent_size}: "
                 "LTX's shift depends on the token count; call model.set_resolution(num_frames, height, width) first"
             )
-        pe, pm, ne, nm = self._text(B, prompt_embeds, prompt_attention_mask, negative_prompt_embeds,
-                                    negative_prompt_attention_mask)
+        pe, pm = cond.get("prompt_embeds"), cond.get("prompt_attention_mask")
+        ne, nm = cond.get("negative_prompt_embeds"), cond.get("negative_prompt_attention_mask")
+        if pe is None:
+            pe, pm, d_ne, d_nm = self._default_embeds()
+            if ne is None:
+                ne, nm = d_ne, d_nm
+        pe = batch_to(pe, B, "prompt_embeds")
+        pm = batch_to(pm, B, "prompt_attention_mask") if pm is not None else torch.ones(pe.shape[:2])
+        if ne is not None:
+            ne = batch_to(ne, B, "negative_prompt_embeds")
+            nm = batch_to(nm, B, "negative_prompt_attention_mask") if nm is not None else torch.ones(ne.shape[:2])
+        return {"y": y, "prompt_embeds": pe, "prompt_attention_mask": pm, "negative_prompt_embeds": ne,
+                "negative_prompt_attention_mask": None if ne is None else nm}
+
+    def uncond(self, cond: Cond) -> Cond:
+        """Text CFG: the negative prompt embeddings and mask in place of the prompt's."""
+        return {**super().uncond(cond), "prompt_attention_mask": cond["negative_prompt_attention_mask"]}
+
+    def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
+        """The velocity ``u`` (float32 ``[B, F, C, H, W]``; frame 0's entry is the model's, ignored): frame 0 replaced
+        by ``y`` with timestep 0 on its tokens (the pipeline's ``conditioning_mask``), latents packed into tokens."""
+        y = cond["y"]
+        B, F, C, h, w = x_in.shape
         dev, dt = self.device, self.dtype
-        x = torch.cat([y[:, None].to(x_t.dtype), x_t[:, 1:]], dim=1)
+        x = torch.cat([y[:, None].to(x_in.dtype), x_in[:, 1:]], dim=1)
         tokens = self.pack(x).to(dev, dt)
         frame0 = torch.zeros(B, F, 1, h, w, device=dev)
         frame0[:, 0] = 1.0
         mask = self.pack(frame0).amax(-1)  # [B, S]: 1 on the tokens of the conditioning frame
-        native = self.schedule.to_native(t).to(dev, torch.float32)
-        timestep = native[:, None] * (1 - mask)
-        text, tmask = pe.to(dev, dt), pm.to(dev)
-        guided = self.guidance_scale > 1
-        if guided:
-            if ne is None:
-                raise ValueError("guidance_scale > 1 needs negative_prompt_embeds (in cond or via set_prompt)")
-            tokens, timestep = torch.cat([tokens] * 2), torch.cat([timestep] * 2)
-            text, tmask = torch.cat([ne.to(dev, dt), text]), torch.cat([nm.to(dev), tmask])
+        timestep = native_t.to(dev)[:, None] * (1 - mask)
         rope_scale = (self.t_ratio / self.frame_rate, self.s_ratio, self.s_ratio)
         out = self.transformer(
-            hidden_states=tokens, encoder_hidden_states=text, timestep=timestep, encoder_attention_mask=tmask,
-            num_frames=F // self.p_t, height=h // self.p, width=w // self.p, rope_interpolation_scale=rope_scale,
-            return_dict=False,
+            hidden_states=tokens, encoder_hidden_states=cond["prompt_embeds"].to(dev, dt), timestep=timestep,
+            encoder_attention_mask=cond["prompt_attention_mask"].to(dev), num_frames=F // self.p_t, height=h // self.p,
+            width=w // self.p, rope_interpolation_scale=rope_scale, return_dict=False,
         )[0].float()
-        if guided:
-            out = _cfg_combine(out, self.guidance_scale)
-        return self.unpack(out, F, h, w).to(x_t.device)
+        return self.unpack(out, F, h, w)
 
-    def forward(self, x_t, t, y=None, prompt_embeds=None, prompt_attention_mask=None, negative_prompt_embeds=None,
-                negative_prompt_attention_mask=None, **extra):
-        """Contract call: ``x0_hat = x_t - t u`` on frames 1.., ``y`` on frame 0 (``[B, F, C, H, W]``)."""
-        _unknown(extra, self.name,
-                 "y, prompt_embeds, prompt_attention_mask, negative_prompt_embeds, negative_prompt_attention_mask")
-        t = _check_xt(x_t, t)
-        u = self.raw_output(x_t, t, y, prompt_embeds, prompt_attention_mask, negative_prompt_embeds,
-                            negative_prompt_attention_mask)
-        x0 = self._x0(x_t, t, u)
-        x0[:, 0] = y.float()
-        return x0.to(x_t.dtype)
+    def finalize_x0(self, x0: Video, t: Times, cond: Cond) -> Video:
+        """``x0_hat[:, 0] = y``: the conditioning frame is clean."""
+        x0 = x0.clone()
+        x0[:, 0] = cond["y"].to(x0.device, x0.dtype)
+        return x0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -532,9 +495,7 @@ def load_wan(path_or_id: str | os.PathLike | None = WAN_HUB_ID, device="auto", d
 
     The VAE and CLIP image encoder are kept in float32 (the diffusers recommendation for Wan).
     """
-    from diffusers import WanImageToVideoPipeline
-
-    pipe = load_pipeline(WanImageToVideoPipeline, path_or_id, what="Wan I2V", default_id=WAN_HUB_ID, device=device,
+    pipe = load_pipeline("WanImageToVideoPipeline", path_or_id, what="Wan I2V", default_id=WAN_HUB_ID, device=device,
                           dtype=dtype, hint=f"The released 480p weights are {WAN_HUB_ID}.")
     pipe.vae.to(torch.float32)
     if getattr(pipe, "image_encoder", None) is not None:
@@ -545,8 +506,6 @@ def load_wan(path_or_id: str | os.PathLike | None = WAN_HUB_ID, device="auto", d
 def load_ltx(path_or_id: str | os.PathLike | None = LTX_HUB_ID, device="auto", dtype=None, **kwargs) -> LTXI2VAdapter:
     """Load LTX-Video I2V from a local pipeline folder or a cached hub id (``None``: ``Lightricks/LTX-Video``);
     ``num_frames``, ``height``, ``width``, ``frame_rate`` fix the resolution-dependent schedule."""
-    from diffusers import LTXImageToVideoPipeline
-
-    pipe = load_pipeline(LTXImageToVideoPipeline, path_or_id, what="LTX-Video I2V", default_id=LTX_HUB_ID, device=device,
+    pipe = load_pipeline("LTXImageToVideoPipeline", path_or_id, what="LTX-Video I2V", default_id=LTX_HUB_ID, device=device,
                           dtype=dtype, hint=f"The released weights are {LTX_HUB_ID}.")
     return LTXI2VAdapter(pipe, **kwargs)

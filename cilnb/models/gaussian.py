@@ -9,15 +9,24 @@ The optional image dependence ``w_y`` adds ``w_y(t) * (y - m_0)`` to every frame
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from ..denoiser import Cond, Times, Video
 from ..schedules import Schedule
+from .base import Adapter
 
 __all__ = ["GaussianDenoiser"]
 
 
-class GaussianDenoiser(nn.Module):
-    """Denoiser contract for ``X0 ~ N(mean, var)``, elementwise; ``mean``/``var`` shaped ``[F, C, H, W]``."""
+class GaussianDenoiser(Adapter):
+    """Denoiser contract for ``X0 ~ N(mean, var)``, elementwise; ``mean``/``var`` shaped ``[F, C, H, W]``.
+
+    On the adapter base (``prediction="x0"``, float64 math, pixel space): the "network" is the
+    closed-form posterior mean, given the normalised time itself. ``y`` is optional.
+    """
+
+    prediction = "x0"
+    compute_dtype = torch.float64
+    name = "gaussian"
 
     def __init__(self, schedule: Schedule, mean: torch.Tensor, var: torch.Tensor, y_weight=None):
         super().__init__()
@@ -31,14 +40,18 @@ class GaussianDenoiser(nn.Module):
         self.y_weight = y_weight  # callable t -> weight, or None
         self.n_frames = mean.shape[0]
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, **_) -> torch.Tensor:
-        a, s = self.schedule.broadcast(t, x_t.double())
-        x = x_t.double()
-        out = self.mean + a * self.var / (a**2 * self.var + s**2) * (x - a * self.mean)
+    def net_time(self, t: Times, like: torch.Tensor, c_noise=None) -> Times:
+        return t  # the closed form works on normalised time (float64, CPU)
+
+    def raw(self, x_in: Video, native_t: Times, cond: Cond) -> Video:
+        """``E[X0 | X_t = x]`` (plus ``w_y(t) (y - m_0)`` on every frame when ``y_weight`` and ``y`` are given)."""
+        a, s = self.schedule.broadcast(native_t, x_in)
+        out = self.mean + a * self.var / (a**2 * self.var + s**2) * (x_in - a * self.mean)
+        y = cond.get("y")
         if self.y_weight is not None and y is not None:
-            w = torch.as_tensor(self.y_weight(torch.as_tensor(t, dtype=torch.float64)), dtype=torch.float64).view(-1, 1, 1, 1, 1)
+            w = torch.as_tensor(self.y_weight(native_t), dtype=torch.float64).view(-1, 1, 1, 1, 1)
             out = out + w * (y.double() - self.mean[0])[:, None]
-        return out.to(x_t.dtype)
+        return out
 
     def ode_solution(self, x_start: torch.Tensor, start: float) -> torch.Tensor:
         """Exact probability-flow ODE map from ``x_start`` at ``t = start`` to clean data."""

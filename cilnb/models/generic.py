@@ -19,10 +19,9 @@ from typing import Any, Callable
 
 import torch
 
-from ..denoiser import x0_from_eps, x0_from_v
+from ..denoiser import Cond, Times, Video
 from ..schedules import Schedule, VPSchedule, as_t
-from .base import Adapter
-from .svd import _check_video, _per_sample
+from .base import Adapter, check_video
 
 __all__ = ["GenericAdapter", "RescaledVPSchedule", "ldm_schedule", "dynamicrafter_scale_arr", "load"]
 
@@ -100,6 +99,9 @@ def _default_make_cond(cond: dict, frames: int, uncond: bool):
     return cond, {}
 
 
+_UNCOND = "__generic_uncond__"  # marks the unconditional branch inside the adapter (never a user key)
+
+
 class GenericAdapter(Adapter):
     """An LVDM-style ``apply_model(x [B, C, F, h, w], t [B] long, cond, **kw) -> eps | v | x0`` on the contract (Eq. 4).
 
@@ -112,6 +114,8 @@ class GenericAdapter(Adapter):
     docs/real_models.md.
     """
 
+    batch_cfg = False  # two calls, as the codebases' DDIM samplers do
+
     def __init__(self, apply_model: Callable, schedule: Schedule | None = None, prediction: str = "eps", *,
                  make_cond: Callable | None = None, guidance_scale: float = 1.0, n_frames: int | None = None,
                  encode_fn: Callable | None = None, decode_fn: Callable | None = None, scaling_factor: float | None = None,
@@ -122,7 +126,7 @@ class GenericAdapter(Adapter):
         schedule = ldm_schedule() if schedule is None else schedule
         if not isinstance(schedule, (VPSchedule, RescaledVPSchedule)):
             raise ValueError(f"GenericAdapter needs a VPSchedule or RescaledVPSchedule, got {type(schedule).__name__}")
-        if prediction not in ("eps", "v", "x0"):
+        if prediction not in ("eps", "v", "x0"):  # cilnb's spelling (the codebases' "eps", "v", "x0")
             raise ValueError(f"prediction must be 'eps', 'v' or 'x0' (LVDM's parameterization), got {prediction!r}")
         if layout not in ("BCFHW", "BFCHW"):
             raise ValueError(f"layout must be 'BCFHW' (LVDM) or 'BFCHW' (diffusers), got {layout!r}")
@@ -137,65 +141,65 @@ class GenericAdapter(Adapter):
         self.n_frames = n_frames
         self.encode_fn, self.decode_fn = encode_fn, decode_fn
         self.scaling_factor = scaling_factor
+        self.sample_space = "latent" if encode_fn is not None or scaling_factor is not None else "pixel"
         self.layout = layout
         self.integer_timesteps = bool(integer_timesteps)
         self.name = name
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
-        """Eq. (4): ``apply_model``'s eps / v (after CFG) -> ``x0_hat`` ``[B, F, C, h, w]``."""
-        if x_t.ndim != 5:
-            raise ValueError(f"x_t must be [B, F, C, h, w], got shape {tuple(x_t.shape)}")
-        B, F = x_t.shape[:2]
-        t = torch.as_tensor(t, dtype=_F64)
-        t = t.expand(B) if t.ndim == 0 else t
-        if t.shape != (B,):
-            raise ValueError(f"t must have one entry per batch element ({B}), got shape {tuple(t.shape)}")
-        t = t.detach().cpu()
-        vp = self.schedule.vp if isinstance(self.schedule, RescaledVPSchedule) else self.schedule
-        x32 = x_t.float()
-        a, s = vp._broadcast(t, x32)
-        native = vp.to_native(t)
+    @property
+    def guidance(self):
+        """The default guidance: ``guidance_scale`` (on unless it is 1); ``cond["guidance_scale"]`` overrides it."""
+        return self.guidance_scale
+
+    # -- the contract (forward is the base's) --------------------------------------------------------
+
+    def net_time(self, t: Times, like: torch.Tensor, c_noise=None) -> torch.Tensor:
+        """The DDPM timestep of ``t`` (rounded to an integer index unless ``integer_timesteps=False``)."""
+        native = self._vp.to_native(t)
         native = native.round().long() if self.integer_timesteps else native.float()
-        native = native.to(x_t.device)
+        return native.to(like.device)
+
+    def uncond(self, cond: Cond) -> Cond:
+        """The same flat ``cond``, marked for ``make_cond(cond, frames, uncond=True)``."""
+        return {**cond, _UNCOND: True}
+
+    def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
+        """``apply_model`` on the codebase's layout and ``make_cond`` objects -> eps / v / x0 ``[B, F, C, h, w]``."""
         cond = dict(cond)
-        g = cond.pop("guidance_scale", self.guidance_scale)
-        g = None if g is None else _per_sample(g, B, "guidance_scale").float()
-        x = x_t.permute(0, 2, 1, 3, 4) if self.layout == "BCFHW" else x_t
-        guided = g is not None and bool((g != 1.0).any())
-        c, kw = self.make_cond(cond, F, False)
-        if guided:
-            uc, ukw = self.make_cond(cond, F, True)
-        out = self._apply(x, native, c, **kw)
-        if guided:
-            out_u = self._apply(x, native, uc, **ukw)
-            out = out_u + g.to(out.device, out.dtype).view(B, 1, 1, 1, 1) * (out - out_u)
-        out = out.float()
+        unconditional = bool(cond.pop(_UNCOND, False))
+        c, kw = self.make_cond(cond, x_in.shape[1], unconditional)
+        x = x_in.permute(0, 2, 1, 3, 4) if self.layout == "BCFHW" else x_in
+        out = self._apply(x, native_t, c, **kw)
         if self.layout == "BCFHW":
             out = out.permute(0, 2, 1, 3, 4)
-        if out.shape != x_t.shape:
-            raise ValueError(f"apply_model returned shape {tuple(out.shape)}, expected {tuple(x_t.shape)} in layout {self.layout}")
-        if self.prediction == "eps":
-            x0 = x0_from_eps(x32, out, a, s)
-        elif self.prediction == "v":
-            x0 = x0_from_v(x32, out, a, s)
-        else:
-            x0 = out
+        if out.shape != x_in.shape:
+            raise ValueError(f"apply_model returned shape {tuple(out.shape)}, expected {tuple(x_in.shape)} in layout {self.layout}")
+        return out
+
+    def alpha_sigma(self, t: Times, like: torch.Tensor):
+        return self._vp.broadcast(t, like)  # the network's own VP process; the rescale is applied after
+
+    def finalize_x0(self, x0: Video, t: Times, cond: Cond) -> Video:
         if isinstance(self.schedule, RescaledVPSchedule):  # the network's x0 lives at scale s(t)
-            x0 = x0 / self.schedule.scale(t).to(x0.device, x0.dtype).view(B, 1, 1, 1, 1)
-        return x0.to(x_t.dtype)
+            x0 = x0 / self.schedule.scale(t).to(x0.device, x0.dtype).view(-1, 1, 1, 1, 1)
+        return x0
+
+    @property
+    def _vp(self) -> VPSchedule:
+        return self.schedule.vp if isinstance(self.schedule, RescaledVPSchedule) else self.schedule
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
+    def encode_video(self, frames: Video) -> Video:
         """Frames ``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, C, h, w]`` through ``encode_fn`` (already scaled)."""
         if self.encode_fn is None:
             raise NotImplementedError("pass encode_fn= (e.g. model.encode_first_stage) to encode videos")
-        _check_video(frames)
+        check_video(frames)
         B, F = frames.shape[:2]
         lat = self.encode_fn(frames.reshape(B * F, *frames.shape[2:]))
         return lat.reshape(B, F, *lat.shape[1:])
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode_latents(self, latents: Video) -> Video:
         """Latents ``[B, F, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1] through ``decode_fn``."""
         if self.decode_fn is None:
             raise NotImplementedError("pass decode_fn= (e.g. model.decode_first_stage) to decode latents")

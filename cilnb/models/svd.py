@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import torch
 
+from ..denoiser import Cond, Images, Times, Video, prediction_from_diffusers
 from ..schedules import EDMSchedule, from_diffusers
-from .base import Adapter, from_pretrained, pipeline_folder, torch_dtype
+from .base import Adapter, check_images, check_video, clip_image_embeds, load_pipeline, per_sample
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
 DEFAULT_ID = "stabilityai/stable-video-diffusion-img2vid-xt"
-_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-_COND_KEYS = ("y", "image_embeds", "motion", "fps_id", "noise_aug_strength", "guidance")
 
 
 def svd_scalings(sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -42,58 +40,6 @@ def svd_scalings(sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
     sigma = torch.as_tensor(sigma, dtype=torch.float64)
     s2 = sigma**2 + 1
     return 1 / s2, -sigma / s2.sqrt(), 1 / s2.sqrt(), 0.25 * sigma.log()
-
-
-def _per_sample(value, B: int, name: str, *, dtype=torch.float64) -> torch.Tensor:
-    """A scalar, a sequence or a tensor as a ``[B]`` tensor."""
-    t = torch.as_tensor(value, dtype=dtype).detach().cpu().flatten()
-    if t.numel() == 1:
-        t = t.expand(B).clone()
-    if t.shape != (B,):
-        raise ValueError(f"{name} must be one number or one per image ({B}), got {t.numel()} values")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return t
-
-
-def _check_images(images: torch.Tensor, what: str = "images") -> None:
-    if not torch.is_tensor(images) or images.ndim != 4 or images.shape[1] != 3:
-        shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
-        raise ValueError(f"{what} must be a float tensor [B, 3, H, W] in [-1, 1], got {shape}")
-    if not images.is_floating_point():
-        raise ValueError(f"{what} must be floating point in [-1, 1] (convert uint8 with x / 127.5 - 1)")
-    lo, hi = float(images.min()), float(images.max())
-    if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
-        raise ValueError(f"{what} must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] (convert [0, 1] with 2 x - 1)")
-
-
-def _check_video(frames: torch.Tensor, what: str = "frames") -> None:
-    if not torch.is_tensor(frames) or frames.ndim != 5 or frames.shape[2] != 3:
-        shape = tuple(frames.shape) if torch.is_tensor(frames) else type(frames).__name__
-        raise ValueError(f"{what} must be a float tensor [B, F, 3, H, W] in [-1, 1], got {shape}")
-
-
-def _guidance_per_frame(guidance, B: int, F: int) -> torch.Tensor | None:
-    """``None``/``1`` -> no guidance; a number -> constant; ``(min, max)`` -> linear over frames; tensor ``[B]``/``[B, F]``."""
-    if guidance is None:
-        return None
-    if isinstance(guidance, (tuple, list)) and len(guidance) == 2 and not torch.is_tensor(guidance[0]):
-        lo, hi = float(guidance[0]), float(guidance[1])
-        if hi <= 1.0:  # the pipeline's rule: guidance is on when max_guidance_scale > 1
-            return None
-        return torch.linspace(lo, hi, F).unsqueeze(0).expand(B, F)
-    g = torch.as_tensor(guidance, dtype=torch.float32).detach().cpu()
-    if g.ndim == 0:
-        g = g.expand(B)
-    if g.ndim == 1:
-        if g.shape[0] != B:
-            raise ValueError(f"guidance must be a number, (min, max), [B] or [B, F]; got shape {tuple(g.shape)} for B={B}")
-        g = g[:, None].expand(B, F)
-    if g.shape != (B, F):
-        raise ValueError(f"guidance must be a number, (min, max), [B] or [B, F] = [{B}, {F}]; got shape {tuple(g.shape)}")
-    if bool((g <= 1.0).all()):
-        return None if bool((g == 1.0).all()) else g
-    return g
 
 
 class SVDAdapter(Adapter):
@@ -108,6 +54,10 @@ class SVDAdapter(Adapter):
     """
 
     name = "svd"
+    label = "SVD"
+    prediction = "edm"  # Karras' preconditioning of a v-network: svd_scalings (sigma_data = 1, negated c_out)
+    sample_space = "latent"
+    cond_keys = ("y", "image_embeds", "motion", "fps_id", "noise_aug_strength")
 
     def __init__(self, unet, vae=None, image_encoder=None, feature_extractor=None, scheduler=None, *,
                  guidance=(1.0, 3.0), n_frames: int | None = None, decode_chunk_size: int = 8):
@@ -121,8 +71,8 @@ class SVDAdapter(Adapter):
                 f"SVD expects an EDM scheduler (EulerDiscreteScheduler with use_karras_sigmas and continuous timesteps); "
                 f"got {cfg.get('_class_name', type(scheduler).__name__)} -> {type(sched).__name__}"
             )
-        if cfg.get("prediction_type", "v_prediction") != "v_prediction":
-            raise ValueError(f"SVD's preconditioning is for v_prediction; the scheduler says {cfg.get('prediction_type')!r}")
+        if prediction_from_diffusers(cfg.get("prediction_type", "v_prediction")) != "v":
+            raise ValueError(f"SVD's preconditioning is for v-prediction; the scheduler says {cfg.get('prediction_type')!r}")
         self.unet, self.vae, self.image_encoder = unet, vae, image_encoder
         self.feature_extractor = feature_extractor
         self.schedule = sched
@@ -132,50 +82,35 @@ class SVDAdapter(Adapter):
         self.decode_chunk_size = int(decode_chunk_size)
         self.scaling_factor = float(vae.config.scaling_factor) if vae is not None else 0.18215
 
-    # -- the contract ---------------------------------------------------------------------------
+    # -- the contract (forward is the base's) --------------------------------------------------------
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, image_embeds: torch.Tensor | None = None,
-                motion=None, fps_id=None, noise_aug_strength=None, guidance="default", **extra) -> torch.Tensor:
-        """Eq. (4) through SVD's EDM preconditioning; unconditional branch batched with the conditional one."""
-        if extra:
-            raise ValueError(f"unknown SVD conditioning {sorted(extra)}; expected {list(_COND_KEYS)} (from prepare_condition)")
-        if x_t.ndim != 5:
-            raise ValueError(f"x_t must be [B, F, C, h, w], got shape {tuple(x_t.shape)}")
-        B, F = x_t.shape[:2]
-        if y is None or image_embeds is None:
+    def edm_scalings(self, t: Times):
+        return svd_scalings(self.schedule.sigma(t))
+
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        cond = super().check_condition(x_t, cond)
+        if cond.get("y") is None or cond.get("image_embeds") is None:
             raise ValueError("SVD needs y (the conditional latent) and image_embeds: build them with adapter.prepare_condition(images)")
-        if y.shape != (B, x_t.shape[2], *x_t.shape[3:]):
-            raise ValueError(f"y must be [B, C, h, w] = {(B, x_t.shape[2], *x_t.shape[3:])}, got {tuple(y.shape)}")
-        t = torch.as_tensor(t, dtype=torch.float64)
-        t = t.expand(B) if t.ndim == 0 else t
-        if t.shape != (B,):
-            raise ValueError(f"t must have one entry per batch element ({B}), got shape {tuple(t.shape)}")
-        dev, wdt = self.device, self.unet.dtype  # computed on the model's device, returned on x_t's
-        sigma = self.schedule.sigma(t.detach().cpu())
-        c_skip, c_out, c_in, c_noise = (c.to(dev, torch.float32) for c in svd_scalings(sigma))
-        view = (-1, 1, 1, 1, 1)
-        x32 = x_t.to(dev, torch.float32)
-        x_in = (x32 * c_in.view(view)).to(wdt)
+        self.require_y(cond, x_t, "the conditional latent")
+        return cond
+
+    def uncond(self, cond: Cond) -> Cond:
+        """The pipeline's unconditional branch: zero image latents and zero CLIP embeddings (micro-conditions kept)."""
+        return {**cond, "y": torch.zeros_like(cond["y"]), "image_embeds": torch.zeros_like(cond["image_embeds"])}
+
+    def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
+        """``F(c_in x, c_noise)``: the UNet on ``[c_in x | y]`` (channels), CLIP embedding and ``added_time_ids``."""
+        B, F = x_in.shape[:2]
+        dev, wdt = self.device, self.unet.dtype
+        y = cond["y"]
         cond_lat = y.to(dev, wdt)[:, None].expand(B, F, *y.shape[1:])
-        emb = image_embeds.to(dev, wdt)
         ids = torch.stack([
-            _per_sample(6 if fps_id is None else fps_id, B, "fps_id"),
-            _per_sample(127 if motion is None else motion, B, "motion"),
-            _per_sample(0.02 if noise_aug_strength is None else noise_aug_strength, B, "noise_aug_strength"),
+            per_sample(6 if cond.get("fps_id") is None else cond["fps_id"], B, "fps_id"),
+            per_sample(127 if cond.get("motion") is None else cond["motion"], B, "motion"),
+            per_sample(0.02 if cond.get("noise_aug_strength") is None else cond["noise_aug_strength"], B, "noise_aug_strength"),
         ], dim=1).to(dev, wdt)
-        g = _guidance_per_frame(self.guidance if isinstance(guidance, str) and guidance == "default" else guidance, B, F)
-        if g is not None:
-            x_in = torch.cat([x_in, x_in])
-            cond_lat = torch.cat([torch.zeros_like(cond_lat), cond_lat])
-            emb = torch.cat([torch.zeros_like(emb), emb])
-            ids = torch.cat([ids, ids])
-            c_noise = torch.cat([c_noise, c_noise])
-        out = self.unet(torch.cat([x_in, cond_lat], dim=2), c_noise, encoder_hidden_states=emb,
-                        added_time_ids=ids, return_dict=False)[0].float()
-        if g is not None:
-            u, c = out.chunk(2)
-            out = u + g.to(dev, torch.float32).view(B, F, 1, 1, 1) * (c - u)
-        return (c_skip.view(view) * x32 + c_out.view(view) * out).to(x_t.device, x_t.dtype)
+        return self.unet(torch.cat([x_in.to(dev, wdt), cond_lat], dim=2), native_t.to(dev), encoder_hidden_states=cond["image_embeds"].to(dev, wdt),
+                         added_time_ids=ids, return_dict=False)[0].float()
 
     # -- conditioning and latents --------------------------------------------------------------
 
@@ -184,28 +119,21 @@ class SVDAdapter(Adapter):
         return next(self.unet.parameters()).device
 
     @torch.no_grad()
-    def encode_image_embeds(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_image_embeds(self, images: Images) -> torch.Tensor:
         """CLIP image embedding ``[B, 1, D]`` of images ``[B, 3, H, W]`` in [-1, 1], as the pipeline computes it."""
         if self.image_encoder is None:
             raise ValueError("this SVDAdapter has no image_encoder; build it from a full pipeline (from_pipeline / load)")
-        _check_images(images)
+        check_images(images)
         size = int(getattr(self.image_encoder.config, "image_size", 224))
         x = images.float()
         if tuple(x.shape[-2:]) != (size, size):
             from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import _resize_with_antialiasing
 
             x = _resize_with_antialiasing(x, (size, size))  # as the pipeline: resized in [-1, 1]
-        x = (x + 1.0) / 2.0
-        fe = self.feature_extractor
-        mean = torch.tensor(getattr(fe, "image_mean", None) or _CLIP_MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(getattr(fe, "image_std", None) or _CLIP_STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        x = (x - mean) / std
-        enc_dtype = next(self.image_encoder.parameters()).dtype
-        emb = self.image_encoder(x.to(self.device, enc_dtype)).image_embeds
-        return emb.unsqueeze(1)
+        return clip_image_embeds(self.image_encoder, self.feature_extractor, x, self.device)
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, motion_bucket_id=127, fps=7, noise_aug_strength=0.02,
+    def prepare_condition(self, images: Images, *, motion_bucket_id=127, fps=7, noise_aug_strength=0.02,
                           generator: torch.Generator | None = None, seed: int | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``cond`` for :meth:`forward`, as ``StableVideoDiffusionPipeline`` builds it.
 
@@ -216,13 +144,13 @@ class SVDAdapter(Adapter):
         """
         if self.vae is None:
             raise ValueError("this SVDAdapter has no VAE; build it from a full pipeline (from_pipeline / load)")
-        _check_images(images)
+        check_images(images)
         B = images.shape[0]
-        aug = _per_sample(noise_aug_strength, B, "noise_aug_strength")
+        aug = per_sample(noise_aug_strength, B, "noise_aug_strength")
         if bool((aug < 0).any()):
             raise ValueError(f"noise_aug_strength must be >= 0, got {noise_aug_strength!r}")
-        motion = _per_sample(motion_bucket_id, B, "motion_bucket_id")
-        fps_id = _per_sample(fps, B, "fps") - 1
+        motion = per_sample(motion_bucket_id, B, "motion_bucket_id")
+        fps_id = per_sample(fps, B, "fps") - 1
         x = images.float()
         if bool((aug > 0).any()):
             if generator is None and seed is None:
@@ -239,7 +167,7 @@ class SVDAdapter(Adapter):
                 "fps_id": fps_id.to(dev, f32), "noise_aug_strength": aug.to(dev, f32)}
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> torch.Tensor:
+    def encode_video(self, frames: Video, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> Video:
         """Frames ``[B, F, 3, H, W]`` in [-1, 1] -> float32 latents ``[B, F, 4, h, w]`` times the VAE scaling factor.
 
         ``latent_dist.mode()`` by default; ``generator=`` samples the posterior instead (the
@@ -247,7 +175,7 @@ class SVDAdapter(Adapter):
         """
         if self.vae is None:
             raise ValueError("this SVDAdapter has no VAE")
-        _check_video(frames)
+        check_video(frames)
         B, F = frames.shape[:2]
         flat = frames.reshape(B * F, *frames.shape[2:])
         outs = []
@@ -258,7 +186,7 @@ class SVDAdapter(Adapter):
         return lat.reshape(B, F, *lat.shape[1:])
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+    def decode_latents(self, latents: Video, *, chunk_size: int | None = None) -> Video:
         """Latents ``[B, F, 4, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1] (float32).
 
         The temporal decoder sees ``chunk_size`` consecutive frames of every video at once.
@@ -297,17 +225,9 @@ def load(path_or_id=None, device="auto", dtype=None, *, variant: str | None = No
     weight files. Missing weights raise :class:`~cilnb.models.base.WeightsNotFoundError` saying
     where to put them (no download unless ``HF_HUB_OFFLINE=0``). See docs/real_models.md.
     """
-    from .._util import resolve_device
-
-    folder = pipeline_folder(path_or_id, what="SVD", default_id=DEFAULT_ID,
-                              hint="SVD weights: https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt (or img2vid for 14 frames).")
-    dev = resolve_device(device)
-    dt = torch_dtype(dtype, dev)
-    from diffusers import StableVideoDiffusionPipeline
-
-    pipe = from_pretrained(StableVideoDiffusionPipeline, folder, dt, variant=variant, **pipeline_kwargs)
-    pipe.set_progress_bar_config(disable=True)
-    if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
-        pipe.vae.to(torch.float32)  # the pipeline upcasts its VAE for every call; keep it in float32 once
-    adapter = from_pipeline(pipe, guidance=guidance, n_frames=n_frames).to(dev)
-    return adapter.eval().requires_grad_(False)
+    pipe = load_pipeline(
+        "StableVideoDiffusionPipeline", path_or_id, what="SVD", default_id=DEFAULT_ID, device=device, dtype=dtype,
+        hint="SVD weights: https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt (or img2vid for 14 frames).",
+        cuda_default=torch.float16, upcast_vae=True, variant=variant, **pipeline_kwargs,
+    )
+    return from_pipeline(pipe, guidance=guidance, n_frames=n_frames).eval().requires_grad_(False)

@@ -24,18 +24,17 @@ import sys
 
 import torch
 
-from ..denoiser import x0_from_eps, x0_from_v
+from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import Adapter, from_pretrained, pipeline_folder, torch_dtype
-from .svd import _CLIP_MEAN, _CLIP_STD, _check_images, _check_video, _per_sample
+from .base import (Adapter, check_images, check_video, clip_image_embeds, from_pretrained, load_pipeline, make_generator_or_none,
+                   per_sample, pipeline_folder, torch_dtype)
 
-__all__ = ["PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
+__all__ = ["VPVideoAdapter", "PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
            "PIA_DEFAULT_ID", "PIA_ADAPTER_ID", "I2VGENXL_DEFAULT_ID"]
 
 PIA_DEFAULT_ID = "SG161222/Realistic_Vision_V6.0_B1_noVAE"
 PIA_ADAPTER_ID = "openmmlab/PIA-condition-adapter"
 I2VGENXL_DEFAULT_ID = "ali-vilab/i2vgen-xl"
-_PREDICTIONS = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}
 
 
 def _prompts(prompt, B: int, name: str) -> list[str]:
@@ -46,18 +45,10 @@ def _prompts(prompt, B: int, name: str) -> list[str]:
     raise ValueError(f"{name} must be a string or a list of {B} strings, got {prompt!r}")
 
 
-def _generator(generator, seed):
-    if generator is not None and seed is not None:
-        raise ValueError("pass generator= or seed=, not both")
-    if seed is not None:
-        return torch.Generator().manual_seed(int(seed))
-    return generator
+class VPVideoAdapter(Adapter):
+    """What PIA and I2VGen-XL share: VP schedule and prediction from the scheduler, ``[B, C, F, h, w]`` UNet layout, text CFG, VAE helpers."""
 
-
-class _VPVideoAdapter(Adapter):
-    """Shared machinery: VP schedule from the scheduler, layout conversion, CFG, VAE helpers."""
-
-    _cond_keys: tuple[str, ...] = ()
+    sample_space = "latent"
 
     def __init__(self, pipe, *, guidance_scale: float, n_frames: int, clip_skip: int | None = None):
         super().__init__()
@@ -68,16 +59,16 @@ class _VPVideoAdapter(Adapter):
         sched = from_diffusers(pipe.scheduler)
         if not isinstance(sched, VPSchedule):
             raise ValueError(f"{self.name} expects a DDPM-family (VP) scheduler, got {cfg.get('_class_name')} -> {type(sched).__name__}")
-        pred = cfg.get("prediction_type", "epsilon")
-        if pred not in _PREDICTIONS:
-            raise ValueError(f"unsupported prediction_type {pred!r}; expected one of {sorted(_PREDICTIONS)}")
+        prediction = prediction_from_diffusers(cfg.get("prediction_type", "epsilon"))
+        if prediction not in ("eps", "v", "x0"):
+            raise ValueError(f"{self.name} needs an eps-, v- or sample-prediction scheduler, got {cfg.get('prediction_type')!r}")
         self.unet, self.vae = pipe.unet, pipe.vae
         self.text_encoder = getattr(pipe, "text_encoder", None)
         self.image_encoder = getattr(pipe, "image_encoder", None)
         self.tokenizer = getattr(pipe, "tokenizer", None)
         self.feature_extractor = getattr(pipe, "feature_extractor", None)
         self.schedule = sched
-        self.prediction = _PREDICTIONS[pred]
+        self.prediction = prediction
         self.scheduler_config = cfg
         self.guidance_scale = float(guidance_scale)
         self.n_frames = int(n_frames)
@@ -88,60 +79,37 @@ class _VPVideoAdapter(Adapter):
     def device(self) -> torch.device:
         return next(self.unet.parameters()).device
 
-    # -- the contract ---------------------------------------------------------------------------
+    @property
+    def guidance(self):
+        """The default guidance: ``guidance_scale`` (on unless it is 1)."""
+        return self.guidance_scale
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
-        """Eq. (4): the network's eps / v turned into ``x0_hat``; CFG batched with the conditional branch."""
-        unknown = sorted(set(cond) - set(self._cond_keys))
-        if unknown:
-            raise ValueError(f"unknown {self.name} conditioning {unknown}; expected {list(self._cond_keys)} (from prepare_condition)")
-        if x_t.ndim != 5:
-            raise ValueError(f"x_t must be [B, F, C, h, w], got shape {tuple(x_t.shape)}")
-        B = x_t.shape[0]
-        t = torch.as_tensor(t, dtype=torch.float64)
-        t = t.expand(B) if t.ndim == 0 else t
-        if t.shape != (B,):
-            raise ValueError(f"t must have one entry per batch element ({B}), got shape {tuple(t.shape)}")
-        y = cond.get("y")
-        if y is None or y.shape != (B, x_t.shape[2], *x_t.shape[3:]):
-            got = None if y is None else tuple(y.shape)
-            raise ValueError(f"{self.name} needs y = the conditional latent [B, C, h, w] = {(B, x_t.shape[2], *x_t.shape[3:])}, got {got}; "
-                             "build the cond dict with adapter.prepare_condition(images)")
-        t = t.detach().cpu()
-        x32 = x_t.to(self.device, torch.float32)  # computed on the model's device, returned on x_t's
-        alpha, sigma = self.schedule._broadcast(t, x32)
-        native = self.schedule.to_native(t).to(self.device, torch.float32)
-        g = cond.get("guidance_scale", self.guidance_scale)
-        g = None if g is None else _per_sample(g, B, "guidance_scale").float()
-        cfg = g is not None and bool((g != 1.0).any())
-        x = x32.permute(0, 2, 1, 3, 4).to(self.unet.dtype)  # [B, C, F, h, w]
-        if cfg:
-            x, native = torch.cat([x, x]), torch.cat([native, native])
-        out = self._net(x, native, cond, cfg).float()
-        if cfg:
-            u, c = out.chunk(2)
-            out = u + g.to(out.device).view(B, 1, 1, 1, 1) * (c - u)
-        out = out.permute(0, 2, 1, 3, 4)  # back to [B, F, C, h, w]
-        if self.prediction == "eps":
-            x0 = x0_from_eps(x32, out, alpha, sigma)
-        elif self.prediction == "v":
-            x0 = x0_from_v(x32, out, alpha, sigma)
-        else:
-            x0 = out
-        return x0.to(x_t.device, x_t.dtype)
+    # -- the contract (forward is the base's) --------------------------------------------------------
 
-    def _net(self, x, timestep, cond, cfg):  # pragma: no cover - abstract
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        cond = super().check_condition(x_t, cond)
+        self.require_y(cond, x_t, "the conditional latent")
+        return cond
+
+    def uncond(self, cond: Cond) -> Cond:
+        """Text CFG: the negative prompt embeddings in place of the prompt's (I2VGen-XL also zeroes the image embedding)."""
+        neg = cond.get("negative_prompt_embeds")
+        if neg is None:
+            raise ValueError("guidance_scale != 1 needs negative_prompt_embeds (prepare_condition computes them)")
+        return {**cond, "prompt_embeds": neg}
+
+    def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
+        """The UNet (``[B, C, F, h, w]`` layout inside) -> eps / v ``[B, F, C, h, w]`` in float32."""
+        x = x_in.to(self.device, self.unet.dtype).permute(0, 2, 1, 3, 4)
+        return self._net(x, native_t.to(self.device), cond).float().permute(0, 2, 1, 3, 4)
+
+    def _net(self, x, timestep, cond):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _text(self, cond, cfg, n_frames=1):
+    def _text(self, cond, n_frames=1):
         pos = cond.get("prompt_embeds")
         if pos is None:
             raise ValueError(f"{self.name} needs prompt_embeds (and negative_prompt_embeds for guidance): use adapter.prepare_condition")
-        if cfg:
-            neg = cond.get("negative_prompt_embeds")
-            if neg is None:
-                raise ValueError("guidance_scale != 1 needs negative_prompt_embeds (prepare_condition computes them)")
-            pos = torch.cat([neg, pos])
         pos = pos.to(self.device, self.unet.dtype)
         return pos.repeat_interleave(n_frames, dim=0) if n_frames > 1 else pos
 
@@ -183,9 +151,9 @@ class _VPVideoAdapter(Adapter):
         return lat.float() * self.scaling_factor
 
     @torch.no_grad()
-    def encode_video(self, frames: torch.Tensor, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> torch.Tensor:
+    def encode_video(self, frames: Video, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> Video:
         """Frames ``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, 4, h, w]`` times the VAE scaling factor (mode; ``generator=`` samples)."""
-        _check_video(frames)
+        check_video(frames)
         B, F = frames.shape[:2]
         flat = frames.reshape(B * F, *frames.shape[2:])
         step = max(1, int(chunk_size))
@@ -193,7 +161,7 @@ class _VPVideoAdapter(Adapter):
         return lat.reshape(B, F, *lat.shape[1:])
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, *, chunk_size: int = 16) -> torch.Tensor:
+    def decode_latents(self, latents: Video, *, chunk_size: int = 16) -> Video:
         """Latents ``[B, F, 4, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1] (float32)."""
         if latents.ndim != 5:
             raise ValueError(f"latents must be [B, F, C, h, w], got shape {tuple(latents.shape)}")
@@ -205,7 +173,7 @@ class _VPVideoAdapter(Adapter):
         return imgs.reshape(B, F, *imgs.shape[1:]).clamp(-1, 1)
 
 
-class PIAAdapter(_VPVideoAdapter):
+class PIAAdapter(VPVideoAdapter):
     """PIA on the contract (eps-prediction): ``forward(x_t, t, y, prompt_embeds, negative_prompt_embeds, motion, guidance_scale)``.
 
     ``y`` ``[B, 4, h, w]``: the condition-image latent times the scaling factor (the same space
@@ -214,7 +182,7 @@ class PIAAdapter(_VPVideoAdapter):
     """
 
     name = "pia"
-    _cond_keys = ("y", "prompt_embeds", "negative_prompt_embeds", "motion", "guidance_scale")
+    cond_keys = ("y", "prompt_embeds", "negative_prompt_embeds", "motion")
 
     def __init__(self, pipe, *, guidance_scale: float = 7.5, n_frames: int = 16, clip_skip: int | None = None):
         super().__init__(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip)
@@ -235,21 +203,18 @@ class PIAAdapter(_VPVideoAdapter):
                 [self._coef_fn(n_frames, 0, s) for s in range(self._n_scales)], dtype=torch.float32)
         return self._coef_cache[n_frames][m.long()]
 
-    def _net(self, x, timestep, cond, cfg):
-        B2, C, F, h, w = x.shape
-        B = B2 // 2 if cfg else B2
+    def _net(self, x, timestep, cond):
+        B, C, F, h, w = x.shape
         motion = cond.get("motion")
         mask = self.mask_coefficients(torch.zeros(B) if motion is None else motion, F).to(self.device, x.dtype)
         mask = mask[:, None, :, None, None].expand(B, 1, F, h, w)
         img = cond["y"].to(self.device, x.dtype)[:, :, None].expand(B, -1, F, h, w)
         extra = torch.cat([mask, img], dim=1)
-        if cfg:
-            extra = torch.cat([extra, extra])
-        ehs = self._text(cond, cfg, n_frames=F)
+        ehs = self._text(cond, n_frames=F)
         return self.unet(torch.cat([x, extra], dim=1), timestep, encoder_hidden_states=ehs).sample
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, prompt="", negative_prompt=None, motion_scale=0,
+    def prepare_condition(self, images: Images, *, prompt="", negative_prompt=None, motion_scale=0,
                           generator: torch.Generator | None = None, seed: int | None = None,
                           prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``cond`` as ``PIAPipeline`` builds it.
@@ -258,20 +223,20 @@ class PIAAdapter(_VPVideoAdapter):
         samples; without ``generator``/``seed`` the deterministic mode is used); prompt embeddings
         from the pipeline's tokenizer/text encoder (or given); ``motion_scale`` one value or one per image.
         """
-        _check_images(images)
+        check_images(images)
         B = images.shape[0]
-        gen = _generator(generator, seed)
+        gen = make_generator_or_none(generator, seed)
         y = self._image_latent(images.float(), gen)
         if prompt_embeds is None:
             prompt_embeds, neg = self.encode_prompt(prompt, negative_prompt, batch_size=B)
             negative_prompt_embeds = neg if negative_prompt_embeds is None else negative_prompt_embeds
-        motion = _per_sample(motion_scale, B, "motion_scale", dtype=torch.float64).long()
+        motion = per_sample(motion_scale, B, "motion_scale", dtype=torch.float64).long()
         self.mask_coefficients(motion, 2)  # validates the range
         return self._on_device({"y": y, "prompt_embeds": prompt_embeds, "motion": motion,
                                 "negative_prompt_embeds": negative_prompt_embeds})
 
 
-class I2VGenXLAdapter(_VPVideoAdapter):
+class I2VGenXLAdapter(VPVideoAdapter):
     """I2VGen-XL on the contract (v-prediction, zero terminal SNR): ``forward(x_t, t, y, image_embeds, prompt_embeds, ...)``.
 
     ``y`` ``[B, 4, h, w]``: the image latent times the scaling factor (x_t's space); ``fps``
@@ -280,14 +245,18 @@ class I2VGenXLAdapter(_VPVideoAdapter):
     """
 
     name = "i2vgen-xl"
-    _cond_keys = ("y", "image_embeds", "prompt_embeds", "negative_prompt_embeds", "fps", "guidance_scale")
+    cond_keys = ("y", "image_embeds", "prompt_embeds", "negative_prompt_embeds", "fps")
 
     def __init__(self, pipe, *, guidance_scale: float = 9.0, n_frames: int = 16, clip_skip: int | None = 1):
         super().__init__(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip)
 
-    def _net(self, x, timestep, cond, cfg):
-        B2, C, F, h, w = x.shape
-        B = B2 // 2 if cfg else B2
+    def uncond(self, cond: Cond) -> Cond:
+        """The pipeline's unconditional branch: negative prompt and a zero CLIP image embedding (image latent kept)."""
+        emb = cond.get("image_embeds")
+        return {**super().uncond(cond), "image_embeds": None if emb is None else torch.zeros_like(emb)}
+
+    def _net(self, x, timestep, cond):
+        B, C, F, h, w = x.shape
         y = cond["y"].to(self.device, x.dtype)[:, :, None]
         if F > 1:
             pos = (torch.arange(1, F, dtype=x.dtype, device=self.device) / (F - 1)).view(1, 1, F - 1, 1, 1)
@@ -296,34 +265,27 @@ class I2VGenXLAdapter(_VPVideoAdapter):
         if emb is None:
             raise ValueError("I2VGen-XL needs image_embeds (the CLIP image embedding): use adapter.prepare_condition")
         emb = emb.to(self.device, x.dtype)
-        fps = _per_sample(16 if cond.get("fps") is None else cond["fps"], B, "fps").to(self.device, torch.float32)
-        if cfg:
-            y, emb, fps = torch.cat([y, y]), torch.cat([torch.zeros_like(emb), emb]), torch.cat([fps, fps])
-        ehs = self._text(cond, cfg)
+        fps = per_sample(16 if cond.get("fps") is None else cond["fps"], B, "fps").to(self.device, torch.float32)
+        ehs = self._text(cond)
         return self.unet(x, timestep, fps=fps, image_latents=y, image_embeddings=emb, encoder_hidden_states=ehs,
                          return_dict=False)[0]
 
     @torch.no_grad()
-    def encode_image_embeds(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_image_embeds(self, images: Images) -> torch.Tensor:
         """CLIP embedding ``[B, 1, D]``: centre square crop, resize to the encoder's size, CLIP normalisation (the pipeline's path, in torch)."""
         if self.image_encoder is None:
             raise ValueError("this pipeline has no image_encoder")
-        _check_images(images)
+        check_images(images)
         H, W = images.shape[-2:]
         s = min(H, W)
         x = images.float()[..., (H - s) // 2:(H - s) // 2 + s, (W - s) // 2:(W - s) // 2 + s]
         size = int(getattr(self.image_encoder.config, "image_size", 224))
         if s != size:
             x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        x = (x + 1) / 2
-        fe = self.feature_extractor
-        mean = torch.tensor(getattr(fe, "image_mean", None) or _CLIP_MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(getattr(fe, "image_std", None) or _CLIP_STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        x = ((x - mean) / std).to(self.device, next(self.image_encoder.parameters()).dtype)
-        return self.image_encoder(x).image_embeds.unsqueeze(1)
+        return clip_image_embeds(self.image_encoder, self.feature_extractor, x, self.device)
 
     @torch.no_grad()
-    def prepare_condition(self, images: torch.Tensor, *, prompt="", negative_prompt=None, target_fps=16,
+    def prepare_condition(self, images: Images, *, prompt="", negative_prompt=None, target_fps=16,
                           generator: torch.Generator | None = None, seed: int | None = None,
                           prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> dict:
         """Images ``[B, 3, H, W]`` in [-1, 1] (already at the sampling resolution) -> ``cond`` as ``I2VGenXLPipeline`` builds it.
@@ -332,16 +294,16 @@ class I2VGenXLAdapter(_VPVideoAdapter):
         generator/seed); CLIP embedding of the centre crop; text embeddings with ``clip_skip``
         (the pipeline's default 1); ``target_fps`` one value or one per image.
         """
-        _check_images(images)
+        check_images(images)
         B = images.shape[0]
-        gen = _generator(generator, seed)
+        gen = make_generator_or_none(generator, seed)
         emb = self.encode_image_embeds(images)
         y = self._image_latent(images.float(), gen)
         if prompt_embeds is None:
             prompt_embeds, neg = self.encode_prompt(prompt, negative_prompt, batch_size=B)
             negative_prompt_embeds = neg if negative_prompt_embeds is None else negative_prompt_embeds
         return self._on_device({"y": y, "image_embeds": emb, "prompt_embeds": prompt_embeds,
-                                "fps": _per_sample(target_fps, B, "target_fps"), "negative_prompt_embeds": negative_prompt_embeds})
+                                "fps": per_sample(target_fps, B, "target_fps"), "negative_prompt_embeds": negative_prompt_embeds})
 
 
 def pia_from_pipeline(pipe, **kwargs) -> PIAAdapter:
@@ -352,11 +314,6 @@ def pia_from_pipeline(pipe, **kwargs) -> PIAAdapter:
 def i2vgenxl_from_pipeline(pipe, **kwargs) -> I2VGenXLAdapter:
     """Wrap an existing ``I2VGenXLPipeline`` (modules shared, not copied; the pipeline is not modified)."""
     return I2VGenXLAdapter(pipe, **kwargs)
-
-
-def _finish(pipe, adapter, dev, dt):
-    pipe.set_progress_bar_config(disable=True)
-    return adapter.to(dev).eval().requires_grad_(False)
 
 
 def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None, guidance_scale: float = 7.5,
@@ -385,13 +342,11 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
     dt = torch_dtype(dtype, dev)
     from diffusers import MotionAdapter, PIAPipeline
 
-    kw = dict(variant=variant, **pipeline_kwargs)
     if adapter_folder is not None:
-        kw["motion_adapter"] = from_pretrained(MotionAdapter, adapter_folder, dt)
-    pipe = from_pretrained(PIAPipeline, folder, dt, **kw)
-    if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
-        pipe.vae.to(torch.float32)
-    return _finish(pipe, PIAAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames), dev, dt)
+        pipeline_kwargs["motion_adapter"] = from_pretrained(MotionAdapter, adapter_folder, dt)
+    pipe = load_pipeline(PIAPipeline, folder, what="PIA", default_id=PIA_DEFAULT_ID, hint=hint, device=dev, dtype=dt,
+                         upcast_vae=True, variant=variant, **pipeline_kwargs)
+    return PIAAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames).eval().requires_grad_(False)
 
 
 def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale: float = 9.0, n_frames: int = 16,
@@ -401,15 +356,7 @@ def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale:
     No downloads unless ``HF_HUB_OFFLINE=0``; ``dtype=None`` -> float16 on CUDA (``variant="fp16"``
     picks the fp16 files). See docs/real_models.md.
     """
-    from .._util import resolve_device
-
-    folder = pipeline_folder(path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID,
-                              hint="I2VGen-XL weights: https://huggingface.co/ali-vilab/i2vgen-xl.")
-    dev = resolve_device(device)
-    dt = torch_dtype(dtype, dev)
-    from diffusers import I2VGenXLPipeline
-
-    pipe = from_pretrained(I2VGenXLPipeline, folder, dt, variant=variant, **pipeline_kwargs)
-    if dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
-        pipe.vae.to(torch.float32)
-    return _finish(pipe, I2VGenXLAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip), dev, dt)
+    pipe = load_pipeline("I2VGenXLPipeline", path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID, device=device,
+                         dtype=dtype, hint="I2VGen-XL weights: https://huggingface.co/ali-vilab/i2vgen-xl.",
+                         cuda_default=torch.float16, upcast_vae=True, variant=variant, **pipeline_kwargs)
+    return I2VGenXLAdapter(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip).eval().requires_grad_(False)
