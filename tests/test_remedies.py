@@ -316,8 +316,19 @@ def test_errors_at_sampling_time():
     with pytest.raises(ValueError, match="sets the start time"):
         sample(model, y, n_steps=2, start=0.5, remedy=R.build("analytic_init", start=0.9), stats=MomentStats.from_moments(
             torch.zeros(SHAPE, dtype=torch.float64), torch.ones(SHAPE, dtype=torch.float64)), show_progress=False)
-    with pytest.raises(ValueError, match="condition_hook"):
-        sample(model, y, n_steps=2, remedy="alg", show_progress=False)
+
+    class NoHook(torch.nn.Module):  # a bare denoiser-contract model without the adapter base's hook
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.schedule, self.n_frames = inner, inner.schedule, inner.n_frames
+
+        def forward(self, x, t, **cond):
+            return self.inner(x, t, **cond)
+
+    with pytest.raises(ValueError, match="needs the model's condition_hook"):
+        sample(NoHook(model), y, n_steps=2, remedy="alg", show_progress=False)
+    # the Gaussian denoiser is an Adapter: ALG runs on it
+    sample(model, y, n_steps=2, remedy="alg", show_progress=False)
 
 
 def test_conditioning_remedies_run_through_the_toys_condition_hook(toy):
