@@ -352,3 +352,26 @@ def test_none_remedy_is_plain_sampling_and_lowpass_folds_leading_dims(toy):
     torch.testing.assert_close(R.lowpass_image(v, 0.5), R.lowpass_image(v.reshape(6, 4, 8, 8), 0.5).reshape(v.shape))
     const = torch.full((1, 2, 8, 8), 0.7)
     torch.testing.assert_close(R.lowpass_image(const, 0.25), const)  # a constant (e.g. Wan's mask) is kept
+
+
+@pytest.mark.slow
+def test_compare_runs_every_kind_of_remedy_on_a_tiny_svd():
+    """The latent path: conditioning from prepare_condition, FrameInit encoding the pixel frame with the
+    VAE, hooks on the SVD adapter, decoding; per-sample independence holds there too."""
+    from _tiny import tiny_svd_pipeline
+
+    from cilnb.models import svd
+    from cilnb.sweep import ImageSet
+
+    m = svd.from_pipeline(tiny_svd_pipeline(frames=2), n_frames=2).eval()
+    vids = torch.rand(2, 2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        stats = MomentStats().update(m.encode_video(vids).double())
+    grid = {"none": R.build("none"), "frameinit": R.build("frameinit", noise_level=0.5), "freeinit": R.build("freeinit", iterations=2),
+            "alg+analytic_init": R.compose("alg", R.build("analytic_init", start=0.9)), "cond_noise": R.build("cond_noise")}
+    cmp = R.compare(m, ImageSet(["a", "b"], vids[:, 0], "test", {}, vids), grid, n_steps=2, stats=stats, n_reference=0)
+    assert list(cmp.summary.remedy) == list(grid) and cmp.summary.motion.notna().all()
+    assert not torch.equal(cmp.videos["frameinit"], cmp.videos["none"])
+    assert cmp.videos["none"].shape == (2, 2, 3, 32, 32)
+    with pytest.raises(ValueError, match="pass images="):
+        sample(m, torch.zeros(1, 4, 4, 4), n_steps=1, remedy="frameinit", cond={}, show_progress=False)
