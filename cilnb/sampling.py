@@ -186,6 +186,8 @@ def sample(
     eta: float = 0.0,
     batch_size: int | None = None,
     eta_convention: str = "cilnb",
+    remedy=None,
+    images: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Generate videos ``[B, F, C, H, W]`` from conditional images ``y`` (``[B, C, H, W]``).
 
@@ -194,6 +196,12 @@ def sample(
     ``seed + b``) or one seed per image. ``frames`` defaults to ``model.n_frames`` or
     ``stats.shape[0]``. Alg. 1 with ``init="analytic"``. ``eta``/``eta_convention``: see :func:`sample_ddim`.
     Inputs are checked by :mod:`cilnb.checks` (``y`` float in the model's range, one seed per image).
+
+    ``remedy``: an inference-time remedy (:mod:`cilnb.remedies`: an object, a name such as
+    ``"freeinit"`` or ``"alg+analytic_init"``, or a spec dict); a remedy that asks for a start time
+    (``analytic_init(start=...)``) sets M. ``images``: the pixel conditional images ``[B, 3, H, W]``,
+    needed only by remedies that encode them (FrameInit on latent models). Per-sample seeding holds
+    with every remedy.
     """
     y = checks.check_model_input("y", y, model, rank=4, layout="[B, C, H, W] (conditional images)")
     seed = checks.check_seeds(seed, y.shape[0])
@@ -207,6 +215,15 @@ def sample(
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
     sched = model.schedule
+    rem = None
+    if remedy is not None:
+        from .remedies import resolve
+
+        rem = resolve(remedy)
+        if rem.start is not None:
+            if start_native is not None or (start is not None and float(start) not in (1.0, rem.start)):
+                raise ValueError(f"remedy {rem.label()} sets the start time M = {rem.start}; do not also pass start/start_native")
+            start, start_native = rem.start, None
     if start_native is not None:
         start = sched.parse_start(native=start_native)
     else:
@@ -221,7 +238,6 @@ def sample(
             raise ValueError("pass frames= (the model has no n_frames and no stats were given)")
     shape = (int(frames), *y.shape[1:])
     ts = sched.grid(n_steps, start)
-    x = initial_noise(model, seeds, shape, start, init, stats)
     device = y.device
     extra = dict(cond or {})
     for k, v in extra.items():
@@ -231,10 +247,19 @@ def sample(
     fn = SAMPLERS[sampler]
     kwargs = {"eta": eta, "eta_convention": eta_convention} if sampler == "ddim" else {}
     step = batch_size or B
-    outs = []
-    for lo in range(0, B, step):
-        sl = slice(lo, lo + step)
-        c = {"y": y[sl], **{k: (v[sl] if torch.is_tensor(v) else v) for k, v in extra.items()}}
-        xs = x[sl].to(device=device, dtype=y.dtype)
-        outs.append(fn(model, xs, ts, c, callback=callback, disable=not show_progress, generator=gen, **kwargs))
-    return torch.cat(outs)
+
+    def run(x, full_cond):
+        outs = []
+        for lo in range(0, B, step):
+            sl = slice(lo, lo + step)
+            c = {k: (v[sl] if torch.is_tensor(v) else v) for k, v in full_cond.items()}
+            xs = x[sl].to(device=device, dtype=y.dtype)
+            outs.append(fn(model, xs, ts, c, callback=callback, disable=not show_progress, generator=gen, **kwargs))
+        return torch.cat(outs)
+
+    if rem is None:
+        return run(initial_noise(model, seeds, shape, start, init, stats), {"y": y, **extra})
+    from .remedies.base import Context, run as run_remedy
+
+    ctx = Context(model=model, y=y, seeds=seeds, shape=shape, start=start, ts=ts, stats=stats, images=images, init=init)
+    return run_remedy(rem, ctx, {"y": y, **extra}, run)

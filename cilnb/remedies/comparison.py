@@ -1,0 +1,262 @@
+"""Every remedy side by side on one model, images and seeds: the paper's Table 2 and beyond.
+
+:func:`compare` samples each remedy's videos from the same conditional images and seeds, times
+each in the same run, and reads motion, quality and first-frame alignment with the read-outs the
+other notebooks use (toy: sprite speed, sprite stability and the Fréchet distance of
+:mod:`cilnb.evaluation` to real toy videos; real models: the Farneback SVD-protocol motion score of
+:func:`cilnb.experiments.flow_motion`, no quality distance). :func:`default_grid` is every remedy at
+its authors' defaults plus a small sweep of its main knob. :func:`verdict` states, from the
+numbers, which remedies raise motion without losing quality. Shown in notebooks/remedies.ipynb.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import build, compose, resolve
+from .base import Remedy
+
+__all__ = ["Comparison", "compare", "default_grid", "verdict", "plot_tradeoff", "plot_videos"]
+
+
+def default_grid(start: float = 0.9) -> dict[str, Remedy]:
+    """label -> remedy: plain sampling, every remedy at its authors' defaults (first of each group),
+    and a small sweep of its main knob. ``start``: Analytic-Init's M (the paper: 0.96T/0.92T)."""
+    g: dict[str, Remedy] = {"none": build("none")}
+    for M in (0.96, start, 0.8):
+        g.setdefault(f"analytic_init M={M:g}", build("analytic_init", start=M))
+    for n in (3, 2):
+        g[f"freeinit N={n}"] = build("freeinit", iterations=n)
+    g["frameinit"] = build("frameinit")
+    g["frameinit level=0.85"] = build("frameinit", noise_level=0.85)
+    for a in (1.0, 0.5, 2.0):
+        g[f"progressive alpha={a:g}"] = build("progressive", alpha=a)
+    g["mixed alpha=1"] = build("progressive", mode="mixed", alpha=1.0)
+    for u in (0.04, 0.2, 0.5):
+        g[f"alg until={u:g}"] = build("alg", until=u)
+    for lv in (0.02, 0.1, 0.3):
+        g[f"cond_noise {lv:g}"] = build("cond_noise", level=lv)
+    g[f"alg + analytic_init M={start:g}"] = compose("alg", build("analytic_init", start=start))
+    return g
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` returns: per-video rows, the per-remedy summary, and the videos (pixels, ``[N, F, C, H, W]``)."""
+
+    per_video: pd.DataFrame
+    summary: pd.DataFrame
+    videos: dict = field(default_factory=dict)  # label -> tensor in [-1, 1], rows in per_video order
+    data: dict = field(default_factory=dict)  # reference values of the data (gt motion, sprite stability)
+
+
+def _toy_reference(n_reference: int, data_seed: int):
+    from .. import data as _data
+    from .. import evaluation
+    from ..experiments import reference_videos
+
+    ref = reference_videos(n_reference, seed=data_seed + 10_007)
+    return evaluation.video_features(ref), float(_data.track_sprites(ref).count_stability.mean())
+
+
+def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[int] = (0,), n_steps: int = 25,
+            start: float = 1.0, stats=None, sampler: str = "ddim", batch_size: int | None = None, n_reference: int = 256,
+            data_seed: int = 0, cond_kwargs: Mapping | None = None, show_progress: bool = False) -> Comparison:
+    """Sample every remedy on the same ``images`` (:class:`cilnb.sweep.ImageSet`, e.g.
+    :func:`cilnb.experiments.toy_images`) and ``seeds``, timing each, and tabulate the read-outs.
+
+    Video ``k`` of image ``i`` under seed ``s`` uses noise seed ``s * 100_003 + i`` for every remedy,
+    so differences between rows come from the remedies alone. ``start`` is M for remedies that do
+    not set their own (Analytic-Init does). Timing: wall-clock seconds of ``sample`` per video
+    (decoding and read-outs excluded), after one untimed warm-up call; plain sampling (``"none"``)
+    is timed first and again last and its minimum kept. One timing per remedy: on a shared machine
+    the ratios carry its load drift (``benchmarks/remedies.py`` times with interleaved repeats).
+
+    ``per_video``: ``remedy, spec, image_index, seed, motion, gt_motion, first_frame_psnr`` (+
+    ``sprite_stability`` on the toy). ``summary``: per remedy, means and standard errors,
+    ``motion_ratio`` (to the data's), ``fd`` with its 95% bootstrap interval ``fd_lo``-``fd_hi``
+    (toy), ``sec_per_video`` and ``time_ratio`` (to ``"none"`` when present).
+    """
+    from .. import experiments, sweep
+    from ..sampling import sample
+
+    if not remedies:
+        raise ValueError("give at least one remedy (e.g. cilnb.remedies.default_grid())")
+    resolved = {str(k): resolve(v) for k, v in remedies.items()}
+    toy = getattr(model, "sample_space", "pixel") == "pixel" and getattr(model, "name", "") == "toy" or images.spec.startswith("toy:")
+    pix = images.images.float()
+    n_img = len(images)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("give at least one seed")
+    video_seeds = [s * 100_003 + i for s in seeds for i in range(n_img)]
+    idx = torch.arange(n_img).repeat(len(seeds))
+    dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    latent = getattr(model, "sample_space", "pixel") == "latent"
+    if latent:
+        cond = experiments.prepare_condition(model, pix[idx].to(dev), data_seed, **dict(cond_kwargs or {}))
+        y = cond.pop("y")
+    else:
+        cond = {k: torch.as_tensor(v, dtype=torch.float32)[idx].to(dev) for k, v in images.cond.items()}
+        y = pix[idx].to(dev)
+    frames = getattr(model, "n_frames", None) or (images.videos.shape[1] if images.videos is not None else None)
+    kw = dict(n_steps=n_steps, sampler=sampler, cond=cond, batch_size=batch_size, show_progress=show_progress, frames=frames,
+              images=pix[idx].to(dev) if latent else None)
+    sample(model, y, seed=video_seeds, start=start, **{**kw, "n_steps": 1})  # warm-up (allocations, kernels), untimed
+    if toy:
+        ref_feats, stab_data = _toy_reference(n_reference, data_seed) if n_reference else (None, float("nan"))
+        gt = np.asarray(images.columns["input_speed"], dtype=float)
+    else:
+        ref_feats, stab_data = None, float("nan")
+        gt = experiments.flow_motion(images.videos.float()) if images.videos is not None else np.full(n_img, np.nan)
+    rows, summary, videos = [], [], {}
+    for label, rem in resolved.items():
+        t0 = time.perf_counter()
+        out = sample(model, y, seed=video_seeds, start=None if rem.start is not None else start, remedy=rem, stats=stats, **kw)
+        if out.is_cuda:
+            torch.cuda.synchronize()
+        sec = (time.perf_counter() - t0) / len(video_seeds)
+        if latent:
+            with torch.no_grad():
+                out = model.decode_latents(out)
+        vids = out.detach().float().cpu().clamp(-1, 1)
+        videos[label] = vids
+        psnr = sweep.align_psnr(vids, pix[idx]).numpy()
+        cols = {"first_frame_psnr": psnr, "gt_motion": gt[idx.numpy()]}
+        if toy:
+            from .. import data as _data
+
+            tr = _data.track_sprites(vids)
+            cols["motion"], cols["sprite_stability"] = tr.speed, tr.count_stability
+        else:
+            cols["motion"] = experiments.flow_motion(vids)
+        per = pd.DataFrame({"remedy": label, "image_index": idx.numpy(), "seed": np.repeat(seeds, n_img), "video_seed": video_seeds, **cols})
+        rows.append(per)
+        s = {"remedy": label, "spec": rem.spec(), "n": len(per), "sec_per_video": sec}
+        for c in ("motion", "first_frame_psnr", "sprite_stability"):
+            if c in per:
+                s[c], s[f"{c}_sem"] = per[c].mean(), per[c].sem()
+        s["gt_motion"] = float(np.nanmean(gt))
+        s["motion_ratio"] = s["motion"] / s["gt_motion"]
+        if toy and ref_feats is not None:
+            from .. import evaluation
+
+            s["fd"], s["fd_lo"], s["fd_hi"] = evaluation.frechet_to_reference_ci(vids, ref_feats)
+        summary.append(s)
+    summary = pd.DataFrame(summary)
+    if "none" in resolved and len(resolved) > 1:  # time plain sampling again at the end: the minimum of both, so drift
+        t0 = time.perf_counter()                    # over the run does not favour the remedies timed later
+        sample(model, y, seed=video_seeds, start=start, remedy=resolved["none"], stats=stats, **kw)
+        if y.is_cuda:
+            torch.cuda.synchronize()
+        again = (time.perf_counter() - t0) / len(video_seeds)
+        row = summary.remedy == "none"
+        summary.loc[row, "sec_per_video"] = min(float(summary.loc[row, "sec_per_video"].iloc[0]), again)
+    if "none" in resolved:
+        summary["time_ratio"] = summary.sec_per_video / float(summary.loc[summary.remedy == "none", "sec_per_video"].iloc[0])
+    data = {"gt_motion": float(np.nanmean(gt)), "sprite_stability": stab_data}
+    return Comparison(pd.concat(rows, ignore_index=True), summary, videos, data)
+
+
+def _differs(a: float, b: float, sa: float, sb: float) -> int:
+    """+1 / -1 when ``a`` is above / below ``b`` by more than 2 standard errors, else 0."""
+    band = 2 * max(sa, sb)
+    return 1 if a - b > band else (-1 if a - b < -band else 0)
+
+
+def verdict(cmp: Comparison, baseline: str = "none") -> list[str]:
+    """Per remedy, from the numbers: does it raise motion (vs ``baseline``, > 2 s.e.), does it keep
+    quality (FD intervals and sprite stability no worse, PSNR to ``y`` reported), at what time cost;
+    then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost;
+    FreeInit: about 2x the time) checked on this model."""
+    s = cmp.summary.set_index("remedy")
+    if baseline not in s.index:
+        raise ValueError(f"the comparison has no {baseline!r} row to compare against")
+    b = s.loc[baseline]
+    lines, helps = [], []
+    for name, r in s.iterrows():
+        if name == baseline:
+            continue
+        dm = _differs(r.motion, b.motion, r.motion_sem, b.motion_sem)
+        worse = []
+        if "fd" in s and r.fd_lo > b.fd_hi:
+            worse.append(f"FD {r.fd:.1f} [{r.fd_lo:.1f}-{r.fd_hi:.1f}] vs {b.fd:.1f} [{b.fd_lo:.1f}-{b.fd_hi:.1f}]")
+        if "sprite_stability" in s and _differs(r.sprite_stability, b.sprite_stability, r.sprite_stability_sem, b.sprite_stability_sem) < 0:
+            worse.append(f"sprite stability {r.sprite_stability:.3f} vs {b.sprite_stability:.3f}")
+        motion = {1: "raises", -1: "lowers", 0: "does not change"}[dm]
+        t = f"{r.time_ratio:.2f}x the time" if "time_ratio" in s else f"{r.sec_per_video:.3g} s/video"
+        q = "loses quality (" + "; ".join(worse) + ")" if worse else "keeps quality"
+        lines.append(f"{name}: {motion} motion ({r.motion:.3f} vs {b.motion:.3f}, ratio to data {r.motion_ratio:.2f}), {q}, "
+                     f"PSNR to y {r.first_frame_psnr:.1f} dB vs {b.first_frame_psnr:.1f}; {t}")
+        if dm > 0 and not worse:
+            helps.append(name)
+    lines.append("raise motion without losing quality: " + (", ".join(helps) if helps else "none of the remedies on this model"))
+    # the paper's Table 2 ordering, where the grid has the remedies' default rows
+    fam = {n: n.split(" ")[0] for n in s.index}
+    first = {}
+    for n in s.index:
+        first.setdefault(fam[n], n)
+    if all(k in first for k in ("analytic_init", "frameinit", "freeinit", "progressive")):
+        ai, fr, fi, pr = (s.loc[first[k]] for k in ("analytic_init", "frameinit", "freeinit", "progressive"))
+        top = max((fr, fi, pr), key=lambda r: r.motion)
+        lines.append(f"Table 2 ordering: Analytic-Init ({first['analytic_init']}) motion {ai.motion:.3f} "
+                     f"{'is' if _differs(ai.motion, top.motion, ai.motion_sem, top.motion_sem) >= 0 else 'is not'} "
+                     f"at least the other noise initialisations' best ({top.motion:.3f}, within 2 s.e.); "
+                     f"its time is {ai.sec_per_video / fr.sec_per_video:.2f}x FrameInit's (paper: 0.93x); "
+                     f"FreeInit ({first['freeinit']}) takes {fi.sec_per_video / b.sec_per_video:.2f}x plain sampling "
+                     f"(paper, with its settings: about 2x).")
+    return lines
+
+
+def plot_tradeoff(summary: pd.DataFrame):
+    """Motion vs quality, one point per remedy and setting, error bars: 2 s.e. of motion and the FD's 95%
+    bootstrap interval (toy), or first-frame PSNR when there is no quality distance."""
+    import matplotlib.pyplot as plt
+
+    has_fd = "fd" in summary and bool(summary.fd.notna().all())
+    panels = [("fd", "FD to real toy videos (lower is better;\nbars: 95% bootstrap)")] if has_fd else []
+    if "sprite_stability" in summary:
+        panels.append(("sprite_stability", "sprite stability (higher is better)"))
+    panels += [("first_frame_psnr", "frame-0 PSNR to y (dB)"), ("sec_per_video", "seconds per video (same run)")]
+    families = list(dict.fromkeys(r.split(" ")[0] for r in summary.remedy))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.5), squeeze=False)
+    axes = axes[0]
+    for ax, (col, lab) in zip(axes, panels):
+        for r in summary.itertuples():
+            fam = r.remedy.split(" ")[0]
+            if col == "fd":
+                yerr = [[r.fd - r.fd_lo], [r.fd_hi - r.fd]]
+            elif col in ("first_frame_psnr", "sprite_stability"):
+                yerr = 2 * getattr(r, f"{col}_sem")
+            else:
+                yerr = None
+            ax.errorbar(r.motion, getattr(r, col), xerr=2 * r.motion_sem, yerr=yerr, fmt="o", capsize=3,
+                        color=f"C{families.index(fam) % 10}")
+            ax.annotate(r.remedy, (r.motion, getattr(r, col)), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        gt = summary.gt_motion.iloc[0]
+        if np.isfinite(gt):
+            ax.axvline(gt, color="k", ls="--", lw=0.8, label="data's motion")
+            ax.legend(fontsize=8)
+        ax.set_xlabel("motion (mean; bars: 2 s.e.)")
+        ax.set_ylabel(lab)
+    fig.tight_layout()
+    return fig
+
+
+def plot_videos(cmp: Comparison, image_index: int = 0, seed: int | None = None):
+    """The videos of one conditional image under every remedy, one strip each (same seed)."""
+    from ..plotting import video_grid
+
+    pv = cmp.per_video
+    first = pv[pv.remedy == pv.remedy.iloc[0]]
+    sel = (first.image_index == image_index) & ((first.seed == seed) if seed is not None else True)
+    if not bool(np.any(sel)):
+        raise ValueError(f"no video of image {image_index} (seed {seed}) in the comparison")
+    k = int(np.flatnonzero(np.asarray(sel))[0])
+    labels = list(cmp.videos)
+    return video_grid([cmp.videos[l][k] for l in labels], labels)

@@ -1,0 +1,107 @@
+"""Frequency filters the remedies share: FreeInit's spatio-temporal low-pass and ALG's image low-pass.
+
+- :func:`freq_filter`: the FreeInit low-pass mask over ``(F, H, W)`` in fftshift-ed frequency
+  coordinates (Wu et al., "FreeInit", ECCV 2024, Sec. 3.3; the same mask as diffusers'
+  ``FreeInitMixin._get_free_init_freq_filter``, built without Python loops). ConsistI2V's
+  FrameInit uses the same mask.
+- :func:`freq_mix`: low frequencies of one video plus high frequencies of another (FreeInit Eq. 7-8).
+- :func:`lowpass_image`: ALG's "down_up" filter (Choi et al. 2025, arXiv 2506.08456): bilinear,
+  antialiased resize by ``resize_factor`` and back.
+
+Videos are ``[B, F, C, H, W]`` (cilnb's layout); the 3D transforms run over frames and space
+(dims 1, 3, 4), never over channels, exactly as FreeInit's run over ``(F, H, W)`` of
+``[B, C, F, H, W]``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as Fn
+
+__all__ = ["FILTERS", "check_cutoff", "check_filter_settings", "freq_filter", "freq_mix", "lowpass_image"]
+
+#: FreeInit's filter families.
+FILTERS = ("butterworth", "gaussian", "ideal")
+_DIMS = (1, 3, 4)  # F, H, W of [B, F, C, H, W]
+
+
+def check_cutoff(name: str, value) -> float:
+    """A normalised cutoff frequency must lie in (0, 1]; returns it as float or raises a ValueError saying so."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)) or not 0.0 < float(value) <= 1.0:
+        raise ValueError(f"{name} must lie in (0, 1] (a normalised cutoff frequency; 1 keeps everything up to Nyquist), got {value!r}")
+    return float(value)
+
+
+def check_filter_settings(method: str, order: int, d_s: float, d_t: float) -> None:
+    """Raise a ValueError unless ``method`` is one of :data:`FILTERS`, ``order`` a positive int and both cutoffs in (0, 1]."""
+    if method not in FILTERS:
+        raise ValueError(f"method must be one of {FILTERS}, got {method!r}")
+    freq_filter(1, 1, 1, method=method, order=order, d_s=d_s, d_t=d_t)
+
+
+def freq_filter(frames: int, height: int, width: int, *, method: str = "butterworth", order: int = 4,
+                d_s: float = 0.25, d_t: float = 0.25, dtype=torch.float64) -> torch.Tensor:
+    """FreeInit's low-pass mask ``[F, 1, H, W]`` (broadcasts over ``[B, F, C, H, W]``), in fftshift-ed order.
+
+    With frequencies ``f = 2 k / n - 1`` per axis (``k = 0..n-1`` after ``fftshift``) and the
+    squared distance ``D^2 = (d_s / d_t * f_t)^2 + f_h^2 + f_w^2``: Butterworth
+    ``1 / (1 + (D^2 / d_s^2)^order)`` (the official code's form: order ``n`` on ``D^2``), Gaussian
+    ``exp(-D^2 / (2 d_s^2))``, ideal ``1[D <= 2 d_s]`` (FreeInit, Sec. 3.3 and its official code).
+    """
+    if method not in FILTERS:
+        raise ValueError(f"filter method must be one of {FILTERS}, got {method!r}")
+    d_s, d_t = check_cutoff("d_s (spatial cutoff)", d_s), check_cutoff("d_t (temporal cutoff)", d_t)
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"order (Butterworth order) must be a positive int, got {order!r}")
+    for n, v in (("frames", frames), ("height", height), ("width", width)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{n} must be a positive int, got {v!r}")
+
+    def axis(n):
+        return 2 * torch.arange(n, dtype=torch.float64) / n - 1
+
+    ft = (d_s / d_t) * axis(frames)
+    d2 = ft.view(-1, 1, 1) ** 2 + axis(height).view(1, -1, 1) ** 2 + axis(width).view(1, 1, -1) ** 2
+    if method == "butterworth":
+        mask = 1 / (1 + (d2 / d_s**2) ** order)
+    elif method == "gaussian":
+        mask = torch.exp(-d2 / (2 * d_s**2))
+    else:
+        mask = (d2 <= d_s * 2).to(torch.float64)
+    return mask.unsqueeze(1).to(dtype)
+
+
+def freq_mix(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``IFFT(FFT(low) * mask + FFT(high) * (1 - mask))`` over ``(F, H, W)`` of ``[B, F, C, H, W]`` (FreeInit Eq. 7-8).
+
+    ``mask`` is a low-pass mask in fftshift-ed order (:func:`freq_filter`). Computed as
+    ``high + Re IFFT(FFT(low - high) * mask)`` (the same by linearity, one transform pair instead
+    of three transforms) with the mask moved to unshifted order once; in ``low``'s precision
+    (float64 stays float64, else float32), returned in ``low``'s dtype. Acts on each sample alone.
+    """
+    if low.shape != high.shape or low.ndim != 5:
+        raise ValueError(f"low and high must be the same [B, F, C, H, W] shape, got {tuple(low.shape)} and {tuple(high.shape)}")
+    work = torch.float64 if low.dtype == torch.float64 else torch.float32
+    m = torch.fft.ifftshift(mask.to(low.device, work), dim=(0, 2, 3))  # [F, 1, H, W] -> unshifted frequency order
+    h = high.to(work)
+    diff = torch.fft.fftn(low.to(work) - h, dim=_DIMS)
+    return (h + torch.fft.ifftn(diff * m, dim=_DIMS).real).to(low.dtype)
+
+
+def lowpass_image(images: torch.Tensor, resize_factor: float) -> torch.Tensor:
+    """ALG's ``down_up`` low-pass of ``[..., H, W]`` (``[B, C, H, W]``, or more leading dims, folded as ALG
+    folds frames): bilinear antialiased resize to ``round(resize_factor * (H, W))`` and back
+    (Choi et al. 2025, arXiv 2506.08456, Sec. 3)."""
+    resize_factor = check_cutoff("resize_factor", resize_factor)
+    if images.ndim < 3:
+        raise ValueError(f"images must be [B, C, H, W] (or [..., H, W]), got shape {tuple(images.shape)}")
+    if resize_factor == 1.0:
+        return images
+    h0, w0 = images.shape[-2:]
+    h1, w1 = max(1, round(h0 * resize_factor)), max(1, round(w0 * resize_factor))
+    x = images.float() if images.dtype not in (torch.float32, torch.float64) else images
+    x = x.reshape(-1, 1, h0, w0)
+    x = Fn.interpolate(x, size=(h1, w1), mode="bilinear", align_corners=False, antialias=True)
+    x = Fn.interpolate(x, size=(h0, w0), mode="bilinear", align_corners=False, antialias=True)
+    return x.reshape(images.shape).to(images.dtype)

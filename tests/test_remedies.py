@@ -1,0 +1,377 @@
+"""Inference-time remedies (cilnb.remedies) against independent checks: diffusers' FreeInit filter,
+PYoCo's closed-form correlations, the exact Gaussian denoiser, and a recording model for ALG."""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import cilnb.remedies as R
+from cilnb.analytic_init import MomentStats
+from cilnb.models.gaussian import GaussianDenoiser
+from cilnb.sampling import sample
+from cilnb.schedules import EDMSchedule, VPSchedule
+
+SHAPE = (6, 1, 8, 8)  # F, C, H, W
+
+
+def _gauss(schedule=None, shape=SHAPE, y_weight=None):
+    g = torch.Generator().manual_seed(0)
+    mean = torch.randn(shape, generator=g) * 0.5
+    var = 0.05 + torch.rand(shape, generator=g)
+    return GaussianDenoiser(schedule or VPSchedule(), mean, var, y_weight=y_weight)
+
+
+class Hooked(torch.nn.Module):
+    """A model honouring the adapter base's hook contract (fn(t float64 [B], cond) -> new cond, applied
+    in the order entered, removed in finally), recording the conditioning every call sees."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.schedule, self.n_frames = inner, inner.schedule, inner.n_frames
+        self.hooks, self.seen = [], []
+
+    @contextlib.contextmanager
+    def condition_hook(self, fn):
+        self.hooks.append(fn)
+        try:
+            yield
+        finally:
+            self.hooks.remove(fn)
+
+    def forward(self, x, t, **cond):
+        t = torch.as_tensor(t, dtype=torch.float64).reshape(-1).expand(x.shape[0])
+        for fn in self.hooks:
+            cond = fn(t, cond)
+        self.seen.append((float(t[0]), cond["y"].clone()))
+        return self.inner(x, t, **cond)
+
+
+def _initial(model, y, **kw):
+    """The initial sample(s) the sampler starts from (the callback's x at step 0, once per pass)."""
+    got = []
+    sample(model, y, callback=lambda d: got.append(d["x"].double().clone()) if d["i"] == 0 else None, show_progress=False, **kw)
+    return got
+
+
+# --- FreeInit's filter is diffusers' ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["butterworth", "gaussian", "ideal"])
+@pytest.mark.parametrize("fhw,d_s,d_t,order", [((6, 8, 8), 0.25, 0.25, 4), ((5, 7, 10), 0.4, 0.1, 2), ((4, 6, 6), 1.0, 0.5, 1)])
+def test_freeinit_filter_and_mix_agree_with_diffusers(method, fhw, d_s, d_t, order):
+    from diffusers.pipelines.free_init_utils import FreeInitMixin
+
+    F, H, W = fhw
+    C = 3
+    ref = FreeInitMixin._get_free_init_freq_filter(None, shape=(1, C, F, H, W), device="cpu", filter_type=method, order=order,
+                                                   spatial_stop_frequency=d_s, temporal_stop_frequency=d_t)
+    ours = R.freq_filter(F, H, W, method=method, order=order, d_s=d_s, d_t=d_t)  # [F, 1, H, W]
+    torch.testing.assert_close(ours.expand(F, C, H, W).permute(1, 0, 2, 3)[None].float(), ref, rtol=1e-5, atol=1e-6)
+    g = torch.Generator().manual_seed(1)
+    x, noise = torch.randn(2, C, F, H, W, generator=g), torch.randn(2, C, F, H, W, generator=g)
+    mixed_ref = FreeInitMixin._apply_freq_filter(None, x, noise, ref)  # [B, C, F, H, W]
+    mixed = R.freq_mix(x.permute(0, 2, 1, 3, 4), noise.permute(0, 2, 1, 3, 4), ours)
+    torch.testing.assert_close(mixed.permute(0, 2, 1, 3, 4), mixed_ref, rtol=1e-4, atol=1e-5)
+
+
+def test_freq_mix_keeps_low_and_high_bands_exactly():
+    """Ideal mask (0/1): the result's spectrum is the low band of one input and the high band of the other (numpy FFT)."""
+    m = R.freq_filter(*SHAPE[:1], *SHAPE[2:], method="ideal", d_s=0.3)
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(2, *SHAPE, generator=g, dtype=torch.float64), torch.randn(2, *SHAPE, generator=g, dtype=torch.float64)
+    out = R.freq_mix(a, b, m).numpy()
+    spec = lambda v: np.fft.fftshift(np.fft.fftn(v, axes=(1, 3, 4)), axes=(1, 3, 4))  # noqa: E731
+    mk = np.broadcast_to(m.numpy()[None], out.shape).astype(bool)
+    np.testing.assert_allclose(spec(out)[mk], spec(a.numpy())[mk], atol=1e-9)
+    np.testing.assert_allclose(spec(out)[~mk], spec(b.numpy())[~mk], atol=1e-9)
+    assert 0 < mk.mean() < 1
+
+
+# --- PYoCo's correlated noise ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 3.0])
+def test_progressive_matrix_gives_the_closed_form_correlation(alpha):
+    L = R.pyoco_matrix(7, alpha)
+    torch.testing.assert_close(L @ L.T, R.pyoco_correlation(7, alpha, "progressive"))
+
+
+@pytest.mark.parametrize("mode", ["progressive", "mixed"])
+def test_progressive_noise_correlation_across_frames_equals_closed_form(mode):
+    """Initial samples of the exact Gaussian denoiser under PYoCo noise: the empirical frame-by-frame
+    correlation of 3000 per-seed draws (x 64 pixels) matches Eq. 3/4 within sampling error."""
+    model = _gauss(shape=(5, 1, 8, 8))
+    alpha = 1.5
+    y = torch.zeros(3000, 1, 8, 8)
+    x = _initial(model, y, n_steps=1, remedy=R.build("progressive", mode=mode, alpha=alpha), seed=0)[0]
+    v = x[:, :, 0].permute(1, 0, 2, 3).reshape(5, -1)  # frames x (samples * pixels)
+    emp = torch.corrcoef(v)
+    n = v.shape[1]
+    assert (emp - R.pyoco_correlation(5, alpha, mode)).abs().max() < 5 / math.sqrt(n)
+    assert abs(v.std(dim=1) - 1).max() < 0.02  # each frame stays N(0, 1) (VP prior at T)
+
+
+# --- each remedy's effect on the initial distribution (exact Gaussian denoiser) ----------------------
+
+
+def test_analytic_init_remedy_is_sample_init_analytic():
+    model = _gauss()
+    g = torch.Generator().manual_seed(3)
+    stats = MomentStats.from_moments(torch.randn(SHAPE, generator=g, dtype=torch.float64), torch.rand(SHAPE, generator=g, dtype=torch.float64) + 0.1)
+    y = torch.randn(4, 1, 8, 8)
+    a = sample(model, y, n_steps=4, start=0.8, init="analytic", stats=stats, seed=[4, 9, 1, 7], show_progress=False)
+    b = sample(model, y, n_steps=4, remedy=R.build("analytic_init", start=0.8), stats=stats, seed=[4, 9, 1, 7], show_progress=False)
+    c = sample(model, y, n_steps=4, start=0.8, remedy="analytic_init", stats=stats, seed=[4, 9, 1, 7], show_progress=False)
+    assert torch.equal(a, b) and torch.equal(a, c)
+    # its initial distribution: mean alpha_M E[X0], variance alpha_M^2 tr(Cov)/d + sigma_M^2 (Eq. 5)
+    x = _initial(model, torch.zeros(2000, 1, 8, 8), n_steps=1, remedy=R.build("analytic_init", start=0.8), stats=stats, seed=0)[0]
+    sched = model.schedule
+    aM, sM = float(sched.alpha(0.8)), float(sched.sigma(0.8))
+    se = math.sqrt(aM**2 * stats.avg_var + sM**2) / math.sqrt(2000)
+    assert (x.mean(0) - aM * stats.mean).abs().max() < 5 * se
+    assert abs(x.var(0).mean() - (aM**2 * stats.avg_var + sM**2)) < 0.03
+
+
+@pytest.mark.parametrize("schedule", [VPSchedule(), EDMSchedule(sigma_max=80.0)], ids=["vp", "edm"])
+def test_frameinit_initial_low_frequencies_are_the_noised_static_frame(schedule):
+    """ConsistI2V Sec. 3.3: LP(x_init) = LP(alpha_n [y]*F + sigma_n z) with the same z, HP(x_init) = HP of the
+    plain initial noise; so E[x_init] = alpha_n LP([y]*F) (the frame's layout) while plain noise has mean 0."""
+    model = _gauss(schedule)
+    y = torch.randn(1, 1, 8, 8).expand(400, -1, -1, -1).contiguous()
+    r = R.build("frameinit", method="ideal", d_s=0.3, noise_level=0.4)
+    x = _initial(model, y, n_steps=1, start=0.9, remedy=r, seed=0)[0]
+    plain = _initial(model, y, n_steps=1, start=0.9, seed=0)[0]
+    a, s = float(schedule.alpha(0.4)), float(schedule.sigma(0.4))
+    z = plain / schedule.prior_std(0.9)
+    static = y.double()[:, None].expand(-1, SHAPE[0], -1, -1, -1)
+    mk = np.broadcast_to(R.freq_filter(SHAPE[0], 8, 8, method="ideal", d_s=0.3).numpy()[None], x.shape).astype(bool)
+    spec = lambda v: np.fft.fftshift(np.fft.fftn(v.numpy(), axes=(1, 3, 4)), axes=(1, 3, 4))  # noqa: E731
+    np.testing.assert_allclose(spec(x)[mk], spec(a * static + s * z)[mk], atol=1e-4)
+    np.testing.assert_allclose(spec(x)[~mk], spec(plain)[~mk], atol=1e-3)
+    lp_frame = R.freq_mix(static[:1], torch.zeros_like(static[:1]), R.freq_filter(SHAPE[0], 8, 8, method="ideal", d_s=0.3))[0]
+    err = (x.mean(0) - a * lp_frame).abs().max()
+    assert err < 6 * max(s, schedule.prior_std(0.9)) / math.sqrt(400), err
+    assert plain.mean(0).abs().max() < 6 * schedule.prior_std(0.9) / math.sqrt(400)
+
+
+def test_freeinit_reinitialises_from_the_exact_first_pass():
+    """FreeInit Eq. 6-8 against the closed-form ODE map of the Gaussian denoiser: pass 2 starts at
+    LP(alpha_M x0_1 + sigma_M z_1) + HP(fresh), x0_1 = ode_solution(z_1); 2 passes = 2x the model calls."""
+    model = _gauss()
+    y = torch.zeros(3, 1, 8, 8)
+    r = R.build("freeinit", iterations=2, method="gaussian", d_s=0.3, d_t=0.3)
+    starts = _initial(model, y, n_steps=200, start=0.9, remedy=r, seed=[3, 4, 5])
+    assert len(starts) == 2
+    sched = model.schedule
+    x1 = starts[0]
+    x0_1 = model.ode_solution(x1, 0.9)
+    a, s = float(sched.alpha(0.9)), float(sched.sigma(0.9))
+    fresh = R.per_sample_normal([3, 4, 5], SHAPE, "freeinit1/")
+    mask = R.freq_filter(SHAPE[0], 8, 8, method="gaussian", d_s=0.3, d_t=0.3)
+    expect = R.freq_mix(a * x0_1 + s * x1, fresh, mask)
+    # the sampler's 200 DDIM steps approximate the ODE map: error well below the signal
+    assert (starts[1] - expect).abs().max() < 0.02
+    model_calls = []
+    sample(model, y, n_steps=5, remedy=R.build("freeinit", iterations=3), seed=0, show_progress=False,
+           callback=lambda d: model_calls.append(d["i"]))
+    assert len(model_calls) == 3 * 5
+
+
+def test_cond_noise_perturbs_y_by_a_fixed_per_sample_draw():
+    model = Hooked(_gauss())
+    y = torch.randn(3, 1, 8, 8)
+    sample(model, y, n_steps=4, remedy=R.build("cond_noise", level=0.3), seed=[7, 8, 9], show_progress=False)
+    seen = torch.stack([c for _, c in model.seen])
+    assert (seen - seen[0]).abs().max() == 0  # the same noisy y at every step
+    eps = R.per_sample_normal([7, 8, 9], (1, 8, 8), "cond_noise")
+    torch.testing.assert_close(seen[0].double(), y.double() + 0.3 * eps, atol=1e-6, rtol=0)
+
+
+def test_alg_conditions_on_the_lowpassed_image_before_the_switch_and_the_sharp_one_after():
+    import torchvision.transforms.functional as TF
+
+    model = Hooked(_gauss())
+    y = torch.randn(2, 1, 8, 8)
+    r = R.build("alg", resize_factor=0.5, until=0.3)
+    sample(model, y, n_steps=11, remedy=r, seed=0, show_progress=False)
+    # independent low-pass: torchvision's antialiased bilinear resize down and back up
+    lp = TF.resize(TF.resize(y, [4, 4], antialias=True), [8, 8], antialias=True)
+    assert len(model.seen) == 11
+    for i, (t, c) in enumerate(model.seen):
+        want = lp if i / 10 <= 0.3 else y  # ALG's interval schedule on the step fraction
+        torch.testing.assert_close(c, want, atol=1e-5, rtol=0, msg=f"step {i} (t={t:.3f})")
+    assert model.hooks == []  # the hook is removed afterwards
+    assert (lp - y).abs().max() > 0.1
+
+
+def test_alg_plus_analytic_init_composes():
+    model = Hooked(_gauss(y_weight=lambda t: 0.5 * t))  # a model that leans on y at high noise
+    g = torch.Generator().manual_seed(3)
+    stats = MomentStats.from_moments(torch.randn(SHAPE, generator=g, dtype=torch.float64), torch.rand(SHAPE, generator=g, dtype=torch.float64) + 0.1)
+    y = torch.randn(2, 1, 8, 8)
+    both = R.compose("alg", R.build("analytic_init", start=0.9))
+    out = sample(model, y, n_steps=5, remedy=both, stats=stats, seed=1, show_progress=False)
+    model.seen.clear()
+    only = sample(model, y, n_steps=5, remedy=R.build("analytic_init", start=0.9), stats=stats, seed=1, show_progress=False)
+    assert not torch.equal(out, only)  # ALG changed the conditioning
+    # the same initial sample as Analytic-Init alone
+    a = _initial(model, y, n_steps=5, remedy=both, stats=stats, seed=1)[0]
+    b = _initial(model, y, n_steps=5, remedy="analytic_init", start=0.9, stats=stats, seed=1)[0]
+    assert torch.equal(a, b)
+    assert R.build(json.loads(json.dumps(both.spec()))) == both
+
+
+# --- determinism and batch independence on the toy ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """The shipped toy (its image input weights are trained, so conditioning remedies change its output)."""
+    from cilnb import models
+
+    return models.load("toy", device="cpu")
+
+
+def _all_noise_and_loop_remedies(stats):
+    return {
+        "none": R.build("none"), "analytic_init": R.build("analytic_init", start=0.9), "freeinit": R.build("freeinit", iterations=2),
+        "frameinit": R.build("frameinit"), "progressive": R.build("progressive", mode="mixed"), "cond_noise": R.build("cond_noise", level=0.1),
+        "progressive+freeinit": R.compose("progressive", R.build("freeinit", iterations=2)),
+    }
+
+
+def test_every_remedy_is_deterministic_and_batch_independent(toy):
+    from cilnb._util import data_dir
+
+    stats = MomentStats.load(data_dir() / "toy_stats.safetensors")
+    y = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    for name, r in _all_noise_and_loop_remedies(stats).items():
+        kw = dict(n_steps=3, remedy=r, stats=stats, show_progress=False)
+        full = sample(toy, y, seed=[11, 12, 13], **kw)
+        again = sample(toy, y, seed=[11, 12, 13], **kw)
+        alone = sample(toy, y[1:2], seed=[12], **kw)
+        chunked = sample(toy, y, seed=[11, 12, 13], batch_size=2, **kw)
+        assert torch.equal(full, again), name
+        torch.testing.assert_close(alone[0], full[1], atol=1e-5, rtol=0, msg=name)
+        torch.testing.assert_close(chunked, full, atol=1e-5, rtol=0, msg=name)
+        if name != "none":
+            assert not torch.allclose(full, sample(toy, y, seed=[11, 12, 13], n_steps=3, show_progress=False, stats=stats,
+                                                   start=0.9 if name == "analytic_init" else 1.0)), f"{name} changed nothing"
+
+
+# --- registry, specs and errors ----------------------------------------------------------------------
+
+
+def test_spec_round_trips_through_json_and_from_cli_parses_types():
+    for name in R.REMEDIES:
+        r = R.build(name)
+        assert R.build(json.loads(json.dumps(r.spec()))) == r
+    r = R.from_cli("freeinit", ["iterations=2", "method=gaussian", "d_s=0.5"])
+    assert r == R.FreeInit(iterations=2, method="gaussian", d_s=0.5) and isinstance(r.iterations, int)
+    assert R.from_cli("frameinit", ["noise_level=none"]).noise_level is None
+    assert R.from_cli("frameinit", ["noise_level=0.85"]).noise_level == 0.85
+    combo = R.from_cli("alg+analytic_init", ["until=0.2", "analytic_init.start=0.9"])
+    assert combo.spec() == {"name": "compose", "settings": {"remedies": [
+        {"name": "alg", "settings": {"resize_factor": 0.25, "until": 0.2}}, {"name": "analytic_init", "settings": {"start": 0.9}}]}}
+    assert R.resolve("none") == R.NoRemedy() and R.resolve(None) == R.NoRemedy()
+    assert set(R.known()) == set(R.REMEDIES)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: R.build("freeinit", d_s=0.0), r"d_s .*\(0, 1\]"),
+    (lambda: R.build("freeinit", d_t=1.5), r"d_t .*\(0, 1\]"),
+    (lambda: R.build("frameinit", d_s=-0.1), r"\(0, 1\]"),
+    (lambda: R.build("alg", resize_factor=0), r"resize_factor must lie in \(0, 1\]"),
+    (lambda: R.build("alg", until=2), r"until"),
+    (lambda: R.build("freeinit", iterations=0), r"iterations must be an int >= 1"),
+    (lambda: R.build("freeinit", method="box"), r"method must be one of"),
+    (lambda: R.build("progressive", alpha=-1), r"alpha"),
+    (lambda: R.build("progressive", mode="x"), r"mode"),
+    (lambda: R.build("cond_noise", level=-0.1), r"level"),
+    (lambda: R.build("analytic_init", start=1.5), r"start must lie in \(0, 1\]"),
+    (lambda: R.build("freenit"), r"unknown remedy 'freenit'; known remedies: none, analytic_init, freeinit"),
+    (lambda: R.build("freeinit", iters=2), r"unknown setting\(s\) \['iters'\] for remedy 'freeinit'; its settings are"),
+    (lambda: R.from_cli("freeinit", ["iterations=two"]), r"cannot read 'two' as int"),
+    (lambda: R.from_cli("freeinit", ["iterations"]), r"key=value"),
+    (lambda: R.from_cli("alg+freeinit", ["nope=1"]), r"unknown setting 'nope'"),
+    (lambda: R.build("freeinit+frameinit", d_s=0.3), r"write it as 'freeinit.d_s'"),
+    (lambda: R.compose(R.build("analytic_init", start=0.9), R.build("analytic_init", start=0.8)), r"initial distribution|start"),
+    (lambda: R.resolve(3), r"remedy must be"),
+])
+def test_bad_settings_give_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_errors_at_sampling_time():
+    model = _gauss()
+    y = torch.zeros(1, 1, 8, 8)
+    with pytest.raises(ValueError, match="remedy 'analytic_init' needs Analytic-Init statistics: pass stats="):
+        sample(model, y, n_steps=2, remedy="analytic_init", show_progress=False)
+    with pytest.raises(ValueError, match="sets the start time"):
+        sample(model, y, n_steps=2, start=0.5, remedy=R.build("analytic_init", start=0.9), stats=MomentStats.from_moments(
+            torch.zeros(SHAPE, dtype=torch.float64), torch.ones(SHAPE, dtype=torch.float64)), show_progress=False)
+
+    class NoHook(torch.nn.Module):  # a bare denoiser-contract model without the adapter base's hook
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.schedule, self.n_frames = inner, inner.schedule, inner.n_frames
+
+        def forward(self, x, t, **cond):
+            return self.inner(x, t, **cond)
+
+    with pytest.raises(ValueError, match="needs the model's condition_hook"):
+        sample(NoHook(model), y, n_steps=2, remedy="alg", show_progress=False)
+    # the Gaussian denoiser is an Adapter: ALG runs on it
+    sample(model, y, n_steps=2, remedy="alg", show_progress=False)
+
+
+def test_conditioning_remedies_run_through_the_toys_condition_hook(toy):
+    """ALG and cond_noise on the shipped toy (an Adapter with condition_hook): deterministic, batch-independent,
+    and they change the videos; ALG with until=0 low-passes only the first step."""
+    y = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    kw = dict(n_steps=4, show_progress=False)
+    plain = sample(toy, y, seed=[1, 2, 3], **kw)
+    for r in (R.build("alg", until=0.5), R.build("alg", until=0.0), R.compose("alg", "cond_noise")):
+        full = sample(toy, y, seed=[1, 2, 3], remedy=r, **kw)
+        alone = sample(toy, y[2:], seed=[3], remedy=r, **kw)
+        torch.testing.assert_close(alone[0], full[2], atol=1e-5, rtol=0)
+        assert not torch.allclose(full, plain, atol=1e-4), r.label()
+    assert torch.equal(sample(toy, y, seed=[1, 2, 3], **kw), plain)  # no hook left behind
+
+
+def test_none_remedy_is_plain_sampling_and_lowpass_folds_leading_dims(toy):
+    y = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    assert torch.equal(sample(toy, y, n_steps=2, seed=3, show_progress=False), sample(toy, y, n_steps=2, seed=3, remedy="none", show_progress=False))
+    v = torch.randn(2, 3, 4, 8, 8)
+    torch.testing.assert_close(R.lowpass_image(v, 0.5), R.lowpass_image(v.reshape(6, 4, 8, 8), 0.5).reshape(v.shape))
+    const = torch.full((1, 2, 8, 8), 0.7)
+    torch.testing.assert_close(R.lowpass_image(const, 0.25), const)  # a constant (e.g. Wan's mask) is kept
+
+
+@pytest.mark.slow
+def test_compare_runs_every_kind_of_remedy_on_a_tiny_svd():
+    """The latent path: conditioning from prepare_condition, FrameInit encoding the pixel frame with the
+    VAE, hooks on the SVD adapter, decoding; per-sample independence holds there too."""
+    from _tiny import tiny_svd_pipeline
+
+    from cilnb.models import svd
+    from cilnb.sweep import ImageSet
+
+    m = svd.from_pipeline(tiny_svd_pipeline(frames=2), n_frames=2).eval()
+    vids = torch.rand(2, 2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        stats = MomentStats().update(m.encode_video(vids).double())
+    grid = {"none": R.build("none"), "frameinit": R.build("frameinit", noise_level=0.5), "freeinit": R.build("freeinit", iterations=2),
+            "alg+analytic_init": R.compose("alg", R.build("analytic_init", start=0.9)), "cond_noise": R.build("cond_noise")}
+    cmp = R.compare(m, ImageSet(["a", "b"], vids[:, 0], "test", {}, vids), grid, n_steps=2, stats=stats, n_reference=0)
+    assert list(cmp.summary.remedy) == list(grid) and cmp.summary.motion.notna().all()
+    assert not torch.equal(cmp.videos["frameinit"], cmp.videos["none"])
+    assert cmp.videos["none"].shape == (2, 2, 3, 32, 32)
+    with pytest.raises(ValueError, match="pass images="):
+        sample(m, torch.zeros(1, 4, 4, 4), n_steps=1, remedy="frameinit", cond={}, show_progress=False)
