@@ -25,7 +25,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["Lab", "SampleResult", "ProbeResult"]
+__all__ = ["Lab", "SampleResult", "ProbeResult", "WIDGET_REMEDIES"]
+
+# remedies offered by the sampling widget, at their authors' defaults (Analytic-Init is the ``init`` toggle)
+WIDGET_REMEDIES = ("none", "freeinit", "frameinit", "progressive", "alg", "cond_noise")
 
 
 @dataclass
@@ -137,9 +140,12 @@ class Lab:
         return int(i)
 
     def sample(self, i: int = 0, *, M: float = 1.0, init: str = "standard", seed: int = 0, n_steps: int | None = None,
-               **sample_kwargs) -> SampleResult:
+               guidance=None, remedy=None, **sample_kwargs) -> SampleResult:
         """``n_seeds`` videos from image ``i`` started at ``M`` with ``init`` noise (seeds ``seed, seed+1, ...``).
 
+        ``guidance``: classifier-free guidance on the image (:func:`cilnb.models.base.guidance_weights`:
+        a number, or ``(first, last)`` frame-wise as SVD; ``None``: the model's default). ``remedy``: an
+        inference-time remedy (:mod:`cilnb.remedies`, e.g. ``"freeinit"``; ``None`` or ``"none"``: plain).
         Extra keywords go to :func:`cilnb.sampling.sample` (e.g. ``sampler``, ``eta``).
         """
         from .sampling import sample
@@ -151,9 +157,13 @@ class Lab:
         S = self.n_seeds
         y = self.images[i:i + 1].expand(S, *self.images.shape[1:])
         extra = self._cond_of(i, S)
+        if guidance is not None:
+            extra["guidance"] = guidance
+        if remedy is not None and remedy != "none":
+            sample_kwargs["remedy"] = remedy
         sampler = sample_kwargs.pop("sampler", self.sampler)
         settings = dict(i=i, M=float(M), init=init, seed=int(seed), n_steps=n_steps or self.n_steps, sampler=sampler,
-                        **sample_kwargs)
+                        guidance=guidance, **{"remedy": "none", **sample_kwargs})
         t0 = time.perf_counter()
         x = sample(self.model, y, n_steps=settings["n_steps"], start=float(M), init=init, stats=self.stats,
                    sampler=sampler, seed=[int(seed) + s for s in range(S)],
@@ -200,8 +210,12 @@ class Lab:
     # widgets (built only on request; headless runs never import ipywidgets)
     # ------------------------------------------------------------------------------------------
 
-    def sampling_widget(self, *, M: float = 1.0, init: str = "standard", seed: int = 0, fps: float = 6.0):
-        """Controls (image, M, init, seed) that re-sample on every change, above the playing videos.
+    def sampling_widget(self, *, M: float = 1.0, init: str = "standard", seed: int = 0, guidance: float = 1.0,
+                        remedy: str = "none", fps: float = 6.0):
+        """Controls (image, M, init, guidance, remedy, seed) that re-sample on every change, above the playing videos.
+
+        ``guidance`` is a constant image guidance scale (1: off); ``remedy`` one of
+        :data:`WIDGET_REMEDIES` at its authors' default settings (FreeInit costs its iterations in time).
 
         Returns the ``ipywidgets.VBox`` (not displayed). ``.children[-2]`` is the animation
         (``HTML``), ``.children[-1]`` the read-out line.
@@ -216,12 +230,17 @@ class Lab:
             "M": W.FloatSlider(min=0.05, max=1.0, step=0.01, value=float(M), description="M", continuous_update=False,
                                readout_format=".2f"),
             "init": W.ToggleButtons(options=inits, value=init, description="init"),
+            "guidance": W.FloatSlider(min=1.0, max=5.0, step=0.25, value=float(guidance), description="guidance",
+                                      continuous_update=False),
+            "remedy": W.Dropdown(options=list(WIDGET_REMEDIES), value=remedy, description="remedy"),
             "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
         }
         view, line = W.HTML(), W.Label()
 
         def update(_=None):
-            res = self.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value)
+            g = c["guidance"].value
+            res = self.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value,
+                              guidance=None if g == 1.0 else g, remedy=c["remedy"].value)
             labels = ["ground truth"] + [f"seed {c['seed'].value + s}" for s in range(self.n_seeds)]
             view.value = play(torch.cat([res.truth[None], res.videos]), labels, fps=fps,
                               title=f"M = {c['M'].value:.2f}, {c['init'].value} init").data
@@ -230,7 +249,7 @@ class Lab:
         for w in c.values():
             w.observe(update, names="value")
         update()
-        return W.VBox([W.HBox([c["i"], c["seed"]]), c["M"], c["init"], view, line])
+        return W.VBox([W.HBox([c["i"], c["seed"]]), c["M"], c["init"], W.HBox([c["guidance"], c["remedy"]]), view, line])
 
     def probe_widget(self, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
         """Controls (video, continuous t, seed) that re-run the one-step prediction, shown playing beside X_t and the truth."""

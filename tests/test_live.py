@@ -44,6 +44,20 @@ def test_sampling_widget_reruns_the_model_on_every_change(lab):
     assert view.value != before and "data:image/gif;base64," in view.value and "motion" in line.value
     box.children[2].value = "analytic"
     assert lab.calls[-1]["init"] == "analytic" and lab.calls[-1]["M"] == pytest.approx(0.6)
+    guidance, remedy = box.children[3].children
+    before = view.value
+    guidance.value = 2.5
+    assert lab.calls[-1]["guidance"] == 2.5 and view.value != before
+    remedy.value = "alg"
+    assert lab.calls[-1]["remedy"] == "alg" and lab.calls[-1]["guidance"] == 2.5
+
+
+def test_sample_guidance_and_remedy_reach_the_sampler(lab):
+    y = lab.images[0:1].expand(2, -1, -1, -1)
+    res = lab.sample(0, seed=1, guidance=2.0, remedy="alg")
+    ref = sampling.sample(lab.model, y, n_steps=3, seed=[1, 2], cond={"guidance": 2.0}, remedy="alg", show_progress=False)
+    assert torch.equal(res.videos, ref.clamp(-1, 1))
+    assert not torch.equal(res.videos, lab.sample(0, seed=1).videos)
 
 
 def test_probe_widget_t_is_continuous(lab):
