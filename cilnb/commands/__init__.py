@@ -82,6 +82,8 @@ def one_line(exc: BaseException) -> str:
     msg = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
     if isinstance(exc, KeyError):
         msg = str(exc.args[0]) if exc.args else msg
-    if type(exc).__name__ not in ("ValueError", "UserError"):
+    from .._util import UserError
+
+    if type(exc) is not ValueError and not isinstance(exc, UserError):
         msg = f"{type(exc).__name__}: {msg}"
     return msg
