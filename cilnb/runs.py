@@ -467,7 +467,7 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
     """:func:`run_sweep` after its checks, holding the lock: settings, the canonical batches of this rank, the table."""
     import torch
 
-    from ._util import atomic_write, progress
+    from ._util import atomic_write, file_errors, progress
     from .sampling import sample
 
     sched = model.schedule
@@ -509,7 +509,16 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
             lost = {u.uid for u in chunk if u.uid not in done}
             if not lost:
                 continue
-            vids = torch.stack([load_file(str(vid_dir / f"{u.uid}.safetensors"))["video"].float() for u in chunk])
+            vids = []
+            for u in chunk:
+                path = vid_dir / f"{u.uid}.safetensors"
+                with file_errors(path, "stored video", "delete it and rerun: its unit is sampled again"):
+                    v = load_file(str(path))["video"].float()
+                if not bool(torch.isfinite(v).all()):
+                    raise ValueError(f"stored video {path} holds NaN or inf (written from a non-finite model by an older cilnb): "
+                                     "delete it and rerun with a finite checkpoint; its unit is sampled again")
+                vids.append(v)
+            vids = torch.stack(vids)
             cols = _motion_columns(vids, toy, images.images[torch.tensor([u.image for u in chunk])], motion)
             _append_rows(row_file, rows_for(chunk, cols, None, lost))
             done.update(lost)

@@ -383,3 +383,18 @@ def test_unexpected_errors_keep_their_traceback(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(stats_cmd, "run", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["stats", "--model", "toy", "--videos", str(tmp_path), "--frames", "2", "--size", "8", "--out", str(tmp_path / "s")])
+
+
+def test_a_nan_video_left_by_an_older_version_is_named_not_a_json_error(capsys, files, tmp_path):
+    out = tmp_path / "o"
+    assert cli(capsys, *sample_args(files, out))[0] == 0
+    (vid,) = (out / "videos").glob("*.safetensors")
+    t = load_file(str(vid))
+    save_file({k: torch.full_like(v, float("nan")) for k, v in t.items()}, str(vid))
+    for p in (out / "results").glob("*.jsonl"):  # the old version failed before writing the row
+        p.unlink()
+    line = one_error(*cli(capsys, *sample_args(files, out)), str(vid), "NaN", "delete it")
+    assert "JSON" not in line
+    vid.unlink()
+    assert cli(capsys, *sample_args(files, out))[0] == 0
+    assert torch.isfinite(load_file(str(vid))["video"]).all()
