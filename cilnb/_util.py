@@ -265,7 +265,8 @@ class JobLock:
                 mine_unheld = same_host and pid == me["pid"] and str(self.path.resolve()) not in _HELD_LOCKS  # a copy, or left by this process
                 dead = mine_unheld or (same_host and isinstance(pid, int) and not _pid_alive(pid))
                 if dead or age_h > self.stale_hours or not info and age_h > 0.01:
-                    why = f"process {pid} is gone" if dead else f"it is {age_h:.1f} h old" if info else "it is unreadable"
+                    why = ("left by this process (or a copy of its folder)" if mine_unheld else f"process {pid} is gone" if dead
+                           else f"it is {age_h:.1f} h old" if info else "it is unreadable")
                     warnings.warn(f"taking over the stale lock {self.path} ({why})", stacklevel=2)
                     with contextlib.suppress(FileNotFoundError):
                         self.path.unlink()
