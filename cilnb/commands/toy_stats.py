@@ -9,7 +9,7 @@ from ._common import nonneg_int, positive_int
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .._util import UserError, check_output_path, data_dir
+    from .._util import UserError, check_output_path, clean_tmp_files, data_dir
     from ..toy_training import toy_stats
 
     out = args.out or str(data_dir() / "toy_stats.safetensors")
@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(out).exists() and not args.force:
         shipped = " (the shipped statistics the notebooks use)" if not args.out else ""
         raise UserError(f"{out} exists{shipped}: pass --out elsewhere, or --force to overwrite it (or delete it first)")
+    clean_tmp_files(Path(out).parent, [Path(out).name])  # left by a killed earlier run
     toy_stats(out, n=args.n, seed=args.seed, show_progress=not args.quiet)
     print(f"wrote {out}")
     return 0
