@@ -27,6 +27,11 @@ __all__ = [
     "repo_root",
     "data_dir",
     "deprecated_module",
+    "UserError",
+    "check_output_path",
+    "clean_tmp_files",
+    "JobLock",
+    "file_errors",
 ]
 
 
@@ -74,6 +79,10 @@ def check_finite(name: str, x: torch.Tensor) -> None:
         bad = ~torch.isfinite(x)
         if bool(bad.any()):
             raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf)")
+
+
+class UserError(ValueError):
+    """A user-caused error (bad option, missing or unusable file): the command line prints its message as one line and exits 2."""
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -144,3 +153,163 @@ def deprecated_module(old: str, renames: Mapping[str, str], default: str) -> Cal
         return value
 
     return __getattr__
+
+
+# ----------------------------------------------------------------------------------------------
+# long jobs: output checks, leftovers of killed runs, one writer per output, file errors
+# ----------------------------------------------------------------------------------------------
+
+TMP_SUFFIX = ".tmp"  # atomic_write's temporary files: ``.<name>.<random>.tmp`` beside the target
+
+
+def check_output_path(path: str | os.PathLike, *, option: str = "--out", folder: bool = False) -> Path:
+    """Check, before any work, that ``path`` can be written; raise :class:`UserError` naming ``option`` if not.
+
+    ``folder=False``: ``path`` is a file (it must not be a folder; its folder must be creatable and
+    writable). ``folder=True``: ``path`` is a folder (it must not be a file). Nothing is created.
+    """
+    path = Path(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{option} {path} is a file, not a folder: choose a folder path")
+        target = path
+    else:
+        if path.is_dir():
+            raise UserError(f"{option} {path} is a folder: give a file path (e.g. {path / 'out.safetensors'})")
+        target = path.parent
+    probe = target
+    while not probe.exists():  # the nearest existing ancestor decides whether the folders can be made
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UserError(f"{option} {path}: {probe} is a file, so no folder can be made under it; choose another {option}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: {probe} is not writable; choose a writable location for {option}")
+    return path
+
+
+def clean_tmp_files(folder: str | os.PathLike, names: Iterable[str] | None = None) -> list[Path]:
+    """Remove the temporary files a killed :func:`atomic_write` left in ``folder`` (``.<name>.*.tmp``).
+
+    ``names``: only the leftovers of these target file names (default: every ``.*.tmp``). Returns
+    what was removed. Call it at the start of a job that holds the output (see :class:`JobLock`).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    patterns = [f".{n}.*{TMP_SUFFIX}" for n in names] if names is not None else [f".*{TMP_SUFFIX}"]
+    for pat in patterns:
+        for p in folder.glob(pat):
+            if p.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+                    removed.append(p)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+_HELD_LOCKS: set[str] = set()  # lock files this process holds now
+
+
+class JobLock:
+    """One writer per output: an exclusive lock file (``O_CREAT | O_EXCL``) holding pid, host and start time.
+
+    Stale-lock rule: a lock whose process is gone (same host, pid not alive) or that is older than
+    ``stale_hours`` (another host: its pid cannot be checked) is taken over with a warning. A live
+    lock raises :class:`UserError` saying who holds it and how to proceed. Use as a context manager.
+    """
+
+    def __init__(self, path: str | os.PathLike, what: str, *, stale_hours: float = 24.0):
+        self.path, self.what, self.stale_hours = Path(path), what, stale_hours
+        self.held = False
+
+    def _info(self) -> dict:
+        import json
+
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> "JobLock":
+        import json
+        import socket
+        import time
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                info = self._info()
+                try:
+                    age_h = (time.time() - self.path.stat().st_mtime) / 3600
+                except FileNotFoundError:
+                    continue  # released meanwhile: try again
+                pid, host = info.get("pid"), info.get("host")
+                same_host = host == me["host"]
+                mine_unheld = same_host and pid == me["pid"] and str(self.path.resolve()) not in _HELD_LOCKS  # a copy, or left by this process
+                dead = mine_unheld or (same_host and isinstance(pid, int) and not _pid_alive(pid))
+                if dead or age_h > self.stale_hours or not info and age_h > 0.01:
+                    why = ("left by this process (or a copy of its folder)" if mine_unheld else f"process {pid} is gone" if dead
+                           else f"it is {age_h:.1f} h old" if info else "it is unreadable")
+                    warnings.warn(f"taking over the stale lock {self.path} ({why})", stacklevel=2)
+                    with contextlib.suppress(FileNotFoundError):
+                        self.path.unlink()
+                    continue
+                raise UserError(
+                    f"{self.what} is in use by another run (pid {pid} on {host}, lock {self.path}): wait for it to finish, "
+                    f"use another output, or delete {self.path} if that run is no longer alive"
+                )
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(me))
+            self.held = True
+            _HELD_LOCKS.add(str(self.path.resolve()))
+            return self
+        raise UserError(f"could not take the lock {self.path}; delete it if no other run is writing {self.what}")
+
+    def release(self) -> None:
+        if self.held:
+            _HELD_LOCKS.discard(str(self.path.resolve()))
+            with contextlib.suppress(FileNotFoundError):
+                if self._info().get("pid") == os.getpid():
+                    self.path.unlink()
+            self.held = False
+
+    def __enter__(self) -> "JobLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def file_errors(path: str | os.PathLike, what: str, fix: str = ""):
+    """Turn a low-level read error of ``path`` (a corrupt or truncated safetensors/JSON file) into a
+    :class:`UserError` that names the file, says what it should be, and the ``fix``."""
+    import json
+
+    try:
+        yield
+    except UserError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:
+        raise UserError(f"{what} {path} is corrupt or truncated ({exc}){'; ' + fix if fix else ''}") from exc
+    except Exception as exc:
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        raise UserError(f"{what} {path} is not a readable safetensors file (corrupt or truncated: {exc}){'; ' + fix if fix else ''}") from exc

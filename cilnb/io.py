@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -94,7 +95,9 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
     """Video files (``VIDEO_EXTS``) and frame folders (folders holding ``IMAGE_EXTS`` files) under ``root``, sorted.
 
     A folder counts as one video when it directly holds image files; its own sub-folders are not
-    searched further. Hidden files and folders (``.name``) are ignored.
+    searched further. Hidden files and folders (``.name``) are ignored. Only regular files are
+    read: a FIFO, socket, device or broken link with a video name is skipped with a warning
+    (opening a FIFO would block forever).
     """
     root = Path(root)
     if not root.is_dir():
@@ -108,13 +111,19 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
             out.append(here)
             dirnames[:] = []
             continue
-        out.extend(here / f for f in names if f.lower().endswith(VIDEO_EXTS))
+        for f in names:
+            if f.lower().endswith(VIDEO_EXTS):
+                p = here / f
+                if p.is_file():
+                    out.append(p)
+                else:
+                    warnings.warn(f"skipping {p}: not a regular file (a FIFO, socket, device or broken link); only regular files are read", stacklevel=2)
     return sorted(out)
 
 
 def image_files(folder: str | os.PathLike) -> list[Path]:
     """The image files (``IMAGE_EXTS``, not hidden) directly in ``folder``, sorted."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."))
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file())
 
 
 def _stride(stride: int | None, fps: float | None, native_fps: float | None) -> int:

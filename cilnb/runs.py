@@ -4,7 +4,10 @@
 standard analytic --seeds 0 1 2 --n-steps 50 --stats FILE --out DIR``, :mod:`cilnb.commands.sample`;
 the conditional images are a :class:`cilnb.io.ImageSet`) runs every *unit* ``(M, init, seed, image)``
 of the grid through :func:`cilnb.sampling.sample`; units sharing ``(M, init)`` are batched into
-one call (per-sample seeds make every video independent of the batch it was drawn in). A unit
+one call (per-sample seeds make every video independent of the other units in its batch). The
+batches are fixed by the grid and ``batch_size`` (:func:`canonical_batches`): a resumed or
+data-parallel run computes every unit in the batch an uninterrupted single run would, so its
+video is bit-identical (CPU kernels can round differently at another batch size, ~1e-6). A unit
 with seed ``s`` and image ``n`` draws its initial noise from a seed hashed from ``(s, n)``
 (:attr:`Unit.noise_seed`): images get independent noise, and the cells of one image and seed are
 paired (``standard`` and ``analytic``, every ``M``, start from the same ``N(0, I)`` draw).
@@ -32,9 +35,16 @@ magnitude summed over pairs; ``--motion-method none`` leaves them out), ``sprite
 speed of the source video, px/frame), ``seconds`` (the batch's time per unit), ``rank``, ``file``.
 
 Resume: a unit is done when its row is in a ``results/*.jsonl`` file *and* its video exists; a
-video without a row (killed between the two writes) gets its row from the stored video without
-resampling. Data parallel: under ``torchrun``/``accelerate launch`` (``WORLD_SIZE > 1``) every
-rank scans the same finished units, then takes ``pending[rank::world]``, writes only its own
+batch with an unfinished unit is recomputed whole, and only its missing videos are written; a
+batch whose videos all exist but some rows do not (killed between the two writes) gets its rows
+from the stored videos without resampling. ``sweep.json`` of a folder without finished units
+(a start that failed before its first unit) is replaced by the new settings; with finished
+units it must match. Sampled videos holding NaN/inf are refused before anything is written.
+One run per folder: ``sample.lock`` (pid, host; ``sample.rank<r>.lock`` for other ranks) refuses
+a second concurrent run and is taken over when its process is gone; temporary files of a killed
+run are removed at start. Data parallel: under ``torchrun``/``accelerate launch`` (``WORLD_SIZE > 1``) every
+rank scans the same finished units, then takes ``batches[rank::world]`` of the canonical batches
+with unfinished units, writes only its own
 ``rank<r>.jsonl``, and rank 0 merges ``results.csv`` after a barrier (gloo process group: only
 barriers, no tensors, so it works for CPU and GPU runs alike). Shown in ``docs/at_scale.md``.
 """
@@ -51,7 +61,7 @@ from typing import Callable, Sequence
 
 from .io import ImageSet, write_mp4
 
-__all__ = ["Unit", "SweepResult", "grid_units", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE"]
+__all__ = ["Unit", "SweepResult", "grid_units", "canonical_batches", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE"]
 
 INITS = ("standard", "analytic")
 SWEEP_FORMAT = "cilnb.sweep"
@@ -194,7 +204,7 @@ def _motion_score_fn():
 
 def _motion_columns(videos, toy: bool, images=None, motion: dict | None = None) -> dict:
     """Per-video columns for a batch ``[B, F, C, H, W]`` in ``[-1, 1]``: motion (and alignment to ``images``)."""
-    cols = {"frame_diff": [float(v) for v in frame_diff(videos)]}
+    cols = {"frame_diff": [_num(v) for v in frame_diff(videos)]}
     if images is not None:
         cols["align_psnr"] = [_num(v) for v in align_psnr(videos, images)]
     B = videos.shape[0]
@@ -306,13 +316,10 @@ def run_sweep(
     :func:`cilnb.metrics.motion_score` (SVD protocol; ``motion_kwargs`` e.g. ``{"resize": None}``
     are passed on), or ``None`` for no flow-based score.
     ``on_batch`` is called after each stored batch with ``{"units": [...ids], "computed": n}``.
-    Under ``torchrun`` each rank takes its shard of the pending units (module docstring).
+    Under ``torchrun`` each rank takes its shard of the pending canonical batches (module docstring).
     Shown in ``docs/at_scale.md``.
     """
-    import torch
-
-    from ._util import atomic_write, model_device_dtype, progress
-    from .sampling import sample
+    from ._util import JobLock, check_output_path, clean_tmp_files, model_device_dtype
     from .stats import encoder_for
 
     Ms = [float(m) for m in Ms]
@@ -341,7 +348,10 @@ def run_sweep(
     starts = {}
     for M in Ms:  # validate every start before any work
         starts[M] = sched.parse_start(native=M) if native else sched.parse_start(M)
-    out = Path(out)
+        if native:
+            _check_native_start(sched, M, starts[M])
+    out = check_output_path(out, option="out (--out)", folder=True)
+    model_label = f"{model_name or type(model).__name__}" + (f" from {model_path}" if model_path is not None else "")
     space = encoder_for(model)[3]  # latent models are decoded for storage and metrics
     device, dtype = model_device_dtype(model)
     toy = images.spec.startswith("toy:")
@@ -383,117 +393,236 @@ def run_sweep(
         raise ValueError("two grid cells share a unit id: M values that differ beyond 6 significant digits, or duplicate image names")
     rank, world, created = _dist_setup()
     try:
-        cfg_path = out / "sweep.json"
-        if cfg_path.is_file():
-            stored = json.loads(cfg_path.read_text())
-            diff = {k: (stored.get(k), v) for k, v in settings.items() if stored.get(k) != v}
-            if diff:
-                raise ValueError(
-                    f"{out} holds a sweep with other settings {diff} (stored, now): use the same settings to resume/extend it, "
-                    "or choose another --out"
-                )
-        elif rank == 0:
-            atomic_write(cfg_path, lambda tmp: tmp.write_text(json.dumps(settings, indent=1)))
-
-        rows = read_rows(out)
-        vid_dir = out / "videos"
-        done = {u.uid for u in units if u.uid in rows and (vid_dir / f"{u.uid}.safetensors").is_file()}
-        pending = [u for u in units if u.uid not in done]
-        _barrier(world)  # every rank has scanned before anyone writes
-        mine = pending[rank::world]
-        recover = [u for u in mine if (vid_dir / f"{u.uid}.safetensors").is_file()]
-        todo = [u for u in mine if not (vid_dir / f"{u.uid}.safetensors").is_file()]
-        if max_units is not None:
-            todo = todo[:max_units]
-        row_file = out / "results" / f"rank{rank}.jsonl"
-
-        def base_row(u: Unit) -> dict:
-            return {
-                "unit": u.uid, "M": u.M, "init": u.init, "seed": u.seed, "image": u.name, "image_index": u.image,
-                "start": float(starts[u.M]), "start_native": _num(sched.to_native(starts[u.M])),
-                "n_steps": n_steps, "sampler": sampler, "model": settings["model"], "rank": rank,
-                "file": f"videos/{u.uid}.safetensors",
-                **{k: v[u.image] for k, v in images.columns.items()},
-                **images.cond_of(u.image),
-            }
-
-        # rows lost between "video written" and "row appended": rebuild them from the stored videos
-        recovered = 0
-        if recover:
-            from safetensors.torch import load_file
-
-            for lo in range(0, len(recover), batch_size):
-                chunk = recover[lo : lo + batch_size]
-                vids = torch.stack([load_file(str(vid_dir / f"{u.uid}.safetensors"))["video"].float() for u in chunk])
-                cols = _motion_columns(vids, toy, images.images[torch.tensor([u.image for u in chunk])], motion)
-                new_rows = [{**base_row(u), **{k: v[b] for k, v in cols.items()}, "seconds": None} for b, u in enumerate(chunk)]
-                _append_rows(row_file, new_rows)
-                recovered += len(chunk)
-
-        # batches: same (M, init), in canonical order, batch_size units each
-        batches: list[list[Unit]] = []
-        for M in Ms:
-            for init in inits:
-                group = [u for u in todo if u.M == M and u.init == init]
-                batches += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
-        computed = 0
-        bar = progress(None, total=len(todo), disable=not show_progress, desc=f"sample[rank {rank}]" if world > 1 else "sample", unit="video")
-        has_prep = callable(getattr(model, "prepare_condition", None))
-        try:
-            for chunk in batches:
-                t0 = time.time()
-                idx = torch.tensor([u.image for u in chunk])
-                imgs = images.images[idx].to(device=device, dtype=dtype)
-                if has_prep:
-                    with torch.no_grad():
-                        conds = [
-                            model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.noise_seed), **cond_kwargs,
-                                                    **images.cond_of(u.image))
-                            for b, u in enumerate(chunk)
-                        ]
-                    cond = _concat_cond(conds)
-                else:
-                    per_image = [images.cond_of(u.image) for u in chunk]
-                    cond = {"y": imgs, **{k: torch.tensor([c[k] for c in per_image], device=device) for k in images.cond}}
-                y = cond.pop("y")
-                M, init = chunk[0].M, chunk[0].init
-                x = sample(
-                    model, y, n_steps=n_steps, start=starts[M], init=init, stats=stats if init == "analytic" else None,
-                    sampler=sampler, seed=[u.noise_seed for u in chunk], frames=frames, cond=cond, show_progress=False,
-                )
-                if space == "latent":
-                    with torch.no_grad():
-                        vids = model.decode_latents(x)
-                    store, lat = vids.to(torch.float16), x.float()
-                else:
-                    vids = x
-                    store, lat = x.float(), None
-                cols = _motion_columns(vids, toy, imgs.float(), motion)
-                dt = (time.time() - t0) / len(chunk)
-                new_rows = []
-                for b, u in enumerate(chunk):
-                    meta = {"unit": u.uid, "M": u.M, "init": u.init, "seed": u.seed, "image": u.name, "model": settings["model"], "n_steps": n_steps, "sampler": sampler}
-                    _save_unit(vid_dir / f"{u.uid}.safetensors", store[b].cpu(), None if lat is None else lat[b].cpu(), meta, mp4, mp4_fps)
-                    new_rows.append({**base_row(u), **{k: v[b] for k, v in cols.items()}, "seconds": dt})
-                _append_rows(row_file, new_rows)
-                computed += len(chunk)
-                bar.update(len(chunk))
-                if on_batch is not None:
-                    on_batch({"units": [u.uid for u in chunk], "computed": computed})
-        finally:
-            bar.close()
-
-        _barrier(world)
-        table = _table(out)
-        if rank == 0:
-            atomic_write(out / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
-        _barrier(world)
-        return SweepResult(table=table, out=out, computed=computed, recovered=recovered, pending=len(pending), rank=rank, world=world)
+        lock = JobLock(out / ("sample.lock" if rank == 0 else f"sample.rank{rank}.lock"), f"sweep folder {out}")
+        with lock:
+            if rank == 0:  # leftovers of a killed run's atomic writes (before any rank writes again)
+                for d in (out, out / "videos"):
+                    clean_tmp_files(d)
+            return _run_units(
+                model, images, out, settings=settings, units=units, Ms=Ms, inits=inits, starts=starts, stats=stats, sampler=sampler,
+                n_steps=n_steps, frames=frames, batch_size=batch_size, cond_kwargs=cond_kwargs, max_units=max_units, mp4=mp4,
+                mp4_fps=mp4_fps, motion=motion, toy=toy, space=space, device=device, dtype=dtype, show_progress=show_progress,
+                on_batch=on_batch, rank=rank, world=world, model_label=model_label,
+            )
     finally:
         if created:
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def _commit_settings(out: Path, settings: dict, rank: int) -> None:
+    """Write ``sweep.json`` (rank 0), or check a stored one. A folder without finished units is re-initialised
+    (a failed first start must not lock it); one with finished units must keep its settings."""
+    from ._util import atomic_write
+
+    cfg_path = out / "sweep.json"
+    if cfg_path.is_file():
+        finished = bool(read_rows(out)) or any((out / "videos").glob("*.safetensors"))
+        try:
+            stored = json.loads(cfg_path.read_text())
+            if not isinstance(stored, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            if finished:
+                raise ValueError(
+                    f"{cfg_path} is corrupt ({exc}) and {out} holds finished units: restore the file, or delete {cfg_path} and rerun "
+                    "the exact command that made those units (its settings are then stored again), or choose another --out"
+                ) from None
+            stored = None
+        if stored is not None:
+            diff = {k: (stored.get(k), v) for k, v in settings.items() if stored.get(k) != v}
+            if not diff:
+                return
+            if finished:
+                raise ValueError(
+                    f"{out} holds a sweep with other settings {diff} (stored, now): use the same settings to resume/extend it, "
+                    "or choose another --out"
+                )
+        if rank == 0:
+            import warnings
+
+            warnings.warn(f"{cfg_path} is replaced: {out} holds no finished unit (an earlier start failed before its first unit)", stacklevel=3)
+    if rank == 0:
+        atomic_write(cfg_path, lambda tmp: tmp.write_text(json.dumps(settings, indent=1)))
+
+
+def canonical_batches(units: Sequence[Unit], Ms: Sequence[float], inits: Sequence[str], batch_size: int) -> list[list[Unit]]:
+    """The sampler calls of a grid: units sharing ``(M, init)`` in canonical order, ``batch_size`` at a time.
+
+    Fixed by the grid and ``batch_size`` alone (not by what is already done, nor by the rank), so a
+    resumed or sharded run recomputes a unit in exactly the batch an uninterrupted run used: its
+    video is bit-identical (CPU kernels may round differently for another batch size).
+    """
+    batches: list[list[Unit]] = []
+    for M in Ms:
+        for init in inits:
+            group = [u for u in units if u.M == M and u.init == init]
+            batches += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
+    return batches
+
+
+def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, stats, sampler, n_steps, frames, batch_size, cond_kwargs,
+               max_units, mp4, mp4_fps, motion, toy, space, device, dtype, show_progress, on_batch, rank, world, model_label) -> SweepResult:
+    """:func:`run_sweep` after its checks, holding the lock: settings, the canonical batches of this rank, the table."""
+    import torch
+
+    from ._util import atomic_write, file_errors, progress
+    from .sampling import sample
+
+    sched = model.schedule
+    _barrier(world)  # rank 0 has cleaned up before any rank reads
+    _commit_settings(out, settings, rank)
+    rows = read_rows(out)
+    vid_dir = out / "videos"
+    has_vid = {u.uid for u in units if (vid_dir / f"{u.uid}.safetensors").is_file()}
+    done = {u.uid for u in units if u.uid in rows and u.uid in has_vid}
+    pending = [u for u in units if u.uid not in done]
+    _barrier(world)  # every rank has scanned before anyone writes
+    # whole canonical batches, sharded by batch: a unit is always computed in the same batch
+    mine = [b for b in canonical_batches(units, Ms, inits, batch_size) if any(u.uid not in done for u in b)][rank::world]
+    row_file = out / "results" / f"rank{rank}.jsonl"
+
+    def base_row(u: Unit) -> dict:
+        return {
+            "unit": u.uid, "M": u.M, "init": u.init, "seed": u.seed, "image": u.name, "image_index": u.image,
+            "start": float(starts[u.M]), "start_native": _num(sched.to_native(starts[u.M])),
+            "n_steps": n_steps, "sampler": sampler, "model": settings["model"], "rank": rank,
+            "file": f"videos/{u.uid}.safetensors",
+            **{k: v[u.image] for k, v in images.columns.items()},
+            **images.cond_of(u.image),
+        }
+
+    def rows_for(chunk, cols, seconds, which) -> list[dict]:
+        return [{**base_row(u), **{k: v[b] for k, v in cols.items()}, "seconds": seconds} for b, u in enumerate(chunk) if u.uid in which]
+
+    recovered = computed = 0
+
+    def recover(batches) -> None:
+        """Rows of stored videos whose row was lost, from the videos (no resampling); metrics over the stored
+        videos of the same canonical batch, so (pixel models) they equal those of the run that made them."""
+        nonlocal recovered
+        from safetensors.torch import load_file
+
+        for b in batches:
+            chunk = [u for u in b if u.uid in has_vid]
+            lost = {u.uid for u in chunk if u.uid not in done}
+            if not lost:
+                continue
+            vids = []
+            for u in chunk:
+                path = vid_dir / f"{u.uid}.safetensors"
+                with file_errors(path, "stored video", "delete it and rerun: its unit is sampled again"):
+                    v = load_file(str(path))["video"].float()
+                if not bool(torch.isfinite(v).all()):
+                    raise ValueError(f"stored video {path} holds NaN or inf (written from a non-finite model by an older cilnb): "
+                                     "delete it and rerun with a finite checkpoint; its unit is sampled again")
+                vids.append(v)
+            vids = torch.stack(vids)
+            cols = _motion_columns(vids, toy, images.images[torch.tensor([u.image for u in chunk])], motion)
+            _append_rows(row_file, rows_for(chunk, cols, None, lost))
+            done.update(lost)
+            recovered += len(lost)
+
+    # batches whose videos all exist (killed between "videos written" and "rows appended")
+    recover([b for b in mine if all(u.uid in has_vid for u in b)])
+    to_sample = [b for b in mine if not all(u.uid in has_vid for u in b)]
+    n_todo = sum(u.uid not in has_vid for b in to_sample for u in b)
+    if max_units is not None:
+        n_todo = min(n_todo, max_units)
+    bar = progress(None, total=n_todo, disable=not show_progress, desc=f"sample[rank {rank}]" if world > 1 else "sample", unit="video")
+    has_prep = callable(getattr(model, "prepare_condition", None))
+    try:
+        for chunk in to_sample:
+            if max_units is not None and computed >= max_units:
+                break
+            t0 = time.time()
+            idx = torch.tensor([u.image for u in chunk])
+            imgs = images.images[idx].to(device=device, dtype=dtype)
+            if has_prep:
+                with torch.no_grad():
+                    conds = [
+                        model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.noise_seed), **cond_kwargs,
+                                                **images.cond_of(u.image))
+                        for b, u in enumerate(chunk)
+                    ]
+                cond = _concat_cond(conds)
+            else:
+                per_image = [images.cond_of(u.image) for u in chunk]
+                cond = {"y": imgs, **{k: torch.tensor([c[k] for c in per_image], device=device) for k in images.cond}}
+            y = cond.pop("y")
+            M, init = chunk[0].M, chunk[0].init
+            x = sample(
+                model, y, n_steps=n_steps, start=starts[M], init=init, stats=stats if init == "analytic" else None,
+                sampler=sampler, seed=[u.noise_seed for u in chunk], frames=frames, cond=cond, show_progress=False,
+            )
+            _check_finite_output(x, chunk, model_label, "sampled")
+            if space == "latent":
+                with torch.no_grad():
+                    vids = model.decode_latents(x)
+                _check_finite_output(vids, chunk, model_label, "decoded")
+                store, lat = vids.to(torch.float16), x.float()
+            else:
+                vids = x
+                store, lat = x.float(), None
+            cols = _motion_columns(vids, toy, imgs.float(), motion)
+            dt = (time.time() - t0) / len(chunk)
+            new_vid = [u for u in chunk if u.uid not in has_vid]
+            if max_units is not None:
+                new_vid = new_vid[: max_units - computed]
+            write = {u.uid for u in new_vid}
+            for b, u in enumerate(chunk):
+                if u.uid in write:
+                    meta = {"unit": u.uid, "M": u.M, "init": u.init, "seed": u.seed, "image": u.name, "model": settings["model"], "n_steps": n_steps, "sampler": sampler}
+                    _save_unit(vid_dir / f"{u.uid}.safetensors", store[b].cpu(), None if lat is None else lat[b].cpu(), meta, mp4, mp4_fps)
+            # rows: new videos, and videos stored before a kill whose row was lost (metrics of this same batch)
+            lost = {u.uid for u in chunk if u.uid in has_vid and u.uid not in done}
+            _append_rows(row_file, rows_for(chunk, cols, dt, write | lost))
+            recovered += len(lost)
+            done |= write | lost
+            has_vid |= write
+            computed += len(write)
+            bar.update(len(write))
+            if on_batch is not None:
+                on_batch({"units": [u.uid for u in new_vid], "computed": computed})
+    finally:
+        bar.close()
+    recover(to_sample)  # lost rows of batches this run did not sample (max_units)
+
+    _barrier(world)
+    table = _table(out)
+    if rank == 0:
+        atomic_write(out / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
+    _barrier(world)
+    return SweepResult(table=table, out=out, computed=computed, recovered=recovered, pending=len(pending), rank=rank, world=world)
+
+
+NATIVE_MIN_START = 0.02  # a native --M that maps below this normalised start, while <= 1, is taken for a normalised M given by mistake
+
+
+def _check_native_start(sched, M: float, start: float) -> None:
+    """Refuse a native start that looks like a normalised M given with ``native=True`` (e.g. ``--native --M 1.0`` on a
+    1000-step schedule is timestep 1: a start at the clean end, nearly no sampling)."""
+    top = float(sched.to_native(1.0))
+    if 0 < M <= 1.0 and top > 1.0 + 1e-6 and start < NATIVE_MIN_START:
+        raise ValueError(
+            f"native start {M:g} is normalised t = {start:.4g}, almost the clean end of the schedule (native times run up to {top:g}): "
+            f"did you mean the normalised --M {M:g} (drop --native)? For a native start give a larger value, e.g. {0.9 * top:g}"
+        )
+
+
+def _check_finite_output(x, chunk, model_label: str, what: str) -> None:
+    """Refuse non-finite samples before anything is written (a NaN checkpoint or absurd statistics)."""
+    import torch
+
+    bad = ~torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
+    if bool(bad.any()):
+        units = [u.uid for u, b in zip(chunk, bad.tolist()) if b]
+        raise ValueError(
+            f"the {what} videos of {len(units)} unit(s) ({', '.join(units[:3])}{', ...' if len(units) > 3 else ''}) hold NaN or inf; "
+            f"nothing was written for them. The model ({model_label}) or the statistics give non-finite outputs: check its weights "
+            "(e.g. a diverged training run) and --stats, then rerun"
+        )
 
 
 def _table(out: Path):

@@ -19,6 +19,11 @@ names, settings, the checkpoint's name) is replaced atomically; the JSON is the 
 so a run killed at any moment resumes from a state in which every counted video is listed and
 every listed video is counted exactly once. The finished file is ``FILE``; the progress file is
 kept (pointing at ``FILE``), so a later run over a folder with new videos only encodes those.
+Resume is bit-exact: batches restart at a checkpoint (a batch boundary) and the float64 moments
+round-trip exactly, so a killed and resumed run writes the same ``FILE`` as an uninterrupted one.
+One run at a time per ``FILE``: ``FILE.lock`` (pid, host) refuses a second concurrent run (a lock
+whose process is gone is taken over); temporary files a kill left behind are removed at start.
+The output location is checked before the model encodes anything; only regular files are read.
 
 Statistics files are read only by :meth:`cilnb.analytic_init.MomentStats.load`. Shown in
 ``docs/at_scale.md``.
@@ -103,7 +108,9 @@ def _read_progress(out: Path, settings: dict):
         return None
     try:
         state = json.loads(prog.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        if not isinstance(state, dict):
+            raise json.JSONDecodeError("not a JSON object", "", 0)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"progress file {prog} is unreadable ({exc}); delete it (and {out.name}.ckpt-*) to start over, or pass resume=False / --no-resume") from exc
     if state.get("format") != PROGRESS_FORMAT:
         raise ValueError(f"{prog} is not a cilnb stats progress file; delete it or choose another --out")
@@ -113,11 +120,18 @@ def _read_progress(out: Path, settings: dict):
             f"{out} was started with other settings {diff} (stored, now): rerun with the same settings to resume, "
             "choose another --out, or pass --no-resume to start over"
         )
-    stats_file = out.parent / state["stats_file"]
-    stats = MomentStats.load(stats_file)
-    if stats.count != len(state["done"]):
+    try:
+        stats_file = out.parent / state["stats_file"]
+        done, skipped, serial = list(state["done"]), dict(state.get("skipped", {})), int(state.get("serial", 0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"progress file {prog} is incomplete ({exc!r} missing or malformed): delete it to start over, or pass --no-resume") from exc
+    try:
+        stats = MomentStats.load(stats_file)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ValueError(f"{exc}; the checkpoint of {prog} is unusable: pass --no-resume (or delete {prog.name}) to start over") from exc
+    if stats.count != len(done):
         raise ValueError(f"{prog} lists {len(state['done'])} processed videos but {stats_file.name} counts {stats.count}: the checkpoint is inconsistent; start over with --no-resume")
-    return stats, list(state["done"]), dict(state.get("skipped", {})), state["stats_file"], int(state.get("serial", 0))
+    return stats, done, skipped, state["stats_file"], serial
 
 
 def compute_stats(
@@ -146,10 +160,7 @@ def compute_stats(
     called after each encoded batch with ``{"done", "new", "skipped"}`` (tests use it to interrupt
     a run). See the module docstring for frame sampling and resume. Shown in ``docs/at_scale.md``.
     """
-    import torch
-
-    from .analytic_init import MomentStats
-    from ._util import atomic_write, model_device_dtype, progress
+    from ._util import JobLock, check_output_path, clean_tmp_files
 
     t0 = time.time()
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
@@ -165,8 +176,25 @@ def compute_stats(
         raise ValueError("batch_size and checkpoint_every must be >= 1")
     if max_videos is not None and max_videos < 1:
         raise ValueError(f"max_videos must be >= 1, got {max_videos}")
-    out = Path(out)
+    out = check_output_path(out, option="out (--out)")
     root = Path(videos)
+    if not root.is_dir():
+        raise ValueError(f"--videos {root} is not a folder; pass the folder that holds the videos")
+    with JobLock(out.with_name(out.name + ".lock"), f"statistics file {out}"):
+        clean_tmp_files(out.parent, [out.name, f"{out.name}.ckpt-*", _progress_path(out).name])
+        return _compute(model, root, out, frames=frames, hw=hw, batch_size=batch_size, max_videos=max_videos, stride=stride,
+                        fps=fps, checkpoint_every=checkpoint_every, resume=resume, model_name=model_name, model_path=model_path,
+                        show_progress=show_progress, on_batch=on_batch, t0=t0)
+
+
+def _compute(model, root: Path, out: Path, *, frames, hw, batch_size, max_videos, stride, fps, checkpoint_every, resume,
+             model_name, model_path, show_progress, on_batch, t0) -> StatsResult:
+    """:func:`compute_stats` after its checks, holding the lock."""
+    import torch
+
+    from .analytic_init import MomentStats
+    from ._util import atomic_write, model_device_dtype, progress
+
     encode, channels, scaling, space = encoder_for(model)
     clips = ClipSet(root, frames=frames, size=hw, stride=stride, fps=fps, channels=channels)
     device, _ = model_device_dtype(model)
@@ -268,7 +296,7 @@ def compute_stats(
         bar.close()
     if stats.count == 0:
         raise ValueError(
-            f"none of the {len(clips)} video(s) in {root} could be used; skipped:\n"
+            f"none of the {len(clips)} video(s) in {root} could be used (check --frames, --size, --stride/--fps); skipped:\n"
             + "\n".join(f"  {n}: {why}" for n, why in sorted(skipped.items()))
         )
     checkpoint(final=True)

@@ -309,10 +309,15 @@ def _load_checkpoint(path: Path, unet, optimizer) -> tuple[int, list]:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    unet.load_state_dict(load_file(str(path / "unet.safetensors")))
-    with safe_open(str(path / "optimizer.safetensors"), framework="pt") as f:
-        meta = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    from ._util import file_errors
+
+    fix = "remove that checkpoint folder to resume from an older one, or pass --no-resume"
+    with file_errors(path / "unet.safetensors", "checkpoint file", fix):
+        unet.load_state_dict(load_file(str(path / "unet.safetensors")))
+    with file_errors(path / "optimizer.safetensors", "checkpoint file", fix):
+        with safe_open(str(path / "optimizer.safetensors"), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     if meta.get("format") != CKPT_FORMAT:
         raise ValueError(f"{path} is not a cilnb finetune checkpoint; remove it or pass --no-resume")
     state: dict = {}
@@ -377,6 +382,8 @@ def finetune(adapter, videos, out, *, config: FinetuneConfig | None = None, resu
             start, losses = _load_checkpoint(ckpt, unet, optimizer)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        for tmp in out.glob(".checkpoint-*.tmp"):  # unfinished checkpoint folders of a killed run
+            shutil.rmtree(tmp, ignore_errors=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
         log = out / "log.jsonl"
         if log.is_file():  # drop steps logged after the checkpoint we resume from (they are redone)

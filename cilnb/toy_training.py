@@ -31,14 +31,18 @@ from pathlib import Path
 import torch
 
 from . import data as D
-from ._util import atomic_write, make_generator, progress, resolve_device
+from ._util import JobLock, UserError, atomic_write, check_output_path, clean_tmp_files, file_errors, make_generator, progress, resolve_device
 from .denoiser import v_from_x0_eps
 from .models import toy
 
-__all__ = ["TrainConfig", "train", "resume_path", "toy_stats", "VARIANTS"]
+__all__ = ["TrainConfig", "TrainingDiverged", "train", "resume_path", "toy_stats", "VARIANTS"]
 
 VARIANTS = ("base", "naive", "timenoise")
 STATE_FORMAT = "cilnb-toy-train-state/1"
+
+
+class TrainingDiverged(UserError):
+    """The loss or the weights became NaN/inf: nothing was written over the last good resume state or the output."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,11 @@ class TrainConfig:
             if fine:
                 if not Path(self.init).is_file():
                     raise ValueError(f"init checkpoint {self.init} does not exist; train the base first (python -m cilnb train-toy --variant base)")
-                object.__setattr__(self, "model", toy.ToyConfig.from_json(toy.read_metadata(self.init)["config"]))
+                with file_errors(self.init, "init checkpoint", "pass a checkpoint written by `python -m cilnb train-toy --variant base`"):
+                    meta = toy.read_metadata(self.init)
+                if "config" not in meta:
+                    raise UserError(f"init checkpoint {self.init} is not a cilnb toy checkpoint (no model config in its metadata)")
+                object.__setattr__(self, "model", toy.ToyConfig.from_json(meta["config"]))
             else:
                 object.__setattr__(self, "model", toy.ToyConfig())
         for name in ("steps", "pretrain_steps", "warmup"):
@@ -173,7 +181,8 @@ class _Run:
         if cfg.variant == "base":
             self.net = toy.init_net(cfg.model, cfg.seed)
         else:
-            base = toy.load_checkpoint(cfg.init)
+            with file_errors(cfg.init, "init checkpoint", "pass a checkpoint written by `python -m cilnb train-toy --variant base`"):
+                base = toy.load_checkpoint(cfg.init)
             if base.config != cfg.model:
                 raise ValueError(f"init checkpoint {cfg.init} has model config {base.config}, expected {cfg.model}")
             self.net = base.net
@@ -212,16 +221,18 @@ class _Run:
         from safetensors import safe_open
         from safetensors.torch import load_file
 
-        with safe_open(str(path), framework="pt") as f:
-            md = f.metadata()
+        fix = "delete it to start the run over"
+        with file_errors(path, "resume state", fix):
+            with safe_open(str(path), framework="pt") as f:
+                md = f.metadata() or {}
+            t = load_file(str(path))
         if md.get("format") != STATE_FORMAT:
-            raise ValueError(f"{path} is not a cilnb toy training state")
+            raise UserError(f"resume state {path} is not a cilnb toy training state; {fix}")
         if json.loads(md["train_config"]) != json.loads(self.cfg.to_json()):
             raise ValueError(
                 f"resume state {path} was written by a run with a different configuration; delete it to start over, "
                 "or rerun with the original options"
             )
-        t = load_file(str(path))
         self.net.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
         self.ema = {k[4:]: v.to(self.device) for k, v in t.items() if k.startswith("ema.")}
         self.stage_idx, self.step = int(md["stage_idx"]), int(md["step"])
@@ -283,12 +294,28 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
     removed when the run completes. If ``out`` already holds a finished run of the same config it
     is returned as is (``force=True`` retrains). ``stop_after`` stops after that many optimizer
     steps in this call (for tests: simulates a kill) and returns the resume-state path.
+    Resume is bit-exact (weights, EMA, optimizer and both RNG states round-trip exactly). A
+    non-finite loss or weight raises :class:`TrainingDiverged` and writes nothing (the last
+    resume state on disk, from before the divergence, is kept). ``<out>.lock`` refuses a second
+    concurrent run on ``out``; temporary files a kill left are removed at start.
     """
-    out = Path(out)
+    out = check_output_path(out, option="out (--out)")
     dev = resolve_device(device)
+    with JobLock(out.with_name(out.name + ".lock"), f"training output {out}"):
+        clean_tmp_files(out.parent, [out.name, resume_path(out).name])
+        return _train(cfg, out, dev, show_progress=show_progress, force=force, stop_after=stop_after)
+
+
+def _finite(tensors) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in tensors if v.is_floating_point())
+
+
+def _train(cfg: TrainConfig, out: Path, dev: torch.device, *, show_progress: bool, force: bool, stop_after: int | None) -> Path:
+    """:func:`train` holding the lock."""
     state_path = resume_path(out)
     if out.is_file() and not force and not state_path.is_file():
-        meta = toy.read_metadata(out)
+        with file_errors(out, "existing output", "delete it or pass --force to retrain"):
+            meta = toy.read_metadata(out)
         if meta.get("train_config") == json.loads(cfg.to_json()):
             return out
         raise ValueError(f"{out} exists and was trained with a different configuration: choose another --out or pass --force")
@@ -309,10 +336,14 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
                 for grp in run.opt.param_groups:
                     grp["lr"] = lr
                 loss = _loss(run, stage)
+                if not math.isfinite(loss.item()):
+                    _diverged(cfg, state_path, stage, run.step + 1, f"loss = {loss.item()}")
                 run.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
                 run.opt.step()
+                if not _finite(run.net.parameters()):
+                    _diverged(cfg, state_path, stage, run.step + 1, "non-finite weights after the optimizer step")
                 run.update_ema()
                 run.step += 1
                 n_this_call += 1
@@ -336,6 +367,8 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
                 run.save(state_path)
     finally:
         bar.close()
+    if not _finite(run.ema.values()):
+        _diverged(cfg, state_path, stages[-1][0], stages[-1][1], "non-finite EMA weights")
     net = toy.init_net(cfg.model)
     net.load_state_dict({k: v.cpu() for k, v in run.ema.items()})
     meta = {
@@ -346,6 +379,16 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
     toy.save_checkpoint(out, net, meta)
     state_path.unlink(missing_ok=True)
     return out
+
+
+def _diverged(cfg: TrainConfig, state_path: Path, stage: str, step: int, what: str):
+    """Raise :class:`TrainingDiverged`: where, why, what was kept, what to do."""
+    kept = (f"the last good resume state {state_path} is kept (it resumes this configuration only)" if state_path.is_file()
+            else "no resume state had been written yet")
+    raise TrainingDiverged(
+        f"training diverged at {stage} step {step} ({what}) with lr={cfg.lr:g}; nothing was written; {kept}. "
+        f"Lower --lr and retrain (delete {state_path.name} first if it exists: a resume state only resumes its own configuration)"
+    )
 
 
 def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, config: D.SpriteConfig | None = None, show_progress: bool = True):

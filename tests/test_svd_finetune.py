@@ -156,4 +156,4 @@ def test_few_steps_resume_and_cli(videos, tmp_path):
     for k, v in after.items():
         torch.testing.assert_close(final_b[k], v, atol=1e-6, rtol=1e-5)
     with pytest.raises(ValueError, match="supports --model svd"):
-        main(common + ["--model", "toy"])
+        main(common + ["--model", "toy", "--debug"])  # --debug: the error itself, not the one-line exit 2

@@ -6,14 +6,35 @@ library functions (:mod:`cilnb.stats`, :mod:`cilnb.runs`, :mod:`cilnb.svd_finetu
 :mod:`cilnb.toy_training`, :mod:`cilnb.figures`). Building the parser imports no torch, so
 ``python -m cilnb --help`` is fast: the library is imported inside ``run``. A new command is a new
 module here plus its name in :data:`COMMANDS`.
+
+Errors (:func:`main`): a *user error* prints one line, ``cilnb <command>: error: <what and the
+fix>``, to stderr and exits 2; ``--debug`` (before or after the command) shows the traceback
+instead. User errors are :class:`cilnb._util.UserError`, ``ValueError`` and ``TypeError`` (cilnb
+validates its inputs with them), ``FileNotFoundError`` (also ``models.WeightsNotFoundError``),
+``NotADirectoryError``, ``IsADirectoryError``, ``PermissionError`` and ``FileExistsError``;
+argparse's own errors use the same one-line form. Anything else is unexpected: the traceback
+is shown and the exit status is 1. Ctrl-C prints one line and exits 130.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from typing import Sequence
 
-__all__ = ["COMMANDS", "build_parser", "register", "main"]
+__all__ = ["COMMANDS", "USER_ERRORS", "build_parser", "register", "main"]
+
+# the exception types main() reports as one line and exit status 2 (without --debug)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``cilnb <command>: error: <message> (see --help)`` and exit 2."""
+
+    def error(self, message: str):  # noqa: D102 (argparse API)
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 # the commands in the order ``--help`` lists them
 COMMANDS: tuple[str, ...] = ("figures", "stats", "sample", "finetune", "train-toy", "toy-stats")
@@ -23,16 +44,46 @@ def register(sub: argparse._SubParsersAction, names: Sequence[str] = COMMANDS) -
     """Add the commands ``names`` to ``sub``; each module declares its own arguments."""
     for name in names:
         importlib.import_module(f"{__name__}.{name.replace('-', '_')}").add_parser(sub)
+        sub.choices[name].add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                       help="show the full traceback of an error")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``cilnb`` parser with every command of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="cilnb", description="Conditional image leakage notebooks")
+    parser = _Parser(prog="cilnb", description="Conditional image leakage notebooks")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error (also after the command)")
     register(parser.add_subparsers(dest="command", required=True))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``) and run the command; returns its exit status."""
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and run the command; returns its exit status.
+
+    User errors (:data:`USER_ERRORS`, module docstring) print one line and return 2; ``--debug``
+    re-raises them with their traceback.
+    """
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"cilnb {args.command}: interrupted (rerun the same command to resume where it stopped)", file=sys.stderr)
+        return 130
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        print(f"cilnb {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (lines joined by ``; ``), prefixed by its type unless it is a plain ValueError/UserError."""
+    msg = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+    if isinstance(exc, KeyError):
+        msg = str(exc.args[0]) if exc.args else msg
+    from .._util import UserError
+
+    if type(exc) is not ValueError and not isinstance(exc, UserError):
+        msg = f"{type(exc).__name__}: {msg}"
+    return msg

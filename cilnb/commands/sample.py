@@ -5,11 +5,16 @@ import argparse
 import json
 import os
 
+from ._common import finite_float, nonneg_int, positive_int, size_hw
+
 def run(args: argparse.Namespace) -> int:
+    from .._util import check_output_path
     from ..analytic_init import MomentStats
     from ..io import load_images
     from ..runs import run_sweep
     from ._common import load_model
+
+    check_output_path(args.out, option="--out", folder=True)
 
     device = args.device
     if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -53,23 +58,23 @@ def add_parser(sub) -> None:
     p.add_argument("--model", required=True, help="model name for cilnb.models.load (toy, svd, ...)")
     p.add_argument("--model-path", default=None, help="local pipeline folder or cached hub id (toy: checkpoint file)")
     p.add_argument("--images", required=True, help="'toy:N' (built-in sprite videos' first frames) or a folder of images")
-    p.add_argument("--size", default=None, help="HxW for folder images (default: the toy's size)")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the toy:N videos")
-    p.add_argument("--M", type=float, nargs="+", required=True, help="start times M: normalised in (0, 1] (or native with --native)")
+    p.add_argument("--size", type=size_hw, default=None, help="HxW for folder images (default: the toy's size)")
+    p.add_argument("--data-seed", type=nonneg_int, default=0, help="seed of the toy:N videos")
+    p.add_argument("--M", type=finite_float, nargs="+", required=True, help="start times M: normalised in (0, 1] (or native with --native)")
     p.add_argument("--native", action="store_true", help="--M values are native times (SVD: sigma_M, e.g. 700 100)")
     p.add_argument("--init", nargs="+", default=["standard"], choices=INITS, help="initial noise modes")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (each image is sampled once per seed)")
-    p.add_argument("--n-steps", type=int, default=50, help="sampler steps over [0, M]")
+    p.add_argument("--seeds", type=nonneg_int, nargs="+", default=[0], help="seeds (each image is sampled once per seed)")
+    p.add_argument("--n-steps", type=positive_int, default=50, help="sampler steps over [0, M]")
     p.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun"], help="ddim (VC1/DC), heun (SVD)")
     p.add_argument("--stats", default=None, help="Analytic-Init statistics (.safetensors from `cilnb stats`, or an official .pt)")
-    p.add_argument("--frames", type=int, default=None, help="frames per video (default: the model's n_frames or the stats)")
-    p.add_argument("--batch-size", type=int, default=8, help="units per sampler call")
-    p.add_argument("--motion-bucket-id", type=float, default=None, help="SVD motion bucket (adapter default if unset)")
-    p.add_argument("--cond-fps", type=float, default=None, help="SVD fps conditioning (adapter default if unset)")
-    p.add_argument("--noise-aug-strength", type=float, default=None, help="SVD conditioning noise (adapter default if unset)")
+    p.add_argument("--frames", type=positive_int, default=None, help="frames per video (default: the model's n_frames or the stats)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="units per sampler call")
+    p.add_argument("--motion-bucket-id", type=finite_float, default=None, help="SVD motion bucket (adapter default if unset)")
+    p.add_argument("--cond-fps", type=finite_float, default=None, help="SVD fps conditioning (adapter default if unset)")
+    p.add_argument("--noise-aug-strength", type=finite_float, default=None, help="SVD conditioning noise (adapter default if unset)")
     p.add_argument("--cond", action="append", metavar="KEY=VALUE", help="extra keyword for the adapter's prepare_condition (repeatable; JSON values, else strings)")
     p.add_argument("--out", required=True, help="output folder (sweep.json, videos/, results/, results.csv)")
-    p.add_argument("--max-units", type=int, default=None, help="stop this rank after that many units (resume later)")
+    p.add_argument("--max-units", type=nonneg_int, default=None, help="stop this rank after that many units (resume later)")
     p.add_argument("--mp4", action="store_true", help="also write an mp4 preview per unit")
     p.add_argument("--motion-method", default="farneback", choices=["farneback", "raft", "none"],
                    help="flow for the motion score (cilnb.metrics, SVD protocol: 450x800, sum over pairs); raft needs its weights")

@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import positive_float, positive_int, size_hw
+
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .._util import UserError, check_output_path
     from ..stats import compute_stats
     from ._common import load_model
 
+    check_output_path(args.out, option="--out")  # before the model loads and any video is encoded
+    if not Path(args.videos).is_dir():
+        raise UserError(f"--videos {args.videos} is not a folder; pass the folder that holds the videos")
     model = load_model(args.model, args.model_path, device=args.device, dtype=args.dtype)
     res = compute_stats(
         model, args.videos, args.out, frames=args.frames, size=args.size, batch_size=args.batch_size,
@@ -30,15 +38,15 @@ def add_parser(sub) -> None:
     p.add_argument("--model", required=True, help="model name for cilnb.models.load (svd, toy, ...)")
     p.add_argument("--model-path", default=None, help="local pipeline folder or cached hub id (toy: checkpoint file, default: shipped base)")
     p.add_argument("--videos", required=True, help="folder of videos (mp4/webm/gif/avi/mov/mkv) and/or frame folders")
-    p.add_argument("--frames", type=int, required=True, help="frames per video (the model's F, e.g. 14 for SVD)")
-    p.add_argument("--size", required=True, help="HxW after resize + centre crop, e.g. 320x512")
+    p.add_argument("--frames", type=positive_int, required=True, help="frames per video (the model's F, e.g. 14 for SVD)")
+    p.add_argument("--size", type=size_hw, required=True, help="HxW after resize + centre crop, e.g. 320x512")
     p.add_argument("--out", required=True, help="output statistics file (.safetensors)")
-    p.add_argument("--batch-size", type=int, default=4, help="videos per VAE batch")
-    p.add_argument("--max-videos", type=int, default=None, help="stop when this many videos are in the statistics")
+    p.add_argument("--batch-size", type=positive_int, default=4, help="videos per VAE batch")
+    p.add_argument("--max-videos", type=positive_int, default=None, help="stop when this many videos are in the statistics")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--stride", type=int, default=None, help="take every s-th decoded frame (default 1)")
-    g.add_argument("--fps", type=float, default=None, help="target frame rate: stride = round(native fps / fps)")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="videos between checkpoints")
+    g.add_argument("--stride", type=positive_int, default=None, help="take every s-th decoded frame (default 1)")
+    g.add_argument("--fps", type=positive_float, default=None, help="target frame rate: stride = round(native fps / fps)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=50, help="videos between checkpoints")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing progress file and start over")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU) | float32 | float16 | bfloat16")

@@ -3,12 +3,21 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import nonneg_int, positive_int
+
 
 def run(args: argparse.Namespace) -> int:
-    from .._util import data_dir
+    from pathlib import Path
+
+    from .._util import UserError, check_output_path, clean_tmp_files, data_dir
     from ..toy_training import toy_stats
 
     out = args.out or str(data_dir() / "toy_stats.safetensors")
+    check_output_path(out, option="--out")
+    if Path(out).exists() and not args.force:
+        shipped = " (the shipped statistics the notebooks use)" if not args.out else ""
+        raise UserError(f"{out} exists{shipped}: pass --out elsewhere, or --force to overwrite it (or delete it first)")
+    clean_tmp_files(Path(out).parent, [Path(out).name])  # left by a killed earlier run
     toy_stats(out, n=args.n, seed=args.seed, show_progress=not args.quiet)
     print(f"wrote {out}")
     return 0
@@ -17,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     """Register ``python -m cilnb toy-stats``."""
     s = sub.add_parser("toy-stats", help="Analytic-Init statistics (Eq. 5) of the toy training data")
-    s.add_argument("--n", type=int, default=5000, help="number of training videos")
-    s.add_argument("--seed", type=int, default=12345)
-    s.add_argument("--out", default=None, help="default: data/toy_stats.safetensors")
+    s.add_argument("--n", type=positive_int, default=5000, help="number of training videos")
+    s.add_argument("--seed", type=nonneg_int, default=12345)
+    s.add_argument("--out", default=None, help="default: data/toy_stats.safetensors (refused if it exists, unless --force)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=run)
