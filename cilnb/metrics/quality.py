@@ -14,7 +14,7 @@ from . import _video
 from .flow import FlowEngine
 from .motion import _iter_flows
 
-__all__ = ["psnr", "ssim", "condition_alignment", "warping_error"]
+__all__ = ["psnr", "ssim", "condition_alignment", "warping_error", "align_psnr"]
 
 
 def _pair(a, b, value_range, names=("a", "b")):
@@ -38,6 +38,21 @@ def psnr(a, b, *, value_range=(0.0, 1.0)) -> torch.Tensor:
     x, y = _pair(a, b, value_range)
     mse = (x - y).pow(2).flatten(1).mean(1)
     return 10.0 * torch.log10(1.0 / mse)
+
+
+def align_psnr(videos, images) -> torch.Tensor:
+    """Image alignment of sampled videos ``[B]``: PSNR (dB, data range 2) of generated frame 0 to the conditional image.
+
+    ``videos [B, F, C, H, W]`` and ``images [B, C, H, W]`` in ``[-1, 1]``; frame 0 is clamped to
+    ``[-1, 1]``, the images are not; float32; the MSE is floored at ``1e-12`` (identical frames give
+    ~126 dB, not ``inf``). The same quantity as :func:`psnr` with ``value_range=(-1, 1)``, but not
+    computed by it, on purpose: :func:`psnr` works in float64, returns ``inf`` for identical images and
+    refuses images outside the range, so it would change the ``align_psnr`` numbers every stored sweep
+    (``results.jsonl``) holds and a resumed sweep would mix the two (``tests/test_metrics_toy_quality.py`` checks both).
+    Written into every sweep row by :mod:`cilnb.sweep`.
+    """
+    mse = (videos[:, 0].float().clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
+    return 10 * (4.0 / mse.clamp(min=1e-12)).log10()
 
 
 def _gauss(window: int, sigma: float) -> torch.Tensor:
