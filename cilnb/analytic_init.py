@@ -69,7 +69,7 @@ class MomentStats:
     up to rounding and stable for large offsets). Objects made by :meth:`from_official` or
     :meth:`from_moments` without a count know only what they were given: ``mean`` and
     ``avg_var`` always, ``var`` only if given, and they refuse ``update``/``merge``.
-    Shown in notebooks/analytic_init.ipynb.
+    Used by notebooks/analytic_init.ipynb through :func:`kl_table`.
     """
 
     def __init__(self, *, source: str = "", vae_scaling_factor: float | None = None):
@@ -383,7 +383,7 @@ def _coef(name: str, v) -> float:
 def init_params(stats: MomentStats, alpha, sigma) -> tuple[torch.Tensor, float]:
     """Eq. (5), Prop. 1: ``(alpha_M E[X0], alpha_M^2 tr(Cov)/d + sigma_M^2)`` (float64 mean, float variance).
 
-    Shown in notebooks/analytic_init.ipynb.
+    Used by notebooks/analytic_init.ipynb through :func:`kl_table`.
     """
     if not isinstance(stats, MomentStats):
         raise ValueError(f"stats must be a MomentStats, got {type(stats).__name__}")
@@ -413,7 +413,7 @@ def sample_init(
     checked). ``generator`` or ``seed`` (exactly one); noise is drawn on the generator's device
     in float64 and returned in ``dtype`` on ``device`` (default: the generator's device). For a
     diffusers pipeline pass the result through :func:`pipeline_latents`.
-    Shown in notebooks/analytic_init.ipynb.
+    For diffusers pipelines (with :func:`pipeline_latents`); :func:`cilnb.sampling.sample` draws its own.
     """
     mean, var = init_params(stats, alpha, sigma)
     if isinstance(shape, bool):
@@ -504,7 +504,7 @@ def gaussian_kl(q_mean, q_var, p_mean, p_var) -> float:
 
     ``q_var``: a scalar, per-element variances shaped like ``q_mean``, or a full ``[d, d]``
     covariance when ``q_mean`` is ``[d]``. ``p_mean`` broadcasts to ``q_mean``; ``p_var`` is one
-    number. Shown in notebooks/analytic_init.ipynb.
+    number. Used by notebooks/analytic_init.ipynb through :func:`kl_table`.
     """
     m, tr, logdet = _q_moments(q_mean, q_var)
     pm, pv = _p_params(p_mean, p_var)
@@ -518,7 +518,7 @@ class GaussianMixture:
     """Diagonal-covariance Gaussian mixture in ``R^d``: synthetic ``X0`` whose ``q_M`` stays a mixture.
 
     ``weights [K]`` (summing to 1), ``means [K, d]``, ``variances [K, d]``; ``K = 1`` is an
-    anisotropic Gaussian. Shown in notebooks/analytic_init.ipynb.
+    anisotropic Gaussian. Used by notebooks/analytic_init.ipynb through :func:`synthetic_data`.
     """
 
     weights: torch.Tensor

@@ -133,7 +133,7 @@ def mu(t, a):
     """Centre of TimeNoise, ``mu(t) = 2 t^a - 1`` on normalised ``t in [0, 1]`` (Sec. 3.2, Fig. 4b).
 
     Floats in, float out; otherwise a float64 tensor (broadcast of ``t`` and ``a``).
-    Shown in notebooks/timenoise.ipynb.
+    Drawn by the figures of notebooks/timenoise.ipynb.
     """
     scalar = _is_scalar(t) and _is_scalar(a)
     tt, aa = _check_t(t), _check_a(a)
@@ -154,7 +154,7 @@ def _in_support(beta_s, t, a, beta_m):
 def log_density(beta_s, t, a, beta_m):
     """``log p_t(beta_s)`` of Eq. (6), ``-inf`` outside the open interval ``(0, beta_m)``, computed in log space.
 
-    Shown in notebooks/timenoise.ipynb.
+    Drawn by the figures of notebooks/timenoise.ipynb.
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
     _, m, bm, inside, bs = _in_support(beta_s, t, a, beta_m)
@@ -170,7 +170,7 @@ def density(beta_s, t, a, beta_m):
 
     ``beta_m / sqrt(2 pi) / (beta_s (beta_m - beta_s)) exp(-(logit(beta_s / beta_m) - mu(t))^2 / 2)``,
     broadcast over all arguments, evaluated as ``exp(log_density)`` so tails and endpoints stay
-    finite. Floats in, float out. Shown in notebooks/timenoise.ipynb.
+    finite. Floats in, float out. Drawn by the figures of notebooks/timenoise.ipynb.
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
     lp = log_density(_tensor(beta_s, "beta_s"), t, a, beta_m)
@@ -180,7 +180,7 @@ def density(beta_s, t, a, beta_m):
 def cdf(beta_s, t, a, beta_m):
     """``P(beta <= beta_s) = Phi(logit(beta_s / beta_m) - mu(t))`` (0 below 0, 1 above ``beta_m``); Eq. (6).
 
-    Shown in notebooks/timenoise.ipynb.
+    Checked by :func:`check_samples` (notebooks/timenoise.ipynb).
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
     b, m, bm, inside, bs = _in_support(beta_s, t, a, beta_m)
@@ -206,7 +206,7 @@ def sample_beta(t, a, beta_m, generator: torch.Generator | None = None, *, seed:
 
     ``t`` is normalised (``[B]`` or a scalar, giving a 0-d tensor). Exactly one of ``generator``
     (``torch.Generator``) or ``seed`` (int) is required. Returns float64 on the CPU.
-    Shown in notebooks/timenoise.ipynb.
+    Checked by :func:`check_samples` (notebooks/timenoise.ipynb).
     """
     gen = _generator(generator, seed)
     tt = _check_t(t)
@@ -238,7 +238,7 @@ def add_timenoise(
     (``beta_s = beta_m t^a``), ``fixed`` (``beta_s = level``, required there) and ``cdm``
     (``beta_s ~ U(0, beta_m)``). The level is drawn before ``eps``. Returns ``y_s`` in ``y0``'s
     dtype, and with ``return_beta=True`` also the float64 ``[B]`` levels used.
-    Shown in notebooks/timenoise.ipynb.
+    Drawn in notebooks/timenoise_training.ipynb (:func:`cilnb.experiments.timenoise_views`).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

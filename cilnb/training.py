@@ -16,7 +16,7 @@ gradient clipping, EMA weights (shipped). Data are drawn on the fly from
 seed. A resume state (weights, EMA, optimizer, both RNG states, loss curve) is written
 atomically every ``checkpoint_every`` steps next to the output; rerunning the same command
 continues from it. ``python -m cilnb train-toy --help`` lists the options.
-Shown in ``notebooks/timenoise_training.ipynb`` (naive vs TimeNoise checkpoints).
+Run from ``notebooks/timenoise_training.ipynb`` (``train=True``: naive vs TimeNoise checkpoints).
 """
 from __future__ import annotations
 

@@ -321,7 +321,7 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     """Dense flow ``image1 -> image2`` for image batches ``[N, C, H, W]`` (C = 1 or 3); returns ``[N, 2, h, w]``.
 
     ``resize=(h, w)`` resizes both first (bilinear, antialiased); ``None`` keeps the size. Other
-    arguments as in :func:`cilnb.metrics.motion_score`. Shown in notebooks/motion_metrics.ipynb.
+    arguments as in :func:`cilnb.metrics.motion_score`, which notebooks/motion_metrics.ipynb calls.
     """
     a = _video.check_images(image1, "image1", value_range)
     b = _video.check_images(image2, "image2", value_range)

@@ -1,6 +1,6 @@
 """Fréchet distance and FVD with a user-supplied I3D TorchScript file (Sec. 4.1, App. B.3).
 
-Shown in notebooks/motion_metrics.ipynb (Fréchet distance) and used by ``cilnb.evaluation``.
+Used by the sampling notebooks' quality read-outs (:mod:`cilnb.experiments.readouts`, :mod:`cilnb.metrics.toy_quality`).
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
 def frechet_distance(feats_a, feats_b) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets ``[N_a, D]`` and ``[N_b, D]`` (FID/FVD).
 
-    Shown in notebooks/motion_metrics.ipynb; validated against ``scipy.linalg.sqrtm`` in the tests.
+    Validated against ``scipy.linalg.sqrtm`` in the tests.
     """
     a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
     if a.shape[1] != b.shape[1]:

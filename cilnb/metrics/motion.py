@@ -209,7 +209,7 @@ def motion_score_error(output_scores, input_scores) -> torch.Tensor:
 
     For motion-conditioned models (SVD's motion bucket, PIA): ``input_scores`` are the requested /
     source-video scores, ``output_scores`` those measured on the generated videos (same protocol).
-    Accepts tensors, arrays, lists or :class:`MotionScores`. Shown in notebooks/motion_metrics.ipynb.
+    Accepts tensors, arrays, lists or :class:`MotionScores`.
     """
     out = _video.as_scores(output_scores, "output_scores")
     inp = _video.as_scores(input_scores, "input_scores")

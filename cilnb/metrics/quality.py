@@ -33,7 +33,7 @@ def _pair(a, b, value_range, names=("a", "b")):
 def psnr(a, b, *, value_range=(0.0, 1.0)) -> torch.Tensor:
     """PSNR in dB ``[N]`` of image batches ``[N, C, H, W]`` (data range 1 after mapping ``value_range`` to [0, 1]).
 
-    Identical images give ``inf``. Shown in notebooks/motion_metrics.ipynb.
+    Identical images give ``inf``.
     """
     x, y = _pair(a, b, value_range)
     mse = (x - y).pow(2).flatten(1).mean(1)
