@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "schedules", "timenoise", "analytic_init", "denoiser", "sampling", "probe", "data", "models",
     "metrics", "plotting", "figures", "widgets", "experiments", "evaluation", "sweep", "stats_cli",
-    "finetune", "training", "flowviz",
+    "finetune", "training", "flowviz", "io",
 }
 
 

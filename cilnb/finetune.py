@@ -106,7 +106,7 @@ class FinetuneConfig:
             raise ValueError(f"mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
         if self.stride is not None and self.fps is not None:
             raise ValueError("give either stride or fps, not both")
-        from .stats_cli import parse_size
+        from .io import parse_size
 
         self.size = parse_size(self.size)
         self.adam_betas = tuple(float(b) for b in self.adam_betas)
@@ -198,7 +198,7 @@ class ClipDataset:
     """
 
     def __init__(self, root, *, frames: int, size, stride=None, fps=None):
-        from .stats_cli import VIDEO_EXTS, IMAGE_EXTS, find_videos, parse_size
+        from .io import VIDEO_EXTS, IMAGE_EXTS, find_videos, parse_size
 
         self.paths = find_videos(root)
         if not self.paths:
@@ -210,7 +210,7 @@ class ClipDataset:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        from .stats_cli import VideoSkip, clip_to_tensor, read_clip
+        from .io import VideoSkip, clip_to_tensor, read_clip
 
         n = len(self.paths)
         for k in range(n):

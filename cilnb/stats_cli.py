@@ -21,8 +21,8 @@ so a run killed at any moment resumes from a state in which every counted video 
 every listed video is counted exactly once. The finished file is ``FILE``; the progress file is
 kept (pointing at ``FILE``), so a later run over a folder with new videos only encodes those.
 
-The video helpers (:func:`find_videos`, :func:`read_clip`, :func:`clip_to_tensor`) are reused by
-:mod:`cilnb.finetune`. Shown in ``docs/at_scale.md``.
+The video helpers (:func:`find_videos`, :func:`read_clip`, :func:`clip_to_tensor`) live in
+:mod:`cilnb.io` and are re-exported here. Shown in ``docs/at_scale.md``.
 """
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from .io import IMAGE_EXTS, VIDEO_EXTS, VideoSkip, clip_to_tensor, find_videos, parse_size, read_clip
+from .io import to_rgb as _rgb  # noqa: F401  (old private name, kept for callers of stats_cli._rgb)
 
 __all__ = [
     "VIDEO_EXTS",
@@ -50,178 +53,8 @@ __all__ = [
     "add_cli",
 ]
 
-VIDEO_EXTS = (".mp4", ".webm", ".gif", ".avi", ".mov", ".mkv", ".m4v")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 PROGRESS_FORMAT = "cilnb.stats_progress"
 PROGRESS_VERSION = 1
-
-
-class VideoSkip(Exception):
-    """A video that cannot be used (unreadable, too short); the message says why."""
-
-
-# ----------------------------------------------------------------------------------------------
-# videos
-# ----------------------------------------------------------------------------------------------
-
-
-def parse_size(size) -> tuple[int, int]:
-    """``"320x512"`` / ``(320, 512)`` / ``32`` -> ``(H, W)``; positive ints only."""
-    if isinstance(size, str):
-        parts = size.lower().replace("*", "x").split("x")
-        try:
-            hw = tuple(int(p) for p in parts)
-        except ValueError:
-            raise ValueError(f"size must look like HxW (e.g. 320x512), got {size!r}") from None
-    elif isinstance(size, int):
-        hw = (size, size)
-    else:
-        hw = tuple(int(s) for s in size)
-    if len(hw) == 1:
-        hw = (hw[0], hw[0])
-    if len(hw) != 2 or min(hw) < 1:
-        raise ValueError(f"size must be two positive ints HxW (e.g. 320x512), got {size!r}")
-    return hw  # type: ignore[return-value]
-
-
-def find_videos(root: str | os.PathLike) -> list[Path]:
-    """Video files (``VIDEO_EXTS``) and frame folders (folders holding ``IMAGE_EXTS`` files) under ``root``, sorted.
-
-    A folder counts as one video when it directly holds image files; its own sub-folders are not
-    searched further. Hidden files and folders (``.name``) are ignored.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"--videos {root} is not a folder; pass the folder that holds the videos")
-    out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        names = [f for f in filenames if not f.startswith(".")]
-        here = Path(dirpath)
-        if here != root and any(f.lower().endswith(IMAGE_EXTS) for f in names):
-            out.append(here)
-            dirnames[:] = []
-            continue
-        out.extend(here / f for f in names if f.lower().endswith(VIDEO_EXTS))
-    return sorted(out)
-
-
-def _stride(stride: int | None, fps: float | None, native_fps: float | None) -> int:
-    if fps is None:
-        return int(stride or 1)
-    if not native_fps or not math.isfinite(native_fps) or native_fps <= 0:
-        raise VideoSkip("frame rate unknown (needed for --fps); use --stride instead")
-    return max(1, int(round(native_fps / fps)))
-
-
-def _rgb(frame):
-    import numpy as np
-
-    a = np.asarray(frame)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3:
-        raise VideoSkip(f"unexpected frame shape {a.shape}")
-    if a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
-    elif a.shape[2] == 4:
-        a = a[..., :3]
-    if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.integer):
-            a = (a.astype(np.float64) / np.iinfo(a.dtype).max * 255).round().astype(np.uint8)
-        else:
-            a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-    return a
-
-
-def _decode_pyav(path: Path, frames: int, stride, fps):
-    """Decode the needed frames with PyAV (the engine of imageio's ``pyav`` plugin).
-
-    PyAV is called directly because imageio's plugin runs ``gc.collect()`` on every close, which
-    costs 0.1-0.5 s per video in a process that holds a large model.
-    """
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoSkip("no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            native = float(stream.average_rate) if stream.average_rate else None
-            s = _stride(stride, fps, native)
-            need = (frames - 1) * s + 1
-            clip, n = [], 0
-            for i, frame in enumerate(container.decode(stream)):
-                n = i + 1
-                if i % s == 0:
-                    clip.append(frame.to_ndarray(format="rgb24"))
-                if n >= need:
-                    break
-    except VideoSkip:
-        raise
-    except Exception as exc:
-        raise VideoSkip(f"unreadable ({type(exc).__name__}: {exc})") from exc
-    return clip, n, s, need
-
-
-def read_clip(path: str | os.PathLike, frames: int, *, stride: int | None = None, fps: float | None = None):
-    """``frames`` RGB frames ``[F, H, W, 3]`` uint8 from the start of a video file or frame folder.
-
-    Frame indices ``0, s, ..., (F-1)s`` (see the module docstring for ``s``); decoding stops after
-    the last needed frame. Raises :class:`VideoSkip` for unreadable or too-short videos.
-    """
-    import numpy as np
-
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."))
-        s = int(stride or 1) if fps is None else _stride(None, fps, None)
-        need = (frames - 1) * s + 1
-        if len(files) < need:
-            raise VideoSkip(f"too short: {len(files)} frames, needs {need} ({frames} frames at stride {s})")
-        import imageio.v3 as iio
-
-        try:
-            clip = [_rgb(iio.imread(files[i * s])) for i in range(frames)]
-        except VideoSkip:
-            raise
-        except Exception as exc:
-            raise VideoSkip(f"unreadable frame ({type(exc).__name__}: {exc})") from exc
-    else:
-        clip, n, s, need = _decode_pyav(path, frames, stride, fps)
-        if n < need:
-            raise VideoSkip(f"too short: {n} frames, needs {need} ({frames} frames at stride {s})")
-    shapes = {c.shape for c in clip}
-    if len(shapes) != 1:
-        raise VideoSkip(f"frames of different sizes {sorted(shapes)}")
-    return np.stack(clip)
-
-
-def clip_to_tensor(clip, size: tuple[int, int], channels: int = 3):
-    """uint8 ``[F, H, W, 3]`` -> float ``[F, C, h, w]`` in ``[-1, 1]``: scale to cover ``size``, centre-crop.
-
-    Antialiased bilinear resizing (``torch.nn.functional.interpolate(antialias=True)``) by the one
-    factor ``max(h/H, w/W)`` that makes the frame cover the target, then a centre crop (no
-    distortion). ``channels=1`` converts to luma (ITU-R BT.601 weights), for the grayscale toy.
-    """
-    import torch
-    import torch.nn.functional as Fn
-
-    h, w = size
-    x = torch.from_numpy(clip).permute(0, 3, 1, 2).to(torch.float32) / 255.0
-    H, W = x.shape[-2:]
-    scale = max(h / H, w / W)
-    nh, nw = max(h, int(math.ceil(H * scale - 1e-6))), max(w, int(math.ceil(W * scale - 1e-6)))
-    if (nh, nw) != (H, W):
-        x = Fn.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
-    top, left = (nh - h) // 2, (nw - w) // 2
-    x = x[..., top : top + h, left : left + w].clamp(0, 1)
-    if channels == 1:
-        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    elif channels != 3:
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
-    return x * 2 - 1
 
 
 # ----------------------------------------------------------------------------------------------

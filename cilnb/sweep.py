@@ -44,11 +44,13 @@ import hashlib
 import json
 import math
 import os
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+from .io import ImageSet, load_images, write_mp4
+from .io import safe_name as _safe  # noqa: F401  (old private name, kept for callers of sweep._safe)
 
 __all__ = ["ImageSet", "Unit", "SweepResult", "load_images", "grid_units", "run_sweep", "read_rows", "frame_diff", "align_psnr", "add_cli", "INITS"]
 
@@ -60,86 +62,6 @@ NOISE_RULE = "sha256(seed:image name)"  # how a unit's noise is seeded (Unit.noi
 # ----------------------------------------------------------------------------------------------
 # inputs
 # ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ImageSet:
-    """Conditional images ``[N, C, H, W]`` in ``[-1, 1]`` with stable names and optional per-image columns."""
-
-    names: list
-    images: object  # torch.Tensor [N, C, H, W]
-    spec: str
-    columns: dict = field(default_factory=dict)  # name -> list of N values (e.g. input_speed)
-    videos: object = None  # the source videos [N, F, C, H, W] in [-1, 1] when the images are their frame 0
-    # per-image conditioning: name -> list of N numbers, passed to ``prepare_condition`` (e.g. SVD's
-    # ``motion_bucket_id``) or, for models without one (the toy's ``motion``), as a ``[B]`` tensor
-    cond: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def cond_of(self, i: int) -> dict:
-        """Image ``i``'s per-image conditioning, ``{name: float}``."""
-        return {k: float(v[i]) for k, v in self.cond.items()}
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "image"
-
-
-def load_images(spec: str, model=None, *, size=None, data_seed: int = 0) -> ImageSet:
-    """``"toy:N"`` (frame 0 of N moving-sprite videos, :func:`cilnb.data.generate` with ``data_seed``) or a folder of images.
-
-    Folder images are resized to cover ``size`` (``HxW``; default: the toy's size) and
-    centre-cropped, in the model's channel count (luma for the grayscale toy).
-    """
-    import torch
-
-    from .stats_cli import IMAGE_EXTS, clip_to_tensor, encoder_for, parse_size
-
-    cfg = getattr(model, "config", None)
-    spec = str(spec)
-    if spec.startswith("toy:"):
-        try:
-            n = int(spec[4:])
-        except ValueError:
-            raise ValueError(f"--images toy:N needs an int N, got {spec!r}") from None
-        if n < 1:
-            raise ValueError(f"--images toy:N needs N >= 1, got {spec!r}")
-        from . import data
-
-        frames = getattr(cfg, "frames", None) or getattr(model, "n_frames", None) or 8
-        sz = parse_size(size)[0] if size is not None else getattr(cfg, "size", 32)
-        vids = data.generate(n, seed=int(data_seed), frames=int(frames), size=int(sz), flow=False)
-        names = [f"toy{data_seed}_{i:05d}" for i in range(n)]
-        return ImageSet(names, vids.condition.clone(), spec, {"input_speed": [float(s) for s in vids.speed]}, vids.videos)
-    root = Path(spec)
-    if not root.is_dir():
-        raise ValueError(f"--images must be 'toy:N' or a folder of images, got {spec!r} (not a folder)")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."))
-    if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in {root}")
-    if size is None:
-        if getattr(cfg, "size", None) is None:
-            raise ValueError("pass --size HxW (the resolution to sample at) for a folder of images")
-        size = cfg.size
-    hw = parse_size(size)
-    channels = encoder_for(model)[1] if model is not None else 3
-    import imageio.v3 as iio
-
-    from .stats_cli import _rgb
-
-    imgs = []
-    for p in files:
-        try:
-            arr = _rgb(iio.imread(p))
-        except Exception as exc:
-            raise ValueError(f"cannot read image {p}: {exc}") from exc
-        imgs.append(clip_to_tensor(arr[None], hw, channels)[0])
-    names = [_safe(p.stem) for p in files]
-    if len(set(names)) != len(names):
-        names = [_safe(p.name) for p in files]
-    return ImageSet(names, torch.stack(imgs), str(root), {})
 
 
 @dataclass(frozen=True)
@@ -332,23 +254,6 @@ def _concat_cond(conds: list[dict]) -> dict:
     return out
 
 
-def _write_mp4(path, frames, fps: int) -> None:
-    """uint8 ``[F, H, W, 3]`` -> H.264 mp4 (yuv420p; odd sizes padded by one edge pixel), through PyAV."""
-    import av
-    import numpy as np
-
-    H, W = frames.shape[1:3]
-    if H % 2 or W % 2:
-        frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge")
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=int(fps))
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        for fr in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(fr), format="rgb24")))
-        container.mux(stream.encode())
-
-
 def _save_unit(path: Path, video, latents, meta: dict, mp4: bool, fps: int) -> None:
     from safetensors.torch import save_file
 
@@ -363,7 +268,7 @@ def _save_unit(path: Path, video, latents, meta: dict, mp4: bool, fps: int) -> N
         if v.shape[1] == 1:
             v = v.expand(-1, 3, -1, -1)
         arr = v.permute(0, 2, 3, 1).contiguous().numpy()
-        atomic_write(path.with_suffix(".mp4"), lambda tmp: _write_mp4(tmp, arr, fps))
+        atomic_write(path.with_suffix(".mp4"), lambda tmp: write_mp4(tmp, arr, fps))
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=md))
 
 
