@@ -1,6 +1,6 @@
 """Shared inputs of the notebooks' experiments: data, conditional images, models and statistics.
 
-Ground-truth clips (:func:`read_clips`), conditional-image sets (:func:`toy_images`,
+Ground-truth clips (:func:`cilnb.io.read_clips`, re-exported), conditional-image sets (:func:`toy_images`,
 :func:`video_images`, :func:`with_targets`), the probe's :class:`Bench`, models through
 :func:`cilnb.models.load` (:func:`load_models`, :func:`load_variants`) and Analytic-Init statistics
 through :class:`cilnb.analytic_init.MomentStats` (:func:`load_stats`). What differs between the toy
@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from .. import data as _data
+from ..io import ImageSet, load_images, parse_size, read_clips, safe_name
 from .run_dirs import weights_digest
 
 __all__ = ["TOY_VARIANTS", "Bench", "prepare_condition", "read_clips", "toy_images", "video_images", "with_targets",
@@ -59,59 +60,22 @@ def prepare_condition(adapter, images: torch.Tensor, seed: int = 0, **kwargs) ->
         return dict(adapter.prepare_condition(images, **kwargs))
 
 
-def read_clips(videos_dir: str | Path, n_videos: int, *, frames: int, size, stride: int = 1, channels: int = 3) -> tuple[torch.Tensor, list[str]]:
-    """The first ``n_videos`` readable clips under ``videos_dir`` (:func:`cilnb.stats_cli.find_videos`):
-    ``([B, F, C, H, W]`` in ``[-1, 1]``, names``)``. Files that cannot be read or are too short are
-    skipped with a warning naming them; a folder with none readable is a ``ValueError``."""
-    import warnings
-
-    from ..stats_cli import VideoSkip, clip_to_tensor, find_videos, parse_size, read_clip
-
-    if isinstance(n_videos, bool) or not isinstance(n_videos, int) or n_videos < 1:
-        raise ValueError(f"n_videos must be a positive int, got {n_videos!r}")
-    if not videos_dir:
-        raise ValueError("videos_dir is empty: real models need a folder of ground-truth videos (files or frame folders)")
-    paths = find_videos(videos_dir)
-    hw = parse_size(size)
-    clips, names, skipped = [], [], []
-    for p in paths:
-        if len(clips) == n_videos:
-            break
-        try:
-            clips.append(clip_to_tensor(read_clip(p, frames, stride=stride), hw, channels))
-            names.append(p.stem)
-        except VideoSkip as exc:
-            skipped.append(f"{p.name} ({exc})")
-    if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable or short videos in {videos_dir}: {', '.join(skipped[:10])}", stacklevel=2)
-    if not clips:
-        raise ValueError(f"no readable videos with {frames} frames (stride {stride}) in {videos_dir}")
-    return torch.stack(clips), names
-
-
 def toy_images(n_images: int, data_seed: int = 0, model=None):
-    """Frame 0 of ``n_images`` fresh toy videos (:func:`cilnb.sweep.load_images` ``"toy:N"``), with their true speeds."""
-    from ..sweep import load_images
-
+    """Frame 0 of ``n_images`` fresh toy videos (:func:`cilnb.io.load_images` ``"toy:N"``), with their true speeds."""
     return load_images(f"toy:{n_images}", model, data_seed=data_seed)
 
 
 def video_images(videos_dir: str | Path, n_videos: int, *, frames: int, size, stride: int = 1):
-    """Frame 0 of the clips of :func:`read_clips` as a :class:`cilnb.sweep.ImageSet`; the clips ride along as ``videos``."""
-    from ..stats_cli import parse_size
-    from ..sweep import ImageSet, _safe
-
+    """Frame 0 of the clips of :func:`cilnb.io.read_clips` as a :class:`cilnb.io.ImageSet`; the clips ride along as ``videos``."""
     clips, names = read_clips(videos_dir, n_videos, frames=frames, size=size, stride=stride)
     h, w = parse_size(size)
     spec = f"videos:{Path(videos_dir).resolve()}:{clips.shape[0]}x{frames}f@{h}x{w}/s{stride}"
-    return ImageSet([f"{k:05d}_{_safe(n)}" for k, n in enumerate(names)], clips[:, 0].clone(), spec, {}, clips)
+    return ImageSet([f"{k:05d}_{safe_name(n)}" for k, n in enumerate(names)], clips[:, 0].clone(), spec, {}, clips)
 
 
 def with_targets(images, name: str, targets: Sequence[float]):
     """Every image once per value of the per-image conditioning ``name`` (e.g. SVD's ``motion_bucket_id``),
     image-major (the source videos are dropped: the targets are the ground truth)."""
-    from ..sweep import ImageSet
-
     targets = [float(t) for t in targets]
     if not targets:
         raise ValueError(f"give at least one {name} target")
