@@ -50,6 +50,9 @@ class Verdict:
     def __str__(self) -> str:
         return "\n".join(self.reasons)
 
+    def _repr_pretty_(self, p, cycle) -> None:  # a bare ``verdict`` as a cell's last line shows the same text
+        p.text(str(self))
+
 
 # ----------------------------------------------------------------------------------------------
 # comparisons shared by the verdicts
