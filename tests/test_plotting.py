@@ -96,3 +96,22 @@ def test_video_grid_and_flow_pictures():
     fig = P.plot_flow_fields(torch.zeros(1, 1, 16, 16), flow, ["x"])
     assert "spatial mean 1.00 px" in fig.axes[2].get_title()
     plt.close("all")
+
+
+def test_probe_curves_are_deterministic():
+    """The 95% bands are seaborn bootstraps: seeded, the same table draws the same picture."""
+    import io
+
+    rng = np.random.default_rng(0)
+    import pandas as pd
+
+    table = pd.DataFrame({"model": "m", "t": np.repeat([0.2, 0.6, 1.0], 20), "r": rng.random(60), "index": rng.random(60)})
+
+    def png(fig):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        return buf.getvalue()
+
+    assert png(P.plot_probe_curves(table, ["r"])) == png(P.plot_probe_curves(table, ["r"]))
+    assert png(P.plot_leakage_index(table)) == png(P.plot_leakage_index(table))

@@ -28,13 +28,14 @@ def plot_probe_strips(bench, predictions: torch.Tensor, ts, show_t: Sequence[flo
 
 def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: str = "motion of Xhat / ground truth", recommend: float | None = None):
     """Fig. 5(a): mean (with 95% CI) of each ``column`` over videos vs t, one line per model.
+    The CI is seaborn's bootstrap, seeded (0) so the same table gives the same figure.
     Shown in notebooks/leakage_probe.ipynb."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.5), squeeze=False)
     for ax, col in zip(axes[0], columns):
-        sns.lineplot(data=table, x="t", y=col, hue="model", marker="o", ax=ax, errorbar=("ci", 95))
+        sns.lineplot(data=table, x="t", y=col, hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
         if recommend is not None:
             ax.axvline(recommend, color="tab:red", lw=1, ls=":", label=f"recommended M = {recommend:.2f}")
@@ -53,7 +54,7 @@ def plot_leakage_index(li: pd.DataFrame):
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95))
+    sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("t (normalised, 1 = T)")
     ax.set_ylabel("leakage index  d_y / (d_y + d_x)")
