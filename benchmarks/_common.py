@@ -50,7 +50,7 @@ def load_model(args, device: torch.device):
     """``(model, description)`` for ``--model``."""
     if args.model == "toy":
         return load_toy(device)
-    from cilnb.stats_cli import parse_size
+    from cilnb.io import parse_size
 
     h, w = parse_size(args.size)
     if args.model == "tiny-svd":
@@ -73,7 +73,8 @@ def make_inputs(model, n: int, size, device: torch.device, seed: int = 0):
     encoded by its VAE; ``size`` and RGB there), their conditional input ``y`` and extra conditioning."""
     from cilnb import data
     from cilnb.experiments import prepare_condition
-    from cilnb.stats_cli import encoder_for, parse_size
+    from cilnb.io import parse_size
+    from cilnb.stats import encoder_for
 
     encode, channels, _, space = encoder_for(model)
     if space == "pixel":

@@ -2,7 +2,9 @@
 
 Notebooks do ``import cilnb as C`` and call the submodules: ``C.schedules``, ``C.timenoise``,
 ``C.analytic_init``, ``C.denoiser``, ``C.sampling``, ``C.probe``, ``C.data``, ``C.models``,
-``C.metrics``, ``C.plotting``. Submodules load on first use, so ``import cilnb`` stays fast.
+``C.metrics``, ``C.plotting``, ``C.io``. Submodules load on first use, so ``import cilnb`` stays fast.
+``C.sweep``, ``C.stats_cli``, ``C.training`` and ``C.finetune`` are deprecated aliases of
+``C.runs``, ``C.stats`` (with ``C.io``), ``C.toy_training`` and ``C.svd_finetune``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "schedules", "timenoise", "analytic_init", "denoiser", "sampling", "probe", "data", "models",
     "metrics", "plotting", "figures", "widgets", "experiments", "evaluation", "sweep", "stats_cli",
-    "finetune", "training", "flowviz", "io",
+    "finetune", "training", "flowviz", "io", "stats", "runs", "toy_training", "svd_finetune", "commands",
 }
 
 

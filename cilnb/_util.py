@@ -1,27 +1,39 @@
-"""Small shared helpers: devices, seeded generators, validation, atomic writes, progress bars."""
+"""Small shared helpers: devices, seeded generators, validation, atomic writes, progress bars, aliases.
+
+Imports torch only inside the functions that need it, so light modules (the command-line parser,
+:mod:`cilnb.io`) can use these helpers without paying for torch.
+"""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import sys
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "resolve_device",
+    "model_device_dtype",
     "make_generator",
     "check_finite",
     "atomic_write",
     "progress",
     "repo_root",
     "data_dir",
+    "deprecated_module",
 ]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"``/``None`` -> CUDA when present, else CPU; anything else is passed to ``torch.device``."""
+    import torch
+
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
@@ -32,6 +44,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 def make_generator(seed: int | torch.Generator | None, device: str | torch.device = "cpu") -> torch.Generator:
     """A ``torch.Generator`` from a seed (or the generator itself). ``None`` is refused: pass a seed."""
+    import torch
+
     if isinstance(seed, torch.Generator):
         return seed
     if seed is None:
@@ -43,8 +57,19 @@ def make_generator(seed: int | torch.Generator | None, device: str | torch.devic
     return gen
 
 
+def model_device_dtype(model) -> tuple[torch.device, torch.dtype]:
+    """Device and dtype of a model's first parameter (CPU / float32 for a model without parameters)."""
+    import torch
+
+    for p in model.parameters() if hasattr(model, "parameters") else ():
+        return p.device, p.dtype
+    return torch.device("cpu"), torch.float32
+
+
 def check_finite(name: str, x: torch.Tensor) -> None:
     """Raise ``ValueError`` naming ``name`` when ``x`` holds NaN or infinity."""
+    import torch
+
     if x.is_floating_point() or x.is_complex():
         bad = ~torch.isfinite(x)
         if bool(bad.any()):
@@ -92,3 +117,30 @@ def data_dir() -> Path:
     """Shipped data (checkpoints, statistics): ``$CILNB_DATA_DIR`` or ``<repo>/data``."""
     env = os.environ.get("CILNB_DATA_DIR")
     return Path(env) if env else repo_root() / "data"
+
+
+def deprecated_module(old: str, renames: Mapping[str, str], default: str) -> Callable[[str], object]:
+    """A module ``__getattr__`` that keeps an old module name working as a deprecated alias.
+
+    ``renames`` maps old attribute names to ``"module:name"`` (``name`` may be dotted,
+    ``"Class.method"``); any other name is looked up in the module ``default``. Callers outside the ``cilnb`` package (users, notebooks, scripts) get a
+    ``DeprecationWarning`` naming the new place; cilnb's own modules that still use the old
+    name are served silently.
+    """
+
+    def __getattr__(name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        module_name, _, attr = renames.get(name, f"{default}:{name}").partition(":")
+        value = importlib.import_module(module_name)
+        try:
+            for part in attr.split("."):  # "Class.method" reaches into a class
+                value = getattr(value, part)
+        except AttributeError:
+            raise AttributeError(f"module {old!r} has no attribute {name!r}") from None
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller != "cilnb" and not caller.startswith("cilnb."):
+            warnings.warn(f"{old}.{name} is deprecated: use {module_name}.{attr}", DeprecationWarning, stacklevel=2)
+        return value
+
+    return __getattr__

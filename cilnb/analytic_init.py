@@ -299,10 +299,13 @@ class MomentStats:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MomentStats":
-        """Read a file written by :meth:`save`; refuses other safetensors files and corrupt ones."""
+        """Read a file written by :meth:`save` (an official ``.pt``/``.pth``/``.ckpt`` file goes through
+        :meth:`from_official`); refuses other safetensors files and corrupt ones."""
         from safetensors import safe_open
 
         path = Path(path)
+        if path.suffix in (".pt", ".pth", ".ckpt"):
+            return cls.from_official(path)
         if not path.is_file():
             raise FileNotFoundError(f"no statistics file at {path}; create one with MomentStats.save or `python -m cilnb stats`")
         try:

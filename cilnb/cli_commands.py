@@ -1,17 +1,12 @@
-"""Registry for subcommands contributed by other modules (train-toy, stats, sample, ...)."""
-from __future__ import annotations
-
-import argparse
+"""Deprecated alias: the command registry is :mod:`cilnb.commands` (``register``, ``COMMANDS``)."""
+from ._util import deprecated_module
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add every optional subcommand; each module owns its own arguments."""
-    for module_name in _COMMAND_MODULES:
-        import importlib
+def _register(sub) -> None:
+    """The old ``cli_commands.register``: every command but ``figures``."""
+    from .commands import COMMANDS, register
 
-        module = importlib.import_module(f"cilnb.{module_name}")
-        module.add_cli(sub)
+    register(sub, [name for name in COMMANDS if name != "figures"])
 
 
-# Modules that define ``add_cli(subparsers)``; extended as commands land.
-_COMMAND_MODULES: list[str] = ["stats_cli", "sweep", "finetune", "training"]
+__getattr__ = deprecated_module(__name__, {"register": "cilnb.cli_commands:_register"}, "cilnb.commands")

@@ -377,7 +377,7 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0) -> Imag
         size = cfg.size
     hw = parse_size(size)
     if model is not None:
-        from .stats_cli import encoder_for  # moves to cilnb.stats
+        from .stats import encoder_for
 
         channels = encoder_for(model)[1]
     else:

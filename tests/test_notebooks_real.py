@@ -37,7 +37,7 @@ def svd_world(tmp_path_factory):
     import imageio.v3 as iio
 
     from cilnb import models
-    from cilnb.stats_cli import compute_stats
+    from cilnb.stats import compute_stats
 
     root = tmp_path_factory.mktemp("svd_world")
     pipe = tiny_svd_pipeline(frames=FRAMES)

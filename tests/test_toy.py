@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from cilnb import training as TR
+from cilnb import toy_training as TR
 from cilnb.denoiser import x0_from_v
 from cilnb.models import toy
 from cilnb.schedules import VPSchedule
@@ -203,7 +203,9 @@ def test_cli_registers_train_toy():
     from cilnb.__main__ import build_parser
 
     args = build_parser().parse_args(["train-toy", "--variant", "naive", "--init", "x.safetensors", "--steps", "5"])
-    assert args.variant == "naive" and args.steps == 5 and args.func is TR._cmd_train
+    from cilnb.commands import train_toy
+
+    assert args.variant == "naive" and args.steps == 5 and args.func is train_toy.run
 
 
 def test_finetune_config_defaults_come_from_the_init_checkpoint(tmp_path):

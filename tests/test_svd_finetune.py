@@ -1,4 +1,4 @@
-"""``python -m cilnb finetune``: the SVD TimeNoise training step and the accelerate loop, on a tiny random SVD (CPU)."""
+"""``cilnb.svd_finetune`` and ``python -m cilnb finetune``: the SVD TimeNoise training step and the accelerate loop, on a tiny random SVD (CPU)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 iio = pytest.importorskip("imageio.v3")
 
-from cilnb import finetune as FT
+from cilnb import svd_finetune as FT
 from cilnb.timenoise import mu
 
 from _tiny import tiny_svd_pipeline

@@ -1,4 +1,4 @@
-"""``python -m cilnb sample``: the grid, batch independence, incremental storage, resume and torchrun sharding."""
+"""``cilnb.runs`` and ``python -m cilnb sample``: the grid, batch independence, incremental storage, resume and torchrun sharding."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cilnb import data, sweep
+from cilnb import data, io, runs
 from cilnb.analytic_init import MomentStats
 from cilnb.models import toy
 from cilnb.sampling import sample
@@ -39,9 +39,9 @@ def model(files):
 
 
 def _run(model, files, out, **kw):
-    images = sweep.load_images("toy:2", model)
+    images = io.load_images("toy:2", model)
     st = MomentStats.load(files["stats"])
-    return sweep.run_sweep(model, images, out, stats=st, stats_path=files["stats"], model_name="toy", **{**GRID, **kw})
+    return runs.run_sweep(model, images, out, stats=st, stats_path=files["stats"], model_name="toy", **{**GRID, **kw})
 
 
 def _videos(out):
@@ -62,18 +62,18 @@ def test_grid_outputs_and_batch_independence(full, model, files):
     res, out = full, full.out
     assert res.computed == N_UNITS == len(res.table) and res.pending == N_UNITS
     assert (out / "results.csv").is_file() and (out / "sweep.json").is_file()
-    assert sorted(res.table["unit"]) == sorted(u.uid for u in sweep.grid_units(GRID["Ms"], GRID["inits"], GRID["seeds"], ["toy0_00000", "toy0_00001"]))
+    assert sorted(res.table["unit"]) == sorted(u.uid for u in runs.grid_units(GRID["Ms"], GRID["inits"], GRID["seeds"], ["toy0_00000", "toy0_00001"]))
     vids = _videos(out)
     assert len(vids) == N_UNITS and all(v.shape == (F, 1, SIZE, SIZE) for v in vids.values())
     # one unit redone alone (batch of one) equals its stored video: per-sample seeds, no batch effect
-    images = sweep.load_images("toy:2", model)
+    images = io.load_images("toy:2", model)
     st = MomentStats.load(files["stats"])
     for uid, M, init, seed, k in [("M0.5_analytic_seed1_toy0_00001", 0.5, "analytic", 1, 1), ("M1_standard_seed0_toy0_00000", 1.0, "standard", 0, 0)]:
-        noise_seed = sweep.Unit(M, init, seed, k, images.names[k]).noise_seed
+        noise_seed = runs.Unit(M, init, seed, k, images.names[k]).noise_seed
         x = sample(model, images.images[k : k + 1], n_steps=2, start=M, init=init, stats=st, seed=[noise_seed], show_progress=False)
         torch.testing.assert_close(vids[uid], x[0], atol=1e-5, rtol=0)
     # images get independent noise; the (M, init) cells of one image and seed share it
-    units = sweep.grid_units(GRID["Ms"], GRID["inits"], GRID["seeds"], images.names)
+    units = runs.grid_units(GRID["Ms"], GRID["inits"], GRID["seeds"], images.names)
     seeds = {(u.seed, u.name): {w.noise_seed for w in units if (w.seed, w.name) == (u.seed, u.name)} for u in units}
     assert all(len(v) == 1 for v in seeds.values()) and len({next(iter(v)) for v in seeds.values()}) == len(seeds)
     # metrics recomputed independently from the stored videos
@@ -142,18 +142,18 @@ def test_row_lost_after_video_is_rebuilt_from_the_video(model, files, tmp_path):
 
 
 def test_bad_input_and_changed_settings_are_refused(model, files, tmp_path):
-    images = sweep.load_images("toy:1", model)
+    images = io.load_images("toy:1", model)
     with pytest.raises(ValueError, match="needs statistics"):
-        sweep.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["analytic"], show_progress=False)
+        runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["analytic"], show_progress=False)
     with pytest.raises(ValueError, match="init modes"):
-        sweep.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["fancy"], show_progress=False)
+        runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["fancy"], show_progress=False)
     with pytest.raises(ValueError, match="start M"):
-        sweep.run_sweep(model, images, tmp_path / "a", Ms=[1.5], show_progress=False)
+        runs.run_sweep(model, images, tmp_path / "a", Ms=[1.5], show_progress=False)
     with pytest.raises(ValueError, match="toy:N"):
-        sweep.load_images("toy:x", model)
-    sweep.run_sweep(model, images, tmp_path / "b", Ms=[1.0], n_steps=2, show_progress=False)
+        io.load_images("toy:x", model)
+    runs.run_sweep(model, images, tmp_path / "b", Ms=[1.0], n_steps=2, show_progress=False)
     with pytest.raises(ValueError, match="other settings"):
-        sweep.run_sweep(model, images, tmp_path / "b", Ms=[1.0], n_steps=3, show_progress=False)
+        runs.run_sweep(model, images, tmp_path / "b", Ms=[1.0], n_steps=3, show_progress=False)
 
 
 def test_torchrun_two_gloo_processes_match_one_process(full, files, tmp_path):
@@ -194,15 +194,15 @@ def test_svd_latent_sweep_decodes_stores_and_matches_direct_sampling(tmp_path):
     (tmp_path / "imgs").mkdir()
     for i in range(2):
         iio.imwrite(tmp_path / "imgs" / f"im{i}.png", (np.random.RandomState(i).rand(20, 24, 3) * 255).astype(np.uint8))
-    images = sweep.load_images(str(tmp_path / "imgs"), ad, size="16x16")
+    images = io.load_images(str(tmp_path / "imgs"), ad, size="16x16")
     st = MomentStats().update(torch.randn(8, 2, 4, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.5)
-    res = sweep.run_sweep(ad, images, tmp_path / "out", Ms=[100.0], native=True, inits=["standard", "analytic"], seeds=[3], n_steps=2,
+    res = runs.run_sweep(ad, images, tmp_path / "out", Ms=[100.0], native=True, inits=["standard", "analytic"], seeds=[3], n_steps=2,
                           sampler="heun", stats=st, cond_kwargs={"motion_bucket_id": 20}, mp4=True, batch_size=2, show_progress=False)
     assert len(res.table) == 4 and res.table["start_native"].to_numpy() == pytest.approx(100.0)
     stored = load_file(str(tmp_path / "out" / "videos" / "M100_analytic_seed3_im1.safetensors"))
     assert stored["video"].dtype == torch.float16 and stored["video"].shape == (2, 3, 16, 16) and stored["latents"].shape == (2, 4, 8, 8)
     assert iio.imread(tmp_path / "out" / "videos" / "M100_analytic_seed3_im1.mp4", plugin="pyav").shape == (2, 16, 16, 3)
-    ns = sweep.Unit(100.0, "analytic", 3, 1, images.names[1]).noise_seed
+    ns = runs.Unit(100.0, "analytic", 3, 1, images.names[1]).noise_seed
     cond = ad.prepare_condition(images.images[1:2], motion_bucket_id=20, generator=torch.Generator().manual_seed(ns))
     y = cond.pop("y")
     x = sample(ad, y, n_steps=2, start_native=100.0, init="analytic", stats=st, sampler="heun", seed=[ns], cond=cond, show_progress=False)

@@ -1,0 +1,86 @@
+"""``python -m cilnb train-toy``: train the toy I2V model or fine-tune it (:func:`cilnb.toy_training.train`)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+# cilnb.toy_training.VARIANTS and cilnb.models.toy.TEMPORAL_KINDS, kept here so --help imports no torch
+# (tests/test_commands.py checks they agree)
+VARIANTS = ("base", "naive", "timenoise")
+TEMPORAL_KINDS = ("none", "conv", "attn", "conv+attn")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..models import toy
+    from ..toy_training import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    mcfg = toy.ToyConfig()
+    over = {}
+    if args.widths:
+        over["widths"] = _ints(args.widths)
+    if args.temporal_levels is not None:
+        over["temporal_levels"] = _ints(args.temporal_levels)
+    for name in ("patch", "temporal", "temporal_width"):
+        if getattr(args, name) is not None:
+            over[name] = getattr(args, name)
+    if args.no_motion_cond:
+        over["motion_cond"] = False
+    if over:
+        mcfg = dataclasses.replace(mcfg, **over)
+    fine = args.variant != "base"
+    if fine and args.init is None:
+        raise SystemExit(f"--variant {args.variant} fine-tunes a base model: pass --init data/toy_base.safetensors")
+    if fine and over:
+        raise SystemExit("architecture options are for --variant base; a fine-tune keeps the --init model's architecture")
+    kw = dict(
+        variant=args.variant, seed=args.seed, init=args.init, model=None if fine else mcfg, steps=args.steps, lr=args.lr,
+        batch_size=args.batch_size, ema=args.ema, motion_dropout=args.motion_dropout, checkpoint_every=args.checkpoint_every,
+    )
+    if not fine and args.pretrain_steps is not None:
+        kw["pretrain_steps"] = args.pretrain_steps
+    if args.variant == "timenoise":
+        kw.update(timenoise_a=args.timenoise_a, timenoise_beta_m=args.timenoise_beta_m)
+    cfg = TrainConfig(**kw)
+    out = args.out or str(toy.checkpoint_path(args.variant))
+    path = train(cfg, out, device=args.device, show_progress=not args.quiet, force=args.force)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Register ``python -m cilnb train-toy``."""
+    p = sub.add_parser("train-toy", help="train the built-in toy I2V model (base) or fine-tune it (naive / timenoise)",
+                       description="Train the toy I2V model. Resumable: rerun the same command to continue from the last checkpoint.")
+    p.add_argument("--variant", choices=VARIANTS, default="base", help="base: from scratch; naive/timenoise: fine-tune --init")
+    p.add_argument("--out", default=None, help="output checkpoint (default: data/toy_<variant>.safetensors)")
+    p.add_argument("--init", default=None, help="base checkpoint to fine-tune (naive/timenoise)")
+    p.add_argument("--steps", type=int, default=None, help="video steps (base default 4000; fine-tune default 1000)")
+    p.add_argument("--pretrain-steps", type=int, default=None, help="image pre-training steps (base only; default 1000)")
+    p.add_argument("--batch-size", type=int, default=16, help="videos per step")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (base 5e-4, fine-tune 1e-4)")
+    p.add_argument("--ema", type=float, default=0.998, help="EMA decay")
+    p.add_argument("--motion-dropout", type=float, default=0.2, help="probability of dropping the motion conditioning")
+    p.add_argument("--timenoise-a", type=float, default=5.0, help="TimeNoise a (mu(t) = 2 t^a - 1)")
+    p.add_argument("--timenoise-beta-m", type=float, default=2.0, help="TimeNoise beta_m (largest noise level)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between resume states")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--force", action="store_true", help="retrain even if --out holds a finished run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("architecture (base only)")
+    g.add_argument("--widths", default=None, help="comma-separated channels per level, e.g. 48,64,64")
+    g.add_argument("--patch", type=int, default=None, help="space-to-depth factor of the stem")
+    g.add_argument("--temporal", choices=TEMPORAL_KINDS, default=None, help="temporal layer kind")
+    g.add_argument("--temporal-levels", default=None, help="comma-separated levels with temporal layers")
+    g.add_argument("--temporal-width", type=int, default=None, help="hidden width of the temporal layers")
+    g.add_argument("--no-motion-cond", action="store_true", help="build without motion conditioning")
+    p.set_defaults(func=run)

@@ -1,0 +1,506 @@
+"""The resumable sample-run store: M values x init modes x seeds x images, data-parallel (Alg. 1).
+
+:func:`run_sweep` (``python -m cilnb sample --model toy --images toy:16 --M 1.0 0.96 0.92 --init
+standard analytic --seeds 0 1 2 --n-steps 50 --stats FILE --out DIR``, :mod:`cilnb.commands.sample`;
+the conditional images are a :class:`cilnb.io.ImageSet`) runs every *unit* ``(M, init, seed, image)``
+of the grid through :func:`cilnb.sampling.sample`; units sharing ``(M, init)`` are batched into
+one call (per-sample seeds make every video independent of the batch it was drawn in). A unit
+with seed ``s`` and image ``n`` draws its initial noise from a seed hashed from ``(s, n)``
+(:attr:`Unit.noise_seed`): images get independent noise, and the cells of one image and seed are
+paired (``standard`` and ``analytic``, every ``M``, start from the same ``N(0, I)`` draw).
+
+Outputs under ``DIR``:
+
+- ``sweep.json``: the settings that change results (model, steps, sampler, statistics file hash,
+  frames, conditioning, images); a rerun with other settings is refused.
+- ``videos/<unit>.safetensors``: one file per finished unit, written atomically: ``video``
+  ``[F, C, H, W]`` in ``[-1, 1]`` (float32; float16 for latent models, decoded by the VAE) and,
+  for latent models, ``latents`` (float32, the sampler's output); metadata says the unit.
+  ``--mp4`` adds ``videos/<unit>.mp4`` previews.
+- ``results/rank<r>.jsonl``: one JSON row per finished unit, appended after its video file (one
+  ``write`` + ``fsync`` per batch; a torn last line from a killed run is ignored).
+- ``results.csv``: all rows merged and sorted, rewritten atomically at the end of every run.
+
+Columns: ``unit, M, init, seed, image, image_index, start`` (normalised M), ``start_native``
+(sigma_M / timestep), ``n_steps, sampler, frame_diff`` (mean over frame pairs of the mean
+absolute difference of consecutive frames, in ``[-1, 1]`` units: a cheap, model-free motion
+proxy), ``align_psnr`` (PSNR in dB of generated frame 0 to the conditional image, data range 2:
+image alignment), ``motion_score`` and ``motion_method`` (:func:`cilnb.metrics.motion_score` with
+``method="farneback"`` by default, SVD protocol: frames resized to 450x800, spatial mean flow
+magnitude summed over pairs; ``--motion-method none`` leaves them out), ``sprite_speed`` and
+``input_speed`` (``--images toy:N`` only: tracked sprite speed of the sample and the ground-truth
+speed of the source video, px/frame), ``seconds`` (the batch's time per unit), ``rank``, ``file``.
+
+Resume: a unit is done when its row is in a ``results/*.jsonl`` file *and* its video exists; a
+video without a row (killed between the two writes) gets its row from the stored video without
+resampling. Data parallel: under ``torchrun``/``accelerate launch`` (``WORLD_SIZE > 1``) every
+rank scans the same finished units, then takes ``pending[rank::world]``, writes only its own
+``rank<r>.jsonl``, and rank 0 merges ``results.csv`` after a barrier (gloo process group: only
+barriers, no tensors, so it works for CPU and GPU runs alike). Shown in ``docs/at_scale.md``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .io import ImageSet, write_mp4
+
+__all__ = ["Unit", "SweepResult", "grid_units", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE"]
+
+INITS = ("standard", "analytic")
+SWEEP_FORMAT = "cilnb.sweep"
+NOISE_RULE = "sha256(seed:image name)"  # how a unit's noise is seeded (Unit.noise_seed); sweeps before it used the bare seed
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One cell of the grid: start ``M`` (as given), init mode, seed, image (index and name)."""
+
+    M: float
+    init: str
+    seed: int
+    image: int
+    name: str
+
+    @property
+    def uid(self) -> str:
+        return f"M{self.M:g}_{self.init}_seed{self.seed}_{self.name}"
+
+    @property
+    def noise_seed(self) -> int:
+        """The seed of this unit's random draws: a hash of ``(seed, image name)``, so every image gets
+        its own noise (independent samples) while all ``(M, init)`` cells of one image and seed share it."""
+        return int.from_bytes(hashlib.sha256(f"{self.seed}:{self.name}".encode()).digest()[:8], "little") >> 1
+
+
+def grid_units(Ms: Sequence[float], inits: Sequence[str], seeds: Sequence[int], names: Sequence[str]) -> list[Unit]:
+    """All units in canonical order: M, then init, then seed, then image."""
+    return [Unit(float(M), str(i), int(s), k, n) for M in Ms for i in inits for s in seeds for k, n in enumerate(names)]
+
+
+# ----------------------------------------------------------------------------------------------
+# distributed helpers (gloo barriers only)
+# ----------------------------------------------------------------------------------------------
+
+
+def _dist_setup():
+    """``(rank, world, created)``: joins the torchrun/accelerate process group when ``WORLD_SIZE > 1``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, False
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), False
+    dist.init_process_group(backend="gloo")
+    return dist.get_rank(), dist.get_world_size(), True
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+# ----------------------------------------------------------------------------------------------
+# rows
+# ----------------------------------------------------------------------------------------------
+
+
+def _append_rows(path: Path, rows: list[dict]) -> None:
+    """Append JSON lines with one ``write`` and an ``fsync``; starts on a fresh line after a torn one."""
+    if not rows:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows).encode()
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                data = b"\n" + data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_rows(out: str | os.PathLike) -> dict:
+    """All result rows under ``out/results/*.jsonl`` keyed by unit id (later rows win; torn lines skipped)."""
+    rows: dict = {}
+    for p in sorted(Path(out, "results").glob("*.jsonl")):
+        for line in p.read_text().splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill: its unit is redone or recovered from its video
+            if isinstance(r, dict) and "unit" in r:
+                rows[r["unit"]] = r
+    return rows
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# ----------------------------------------------------------------------------------------------
+# metrics
+# ----------------------------------------------------------------------------------------------
+
+
+def frame_diff(videos):
+    """Model-free motion proxy ``[B]``: mean over frame pairs of mean ``|x_{f+1} - x_f|`` (``[-1, 1]`` units)."""
+    v = videos.float().clamp(-1, 1)
+    return (v[:, 1:] - v[:, :-1]).abs().mean(dim=(2, 3, 4)).mean(1)
+
+
+def align_psnr(videos, images):
+    """Image alignment ``[B]``: PSNR (dB, data range 2) of generated frame 0 to the conditional image."""
+    mse = (videos[:, 0].float().clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
+    return 10 * (4.0 / mse.clamp(min=1e-12)).log10()
+
+
+def _motion_score_fn():
+    """``cilnb.metrics.motion_score`` (package export, or its module while the package is being assembled)."""
+    try:
+        from .metrics import motion_score
+
+        return motion_score
+    except ImportError:
+        from .metrics.motion import motion_score
+
+        return motion_score
+
+
+def _motion_columns(videos, toy: bool, images=None, motion: dict | None = None) -> dict:
+    """Per-video columns for a batch ``[B, F, C, H, W]`` in ``[-1, 1]``: motion (and alignment to ``images``)."""
+    cols = {"frame_diff": [float(v) for v in frame_diff(videos)]}
+    if images is not None:
+        cols["align_psnr"] = [_num(v) for v in align_psnr(videos, images)]
+    B = videos.shape[0]
+    if motion is not None and videos.shape[1] > 1:
+        kw = dict(motion)
+        method = kw.pop("method")
+        res = _motion_score_fn()(videos.float().clamp(-1, 1).cpu(), method=method, value_range=(-1.0, 1.0), show_progress=False, **kw)
+        cols["motion_score"] = [_num(s) for s in res.score.tolist()]
+        cols["motion_method"] = [f"{res.method}/{res.protocol}/{res.reduce}/{res.size[0]}x{res.size[1]}"] * B
+    if toy:
+        from . import data
+
+        df = data.motion(videos.float().clamp(-1, 1).cpu())
+        cols["sprite_speed"] = [_num(s) for s in df["speed"].to_numpy()]
+    return cols
+
+
+# ----------------------------------------------------------------------------------------------
+# the sweep
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_sweep` did; ``table`` holds every row stored under ``out`` (all runs, all ranks)."""
+
+    table: object  # pandas.DataFrame
+    out: Path
+    computed: int  # units sampled by this rank in this run
+    recovered: int  # rows rebuilt from stored videos
+    pending: int  # units left before this run (all ranks)
+    rank: int = 0
+    world: int = 1
+
+
+def _file_digest(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _concat_cond(conds: list[dict]) -> dict:
+    import torch
+
+    out = {}
+    for k in conds[0]:
+        vals = [c[k] for c in conds]
+        if torch.is_tensor(vals[0]):
+            out[k] = torch.cat(vals, dim=0)
+        else:
+            if any(v != vals[0] for v in vals[1:]):
+                raise ValueError(f"prepare_condition returned different non-tensor values for {k!r} across images")
+            out[k] = vals[0]
+    return out
+
+
+def _save_unit(path: Path, video, latents, meta: dict, mp4: bool, fps: int) -> None:
+    from safetensors.torch import save_file
+
+    from ._util import atomic_write
+
+    tensors = {"video": video.contiguous()}
+    if latents is not None:
+        tensors["latents"] = latents.contiguous()
+    md = {k: str(v) for k, v in meta.items()}
+    if mp4:
+        v = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to("cpu").byte()  # [F, C, H, W]
+        if v.shape[1] == 1:
+            v = v.expand(-1, 3, -1, -1)
+        arr = v.permute(0, 2, 3, 1).contiguous().numpy()
+        atomic_write(path.with_suffix(".mp4"), lambda tmp: write_mp4(tmp, arr, fps))
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=md))
+
+
+def run_sweep(
+    model,
+    images: ImageSet,
+    out: str | os.PathLike,
+    *,
+    Ms: Sequence[float],
+    inits: Sequence[str] = ("standard",),
+    seeds: Sequence[int] = (0,),
+    n_steps: int = 50,
+    stats=None,
+    stats_path: str | os.PathLike | None = None,
+    sampler: str = "ddim",
+    native: bool = False,
+    frames: int | None = None,
+    batch_size: int = 8,
+    cond_kwargs: dict | None = None,
+    model_name: str | None = None,
+    model_path: str | None = None,
+    max_units: int | None = None,
+    mp4: bool = False,
+    mp4_fps: int = 8,
+    motion_method: str | None = "farneback",
+    motion_kwargs: dict | None = None,
+    show_progress: bool = True,
+    on_batch: Callable[[dict], None] | None = None,
+) -> SweepResult:
+    """Run (or resume) the grid ``Ms x inits x seeds x images`` with :func:`cilnb.sampling.sample` (Alg. 1).
+
+    ``Ms`` are normalised starts in (0, 1] (``native=True``: native times, e.g. ``sigma_M = 100``
+    for SVD); ``init="analytic"`` needs ``stats`` (a MomentStats in the model's sample space).
+    ``max_units`` stops this rank after that many sampled units (a partial run; rerun to finish).
+    ``motion_method``: ``"farneback"`` (OpenCV, no weights) or ``"raft"`` (needs RAFT weights) for
+    :func:`cilnb.metrics.motion_score` (SVD protocol; ``motion_kwargs`` e.g. ``{"resize": None}``
+    are passed on), or ``None`` for no flow-based score.
+    ``on_batch`` is called after each stored batch with ``{"units": [...ids], "computed": n}``.
+    Under ``torchrun`` each rank takes its shard of the pending units (module docstring).
+    Shown in ``docs/at_scale.md``.
+    """
+    import torch
+
+    from ._util import atomic_write, model_device_dtype, progress
+    from .sampling import sample
+    from .stats import encoder_for
+
+    Ms = [float(m) for m in Ms]
+    inits = [str(i) for i in inits]
+    seeds = [int(s) for s in seeds]
+    if not Ms:
+        raise ValueError("give at least one M (--M 1.0 0.96 ...)")
+    bad = [i for i in inits if i not in INITS]
+    if bad or not inits:
+        raise ValueError(f"init modes must be among {INITS}, got {inits}")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if len(set(Ms)) != len(Ms) or len(set(inits)) != len(inits) or len(set(seeds)) != len(seeds):
+        raise ValueError("M values, init modes and seeds must each be distinct")
+    if "analytic" in inits and stats is None:
+        raise ValueError("init 'analytic' needs statistics: pass --stats FILE (from `python -m cilnb stats`)")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_units is not None and max_units < 0:
+        raise ValueError(f"max_units must be >= 0, got {max_units}")
+    if len(images) == 0:
+        raise ValueError("no images to condition on")
+    sched = model.schedule
+    starts = {}
+    for M in Ms:  # validate every start before any work
+        starts[M] = sched.parse_start(native=M) if native else sched.parse_start(M)
+    out = Path(out)
+    space = encoder_for(model)[3]  # latent models are decoded for storage and metrics
+    device, dtype = model_device_dtype(model)
+    toy = images.spec.startswith("toy:")
+    cond_kwargs = dict(cond_kwargs or {})
+    for k, v in images.cond.items():
+        if len(v) != len(images):
+            raise ValueError(f"per-image conditioning {k!r} has {len(v)} values for {len(images)} images")
+        if k in cond_kwargs:
+            raise ValueError(f"{k!r} is given both per image and in cond_kwargs")
+    if cond_kwargs and not callable(getattr(model, "prepare_condition", None)):
+        raise ValueError(f"{model_name or type(model).__name__} has no prepare_condition: it takes no extra conditioning (got {sorted(cond_kwargs)})")
+    if motion_method not in (None, "none", "farneback", "raft"):
+        raise ValueError(f"motion_method must be 'farneback', 'raft' or None, got {motion_method!r}")
+    motion = None if motion_method in (None, "none") else {"method": motion_method, **dict(motion_kwargs or {})}
+
+    settings = {
+        "format": SWEEP_FORMAT,
+        "model": model_name or type(model).__name__,
+        "model_path": None if model_path is None else str(model_path),
+        "n_steps": n_steps,
+        "sampler": sampler,
+        "native": bool(native),
+        "frames": frames,
+        "images": images.spec,
+        "image_names": list(images.names),
+        "cond_kwargs": cond_kwargs,
+        "stats_sha256": _file_digest(stats_path) if stats_path is not None else None,
+        "motion": motion,
+        "noise": NOISE_RULE,
+    }
+    if images.cond:  # only when used, so sweeps stored before this key existed still resume
+        settings["image_cond"] = {k: [float(x) for x in v] for k, v in images.cond.items()}
+    try:
+        settings = json.loads(json.dumps(settings))  # the form it is stored in (tuples -> lists)
+    except TypeError as exc:
+        raise ValueError(f"cond_kwargs and motion_kwargs must be JSON-serialisable (numbers, strings, lists): {exc}") from exc
+    units = grid_units(Ms, inits, seeds, images.names)
+    if len({u.uid for u in units}) != len(units):
+        raise ValueError("two grid cells share a unit id: M values that differ beyond 6 significant digits, or duplicate image names")
+    rank, world, created = _dist_setup()
+    try:
+        cfg_path = out / "sweep.json"
+        if cfg_path.is_file():
+            stored = json.loads(cfg_path.read_text())
+            diff = {k: (stored.get(k), v) for k, v in settings.items() if stored.get(k) != v}
+            if diff:
+                raise ValueError(
+                    f"{out} holds a sweep with other settings {diff} (stored, now): use the same settings to resume/extend it, "
+                    "or choose another --out"
+                )
+        elif rank == 0:
+            atomic_write(cfg_path, lambda tmp: tmp.write_text(json.dumps(settings, indent=1)))
+
+        rows = read_rows(out)
+        vid_dir = out / "videos"
+        done = {u.uid for u in units if u.uid in rows and (vid_dir / f"{u.uid}.safetensors").is_file()}
+        pending = [u for u in units if u.uid not in done]
+        _barrier(world)  # every rank has scanned before anyone writes
+        mine = pending[rank::world]
+        recover = [u for u in mine if (vid_dir / f"{u.uid}.safetensors").is_file()]
+        todo = [u for u in mine if not (vid_dir / f"{u.uid}.safetensors").is_file()]
+        if max_units is not None:
+            todo = todo[:max_units]
+        row_file = out / "results" / f"rank{rank}.jsonl"
+
+        def base_row(u: Unit) -> dict:
+            return {
+                "unit": u.uid, "M": u.M, "init": u.init, "seed": u.seed, "image": u.name, "image_index": u.image,
+                "start": float(starts[u.M]), "start_native": _num(sched.to_native(starts[u.M])),
+                "n_steps": n_steps, "sampler": sampler, "model": settings["model"], "rank": rank,
+                "file": f"videos/{u.uid}.safetensors",
+                **{k: v[u.image] for k, v in images.columns.items()},
+                **images.cond_of(u.image),
+            }
+
+        # rows lost between "video written" and "row appended": rebuild them from the stored videos
+        recovered = 0
+        if recover:
+            from safetensors.torch import load_file
+
+            for lo in range(0, len(recover), batch_size):
+                chunk = recover[lo : lo + batch_size]
+                vids = torch.stack([load_file(str(vid_dir / f"{u.uid}.safetensors"))["video"].float() for u in chunk])
+                cols = _motion_columns(vids, toy, images.images[torch.tensor([u.image for u in chunk])], motion)
+                new_rows = [{**base_row(u), **{k: v[b] for k, v in cols.items()}, "seconds": None} for b, u in enumerate(chunk)]
+                _append_rows(row_file, new_rows)
+                recovered += len(chunk)
+
+        # batches: same (M, init), in canonical order, batch_size units each
+        batches: list[list[Unit]] = []
+        for M in Ms:
+            for init in inits:
+                group = [u for u in todo if u.M == M and u.init == init]
+                batches += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
+        computed = 0
+        bar = progress(None, total=len(todo), disable=not show_progress, desc=f"sample[rank {rank}]" if world > 1 else "sample", unit="video")
+        has_prep = callable(getattr(model, "prepare_condition", None))
+        try:
+            for chunk in batches:
+                t0 = time.time()
+                idx = torch.tensor([u.image for u in chunk])
+                imgs = images.images[idx].to(device=device, dtype=dtype)
+                if has_prep:
+                    with torch.no_grad():
+                        conds = [
+                            model.prepare_condition(imgs[b : b + 1], generator=torch.Generator().manual_seed(u.noise_seed), **cond_kwargs,
+                                                    **images.cond_of(u.image))
+                            for b, u in enumerate(chunk)
+                        ]
+                    cond = _concat_cond(conds)
+                else:
+                    per_image = [images.cond_of(u.image) for u in chunk]
+                    cond = {"y": imgs, **{k: torch.tensor([c[k] for c in per_image], device=device) for k in images.cond}}
+                y = cond.pop("y")
+                M, init = chunk[0].M, chunk[0].init
+                x = sample(
+                    model, y, n_steps=n_steps, start=starts[M], init=init, stats=stats if init == "analytic" else None,
+                    sampler=sampler, seed=[u.noise_seed for u in chunk], frames=frames, cond=cond, show_progress=False,
+                )
+                if space == "latent":
+                    with torch.no_grad():
+                        vids = model.decode_latents(x)
+                    store, lat = vids.to(torch.float16), x.float()
+                else:
+                    vids = x
+                    store, lat = x.float(), None
+                cols = _motion_columns(vids, toy, imgs.float(), motion)
+                dt = (time.time() - t0) / len(chunk)
+                new_rows = []
+                for b, u in enumerate(chunk):
+                    meta = {"unit": u.uid, "M": u.M, "init": u.init, "seed": u.seed, "image": u.name, "model": settings["model"], "n_steps": n_steps, "sampler": sampler}
+                    _save_unit(vid_dir / f"{u.uid}.safetensors", store[b].cpu(), None if lat is None else lat[b].cpu(), meta, mp4, mp4_fps)
+                    new_rows.append({**base_row(u), **{k: v[b] for k, v in cols.items()}, "seconds": dt})
+                _append_rows(row_file, new_rows)
+                computed += len(chunk)
+                bar.update(len(chunk))
+                if on_batch is not None:
+                    on_batch({"units": [u.uid for u in chunk], "computed": computed})
+        finally:
+            bar.close()
+
+        _barrier(world)
+        table = _table(out)
+        if rank == 0:
+            atomic_write(out / "results.csv", lambda tmp: table.to_csv(tmp, index=False))
+        _barrier(world)
+        return SweepResult(table=table, out=out, computed=computed, recovered=recovered, pending=len(pending), rank=rank, world=world)
+    finally:
+        if created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _table(out: Path):
+    import pandas as pd
+
+    rows = list(read_rows(out).values())
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = df.sort_values(["M", "init", "seed", "image_index"], ascending=[False, True, True, True], kind="stable").reset_index(drop=True)
+    return df

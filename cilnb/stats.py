@@ -1,0 +1,276 @@
+"""Analytic-Init statistics at scale: videos -> (VAE latents) -> streaming moments (Eq. 5, Alg. 1).
+
+:func:`compute_stats` (``python -m cilnb stats --model svd --model-path P --videos DIR --frames 14
+--size 320x512 --out FILE``, :mod:`cilnb.commands.stats`) decodes every video under ``DIR`` (mp4, webm, gif, avi, mov, mkv through PyAV, the engine of
+imageio's ``pyav`` plugin, called directly: the plugin runs ``gc.collect()`` on every close; and
+folders of image frames, read with imageio), takes ``--frames`` frames from the start of each video at
+a fixed stride, resizes and centre-crops them to ``--size``, maps them to ``[-1, 1]``, encodes
+them with the model's VAE (``adapter.encode_video``: latents *times the VAE scaling factor*, the
+space Analytic-Init works in; ``--model toy`` uses the pixels themselves) and streams each batch
+into a :class:`cilnb.analytic_init.MomentStats` (float64, memory constant in the number of
+videos). Unreadable and too-short files are skipped and reported, never fatal.
+
+Frames are read, sampled and resized by :class:`cilnb.io.ClipSet` (see :mod:`cilnb.io` for the
+frame-sampling rule).
+
+Resume: every ``--checkpoint-every`` videos the statistics are written to a fresh
+``FILE.ckpt-<k>`` (MomentStats.save) and then ``FILE.progress.json`` (processed and skipped file
+names, settings, the checkpoint's name) is replaced atomically; the JSON is the commit point,
+so a run killed at any moment resumes from a state in which every counted video is listed and
+every listed video is counted exactly once. The finished file is ``FILE``; the progress file is
+kept (pointing at ``FILE``), so a later run over a folder with new videos only encodes those.
+
+Statistics files are read only by :meth:`cilnb.analytic_init.MomentStats.load`. Shown in
+``docs/at_scale.md``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .io import ClipSet, VideoSkip, parse_size
+
+__all__ = ["StatsResult", "encoder_for", "compute_stats"]
+
+PROGRESS_FORMAT = "cilnb.stats_progress"
+PROGRESS_VERSION = 1
+
+
+# ----------------------------------------------------------------------------------------------
+# a model's sample space
+# ----------------------------------------------------------------------------------------------
+
+
+def encoder_for(model) -> tuple[Callable, int, float | None, str]:
+    """``(encode, channels, vae_scaling_factor, space)``: how frames ``[B, F, 3, H, W]`` reach the model's sample space.
+
+    Latent models (an ``encode_video`` that is implemented) -> their encoder, 3 input channels,
+    the VAE scaling factor; pixel models (the toy) -> identity on ``config.channels`` channels.
+    """
+    from .models.base import Adapter
+
+    enc = getattr(model, "encode_video", None)
+    own = getattr(type(model), "encode_video", None)
+    if enc is not None and own is not getattr(Adapter, "encode_video"):
+        scaling = getattr(model, "scaling_factor", None)
+        if scaling is None:
+            vae = getattr(model, "vae", None)
+            scaling = getattr(getattr(vae, "config", None), "scaling_factor", None)
+        return enc, 3, (float(scaling) if scaling is not None else None), "latent"
+    channels = int(getattr(getattr(model, "config", None), "channels", 3))
+    return (lambda frames: frames), channels, None, "pixel"
+
+
+# ----------------------------------------------------------------------------------------------
+# the streaming computation
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StatsResult:
+    """What :func:`compute_stats` did: the statistics, where they are, what was used and skipped."""
+
+    stats: object  # MomentStats
+    path: Path
+    used: int  # videos in the statistics (all runs)
+    new: int  # videos encoded in this run
+    found: int  # candidate videos under the folder
+    skipped: dict = field(default_factory=dict)  # name -> reason (all runs)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"statistics of {self.used} video(s) -> {self.path} ({self.new} encoded in this run, {self.found} found, {len(self.skipped)} skipped, {self.seconds:.1f} s)"]
+        if self.skipped:
+            lines.append("skipped:")
+            lines += [f"  {name}: {why}" for name, why in sorted(self.skipped.items())]
+        return "\n".join(lines)
+
+
+def _progress_path(out: Path) -> Path:
+    return out.with_name(out.name + ".progress.json")
+
+
+def _read_progress(out: Path, settings: dict):
+    from .analytic_init import MomentStats
+
+    prog = _progress_path(out)
+    if not prog.is_file():
+        return None
+    try:
+        state = json.loads(prog.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"progress file {prog} is unreadable ({exc}); delete it (and {out.name}.ckpt-*) to start over, or pass resume=False / --no-resume") from exc
+    if state.get("format") != PROGRESS_FORMAT:
+        raise ValueError(f"{prog} is not a cilnb stats progress file; delete it or choose another --out")
+    if state.get("settings") != settings:
+        diff = {k: (state.get("settings", {}).get(k), v) for k, v in settings.items() if state.get("settings", {}).get(k) != v}
+        raise ValueError(
+            f"{out} was started with other settings {diff} (stored, now): rerun with the same settings to resume, "
+            "choose another --out, or pass --no-resume to start over"
+        )
+    stats_file = out.parent / state["stats_file"]
+    stats = MomentStats.load(stats_file)
+    if stats.count != len(state["done"]):
+        raise ValueError(f"{prog} lists {len(state['done'])} processed videos but {stats_file.name} counts {stats.count}: the checkpoint is inconsistent; start over with --no-resume")
+    return stats, list(state["done"]), dict(state.get("skipped", {})), state["stats_file"], int(state.get("serial", 0))
+
+
+def compute_stats(
+    model,
+    videos: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    frames: int,
+    size,
+    batch_size: int = 4,
+    max_videos: int | None = None,
+    stride: int | None = None,
+    fps: float | None = None,
+    checkpoint_every: int = 50,
+    resume: bool = True,
+    model_name: str | None = None,
+    model_path: str | None = None,
+    show_progress: bool = True,
+    on_batch: Callable[[dict], None] | None = None,
+) -> StatsResult:
+    """Stream the (latent) moments of the videos under ``videos`` into ``out``: the inputs of Eq. (5).
+
+    ``model`` is a model object (an adapter with ``encode_video``, or a pixel-space model such as
+    the toy). Returns a :class:`StatsResult`; ``result.stats`` is the
+    :class:`~cilnb.analytic_init.MomentStats` saved at ``out`` (safetensors). ``on_batch`` is
+    called after each encoded batch with ``{"done", "new", "skipped"}`` (tests use it to interrupt
+    a run). See the module docstring for frame sampling and resume. Shown in ``docs/at_scale.md``.
+    """
+    import torch
+
+    from .analytic_init import MomentStats
+    from ._util import atomic_write, model_device_dtype, progress
+
+    t0 = time.time()
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"frames must be a positive int, got {frames!r}")
+    hw = parse_size(size)
+    if stride is not None and fps is not None:
+        raise ValueError("give either stride or fps, not both")
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int) or stride < 1):
+        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    if fps is not None and not (fps > 0 and math.isfinite(fps)):
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    if batch_size < 1 or checkpoint_every < 1:
+        raise ValueError("batch_size and checkpoint_every must be >= 1")
+    if max_videos is not None and max_videos < 1:
+        raise ValueError(f"max_videos must be >= 1, got {max_videos}")
+    out = Path(out)
+    root = Path(videos)
+    encode, channels, scaling, space = encoder_for(model)
+    clips = ClipSet(root, frames=frames, size=hw, stride=stride, fps=fps, channels=channels)
+    device, _ = model_device_dtype(model)
+    settings = {
+        "model": model_name or type(model).__name__,
+        "model_path": None if model_path is None else str(model_path),
+        "space": space,
+        "frames": frames,
+        "size": list(hw),
+        "stride": stride,
+        "fps": fps,
+    }
+    state = _read_progress(out, settings) if resume else None
+    if state is None:
+        stats, done, skipped, serial = MomentStats(), [], {}, 0
+        current = None
+        for old in out.parent.glob(f"{out.name}.ckpt-*"):  # leftovers of an abandoned run
+            old.unlink(missing_ok=True)
+    else:
+        stats, done, skipped, current, serial = state
+    done_set = set(done)
+    source = (
+        f"cilnb stats: model={settings['model']} path={settings['model_path']} space={space} frames={frames} "
+        f"size={hw[0]}x{hw[1]} " + (f"fps={fps}" if fps is not None else f"stride={stride or 1}") + f" videos={root}"
+    )
+    todo = [i for i, n in enumerate(clips.names) if n not in done_set and n not in skipped]
+    new = 0
+    since_ckpt = 0
+
+    def checkpoint(final: bool = False):
+        nonlocal current, serial, since_ckpt
+        if stats.count == 0:
+            return
+        if final:
+            target = out
+        else:
+            serial += 1
+            target = out.with_name(f"{out.name}.ckpt-{serial}")
+        stats.save(target, source=source, vae_scaling_factor=scaling)
+        payload = {
+            "format": PROGRESS_FORMAT,
+            "version": PROGRESS_VERSION,
+            "settings": settings,
+            "stats_file": target.name,
+            "serial": serial,
+            "count": stats.count,
+            "done": done,
+            "skipped": skipped,
+        }
+        atomic_write(_progress_path(out), lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
+        old = current
+        current = target.name
+        if old and old != current and old != out.name:
+            (out.parent / old).unlink(missing_ok=True)
+        since_ckpt = 0
+
+    total = len(todo) if max_videos is None else min(len(todo), max(0, max_videos - len(done)))
+    bar = progress(None, total=total, disable=not show_progress, desc="stats", unit="video")
+    buf: list[tuple[str, object]] = []
+
+    def flush():
+        nonlocal new, since_ckpt
+        if not buf:
+            return
+        x = torch.stack([c for _, c in buf]).to(device=device)  # float32; adapters cast for their VAE
+        with torch.no_grad():
+            z = encode(x)
+        stats.update(z)  # all or nothing: validated before it changes the moments
+        done.extend(n for n, _ in buf)
+        new += len(buf)
+        since_ckpt += len(buf)
+        bar.update(len(buf))
+        buf.clear()
+        if since_ckpt >= checkpoint_every:
+            checkpoint()
+        if on_batch is not None:
+            on_batch({"done": len(done), "new": new, "skipped": dict(skipped)})
+
+    def skip(i: int, exc: VideoSkip) -> None:
+        skipped[clips.names[i]] = str(exc)
+        bar.set_postfix(skipped=len(skipped))
+
+    def full() -> bool:
+        return max_videos is not None and len(done) + len(buf) >= max_videos
+
+    try:
+        if not full():
+            for i, clip in clips.usable(todo, on_skip=skip):
+                buf.append((clips.names[i], clip))
+                if len(buf) >= batch_size:
+                    flush()
+                if full():
+                    break
+        flush()
+    except BaseException:
+        checkpoint()  # the in-memory state is consistent after every batch: keep the work done so far
+        raise
+    finally:
+        bar.close()
+    if stats.count == 0:
+        raise ValueError(
+            f"none of the {len(clips)} video(s) in {root} could be used; skipped:\n"
+            + "\n".join(f"  {n}: {why}" for n, why in sorted(skipped.items()))
+        )
+    checkpoint(final=True)
+    stats.source = source
+    return StatsResult(stats=stats, path=out, used=len(done), new=new, found=len(clips), skipped=skipped, seconds=time.time() - t0)

@@ -1,0 +1,365 @@
+"""Training the toy I2V model: image pre-training, video training, naive vs TimeNoise fine-tuning.
+
+Recipe (mirrors how real I2V models are made, at toy scale):
+
+1. ``base``: stage ``pretrain`` trains :class:`cilnb.models.toy.ToyUNet` as an *image* denoiser
+   on single frames (temporal layers skipped, no conditional image), then stage ``video`` trains
+   the whole network on videos with ``y_0`` = frame 0 concatenated to every frame, the ground-truth
+   speed as motion conditioning (dropped to "null" with probability ``motion_dropout``).
+2. ``naive`` / ``timenoise``: fine-tune a base checkpoint on videos for the same steps from the
+   same seed; ``timenoise`` perturbs the conditional image with
+   :func:`cilnb.timenoise.add_timenoise` (Eq. 6, Alg. 2, ``mode="additive"``), ``naive`` does not.
+
+v-prediction MSE, timesteps uniform over the model's DDPM steps, Adam with linear warm-up,
+gradient clipping, EMA weights (shipped). Data are drawn on the fly from
+:func:`cilnb.data.generate` with a dedicated generator, so runs are deterministic given the
+seed. A resume state (weights, EMA, optimizer, both RNG states, loss curve) is written
+atomically every ``checkpoint_every`` steps next to the output; rerunning the same command
+continues from it. ``python -m cilnb train-toy --help`` (:mod:`cilnb.commands.train_toy`) lists
+the options; ``python -m cilnb toy-stats`` (:mod:`cilnb.commands.toy_stats`) runs :func:`toy_stats`.
+Shown in ``notebooks/timenoise_training.ipynb`` (naive vs TimeNoise checkpoints).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import data as D
+from ._util import atomic_write, make_generator, progress, resolve_device
+from .denoiser import v_from_x0_eps
+from .models import toy
+
+__all__ = ["TrainConfig", "train", "resume_path", "toy_stats", "VARIANTS"]
+
+VARIANTS = ("base", "naive", "timenoise")
+STATE_FORMAT = "cilnb-toy-train-state/1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (two runs with equal configs give equal weights)."""
+
+    variant: str = "base"  # base | naive | timenoise
+    steps: int | None = None  # video-stage steps (None: 4000 for base, 1000 for the fine-tunes)
+    pretrain_steps: int = 1000  # image pre-training steps (base only)
+    batch_size: int = 16  # videos per video-stage step
+    pretrain_batch_size: int = 64  # frames per image pre-training step
+    lr: float | None = None  # Adam learning rate (None: 5e-4 for base, 1e-4 for the fine-tunes)
+    warmup: int = 100  # linear warm-up steps at the start of each stage
+    grad_clip: float = 1.0  # max gradient norm
+    ema: float = 0.998  # EMA decay of the shipped weights
+    seed: int = 0
+    motion_dropout: float = 0.2  # probability of training a video with the null motion embedding
+    timenoise_a: float = 5.0  # a of mu(t) = 2 t^a - 1 (paper: 5)
+    timenoise_beta_m: float = 2.0  # beta_m, the largest TimeNoise level (toy data lie in [-1, 1])
+    init: str | None = None  # base checkpoint to fine-tune (naive/timenoise)
+    checkpoint_every: int = 200  # resume-state period, steps
+    log_every: int = 25  # loss-curve resolution, steps
+    model: toy.ToyConfig | None = None  # None: ToyConfig() for base, the init checkpoint's for fine-tunes
+    data: D.SpriteConfig = field(default_factory=D.SpriteConfig)
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        fine = self.variant != "base"
+        if fine and self.init is None:
+            raise ValueError(f"variant {self.variant!r} fine-tunes a base checkpoint: pass init= (e.g. data/toy_base.safetensors)")
+        if self.steps is None:
+            object.__setattr__(self, "steps", 1000 if fine else 4000)
+        if self.lr is None:
+            object.__setattr__(self, "lr", 1e-4 if fine else 5e-4)
+        if self.model is None:
+            if fine:
+                if not Path(self.init).is_file():
+                    raise ValueError(f"init checkpoint {self.init} does not exist; train the base first (python -m cilnb train-toy --variant base)")
+                object.__setattr__(self, "model", toy.ToyConfig.from_json(toy.read_metadata(self.init)["config"]))
+            else:
+                object.__setattr__(self, "model", toy.ToyConfig())
+        for name in ("steps", "pretrain_steps", "warmup"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+        for name in ("batch_size", "pretrain_batch_size", "checkpoint_every", "log_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema decay must lie in [0, 1), got {self.ema}")
+        if not 0 <= self.motion_dropout <= 1:
+            raise ValueError(f"motion_dropout must lie in [0, 1], got {self.motion_dropout}")
+        if self.variant == "base":
+            if self.init is not None:
+                raise ValueError("variant 'base' trains from scratch; --init is for the naive/timenoise fine-tunes")
+            if self.steps + self.pretrain_steps < 1:
+                raise ValueError("nothing to train: steps and pretrain_steps are both 0")
+        else:
+            if self.steps < 1:
+                raise ValueError(f"variant {self.variant!r} needs steps >= 1")
+        if self.variant == "timenoise" and not (self.timenoise_a > 0 and self.timenoise_beta_m > 0):
+            raise ValueError(f"TimeNoise needs a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
+        if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
+            raise ValueError(
+                f"model ({self.model.frames} frames, {self.model.size}px, {self.model.channels} ch) and data "
+                f"({self.data.frames} frames, {self.data.size}px, 1 ch) disagree"
+            )
+
+    @property
+    def stages(self) -> list[tuple[str, int]]:
+        if self.variant == "base":
+            return [(s, n) for s, n in (("pretrain", self.pretrain_steps), ("video", self.steps)) if n > 0]
+        return [("video", self.steps)]
+
+    @property
+    def total_steps(self) -> int:
+        return sum(n for _, n in self.stages)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if self.variant != "base":
+            d.pop("pretrain_steps")
+            d.pop("pretrain_batch_size")
+        if self.variant != "timenoise":
+            d.pop("timenoise_a")
+            d.pop("timenoise_beta_m")
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def resume_path(out) -> Path:
+    """The resume state of a run writing ``out``: ``<out stem>.resume.safetensors`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".safetensors") + ".resume.safetensors")
+
+
+# ----------------------------------------------------------------------------------------------
+# state (de)serialisation: everything in safetensors, no pickles
+# ----------------------------------------------------------------------------------------------
+
+
+def _opt_tensors(opt: torch.optim.Optimizer) -> tuple[dict, str]:
+    sd = opt.state_dict()
+    tensors = {}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{idx}.{k}"] = torch.as_tensor(v).detach().cpu().clone()
+    return tensors, json.dumps(sd["param_groups"])
+
+
+def _opt_load(opt: torch.optim.Optimizer, tensors: dict, groups_json: str, device) -> None:
+    state: dict = {}
+    for key, v in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v if name == "step" else v.to(device)
+    opt.load_state_dict({"state": state, "param_groups": json.loads(groups_json)})
+
+
+class _Run:
+    """Mutable training state; ``save``/``load`` round-trip it exactly."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.meta_init: dict = {}
+        if cfg.variant == "base":
+            self.net = toy.init_net(cfg.model, cfg.seed)
+        else:
+            base = toy.load_checkpoint(cfg.init)
+            if base.config != cfg.model:
+                raise ValueError(f"init checkpoint {cfg.init} has model config {base.config}, expected {cfg.model}")
+            self.net = base.net
+            self.meta_init = {k: base.meta.get(k) for k in ("variant", "seed", "steps", "sha")}
+        self.net.to(device).train()
+        self.net.requires_grad_(True)
+        self.ema = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        self.stage_idx = 0
+        self.step = 0  # within the current stage
+        self.opt = self._new_opt()
+        self.g_data = make_generator(cfg.seed * 2 + 0)  # data draws (CPU)
+        self.g_noise = make_generator(cfg.seed * 2 + 1)  # t, eps, dropout, TimeNoise (CPU)
+        self.curve: list[list] = []  # [stage, step, mean loss]
+        self.acc = [0.0, 0]  # running loss sum and count since the last curve point
+        self.elapsed = 0.0
+
+    def _new_opt(self):
+        return torch.optim.Adam(self.net.parameters(), lr=self.cfg.lr)
+
+    def save(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in self.ema.items()})
+        opt_t, groups = _opt_tensors(self.opt)
+        tensors.update(opt_t)
+        tensors["rng.data"] = self.g_data.get_state()
+        tensors["rng.noise"] = self.g_noise.get_state()
+        md = {
+            "format": STATE_FORMAT, "train_config": self.cfg.to_json(), "stage_idx": str(self.stage_idx),
+            "step": str(self.step), "curve": json.dumps(self.curve), "acc": json.dumps(self.acc), "elapsed": repr(self.elapsed), "param_groups": groups,
+        }
+        atomic_write(path, lambda p: save_file(tensors, str(p), metadata=md))
+
+    def load(self, path: Path) -> None:
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), framework="pt") as f:
+            md = f.metadata()
+        if md.get("format") != STATE_FORMAT:
+            raise ValueError(f"{path} is not a cilnb toy training state")
+        if json.loads(md["train_config"]) != json.loads(self.cfg.to_json()):
+            raise ValueError(
+                f"resume state {path} was written by a run with a different configuration; delete it to start over, "
+                "or rerun with the original options"
+            )
+        t = load_file(str(path))
+        self.net.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        self.ema = {k[4:]: v.to(self.device) for k, v in t.items() if k.startswith("ema.")}
+        self.stage_idx, self.step = int(md["stage_idx"]), int(md["step"])
+        self.opt = self._new_opt()
+        _opt_load(self.opt, t, md["param_groups"], self.device)
+        self.g_data.set_state(t["rng.data"])
+        self.g_noise.set_state(t["rng.noise"])
+        self.curve = json.loads(md["curve"])
+        self.acc = json.loads(md["acc"])
+        self.elapsed = float(md["elapsed"])
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        d = self.cfg.ema
+        for k, v in self.net.state_dict().items():
+            if v.is_floating_point():
+                self.ema[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.ema[k].copy_(v)
+
+
+def _loss(run: _Run, stage: str) -> torch.Tensor:
+    """One batch: draw data, noise it at a uniform DDPM timestep, v-prediction MSE."""
+    cfg, dev, g = run.cfg, run.device, run.g_noise
+    sched = cfg.model.schedule()
+    T = sched.T
+    if stage == "pretrain":
+        n_vid = -(-cfg.pretrain_batch_size // cfg.data.frames)
+        sv = D.generate(n_vid, run.g_data, config=cfg.data, flow=False)
+        x0 = sv.videos.reshape(-1, 1, 1, cfg.data.size, cfg.data.size)[: cfg.pretrain_batch_size]
+        cond: dict = {"y": None, "image_mode": True}
+    else:
+        sv = D.generate(cfg.batch_size, run.g_data, config=cfg.data, flow=False)
+        x0 = sv.videos
+        cond = {"y": sv.condition}
+    B = x0.shape[0]
+    t = torch.randint(1, T + 1, (B,), generator=g).to(torch.float64) / T
+    eps = torch.randn(x0.shape, generator=g)
+    if stage == "video":
+        if cfg.model.motion_cond:
+            cond["motion"] = sv.speed.float().to(dev)
+            cond["motion_drop"] = (torch.rand(B, generator=g) < cfg.motion_dropout).to(dev)
+        if cfg.variant == "timenoise":
+            from .timenoise import add_timenoise
+
+            cond["y"] = add_timenoise(cond["y"], t, cfg.timenoise_a, cfg.timenoise_beta_m, generator=g, mode="additive")
+        cond["y"] = cond["y"].to(dev)
+    a, s = sched._broadcast(t, x0)
+    x_t = (a * x0 + s * eps).to(dev)
+    target = v_from_x0_eps(x0, eps, a, s).to(dev)
+    pred = run.net(x_t, t.float().to(dev), **cond)
+    return torch.mean((pred - target) ** 2)
+
+
+def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_progress: bool = True, force: bool = False, stop_after: int | None = None) -> Path:
+    """Train (or resume) the run ``cfg`` and write the EMA weights to ``out`` (safetensors + metadata).
+
+    Resumes from :func:`resume_path` when present (same config required); the resume state is
+    removed when the run completes. If ``out`` already holds a finished run of the same config it
+    is returned as is (``force=True`` retrains). ``stop_after`` stops after that many optimizer
+    steps in this call (for tests: simulates a kill) and returns the resume-state path.
+    """
+    out = Path(out)
+    dev = resolve_device(device)
+    state_path = resume_path(out)
+    if out.is_file() and not force and not state_path.is_file():
+        meta = toy.read_metadata(out)
+        if meta.get("train_config") == json.loads(cfg.to_json()):
+            return out
+        raise ValueError(f"{out} exists and was trained with a different configuration: choose another --out or pass --force")
+    run = _Run(cfg, dev)
+    if state_path.is_file():
+        run.load(state_path)
+    stages = cfg.stages
+    done_before = sum(n for _, n in stages[: run.stage_idx]) + run.step
+    bar = progress(range(cfg.total_steps), disable=not show_progress, desc=f"train-toy {cfg.variant}", initial=done_before, total=cfg.total_steps)
+    bar_iter = iter(bar)
+    n_this_call = 0
+    t_start = time.perf_counter() - run.elapsed
+    try:
+        while run.stage_idx < len(stages):
+            stage, n_steps = stages[run.stage_idx]
+            while run.step < n_steps:
+                lr = cfg.lr * min(1.0, (run.step + 1) / max(cfg.warmup, 1))
+                for grp in run.opt.param_groups:
+                    grp["lr"] = lr
+                loss = _loss(run, stage)
+                run.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
+                run.opt.step()
+                run.update_ema()
+                run.step += 1
+                n_this_call += 1
+                run.acc = [run.acc[0] + loss.item(), run.acc[1] + 1]
+                if run.step % cfg.log_every == 0 or run.step == n_steps:
+                    run.curve.append([stage, run.step, run.acc[0] / run.acc[1]])
+                    run.acc = [0.0, 0]
+                next(bar_iter, None)
+                if show_progress:
+                    bar.set_postfix(stage=stage, loss=f"{loss.item():.4f}", refresh=False)
+                run.elapsed = time.perf_counter() - t_start
+                if run.step % cfg.checkpoint_every == 0 and run.step < n_steps:
+                    run.save(state_path)
+                if stop_after is not None and n_this_call >= stop_after:
+                    run.save(state_path)
+                    return state_path
+            run.stage_idx += 1
+            run.step = 0
+            if run.stage_idx < len(stages):
+                run.opt = run._new_opt()  # a new optimizer for the next stage, as when fine-tuning
+                run.save(state_path)
+    finally:
+        bar.close()
+    net = toy.init_net(cfg.model)
+    net.load_state_dict({k: v.cpu() for k, v in run.ema.items()})
+    meta = {
+        "variant": cfg.variant, "seed": cfg.seed, "steps": cfg.total_steps, "train_config": cfg.to_dict(),
+        "loss_curve": run.curve, "train_seconds": round(run.elapsed, 1), "device": str(dev),
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "init_from": run.meta_init or None,
+    }
+    toy.save_checkpoint(out, net, meta)
+    state_path.unlink(missing_ok=True)
+    return out
+
+
+def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, config: D.SpriteConfig | None = None, show_progress: bool = True):
+    """Analytic-Init moments (Eq. 5) of ``n`` toy training videos via :class:`cilnb.analytic_init.MomentStats`.
+
+    Videos come from :func:`cilnb.data.generate` with ``seed`` (a different stream from training's).
+    Written to ``out`` when given (``data/toy_stats.safetensors``). Returns the stats object.
+    """
+    from .analytic_init import MomentStats
+
+    g = make_generator(seed)
+    st = MomentStats()
+    for lo in progress(range(0, n, batch), disable=not show_progress, desc="toy stats"):
+        st.update(D.generate(min(batch, n - lo), g, config=config, flow=False).videos)
+    if out is not None:
+        st.save(out, source=f"cilnb.data.generate: {n} toy training videos, seed {seed}, config {(config or D.SpriteConfig()).to_json()}")
+    return st
