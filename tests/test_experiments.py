@@ -97,7 +97,7 @@ def test_sweep_verdict_reads_motion_quality_and_alignment():
 
 def test_per_image_conditioning_reaches_the_model_and_the_rows(tmp_path):
     """The toy's motion target rides along per image (Fig. 1 through the resumable sweep)."""
-    from cilnb import sweep
+    from cilnb import runs as sweep
     from cilnb.models import toy
 
     net = toy.build(seed=0)

@@ -22,7 +22,7 @@ from .run_dirs import weights_digest
 
 __all__ = ["TOY_VARIANTS", "Bench", "prepare_condition", "read_clips", "toy_images", "video_images", "with_targets",
            "reference_videos", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
-           "describe_models", "load_stats", "read_stats", "toy_stats_path", "timenoise_settings"]
+           "describe_models", "load_stats", "toy_stats_path", "timenoise_settings"]
 
 TOY_VARIANTS = ("base", "naive", "timenoise")
 
@@ -185,26 +185,19 @@ def toy_stats_path() -> Path:
     return data_dir() / "toy_stats.safetensors"
 
 
-def read_stats(path: str | Path):
-    """:class:`cilnb.analytic_init.MomentStats` from ``path``: the official ``.pt``/``.pth``/``.ckpt`` files
-    through ``MomentStats.from_official``, anything else as cilnb's safetensors."""
-    from ..analytic_init import MomentStats
-
-    p = Path(path)
-    return MomentStats.from_official(p) if p.suffix in (".pt", ".pth", ".ckpt") else MomentStats.load(p)
-
-
 def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analytic",)):
     """``(MomentStats or None, path)``: ``stats_path``, or the model's default (the toy's shipped
     statistics); a real model sampled with Analytic-Init needs its own (``python -m cilnb stats``; the
-    official ``.pt`` files load too, as in ``python -m cilnb sample``). Shown in notebooks/m_sweep.ipynb,
+    official ``.pt`` files load too: :meth:`cilnb.analytic_init.MomentStats.load`). Shown in notebooks/m_sweep.ipynb,
     notebooks/timenoise_training.ipynb and notebooks/motion_control.ipynb."""
     if not stats_path:
         default = _readout(model).default_stats(model, inits)
         if default is None:
             return None, None
         stats_path = str(default)
-    return read_stats(stats_path), Path(stats_path)
+    from ..analytic_init import MomentStats
+
+    return MomentStats.load(stats_path), Path(stats_path)
 
 
 def timenoise_settings(model: str = "toy", a: float = 0.0, beta_m: float = 0.0, model_path: str = "") -> tuple[float, float, str]:

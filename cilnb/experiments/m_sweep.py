@@ -27,7 +27,7 @@ def run_label(model: str, model_path: str = "") -> str:
 def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[float], inits: Sequence[str], seeds: Sequence[int],
                 n_steps: int, stats=None, stats_path=None, cond_kwargs: Mapping | None = None, batch_size: int = 32,
                 show_progress: bool = True, label: str = "", sampler: str = "ddim") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sample every (M, init, seed, image) with :func:`cilnb.sweep.run_sweep` (saved as they finish,
+    """Sample every (M, init, seed, image) with :func:`cilnb.runs.run_sweep` (saved as they finish,
     resumed when rerun) and read them with ``readout`` (:class:`~cilnb.experiments.ToyReadout` /
     :class:`~cilnb.experiments.FlowReadout`): ``(per_video, summary)``. ``sampler``: ``"ddim"``,
     ``"euler"`` or ``"heun"`` (:mod:`cilnb.sampling`). Shown in notebooks/m_sweep.ipynb.
@@ -38,10 +38,10 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     ground-truth motion, ``fd`` with its 95% bootstrap interval ``fd_lo``-``fd_hi`` (when the
     readout has a quality distance), and the read-outs' names (``motion_name``, ``fd_name``).
     """
-    from .. import sweep
+    from ..runs import run_sweep
 
     method, kw = readout.sweep_motion
-    res = sweep.run_sweep(model, images, out_dir, Ms=list(Ms), inits=list(inits), seeds=list(seeds), n_steps=n_steps,
+    res = run_sweep(model, images, out_dir, Ms=list(Ms), inits=list(inits), seeds=list(seeds), n_steps=n_steps,
                           stats=stats, stats_path=stats_path, batch_size=batch_size, motion_method=method, motion_kwargs=kw, sampler=sampler,
                           cond_kwargs=dict(cond_kwargs or {}) or None, model_name=label or "toy", show_progress=show_progress)
     table = res.table.sort_values(["M", "init", "seed", "image_index"]).reset_index(drop=True)

@@ -1,7 +1,7 @@
 """Run hashing: which weights and settings made a folder of sampled videos, and reading it back.
 
 A sampling notebook stores its videos in ``<run root>/<kind>_<label>_<hash>``
-(:func:`default_run_dir`) through the resumable sweep of :mod:`cilnb.sweep`; the hash covers the
+(:func:`default_run_dir`) through the resumable run store :mod:`cilnb.runs`; the hash covers the
 model's weights (:func:`weights_digest`) and every setting a resumed sweep cannot change, so a
 retrained model or other settings never reuse stale videos.
 """
@@ -35,7 +35,7 @@ def default_run_dir(kind: str, label: str, model, **settings) -> Path:
     import json
 
     from .._util import run_root
-    from ..sweep import NOISE_RULE
+    from ..runs import NOISE_RULE
 
     # the sweep's noise rule is part of the key: folders of sweeps seeded another way are never resumed
     key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, **settings}, sort_keys=True, default=str)
@@ -43,7 +43,7 @@ def default_run_dir(kind: str, label: str, model, **settings) -> Path:
 
 
 def load_sweep_videos(out: str | Path, table: pd.DataFrame) -> torch.Tensor:
-    """The stored videos of the rows of a :func:`cilnb.sweep.run_sweep` table, in row order."""
+    """The stored videos of the rows of a :func:`cilnb.runs.run_sweep` table, in row order."""
     from safetensors.torch import load_file
 
     return torch.stack([load_file(str(Path(out) / f))["video"].float() for f in table["file"]])

@@ -50,7 +50,7 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
 
 def sample_space(model) -> str:
     """``"latent"`` for a model that samples VAE latents, ``"pixel"`` for a pixel model (the toy) or ``None``."""
-    from ..stats_cli import encoder_for
+    from ..stats import encoder_for
 
     return encoder_for(model)[3] if model is not None else "pixel"
 
@@ -58,9 +58,9 @@ def sample_space(model) -> str:
 def timenoise_views(model, image: torch.Tensor, ts: Sequence[float], a: float, beta_m: float, *, seed: int = 0, n_draws: int = 3) -> list:
     """What TimeNoise (Eq. 6) does to a conditional image ``[C, H, W]`` in [-1, 1]: one ``[len(ts), C, H, W]``
     row per draw of ``y + beta_s eps`` at each t. For latent models (``model`` with a VAE) the noise
-    is added to the image's unscaled VAE latent, as fine-tuning does (:mod:`cilnb.finetune`), and
+    is added to the image's unscaled VAE latent, as fine-tuning does (:mod:`cilnb.svd_finetune`), and
     the result decoded; for pixel models (the toy, or ``model=None``) to the pixels."""
-    from ..stats_cli import encoder_for
+    from ..stats import encoder_for
     from ..timenoise import add_timenoise
 
     ts_t = torch.tensor([float(t) for t in ts], dtype=torch.float64)
@@ -98,10 +98,10 @@ def finetune_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: float, s
 
 def finetune_toy_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: float, seed: int = 0, base: str = "base",
                       device="auto", show_progress: bool = True) -> dict:
-    """The toy's naive and TimeNoise fine-tuning from one base checkpoint (:func:`cilnb.training.train`, resumable):
+    """The toy's naive and TimeNoise fine-tuning from one base checkpoint (:func:`cilnb.toy_training.train`, resumable):
     ``{"naive": path, "timenoise": path}``."""
     from ..models import toy
-    from ..training import TrainConfig, train
+    from ..toy_training import TrainConfig, train
 
     init = str(toy.checkpoint_path(base)) if base in toy.CHECKPOINTS else str(base)
     out = {}

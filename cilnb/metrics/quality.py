@@ -49,7 +49,7 @@ def align_psnr(videos, images) -> torch.Tensor:
     computed by it, on purpose: :func:`psnr` works in float64, returns ``inf`` for identical images and
     refuses images outside the range, so it would change the ``align_psnr`` numbers every stored sweep
     (``results.jsonl``) holds and a resumed sweep would mix the two (``tests/test_metrics_toy_quality.py`` checks both).
-    Written into every sweep row by :mod:`cilnb.sweep`.
+    Written into every sweep row by :mod:`cilnb.runs`.
     """
     mse = (videos[:, 0].float().clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
     return 10 * (4.0 / mse.clamp(min=1e-12)).log10()
