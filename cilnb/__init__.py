@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "schedules", "timenoise", "analytic_init", "denoiser", "sampling", "probe", "data", "models",
     "metrics", "plotting", "figures", "widgets", "experiments", "evaluation", "sweep", "stats_cli",
-    "finetune", "training", "flowviz", "io", "stats", "runs", "toy_training", "svd_finetune", "commands", "live", "animation", "remedies",
+    "finetune", "training", "flowviz", "io", "stats", "runs", "toy_training", "svd_finetune", "commands", "live", "remedies",
 }
 
 

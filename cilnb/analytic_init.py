@@ -48,9 +48,6 @@ __all__ = [
     "synthetic_data",
     "kl_table",
     "check_prop1",
-    "plot_params",
-    "plot_kl",
-    "plot_marginals",
 ]
 
 FORMAT = "cilnb.moment_stats"
@@ -77,7 +74,7 @@ class MomentStats:
     up to rounding and stable for large offsets). Objects made by :meth:`from_official` or
     :meth:`from_moments` without a count know only what they were given: ``mean`` and
     ``avg_var`` always, ``var`` only if given, and they refuse ``update``/``merge``.
-    Shown in notebooks/analytic_init.ipynb.
+    Used by notebooks/analytic_init.ipynb through :func:`kl_table`.
     """
 
     def __init__(self, *, source: str = "", vae_scaling_factor: float | None = None):
@@ -396,7 +393,7 @@ def _coef(name: str, v) -> float:
 def init_params(stats: MomentStats, alpha, sigma) -> tuple[torch.Tensor, float]:
     """Eq. (5), Prop. 1: ``(alpha_M E[X0], alpha_M^2 tr(Cov)/d + sigma_M^2)`` (float64 mean, float variance).
 
-    Shown in notebooks/analytic_init.ipynb.
+    Used by notebooks/analytic_init.ipynb through :func:`kl_table`.
     """
     if not isinstance(stats, MomentStats):
         raise ValueError(f"stats must be a MomentStats, got {type(stats).__name__}")
@@ -434,7 +431,7 @@ def sample_init(
     checked). ``generator`` or ``seed`` (exactly one); noise is drawn on the generator's device
     in float64 and returned in ``dtype`` on ``device`` (default: the generator's device). For a
     diffusers pipeline pass the result through :func:`pipeline_latents`.
-    Shown in notebooks/analytic_init.ipynb.
+    For diffusers pipelines (with :func:`pipeline_latents`); :func:`cilnb.sampling.sample` draws its own.
     """
     mean, var = init_params(stats, alpha, sigma)
     if isinstance(shape, (bool, str, float)) or not (isinstance(shape, (int, Sequence)) or hasattr(shape, "__index__")):
@@ -526,7 +523,7 @@ def gaussian_kl(q_mean, q_var, p_mean, p_var) -> float:
 
     ``q_var``: a scalar, per-element variances shaped like ``q_mean``, or a full ``[d, d]``
     covariance when ``q_mean`` is ``[d]``. ``p_mean`` broadcasts to ``q_mean``; ``p_var`` is one
-    number. Shown in notebooks/analytic_init.ipynb.
+    number. Used by notebooks/analytic_init.ipynb through :func:`kl_table`.
     """
     m, tr, logdet = _q_moments(q_mean, q_var)
     pm, pv = _p_params(p_mean, p_var)
@@ -540,7 +537,7 @@ class GaussianMixture:
     """Diagonal-covariance Gaussian mixture in ``R^d``: synthetic ``X0`` whose ``q_M`` stays a mixture.
 
     ``weights [K]`` (summing to 1), ``means [K, d]``, ``variances [K, d]``; ``K = 1`` is an
-    anisotropic Gaussian. Shown in notebooks/analytic_init.ipynb.
+    anisotropic Gaussian. Used by notebooks/analytic_init.ipynb through :func:`synthetic_data`.
     """
 
     weights: torch.Tensor
@@ -758,93 +755,13 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
     return out
 
 
-# ----------------------------------------------------------------------------------------------
-# figures for notebooks/analytic_init.ipynb
-# ----------------------------------------------------------------------------------------------
+# deprecated for one release: the figures live in cilnb.plotting
+_MOVED = {"plot_params": "plot_init_params", "plot_kl": "plot_init_kl", "plot_marginals": "plot_init_marginals"}
 
 
-def plot_params(table):
-    """Eq. (5) vs ``M`` per family: the optimal mean scale ``alpha_M`` and variance ``sigma_p^2*`` (lines),
-    the numeric argmin (markers) and the baseline variance (dashed). Shown in notebooks/analytic_init.ipynb."""
-    import matplotlib.pyplot as plt
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-    fams = list(dict.fromkeys(table["family"]))
-    fig, axes = plt.subplots(2, len(fams), figsize=(4.2 * len(fams), 6.4), squeeze=False, sharex=True)
-    for j, fam in enumerate(fams):
-        t = table[table["family"] == fam]
-        ax0, ax1 = axes[0][j], axes[1][j]
-        ax0.plot(t["M"], t["mean_scale"], label=r"Eq. (5): $\alpha_M$")
-        ax1.plot(t["M"], t["var_opt"], label=r"Eq. (5): $\sigma_p^{2*}$")
-        ax1.plot(t["M"], t["var_base"], ls="--", color="gray", label="baseline variance")
-        if "num_mean_scale" in t:
-            ax0.plot(t["M"], t["num_mean_scale"], "o", ms=4, mfc="none", label="numeric argmin")
-            ax1.plot(t["M"], t["num_var"], "o", ms=4, mfc="none", label="numeric argmin")
-        ax0.set(title=f"{fam}: optimal mean scale", ylabel=r"mean scale $c$ in $c\,E[X_0]$", ylim=(-0.05, 1.08))
-        ax1.set(title=f"{fam}: optimal variance", xlabel="M (normalised start time)", ylabel="variance")
-        if t["var_opt"].max() / max(t["var_opt"].min(), 1e-300) > 100:
-            ax1.set_yscale("log")
-        ax0.legend(fontsize=8)
-        ax1.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_kl(table):
-    """``KL(q_M || p)`` vs ``M`` per family, split as ``KL(q_M || g_M) + KL(g_M || p)``.
-
-    Solid/dashed: the exact part ``KL(g_M || p)`` that the choice of ``p`` controls, for
-    Analytic-Init (Eq. 5) and the standard start; dotted: the Monte Carlo non-Gaussian part
-    ``KL(q_M || g_M)`` shared by both (shown where it exceeds 2 standard errors).
-    Shown in notebooks/analytic_init.ipynb."""
-    import matplotlib.pyplot as plt
-
-    fams = list(dict.fromkeys(table["family"]))
-    fig, axes = plt.subplots(1, len(fams), figsize=(4.3 * len(fams), 3.8), squeeze=False)
-    for ax, fam in zip(axes[0], fams):
-        t = table[table["family"] == fam]
-        ax.plot(t["M"], t["kl_gauss_baseline"], "--", label=r"standard $N(0, s_M^2 I)$")
-        ax.plot(t["M"], t["kl_gauss_analytic"], label="Analytic-Init (Eq. 5)")
-        sig = (t["nongauss"] > 2 * t["nongauss_se"]) & (t["nongauss"] > 1e-12)
-        ax.plot(t["M"][sig], t["nongauss"][sig], ":", color="gray", label=r"shared $KL(q_M\|g_M)$ (MC)")
-        ax.set_yscale("log", nonpositive="mask")
-        ax.set(title=fam, xlabel="M (normalised start time)", ylabel=r"$KL(g_M \| p)$ [nats]")
-        ax.legend(fontsize=8)
-    fig.suptitle(r"$KL(q_M\|p) = KL(q_M\|g_M) + KL(g_M\|p)$, $g_M$ = moment-matched diagonal Gaussian", y=1.02)
-    fig.tight_layout()
-    return fig
-
-
-def plot_marginals(schedule, data: GaussianMixture, Ms: Sequence[float] = (0.15, 0.35, 0.6), coord: int = 0):
-    """One coordinate of ``q_M`` (exact mixture density) against the Analytic-Init and standard Gaussians.
-
-    Shown in notebooks/analytic_init.ipynb."""
-    import matplotlib.pyplot as plt
-
-    if not 0 <= coord < data.d:
-        raise ValueError(f"coord must lie in [0, {data.d}), got {coord}")
-    stats = data.stats()
-    fig, axes = plt.subplots(1, len(Ms), figsize=(3.6 * len(Ms), 3.2), squeeze=False)
-    for ax, M in zip(axes[0], Ms):
-        M = schedule.parse_start(float(M))
-        alpha, sigma = float(schedule.alpha(M)), float(schedule.sigma(M))
-        q = data.diffuse(alpha, sigma)
-        mean_p, var_p = init_params(stats, alpha, sigma)
-        s_b = float(schedule.prior_std(M))
-        mk, vk = q.means[:, coord], q.variances[:, coord]
-        sd = float(max(vk.max().sqrt(), math.sqrt(var_p), s_b))
-        lo, hi = float(mk.min()) - 4 * sd, float(mk.max()) + 4 * sd
-        x = torch.linspace(lo, hi, 600, dtype=_F64)
-        dens = (q.weights * torch.exp(-0.5 * (x[:, None] - mk) ** 2 / vk) / torch.sqrt(2 * math.pi * vk)).sum(1)
-
-        def gauss(m, v):
-            return torch.exp(-0.5 * (x - m) ** 2 / v) / math.sqrt(2 * math.pi * v)
-
-        ax.fill_between(x.numpy(), dens.numpy(), alpha=0.3, label=r"$q_M$ (exact)")
-        ax.plot(x.numpy(), gauss(float(mean_p[coord]), var_p).numpy(), label="Analytic-Init")
-        ax.plot(x.numpy(), gauss(0.0, s_b**2).numpy(), "--", label="standard")
-        ax.set(title=f"M = {M:.2f} (alpha = {alpha:.2f})", xlabel=f"x[{coord}]")
-    axes[0][0].set_ylabel("density")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"coordinate {coord} of q_M; both starts are isotropic (one variance for every coordinate)", y=1.03)
-    fig.tight_layout()
-    return fig
+        return getattr(importlib.import_module("cilnb.plotting"), _MOVED[name])
+    raise AttributeError(f"module 'cilnb.analytic_init' has no attribute {name!r}")

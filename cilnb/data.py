@@ -11,7 +11,7 @@ Sprites are always brighter than any background value (``sprite_brightness[0] >
 background_range[1]``), so the fixed threshold :data:`THRESHOLD` halfway between them separates
 sprite pixels from background pixels on clean videos; that is what the tracker relies on.
 
-Shown in ``notebooks/leakage_probe.ipynb`` (the probe reads motion with :func:`motion`) and used to train
+Used through :mod:`cilnb.experiments` by the notebooks' toy read-outs and to train
 the toy model (:mod:`cilnb.training`).
 """
 from __future__ import annotations
@@ -175,7 +175,7 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     (``generate(16, seed=0, frames=8, size=32, n_sprites=(1, 1))``). ``seed`` may be a
     ``torch.Generator`` (CPU), which is then advanced. Vectorised over videos; loops over frames.
     ``flow=False`` skips the per-pixel flow (``SpriteVideos.flow`` is then an empty tensor).
-    Shown in ``notebooks/leakage_probe.ipynb``.
+    The toy's ground truth in every notebook that probes or samples it (through :mod:`cilnb.experiments`).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int (number of videos), got {n!r}")
@@ -364,7 +364,7 @@ def track_sprites(videos, *, threshold: float = THRESHOLD, min_area: int = 3, ma
     ``min_area`` are dropped and the ``max_sprites`` largest kept. Consecutive frames are linked
     by the assignment minimising the summed centroid distance (all permutations, vectorised), and
     tracks are chained from frame 0. Works on generated and sampled videos alike (tensor or array).
-    Shown in ``notebooks/leakage_probe.ipynb``.
+    The toy's motion read-out (:class:`cilnb.experiments.ToyReadout`, :class:`cilnb.experiments.SpriteMotion`).
     """
     from scipy import ndimage
 
@@ -438,7 +438,7 @@ def motion(videos, *, threshold: float = THRESHOLD, min_area: int = 3, max_sprit
     Columns: ``video``, ``speed`` (centroid px/frame), ``displacement`` (net, first to last frame),
     ``path_length``, ``count0`` (sprites in frame 0), ``count_stability``, ``area0`` (sprite px in
     frame 0), ``area_cv``, plus any ``labels`` given as constant columns (``method="base", M=1.0``)
-    or as per-video sequences. Shown in ``notebooks/leakage_probe.ipynb``.
+    or as per-video sequences.
     """
     import pandas as pd
 

@@ -10,8 +10,9 @@ for the toy on a 2-core CPU:
 - :meth:`Lab.probe`: the one-step prediction ``X̂_{t→0}`` of video ``i`` at any ``t`` (Eq. 4),
   beside ``X_t`` and the ground truth.
 
-:meth:`Lab.sampling_widget` and :meth:`Lab.probe_widget` wrap them in ipywidgets controls whose
-every change re-runs the model and replaces an inline animation (:func:`cilnb.animation.play`).
+:meth:`Lab.sampling_widget` and :meth:`Lab.probe_widget` wrap them in ipywidgets controls
+(:mod:`cilnb.plotting.live`) whose every change re-runs the model and replaces an inline animation
+(:func:`cilnb.plotting.play`).
 They return the widget and never display it, so a cell shows it once. Headless runs
 (``interactive=False`` in the notebooks) build no widgets and call the same methods, so they stay
 deterministic. Shown in notebooks/explore.ipynb.
@@ -25,10 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["Lab", "SampleResult", "ProbeResult", "WIDGET_REMEDIES"]
-
-# remedies offered by the sampling widget, at their authors' defaults (Analytic-Init is the ``init`` toggle)
-WIDGET_REMEDIES = ("none", "freeinit", "frameinit", "progressive", "alg", "cond_noise")
+__all__ = ["Lab", "SampleResult", "ProbeResult"]
 
 
 @dataclass
@@ -206,72 +204,14 @@ class Lab:
                            motion=float(np.asarray(self.motion_fn(pred_px.clamp(-1, 1)))[0]),
                            truth_motion=float(self.truth_motion[i]), seconds=seconds)
 
-    # ------------------------------------------------------------------------------------------
-    # widgets (built only on request; headless runs never import ipywidgets)
-    # ------------------------------------------------------------------------------------------
+    def sampling_widget(self, **kwargs):
+        """The live sampling controls (:func:`cilnb.plotting.sampling_widget`) for this lab; returned, not displayed."""
+        from .plotting import sampling_widget
 
-    def sampling_widget(self, *, M: float = 1.0, init: str = "standard", seed: int = 0, guidance: float = 1.0,
-                        remedy: str = "none", fps: float = 6.0):
-        """Controls (image, M, init, guidance, remedy, seed) that re-sample on every change, above the playing videos.
+        return sampling_widget(self, **kwargs)
 
-        ``guidance`` is a constant image guidance scale (1: off); ``remedy`` one of
-        :data:`WIDGET_REMEDIES` at its authors' default settings (FreeInit costs its iterations in time).
+    def probe_widget(self, **kwargs):
+        """The live probing controls (:func:`cilnb.plotting.probe_widget`) for this lab; returned, not displayed."""
+        from .plotting import probe_widget
 
-        Returns the ``ipywidgets.VBox`` (not displayed). ``.children[-2]`` is the animation
-        (``HTML``), ``.children[-1]`` the read-out line.
-        """
-        import ipywidgets as W
-
-        from .animation import play
-
-        inits = ["standard", "analytic"] if self.stats is not None else ["standard"]
-        c = {
-            "i": W.Dropdown(options=list(range(self.n_images)), value=0, description="image"),
-            "M": W.FloatSlider(min=0.05, max=1.0, step=0.01, value=float(M), description="M", continuous_update=False,
-                               readout_format=".2f"),
-            "init": W.ToggleButtons(options=inits, value=init, description="init"),
-            "guidance": W.FloatSlider(min=1.0, max=5.0, step=0.25, value=float(guidance), description="guidance",
-                                      continuous_update=False),
-            "remedy": W.Dropdown(options=list(WIDGET_REMEDIES), value=remedy, description="remedy"),
-            "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
-        }
-        view, line = W.HTML(), W.Label()
-
-        def update(_=None):
-            g = c["guidance"].value
-            res = self.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value,
-                              guidance=None if g == 1.0 else g, remedy=c["remedy"].value)
-            labels = ["ground truth"] + [f"seed {c['seed'].value + s}" for s in range(self.n_seeds)]
-            view.value = play(torch.cat([res.truth[None], res.videos]), labels, fps=fps,
-                              title=f"M = {c['M'].value:.2f}, {c['init'].value} init").data
-            line.value = res.summary()
-
-        for w in c.values():
-            w.observe(update, names="value")
-        update()
-        return W.VBox([W.HBox([c["i"], c["seed"]]), c["M"], c["init"], W.HBox([c["guidance"], c["remedy"]]), view, line])
-
-    def probe_widget(self, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
-        """Controls (video, continuous t, seed) that re-run the one-step prediction, shown playing beside X_t and the truth."""
-        import ipywidgets as W
-
-        from .animation import play
-
-        c = {
-            "i": W.Dropdown(options=list(range(self.n_images)), value=0, description="video"),
-            "t": W.FloatSlider(min=0.01, max=1.0, step=0.01, value=float(t), description="t", continuous_update=False,
-                               readout_format=".2f"),
-            "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
-        }
-        view, line = W.HTML(), W.Label()
-
-        def update(_=None):
-            res = self.probe(c["i"].value, t=c["t"].value, seed=c["seed"].value)
-            view.value = play([res.x_t.clamp(-1, 1), res.x0_hat, res.truth], ["X_t", "X̂ (t→0)", "ground truth"], fps=fps,
-                              title=f"t = {res.t:.2f}").data
-            line.value = res.summary()
-
-        for w in c.values():
-            w.observe(update, names="value")
-        update()
-        return W.VBox([W.HBox([c["i"], c["seed"]]), c["t"], view, line])
+        return probe_widget(self, **kwargs)

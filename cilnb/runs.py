@@ -185,9 +185,10 @@ def frame_diff(videos):
 
 
 def align_psnr(videos, images):
-    """Image alignment ``[B]``: PSNR (dB, data range 2) of generated frame 0 to the conditional image."""
-    mse = (videos[:, 0].float().clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
-    return 10 * (4.0 / mse.clamp(min=1e-12)).log10()
+    """Image alignment ``[B]``: :func:`cilnb.metrics.align_psnr` (the metric lives in :mod:`cilnb.metrics`)."""
+    from .metrics.quality import align_psnr as metric
+
+    return metric(videos, images)
 
 
 def _motion_score_fn():

@@ -10,7 +10,7 @@ state (``alpha = 1, sigma = 0``). ``callback`` receives ``{"x", "i", "t", "denoi
 every model call. :func:`sample` is the high-level entry: it builds the grid from a start time
 ``M``, draws the initial noise (``init="standard"`` or ``"analytic"``) with one seed per sample
 (so a video depends only on its image and seed, never on the batch it was drawn in), and runs a
-sampler. Shown in ``notebooks/m_sweep.ipynb``.
+sampler. The sampling notebooks reach it through :func:`cilnb.sweep.run_sweep`.
 """
 from __future__ import annotations
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -59,11 +58,7 @@ __all__ = [
     "density_grid",
     "check_samples",
     "check_verdict",
-    "plot_density",
-    "plot_mu",
-    "plot_samples",
     "PAPER_SETTINGS",
-    "settings_for",
 ]
 
 MODES = ("additive", "interp", "constant", "fixed", "cdm")
@@ -139,7 +134,7 @@ def mu(t, a):
     """Centre of TimeNoise, ``mu(t) = 2 t^a - 1`` on normalised ``t in [0, 1]`` (Sec. 3.2, Fig. 4b).
 
     Floats in, float out; otherwise a float64 tensor (broadcast of ``t`` and ``a``).
-    Shown in notebooks/timenoise.ipynb.
+    Drawn by the figures of notebooks/timenoise.ipynb.
     """
     scalar = _is_scalar(t) and _is_scalar(a)
     tt, aa = _check_t(t), _check_a(a)
@@ -160,7 +155,7 @@ def _in_support(beta_s, t, a, beta_m):
 def log_density(beta_s, t, a, beta_m):
     """``log p_t(beta_s)`` of Eq. (6), ``-inf`` outside the open interval ``(0, beta_m)``, computed in log space.
 
-    Shown in notebooks/timenoise.ipynb.
+    Drawn by the figures of notebooks/timenoise.ipynb.
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
     _, m, bm, inside, bs = _in_support(beta_s, t, a, beta_m)
@@ -176,7 +171,7 @@ def density(beta_s, t, a, beta_m):
 
     ``beta_m / sqrt(2 pi) / (beta_s (beta_m - beta_s)) exp(-(logit(beta_s / beta_m) - mu(t))^2 / 2)``,
     broadcast over all arguments, evaluated as ``exp(log_density)`` so tails and endpoints stay
-    finite. Floats in, float out. Shown in notebooks/timenoise.ipynb.
+    finite. Floats in, float out. Drawn by the figures of notebooks/timenoise.ipynb.
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
     lp = log_density(_tensor(beta_s, "beta_s"), t, a, beta_m)
@@ -186,7 +181,7 @@ def density(beta_s, t, a, beta_m):
 def cdf(beta_s, t, a, beta_m):
     """``P(beta <= beta_s) = Phi(logit(beta_s / beta_m) - mu(t))`` (0 below 0, 1 above ``beta_m``); Eq. (6).
 
-    Shown in notebooks/timenoise.ipynb.
+    Checked by :func:`check_samples` (notebooks/timenoise.ipynb).
     """
     scalar = all(_is_scalar(v) for v in (beta_s, t, a, beta_m))
     b, m, bm, inside, bs = _in_support(beta_s, t, a, beta_m)
@@ -212,7 +207,7 @@ def sample_beta(t, a, beta_m, generator: torch.Generator | None = None, *, seed:
 
     ``t`` is normalised (``[B]`` or a scalar, giving a 0-d tensor). Exactly one of ``generator``
     (``torch.Generator``) or ``seed`` (int) is required. Returns float64 on the CPU.
-    Shown in notebooks/timenoise.ipynb.
+    Checked by :func:`check_samples` (notebooks/timenoise.ipynb).
     """
     gen = _generator(generator, seed)
     tt = _check_t(t)
@@ -244,7 +239,7 @@ def add_timenoise(
     (``beta_s = beta_m t^a``), ``fixed`` (``beta_s = level``, required there) and ``cdm``
     (``beta_s ~ U(0, beta_m)``). The level is drawn before ``eps``. Returns ``y_s`` in ``y0``'s
     dtype, and with ``return_beta=True`` also the float64 ``[B]`` levels used.
-    Shown in notebooks/timenoise.ipynb.
+    Drawn in notebooks/timenoise_training.ipynb (:func:`cilnb.experiments.timenoise_views`).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -303,39 +298,6 @@ def add_timenoise(
 PAPER_SETTINGS = {"svd": (5.0, 100.0), "dynamicrafter": (5.0, 100.0), "videocrafter1": (5.0, 25.0)}
 
 
-def settings_for(model: str = "toy", a: float = 0.0, beta_m: float = 0.0, model_path: str = "") -> tuple[float, float, str]:
-    """``(a, beta_m, where they come from)``: the values given when > 0, else the model's own.
-
-    ``"toy"``: the training config stored in the TimeNoise toy checkpoint (``model_path``, else
-    the shipped ``timenoise`` one); SVD, DynamiCrafter, VideoCrafter1: the paper's settings
-    (:data:`PAPER_SETTINGS`; the official SVD training config uses ``beta_m = 15``). Shown in
-    notebooks/timenoise.ipynb.
-    """
-    if not isinstance(model, str):
-        raise checks.InputTypeError(f"model must be a model name such as 'toy' or 'svd', got {model!r}")
-    a = checks.check_number("a", a, fix="(TimeNoise's exponent; 0 = the model's own)")
-    beta_m = checks.check_number("beta_m", beta_m, fix="(TimeNoise's maximum level; 0 = the model's own)")
-    if a < 0 or beta_m < 0:
-        raise ValueError(f"a and beta_m must be > 0 (or 0 for the model's own), got a={a}, beta_m={beta_m}")
-    if a > 0 and beta_m > 0:
-        return a, beta_m, "given"
-    if model == "toy":
-        from .models import toy
-
-        path = Path(model_path) if model_path else toy.checkpoint_path("timenoise")
-        if not path.is_file():
-            raise ValueError(f"toy checkpoint {path} not found: pass a and beta_m, or a TimeNoise toy checkpoint as model_path")
-        cfg = toy.read_metadata(path).get("train_config", {})
-        if cfg.get("variant") != "timenoise":
-            raise ValueError(f"{path} was not trained with TimeNoise (variant {cfg.get('variant')!r}): pass a and beta_m")
-        own = (float(cfg["timenoise_a"]), float(cfg["timenoise_beta_m"]), f"the training config of {path.name}")
-    elif model in PAPER_SETTINGS:
-        own = (*PAPER_SETTINGS[model], f"the paper's setting for {model}")
-    else:
-        raise ValueError(f"no TimeNoise setting known for {model!r}: pass a and beta_m, or model in {['toy', *PAPER_SETTINGS]}")
-    return (a or own[0]), (beta_m or own[1]), own[2] if not (a or beta_m) else f"{own[2]}, partly overridden"
-
-
 def density_grid(a: float, beta_m: float, n_t: int = 101, n_beta: int = 200):
     """``(t, beta, p)``: normalised times ``[n_t]``, interior levels ``[n_beta]`` and ``p_t(beta)`` ``[n_beta, n_t]``."""
     n_t = checks.check_int("n_t", n_t, min=2, fix="(time grid points)")
@@ -388,75 +350,15 @@ def check_verdict(table, p_min: float = 1e-3) -> dict:
     return out
 
 
-def plot_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequence[float] = (0.2, 0.6, 0.8, 0.9, 1.0), n_t: int = 201, n_beta: int = 300):
-    """Fig. 4(a): heatmap of ``beta_m p_t(beta_s)`` over ``(t, beta_s)`` and density slices at a few ``t``.
-
-    The heatmap shows the dimensionless ``beta_m p_t`` (the density of ``beta_s / beta_m``) with the
-    median level ``beta_m sigmoid(mu(t))`` and the ``constant`` ablation ``beta_m t^a`` overlaid.
-    Shown in notebooks/timenoise.ipynb.
-    """
-    import matplotlib.pyplot as plt
-
-    t, beta, p = density_grid(a, beta_m, n_t, n_beta)
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.2, 1]})
-    im = ax0.imshow((p * beta_m).numpy(), origin="lower", aspect="auto", extent=(0, 1, 0, beta_m), cmap="magma")
-    fig.colorbar(im, ax=ax0, label=r"$\beta_m\,p_t(\beta_s)$")
-    ax0.plot(t.numpy(), (beta_m * torch.sigmoid(torch.as_tensor(mu(t, a)))).numpy(), color="cyan", lw=1.5, label=r"median $\beta_m\,\sigma(\mu(t))$")
-    ax0.plot(t.numpy(), (beta_m * t**a).numpy(), color="white", lw=1.2, ls="--", label=r"'constant' ablation $\beta_m t^a$")
-    ax0.set(xlabel="t (normalised, 1 = T)", ylabel=r"$\beta_s$", title=rf"TimeNoise density, a = {a:g}, $\beta_m$ = {beta_m:g}")
-    ax0.legend(loc="upper left", fontsize=8, framealpha=0.6)
-    fine = float(beta_m) * torch.linspace(1e-4, 1 - 1e-4, 800, dtype=_F64)
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(t_slices)))
-    for ts, c in zip(t_slices, colors):
-        ax1.plot(fine.numpy(), density(fine, float(ts), a, beta_m).numpy(), color=c, label=f"t = {ts:g} (mu = {mu(float(ts), float(a)):+.2f})")
-    ax1.set(xlabel=r"$\beta_s$", ylabel=r"$p_t(\beta_s)$", title="slices: more noise at larger t")
-    ax1.set_ylim(0, ax1.get_ylim()[1] * 1.45)
-    ax1.legend(fontsize=8, loc="upper center", ncol=2)
-    fig.tight_layout()
-    return fig
+# deprecated for one release: the figures live in cilnb.plotting, the model's setting in cilnb.experiments
+_MOVED = {"plot_density": "cilnb.plotting:plot_timenoise_density", "plot_mu": "cilnb.plotting:plot_timenoise_mu",
+          "plot_samples": "cilnb.plotting:plot_timenoise_samples", "settings_for": "cilnb.experiments:timenoise_settings"}
 
 
-def plot_mu(a_values: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0), beta_m: float | None = None):
-    """Fig. 4(b): ``mu(t) = 2 t^a - 1`` for several ``a``, and the median level ``sigmoid(mu(t))`` (times ``beta_m``).
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-    Shown in notebooks/timenoise.ipynb.
-    """
-    import matplotlib.pyplot as plt
-
-    t = torch.linspace(0, 1, 201, dtype=_F64)
-    scale = 1.0 if beta_m is None else float(beta_m)
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for av in a_values:
-        m = torch.as_tensor(mu(t, av))
-        kind = "linear" if av == 1 else ("concave" if av < 1 else "convex")
-        ax0.plot(t.numpy(), m.numpy(), label=f"a = {av:g} ({kind})")
-        ax1.plot(t.numpy(), (scale * torch.sigmoid(m)).numpy(), label=f"a = {av:g}")
-    ax0.set(xlabel="t (normalised)", ylabel=r"$\mu(t)$", title=r"$\mu(t) = 2t^a - 1$ (Fig. 4b)", ylim=(-1.05, 1.05))
-    ax0.legend(fontsize=8)
-    ylab = r"median $\beta_s/\beta_m$" if beta_m is None else rf"median $\beta_s$ ($\beta_m$ = {scale:g})"
-    ax1.set(xlabel="t (normalised)", ylabel=ylab, title=r"median level $\beta_m\,\sigma(\mu(t))$")
-    fig.tight_layout()
-    return fig
-
-
-def plot_samples(a: float = 5.0, beta_m: float = 100.0, t_values: Sequence[float] = (0.3, 0.8, 0.9, 1.0), n: int = 20000, seed: int = 0, bins: int = 60):
-    """Histograms of :func:`sample_beta` draws at a few ``t`` over the Eq. (6) density, with KS p-values.
-
-    Shown in notebooks/timenoise.ipynb.
-    """
-    import matplotlib.pyplot as plt
-
-    table = check_samples(t_values, a, beta_m, n, seed)
-    gen = make_generator(seed)
-    fig, axes = plt.subplots(1, len(t_values), figsize=(3.2 * len(t_values), 3.2), sharey=False, squeeze=False)
-    fine = float(beta_m) * torch.linspace(1e-4, 1 - 1e-4, 600, dtype=_F64)
-    for ax, t, (_, row) in zip(axes[0], t_values, table.iterrows()):
-        b = sample_beta(torch.full((n,), float(t), dtype=_F64), a, beta_m, gen)
-        ax.hist(b.numpy(), bins=bins, range=(0, float(beta_m)), density=True, alpha=0.55, label=f"{n} samples")
-        ax.plot(fine.numpy(), density(fine, float(t), a, beta_m).numpy(), color="k", lw=1.3, label="Eq. (6)")
-        ax.set(xlabel=r"$\beta_s$", title=f"t = {t:g}: KS p = {row.ks_p:.2f}")
-    axes[0][0].set_ylabel("density")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(rf"sampler vs density (a = {a:g}, $\beta_m$ = {beta_m:g})", y=1.02)
-    fig.tight_layout()
-    return fig
+        module, attr = _MOVED[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'cilnb.timenoise' has no attribute {name!r}")

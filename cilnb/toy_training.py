@@ -17,7 +17,7 @@ seed. A resume state (weights, EMA, optimizer, both RNG states, loss curve) is w
 atomically every ``checkpoint_every`` steps next to the output; rerunning the same command
 continues from it. ``python -m cilnb train-toy --help`` (:mod:`cilnb.commands.train_toy`) lists
 the options; ``python -m cilnb toy-stats`` (:mod:`cilnb.commands.toy_stats`) runs :func:`toy_stats`.
-Shown in ``notebooks/timenoise_training.ipynb`` (naive vs TimeNoise checkpoints).
+Run from ``notebooks/timenoise_training.ipynb`` (``train=True``: naive vs TimeNoise checkpoints).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import cilnb.metrics as M
-from cilnb.metrics import _video
+from cilnb.metrics import videos as _videos
 
 SIZE = (128, 128)
 
@@ -81,7 +81,7 @@ def test_input_encodings_agree():
     ref = _fb(v).score
     assert torch.allclose(_fb(v * 2 - 1, value_range=(-1, 1)).score, ref, rtol=1e-5)
     assert _fb((v * 255).round().to(torch.uint8)).score.item() == pytest.approx(ref.item(), rel=0.02)
-    gray = _video.to_gray(v[0])[:, None][None]  # the luma Farneback sees
+    gray = _videos.to_gray(v[0])[:, None][None]  # the luma Farneback sees
     assert torch.allclose(_fb(gray).score, ref, rtol=1e-5)
     gray_video = _translate((0.0, 1.5), channels=1)[0][None]
     assert _fb(gray_video).score.item() == pytest.approx(7.5, rel=0.10)

@@ -79,3 +79,28 @@ def test_verdicts_of_a_partial_run_keep_the_other_notebooks(tmp_path):
     assert "claim A" not in path.read_text()
     write_verdicts(path, "default", [res("b", "x")])  # a full run writes only what it ran
     assert "## a" not in path.read_text()
+
+
+def _code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_thin_and_ends_with_a_verdict(path):
+    """Valid nbformat v4 (outputs and the parameters cell: tests/test_project.py); no drawing or widget code of its
+    own; the last cell prints one :class:`cilnb.experiments.Verdict` computed by cilnb."""
+    import re
+
+    import nbformat
+
+    from cilnb.experiments import verdicts
+
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    cells = _code_cells(path)
+    src = "\n".join("".join(c["source"]) for c in cells)
+    assert not re.search(r"^\s*(import|from)\s+(matplotlib|seaborn|ipywidgets)\b", src, re.M), "draw with C.plotting"
+    last = "".join(cells[-1]["source"]).strip()
+    m = re.fullmatch(r"print\((?:C\.experiments\.|E\.)verdicts\.(\w+)\(.*\)\)", last, re.S)
+    assert m and m.group(1) in verdicts.__all__, f"last cell must print a verdict of cilnb.experiments.verdicts, got {last!r}"

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .._util import progress, resolve_device
-from . import _video
+from . import videos as _videos
 
 __all__ = [
     "RAFT_WEIGHT_FILES",
@@ -225,7 +225,7 @@ def raft_flow(model, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor,
     refused (RAFT's 4-level correlation pyramid needs feature maps of at least 16 px).
     """
     _check_raft(model)
-    x = _video.to_rgb(frames) * 2.0 - 1.0
+    x = _videos.to_rgb(frames) * 2.0 - 1.0
     h, w = x.shape[-2:]
     x, (pl, pr, pt, pb) = _pad8(x)
     H, W = x.shape[-2:]
@@ -263,7 +263,7 @@ def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, par
         if unknown:
             raise ValueError(f"unknown farneback_params {sorted(unknown)}; known: {sorted(p)}")
         p.update(params)
-    gray = (_video.to_gray(frames.float().cpu()) * 255.0).numpy().astype(np.float32)
+    gray = (_videos.to_gray(frames.float().cpu()) * 255.0).numpy().astype(np.float32)
     out = np.empty((len(i1), 2, *gray.shape[-2:]), dtype=np.float32)
     for k, (a, b) in enumerate(zip(i1.tolist(), i2.tolist())):
         flow = cv2.calcOpticalFlowFarneback(gray[a], gray[b], None, p["pyr_scale"], p["levels"], p["winsize"],
@@ -321,13 +321,13 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     """Dense flow ``image1 -> image2`` for image batches ``[N, C, H, W]`` (C = 1 or 3); returns ``[N, 2, h, w]``.
 
     ``resize=(h, w)`` resizes both first (bilinear, antialiased); ``None`` keeps the size. Other
-    arguments as in :func:`cilnb.metrics.motion_score`. Shown in notebooks/motion_metrics.ipynb.
+    arguments as in :func:`cilnb.metrics.motion_score`, which notebooks/motion_metrics.ipynb calls.
     """
-    a = _video.check_images(image1, "image1", value_range)
-    b = _video.check_images(image2, "image2", value_range)
+    a = _videos.check_images(image1, "image1", value_range)
+    b = _videos.check_images(image2, "image2", value_range)
     if a.shape != b.shape:
         raise ValueError(f"image1 {tuple(a.shape)} and image2 {tuple(b.shape)} must have the same shape")
-    size = _video.check_size(resize)
+    size = _videos.check_size(resize)
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     bs = engine.pairs_per_batch(size or a.shape[-2:])
@@ -337,7 +337,7 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
         for lo in progress(range(0, n, bs), disable=not show_progress, desc=f"flow ({method})"):
             hi = min(lo + bs, n)
             x = torch.cat([a[lo:hi], b[lo:hi]])
-            x = _video.resize_frames(_video.to_unit(x, value_range, engine.device), size)
+            x = _videos.resize_frames(_videos.to_unit(x, value_range, engine.device), size)
             k = torch.arange(hi - lo)
             out.append(engine(x, k, k + (hi - lo)).float().cpu())
     return torch.cat(out)

@@ -1,6 +1,6 @@
 """Fréchet distance and FVD with a user-supplied I3D TorchScript file (Sec. 4.1, App. B.3).
 
-Shown in notebooks/motion_metrics.ipynb (Fréchet distance) and used by ``cilnb.evaluation``.
+Used by the sampling notebooks' quality read-outs (:mod:`cilnb.experiments.readouts`, :mod:`cilnb.metrics.toy_quality`).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._util import data_dir, progress, resolve_device
-from . import _video
+from . import videos as _videos
 
 __all__ = ["gaussian_stats", "frechet_distance", "frechet_distance_from_stats", "i3d_path", "load_i3d",
            "i3d_features", "fvd", "I3D_FILE", "I3D_KWARGS"]
@@ -65,7 +65,7 @@ def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
 def frechet_distance(feats_a, feats_b) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets ``[N_a, D]`` and ``[N_b, D]`` (FID/FVD).
 
-    Shown in notebooks/motion_metrics.ipynb; validated against ``scipy.linalg.sqrtm`` in the tests.
+    Validated against ``scipy.linalg.sqrtm`` in the tests.
     """
     a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
     if a.shape[1] != b.shape[1]:
@@ -127,7 +127,7 @@ def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: i
     ``detector(x, **I3D_KWARGS)`` (StyleGAN-V's convention: the detector rescales to [-1, 1] and resizes
     to 224x224 itself). ``detector``: a loaded module, a path, or ``None`` (see :func:`i3d_path`).
     """
-    v = _video.check_videos(videos, value_range, min_frames=1)
+    v = _videos.check_videos(videos, value_range, min_frames=1)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     dev = resolve_device(device)
@@ -138,7 +138,7 @@ def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: i
         for lo in progress(range(0, v.shape[0], batch_size), disable=not show_progress, desc="I3D features"):
             chunk = v[lo:lo + batch_size]
             b, f = chunk.shape[:2]
-            x = _video.to_rgb(_video.to_unit(chunk.reshape(b * f, *chunk.shape[2:]), value_range, dev))
+            x = _videos.to_rgb(_videos.to_unit(chunk.reshape(b * f, *chunk.shape[2:]), value_range, dev))
             x = (x * 255.0).reshape(b, f, 3, *x.shape[-2:]).permute(0, 2, 1, 3, 4).contiguous()
             out.append(det(x, **kw).detach().double().cpu().numpy())
     return np.concatenate(out).reshape(v.shape[0], -1)

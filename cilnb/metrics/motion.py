@@ -12,7 +12,7 @@ import torch
 
 from .. import checks
 from .._util import progress
-from . import _video
+from . import videos as _videos
 from .flow import FlowEngine
 
 __all__ = [
@@ -91,7 +91,7 @@ def vbench_params(n_frames: int, fps: float, size: tuple[int, int], *, rule: str
         raise checks.InputTypeError(f"size must be (H, W), the frame size the flow is computed at, got {size!r}")
     size = tuple(checks.check_int(f"size[{i}]", v, min=1, fix="(pixels)") for i, v in enumerate(size))
     stride = max(1, round(fps / 8))
-    count = len(_video.frame_indices(n_frames, stride))
+    count = len(_videos.frame_indices(n_frames, stride))
     factor = max(1.0, 8.0 / fps) if rule == "2024-07" else 1.0
     return {
         "stride": stride,
@@ -110,7 +110,7 @@ def _protocol_setup(protocol, reduce, resize, fps, shape, vbench_rule="current")
     reduce = default_reduce if reduce is None else reduce
     if reduce not in ("sum", "mean"):
         raise ValueError(f"reduce must be 'sum' (the paper) or 'mean' (the official code), got {reduce!r}")
-    size = default_size if (isinstance(resize, str) and resize == "protocol") else _video.check_size(resize)
+    size = default_size if (isinstance(resize, str) and resize == "protocol") else _videos.check_size(resize)
     size = tuple(size) if size is not None else tuple(shape[-2:])
     B, F_ = shape[0], shape[1]
     if protocol == "vbench":
@@ -118,7 +118,7 @@ def _protocol_setup(protocol, reduce, resize, fps, shape, vbench_rule="current")
             raise ValueError("protocol='vbench' needs fps= (the frame rate of the input frames; VBench keeps every "
                              "round(fps/8)-th frame); pass fps=8 for 8-fps clips")
         vb = vbench_params(F_, fps, size, rule=vbench_rule)
-        frames = _video.frame_indices(F_, vb["stride"])
+        frames = _videos.frame_indices(F_, vb["stride"])
         if len(frames) < 2:
             raise ValueError(f"{F_} frames at fps={fps} leave {len(frames)} frame after VBench's resampling to ~8 fps")
     else:
@@ -126,7 +126,7 @@ def _protocol_setup(protocol, reduce, resize, fps, shape, vbench_rule="current")
     return reduce, size, frames, vb
 
 
-def _iter_flows(v, engine, frames, size, value_range, show_progress, desc):
+def iter_flows(v, engine, frames, size, value_range, show_progress, desc):
     """Yield ``(start, flows [n, 2, h, w])`` for the adjacent pairs of ``frames`` of every video, in
     chunks of ``engine.pairs_per_batch(size)`` pairs."""
     B = v.shape[0]
@@ -135,11 +135,11 @@ def _iter_flows(v, engine, frames, size, value_range, show_progress, desc):
     flat = v.reshape(-1, *v.shape[2:])
     try:
         with engine.context():
-            for start, b, f1, f2 in _video.pair_chunks(B, frames, engine.pairs_per_batch(size)):
+            for start, b, f1, f2 in _videos.pair_chunks(B, frames, engine.pairs_per_batch(size)):
                 keys = torch.cat([b * v.shape[1] + f1, b * v.shape[1] + f2])
                 uniq, inv = torch.unique(keys, return_inverse=True)
                 x = flat[uniq.to(v.device)]
-                x = _video.resize_frames(_video.to_unit(x, value_range, engine.device), size)
+                x = _videos.resize_frames(_videos.to_unit(x, value_range, engine.device), size)
                 n = len(b)
                 flows = engine(x, inv[:n], inv[n:])
                 bar.update(n)
@@ -157,17 +157,17 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
     Same batching as :func:`motion_score`, but keeps every field in memory: use it for a few videos.
     Shown in notebooks/motion_metrics.ipynb.
     """
-    v = _video.check_videos(videos, value_range)
-    size = _video.check_size(resize) or tuple(v.shape[-2:])
+    v = _videos.check_videos(videos, value_range)
+    size = _videos.check_size(resize) or tuple(v.shape[-2:])
     frame_stride = checks.check_int("frame_stride", frame_stride, min=1, fix="(keep every frame_stride-th frame)")
-    frames = _video.frame_indices(v.shape[1], frame_stride)
+    frames = _videos.frame_indices(v.shape[1], frame_stride)
     if len(frames) < 2:
         raise ValueError(f"frame_stride={frame_stride} leaves fewer than 2 of {v.shape[1]} frames")
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     P = len(frames) - 1
     out = torch.empty(v.shape[0] * P, 2, *size)
-    for start, flows in _iter_flows(v, engine, frames, size, value_range, show_progress,
+    for start, flows in iter_flows(v, engine, frames, size, value_range, show_progress,
                                     f"flow ({method})"):
         out[start:start + len(flows)] = flows.float().cpu()
     return out.reshape(v.shape[0], P, 2, *size)
@@ -198,14 +198,14 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     within half its free memory (:func:`cilnb.metrics.flow.pairs_per_batch`).
     Returns :class:`MotionScores` (``.score`` is ``[B]`` float64). Shown in notebooks/motion_metrics.ipynb.
     """
-    v = _video.check_videos(videos, value_range)
+    v = _videos.check_videos(videos, value_range)
     reduce, size, frames, vb = _protocol_setup(protocol, reduce, resize, fps, v.shape, vbench_rule)
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     B, P = v.shape[0], len(frames) - 1
     per_pair = torch.empty(B * P, dtype=torch.float64)
     k_top = max(1, int(size[0] * size[1] * 0.05))
-    for start, flows in _iter_flows(v, engine, frames, size, value_range, show_progress,
+    for start, flows in iter_flows(v, engine, frames, size, value_range, show_progress,
                                     f"motion score ({method}, {protocol})"):
         mag = torch.linalg.vector_norm(flows.float(), dim=1).flatten(1)  # [n, h*w]
         if protocol == "svd":
@@ -229,10 +229,10 @@ def motion_score_error(output_scores, input_scores) -> torch.Tensor:
 
     For motion-conditioned models (SVD's motion bucket, PIA): ``input_scores`` are the requested /
     source-video scores, ``output_scores`` those measured on the generated videos (same protocol).
-    Accepts tensors, arrays, lists or :class:`MotionScores`. Shown in notebooks/motion_metrics.ipynb.
+    Accepts tensors, arrays, lists or :class:`MotionScores`.
     """
-    out = _video.as_scores(output_scores, "output_scores")
-    inp = _video.as_scores(input_scores, "input_scores")
+    out = _videos.as_scores(output_scores, "output_scores")
+    inp = _videos.as_scores(input_scores, "input_scores")
     if out.shape != inp.shape:
         raise ValueError(f"output_scores ({out.numel()}) and input_scores ({inp.numel()}) must score the same videos")
     return (out - inp).abs()
@@ -291,7 +291,7 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
     OpenCV's float scales that PIA's own ``get_score`` works in). Hue differences are plain absolute
     differences (not circular), as in PIA. Shown in notebooks/motion_metrics.ipynb.
     """
-    v = _video.check_videos(videos, value_range, min_frames=1)
+    v = _videos.check_videos(videos, value_range, min_frames=1)
     B, F_ = v.shape[:2]
     if hsv_scale not in _HSV_SCALES:
         raise ValueError(f"hsv_scale must be one of {sorted(_HSV_SCALES)}, got {hsv_scale!r}")
@@ -300,22 +300,22 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
     if not (np.isfinite(m_max) and np.isfinite(m_min) and m_max > m_min):
         raise ValueError(f"need finite m_max > m_min, got ({m_max}, {m_min})")
     scale = torch.tensor(_HSV_SCALES[hsv_scale], dtype=torch.float64).view(3, 1, 1)
-    hsv = rgb_to_hsv(_video.to_rgb(_video.to_unit(v.reshape(B * F_, *v.shape[2:]), value_range)).double())
+    hsv = rgb_to_hsv(_videos.to_rgb(_videos.to_unit(v.reshape(B * F_, *v.shape[2:]), value_range)).double())
     hsv = hsv.reshape(B, F_, 3, *v.shape[-2:]) * scale
     exclude = None
     if isinstance(cond_frame, (int, np.integer)) and not isinstance(cond_frame, bool):
         idx = torch.full((B,), int(cond_frame), dtype=torch.long)
-    elif isinstance(cond_frame, (torch.Tensor, np.ndarray)) and _video.as_tensor(cond_frame, "cond_frame").dim() == 1:
-        idx = _video.as_tensor(cond_frame, "cond_frame")
+    elif isinstance(cond_frame, (torch.Tensor, np.ndarray)) and _videos.as_tensor(cond_frame, "cond_frame").dim() == 1:
+        idx = _videos.as_tensor(cond_frame, "cond_frame")
         if idx.dtype not in (torch.int32, torch.int64) or idx.numel() != B:
             raise ValueError(f"cond_frame indices must be {B} ints, got {idx.dtype} of shape {tuple(idx.shape)}")
         idx = idx.long()
     else:
         idx = None
-        c = _video.check_images(cond_frame, "cond_frame", value_range)
+        c = _videos.check_images(cond_frame, "cond_frame", value_range)
         if c.shape[0] != B or c.shape[1:] != v.shape[2:]:
             raise ValueError(f"cond_frame images must be [B, C, H, W] = {(B, *v.shape[2:])}, got {tuple(c.shape)}")
-        cond = rgb_to_hsv(_video.to_rgb(_video.to_unit(c, value_range)).double()) * scale
+        cond = rgb_to_hsv(_videos.to_rgb(_videos.to_unit(c, value_range)).double()) * scale
     if idx is not None:
         if bool(((idx < -F_) | (idx >= F_)).any()):
             raise ValueError(f"cond_frame index out of range for {F_} frames: {idx.tolist()}")

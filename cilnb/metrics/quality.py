@@ -10,34 +10,49 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import _video
+from . import videos as _videos
 from .flow import FlowEngine
-from .motion import _iter_flows
+from .motion import iter_flows
 
-__all__ = ["psnr", "ssim", "condition_alignment", "warping_error"]
+__all__ = ["psnr", "ssim", "condition_alignment", "warping_error", "align_psnr"]
 
 
 def _pair(a, b, value_range, names=("a", "b")):
-    x = _video.check_images(a, names[0], value_range)
-    y = _video.check_images(b, names[1], value_range)
+    x = _videos.check_images(a, names[0], value_range)
+    y = _videos.check_images(b, names[1], value_range)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"{names[0]} has {x.shape[0]} images but {names[1]} has {y.shape[0]}: batch sizes must match")
     if x.shape[-2:] != y.shape[-2:]:
         raise ValueError(f"{names[0]} is {tuple(x.shape[-2:])} but {names[1]} is {tuple(y.shape[-2:])}: sizes must match")
-    x, y = _video.to_unit(x, value_range).double(), _video.to_unit(y, value_range).double()
+    x, y = _videos.to_unit(x, value_range).double(), _videos.to_unit(y, value_range).double()
     if x.shape[1] != y.shape[1]:
-        x, y = _video.to_rgb(x), _video.to_rgb(y)
+        x, y = _videos.to_rgb(x), _videos.to_rgb(y)
     return x, y
 
 
 def psnr(a, b, *, value_range=(0.0, 1.0)) -> torch.Tensor:
     """PSNR in dB ``[N]`` of image batches ``[N, C, H, W]`` (data range 1 after mapping ``value_range`` to [0, 1]).
 
-    Identical images give ``inf``. Shown in notebooks/motion_metrics.ipynb.
+    Identical images give ``inf``.
     """
     x, y = _pair(a, b, value_range)
     mse = (x - y).pow(2).flatten(1).mean(1)
     return 10.0 * torch.log10(1.0 / mse)
+
+
+def align_psnr(videos, images) -> torch.Tensor:
+    """Image alignment of sampled videos ``[B]``: PSNR (dB, data range 2) of generated frame 0 to the conditional image.
+
+    ``videos [B, F, C, H, W]`` and ``images [B, C, H, W]`` in ``[-1, 1]``; frame 0 is clamped to
+    ``[-1, 1]``, the images are not; float32; the MSE is floored at ``1e-12`` (identical frames give
+    ~126 dB, not ``inf``). The same quantity as :func:`psnr` with ``value_range=(-1, 1)``, but not
+    computed by it, on purpose: :func:`psnr` works in float64, returns ``inf`` for identical images and
+    refuses images outside the range, so it would change the ``align_psnr`` numbers every stored sweep
+    (``results.jsonl``) holds and a resumed sweep would mix the two (``tests/test_metrics_toy_quality.py`` checks both).
+    Written into every sweep row by :mod:`cilnb.runs`.
+    """
+    mse = (videos[:, 0].float().clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
+    return 10 * (4.0 / mse.clamp(min=1e-12)).log10()
 
 
 def _gauss(window: int, sigma: float) -> torch.Tensor:
@@ -75,7 +90,7 @@ def condition_alignment(videos, cond_images, *, value_range=(0.0, 1.0), frame: i
     A proxy for the paper's user-study 'image alignment', not the paper's measurement. Returns
     ``{"psnr": [B], "ssim": [B]}``. Shown in notebooks/motion_metrics.ipynb.
     """
-    v = _video.check_videos(videos, value_range, min_frames=1)
+    v = _videos.check_videos(videos, value_range, min_frames=1)
     if not -v.shape[1] <= frame < v.shape[1]:
         raise ValueError(f"frame={frame} is out of range for {v.shape[1]} frames")
     first = v[:, frame]
@@ -106,20 +121,20 @@ def warping_error(videos, method: str = "farneback", *, value_range=(0.0, 1.0), 
     [0, 1] units; the video's value is the mean over pairs. No occlusion mask: a proxy for the paper's
     user-study 'temporal consistency', not its measurement. Shown in notebooks/motion_metrics.ipynb.
     """
-    v = _video.check_videos(videos, value_range)
-    size = _video.check_size(resize) or tuple(v.shape[-2:])
+    v = _videos.check_videos(videos, value_range)
+    size = _videos.check_size(resize) or tuple(v.shape[-2:])
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     B, Fr = v.shape[:2]
     rev = v.flip(1)  # pairs (i+1 -> i) of v are the adjacent pairs of the reversed video
     P = Fr - 1
     errs = torch.empty(B * P, dtype=torch.float64)
-    for start, flows in _iter_flows(rev, engine, list(range(Fr)), size, value_range, show_progress,
+    for start, flows in iter_flows(rev, engine, list(range(Fr)), size, value_range, show_progress,
                                     f"warping error ({method})"):
         flat = torch.arange(start, start + len(flows))
         b, p = flat // P, flat % P  # reversed pair p: frame Fr-1-p (target) -> Fr-2-p (source)
-        tgt = _video.resize_frames(_video.to_unit(v[b, Fr - 1 - p], value_range), size).double()
-        src = _video.resize_frames(_video.to_unit(v[b, Fr - 2 - p], value_range), size).double()
+        tgt = _videos.resize_frames(_videos.to_unit(v[b, Fr - 1 - p], value_range), size).double()
+        src = _videos.resize_frames(_videos.to_unit(v[b, Fr - 2 - p], value_range), size).double()
         warped, mask = _backward_warp(src, flows.double().cpu())
         diff = (warped - tgt).abs().mean(1, keepdim=True) * mask
         errs[start:start + len(flows)] = diff.flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1)

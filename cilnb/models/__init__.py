@@ -8,7 +8,7 @@ imported on first use, so ``import cilnb.models`` never imports diffusers. Weigh
 downloaded behind the user's back: a local folder is used as is, a hub id only when it is already
 in the Hugging Face cache (unless ``HF_HUB_OFFLINE=0``); otherwise
 :class:`~cilnb.models.base.WeightsNotFoundError` says where to put them. See
-``docs/real_models.md``; shown in every notebook through its ``model`` parameter.
+``docs/real_models.md``; every notebook reaches it through its ``model`` parameter.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def load(name: str, path_or_id: Any = None, device: Any = "auto", dtype: Any = N
     model's default hub id); for ``generic`` the ``apply_model`` callable (or pass
     ``apply_model=``). ``device="auto"`` picks CUDA when present; ``dtype`` (a ``torch.dtype`` or
     ``"float16"``/``"bfloat16"``/``"float32"``; ``None``: the loader's default, float16 on CUDA for
-    SVD/PIA/I2VGen-XL, float32 on CPU) is ignored by ``toy``. Extra ``kwargs`` go to the model's loader. Shown in every notebook.
+    SVD/PIA/I2VGen-XL, float32 on CPU) is ignored by ``toy``. Extra ``kwargs`` go to the model's loader. Shown in notebooks/analytic_init.ipynb and notebooks/m_sweep.ipynb.
     """
     key = _canonical(name)
     module_name, fn_name = _REGISTRY[key].split(":")

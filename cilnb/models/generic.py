@@ -10,7 +10,7 @@ classifier-free guidance as two calls (as their DDIM samplers do), and returns `
 LVDM's ``"linear"`` beta schedule is ``linspace(sqrt(start), sqrt(end))**2`` (diffusers'
 ``scaled_linear``): use :func:`ldm_schedule`. DynamiCrafter's 512/1024 models train on a
 rescaled signal (``use_dynamic_rescale``): :class:`RescaledVPSchedule` with
-:func:`dynamicrafter_scale_arr`. Recipe: ``docs/real_models.md``. Shown in
+:func:`dynamicrafter_scale_arr`. Recipe: ``docs/real_models.md``. Reached from
 ``notebooks/leakage_probe.ipynb`` with ``model="generic"``.
 """
 from __future__ import annotations

@@ -18,7 +18,7 @@ and zero embeddings as the unconditional branch. Guidance is affine in ``F`` and
 affine in ``F``, so guiding ``x0_hat`` is the same as the pipeline guiding the UNet output.
 
 Starting at ``sigma_M`` (Alg. 1): ``EDMSchedule.grid`` at ``start = M`` is the Karras grid rebuilt
-with ``sigma_max = sigma_M``, as the official SVD code does. Shown in
+with ``sigma_max = sigma_M``, as the official SVD code does. Reached from
 ``notebooks/leakage_probe.ipynb`` and ``notebooks/m_sweep.ipynb`` with ``model="svd"``.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ class SVDAdapter(Adapter):
     ``motion`` ``[B]`` the motion bucket id; ``fps_id`` ``[B]`` the fps micro-condition (the
     pipeline's ``fps - 1``); ``noise_aug_strength`` ``[B]``; ``guidance`` overrides
     :attr:`guidance` (``(min, max)`` frame-wise, a number, or ``1``/``None`` for none). Build the
-    dict with :meth:`prepare_condition`. Shown in ``notebooks/leakage_probe.ipynb``.
+    dict with :meth:`prepare_condition`. Reached from ``notebooks/leakage_probe.ipynb`` with ``model="svd"``.
     """
 
     name = "svd"
@@ -140,7 +140,7 @@ class SVDAdapter(Adapter):
         ``y = vae.encode(image + noise_aug_strength * eps).mode()`` (unscaled latent; ``eps`` from
         ``generator``/``seed``, required when the strength is > 0); ``fps`` is the pipeline's
         frame rate (the UNet is conditioned on ``fps - 1``); ``motion_bucket_id``, ``fps`` and
-        ``noise_aug_strength`` may be one value or one per image. Shown in notebooks/leakage_probe.ipynb.
+        ``noise_aug_strength`` may be one value or one per image. Reached from notebooks/leakage_probe.ipynb.
         """
         if self.vae is None:
             raise ValueError("this SVDAdapter has no VAE; build it from a full pipeline (from_pipeline / load)")

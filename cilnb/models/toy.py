@@ -22,7 +22,7 @@ Design (mirrors VideoCrafter/DynamiCrafter/SVD at toy scale):
 :class:`cilnb.models.base.Denoiser` with ``prediction="v"`` and ``time_input="t"``):
 ``model(x_t [B,F,C,H,W], t [B], y=[B,C,H,W], motion=None|[B]) -> x0_hat``, with the same
 classifier-free guidance options as SVD (off by default). :func:`load` reads the shipped checkpoints.
-Shown in every notebook (``model="toy"``) and trained by ``python -m cilnb train-toy``.
+Every notebook's default (``model="toy"``); trained by ``python -m cilnb train-toy``.
 """
 from __future__ import annotations
 
@@ -438,7 +438,7 @@ def load(name: str = "base", device: str | torch.device = "auto") -> ToyModel:
     """Load a shipped toy checkpoint (``"base"``, ``"naive"``, ``"timenoise"``) or a checkpoint path.
 
     Returns a :class:`ToyModel` (eval mode, gradients off) on ``device`` (``"auto"``: GPU when
-    present). Shown in every notebook (``model="toy"``).
+    present). Every notebook loads it through :func:`cilnb.models.load` (``model="toy"``).
     """
     from .._util import resolve_device
 

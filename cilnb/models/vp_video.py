@@ -16,7 +16,7 @@ at the boundary and turn the raw output into ``x0_hat`` with :mod:`cilnb.denoise
 Sampling starts at ``M`` with DDIM steps re-spaced over ``[0, M]`` (``VPSchedule.grid``,
 ``trailing`` spacing, as the official DynamiCrafter Analytic-Init code). Configure a pipeline's
 ``DDIMScheduler`` with ``timestep_spacing="trailing"`` and ``set_alpha_to_one=True`` to get the
-same steps from diffusers (tests/test_models_vp.py). Shown in ``notebooks/leakage_probe.ipynb``.
+same steps from diffusers (tests/test_models_vp.py). Reached from ``notebooks/leakage_probe.ipynb``.
 """
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ class PIAAdapter(VPVideoAdapter):
 
     ``y`` ``[B, 4, h, w]``: the condition-image latent times the scaling factor (the same space
     as ``x_t``, so the probe's default ``y = x0[:, 0]`` is meaningful); ``motion`` ``[B]``: PIA's
-    ``motion_scale`` preset (0-8; the per-frame mask). Shown in notebooks/leakage_probe.ipynb.
+    ``motion_scale`` preset (0-8; the per-frame mask). Reached from notebooks/leakage_probe.ipynb.
     """
 
     name = "pia"
@@ -240,7 +240,7 @@ class I2VGenXLAdapter(VPVideoAdapter):
     """I2VGen-XL on the contract (v-prediction, zero terminal SNR): ``forward(x_t, t, y, image_embeds, prompt_embeds, ...)``.
 
     ``y`` ``[B, 4, h, w]``: the image latent times the scaling factor (x_t's space); ``fps``
-    ``[B]`` the target fps micro-condition; ``image_embeds`` ``[B, 1, D]``. Shown in
+    ``[B]`` the target fps micro-condition; ``image_embeds`` ``[B, 1, D]``. Reached from
     notebooks/leakage_probe.ipynb.
     """
 

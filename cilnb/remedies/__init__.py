@@ -176,7 +176,8 @@ def from_cli(name: str, args=()) -> Remedy:
     return build(name, **settings)
 
 
-_COMPARISON = ("compare", "default_grid", "verdict", "plot_tradeoff", "plot_videos", "Comparison")
+_COMPARISON = ("compare", "default_grid", "verdict", "Comparison")
+_PLOTS = ("plot_tradeoff", "plot_videos")  # drawn by cilnb.plotting.remedies; old names kept
 
 
 def __getattr__(attr):  # the comparison pulls in pandas and the metrics: import it on first use
@@ -184,4 +185,8 @@ def __getattr__(attr):  # the comparison pulls in pandas and the metrics: import
         import importlib
 
         return getattr(importlib.import_module(f"{__name__}.comparison"), attr)
+    if attr in _PLOTS:
+        from .. import plotting
+
+        return getattr(plotting, attr)
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cilnb import animation as A
+from cilnb.plotting import animation as A
 
 
 def _moving_square(F=5, size=16, C=3):

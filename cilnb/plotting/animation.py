@@ -9,7 +9,7 @@ stay for the saved static figures.
 
 Videos are ``[F, C, H, W]`` or ``[N, F, C, H, W]`` (C = 1 gray or 3 RGB) with values on
 ``[vmin, vmax]`` (default ``[-1, 1]``, cilnb's pixel range), or a list of ``[F, C, H, W]``.
-Shown in notebooks/m_sweep.ipynb and notebooks/leakage_probe.ipynb.
+Shown in notebooks/explore.ipynb.
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def gif_bytes(videos, labels: Sequence[str] | None = None, *, fps: float = 6.0, 
 
 def save_gif(videos, path: str | os.PathLike, labels: Sequence[str] | None = None, *, fps: float = 6.0, **tile_kwargs) -> Path:
     """Write :func:`gif_bytes` to ``path`` (for slides); returns the path."""
-    from ._util import atomic_write
+    from .._util import atomic_write
 
     path = Path(path)
     if path.suffix.lower() != ".gif":
@@ -147,7 +147,7 @@ def save_gif(videos, path: str | os.PathLike, labels: Sequence[str] | None = Non
 
 def save_mp4(videos, path: str | os.PathLike, labels: Sequence[str] | None = None, *, fps: float = 6.0, **tile_kwargs) -> Path:
     """Write the grid as an H.264 MP4 (PyAV, from the ``models`` extra; OpenCV's ``mp4v`` when PyAV is absent)."""
-    from ._util import atomic_write
+    from .._util import atomic_write
 
     path = Path(path)
     if path.suffix.lower() != ".mp4":

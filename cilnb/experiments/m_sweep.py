@@ -1,0 +1,70 @@
+"""The M sweep of Fig. 3(a) and Tables 8/9 (notebooks/m_sweep.ipynb): sample every start time M with
+standard noise and with Analytic-Init (Eq. 5, Alg. 1) on the same images and seeds, resumably,
+and read motion, quality and alignment with the model's read-out.
+
+:func:`sample_grid` is also the sampling step of Table 1 and Fig. 1
+(:func:`cilnb.experiments.compare_models`). Figures: :func:`cilnb.plotting.plot_m_sweep`,
+:func:`cilnb.plotting.plot_sweep_videos`; verdict: :func:`cilnb.experiments.verdicts.start_time`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from .readouts import readout_for
+
+__all__ = ["sample_grid", "run_label"]
+
+
+def run_label(model: str, model_path: str = "") -> str:
+    """The label of a model's runs: the toy checkpoint's name (``base``, a file's stem), or the real model's name.
+    Shown in notebooks/m_sweep.ipynb."""
+    return readout_for(model).run_label(model, model_path)
+
+
+def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[float], inits: Sequence[str], seeds: Sequence[int],
+                n_steps: int, stats=None, stats_path=None, cond_kwargs: Mapping | None = None, batch_size: int = 32,
+                show_progress: bool = True, label: str = "", sampler: str = "ddim") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sample every (M, init, seed, image) with :func:`cilnb.runs.run_sweep` (saved as they finish,
+    resumed when rerun) and read them with ``readout`` (:class:`~cilnb.experiments.ToyReadout` /
+    :class:`~cilnb.experiments.FlowReadout`): ``(per_video, summary)``. ``sampler``: ``"ddim"``,
+    ``"euler"`` or ``"heun"`` (:mod:`cilnb.sampling`). Shown in notebooks/m_sweep.ipynb.
+
+    ``per_video``: the sweep's rows plus ``motion``, ``gt_motion`` (of the image's source video) and
+    ``first_frame_psnr`` (the sweep's ``align_psnr``: generated frame 0 vs the conditional image,
+    dB). ``summary``: per ``(M, init)``, means and standard errors, ``motion_ratio`` = generated /
+    ground-truth motion, ``fd`` with its 95% bootstrap interval ``fd_lo``-``fd_hi`` (when the
+    readout has a quality distance), and the read-outs' names (``motion_name``, ``fd_name``).
+    """
+    from ..runs import run_sweep
+
+    method, kw = readout.sweep_motion
+    res = run_sweep(model, images, out_dir, Ms=list(Ms), inits=list(inits), seeds=list(seeds), n_steps=n_steps,
+                          stats=stats, stats_path=stats_path, batch_size=batch_size, motion_method=method, motion_kwargs=kw, sampler=sampler,
+                          cond_kwargs=dict(cond_kwargs or {}) or None, model_name=label or "toy", show_progress=show_progress)
+    table = res.table.sort_values(["M", "init", "seed", "image_index"]).reset_index(drop=True)
+    extra = readout.read(table, Path(out_dir))
+    table["motion"] = extra.pop("motion")
+    table["first_frame_psnr"] = table["align_psnr"]
+    table["gt_motion"] = readout.gt_motion(images)[table["image_index"].to_numpy()]
+    table["model"] = label
+    for k, v in extra.items():
+        table[k] = v
+    rows = []
+    for (M, init), g in table.groupby(["M", "init"], sort=False):
+        row = {"model": label, "M": M, "init": init, "n": len(g),
+               "motion": g.motion.mean(), "motion_sem": g.motion.sem(), "gt_motion": g.gt_motion.mean(),
+               "motion_ratio": g.motion.mean() / g.gt_motion.mean(),
+               "first_frame_psnr": g.first_frame_psnr.mean(), "first_frame_psnr_sem": g.first_frame_psnr.sem()}
+        for k in extra:
+            row[k], row[f"{k}_sem"] = g[k].mean(), g[k].sem()
+            if k in readout.reference_columns:
+                row[f"{k}_data"] = readout.reference_columns[k]
+        if readout.fd_name:
+            row["fd"], row["fd_lo"], row["fd_hi"] = readout.fd(g, Path(out_dir))
+        rows.append(row)
+    summary = pd.DataFrame(rows).sort_values(["init", "M"], ascending=[True, False]).reset_index(drop=True)
+    summary["motion_name"], summary["fd_name"] = readout.motion_name, readout.fd_name or ""
+    return table, summary

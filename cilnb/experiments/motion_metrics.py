@@ -1,0 +1,49 @@
+"""The motion metrics workshop (notebooks/motion_metrics.ipynb): the motion-score protocols of Sec. 4.1 /
+App. B.3 on videos of known motion (:mod:`cilnb.metrics`), and on a model's own videos.
+
+Figures: :mod:`cilnb.plotting` (flow pictures); verdict: :func:`cilnb.experiments.verdicts.motion_protocol`.
+"""
+from __future__ import annotations
+
+import torch
+
+from .inputs import prepare_condition
+from .readouts import readout_for
+
+__all__ = ["model_videos", "measured_pair"]
+
+
+def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int = 0, videos_dir: str = "", frames: int = 14,
+                 size="320x512", n_steps: int = 25, device="auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """``(generated, ground truth)`` videos ``[N, F, C, H, W]`` in ``[-1, 1]``: ``n_videos`` samples of
+    ``model`` (M = T, standard noise, DDIM) conditioned on frame 0 of ground-truth clips (toy: fresh
+    sprite videos from ``seed``; real models: the clips in ``videos_dir``, decoded by the VAE).
+    Shown in notebooks/motion_metrics.ipynb."""
+    from .. import models as _models
+    from ..sampling import sample
+    from .timenoise_training import sample_space
+
+    net = _models.load(model, model_path or None, device=device)
+    truth = readout_for(model).truth_videos(n_videos, seed, videos_dir=videos_dir, frames=frames, size=size)
+    dev, dtype = next(net.parameters()).device, next(net.parameters()).dtype
+    y, cond = truth[:, 0].to(dev, dtype), {}
+    latent = sample_space(net) == "latent"
+    if latent:
+        cond = prepare_condition(net, y, seed)
+        y = cond.pop("y")
+    x = sample(net, y, n_steps=n_steps, seed=list(range(seed, seed + n_videos)), frames=truth.shape[1], cond=cond, show_progress=False)
+    if latent:
+        with torch.no_grad():
+            x = net.decode_latents(x)
+    return x.float().cpu().clamp(-1, 1), truth
+
+
+def measured_pair(speed: float, direction_deg: float, *, size: tuple[int, int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """One known-motion frame pair (:func:`cilnb.metrics.synthetic_motion_set`) and its Farneback flow, as
+    ``(frame [1, C, H, W], flow [1, 2, H, W], [title])`` for :func:`cilnb.plotting.plot_flow_fields`
+    (the title holds the measured mean magnitude). Shown in notebooks/motion_metrics.ipynb."""
+    from ..metrics import synthetic_motion_set, video_flows
+
+    v, _, lab = synthetic_motion_set([speed], None, n_frames=2, size=size, direction_deg=direction_deg, seed=seed)
+    fl = video_flows(v, "farneback")[:, 0]
+    return v[:, 0], fl, [f"{lab[0]}, measured mean {fl.norm(dim=1).mean():.2f} px"]

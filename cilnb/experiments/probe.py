@@ -1,0 +1,118 @@
+"""The leakage probe of Fig. 2 and Fig. 5(a) (notebooks/leakage_probe.ipynb): one-step predictions
+``Xhat_{t->0}`` (Eq. 4) of every model on the same ground truth, noise and times.
+
+:func:`probe_bench` builds the ground truth the model's read-out asks for (:func:`toy_bench`:
+moving sprites; :func:`video_bench`: clips encoded by a latent model); :func:`run_probe` and
+:func:`run_leakage_index` run :mod:`cilnb.probe` over every model; :func:`recommend_start` turns the
+retention curve into a start time M. Figures: :mod:`cilnb.plotting`; verdict:
+:func:`cilnb.experiments.verdicts.leakage`.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import data as _data
+from .. import probe as _probe
+from .inputs import Bench, prepare_condition, read_clips
+from .readouts import SpriteMotion, flow_motion, readout_for
+
+__all__ = ["toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start"]
+
+
+def toy_bench(n_videos: int, seed: int, *, device="cpu", frames: int = 8, size: int = 32) -> Bench:
+    """Moving-sprite ground truth (:func:`cilnb.data.generate`) for the toy; motion read by Farneback flow
+    (``flow``) and by the tracker (``speed``, ``displacement``)."""
+    sv = _data.generate(n_videos, seed=seed, frames=frames, size=size)
+    x0 = sv.videos.to(device)
+    fns = {"flow": flow_motion, "speed": SpriteMotion(sv.videos, "speed"), "displacement": SpriteMotion(sv.videos, "displacement")}
+    # near-static videos have no motion to retain (a ratio to ~0 is noise): 0.5 px/frame, 2 px, 0.1
+    return Bench(x0=x0, cond={"y": x0[:, 0]}, videos=sv.videos, motion_fns=fns, truth=sv,
+                 min_motion={"speed": 0.5, "displacement": 2.0, "flow": 0.1})
+
+
+def video_bench(adapter, videos_dir: str, n_videos: int, *, frames: int, size, stride: int = 1, cond_kwargs: Mapping | None = None,
+                seed: int = 0) -> Bench:
+    """Ground truth from a folder of real videos for a latent model: read with
+    :func:`cilnb.experiments.read_clips`, encoded by ``adapter.encode_video``, conditioned by
+    ``adapter.prepare_condition`` on frame 0 (its random draws, e.g. SVD's noise augmentation, from
+    ``seed``); motion is the Farneback score of decoded predictions."""
+    pix, _ = read_clips(videos_dir, n_videos, frames=frames, size=size, stride=stride)  # [B, F, 3, H, W] in [-1, 1]
+    dev = next(adapter.parameters()).device
+    dtype = next(adapter.parameters()).dtype
+    with torch.no_grad():
+        x0 = adapter.encode_video(pix.to(dev, dtype))
+    cond = prepare_condition(adapter, pix[:, 0].to(dev, dtype), seed, **dict(cond_kwargs or {}))
+
+    def decode(lat):
+        with torch.no_grad():
+            return adapter.decode_latents(lat.to(dev, dtype)).float().cpu()
+
+    fns = {"flow": lambda lat: flow_motion(decode(lat), upsample=1)}
+    return Bench(x0=x0, cond=cond, videos=pix, decode=decode, motion_fns=fns)
+
+
+def probe_bench(model: str, adapter, n_videos: int, seed: int = 0, *, videos_dir: str = "", frames: int = 14, size="320x512",
+                stride: int = 1, cond_kwargs: Mapping | None = None, device="auto") -> Bench:
+    """The ground truth the probe reads ``model`` on: :func:`toy_bench` for the toy (``device``; the clip
+    settings are not used), :func:`video_bench` of ``adapter`` on ``videos_dir`` for a real model.
+    ``bench.retention_columns`` names the motion columns of the probe table. Shown in notebooks/leakage_probe.ipynb."""
+    return readout_for(model).probe_bench(adapter, n_videos, seed, videos_dir=videos_dir, frames=frames, size=size, stride=stride,
+                                          cond_kwargs=cond_kwargs, device=device)
+
+
+def probe_times(n: int, t_min: float = 0.05) -> torch.Tensor:
+    """``n`` probe times evenly spaced on ``[t_min, 1]`` (normalised). Shown in notebooks/leakage_probe.ipynb."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return torch.linspace(t_min, 1.0, n, dtype=torch.float64) if n > 1 else torch.ones(1, dtype=torch.float64)
+
+
+def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False):
+    """Probe every model on the same videos, noise and times (Eq. 4): ``(table, predictions)``.
+
+    ``table`` is :func:`cilnb.probe.probe_table` with a ``model`` column; motion columns are
+    measured on decoded predictions; ``predictions[label]`` is ``[B, K, F, C, H, W]`` (sample space).
+    Shown in notebooks/leakage_probe.ipynb.
+    """
+    cond = dict(bench.cond)
+    y = cond.pop("y")
+    tables, preds = [], {}
+    for label, m in models.items():
+        pred = _probe.one_step_predictions(m, bench.x0, ts, y=y, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+        df = _probe.probe_table(m, bench.x0, ts, y=y, cond=cond, motion_fns=bench.motion_fns, predictions=pred)
+        for name, lo in bench.min_motion.items():
+            if f"{name}_gt" in df:
+                df.loc[df[f"{name}_gt"] < lo, f"{name}_retention"] = np.nan
+        df.insert(0, "model", label)
+        tables.append(df)
+        preds[label] = pred
+    return pd.concat(tables, ignore_index=True), preds
+
+
+def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False) -> pd.DataFrame:
+    """:func:`cilnb.probe.leakage_index` for every model on the same inputs, with a ``model`` column.
+    Shown in notebooks/leakage_probe.ipynb."""
+    cond = dict(bench.cond)
+    y = cond.pop("y")
+    out = []
+    for label, m in models.items():
+        df = _probe.leakage_index(m, bench.x0, ts, y=y, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+        df.insert(0, "model", label)
+        out.append(df)
+    return pd.concat(out, ignore_index=True)
+
+
+def recommend_start(table: pd.DataFrame, model: str, column: str, threshold: float = 0.8) -> tuple[float | None, str]:
+    """:func:`cilnb.probe.recommend_start` for one model of a :func:`run_probe` table, as ``(M or None, sentence)``:
+    ``None`` (and the reason) when no contiguous run of small t keeps ``threshold`` of the motion.
+    Shown in notebooks/leakage_probe.ipynb."""
+    try:
+        M = _probe.recommend_start(table[table.model == model], column, threshold)
+    except ValueError as exc:
+        return None, f"No recommended start time for {model}: {exc}."
+    return M, (f"Recommended start time M = {M:.2f} T for {model} (largest t keeping >= {threshold:.0%} of the motion "
+               f"by {column}; a heuristic to start an M sweep from).")

@@ -1,0 +1,172 @@
+"""Figures of the sampling and probe experiments (:mod:`cilnb.experiments`): Fig. 1, 2, 3(a), 5(a), Table 1."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .video import video_grid
+
+__all__ = ["plot_probe_strips", "plot_probe_curves", "plot_leakage_index", "plot_m_sweep", "plot_sweep_videos", "plot_compare",
+           "plot_timenoise_conditioning", "plot_motion_control"]
+
+
+def plot_probe_strips(bench, predictions: torch.Tensor, ts, show_t: Sequence[float], video: int = 0):
+    """Fig. 2: the ground-truth video above ``Xhat_{t->0}`` (Eq. 4) at the probed times nearest ``show_t``.
+    Shown in notebooks/leakage_probe.ipynb."""
+    ts = torch.as_tensor(ts, dtype=torch.float64)
+    rows, labels = [bench.videos[video]], ["ground truth"]
+    for t in show_t:
+        k = int(torch.argmin((ts - float(t)).abs()))
+        rows.append(bench.decode(predictions[video, k][None])[0])
+        labels.append(f"t = {ts[k]:.2f}")
+    return video_grid(rows, labels, col_labels=[f"f{j}" for j in range(bench.videos.shape[1])])
+
+
+def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: str = "motion of Xhat / ground truth", recommend: float | None = None):
+    """Fig. 5(a): mean (with 95% CI) of each ``column`` over videos vs t, one line per model.
+    The CI is seaborn's bootstrap, seeded (0) so the same table gives the same figure.
+    Shown in notebooks/leakage_probe.ipynb."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.5), squeeze=False)
+    for ax, col in zip(axes[0], columns):
+        sns.lineplot(data=table, x="t", y=col, hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
+        ax.axhline(1.0, color="k", lw=0.8, ls="--")
+        if recommend is not None:
+            ax.axvline(recommend, color="tab:red", lw=1, ls=":", label=f"recommended M = {recommend:.2f}")
+            ax.legend(fontsize=8)
+        ax.set_title(col)
+        ax.set_xlabel("t (normalised, 1 = T)")
+        ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def plot_leakage_index(li: pd.DataFrame):
+    """The leakage index over t: share of the prediction's sensitivity owed to the conditional image.
+    Shown in notebooks/leakage_probe.ipynb."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("t (normalised, 1 = T)")
+    ax.set_ylabel("leakage index  d_y / (d_y + d_x)")
+    ax.set_title("how much Xhat follows y rather than X_t")
+    fig.tight_layout()
+    return fig
+
+
+def _no_fd(ax, summary: pd.DataFrame) -> bool:
+    """Draw a note instead of a quality panel when the sweep has no quality distance."""
+    from ..experiments.verdicts import has_fd
+
+    if has_fd(summary):
+        return False
+    ax.text(0.5, 0.5, "no quality distance:\npass i3d_path for FVD", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([]), ax.set_yticks([])
+    return True
+
+
+def plot_m_sweep(summary: pd.DataFrame):
+    """Fig. 3(a) / Tables 8-9: motion, quality (FD) and alignment vs M, standard vs Analytic-Init.
+    Shown in notebooks/m_sweep.ipynb."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    no_fd = _no_fd(axes[1], summary)
+    for init, g in summary.groupby("init"):
+        g = g.sort_values("M")
+        axes[0].errorbar(g.M, g.motion, yerr=g.motion_sem, marker="o", label=init, capsize=3)
+        if not no_fd:
+            axes[1].errorbar(g.M, g.fd, yerr=[g.fd - g.fd_lo, g.fd_hi - g.fd], marker="o", label=init, capsize=3)
+        axes[2].errorbar(g.M, g.first_frame_psnr, yerr=g.first_frame_psnr_sem, marker="o", label=init, capsize=3)
+    gt = summary.gt_motion.iloc[0]
+    if np.isfinite(gt):
+        axes[0].axhline(gt, color="k", ls="--", lw=0.8, label="ground truth")
+    axes[0].set_ylabel(summary.motion_name.iloc[0])
+    axes[1].set_ylabel(f"{summary.fd_name.iloc[0]}\n(lower is better; bars: 95% bootstrap)")
+    axes[2].set_ylabel("frame-0 PSNR to y (dB)")
+    for ax in axes[[0, 2]] if no_fd else axes:
+        ax.set_xlabel("start time M (normalised)")
+        ax.invert_xaxis()
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep_videos(per_video: pd.DataFrame, out_dir: str | Path, *, image_index: int = 0, seed: int | None = None):
+    """Generated videos of one conditional image for every (M, init) of a sweep, one row each.
+    Shown in notebooks/m_sweep.ipynb."""
+    from ..experiments.run_dirs import load_sweep_videos
+
+    sub = per_video[per_video.image_index == image_index]
+    if seed is not None:
+        sub = sub[sub.seed == seed]
+    sub = sub.drop_duplicates(["M", "init"]).sort_values(["init", "M"], ascending=[True, False])
+    vids = load_sweep_videos(out_dir, sub)
+    labels = [f"{r.init} M={r.M:g}" for r in sub.itertuples()]
+    return video_grid(vids, labels)
+
+
+def plot_compare(summary: pd.DataFrame):
+    """Table 1 as bars: motion (ratio to the ground truth), quality (FD) and alignment per configuration.
+    Shown in notebooks/timenoise_training.ipynb."""
+    import matplotlib.pyplot as plt
+
+    names = [f"{r.model}\n{'M=' + format(r.M, 'g') + chr(10) + r.init if (r.M < 1 or r.init != 'standard') else 'M=T'}" for r in summary.itertuples()]
+    fig, axes = plt.subplots(1, 3, figsize=(4 + 1.6 * len(names), 3.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    no_fd = _no_fd(axes[1], summary)
+    for ax, col, lab in zip(axes, ["motion_ratio", "fd", "first_frame_psnr"],
+                            ["motion / ground truth", f"quality: {summary.fd_name.iloc[0]} (lower is better)", "alignment: frame-0 PSNR (dB)"]):
+        if col == "fd" and no_fd:
+            continue
+        err = [summary.fd - summary.fd_lo, summary.fd_hi - summary.fd] if col == "fd" else None
+        ax.bar(range(len(names)), summary[col], yerr=err, capsize=3, color=[colors[k % len(colors)] for k in range(len(names))])
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, fontsize=8)
+        ax.set_title(lab, fontsize=10)
+    axes[0].axhline(1.0, color="k", ls="--", lw=0.8)
+    axes[0].set_ylabel(f"ratio of {summary.motion_name.iloc[0]}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_timenoise_conditioning(y: torch.Tensor, ts: Sequence[float], a: float, beta_m: float, *, seed: int = 0, n_draws: int = 3, model=None):
+    """What TimeNoise (Eq. 6) does to the conditional image (:func:`cilnb.experiments.timenoise_views`), rows:
+    draws, columns: t. ``model``: a latent model (noise on its VAE latent, decoded), or a pixel model
+    or ``None`` (noise on the pixels). Shown in notebooks/timenoise_training.ipynb."""
+    from ..experiments.timenoise_training import sample_space, timenoise_views
+
+    rows = timenoise_views(model, y, ts, a, beta_m, seed=seed, n_draws=n_draws)
+    where = "on the VAE latent, decoded" if sample_space(model) == "latent" else "on the pixels"
+    return video_grid(rows, [f"draw {k}" for k in range(n_draws)], col_labels=[f"t={float(t):g}" for t in ts],
+                      title=f"TimeNoise on y ({where}): a={a:g}, beta_m={beta_m:g} (shown clipped to [-1, 1])")
+
+
+def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motion", ylabel: str = "output motion"):
+    """Fig. 1: output vs input motion per configuration, the diagonal, and the mean error.
+    (Toy: both in px/frame. SVD: motion bucket id vs the flow motion score; the diagonal is where
+    the two scales agree, which is the claim under test.) Shown in notebooks/motion_control.ipynb."""
+    import matplotlib.pyplot as plt
+
+    from ..experiments.verdicts import config_name
+
+    groups = list(df.groupby(["model", "M", "init"], sort=False))
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.6), squeeze=False, sharex=True, sharey=True)
+    hi = float(np.nanmax(np.r_[df.input_motion, df.output_motion])) * 1.05
+    for ax, ((model, M, init), g) in zip(axes[0], groups):
+        ax.scatter(g.input_motion, g.output_motion, s=12, alpha=0.7)
+        ax.plot([0, hi], [0, hi], "k--", lw=0.8)
+        ax.set_title(f"{config_name(model, M, init)}\nerror {np.nanmean(g.error):.2f}", fontsize=9)
+        ax.set_xlabel(xlabel)
+    axes[0, 0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig

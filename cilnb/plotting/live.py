@@ -1,0 +1,78 @@
+"""The live lab's widgets: controls that re-run a :class:`cilnb.live.Lab` computation on every change and
+replace a playing animation. Both return the widget and never display it, so a cell shows it once.
+Shown in notebooks/explore.ipynb (through ``Lab.sampling_widget`` / ``Lab.probe_widget``)."""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["sampling_widget", "probe_widget", "WIDGET_REMEDIES"]
+
+# remedies offered by the sampling widget, at their authors' defaults (Analytic-Init is the ``init`` toggle)
+WIDGET_REMEDIES = ("none", "freeinit", "frameinit", "progressive", "alg", "cond_noise")
+
+
+def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 0, guidance: float = 1.0,
+                    remedy: str = "none", fps: float = 6.0):
+    """Controls (image, M, init, guidance, remedy, seed) that re-sample on every change, above the playing videos.
+
+    ``guidance`` is a constant image guidance scale (1: off); ``remedy`` one of
+    :data:`WIDGET_REMEDIES` at its authors' default settings (FreeInit costs its iterations in time).
+
+    Returns the ``ipywidgets.VBox`` (not displayed). ``.children[-2]`` is the animation
+    (``HTML``), ``.children[-1]`` the read-out line.
+    """
+    import ipywidgets as W
+
+    from .animation import play
+
+    inits = ["standard", "analytic"] if lab.stats is not None else ["standard"]
+    c = {
+        "i": W.Dropdown(options=list(range(lab.n_images)), value=0, description="image"),
+        "M": W.FloatSlider(min=0.05, max=1.0, step=0.01, value=float(M), description="M", continuous_update=False,
+                           readout_format=".2f"),
+        "init": W.ToggleButtons(options=inits, value=init, description="init"),
+        "guidance": W.FloatSlider(min=1.0, max=5.0, step=0.25, value=float(guidance), description="guidance",
+                                  continuous_update=False),
+        "remedy": W.Dropdown(options=list(WIDGET_REMEDIES), value=remedy, description="remedy"),
+        "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
+    }
+    view, line = W.HTML(), W.Label()
+
+    def update(_=None):
+        g = c["guidance"].value
+        res = lab.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value,
+                          guidance=None if g == 1.0 else g, remedy=c["remedy"].value)
+        labels = ["ground truth"] + [f"seed {c['seed'].value + s}" for s in range(lab.n_seeds)]
+        view.value = play(torch.cat([res.truth[None], res.videos]), labels, fps=fps,
+                          title=f"M = {c['M'].value:.2f}, {c['init'].value} init").data
+        line.value = res.summary()
+
+    for w in c.values():
+        w.observe(update, names="value")
+    update()
+    return W.VBox([W.HBox([c["i"], c["seed"]]), c["M"], c["init"], W.HBox([c["guidance"], c["remedy"]]), view, line])
+
+def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
+    """Controls (video, continuous t, seed) that re-run the one-step prediction, shown playing beside X_t and the truth."""
+    import ipywidgets as W
+
+    from .animation import play
+
+    c = {
+        "i": W.Dropdown(options=list(range(lab.n_images)), value=0, description="video"),
+        "t": W.FloatSlider(min=0.01, max=1.0, step=0.01, value=float(t), description="t", continuous_update=False,
+                           readout_format=".2f"),
+        "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
+    }
+    view, line = W.HTML(), W.Label()
+
+    def update(_=None):
+        res = lab.probe(c["i"].value, t=c["t"].value, seed=c["seed"].value)
+        view.value = play([res.x_t.clamp(-1, 1), res.x0_hat, res.truth], ["X_t", "X̂ (t→0)", "ground truth"], fps=fps,
+                          title=f"t = {res.t:.2f}").data
+        line.value = res.summary()
+
+    for w in c.values():
+        w.observe(update, names="value")
+    update()
+    return W.VBox([W.HBox([c["i"], c["seed"]]), c["t"], view, line])

@@ -1,0 +1,88 @@
+"""Figures of TimeNoise (Eq. 6, Fig. 4a/4b) for notebooks/timenoise.ipynb; the math is :mod:`cilnb.timenoise`."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..timenoise import check_samples, density, density_grid, mu, sample_beta
+from .._util import make_generator
+
+__all__ = ["plot_timenoise_density", "plot_timenoise_mu", "plot_timenoise_samples"]
+
+_F64 = torch.float64
+
+
+def plot_timenoise_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequence[float] = (0.2, 0.6, 0.8, 0.9, 1.0), n_t: int = 201, n_beta: int = 300):
+    """Fig. 4(a): heatmap of ``beta_m p_t(beta_s)`` over ``(t, beta_s)`` and density slices at a few ``t``.
+
+    The heatmap shows the dimensionless ``beta_m p_t`` (the density of ``beta_s / beta_m``) with the
+    median level ``beta_m sigmoid(mu(t))`` and the ``constant`` ablation ``beta_m t^a`` overlaid.
+    Shown in notebooks/timenoise.ipynb.
+    """
+    import matplotlib.pyplot as plt
+
+    t, beta, p = density_grid(a, beta_m, n_t, n_beta)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.2, 1]})
+    im = ax0.imshow((p * beta_m).numpy(), origin="lower", aspect="auto", extent=(0, 1, 0, beta_m), cmap="magma")
+    fig.colorbar(im, ax=ax0, label=r"$\beta_m\,p_t(\beta_s)$")
+    ax0.plot(t.numpy(), (beta_m * torch.sigmoid(torch.as_tensor(mu(t, a)))).numpy(), color="cyan", lw=1.5, label=r"median $\beta_m\,\sigma(\mu(t))$")
+    ax0.plot(t.numpy(), (beta_m * t**a).numpy(), color="white", lw=1.2, ls="--", label=r"'constant' ablation $\beta_m t^a$")
+    ax0.set(xlabel="t (normalised, 1 = T)", ylabel=r"$\beta_s$", title=rf"TimeNoise density, a = {a:g}, $\beta_m$ = {beta_m:g}")
+    ax0.legend(loc="upper left", fontsize=8, framealpha=0.6)
+    fine = float(beta_m) * torch.linspace(1e-4, 1 - 1e-4, 800, dtype=_F64)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(t_slices)))
+    for ts, c in zip(t_slices, colors):
+        ax1.plot(fine.numpy(), density(fine, float(ts), a, beta_m).numpy(), color=c, label=f"t = {ts:g} (mu = {mu(float(ts), float(a)):+.2f})")
+    ax1.set(xlabel=r"$\beta_s$", ylabel=r"$p_t(\beta_s)$", title="slices: more noise at larger t")
+    ax1.set_ylim(0, ax1.get_ylim()[1] * 1.45)
+    ax1.legend(fontsize=8, loc="upper center", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_timenoise_mu(a_values: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0), beta_m: float | None = None):
+    """Fig. 4(b): ``mu(t) = 2 t^a - 1`` for several ``a``, and the median level ``sigmoid(mu(t))`` (times ``beta_m``).
+
+    Shown in notebooks/timenoise.ipynb.
+    """
+    import matplotlib.pyplot as plt
+
+    t = torch.linspace(0, 1, 201, dtype=_F64)
+    scale = 1.0 if beta_m is None else float(beta_m)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for av in a_values:
+        m = torch.as_tensor(mu(t, av))
+        kind = "linear" if av == 1 else ("concave" if av < 1 else "convex")
+        ax0.plot(t.numpy(), m.numpy(), label=f"a = {av:g} ({kind})")
+        ax1.plot(t.numpy(), (scale * torch.sigmoid(m)).numpy(), label=f"a = {av:g}")
+    ax0.set(xlabel="t (normalised)", ylabel=r"$\mu(t)$", title=r"$\mu(t) = 2t^a - 1$ (Fig. 4b)", ylim=(-1.05, 1.05))
+    ax0.legend(fontsize=8)
+    ylab = r"median $\beta_s/\beta_m$" if beta_m is None else rf"median $\beta_s$ ($\beta_m$ = {scale:g})"
+    ax1.set(xlabel="t (normalised)", ylabel=ylab, title=r"median level $\beta_m\,\sigma(\mu(t))$")
+    fig.tight_layout()
+    return fig
+
+
+def plot_timenoise_samples(a: float = 5.0, beta_m: float = 100.0, t_values: Sequence[float] = (0.3, 0.8, 0.9, 1.0), n: int = 20000, seed: int = 0, bins: int = 60):
+    """Histograms of :func:`sample_beta` draws at a few ``t`` over the Eq. (6) density, with KS p-values.
+
+    Shown in notebooks/timenoise.ipynb.
+    """
+    import matplotlib.pyplot as plt
+
+    table = check_samples(t_values, a, beta_m, n, seed)
+    gen = make_generator(seed)
+    fig, axes = plt.subplots(1, len(t_values), figsize=(3.2 * len(t_values), 3.2), sharey=False, squeeze=False)
+    fine = float(beta_m) * torch.linspace(1e-4, 1 - 1e-4, 600, dtype=_F64)
+    for ax, t, (_, row) in zip(axes[0], t_values, table.iterrows()):
+        b = sample_beta(torch.full((n,), float(t), dtype=_F64), a, beta_m, gen)
+        ax.hist(b.numpy(), bins=bins, range=(0, float(beta_m)), density=True, alpha=0.55, label=f"{n} samples")
+        ax.plot(fine.numpy(), density(fine, float(t), a, beta_m).numpy(), color="k", lw=1.3, label="Eq. (6)")
+        ax.set(xlabel=r"$\beta_s$", title=f"t = {t:g}: KS p = {row.ks_p:.2f}")
+    axes[0][0].set_ylabel("density")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(rf"sampler vs density (a = {a:g}, $\beta_m$ = {beta_m:g})", y=1.02)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,117 @@
+"""cilnb.plotting is the one place that draws; its old homes still resolve to the same functions."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import cilnb as C  # noqa: E402
+from cilnb import plotting as P  # noqa: E402
+
+PACKAGE = Path(C.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_plotting_package_imports_a_drawing_library():
+    drawing = {"matplotlib", "seaborn", "ipywidgets"}
+    offenders = [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py"))
+                 if "plotting" not in p.relative_to(PACKAGE).parts and _imports(p) & drawing]
+    assert not offenders
+
+
+def test_old_names_are_the_plotting_functions():
+    from cilnb import analytic_init, experiments, flowviz, timenoise, widgets
+
+    assert widgets.sliders is P.sliders and flowviz.plot_flow_fields is P.plot_flow_fields
+    assert flowviz.flow_to_rgb is P.flow_to_rgb and flowviz.plot_agreement is P.plot_agreement
+    assert timenoise.plot_density is P.plot_timenoise_density and timenoise.plot_mu is P.plot_timenoise_mu
+    assert timenoise.plot_samples is P.plot_timenoise_samples
+    assert analytic_init.plot_params is P.plot_init_params and analytic_init.plot_kl is P.plot_init_kl
+    assert analytic_init.plot_marginals is P.plot_init_marginals
+    for name in ("plot_probe_strips", "plot_probe_curves", "plot_leakage_index", "plot_m_sweep", "plot_sweep_videos",
+                 "plot_compare", "plot_timenoise_conditioning", "plot_motion_control"):
+        assert getattr(experiments, name) is getattr(P, name)
+    with pytest.raises(AttributeError):
+        timenoise.plot_nothing  # noqa: B018
+    assert set(P.__all__) <= set(dir(P))
+
+
+def test_sliders_do_nothing_headless_and_refuse_bad_specs():
+    assert P.sliders(lambda a: None, False, a=(0, 1, 1, 0)) is None
+    pytest.importorskip("ipywidgets")
+    with pytest.raises(ValueError, match="min, max, step, value"):
+        P.sliders(lambda a: None, True, a=(0, 1))
+
+
+def test_savefig_writes_stable_names_and_refuses_empty_figures(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    paths = P.savefig(fig, "a_figure", tmp_path)
+    assert [p.name for p in paths] == ["a_figure.png", "a_figure.pdf"] and all(p.stat().st_size > 0 for p in paths)
+    with pytest.raises(ValueError, match="plain stem"):
+        P.savefig(fig, "a_figure.png", tmp_path)
+    with pytest.raises(ValueError, match="no axes"):
+        P.savefig(plt.figure(), "empty", tmp_path)
+    plt.close("all")
+
+
+def test_math_figures_draw_from_the_math_modules():
+    fig = P.plot_timenoise_density(5.0, 2.0, (0.5, 1.0), n_t=11, n_beta=12)
+    assert len(fig.axes) == 3  # heatmap, its colour bar, slices
+    fig = P.plot_timenoise_samples(5.0, 2.0, (0.5, 1.0), n=500)
+    assert "KS p" in fig.axes[0].get_title()
+    A = C.analytic_init
+    table = A.kl_table({"vp": C.schedules.VPSchedule()}, A.synthetic_data("gaussian", 3, 0), np.linspace(0.2, 1, 3), n_mc=64, numeric=False)
+    assert len(P.plot_init_params(table).axes) == 2 and len(P.plot_init_kl(table).axes) == 1
+    assert len(P.plot_init_marginals(C.schedules.VPSchedule(), A.synthetic_data("gaussian", 3, 0), [0.5]).axes) == 1
+    plt.close("all")
+
+
+def test_video_grid_and_flow_pictures():
+    fig = P.video_grid(torch.zeros(2, 3, 1, 8, 8), ["a", "b"], col_labels=["f0", "f1", "f2"])
+    assert len(fig.axes) == 6
+    with pytest.raises(ValueError, match=r"\[F, C, H, W\]"):
+        P.video_grid([torch.zeros(3, 2, 8, 8)])
+    flow = torch.zeros(1, 2, 16, 16)
+    flow[:, 0] = 1.0  # everything moves right: red, full saturation
+    rgb = P.flow_to_rgb(flow)
+    assert rgb.shape == (1, 16, 16, 3) and np.allclose(rgb[0, 0, 0], [1.0, 0.0, 0.0])
+    fig = P.plot_flow_fields(torch.zeros(1, 1, 16, 16), flow, ["x"])
+    assert "spatial mean 1.00 px" in fig.axes[2].get_title()
+    plt.close("all")
+
+
+def test_probe_curves_are_deterministic():
+    """The 95% bands are seaborn bootstraps: seeded, the same table draws the same picture."""
+    import io
+
+    rng = np.random.default_rng(0)
+    import pandas as pd
+
+    table = pd.DataFrame({"model": "m", "t": np.repeat([0.2, 0.6, 1.0], 20), "r": rng.random(60), "index": rng.random(60)})
+
+    def png(fig):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        return buf.getvalue()
+
+    assert png(P.plot_probe_curves(table, ["r"])) == png(P.plot_probe_curves(table, ["r"]))
+    assert png(P.plot_leakage_index(table)) == png(P.plot_leakage_index(table))
