@@ -307,6 +307,7 @@ def run_sweep(
     motion_kwargs: dict | None = None,
     show_progress: bool = True,
     on_batch: Callable[[dict], None] | None = None,
+    remedy=None,
 ) -> SweepResult:
     """Run (or resume) the grid ``Ms x inits x seeds x images`` with :func:`cilnb.sampling.sample` (Alg. 1).
 
@@ -317,6 +318,9 @@ def run_sweep(
     :func:`cilnb.metrics.motion_score` (SVD protocol; ``motion_kwargs`` e.g. ``{"resize": None}``
     are passed on), or ``None`` for no flow-based score.
     ``on_batch`` is called after each stored batch with ``{"units": [...ids], "computed": n}``.
+    ``remedy``: an inference-time remedy (:mod:`cilnb.remedies`: object, name or spec) applied to every
+    unit; its spec is stored in ``sweep.json`` (so a rerun with another remedy is refused) and M comes
+    from ``Ms`` (a remedy that sets its own start is refused here).
     Under ``torchrun`` each rank takes its shard of the pending canonical batches (module docstring).
     Shown in ``docs/at_scale.md``.
     """
@@ -368,6 +372,19 @@ def run_sweep(
         raise ValueError(f"motion_method must be 'farneback', 'raft' or None, got {motion_method!r}")
     motion = None if motion_method in (None, "none") else {"method": motion_method, **dict(motion_kwargs or {})}
 
+    rem = None
+    if remedy is not None:
+        from .remedies import resolve
+
+        rem = resolve(remedy)
+        if rem.spec()["name"] == "none":
+            rem = None
+    if rem is not None:
+        if rem.start is not None:
+            raise ValueError(f"remedy {rem.label()} sets its own start M = {rem.start}; in a sweep M comes from --M: "
+                             "give the remedy without start (e.g. --remedy analytic_init) and list the starts in --M")
+        if rem.needs_stats and stats is None:
+            raise ValueError(f"remedy {rem.label()} needs Analytic-Init statistics: pass --stats FILE (from `python -m cilnb stats`)")
     settings = {
         "format": SWEEP_FORMAT,
         "model": model_name or type(model).__name__,
@@ -383,6 +400,8 @@ def run_sweep(
         "motion": motion,
         "noise": NOISE_RULE,
     }
+    if rem is not None:  # only when used, so sweeps stored before this key existed still resume
+        settings["remedy"] = rem.spec()
     if images.cond:  # only when used, so sweeps stored before this key existed still resume
         settings["image_cond"] = {k: [float(x) for x in v] for k, v in images.cond.items()}
     try:
@@ -403,7 +422,7 @@ def run_sweep(
                 model, images, out, settings=settings, units=units, Ms=Ms, inits=inits, starts=starts, stats=stats, sampler=sampler,
                 n_steps=n_steps, frames=frames, batch_size=batch_size, cond_kwargs=cond_kwargs, max_units=max_units, mp4=mp4,
                 mp4_fps=mp4_fps, motion=motion, toy=toy, space=space, device=device, dtype=dtype, show_progress=show_progress,
-                on_batch=on_batch, rank=rank, world=world, model_label=model_label,
+                on_batch=on_batch, rank=rank, world=world, model_label=model_label, remedy=rem,
             )
     finally:
         if created:
@@ -464,7 +483,8 @@ def canonical_batches(units: Sequence[Unit], Ms: Sequence[float], inits: Sequenc
 
 
 def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, stats, sampler, n_steps, frames, batch_size, cond_kwargs,
-               max_units, mp4, mp4_fps, motion, toy, space, device, dtype, show_progress, on_batch, rank, world, model_label) -> SweepResult:
+               max_units, mp4, mp4_fps, motion, toy, space, device, dtype, show_progress, on_batch, rank, world, model_label,
+               remedy=None) -> SweepResult:
     """:func:`run_sweep` after its checks, holding the lock: settings, the canonical batches of this rank, the table."""
     import torch
 
@@ -553,9 +573,11 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
                 cond = {"y": imgs, **{k: torch.tensor([c[k] for c in per_image], device=device) for k in images.cond}}
             y = cond.pop("y")
             M, init = chunk[0].M, chunk[0].init
+            uses_stats = init == "analytic" or (remedy is not None and remedy.needs_stats)
             x = sample(
-                model, y, n_steps=n_steps, start=starts[M], init=init, stats=stats if init == "analytic" else None,
+                model, y, n_steps=n_steps, start=starts[M], init=init, stats=stats if uses_stats else None,
                 sampler=sampler, seed=[u.noise_seed for u in chunk], frames=frames, cond=cond, show_progress=False,
+                remedy=remedy, images=imgs if remedy is not None else None,
             )
             _check_finite_output(x, chunk, model_label, "sampled")
             if space == "latent":

@@ -398,3 +398,22 @@ def test_a_nan_video_left_by_an_older_version_is_named_not_a_json_error(capsys, 
     vid.unlink()
     assert cli(capsys, *sample_args(files, out))[0] == 0
     assert torch.isfinite(load_file(str(vid))["video"]).all()
+
+
+@pytest.mark.parametrize("extra, needles", [
+    (["--remedy", "nosuch"], ["unknown remedy", "freeinit"]),
+    (["--remedy", "freeinit", "--remedy-arg", "iterations=0"], ["iterations"]),
+    (["--remedy", "freeinit", "--remedy-arg", "iterations"], ["key=value"]),
+    (["--remedy", "freeinit", "--remedy-arg", "nosuch=1"], ["nosuch"]),
+    (["--remedy-arg", "iterations=2"], ["--remedy NAME"]),
+    (["--remedy", "analytic_init"], ["--stats"]),
+])
+def test_bad_remedies_are_one_line_errors(capsys, files, tmp_path, extra, needles):
+    one_error(*cli(capsys, *sample_args(files, tmp_path / "out", *extra)), *needles)
+    assert not (tmp_path / "out" / "sweep.json").exists()
+
+
+def test_sample_with_a_remedy_runs(capsys, files, tmp_path):
+    rc, err = cli(capsys, *sample_args(files, tmp_path / "out", "--remedy", "freeinit", "--remedy-arg", "iterations=2"))
+    assert rc == 0, err
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["remedy"]["settings"]["iterations"] == 2

@@ -216,3 +216,43 @@ def test_svd_latent_sweep_decodes_stores_and_matches_direct_sampling(tmp_path):
     x = sample(ad, y, n_steps=2, start_native=100.0, init="analytic", stats=st, sampler="heun", seed=[ns], cond=cond, show_progress=False)
     # batch of 2 vs 1 changes float32 rounding only; a random UNet from sigma 100 in 2 Heun steps amplifies it (outputs ~1e2)
     assert float((stored["latents"] - x[0]).abs().max()) <= 1e-4 * float(x.abs().max())
+
+
+def test_remedy_is_applied_stored_and_checked_on_resume(model, files, tmp_path):
+    """--remedy: every unit is sampled through cilnb.sampling.sample(remedy=...); sweep.json records its spec,
+    a rerun resumes, and a rerun with another remedy is refused."""
+    from cilnb import remedies
+
+    out = tmp_path / "rem"
+    kw = dict(Ms=[1.0], inits=["standard"], seeds=[0], remedy=remedies.from_cli("freeinit", ["iterations=2"]))
+    res = _run(model, files, out, **kw)
+    assert len(res.table) == 2 and res.computed == 2
+    stored = json.loads((out / "sweep.json").read_text())
+    assert stored["remedy"] == {"name": "freeinit", "settings": {**remedies.known()["freeinit"], "iterations": 2}}
+    images = io.load_images("toy:2", model)
+    ref = sample(model, images.images, n_steps=2, start=1.0, seed=[u.noise_seed for u in runs.grid_units([1.0], ["standard"], [0], images.names)],
+                 remedy=kw["remedy"], show_progress=False)
+    vids = _videos(out)
+    for k, name in enumerate(images.names):
+        stem = next(s for s in vids if name in s)
+        assert torch.equal(vids[stem], ref[k])
+    assert _run(model, files, out, **kw).computed == 0  # same remedy: resumes, nothing to do
+    with pytest.raises(ValueError, match="other settings"):
+        _run(model, files, out, **{**kw, "remedy": "alg"})
+    # no remedy stores no key, so sweeps made before remedies existed keep resuming
+    plain = _run(model, files, tmp_path / "plain", Ms=[1.0], inits=["standard"], seeds=[0])
+    assert "remedy" not in json.loads((plain.out / "sweep.json").read_text())
+
+
+@pytest.mark.parametrize("remedy, match", [
+    ("analytic_init", None),  # uses --M and the stats: allowed
+    (dict(name="analytic_init", settings={"start": 0.8}), "sets its own start"),
+    ("nosuch", "unknown remedy"),
+])
+def test_remedy_settings_are_checked_before_work(model, files, tmp_path, remedy, match):
+    if match is None:
+        assert _run(model, files, tmp_path / "ok", Ms=[0.8], inits=["standard"], seeds=[0], remedy=remedy).computed == 2
+        return
+    with pytest.raises(ValueError, match=match):
+        _run(model, files, tmp_path / "bad", Ms=[1.0], inits=["standard"], seeds=[0], remedy=remedy)
+    assert not (tmp_path / "bad" / "sweep.json").exists()

@@ -34,11 +34,18 @@ def run(args: argparse.Namespace) -> int:
             cond_kwargs[key] = json.loads(val)
         except json.JSONDecodeError:
             cond_kwargs[key] = val
+    remedy = None
+    if args.remedy is not None:
+        from ..remedies import from_cli
+
+        remedy = from_cli(args.remedy, args.remedy_arg or [])
+    elif args.remedy_arg:
+        raise ValueError("--remedy-arg sets a remedy's settings: name the remedy with --remedy NAME")
     res = run_sweep(
         model, images, args.out, Ms=args.M, inits=args.init, seeds=args.seeds, n_steps=args.n_steps, stats=stats,
         stats_path=args.stats, sampler=args.sampler, native=args.native, frames=args.frames, batch_size=args.batch_size,
         cond_kwargs=cond_kwargs, model_name=args.model, model_path=args.model_path, max_units=args.max_units,
-        mp4=args.mp4, motion_method=args.motion_method, show_progress=not args.quiet,
+        mp4=args.mp4, motion_method=args.motion_method, show_progress=not args.quiet, remedy=remedy,
     )
     if res.rank == 0:
         print(f"{len(res.table)} unit(s) stored in {res.out} (results.csv); this run: {res.computed} sampled on rank 0 of {res.world}, {res.recovered} recovered; {res.pending} were pending")
@@ -73,6 +80,12 @@ def add_parser(sub) -> None:
     p.add_argument("--cond-fps", type=finite_float, default=None, help="SVD fps conditioning (adapter default if unset)")
     p.add_argument("--noise-aug-strength", type=finite_float, default=None, help="SVD conditioning noise (adapter default if unset)")
     p.add_argument("--cond", action="append", metavar="KEY=VALUE", help="extra keyword for the adapter's prepare_condition (repeatable; JSON values, else strings)")
+    p.add_argument("--remedy", default=None, metavar="NAME",
+                   help="inference-time remedy for every unit (cilnb.remedies: freeinit, frameinit, progressive, alg, cond_noise, "
+                   "analytic_init, or a combination such as alg+analytic_init); stored in sweep.json")
+    p.add_argument("--remedy-arg", action="append", metavar="KEY=VALUE",
+                   help="a setting of the remedy (repeatable), read as the setting's type: iterations=2, method=gaussian; "
+                   "member.key=value in a combination")
     p.add_argument("--out", required=True, help="output folder (sweep.json, videos/, results/, results.csv)")
     p.add_argument("--max-units", type=nonneg_int, default=None, help="stop this rank after that many units (resume later)")
     p.add_argument("--mp4", action="store_true", help="also write an mp4 preview per unit")
