@@ -115,3 +115,31 @@ def test_probe_curves_are_deterministic():
 
     assert png(P.plot_probe_curves(table, ["r"])) == png(P.plot_probe_curves(table, ["r"]))
     assert png(P.plot_leakage_index(table)) == png(P.plot_leakage_index(table))
+
+
+def test_sliders_return_the_widget_once_and_snap_to_the_options(monkeypatch):
+    """Interactive: the widget is returned and never display()ed by sliders itself (a cell shows it once);
+    an options slider only offers the given values and re-runs the figure function with each."""
+    pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
+    calls = []
+
+    def fn(t):
+        calls.append(t)
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [t, t])
+        return fig
+
+    w = P.sliders(fn, True, t=([0.05, 0.5, 1.0], 1.0))
+    slider = w.children[0]
+    assert type(slider).__name__ == "SelectionSlider" and list(slider.options) == [0.05, 0.5, 1.0]
+    slider.value = 0.5
+    assert calls[-1] == 0.5
+    assert not [a for a in shown if a and a[0] is w]  # never displayed by sliders: the cell's value shows it once
+    with pytest.raises(ValueError, match="one of its options"):
+        P.sliders(fn, True, t=([0.1, 0.2], 0.9))

@@ -39,7 +39,7 @@ from .motion_control import MOTION_COND, motion_control, motion_control_images
 from .motion_metrics import measured_pair, model_videos
 from .probe import probe_bench, probe_times, recommend_start, run_leakage_index, run_probe, toy_bench, video_bench
 from .readouts import FlowReadout, SpriteMotion, ToyReadout, flow_motion, motion_readout, readout_for, sprite_speed, sweep_inputs
-from .run_dirs import default_run_dir, load_sweep_videos, weights_digest
+from .run_dirs import default_run_dir, load_sweep_videos, sweep_videos, weights_digest
 from .timenoise_training import compare_models, finetune_pair, sample_space, shown_image, timenoise_views
 from .verdicts import Verdict, config_name, motion_control_verdict, probe_verdict, sweep_verdict, table1_verdict
 
@@ -51,7 +51,7 @@ __all__ = [
     "describe_models", "load_stats", "optional_stats", "timenoise_settings", "sample_space",
     "sweep_inputs", "motion_readout", "sample_grid", "run_label", "compare_models", "timenoise_views", "shown_image",
     "finetune_pair", "motion_control_images", "motion_control", "model_videos", "measured_pair",
-    "weights_digest", "default_run_dir", "load_sweep_videos", "config_name",
+    "weights_digest", "default_run_dir", "load_sweep_videos", "sweep_videos", "config_name",
     "probe_verdict", "sweep_verdict", "table1_verdict", "motion_control_verdict",
 ]
 

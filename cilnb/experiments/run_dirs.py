@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-__all__ = ["weights_digest", "default_run_dir", "load_sweep_videos"]
+__all__ = ["sweep_videos", "weights_digest", "default_run_dir", "load_sweep_videos"]
 
 
 def weights_digest(model) -> str:
@@ -47,3 +47,27 @@ def load_sweep_videos(out: str | Path, table: pd.DataFrame) -> torch.Tensor:
     from safetensors.torch import load_file
 
     return torch.stack([load_file(str(Path(out) / f))["video"].float() for f in table["file"]])
+
+
+def sweep_videos(per_video: pd.DataFrame, out: str | Path, *, image_index: int = 0, seed: int | None = None,
+                 images=None) -> tuple[list[torch.Tensor], list[str]]:
+    """The videos of one conditional image for every (M, init) of a sweep, with their labels.
+
+    With ``images`` (the sweep's :class:`cilnb.io.ImageSet`) the list starts with the conditional
+    image (one frame) and, when the set carries its source videos, the ground truth. Each video is
+    ``[F, C, H, W]`` in ``[-1, 1]``. Shown in notebooks/m_sweep.ipynb (as strips and playing)."""
+    sub = per_video[per_video.image_index == image_index]
+    if seed is not None:
+        sub = sub[sub.seed == seed]
+    if sub.empty:
+        raise ValueError(f"the sweep has no video of image {image_index}" + (f" with seed {seed}" if seed is not None else ""))
+    sub = sub.drop_duplicates(["M", "init"]).sort_values(["init", "M"], ascending=[True, False])
+    vids = list(load_sweep_videos(out, sub))
+    labels = [f"{r.init} M={r.M:g}" for r in sub.itertuples()]
+    if images is not None:
+        head, head_labels = [images.images[image_index][None].float().cpu()], ["conditional image"]
+        if getattr(images, "videos", None) is not None:
+            head.append(images.videos[image_index].float().cpu())
+            head_labels.append("ground truth")
+        vids, labels = head + vids, head_labels + labels
+    return vids, labels

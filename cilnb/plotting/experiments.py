@@ -101,18 +101,15 @@ def plot_m_sweep(summary: pd.DataFrame):
     return fig
 
 
-def plot_sweep_videos(per_video: pd.DataFrame, out_dir: str | Path, *, image_index: int = 0, seed: int | None = None):
-    """Generated videos of one conditional image for every (M, init) of a sweep, one row each.
+def plot_sweep_videos(per_video: pd.DataFrame, out_dir: str | Path, *, image_index: int = 0, seed: int | None = None, images=None):
+    """Generated videos of one conditional image for every (M, init) of a sweep, one row each, frames labelled;
+    with ``images`` (the sweep's ImageSet) the conditional image and the ground truth come first.
     Shown in notebooks/m_sweep.ipynb."""
-    from ..experiments.run_dirs import load_sweep_videos
+    from ..experiments.run_dirs import sweep_videos
 
-    sub = per_video[per_video.image_index == image_index]
-    if seed is not None:
-        sub = sub[sub.seed == seed]
-    sub = sub.drop_duplicates(["M", "init"]).sort_values(["init", "M"], ascending=[True, False])
-    vids = load_sweep_videos(out_dir, sub)
-    labels = [f"{r.init} M={r.M:g}" for r in sub.itertuples()]
-    return video_grid(vids, labels)
+    vids, labels = sweep_videos(per_video, out_dir, image_index=image_index, seed=seed, images=images)
+    n_f = max(v.shape[0] for v in vids)
+    return video_grid(vids, labels, col_labels=[f"frame {f}" for f in range(n_f)])
 
 
 def plot_compare(summary: pd.DataFrame):

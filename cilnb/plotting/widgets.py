@@ -9,9 +9,12 @@ __all__ = ["sliders"]
 def sliders(fn: Callable, interactive: bool, **specs):
     """Re-run ``fn(**values)`` (which returns a matplotlib Figure) whenever a slider moves.
 
-    Each keyword is ``name=(min, max, step, value)`` and becomes a ``FloatSlider``
-    (``IntSlider`` when all four are ints). With ``interactive=False`` nothing is imported or
-    shown and ``None`` is returned, so headless runs stay deterministic.
+    Each keyword is ``name=(min, max, step, value)`` and becomes a ``FloatSlider`` (``IntSlider``
+    when all four are ints), or ``name=(options, value)`` with a list of the only values there are
+    (e.g. the probe's stored times) and becomes a ``SelectionSlider``, so the slider never reads a
+    value the figure does not show. The widget is returned, not displayed: as a cell's last value it
+    is shown once. With ``interactive=False`` nothing is imported and ``None`` is returned, so
+    headless runs stay deterministic.
     Shown in notebooks/timenoise.ipynb, notebooks/analytic_init.ipynb, notebooks/leakage_probe.ipynb,
     notebooks/m_sweep.ipynb, notebooks/timenoise_training.ipynb and notebooks/motion_metrics.ipynb.
     """
@@ -23,8 +26,14 @@ def sliders(fn: Callable, interactive: bool, **specs):
 
     controls = {}
     for name, spec in specs.items():
+        if len(spec) == 2 and isinstance(spec[0], (list, tuple)):
+            options, value = list(spec[0]), spec[1]
+            if not options or value not in options:
+                raise ValueError(f"slider {name!r}: the value {value!r} must be one of its options {options!r}")
+            controls[name] = W.SelectionSlider(options=options, value=value, description=name, continuous_update=False)
+            continue
         if len(spec) != 4:
-            raise ValueError(f"slider {name!r} needs (min, max, step, value), got {spec!r}")
+            raise ValueError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
         lo, hi, step, value = spec
         cls = W.IntSlider if all(isinstance(v, int) and not isinstance(v, bool) for v in spec) else W.FloatSlider
         controls[name] = cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False)
@@ -34,6 +43,4 @@ def sliders(fn: Callable, interactive: bool, **specs):
         display(fig)
         plt.close(fig)
 
-    out = W.interactive(_show, **controls)
-    display(out)
-    return out
+    return W.interactive(_show, **controls)
