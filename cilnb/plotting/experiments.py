@@ -22,11 +22,11 @@ def plot_probe_strips(bench, predictions: torch.Tensor, ts, show_t: Sequence[flo
     for t in show_t:
         k = int(torch.argmin((ts - float(t)).abs()))
         rows.append(bench.decode(predictions[video, k][None])[0])
-        labels.append(f"t = {ts[k]:.2f}")
-    return video_grid(rows, labels, col_labels=[f"f{j}" for j in range(bench.videos.shape[1])])
+        labels.append(rf"$\hat X_{{t\to 0}}$, t = {ts[k]:.2f}")
+    return video_grid(rows, labels, col_labels=[f"frame {j}" for j in range(bench.videos.shape[1])])
 
 
-def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: str = "motion of Xhat / ground truth", recommend: float | None = None):
+def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: str = r"motion of $\hat X_{t\to 0}$ / ground truth", recommend: float | None = None):
     """Fig. 5(a): mean (with 95% CI) of each ``column`` over videos vs t, one line per model.
     The CI is seaborn's bootstrap, seeded (0) so the same table gives the same figure.
     Shown in notebooks/leakage_probe.ipynb."""
@@ -57,8 +57,8 @@ def plot_leakage_index(li: pd.DataFrame):
     sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("t (normalised, 1 = T)")
-    ax.set_ylabel("leakage index  d_y / (d_y + d_x)")
-    ax.set_title("how much Xhat follows y rather than X_t")
+    ax.set_ylabel(r"leakage index  $d_y / (d_y + d_x)$")
+    ax.set_title(r"how much $\hat X_{t\to 0}$ follows $y$ rather than $X_t$")
     fig.tight_layout()
     return fig
 
