@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.skipif(not (ROOT / ".venv" / ".cilnb-installed").exists(), reason="make lab would first install .venv here (make test makes it)")
 def test_make_lab_opens_working_copies(tmp_path):
     lab = tmp_path / "lab"
     tracked = {p.name: p.read_bytes() for p in (ROOT / "notebooks").glob("*.ipynb")}
