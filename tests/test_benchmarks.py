@@ -45,6 +45,7 @@ def test_motion_score_benchmark_sides_agree():
     ("probe.py", ["--videos", "2", "--ts", "2", "--repeats", "1"], r"ratio probe/raw:\s*([0-9.]+)"),
     ("sampling.py", ["--images", "2", "--steps", "2", "--repeats", "1"], r"ratio analytic/standard:\s*([0-9.]+)"),
     ("remedies.py", ["--images", "2", "--steps", "2", "--repeats", "1"], r"freeinit\s+[0-9.]+\s+([0-9.]+)"),
+    ("toy_speed.py", ["--batch", "1", "2", "--repeats", "1"], r"work: ([0-9.]+) GFLOP per video"),
 ])
 def test_model_benchmarks_run(script, args, ratio):
     out = _run(script, *args)
