@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "as_tensor",
     "InputTypeError",
     "check_int",
     "check_batch_size",
@@ -182,7 +183,8 @@ def check_range(name: str, x: torch.Tensor, value_range, *, fix: str = "") -> No
         raise ValueError(f"{name} values span [{xmin:.4g}, {xmax:.4g}] but must lie in [{lo:g}, {hi:g}]: {how}")
 
 
-def _as_tensor(x, name: str) -> torch.Tensor:
+def as_tensor(x, name: str) -> torch.Tensor:
+    """``torch.Tensor`` view of ``x`` (tensor or numpy array); anything else is a ``ValueError`` naming ``name``."""
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, np.ndarray):
@@ -197,7 +199,7 @@ def check_images(x, name: str, value_range, *, channels=(1, 3), rank: int = 4) -
     ``1e-3`` of its width). Other dtypes, NaN/inf, and values outside the range are refused.
     (The metrics' convention; models use :func:`check_model_input`.)
     """
-    x = _as_tensor(x, name)
+    x = as_tensor(x, name)
     layout = "[B, F, C, H, W] (diffusers layout)" if rank == 5 else "[N, C, H, W]"
     if x.dim() != rank:
         hint = " For one video use videos[None]." if rank == 5 and x.dim() == 4 else ""

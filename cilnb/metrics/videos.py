@@ -7,15 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_images, check_value_range  # shared with the models' inputs (cilnb.checks)
-
-def as_tensor(x, name: str) -> torch.Tensor:
-    """``torch.Tensor`` view of ``x`` (tensor or numpy array); anything else is a ``ValueError``."""
-    if isinstance(x, torch.Tensor):
-        return x
-    if isinstance(x, np.ndarray):
-        return torch.from_numpy(x)
-    raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
+from ..checks import as_tensor, check_images, check_value_range  # shared with the models' inputs (cilnb.checks)
 
 
 def check_size(size, name: str = "resize") -> tuple[int, int] | None:
