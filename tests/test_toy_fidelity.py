@@ -154,13 +154,13 @@ def _capture_training_batch(monkeypatch, tmp_path, **kw):
 
 
 def test_image_dropout_zeroes_y_at_the_set_rate(monkeypatch, tmp_path):
-    call, clean = _capture_training_batch(monkeypatch, tmp_path, image_dropout=0.3, batch_size=600)
+    call, clean = _capture_training_batch(monkeypatch, tmp_path, image_dropout=0.3, batch_size=400)
     y = call["y"]
     zero = (y == 0).flatten(1).all(1)
     same = (y == clean.condition).flatten(1).all(1)
     assert bool((zero ^ same).all())  # each video has either its own frame 0 or the null image
     p = float(zero.double().mean())
-    assert abs(p - 0.3) < 3 * math.sqrt(0.3 * 0.7 / 600)
+    assert abs(p - 0.3) < 3 * math.sqrt(0.3 * 0.7 / 400)
     m = TT.image_dropout_mask(20000, 0.1, torch.Generator().manual_seed(1))
     assert abs(float(m.double().mean()) - 0.1) < 3 * math.sqrt(0.09 / 20000)
 
@@ -218,3 +218,33 @@ def test_dropout_trained_toy_guides_against_y_zero_with_temporal_layers_on():
     assert not torch.allclose(w, w_old, atol=1e-4)  # a different null than image mode
     with pytest.raises(ValueError, match="null_image"):
         toy.ToyModel(net, {}, null_image="none")
+
+
+# --------------------------------------------------------------------------------------------
+# the ablation script (tiny settings: it runs and its numbers are consistent)
+# --------------------------------------------------------------------------------------------
+
+
+def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (data_dir() / "toy_base.safetensors").is_file():
+        pytest.skip("shipped base checkpoint absent")
+    out = tmp_path / "r.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "toy_ablation.py"), "base", "--images", "8", "--ref", "32",
+                           "--probe-videos", "6", "--steps", "3", "--boot", "10", "--guidance", "none,1:3", "--out", str(out)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["guidance"] for r in rows] == [None, [1.0, 3.0]]
+    for r in rows:
+        assert r["disp_ratio"][0] == pytest.approx(r["disp"][0] / r["data_disp"][0])
+        assert r["fd"][1] <= r["fd"][0] <= r["fd"][2] or r["fd"][1] <= r["fd"][2]
+        assert r["under_moves"] == (r["disp_ratio"][0] + 2 * r["disp_ratio"][1] <= 0.85)
+    assert rows[0]["disp"] != rows[1]["disp"]  # guidance changes the samples
+    assert "| base | off |" in proc.stdout and "| base | 1->3 |" in proc.stdout
