@@ -10,7 +10,7 @@ For each checkpoint and each guidance setting it measures, with DDIM ``--steps``
   data) and with N(0, I);
 - **quality**: sprite count stability (fraction of frames keeping frame 0's count) and the toy FD
   with its 95 % bootstrap interval (:func:`cilnb.evaluation.frechet_to_reference_ci`);
-- **first-frame alignment**: PSNR of frame 0 to y (:func:`cilnb.metrics.quality.psnr`, range [-1, 1]);
+- **first-frame alignment**: PSNR of frame 0 (clamped to [-1, 1]) to y (:func:`cilnb.metrics.quality.psnr`, range [-1, 1]);
 - the **probe's retention at t >= 0.9** (:func:`cilnb.probe.probe_table` at t = 0.9, 0.95, 1.0 on
   ``--probe-videos`` clips): Farneback flow retention (:func:`cilnb.experiments.flow_motion`, the
   notebooks' read-out) and sprite-displacement retention, over clips that move.
@@ -115,7 +115,7 @@ def evaluate(path: str, guidances, args) -> list[dict]:
         m = motion_summary(v)
         out.update(disp=m["disp"], speed=m["speed"], stability=m["stability"],
                    disp_ratio=ratio_se(m["disp"], ref_m["disp"]), speed_ratio=ratio_se(m["speed"], ref_m["speed"]),
-                   psnr0=mean_se(psnr(v[:, 0], y, value_range=(-1.0, 1.0)).numpy()))
+                   psnr0=mean_se(psnr(v[:, 0].clamp(-1, 1), y, value_range=(-1.0, 1.0)).numpy()))
         out["fd"] = frechet_to_reference_ci(v, ref.videos, n_boot=args.boot, seed=args.seed)
         out["under_moves"] = out["disp_ratio"][0] + 2 * out["disp_ratio"][1] <= UNDER
         for init in ("analytic", "standard") if gd in args.m_guidances else ():
@@ -123,7 +123,7 @@ def evaluate(path: str, guidances, args) -> list[dict]:
             mm = motion_summary(vm)
             out[f"M_{init}"] = {"disp": mm["disp"], "speed": mm["speed"], "stability": mm["stability"],
                                 "disp_ratio": ratio_se(mm["disp"], ref_m["disp"]),
-                                "psnr0": mean_se(psnr(vm[:, 0], y, value_range=(-1.0, 1.0)).numpy())}
+                                "psnr0": mean_se(psnr(vm[:, 0].clamp(-1, 1), y, value_range=(-1.0, 1.0)).numpy())}
         out["seconds"] = round(time.perf_counter() - t0 + probe_s / len(guidances), 1)
         out["start"] = args.start
         rows.append(out)
@@ -164,7 +164,7 @@ def main(argv=None) -> None:
     ap.add_argument("--probe-videos", type=int, default=48)
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--start", type=float, default=0.85, help="M for the early-start read-outs")
-    ap.add_argument("--m-guidance", default=None, help="guidance settings that also get the M < T read-outs (default: all of --guidance)")
+    ap.add_argument("--m-guidance", default=None, help="guidance settings that also get the M < T read-outs (default: all of --guidance; '' for none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-seed", type=int, default=4242)
     ap.add_argument("--boot", type=int, default=200)
@@ -175,7 +175,7 @@ def main(argv=None) -> None:
         raise SystemExit("need --images >= 8, --ref >= 8 and --probe-videos >= 4 for standard errors")
     torch.set_num_threads(args.threads)
     guidances = [parse_guidance(s) for s in args.guidance.split(",")]
-    args.m_guidances = guidances if args.m_guidance is None else [parse_guidance(s) for s in args.m_guidance.split(",")]
+    args.m_guidances = guidances if args.m_guidance is None else [parse_guidance(s) for s in args.m_guidance.split(",") if s.strip()]
     rows = []
     for ck in args.checkpoints:
         rows += evaluate(ck, guidances, args)

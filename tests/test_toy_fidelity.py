@@ -244,7 +244,7 @@ def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
     assert [r["guidance"] for r in rows] == [None, [1.0, 3.0]]
     for r in rows:
         assert r["disp_ratio"][0] == pytest.approx(r["disp"][0] / r["data_disp"][0])
-        assert r["fd"][1] <= r["fd"][0] <= r["fd"][2] or r["fd"][1] <= r["fd"][2]
+        assert r["fd"][1] <= r["fd"][2] and r["psnr0"][0] > 10
         assert r["under_moves"] == (r["disp_ratio"][0] + 2 * r["disp_ratio"][1] <= 0.85)
     assert rows[0]["disp"] != rows[1]["disp"]  # guidance changes the samples
     assert "| base | off |" in proc.stdout and "| base | 1->3 |" in proc.stdout
