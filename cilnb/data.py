@@ -60,6 +60,11 @@ class SpriteConfig:
     texture_waves: int = 6  # plane waves summed into the background texture
     max_frequency: float = 3.0  # cycles per image of the fastest texture wave
     edge: float = 1.0  # width of the soft (anti-aliased) sprite edge, px
+    # --- options closer to real clips (issue 11); the defaults reproduce the original data bit for bit
+    speed_power: float = 1.0  # speed = lo + (hi - lo) * u**speed_power, u ~ U(0, 1): > 1 puts most clips near lo (WebVid-like)
+    pan: tuple[float, float] = (0.0, 0.0)  # camera pan: the background translates at this speed px/frame, direction uniform
+    turn_prob: float = 0.0  # probability that a sprite turns once, after a uniform frame in 1..F-2
+    turn_angle: tuple[float, float] = (90.0, 180.0)  # turn angle range in degrees, sign random
 
     def __post_init__(self):
         def rng(name, lo_ok=-math.inf):
@@ -99,14 +104,38 @@ class SpriteConfig:
             raise ValueError(f"SpriteConfig.texture_waves must be an int >= 0, got {self.texture_waves!r}")
         checks.check_number("SpriteConfig.edge", self.edge, lo=0, lo_open=True, fix="(soft sprite edge, px)")
         checks.check_number("SpriteConfig.max_frequency", self.max_frequency, lo=0, fix="(cycles per image of the fastest texture wave)")
+        if not (math.isfinite(self.speed_power) and self.speed_power > 0):
+            raise ValueError(f"SpriteConfig.speed_power must be a finite number > 0 (1 = uniform speeds), got {self.speed_power}")
+        rng("pan", 0.0)
+        if not 0.0 <= self.turn_prob <= 1.0:
+            raise ValueError(f"SpriteConfig.turn_prob must lie in [0, 1], got {self.turn_prob}")
+        lo, hi = self.turn_angle
+        if not (0.0 <= lo <= hi <= 180.0):
+            raise ValueError(f"SpriteConfig.turn_angle must be a (low, high) range of degrees in [0, 180], got {self.turn_angle}")
+        if self.turn_prob > 0 and self.frames < 3:
+            raise ValueError("SpriteConfig.turn_prob > 0 needs frames >= 3 (a turn happens after a frame in 1..F-2)")
 
     @property
     def threshold(self) -> float:
         """Value halfway between the brightest background and the dimmest sprite."""
         return 0.5 * (self.sprite_brightness[0] + self.background_range[1])
 
+    def to_dict(self) -> dict:
+        """The fields as a dict; the issue-11 options (:data:`REALISM_FIELDS`) only when they differ from
+        their defaults, so configs written before they existed compare and serialise unchanged."""
+        d = dataclasses.asdict(self)
+        for name in REALISM_FIELDS:
+            if getattr(self, name) == _DEFAULTS[name]:
+                d.pop(name)
+        return d
+
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+        return json.dumps(self.to_dict())
+
+    @property
+    def realistic(self) -> bool:
+        """True when any issue-11 option (slow-speed power, pan, turns) is on."""
+        return any(getattr(self, n) != _DEFAULTS[n] for n in REALISM_FIELDS)
 
     @classmethod
     def from_json(cls, text: str | dict) -> "SpriteConfig":
@@ -121,6 +150,11 @@ class SpriteConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
+#: SpriteConfig fields added for issue 11 (left out of :meth:`SpriteConfig.to_dict` at their defaults).
+REALISM_FIELDS = ("speed_power", "pan", "turn_prob", "turn_angle")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SpriteConfig)}
+
+
 @dataclass
 class SpriteVideos:
     """Videos and their ground-truth motion (all tensors on CPU).
@@ -131,7 +165,9 @@ class SpriteVideos:
     - ``velocity``: ``[B, S, 2]`` initial velocity px/frame (reflected at the walls).
     - ``speed``: ``[B]`` mean over frame pairs and present sprites of ``|p_{f+1} - p_f|`` (px/frame).
     - ``flow``: ``[B, F-1, 2, H, W]`` forward flow ``(dx, dy)`` from frame f to f+1: the displacement of
-      the top-most sprite covering a pixel (sprite mask > 0.5), 0 on the static background.
+      the top-most sprite covering a pixel (sprite mask > 0.5), the pan velocity (0 when static) on the background.
+    - ``pan``: ``[B, 2]`` background (camera) velocity px/frame; ``turn_frame``: ``[B, S]`` the frame after
+      which each sprite turns (-1: no turn). Zeros / -1 unless the config enables pans / turns.
     """
 
     videos: torch.Tensor
@@ -144,6 +180,8 @@ class SpriteVideos:
     speed: torch.Tensor
     flow: torch.Tensor
     config: SpriteConfig = field(default_factory=SpriteConfig)
+    pan: torch.Tensor | None = None
+    turn_frame: torch.Tensor | None = None
 
     @property
     def condition(self) -> torch.Tensor:
@@ -204,7 +242,10 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     margin = radius + 0.5 * cfg.edge
     lo, hi = margin, (H - 1) - margin
     start = lo[..., None] + (hi - lo)[..., None] * torch.rand((n, S, 2), generator=gen, dtype=f64)
-    speed0 = _uniform(gen, (n, S), *cfg.speed)
+    if cfg.speed_power == 1.0:
+        speed0 = _uniform(gen, (n, S), *cfg.speed)
+    else:  # a power law on U(0, 1): P(speed <= s) = ((s - lo) / (hi - lo)) ** (1 / speed_power)
+        speed0 = cfg.speed[0] + (cfg.speed[1] - cfg.speed[0]) * torch.rand((n, S), generator=gen, dtype=f64) ** cfg.speed_power
     angle = _uniform(gen, (n, S), 0.0, 2 * math.pi)
     velocity = torch.stack([speed0 * torch.cos(angle), speed0 * torch.sin(angle)], dim=-1)  # [n, S, 2]
 
@@ -216,20 +257,56 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     amp = _uniform(gen, (n, K), 0.2, 1.0)
     level = _uniform(gen, (n,), 0.0, 1.0)  # where the background sits inside its range
     contrast = _uniform(gen, (n,), 0.3, 1.0)  # fraction of the range the texture spans
-    if K:
+    panning = cfg.pan[1] > 0
+    if panning:  # drawn only when enabled, so the default data stream is unchanged
+        pan_speed = _uniform(gen, (n,), *cfg.pan)
+        pan_angle = _uniform(gen, (n,), 0.0, 2 * math.pi)
+        pan = torch.stack([pan_speed * torch.cos(pan_angle), pan_speed * torch.sin(pan_angle)], dim=-1)  # [n, 2]
+    else:
+        pan = torch.zeros(n, 2, dtype=f64)
+    if K and not panning:
         arg = freq[..., 0, None, None] * xx + freq[..., 1, None, None] * yy + phase[..., None, None]  # [n, K, H, W]
         tex = (amp[..., None, None] * torch.cos(arg)).sum(1)
         tex = tex - tex.amin((-2, -1), keepdim=True)
         tex = tex / tex.amax((-2, -1), keepdim=True).clamp(min=1e-9)  # [0, 1]
+    elif K:  # the texture translates by pan * f: evaluate the plane waves at x - pan f, normalise over all frames
+        fr_bg = torch.arange(F, dtype=f64)[None, :, None, None, None]  # [1, F, 1, 1, 1]
+        sx = xx[None, None, None] - (pan[:, 0, None, None, None, None] * fr_bg)  # [n, F, 1, H, W]
+        sy = yy[None, None, None] - (pan[:, 1, None, None, None, None] * fr_bg)
+        arg = freq[:, None, :, 0, None, None] * sx + freq[:, None, :, 1, None, None] * sy + phase[:, None, :, None, None]  # [n, F, K, H, W]
+        tex = (amp[:, None, :, None, None] * torch.cos(arg)).sum(2)  # [n, F, H, W]
+        tex = tex - tex.amin((-3, -2, -1), keepdim=True)
+        tex = tex / tex.amax((-3, -2, -1), keepdim=True).clamp(min=1e-9)
     else:
         tex = torch.zeros(n, H, H, dtype=f64)
     b_lo, b_hi = cfg.background_range
     span = (b_hi - b_lo) * contrast
-    bg = b_lo + (b_hi - b_lo - span)[:, None, None] * level[:, None, None] + span[:, None, None] * tex  # [n, H, W]
+    if tex.ndim == 4:
+        bg = b_lo + (b_hi - b_lo - span)[:, None, None, None] * level[:, None, None, None] + span[:, None, None, None] * tex  # [n, F, H, W]
+    else:
+        bg = b_lo + (b_hi - b_lo - span)[:, None, None] * level[:, None, None] + span[:, None, None] * tex  # [n, H, W]
 
     # --- trajectories (closed-form bouncing), positions [n, F, S, 2]
     fr = torch.arange(F, dtype=f64)[None, :, None, None]
     pos = bounce(start[:, None], velocity[:, None], fr, lo[:, None, :, None], hi[:, None, :, None])
+    turn_frame = torch.full((n, S), -1, dtype=torch.long)
+    if cfg.turn_prob > 0:  # one turn per sprite after frame k in 1..F-2: the rest of the clip is not in frame 0
+        turns = torch.rand((n, S), generator=gen, dtype=f64) < cfg.turn_prob
+        k = torch.randint(1, F - 1, (n, S), generator=gen)
+        dang = _uniform(gen, (n, S), *cfg.turn_angle) * (math.pi / 180)
+        sign = torch.where(torch.rand((n, S), generator=gen) < 0.5, -1.0, 1.0).to(f64)
+        pk = torch.gather(pos, 1, k[:, None, :, None].expand(-1, 1, -1, 2))[:, 0]  # [n, S, 2] position at frame k
+        # the direction of travel at frame k (after any wall reflections), rotated by the turn
+        pk1 = torch.gather(pos, 1, (k - 1)[:, None, :, None].expand(-1, 1, -1, 2))[:, 0]
+        d = pk - pk1
+        cur = torch.atan2(d[..., 1], d[..., 0])
+        new = cur + sign * dang
+        v2 = torch.stack([speed0 * torch.cos(new), speed0 * torch.sin(new)], dim=-1)
+        rel = (fr - k[:, None, :, None]).clamp(min=0)  # frames since the turn
+        pos2 = bounce(pk[:, None], v2[:, None], rel, lo[:, None, :, None], hi[:, None, :, None])
+        after = turns[:, None, :, None] & (fr > k[:, None, :, None])
+        pos = torch.where(after, pos2, pos)
+        turn_frame = torch.where(turns, k, turn_frame)
 
     # --- render frame by frame (float32): later sprites are drawn over earlier ones
     f32 = torch.float32
@@ -247,7 +324,7 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
         dy = (xs - p[..., 1, None])[..., :, None]  # [n, S, H, 1]
         dist = torch.where(is_disk, torch.sqrt(dx * dx + dy * dy), torch.maximum(dx.abs(), dy.abs()))
         mask = ((rad - dist) / cfg.edge).clamp_(0, 1).mul_(pres)
-        img = bg32.clone()
+        img = (bg32[:, f] if bg32.ndim == 4 else bg32).clone()
         for s in range(S):  # S <= 8 sprites; layering needs order
             m = mask[:, s]
             img.mul_(1 - m).add_(bri[:, s, None, None] * m)
@@ -261,7 +338,7 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     speed = (step * pres).sum((1, 2)) / pres.sum((1, 2))
     if flow:
         own = owner[:, :-1]  # [n, F-1, H, W]
-        d = torch.cat([torch.zeros(n, F - 1, 1, 2, dtype=f64), disp], dim=2)  # index 0 = background
+        d = torch.cat([pan[:, None, None, :].expand(n, F - 1, 1, 2), disp], dim=2)  # index 0 = background (pan)
         idx = (own.long() + 1).reshape(n, F - 1, H * H)
         fl = torch.gather(d, 2, idx[..., None].expand(-1, -1, -1, 2))  # [n, F-1, HW, 2]
         flow_t = fl.permute(0, 1, 3, 2).reshape(n, F - 1, 2, H, H).float()
@@ -271,7 +348,7 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     return SpriteVideos(
         videos=videos, positions=positions, present=present, radius=radius, brightness=brightness,
         shape=shape, velocity=torch.where(present[..., None], velocity, torch.zeros_like(velocity)),
-        speed=speed, flow=flow_t, config=cfg,
+        speed=speed, flow=flow_t, config=cfg, pan=pan, turn_frame=turn_frame,
     )
 
 

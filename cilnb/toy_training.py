@@ -35,10 +35,15 @@ from ._util import JobLock, UserError, atomic_write, check_output_path, clean_tm
 from .denoiser import v_from_x0_eps
 from .models import toy
 
-__all__ = ["TrainConfig", "TrainingDiverged", "train", "resume_path", "toy_stats", "VARIANTS"]
+__all__ = ["TrainConfig", "TrainingDiverged", "train", "resume_path", "toy_stats", "VARIANTS", "T_DISTS", "sample_train_t",
+           "lognormal_t_cdf", "image_dropout_mask", "null_image"]
 
 VARIANTS = ("base", "naive", "timenoise")
 STATE_FORMAT = "cilnb-toy-train-state/1"
+T_DISTS = ("uniform", "lognormal")  # training timestep distributions (TrainConfig.t_dist)
+#: TrainConfig fields added for issue 11, left out of :meth:`TrainConfig.to_dict` at their defaults
+#: (so the shipped checkpoints' recorded configs, and rerun no-ops, are unchanged).
+RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "t_p_std": 1.6, "cond_aug": 0.0}
 
 
 class TrainingDiverged(UserError):
@@ -67,6 +72,12 @@ class TrainConfig:
     log_every: int = 25  # loss-curve resolution, steps
     model: toy.ToyConfig | None = None  # None: ToyConfig() for base, the init checkpoint's for fine-tunes
     data: D.SpriteConfig = field(default_factory=D.SpriteConfig)
+    # --- issue 11 recipe options (default off: the original recipe, bit for bit)
+    image_dropout: float = 0.0  # probability of training a video with the null image (null_image: y = 0), for image CFG
+    t_dist: str = "uniform"  # uniform | lognormal (EDM: log(sigma_t / alpha_t) ~ N(t_p_mean, t_p_std^2), nearest DDPM step)
+    t_p_mean: float = 0.7  # EDM P_mean of the lognormal t distribution (SVD: 0.7)
+    t_p_std: float = 1.6  # EDM P_std (SVD: 1.6)
+    cond_aug: float = 0.0  # conditioning noise augmentation: y + s * eps with s ~ U(0, cond_aug) per video (SVD's cond_aug)
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -111,6 +122,14 @@ class TrainConfig:
         else:
             if self.steps < 1:
                 raise ValueError(f"variant {self.variant!r} needs steps >= 1")
+        if not 0 <= self.image_dropout < 1:
+            raise ValueError(f"image_dropout must lie in [0, 1), got {self.image_dropout}")
+        if self.t_dist not in T_DISTS:
+            raise ValueError(f"t_dist must be one of {T_DISTS}, got {self.t_dist!r}")
+        if not (math.isfinite(self.t_p_mean) and math.isfinite(self.t_p_std) and self.t_p_std > 0):
+            raise ValueError(f"t_p_mean must be finite and t_p_std > 0, got {self.t_p_mean}, {self.t_p_std}")
+        if not (math.isfinite(self.cond_aug) and self.cond_aug >= 0):
+            raise ValueError(f"cond_aug must be a finite number >= 0 (largest std of the noise on y), got {self.cond_aug}")
         if self.variant == "timenoise" and not (self.timenoise_a > 0 and self.timenoise_beta_m > 0):
             raise ValueError(f"TimeNoise needs a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
         if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
@@ -137,6 +156,12 @@ class TrainConfig:
         if self.variant != "timenoise":
             d.pop("timenoise_a")
             d.pop("timenoise_beta_m")
+        d["data"] = self.data.to_dict()
+        for name, default in RECIPE_DEFAULTS.items():
+            if name.startswith("t_p_") and self.t_dist == "lognormal":
+                continue  # the lognormal's parameters are always recorded with it
+            if d[name] == default:
+                d.pop(name)
         return d
 
     def to_json(self) -> str:
@@ -254,11 +279,55 @@ class _Run:
                 self.ema[k].copy_(v)
 
 
+def sample_train_t(n: int, schedule, generator: torch.Generator, dist: str = "uniform", p_mean: float = 0.7, p_std: float = 1.6) -> torch.Tensor:
+    """Training timesteps ``[n]`` (float64, normalised ``k / T``, ``k`` in ``1..T``) of a discrete VP schedule.
+
+    ``"uniform"``: ``k`` uniform (DDPM, Ho et al. 2020). ``"lognormal"``: EDM's training noise
+    distribution (Karras et al. 2022, Sec. 5; SVD uses ``P_mean = 0.7, P_std = 1.6``) mapped to
+    the VP schedule through its VE-equivalent noise level ``sigma_t / alpha_t``: draw
+    ``log s ~ N(p_mean, p_std^2)`` and take the first step ``k`` with ``sigma_k / alpha_k >= s``
+    (``T`` beyond the schedule's largest level, ``1`` below its smallest), so
+    ``P(k <= j) = Phi((log(sigma_j / alpha_j) - p_mean) / p_std)`` for ``j < T``
+    (:func:`lognormal_t_cdf`).
+    """
+    T = schedule.T
+    if dist == "uniform":
+        return torch.randint(1, T + 1, (n,), generator=generator).to(torch.float64) / T
+    if dist == "lognormal":
+        ratio = _ve_levels(schedule)  # [T], increasing
+        log_s = p_mean + p_std * torch.randn(n, generator=generator, dtype=torch.float64)
+        k = torch.searchsorted(ratio.log(), log_s).clamp(max=T - 1) + 1
+        return k.to(torch.float64) / T
+    raise ValueError(f"dist must be one of {T_DISTS}, got {dist!r}")
+
+
+def _ve_levels(schedule) -> torch.Tensor:
+    t = torch.arange(1, schedule.T + 1, dtype=torch.float64) / schedule.T
+    return schedule.sigma(t) / schedule.alpha(t)
+
+
+def lognormal_t_cdf(schedule, p_mean: float = 0.7, p_std: float = 1.6) -> torch.Tensor:
+    """``P(k <= j)`` for ``j = 1..T`` under :func:`sample_train_t` ``"lognormal"`` (closed form; the last is 1)."""
+    z = (_ve_levels(schedule).log() - p_mean) / p_std
+    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    cdf[-1] = 1.0
+    return cdf
+
+
+def image_dropout_mask(B: int, p: float, generator: torch.Generator) -> torch.Tensor:
+    """``[B]`` bool: which videos train with the null image (probability ``p`` each; SVD/DynamiCrafter-style CFG dropout)."""
+    return torch.rand(B, generator=generator) < p
+
+
+def null_image(y: torch.Tensor) -> torch.Tensor:
+    """The toy's null conditional image: zeros (SVD zeroes its image latents); the video path stays on."""
+    return torch.zeros_like(y)
+
+
 def _loss(run: _Run, stage: str) -> torch.Tensor:
-    """One batch: draw data, noise it at a uniform DDPM timestep, v-prediction MSE."""
+    """One batch: draw data, noise it at a DDPM timestep (uniform or ``t_dist``), v-prediction MSE."""
     cfg, dev, g = run.cfg, run.device, run.g_noise
     sched = cfg.model.schedule()
-    T = sched.T
     if stage == "pretrain":
         n_vid = -(-cfg.pretrain_batch_size // cfg.data.frames)
         sv = D.generate(n_vid, run.g_data, config=cfg.data, flow=False)
@@ -269,7 +338,7 @@ def _loss(run: _Run, stage: str) -> torch.Tensor:
         x0 = sv.videos
         cond = {"y": sv.condition}
     B = x0.shape[0]
-    t = torch.randint(1, T + 1, (B,), generator=g).to(torch.float64) / T
+    t = sample_train_t(B, sched, g, cfg.t_dist, cfg.t_p_mean, cfg.t_p_std)
     eps = torch.randn(x0.shape, generator=g)
     if stage == "video":
         if cfg.model.motion_cond:
@@ -279,6 +348,13 @@ def _loss(run: _Run, stage: str) -> torch.Tensor:
             from .timenoise import add_timenoise
 
             cond["y"] = add_timenoise(cond["y"], t, cfg.timenoise_a, cfg.timenoise_beta_m, generator=g, mode="additive")
+        # issue-11 options: every draw happens only when its option is on (the default stream is unchanged)
+        if cfg.cond_aug > 0:  # SVD-style conditioning augmentation, a level per video independent of t
+            level = cfg.cond_aug * torch.rand(B, generator=g)
+            cond["y"] = cond["y"] + level[:, None, None, None] * torch.randn(cond["y"].shape, generator=g)
+        if cfg.image_dropout > 0:
+            drop = image_dropout_mask(B, cfg.image_dropout, g)
+            cond["y"] = torch.where(drop[:, None, None, None], null_image(cond["y"]), cond["y"])
         cond["y"] = cond["y"].to(dev)
     a, s = sched.broadcast(t, x0)
     x_t = (a * x0 + s * eps).to(dev)

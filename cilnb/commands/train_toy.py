@@ -4,12 +4,30 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ._common import int_list, nonneg_int, positive_float, positive_int, probability, unit_interval
+from ._common import finite_float, int_list, nonneg_float, nonneg_int, positive_float, positive_int, probability, unit_interval
 
 # cilnb.toy_training.VARIANTS and cilnb.models.toy.TEMPORAL_KINDS, kept here so --help imports no torch
 # (tests/test_commands.py checks they agree)
 VARIANTS = ("base", "naive", "timenoise")
 TEMPORAL_KINDS = ("none", "conv", "attn", "conv+attn")
+
+
+def _recipe_options(args: argparse.Namespace) -> dict:
+    """The issue-11 TrainConfig fields (recipe and data options) from the parsed arguments."""
+    from ..data import SpriteConfig
+
+    kw = dict(image_dropout=args.image_dropout, t_dist=args.t_dist, t_p_mean=args.t_p_mean, t_p_std=args.t_p_std, cond_aug=args.cond_aug)
+    over = {}
+    if args.speed_power != 1.0:
+        over["speed_power"] = args.speed_power
+    if args.speed_max is not None:
+        over["speed"] = (0.0, args.speed_max)
+    if args.pan:
+        over["pan"] = (0.0, args.pan)
+    if args.turn_prob:
+        over["turn_prob"] = args.turn_prob
+    kw["data"] = SpriteConfig(**over)  # a bad combination is a ValueError: one line, exit 2
+    return kw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         kw["pretrain_steps"] = args.pretrain_steps
     if args.variant == "timenoise":
         kw.update(timenoise_a=args.timenoise_a, timenoise_beta_m=args.timenoise_beta_m)
+    kw.update(_recipe_options(args))
     cfg = TrainConfig(**kw)
     out = args.out or str(toy.checkpoint_path(args.variant))
     check_output_path(out, option="--out")  # before any training
@@ -86,4 +105,14 @@ def add_parser(sub) -> None:
     g.add_argument("--temporal-levels", type=int_list, default=None, help="comma-separated levels with temporal layers")
     g.add_argument("--temporal-width", type=positive_int, default=None, help="hidden width of the temporal layers")
     g.add_argument("--no-motion-cond", action="store_true", help="build without motion conditioning")
+    r = p.add_argument_group("recipe and data options (issue 11; all off by default)")
+    r.add_argument("--image-dropout", type=probability, default=0.0, help="probability of training a video with the null image y = 0 (for image guidance)")
+    r.add_argument("--t-dist", choices=("uniform", "lognormal"), default="uniform", help="training timestep distribution")
+    r.add_argument("--t-p-mean", type=finite_float, default=0.7, help="lognormal: EDM P_mean of log(sigma_t / alpha_t) (SVD 0.7)")
+    r.add_argument("--t-p-std", type=positive_float, default=1.6, help="lognormal: EDM P_std (SVD 1.6)")
+    r.add_argument("--cond-aug", type=nonneg_float, default=0.0, help="noise on y during training, std ~ U(0, COND_AUG) per video")
+    r.add_argument("--speed-power", type=positive_float, default=1.0, help="data: speed = lo + (hi - lo) u^P (P > 1: mostly slow clips)")
+    r.add_argument("--speed-max", type=positive_float, default=None, help="data: largest sprite speed px/frame (default 3)")
+    r.add_argument("--pan", type=nonneg_float, default=0.0, help="data: largest background (camera) pan speed px/frame, uniform in [0, PAN]")
+    r.add_argument("--turn-prob", type=probability, default=0.0, help="data: probability that a sprite turns once mid-clip")
     p.set_defaults(func=run)

@@ -331,12 +331,23 @@ class ToyModel(Denoiser):
     sample_space = "pixel"
     value_range = (-1.0, 1.0)  # frames and y: cilnb.checks refuses 0..255 images
     batch_cfg = False
+    NULL_IMAGES = ("image_mode", "zero")
 
-    def __init__(self, net: ToyUNet, meta: dict | None = None):
+    def __init__(self, net: ToyUNet, meta: dict | None = None, *, null_image: str | None = None):
         super().__init__(net, net.config.schedule(), prediction="v", time_input="t")
         self.config = net.config
         self.n_frames = net.config.frames
         self.meta = dict(meta or {})
+        if null_image is None:  # a model trained with image dropout knows its null: y = 0 in video mode
+            tc = self.meta.get("train_config") or {}
+            null_image = "zero" if isinstance(tc, dict) and float(tc.get("image_dropout", 0) or 0) > 0 else "image_mode"
+        if null_image not in self.NULL_IMAGES:
+            raise ValueError(f"null_image must be one of {self.NULL_IMAGES}, got {null_image!r}")
+        #: The unconditional branch of guidance: ``"image_mode"`` (per-frame image denoiser, the only
+        #: image-free mode the original toy was trained in) or ``"zero"`` (``y = 0`` with the temporal
+        #: layers on and the same motion, as SVD zeroes its image latents; what a model trained with
+        #: ``TrainConfig.image_dropout > 0`` learned). Chosen from the checkpoint's training config.
+        self.null_image = null_image
 
     def check_condition(self, x_t: Video, cond: Cond) -> Cond:
         cond = super().check_condition(x_t, cond)
@@ -350,7 +361,10 @@ class ToyModel(Denoiser):
         return {"y": y.to(x_t.dtype), "motion": motion}
 
     def uncond(self, cond: Cond) -> Cond:
-        """The image dropped: ``ToyUNet``'s image mode (``y = 0``, no temporal layers, null motion)."""
+        """The image dropped: ``ToyUNet``'s image mode (``y = 0``, no temporal layers, null motion), or with
+        :attr:`null_image` ``"zero"`` the video model with ``y = 0`` and the same motion (image-dropout training)."""
+        if self.null_image == "zero":
+            return {"y": torch.zeros_like(cond["y"]), "motion": cond.get("motion")}
         return {"y": None, "motion": None, "image_mode": True}
 
     @property

@@ -1,0 +1,250 @@
+"""Issue 11 options: each does what it says (data realism, training noise distribution, image dropout,
+conditioning augmentation, the toy's unconditional branch), and all are off by default."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as Fn
+from scipy import stats
+
+from cilnb import data as D
+from cilnb import toy_training as TT
+from cilnb._util import data_dir
+from cilnb.models import toy
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+
+
+def test_defaults_leave_configs_and_shipped_train_configs_unchanged():
+    assert set(json.loads(D.SpriteConfig().to_json())) .isdisjoint(D.REALISM_FIELDS)
+    assert not D.SpriteConfig().realistic and D.SpriteConfig(pan=(0.0, 1.0)).realistic
+    for v in ("base", "naive", "timenoise"):
+        path = data_dir() / f"toy_{v}.safetensors"
+        if not path.is_file():
+            pytest.skip("shipped checkpoints absent")
+        cfg = TT.TrainConfig(variant=v, init=None if v == "base" else "data/toy_base.safetensors")
+        assert toy.read_metadata(path)["train_config"] == json.loads(cfg.to_json())  # rerun is still a no-op
+    c = D.SpriteConfig(speed_power=3.0, pan=(0.0, 1.0), turn_prob=0.5)
+    assert D.SpriteConfig.from_json(c.to_json()) == c
+
+
+def test_speed_power_matches_its_cdf_ks():
+    p, lo, hi = 3.0, 0.0, 4.0
+    sv = D.generate(3000, seed=11, n_sprites=(1, 1), speed=(lo, hi), speed_power=p, flow=False)
+    s = sv.velocity[:, 0].norm(dim=-1).numpy()
+    ks = stats.kstest(s, lambda x: np.clip((x - lo) / (hi - lo), 0, 1) ** (1 / p))
+    assert ks.pvalue > 0.01
+    assert np.median(s) == pytest.approx(hi * 0.5 ** p, abs=0.05)  # mostly slow clips: median 0.5 vs 2 uniform
+    uni = stats.kstest(s, lambda x: np.clip((x - lo) / (hi - lo), 0, 1))
+    assert uni.pvalue < 1e-6  # and clearly not uniform
+
+
+def test_pan_shifts_the_background_by_the_set_amount_per_frame():
+    sv = D.generate(6, seed=4, n_sprites=(1, 1), radius=(2.5, 2.5), pan=(0.7, 1.3))
+    v, pan, pos = sv.videos[:, :, 0].double(), sv.pan, sv.positions[:, :, 0]
+    speed = pan.norm(dim=-1)
+    assert bool(((speed >= 0.7) & (speed <= 1.3)).all())
+    H = v.shape[-1]
+    yy, xx = torch.meshgrid(torch.arange(H, dtype=torch.float64), torch.arange(H, dtype=torch.float64), indexing="ij")
+
+    def err(b, f, d):
+        # frame f should equal frame 0 sampled at x - d (bilinear), away from the sprite and the borders
+        sx, sy = xx - d[0], yy - d[1]
+        grid = torch.stack([sx / (H - 1) * 2 - 1, sy / (H - 1) * 2 - 1], -1)[None]
+        warped = Fn.grid_sample(v[b, 0][None, None], grid, mode="bilinear", align_corners=True)[0, 0]
+        inside = (sx >= 1) & (sx <= H - 2) & (sy >= 1) & (sy <= H - 2)
+        away = lambda p: ((xx - p[0]) ** 2 + (yy - p[1]) ** 2).sqrt() > 5  # noqa: E731
+        ok = inside & away(pos[b, f]) & away(pos[b, 0]) & away(pos[b, 0] + d)
+        return float((warped - v[b, f])[ok].abs().mean())
+
+    for b in range(len(sv)):
+        for f in (2, 5):
+            d = pan[b] * f
+            e_true = err(b, f, d)
+            assert e_true < 0.01
+            for wrong in (d * 0, d * 0.8, d * 1.2, d + torch.tensor([0.5, -0.5], dtype=torch.float64)):
+                assert err(b, f, wrong) > 2 * e_true
+    # ground-truth flow on the background is the pan velocity
+    fl = sv.flow[0, 0]
+    far = ((xx - pos[0, 0, 0]) ** 2 + (yy - pos[0, 0, 1]) ** 2).sqrt() > 6
+    assert torch.allclose(fl[0][far].double(), pan[0, 0].expand(int(far.sum())), atol=1e-5)
+    assert float(v.amax(dim=(1, 2, 3)).min()) > D.THRESHOLD  # sprites still above the threshold
+    bg_px = ((xx - pos[..., 0, None, None]) ** 2 + (yy - pos[..., 1, None, None]) ** 2).sqrt() > 5  # [B, F, H, W]
+    assert float(v[bg_px].max()) <= 0.0  # the panned background stays inside background_range
+
+
+def test_turns_keep_the_path_until_the_turn_and_change_direction_after_it():
+    kw = dict(n_sprites=(1, 1), speed=(1.0, 2.0), radius=(2.5, 2.5), flow=False)
+    plain = D.generate(400, seed=9, **kw)
+    turned = D.generate(400, seed=9, turn_prob=1.0, turn_angle=(90.0, 180.0), **kw)
+    assert torch.equal(plain.videos[:, 0], turned.videos[:, 0])  # same first frame: the turn is not in y
+    k = turned.turn_frame[:, 0]
+    assert bool(((k >= 1) & (k <= 6)).all())
+    p0, p1 = plain.positions[:, :, 0], turned.positions[:, :, 0]
+    fr = torch.arange(8)[None, :]
+    before = fr <= k[:, None]
+    assert torch.equal(p0[before], p1[before])
+    # direction change at the turn, for sprites whose step before and after hits no wall
+    idx = torch.arange(400)
+    a = p1[idx, k] - p1[idx, k - 1]
+    b = p1[idx, k + 1] - p1[idx, k]
+    sp = turned.velocity[:, 0].norm(dim=-1)
+    clean = ((a.norm(dim=-1) - sp).abs() < 1e-6) & ((b.norm(dim=-1) - sp).abs() < 1e-6)
+    assert int(clean.sum()) > 200
+    cos = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))
+    ang = torch.rad2deg(torch.acos(cos.clamp(-1, 1)))[clean]
+    assert float(ang.min()) >= 90 - 1e-6 and float(ang.max()) <= 180 + 1e-6
+    none = D.generate(50, seed=9, turn_prob=0.0, **kw)
+    assert bool((none.turn_frame == -1).all())
+
+
+def test_bad_data_options_raise():
+    for bad in (dict(speed_power=0.0), dict(pan=(1.0, 0.5)), dict(turn_prob=1.5), dict(turn_angle=(10.0, 200.0))):
+        with pytest.raises(ValueError, match="SpriteConfig"):
+            D.SpriteConfig(**bad)
+
+
+# --------------------------------------------------------------------------------------------
+# training recipe
+# --------------------------------------------------------------------------------------------
+
+
+def test_lognormal_t_matches_its_density_ks():
+    sched = toy.ToyConfig().schedule()
+    g = torch.Generator().manual_seed(0)
+    n = 40000
+    t = TT.sample_train_t(n, sched, g, "lognormal", 2.5, 1.6)
+    k = (t * sched.T).round().long()
+    assert bool(((k >= 1) & (k <= sched.T)).all())
+    emp = torch.bincount(k, minlength=sched.T + 1)[1:].cumsum(0).double() / n
+    # closed form written independently from the DDPM alphas_cumprod and scipy's normal CDF
+    abar = sched.alphas_cumprod.numpy()
+    cdf = stats.norm.cdf((np.log(np.sqrt((1 - abar) / abar)) - 2.5) / 1.6)
+    cdf[-1] = 1.0
+    assert np.allclose(TT.lognormal_t_cdf(sched, 2.5, 1.6).numpy(), cdf, atol=1e-12)
+    assert float(np.abs(emp.numpy() - cdf).max()) < 1.63 / math.sqrt(n)  # KS at the 1% level
+    # weighted toward high noise vs uniform: more mass at t >= 0.9
+    assert float((t >= 0.9).double().mean()) > 0.13
+    u = TT.sample_train_t(n, sched, torch.Generator().manual_seed(0), "uniform")
+    assert torch.equal(u, torch.randint(1, sched.T + 1, (n,), generator=torch.Generator().manual_seed(0)).double() / sched.T)
+
+
+def _capture_training_batch(monkeypatch, tmp_path, **kw):
+    """Run one training step of a tiny toy and return what the network was called with."""
+    calls = []
+    orig = toy.ToyUNet.forward
+
+    def spy(self, x, t, y=None, motion=None, **k):
+        calls.append({"x": x.detach().clone(), "t": t.detach().clone(), "y": None if y is None else y.detach().clone()})
+        return orig(self, x, t, y, motion, **k)
+
+    monkeypatch.setattr(toy.ToyUNet, "forward", spy)
+    mcfg = toy.ToyConfig(widths=(8, 8), temporal_levels=(1,), temporal_width=8, emb_dim=16)
+    cfg = TT.TrainConfig(variant="base", pretrain_steps=0, steps=1, batch_size=kw.pop("batch_size", 256), model=mcfg, seed=3, **kw)
+    TT.train(cfg, tmp_path / "m.safetensors", device="cpu", show_progress=False, stop_after=1)
+    assert len(calls) == 1
+    clean = D.generate(cfg.batch_size, torch.Generator().manual_seed(6), config=cfg.data, flow=False)  # data stream 2 * seed
+    return calls[0], clean
+
+
+def test_image_dropout_zeroes_y_at_the_set_rate(monkeypatch, tmp_path):
+    call, clean = _capture_training_batch(monkeypatch, tmp_path, image_dropout=0.3, batch_size=400)
+    y = call["y"]
+    zero = (y == 0).flatten(1).all(1)
+    same = (y == clean.condition).flatten(1).all(1)
+    assert bool((zero ^ same).all())  # each video has either its own frame 0 or the null image
+    p = float(zero.double().mean())
+    assert abs(p - 0.3) < 3 * math.sqrt(0.3 * 0.7 / 400)
+    m = TT.image_dropout_mask(20000, 0.1, torch.Generator().manual_seed(1))
+    assert abs(float(m.double().mean()) - 0.1) < 3 * math.sqrt(0.09 / 20000)
+
+
+def test_cond_aug_noise_level_is_uniform_up_to_the_max(monkeypatch, tmp_path):
+    call, clean = _capture_training_batch(monkeypatch, tmp_path, cond_aug=0.5, batch_size=400)
+    noise = call["y"] - clean.condition
+    std = noise.flatten(1).std(1).numpy()
+    assert std.max() < 0.5 * 1.1 and std.min() >= 0
+    ks = stats.kstest(std, "uniform", args=(0, 0.5))  # std of 1024 pixels ~ the drawn level (1-2 % error)
+    assert ks.pvalue > 1e-3
+    # frames are not noised: x_t's clean part is the data itself (only y is augmented)
+    call0, _ = _capture_training_batch(monkeypatch, tmp_path / "b", batch_size=8)
+    assert torch.equal(call0["y"], D.generate(8, torch.Generator().manual_seed(6), flow=False).condition)
+
+
+def test_recipe_options_are_recorded_only_when_on_and_validated():
+    base = dict(variant="base", pretrain_steps=0, steps=1)
+    d = TT.TrainConfig(**base, image_dropout=0.1, t_dist="lognormal", cond_aug=0.2, data=D.SpriteConfig(pan=(0.0, 1.0))).to_dict()
+    assert d["image_dropout"] == 0.1 and d["t_dist"] == "lognormal" and d["t_p_mean"] == 0.7 and d["cond_aug"] == 0.2
+    assert d["data"]["pan"] == (0.0, 1.0)
+    d0 = TT.TrainConfig(**base).to_dict()
+    assert not set(d0) & set(TT.RECIPE_DEFAULTS) and "pan" not in d0["data"]
+    for bad, msg in ((dict(image_dropout=1.0), "image_dropout"), (dict(t_dist="beta"), "t_dist"), (dict(t_p_std=0.0), "t_p_std"), (dict(cond_aug=-1.0), "cond_aug")):
+        with pytest.raises(ValueError, match=msg):
+            TT.TrainConfig(**base, **bad)
+
+
+# --------------------------------------------------------------------------------------------
+# the unconditional branch of a model trained with image dropout
+# --------------------------------------------------------------------------------------------
+
+
+def test_dropout_trained_toy_guides_against_y_zero_with_temporal_layers_on():
+    net = toy.init_net(toy.ToyConfig(widths=(8, 8), temporal_levels=(1,), temporal_width=8, emb_dim=16), seed=1)
+    with torch.no_grad():  # make the zero-initialised y path and temporal outputs non-trivial
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    old = toy.ToyModel(net, {}).eval()
+    new = toy.ToyModel(net, {"train_config": {"image_dropout": 0.1}}).eval()
+    assert old.null_image == "image_mode" and new.null_image == "zero"
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 8, 1, 32, 32, generator=g)
+    y = torch.rand(2, 1, 32, 32, generator=g)
+    t = torch.tensor([0.7, 0.4])
+    with torch.no_grad():
+        c = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]))
+        u = new(x, t, y=torch.zeros_like(y), motion=torch.tensor([1.0, 2.0]))
+        w = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=2.5)
+        fw = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=(1.0, 3.0))
+        w_old = old(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=2.5)
+    assert torch.allclose(w, u + 2.5 * (c - u), atol=1e-5)
+    lin = torch.linspace(1.0, 3.0, 8).view(1, 8, 1, 1, 1)
+    assert torch.allclose(fw, u + lin * (c - u), atol=1e-5)
+    assert not torch.allclose(w, w_old, atol=1e-4)  # a different null than image mode
+    with pytest.raises(ValueError, match="null_image"):
+        toy.ToyModel(net, {}, null_image="none")
+
+
+# --------------------------------------------------------------------------------------------
+# the ablation script (tiny settings: it runs and its numbers are consistent)
+# --------------------------------------------------------------------------------------------
+
+
+def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (data_dir() / "toy_base.safetensors").is_file():
+        pytest.skip("shipped base checkpoint absent")
+    out = tmp_path / "r.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "toy_ablation.py"), "base", "--images", "8", "--ref", "32",
+                           "--probe-videos", "6", "--steps", "3", "--boot", "10", "--guidance", "none,1:3", "--out", str(out)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["guidance"] for r in rows] == [None, [1.0, 3.0]]
+    for r in rows:
+        assert r["disp_ratio"][0] == pytest.approx(r["disp"][0] / r["data_disp"][0])
+        assert r["fd"][1] <= r["fd"][2] and r["psnr0"][0] > 10
+        assert r["under_moves"] == (r["disp_ratio"][0] + 2 * r["disp_ratio"][1] <= 0.85)
+    assert rows[0]["disp"] != rows[1]["disp"]  # guidance changes the samples
+    assert "| base | off |" in proc.stdout and "| base | 1->3 |" in proc.stdout
