@@ -166,3 +166,24 @@ def test_toy_goes_through_the_same_entry_point():
         pytest.skip(f"toy checkpoint not trained in this checkout ({path})")
     model = M.load("toy", device="cpu")
     assert model.schedule is not None and model.n_frames
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (lambda d: [f.unlink() for f in (d / "unet").glob("*.safetensors")], "unet/ has a config.json but no weights"),
+    (lambda d: __import__("shutil").rmtree(d / "vae"), "no vae/ folder"),
+    (lambda d: (d / "model_index.json").write_text("{not json"), "model_index.json cannot be read"),
+])
+def test_incomplete_pipeline_folder_names_what_is_missing(tmp_path, offline_default, damage, needle):
+    """models.load on an incomplete download says which component is missing (before diffusers reads it)."""
+    pytest.importorskip("diffusers")
+    from _tiny import tiny_svd_pipeline
+
+    folder = tmp_path / "svd"
+    tiny_svd_pipeline().save_pretrained(folder)
+    from cilnb.models.base import missing_components
+
+    assert missing_components(folder) == []  # a complete save passes
+    damage(folder)
+    with pytest.raises(WeightsNotFoundError, match=needle) as err:
+        M.load("svd", str(folder), device="cpu")
+    assert str(folder) in str(err.value)

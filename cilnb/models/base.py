@@ -24,7 +24,7 @@ from ..schedules import EDMSchedule, FlowSchedule, Schedule, batch_times
 
 __all__ = [
     "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions",
-    "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
+    "missing_components", "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
     "CLIP_MEAN", "CLIP_STD",
     "resolve_pretrained", "pipeline_folder", "load_pipeline", "from_pretrained", "torch_dtype", "offline",
     "WeightsNotFoundError",
@@ -571,7 +571,42 @@ def pipeline_folder(path_or_id, *, what: str, default_id: str, hint: str, marker
             f"{what}: {folder} has no {marker}, so it is not the expected diffusers folder. Pass the top folder, "
             f"e.g. the one made by {get}. {hint}"
         )
+    if Path(folder).is_dir() and marker == "model_index.json":
+        missing = missing_components(folder)
+        if missing:
+            raise WeightsNotFoundError(
+                f"{what}: {folder} is incomplete: {'; '.join(missing)}. Download the whole pipeline again "
+                f"(e.g. {get}) or copy the missing files into it. {hint}"
+            )
     return folder
+
+
+_WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json", "*.pt", "*.ckpt", "*.msgpack")
+
+
+def missing_components(folder: str | os.PathLike) -> list[str]:
+    """What a diffusers pipeline folder lacks, read from its ``model_index.json``: each listed component's
+    sub-folder, and the weights of each component that has a model ``config.json`` (schedulers,
+    tokenizers and feature extractors carry none). ``[]`` when complete; read before diffusers is imported."""
+    import json
+
+    folder = Path(folder)
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+    except (OSError, ValueError) as exc:
+        return [f"model_index.json cannot be read ({exc})"]
+    missing = []
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or len(spec) != 2 or spec[0] is None:
+            continue
+        sub = folder / name
+        if not sub.is_dir():
+            missing.append(f"no {name}/ folder (model_index.json lists {spec[1]})")
+            continue
+        weightless = any(k in str(spec[1]) for k in ("Scheduler", "Tokenizer", "Processor", "FeatureExtractor"))
+        if (sub / "config.json").is_file() and not weightless and not any(any(sub.glob(p)) for p in _WEIGHT_PATTERNS):
+            missing.append(f"{name}/ has a config.json but no weights file (*.safetensors or *.bin)")
+    return missing
 
 
 _from_pretrained = from_pretrained  # deprecated alias for callers outside cilnb.models (use from_pretrained)
