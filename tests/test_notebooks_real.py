@@ -149,3 +149,13 @@ def test_analytic_init_adds_the_model_schedule(svd_world, tmp_path):
 @pytest.mark.slow
 def test_motion_metrics_scores_svd_samples(svd_world, tmp_path):
     _run("motion_metrics", svd_world, tmp_path)
+
+
+@pytest.mark.slow
+def test_remedies_notebook_runs_on_svd(svd_world, tmp_path):
+    """Table 2 on a real adapter: every remedy family through SVD's conditioning and latent space (FrameInit
+    encodes the images), Analytic-Init from the model's own statistics."""
+    res = _run("remedies", svd_world, tmp_path, n_images=2, n_steps=2, batch_size=4,
+               remedies=["none", "analytic_init", "freeinit", "frameinit", "progressive", "alg", "cond_noise"])
+    for name in ("analytic_init", "freeinit", "frameinit", "progressive", "alg", "cond_noise"):
+        assert f"{name}:" in res.verdict
