@@ -463,3 +463,25 @@ def test_wan_condition_hook_reaches_condition_frame0(wan, wan_cond):
         with wan.condition_hook(lambda t, c: {**c, "y": y}):
             got = wan(x, torch.tensor([0.5]), **wan_cond)
     assert torch.equal(got, ref) and not torch.equal(got, wan(x, torch.tensor([0.5]), **wan_cond))
+
+
+def test_every_remedy_runs_on_wan(wan, wan_cond):
+    """The remedies on a flow-matching transformer adapter (Wan): each acts (the video differs from plain
+    sampling), stays finite, and repeats exactly; FrameInit encodes the pixel image with Wan's VAE."""
+    from cilnb import remedies
+
+    cond = dict(wan_cond)
+    y = cond.pop("y")
+    pixels = random_image(WAN_PX)[1]
+    # below T: at M = T a flow schedule has alpha_T = 0, where Analytic-Init is the standard prior and FrameInit's
+    # frame, noised to M, is pure noise (both then equal plain sampling exactly)
+    kw = dict(n_steps=2, start=0.9, sampler="ddim", seed=3, frames=WAN_LAT[0], cond=cond, show_progress=False)
+    with torch.no_grad():
+        stats = MomentStats().update(torch.randn(4, *WAN_LAT, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    plain = sampling.sample(wan, y, **kw)
+    for name in ("analytic_init", "freeinit", "frameinit", "progressive", "alg", "cond_noise"):
+        r = remedies.build(name, **({"iterations": 2} if name == "freeinit" else {}))
+        got = sampling.sample(wan, y, remedy=r, images=pixels, stats=stats, **kw)
+        assert got.shape == plain.shape and torch.isfinite(got).all(), name
+        assert torch.equal(got, sampling.sample(wan, y, remedy=r, images=pixels, stats=stats, **kw)), name
+        assert not torch.equal(got, plain), name  # each acts (cond_noise through y, which Wan writes into condition's frame 0)
