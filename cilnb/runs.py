@@ -327,9 +327,12 @@ def run_sweep(
     from ._util import JobLock, check_output_path, clean_tmp_files, model_device_dtype
     from .stats import encoder_for
 
-    Ms = [float(m) for m in Ms]
-    inits = [str(i) for i in inits]
-    seeds = [int(s) for s in seeds]
+    from . import checks
+
+    papermill = "with papermill give lists as YAML: -y 'Ms: [1.0, 0.6]' (or -p with a list value)"
+    Ms = [checks.check_number("M", m) for m in checks.check_sequence("Ms", Ms, fix=papermill)]
+    inits = [str(i) for i in checks.check_sequence("inits", inits, fix=papermill)]
+    seeds = [checks.check_int("seed", s, integral_float=True) for s in checks.check_sequence("seeds", seeds, fix=papermill)]
     if not Ms:
         raise ValueError("give at least one M (--M 1.0 0.96 ...)")
     bad = [i for i in inits if i not in INITS]

@@ -254,3 +254,21 @@ def test_error_types_are_also_value_errors():
     with pytest.raises(InputTypeError) as info:
         _sample(batch_size=1.5)
     assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
+
+
+def test_papermill_string_lists_and_corrupt_toy_checkpoints_name_the_problem(tmp_path):
+    """Two classes from issue 13 at the library level: a list parameter given as text (papermill -p), and a
+    truncated toy checkpoint passed to models.load (not only through the CLI)."""
+    import cilnb as C
+    from cilnb import io, runs
+
+    model = C.models.load("toy", device="cpu")
+    with pytest.raises(ValueError, match=r"Ms must be a list, got the string '\[1.0,0.6\]'.*-y"):
+        runs.run_sweep(model, io.load_images("toy:1", model), tmp_path / "s", Ms="[1.0,0.6]", n_steps=1, show_progress=False)
+    with pytest.raises(ValueError, match="seeds must be a list"):
+        runs.run_sweep(model, io.load_images("toy:1", model), tmp_path / "s", Ms=[1.0], seeds="0 1", n_steps=1, show_progress=False)
+    bad = tmp_path / "toy.safetensors"
+    bad.write_bytes(C.models.toy.checkpoint_path("base").read_bytes()[:200])
+    with pytest.raises(ValueError, match=rf"toy checkpoint {bad} is not a readable safetensors file.*retrain"):
+        C.models.load("toy", str(bad), device="cpu")
+    assert not (tmp_path / "s" / "sweep.json").exists()

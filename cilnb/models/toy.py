@@ -405,11 +405,14 @@ def save_checkpoint(path, net: ToyUNet, meta: dict) -> Path:
 
 
 def read_metadata(path) -> dict:
-    """The metadata of a toy checkpoint, JSON values decoded."""
+    """The metadata of a toy checkpoint, JSON values decoded; a corrupt or truncated file is an error naming it."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        md = f.metadata() or {}
+    from .._util import file_errors
+
+    with file_errors(path, "toy checkpoint", "retrain it (python -m cilnb train-toy, data/README.md) or restore the file"):
+        with safe_open(str(path), framework="pt") as f:
+            md = f.metadata() or {}
     out = {}
     for k, v in md.items():
         try:
@@ -431,7 +434,10 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> ToyModel:
         raise ValueError(f"{path} is not a cilnb toy checkpoint (format {meta.get('format')!r}, expected {FORMAT!r})")
     cfg = ToyConfig.from_json(meta["config"])
     net = init_net(cfg)
-    state = load_file(str(path))
+    from .._util import file_errors
+
+    with file_errors(path, "toy checkpoint", "retrain it (python -m cilnb train-toy, data/README.md) or restore the file"):
+        state = load_file(str(path))
     missing, unexpected = net.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{path} does not match ToyConfig {cfg}: missing {missing[:5]}, unexpected {unexpected[:5]}")
