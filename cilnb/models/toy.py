@@ -318,12 +318,17 @@ class ToyModel(Denoiser):
 
     Guidance (:func:`cilnb.models.base.guidance_weights`, the SVD adapter's options: a number,
     ``(first, last)`` frame-wise, ``[B]`` or ``[B, F]``) is off by default (:attr:`guidance` =
-    ``None``), so outputs are the unguided ones unless asked. The **unconditional branch** drops
-    the image the only way the toy was trained without one: the network's image mode (``y = 0``,
-    temporal layers skipped, null motion embedding), i.e. the per-frame image denoiser of the
-    ``pretrain`` stage. The toy never saw a zeroed ``y`` in video mode (no image dropout in its
-    training), so guidance here means "away from the per-frame image prior, towards the
-    image-conditioned video model"; it is a second network call (``batch_cfg = False``).
+    ``None``), so outputs are the unguided ones unless asked. The **unconditional branch**
+    (``null_image``) drops the image the way the checkpoint was trained without one:
+
+    - ``"zero"`` for checkpoints trained with image dropout (``train_config.image_dropout > 0``):
+      ``y = 0`` in video mode, temporal layers on, the same motion conditioning (SVD-style CFG);
+    - ``"image_mode"`` otherwise (the shipped checkpoints, which had no image dropout): the
+      network's image mode (``y = 0``, temporal layers skipped, null motion embedding), i.e. the
+      per-frame image denoiser of the ``pretrain`` stage, so guidance means "away from the per-frame
+      image prior, towards the image-conditioned video model".
+
+    Either way it is a second network call (``batch_cfg = False``).
     """
 
     cond_keys = ("y", "motion")
