@@ -67,13 +67,14 @@ class ProbeResult:
 
 
 def _sprite_speed(videos: torch.Tensor) -> np.ndarray:
-    from .data import track_sprites
+    """The toy read-out (:func:`cilnb.experiments.sprite_speed`), 0 where no sprite is found."""
+    from .experiments import sprite_speed
 
-    return np.nan_to_num(track_sprites(videos.detach().float().cpu().clamp(-1, 1)).speed, nan=0.0)
+    return np.nan_to_num(sprite_speed(videos), nan=0.0)
 
 
 def _align_psnr(videos: torch.Tensor, images: torch.Tensor) -> np.ndarray:
-    from .runs import align_psnr
+    from .metrics import align_psnr
 
     return align_psnr(videos, images).cpu().numpy()
 

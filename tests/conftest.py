@@ -56,3 +56,11 @@ def gen():
 def embeds():
     """Random ``(prompt_embeds, negative_prompt_embeds)`` ``[1, *_tiny.TXT]``: T5 stand-ins for the tiny transformer pipelines."""
     return prompt_embeds()
+
+
+@pytest.fixture(scope="module")
+def video_dir(tmp_path_factory):
+    """A folder of good and bad videos and frame folders (tests/_media.py), made once per test module."""
+    from _media import video_folder
+
+    return video_folder(tmp_path_factory.mktemp("videos"))

@@ -10,14 +10,9 @@ pytest.importorskip("av")
 
 from cilnb import io as IO
 
-from _media import BAD, GOOD, video_folder
+from _media import BAD, GOOD  # the video_dir fixture is conftest's
 
 F, SIZE = 3, 16  # frames per clip, output size
-
-
-@pytest.fixture(scope="module")
-def video_dir(tmp_path_factory):
-    return video_folder(tmp_path_factory.mktemp("videos"))
 
 
 def test_find_videos_lists_files_and_frame_folders(video_dir):

@@ -15,14 +15,9 @@ from cilnb import io as IO
 from cilnb import stats as S
 from cilnb.analytic_init import MomentStats
 
-from _media import BAD, GOOD, video_folder
+from _media import BAD, GOOD  # the video_dir fixture is conftest's
 
 F, SIZE = 3, 16  # frames per clip, output size
-
-
-@pytest.fixture(scope="module")
-def video_dir(tmp_path_factory):
-    return video_folder(tmp_path_factory.mktemp("videos"))
 
 
 class Pixels(torch.nn.Module):

@@ -332,16 +332,14 @@ def remedy_table2(cmp, baseline: str = "none") -> Verdict:
     """Table 2: which inference-time remedies raise motion without losing quality, and the paper's ordering.
 
     ``cmp`` is a :func:`cilnb.remedies.compare` result; the lines are
-    :func:`cilnb.remedies.verdict`'s. ``holds``: an Analytic-Init row raises motion beyond 2 s.e.
+    :func:`cilnb.remedies.comparison.assess`'s. ``holds``: an Analytic-Init row raises motion beyond 2 s.e.
     without losing quality (the paper's headline for Table 2); ``None`` without such a row.
     """
-    from ..remedies.comparison import verdict
+    from ..remedies.comparison import assess
 
-    lines = verdict(cmp, baseline)
-    prefix = "raise motion without losing quality: "
-    helped = {h.strip() for line in lines if line.startswith(prefix) for h in line[len(prefix):].split(",")}
+    lines, helps = assess(cmp, baseline)
     ai = [r for r in cmp.summary.remedy if str(r).startswith("analytic_init")]
-    holds = None if not ai else any(r in helped for r in ai)
+    holds = None if not ai else any(r in helps for r in ai)
     return Verdict("Table 2: Analytic-Init raises motion without losing quality, among inference-time remedies", holds, lines)
 
 

@@ -21,7 +21,7 @@ import torch
 from . import build, compose, resolve
 from .base import Remedy
 
-__all__ = ["Comparison", "compare", "default_grid", "verdict", "plot_tradeoff", "plot_videos"]
+__all__ = ["assess", "Comparison", "compare", "default_grid", "verdict"]
 
 
 def default_grid(start: float = 0.9) -> dict[str, Remedy]:
@@ -170,10 +170,15 @@ def _differs(a: float, b: float, sa: float, sb: float) -> int:
 
 
 def verdict(cmp: Comparison, baseline: str = "none") -> list[str]:
-    """Per remedy, from the numbers: does it raise motion (vs ``baseline``, > 2 s.e.), does it keep
-    quality (FD intervals and sprite stability no worse, PSNR to ``y`` reported), at what time cost;
-    then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost;
-    FreeInit: about 2x the time) checked on this model."""
+    """The lines of :func:`assess`: what each remedy does to motion, quality and time, and the Table 2 ordering."""
+    return assess(cmp, baseline)[0]
+
+
+def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str]]:
+    """``(lines, helps)``. Per remedy, from the numbers: does it raise motion (vs ``baseline``, > 2 s.e.), does
+    it keep quality (FD intervals and sprite stability no worse, PSNR to ``y`` reported), at what time cost;
+    then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost; FreeInit:
+    about 2x the time) checked on this model. ``helps``: the remedies that raise motion without losing quality."""
     s = cmp.summary.set_index("remedy")
     if baseline not in s.index:
         raise ValueError(f"the comparison has no {baseline!r} row to compare against")
@@ -210,4 +215,4 @@ def verdict(cmp: Comparison, baseline: str = "none") -> list[str]:
                      f"its time is {ai.sec_per_video / fr.sec_per_video:.2f}x FrameInit's (paper: 0.93x); "
                      f"FreeInit ({first['freeinit']}) takes {fi.sec_per_video / b.sec_per_video:.2f}x plain sampling "
                      f"(paper, with its settings: about 2x).")
-    return lines
+    return lines, helps
