@@ -6,13 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cilnb-installed
 PROFILE ?= default
 
-.PHONY: setup figures smoke test lab clean help
+.PHONY: setup figures smoke test lab browser-test clean help
 
 help:
 	@echo "make figures   set up .venv and regenerate every figure on the built-in model"
 	@echo "make test      set up .venv and run the whole test suite"
 	@echo "make lab       open JupyterLab on working copies of notebooks/ (build/lab/)"
 	@echo "make smoke     regenerate every figure with tiny parameters (seconds, not minutes)"
+	@echo "make browser-test  run the live notebook in JupyterLab in headless Chromium (screenshots in build/browser/)"
 
 setup: $(STAMP)
 
@@ -46,6 +47,18 @@ lab: setup
 	@if [ "$$(id -u)" = 0 ]; then echo "running as root: passing --allow-root to JupyterLab"; \
 	  exec $(JUPYTER) lab --notebook-dir=$(LAB_DIR) --allow-root; \
 	else exec $(JUPYTER) lab --notebook-dir=$(LAB_DIR); fi
+
+# The browser test (tests/test_browser.py): JupyterLab in headless Chromium runs the live notebook and
+# moves a slider. Chromium and its driver come from the system package manager (installed here when
+# root and missing); CILNB_REQUIRE_BROWSER=1 makes a missing browser a failure rather than a skip.
+browser-test: setup
+	@if ! command -v chromedriver >/dev/null 2>&1 || ! { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and chromium-driver with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "Chromium/chromedriver missing: install them (Debian: sudo apt-get install chromium chromium-driver)"; exit 1; fi; \
+	fi
+	CILNB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/test_browser.py -v
 
 clean:
 	rm -rf build .pytest_cache
