@@ -23,7 +23,8 @@ import numpy as np
 
 __all__ = ["tile_frames", "gif_bytes", "save_gif", "save_mp4", "play"]
 
-_LABEL_H = 12  # pixels of the caption band above each tile when labels are given
+_LABEL_H = 14  # pixels of the caption band above each tile when labels are given
+_LABEL_PT = 10  # caption font size (DejaVu Sans from matplotlib, which has X̂ and →; PIL's bitmap font does not)
 
 
 def _as_videos(videos) -> list[np.ndarray]:
@@ -94,17 +95,30 @@ def tile_frames(videos, labels: Sequence[str] | None = None, *, ncols: int | Non
     return canvas
 
 
+def _label_font():
+    """DejaVu Sans (shipped with matplotlib: it draws X̂ and →) at :data:`_LABEL_PT`; PIL's default font if absent."""
+    from PIL import ImageFont
+
+    try:
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=False), _LABEL_PT)
+    except (ImportError, OSError, ValueError):
+        return ImageFont.load_default()
+
+
 def _draw_labels(canvas: np.ndarray, labels, ncols: int, th: int, tw: int, band: int, pad: int) -> None:
     from PIL import Image, ImageDraw
 
     strip = Image.fromarray(canvas[0])
     draw = ImageDraw.Draw(strip)
+    font = _label_font()
     for k, lab in enumerate(labels):
         r, c = divmod(k, ncols)
         text = str(lab)
-        while len(text) > 1 and draw.textlength(text) > tw:
+        while len(text) > 1 and draw.textlength(text, font=font) > tw:
             text = text[:-2] + "…"
-        draw.text((pad + c * (tw + pad), pad + r * (th + band + pad) - 1), text, fill=(0, 0, 0))
+        draw.text((pad + c * (tw + pad), pad + r * (th + band + pad)), text, fill=(0, 0, 0), font=font)
     labelled = np.asarray(strip)
     mask = np.zeros(canvas.shape[1:3], bool)
     for k in range(len(labels)):
