@@ -12,7 +12,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
     import torch
@@ -24,6 +24,7 @@ __all__ = [
     "check_finite",
     "atomic_write",
     "progress",
+    "progress_steps",
     "repo_root",
     "data_dir",
     "deprecated_module",
@@ -109,6 +110,33 @@ def progress(iterable: Iterable, *, disable: bool | None = None, **kwargs):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, disable=disable, **kwargs)
+
+
+@contextlib.contextmanager
+def progress_steps(names: Sequence[str], *, disable: bool | None = None, desc: str | None = None):
+    """A ``tqdm.auto`` bar over named set-up steps: ``with progress_steps(["model", "data"]) as step: step("model"); ...``.
+
+    Each ``step(name)`` call marks the previous step done and shows ``name`` as the one running,
+    so slow set-up (loading a model, reading statistics) shows what it is doing; the bar is
+    completed when the block ends (left unfinished on an error). ``disable=True`` shows nothing.
+    """
+    names = list(names)
+    bar = progress(None, total=len(names), disable=disable, desc=desc, unit="step")
+    started = [0]
+
+    def step(name: str) -> None:
+        if started[0]:
+            bar.update(1)
+        started[0] += 1
+        bar.set_postfix_str(str(name), refresh=True)
+
+    try:
+        yield step
+        if started[0]:
+            bar.update(1)
+        bar.set_postfix_str("done", refresh=True)
+    finally:
+        bar.close()
 
 
 def repo_root() -> Path:

@@ -681,7 +681,8 @@ def _numeric_argmin(data: GaussianMixture, q: GaussianMixture, scale: float) -> 
     return float(res.x[0] * unit), float(math.exp(res.x[1])), float(res.fun)
 
 
-def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int = 4096, seed: int = 0, numeric: bool = True):
+def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int = 4096, seed: int = 0, numeric: bool = True,
+             show_progress: bool = False):
     """Prop. 1 over a grid of ``M``: ``KL(q_M || p)`` for Eq. (5) vs the standard start, as a tidy DataFrame.
 
     ``schedules``: one :class:`cilnb.schedules.Schedule` or ``{name: Schedule}``. The baseline is
@@ -697,9 +698,13 @@ def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int
     ``KL(g_M || p)`` parts), ``kl_analytic, kl_baseline`` (+ ``num_mean_scale, num_var,
     num_shift_sd, kl_numeric``; ``num_shift_sd = |c - alpha_M| |E[X0]| / sigma_p*`` is the numeric
     mean's error in standard deviations: at large ``sigma_M`` the KL hardly sees the mean, so ``c``
-    itself is only determined to ``~1e-7 sigma_M / |E[X0]|`` in float64). Shown in notebooks/analytic_init.ipynb.
+    itself is only determined to ``~1e-7 sigma_M / |E[X0]|`` in float64). ``show_progress``: a
+    progress bar over the ``(schedule, M)`` rows (each takes a while with ``numeric=True``). Shown in
+    notebooks/analytic_init.ipynb.
     """
     import pandas as pd
+
+    from ._util import progress
 
     if not isinstance(schedules, Mapping):
         schedules = {getattr(schedules, "kind", "") or type(schedules).__name__: schedules}
@@ -711,6 +716,7 @@ def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int
     stats = data.stats()
     gen = make_generator(seed)
     rows = []
+    bar = progress(None, total=len(schedules) * len(Ms), disable=not show_progress, desc="KL table", unit="row")
     for name, sched in schedules.items():
         for M in Ms:
             M = sched.parse_start(float(M))
@@ -730,6 +736,8 @@ def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int
                 shift_sd = abs(c - alpha) * float(stats.mean.norm()) / math.sqrt(var_p)  # |mean error| in std units
                 row.update(num_mean_scale=c, num_var=v, num_shift_sd=shift_sd, kl_numeric=ce_n - h_g + ng)
             rows.append(row)
+            bar.update(1)
+    bar.close()
     return pd.DataFrame(rows)
 
 

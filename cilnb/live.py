@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it is used, so ``Lab.toy(show_progress=True)`` shows its import
+    import torch
 
 __all__ = ["Lab", "SampleResult", "ProbeResult"]
 
@@ -95,6 +97,8 @@ class Lab:
                  cond: dict | None = None,
                  decode: Callable | None = None, motion_fn: Callable | None = None, n_steps: int = 25,
                  n_seeds: int = 3, sampler: str = "ddim"):
+        import torch
+
         if images.ndim != 4 or truth.ndim != 5 or images.shape[0] != truth.shape[0]:
             raise ValueError(f"images must be [N, C, H, W] and truth [N, F, C, H, W] with the same N, got "
                              f"{tuple(images.shape)} and {tuple(truth.shape)}")
@@ -116,17 +120,28 @@ class Lab:
         self.calls: list[dict] = []  # the settings of every computation, in order (for tests and curiosity)
 
     @classmethod
-    def toy(cls, checkpoint: str = "base", *, n_images: int = 8, seed: int = 2026, device="cpu", **kwargs) -> "Lab":
-        """The built-in toy, with ``n_images`` held-out sprite videos drawn from ``seed`` and the shipped stats."""
-        from . import data, models
-        from .analytic_init import MomentStats
-        from ._util import data_dir
+    def toy(cls, checkpoint: str = "base", *, n_images: int = 8, seed: int = 2026, device="cpu", show_progress: bool = False,
+            **kwargs) -> "Lab":
+        """The built-in toy, with ``n_images`` held-out sprite videos drawn from ``seed`` and the shipped stats.
 
-        model = models.load("toy", checkpoint, device=device)
-        cfg = model.net.config
-        sv = data.generate(n_images, seed=seed, frames=cfg.frames, size=cfg.size, flow=False)
-        stats_path = data_dir() / "toy_stats.safetensors"
-        stats = MomentStats.load(stats_path) if stats_path.is_file() else None
+        ``show_progress``: a bar over the set-up steps (importing torch and loading the model take
+        most of the few seconds on a first call).
+        """
+        from ._util import data_dir, progress_steps
+
+        with progress_steps(["loading the model", "drawing images", "loading statistics"], disable=not show_progress,
+                            desc="toy lab") as step:
+            step("loading the model")
+            from . import data, models
+            from .analytic_init import MomentStats
+
+            model = models.load("toy", checkpoint, device=device)
+            cfg = model.net.config
+            step("drawing images")
+            sv = data.generate(n_images, seed=seed, frames=cfg.frames, size=cfg.size, flow=False)
+            step("loading statistics")
+            stats_path = data_dir() / "toy_stats.safetensors"
+            stats = MomentStats.load(stats_path) if stats_path.is_file() else None
         return cls(model, sv.condition, sv.videos, stats=stats, **kwargs)
 
     @property
@@ -177,6 +192,8 @@ class Lab:
 
     def _cond_of(self, i: int, n: int) -> dict:
         """Image ``i``'s extra conditioning, repeated ``n`` times along the batch."""
+        import torch
+
         return {k: (v[i:i + 1].expand(n, *v.shape[1:]) if torch.is_tensor(v) else v) for k, v in self.cond.items()}
 
     def decode_image(self, i: int) -> torch.Tensor:
@@ -185,6 +202,8 @@ class Lab:
 
     def probe(self, i: int = 0, *, t: float = 0.9, seed: int = 0) -> ProbeResult:
         """Eq. (4) at one ``t`` for video ``i``: ``X_t = alpha_t x0 + sigma_t eps`` and the model's ``X̂_{t→0}``."""
+        import torch
+
         from .probe import one_step_predictions
         from .sampling import per_sample_noise
 
