@@ -115,7 +115,8 @@ def lab_server(browser_tools, tmp_path_factory):
     port, token = _free_port(), "cilnb-browser-test"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                JUPYTERLAB_SETTINGS_DIR=str(_settings(work)), JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
-               JUPYTER_RUNTIME_DIR=str(work / "runtime"), MPLBACKEND="module://matplotlib_inline.backend_inline",
+               JUPYTER_RUNTIME_DIR=str(work / "runtime"), CILNB_FIG_DIR=str(work / "figures"), CILNB_RUN_DIR=str(work / "runs"),
+               MPLBACKEND="module://matplotlib_inline.backend_inline",
                OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     env.pop("JUPYTER_CONFIG_DIR", None)
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",

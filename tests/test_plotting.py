@@ -77,6 +77,13 @@ def test_math_figures_draw_from_the_math_modules():
     assert len(fig.axes) == 3  # heatmap, its colour bar, slices
     fig = P.plot_timenoise_samples(5.0, 2.0, (0.5, 1.0), n=500)
     assert "KS p" in fig.axes[0].get_title()
+    ps = C.timenoise.check_samples((0.5, 1.0), 5.0, 2.0, 500, 0)["ks_p"]
+    for ax, p in zip(fig.axes, ps):  # a passing test reads as a pass, with its threshold
+        title = ax.get_title()
+        assert ("consistent with Eq. (6)" in title and "> 0.001: pass" in title) == (p > 1e-3), title
+    assert "pass when p > 0.001" in fig._suptitle.get_text()
+    strict = P.plot_timenoise_samples(5.0, 2.0, (0.5,), n=500, p_min=1.0)  # nothing passes p > 1
+    assert "differs from Eq. (6)" in strict.axes[0].get_title() and "FAIL" in strict.axes[0].get_title()
     A = C.analytic_init
     table = A.kl_table({"vp": C.schedules.VPSchedule()}, A.synthetic_data("gaussian", 3, 0), np.linspace(0.2, 1, 3), n_mc=64, numeric=False)
     assert len(P.plot_init_params(table).axes) == 2 and len(P.plot_init_kl(table).axes) == 1
