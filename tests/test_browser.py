@@ -7,6 +7,7 @@ slider's read-out), and checks that
 - a new video appears (the animation's image changes),
 - each widget is shown once (one M slider, one t slider),
 - the figure cells print no ``[PosixPath(...)]`` clutter and the probe's title shows the t of its slider,
+- the set-up cell shows a tqdm progress bar (widget) when ``show_progress`` is on,
 - the browser console holds no errors.
 
 Screenshots before and after the change are kept in ``build/browser/`` for a person to look at.
@@ -78,14 +79,15 @@ def _free_port() -> int:
 
 
 def _working_copy(dest: Path) -> Path:
-    """explore.ipynb with its smoke parameters in a cell after the parameters cell (as papermill injects them)
-    and a cell that prints which python and which cilnb the kernel runs."""
+    """explore.ipynb with its smoke parameters and ``show_progress = True`` in a cell after the parameters
+    cell (as papermill injects them), which also prints which python and which cilnb the kernel runs."""
     import nbformat
 
     nb = nbformat.read(ROOT / "notebooks" / NOTEBOOK, as_version=4)
     smoke = nb.metadata["cilnb"]["profiles"]["smoke"]
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     lines = [f"{k} = {v!r}" for k, v in smoke.items()]
+    lines.append("show_progress = True  # interactive use: the set-up cell shows its progress bar")
     lines.append("import sys as _sys, cilnb as _cilnb; print('KERNEL', _sys.executable, _cilnb.__file__)")
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(lines), metadata={"tags": ["injected-parameters"]}))
     path = dest / NOTEBOOK
@@ -283,6 +285,17 @@ def test_explore_notebook_runs_and_responds_in_jupyterlab(lab_server, driver):
     assert m, "the injected cell's KERNEL line is missing"
     assert Path(m.group(2)).resolve().is_relative_to(ROOT.resolve()), f"the kernel imported cilnb from {m.group(2)}, not {ROOT}"
     assert "verdict" in page.lower() or "M = " in page
+
+    # the set-up cell (Lab.toy) showed a finished tqdm widget bar
+    bar = driver.execute_script("""
+        for (const c of document.querySelectorAll('.jp-CodeCell')) {
+          if (!(c.querySelector('.jp-InputArea') || {}).textContent.includes('Lab.toy(')) continue;
+          const out = c.querySelector('.jp-OutputArea');
+          return [!!out.querySelector('.progress-bar'), out.textContent];
+        }
+        return null;""")
+    bar_text = re.sub(r"\s", " ", bar[1]) if bar else ""  # tqdm pads with figure spaces (U+2007)
+    assert bar and bar[0] and "toy lab" in bar_text and "3/3" in bar_text, f"no finished set-up progress bar: {bar!r}"
 
     # (b) every widget is shown once; (c') no PosixPath clutter under figure cells
     _wait(lambda: driver.execute_script(_JS_SLIDERS).get("M"), 60, "the M slider to render")
