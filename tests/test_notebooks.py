@@ -17,6 +17,9 @@ def test_notebook_smoke(path, tmp_path):
     figs, out = tmp_path / "figs", tmp_path / "executed"
     res = run_notebook(path, "smoke", figs, out, progress=False)
     assert res.ok, res.error
+    from test_progress import progress_outputs  # the executed copy (show_progress=False) holds no progress bar
+
+    assert progress_outputs(res.output) == [], f"progress bars in the executed copy: {progress_outputs(res.output)}"
     for fig in json.loads(path.read_text())["metadata"]["cilnb"]["figures"]:
         for ext in ("png", "pdf"):
             f = figs / f"{fig}.{ext}"

@@ -14,7 +14,7 @@ _BAR_TEXT = re.compile(r"\d+%\|.*\|\s*\d+/\d+|(it|step|row)/s\]|s/(it|step|row)\
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def _bars(path) -> list[str]:
+def progress_outputs(path) -> list[str]:
     """Every output of an executed notebook that is (or holds) a progress bar, as 'cell k: ...'."""
     found = []
     for k, cell in enumerate(json.loads(path.read_text())["cells"]):
@@ -60,10 +60,10 @@ def test_executed_copies_hold_no_progress_bar_but_interactive_runs_show_one(tmp_
     path = next(p for p in notebook_paths() if p.stem == "explore")
     res = run_notebook(path, "smoke", tmp_path / "figs", tmp_path / "quiet", progress=False)
     assert res.ok, res.error
-    assert _bars(res.output) == [], f"progress bars in the executed copy: {_bars(res.output)}"
+    assert progress_outputs(res.output) == [], f"progress bars in the executed copy: {progress_outputs(res.output)}"
     res = run_notebook(path, "smoke", tmp_path / "figs", tmp_path / "shown", progress=False, params={"show_progress": True})
     assert res.ok, res.error
-    assert _bars(res.output), "show_progress=True showed no set-up bar (Lab.toy)"
+    assert progress_outputs(res.output), "show_progress=True showed no set-up bar (Lab.toy)"
 
 
 @pytest.mark.slow
@@ -71,4 +71,4 @@ def test_figure_runner_copy_of_analytic_init_has_no_bar(tmp_path):
     path = next(p for p in notebook_paths() if p.stem == "analytic_init")
     res = run_notebook(path, "smoke", tmp_path / "figs", tmp_path / "quiet", progress=False)
     assert res.ok, res.error
-    assert _bars(res.output) == [], f"progress bars in the executed copy: {_bars(res.output)}"
+    assert progress_outputs(res.output) == [], f"progress bars in the executed copy: {progress_outputs(res.output)}"
