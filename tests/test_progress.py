@@ -72,3 +72,16 @@ def test_figure_runner_copy_of_analytic_init_has_no_bar(tmp_path):
     res = run_notebook(path, "smoke", tmp_path / "figs", tmp_path / "quiet", progress=False)
     assert res.ok, res.error
     assert progress_outputs(res.output) == [], f"progress bars in the executed copy: {progress_outputs(res.output)}"
+
+
+def test_sweep_inputs_progress_shows_the_reference_steps(capsys):
+    from cilnb.experiments import sweep_inputs
+
+    images, quiet = sweep_inputs("toy", n_images=2, seed=0, n_reference=8)
+    assert capsys.readouterr().err == ""
+    images2, shown = sweep_inputs("toy", n_images=2, seed=0, n_reference=8, show_progress=True)
+    err = capsys.readouterr().err
+    assert "8 reference videos" in err and "3/3" in err
+    assert shown.reference_columns == quiet.reference_columns and (images2.images == images.images).all()
+    sweep_inputs("toy", n_images=2, seed=0, n_reference=0, show_progress=True)  # nothing to set up: no bar
+    assert capsys.readouterr().err == ""

@@ -100,16 +100,22 @@ class ToyReadout:
     sweep_motion: tuple = ("none", None)
     motion_cond = "motion"  # the toy's per-image motion conditioning (plays SVD's motion bucket in Fig. 1)
 
-    def __init__(self, n_reference: int, data_seed: int = 0):
+    def __init__(self, n_reference: int, data_seed: int = 0, *, show_progress: bool = False):
+        from .._util import progress_steps
         from ..metrics import video_features
 
         if n_reference < 0 or n_reference == 1:
             raise ValueError(f"n_reference must be 0 (no quality distance) or >= 2, got {n_reference}")
         self.fd_name = self.fd_name if n_reference else None
-        ref = _in.reference_videos(n_reference, seed=data_seed + 10_007) if n_reference else None
-        self._ref = video_features(ref) if n_reference else None
-        # a quality read-out robust to outliers: how often a sample keeps frame 0's sprite count
-        self.reference_columns = {"sprite_stability": float(_data.track_sprites(ref).count_stability.mean())} if n_reference else {}
+        with progress_steps(["reference videos", "features", "sprite tracks"], disable=not (show_progress and n_reference),
+                            desc=f"{n_reference} reference videos") as step:
+            step("reference videos")
+            ref = _in.reference_videos(n_reference, seed=data_seed + 10_007) if n_reference else None
+            step("features")
+            self._ref = video_features(ref) if n_reference else None
+            step("sprite tracks")
+            # a quality read-out robust to outliers: how often a sample keeps frame 0's sprite count
+            self.reference_columns = {"sprite_stability": float(_data.track_sprites(ref).count_stability.mean())} if n_reference else {}
 
     def read(self, table: pd.DataFrame, out: Path) -> dict:
         """Per-video columns from one pass of the tracker over the stored videos: ``motion`` (sprite
@@ -163,8 +169,8 @@ class ToyReadout:
         return toy_bench(n_videos, seed, device=resolve_device(device))
 
     @classmethod
-    def sweep_inputs(cls, *, n_images: int, seed: int, n_reference: int, **_real):
-        return _in.toy_images(n_images, seed), cls(n_reference, seed)
+    def sweep_inputs(cls, *, n_images: int, seed: int, n_reference: int, show_progress: bool = False, **_real):
+        return _in.toy_images(n_images, seed), cls(n_reference, seed, show_progress=show_progress)
 
     @classmethod
     def motion_only(cls, motion_method: str = "farneback", motion_kwargs: Mapping | None = None):
@@ -295,9 +301,15 @@ class FlowReadout:
     @classmethod
     def sweep_inputs(cls, *, n_images: int, seed: int, n_reference: int, videos_dir: str = "", frames: int = 14, size="320x512",
                      stride: int = 1, motion_method: str = "farneback", motion_kwargs: Mapping | None = None, i3d_path: str = "",
-                     device="auto"):
-        images = _in.video_images(videos_dir, n_images, frames=frames, size=size, stride=stride)
-        return images, cls(motion_method, motion_kwargs, i3d_path=i3d_path, reference=images.videos, device=device)
+                     device="auto", show_progress: bool = False):
+        from .._util import progress_steps
+
+        with progress_steps(["reading clips", "reference features"], disable=not show_progress, desc="inputs") as step:
+            step("reading clips")
+            images = _in.video_images(videos_dir, n_images, frames=frames, size=size, stride=stride)
+            step("reference features")
+            readout = cls(motion_method, motion_kwargs, i3d_path=i3d_path, reference=images.videos, device=device)
+        return images, readout
 
     @classmethod
     def motion_only(cls, motion_method: str = "farneback", motion_kwargs: Mapping | None = None):
@@ -344,13 +356,14 @@ def readout_for(model: str) -> type:
 
 def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int = 512, videos_dir: str = "", frames: int = 14,
                  size="320x512", stride: int = 1, motion_method: str = "farneback", motion_kwargs: Mapping | None = None,
-                 i3d_path: str = "", device="auto"):
+                 i3d_path: str = "", device="auto", show_progress: bool = False):
     """``(images, readout)`` for the sampling notebooks: the toy's fresh sprite videos with
-    :class:`ToyReadout`, or frame 0 of the clips in ``videos_dir`` with :class:`FlowReadout`.
+    :class:`ToyReadout`, or frame 0 of the clips in ``videos_dir`` with :class:`FlowReadout`
+    (``show_progress``: a bar over the set-up steps, the reference features being the slow one).
     Shown in notebooks/m_sweep.ipynb and notebooks/timenoise_training.ipynb."""
     return readout_for(model).sweep_inputs(n_images=n_images, seed=seed, n_reference=n_reference, videos_dir=videos_dir, frames=frames,
                                            size=size, stride=stride, motion_method=motion_method, motion_kwargs=motion_kwargs,
-                                           i3d_path=i3d_path, device=device)
+                                           i3d_path=i3d_path, device=device, show_progress=show_progress)
 
 
 def motion_readout(model: str, motion_method: str = "farneback", motion_kwargs: Mapping | None = None):
