@@ -132,3 +132,55 @@ def random_image(px: int, seed: int = 0):
 
     arr = (np.random.RandomState(seed).rand(px, px, 3) * 255).astype("uint8")
     return Image.fromarray(arr), torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def tiny_t5_tokenizer(max_length: int = 512):
+    """A word-level T5-style tokenizer built in code (no hub access, saves and loads headless): lower-case
+    words of a small vocabulary, ``<unk>`` for the rest, ``</s>`` appended, padded with ``<pad>`` (id 0)."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    words = "a an the of in on to and with is camera moves slowly fast cat dog car person walks runs river sky".split()
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{w: 3 + k for k, w in enumerate(words)}}
+    tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                   model_max_length=max_length)
+
+
+def tiny_umt5_encoder(d_model: int = TXT[1], vocab_size: int = 32):
+    """A random-weight ``UMT5EncoderModel`` of width ``d_model`` (Wan's text encoder)."""
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(0)
+    return UMT5EncoderModel(UMT5Config(vocab_size=vocab_size, d_model=d_model, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+                                       relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
+
+
+def tiny_wan_pipeline(px: int = PX):
+    """A random-weight Wan 2.1 ``WanImageToVideoPipeline`` with every component, text included (a word-level
+    tokenizer and a tiny UMT5 built in code, a tiny CLIP image encoder), so it saves, loads through
+    ``from_pretrained`` and encodes a prompt with no hub access. The VAE downsamples by 8 in space and 4
+    in time: ``px`` x ``px`` images give ``px / 8`` latents, the pipeline's 81 frames 21 latent frames."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    if px % 16:
+        raise ValueError(f"px must be a multiple of 16 (VAE x8, patch x2), got {px}")
+    torch.manual_seed(0)
+    tr = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=36, out_channels=16,
+                               text_dim=TXT[1], freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+                               qk_norm="rms_norm_across_heads", rope_max_seq_len=32, image_dim=4)
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    torch.manual_seed(0)
+    enc = CLIPVisionModel(CLIPVisionConfig(hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=8,
+                                           intermediate_size=16, patch_size=2))
+    pipe = WanImageToVideoPipeline(tokenizer=tiny_t5_tokenizer(), text_encoder=tiny_umt5_encoder(), vae=vae,
+                                   scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), image_processor=CLIPImageProcessor(crop_size=8, size=8),
+                                   image_encoder=enc, transformer=tr)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -16,7 +16,7 @@ import torch
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from _tiny import PX, tiny_svd_pipeline  # noqa: E402
+from _tiny import PX, tiny_svd_pipeline, tiny_wan_pipeline  # noqa: E402
 
 from cilnb.figures import declared_parameters, notebook_paths, run_notebook  # noqa: E402
 
@@ -24,18 +24,29 @@ FRAMES, N_CLIPS = 2, 3
 NOTEBOOKS = {p.stem: p for p in notebook_paths()}
 
 
-def _clip(seed: int, speed: int) -> np.ndarray:
-    """A smooth random texture shifted ``speed`` px per frame: ``[FRAMES + 1, PX, PX, 3]`` uint8."""
+def _clip(seed: int, speed: int, frames: int = FRAMES) -> np.ndarray:
+    """A smooth random texture shifted ``speed`` px per frame: ``[frames + 1, PX, PX, 3]`` uint8."""
     rng = np.random.RandomState(seed)
-    big = rng.rand(PX + 8 * FRAMES, PX + 8 * FRAMES, 3)
+    big = rng.rand(PX + 8 * frames, PX + 8 * frames, 3)
     big = (big + np.roll(big, 1, 0) + np.roll(big, 1, 1) + np.roll(big, 1, (0, 1))) / 4
-    return (np.stack([big[: PX, f * speed : f * speed + PX] for f in range(FRAMES + 1)]) * 255).astype(np.uint8)
+    return (np.stack([big[: PX, f * speed : f * speed + PX] for f in range(frames + 1)]) * 255).astype(np.uint8)
+
+
+def _write_clips(folder, frames: int = FRAMES):
+    """``N_CLIPS`` frame folders of ``frames + 1`` PNGs (clip ``k`` moves ``k + 1`` px per frame) and a broken video."""
+    import imageio.v3 as iio
+
+    for k in range(N_CLIPS):
+        d = folder / f"clip{k}"
+        d.mkdir(parents=True)
+        for f, frame in enumerate(_clip(k, speed=k + 1, frames=frames)):
+            iio.imwrite(d / f"{f:03d}.png", frame)
+    (folder / "broken.mp4").write_bytes(b"not a video")  # skipped with a warning, not fatal
+    return folder
 
 
 @pytest.fixture(scope="module")
 def svd_world(tmp_path_factory):
-    import imageio.v3 as iio
-
     from cilnb import models
     from cilnb.stats import compute_stats
 
@@ -46,13 +57,7 @@ def svd_world(tmp_path_factory):
         for p in pipe.unet.parameters():
             p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
     pipe.unet.save_pretrained(root / "tuned_unet")
-    clips = root / "clips"
-    for k in range(N_CLIPS):
-        d = clips / f"clip{k}"
-        d.mkdir(parents=True)
-        for f, frame in enumerate(_clip(k, speed=k + 1)):
-            iio.imwrite(d / f"{f:03d}.png", frame)
-    (clips / "broken.mp4").write_bytes(b"not a video")  # skipped with a warning, not fatal
+    clips = _write_clips(root / "clips")
     adapter = models.load("svd", str(root / "svd"), device="cpu")
     compute_stats(adapter, clips, root / "stats.safetensors", frames=FRAMES, size=PX, show_progress=False)
     return {"model": "svd", "model_path": str(root / "svd"), "videos_dir": str(clips), "frames": FRAMES,
@@ -159,3 +164,78 @@ def test_remedies_notebook_runs_on_svd(svd_world, tmp_path):
                remedies=["none", "analytic_init", "freeinit", "frameinit", "progressive", "alg", "cond_noise"])
     for name in ("analytic_init", "freeinit", "frameinit", "progressive", "alg", "cond_noise"):
         assert f"{name}:" in res.verdict
+
+
+# ----------------------------------------------------------------------------------------------
+# a tiny flow model: Wan 2.1 I2V with its own text encoder, tokenizer and CLIP image encoder
+# ----------------------------------------------------------------------------------------------
+
+WAN_FRAMES = 81  # the Wan adapter samples the pipeline's default 81 frames (21 latent frames); clips as long, for its statistics
+
+
+@pytest.fixture(scope="module")
+def wan_world(tmp_path_factory):
+    """A tiny Wan pipeline folder (every component, text encoder included, saved with ``save_pretrained``),
+    81-frame clips and the model's Analytic-Init statistics of them."""
+    pytest.importorskip("ftfy")  # diffusers' Wan prompt cleaning (cilnb's models extra)
+    from cilnb import models
+    from cilnb.stats import compute_stats
+
+    root = tmp_path_factory.mktemp("wan_world")
+    tiny_wan_pipeline(PX).save_pretrained(root / "wan")
+    clips = _write_clips(root / "clips", frames=WAN_FRAMES - 1)
+    adapter = models.load("wan-i2v", str(root / "wan"), device="cpu")
+    compute_stats(adapter, clips, root / "stats.safetensors", frames=WAN_FRAMES, size=PX, show_progress=False)
+    return {"model": "wan-i2v", "model_path": str(root / "wan"), "videos_dir": str(clips), "frames": WAN_FRAMES,
+            "size": f"{PX}x{PX}", "stats_path": str(root / "stats.safetensors"), "device": "cpu", "show_progress": False,
+            "root": root}
+
+
+def test_wan_folder_loads_with_its_text_encoder_and_encodes_prompts(wan_world):
+    """``models.load("wan-i2v", folder)`` goes through diffusers' ``from_pretrained`` and gets every component; the
+    prompt states are the UMT5 states of the prompt's tokens (``</s>`` appended), zero-padded to the pipeline's length."""
+    from transformers import UMT5EncoderModel
+
+    from cilnb import models
+    from cilnb.models.flow_video import WanI2VAdapter
+
+    m = models.load("wan-i2v", wan_world["model_path"], device="cpu")
+    assert isinstance(m, WanI2VAdapter) and isinstance(m.pipe.text_encoder, UMT5EncoderModel)
+    assert m.pipe.tokenizer is not None and m.pipe.image_encoder is not None and m.n_frames == (WAN_FRAMES - 1) // 4 + 1
+    ids = m.pipe.tokenizer("A cat walks").input_ids
+    assert ids[-1] == m.pipe.tokenizer.eos_token_id and m.pipe.tokenizer.unk_token_id not in ids and len(ids) == 4
+    pe, ne = m.encode_prompt("A cat walks", "")
+    with torch.no_grad():
+        states = m.pipe.text_encoder(torch.tensor([ids])).last_hidden_state[0]
+    torch.testing.assert_close(pe[0, :4], states)
+    assert pe.shape[1] > 4 and not pe[0, 4:].any()  # padded with zeros
+    assert ne[0, :1].abs().sum() > 0 and not ne[0, 1:].any()  # "" is just </s>
+    # no prompt given: the conditioning carries the encoded empty prompt
+    img = torch.rand(1, 3, PX, PX) * 2 - 1
+    cond = m.prepare_condition(img, num_frames=5)
+    x = torch.randn(1, m.n_frames, 16, PX // 8, PX // 8)
+    torch.testing.assert_close(m.check_condition(x, cond)["prompt_embeds"], ne)
+
+
+def test_wan_prompt_encoding_without_ftfy_says_what_to_install(wan_world, monkeypatch):
+    import diffusers.utils
+
+    from cilnb import models
+
+    m = models.load("wan-i2v", wan_world["model_path"], device="cpu")
+    monkeypatch.setattr(diffusers.utils, "is_ftfy_available", lambda: False)
+    with pytest.raises(ValueError, match="pip install ftfy"):
+        m.encode_prompt("a cat")
+
+
+@pytest.mark.slow
+def test_remedies_notebook_runs_on_wan(wan_world, tmp_path):
+    """Table 2 on a flow model, loaded from its folder and run through papermill exactly like the other notebooks:
+    every remedy family (and a combination) through Wan's flow schedule, its ``condition``/``y`` and latent space,
+    Analytic-Init from the model's own statistics, the empty prompt encoded by the folder's own UMT5."""
+    names = ["none", "analytic_init", "freeinit", "frameinit", "progressive", "alg", "cond_noise", "alg+analytic_init"]
+    res = _run("remedies", wan_world, tmp_path, n_images=2, n_steps=2, batch_size=4, remedies=names)
+    assert "wan-i2v: 2 images x 1 seeds, 8 remedies" in res.output.read_text()
+    for name in names[1:]:
+        assert f"{name}:" in res.verdict
+    assert "raise motion without losing quality:" in res.verdict and "Table 2 ordering" in res.verdict

@@ -375,3 +375,72 @@ def test_compare_runs_every_kind_of_remedy_on_a_tiny_svd():
     assert cmp.videos["none"].shape == (2, 2, 3, 32, 32)
     with pytest.raises(ValueError, match="pass images="):
         sample(m, torch.zeros(1, 4, 4, 4), n_steps=1, remedy="frameinit", cond={}, show_progress=False)
+
+
+# --- the trade-off figure stays legible at the default grid's 19 settings -----------------------------
+
+
+def _summary(labels, motion, quality, seed=0):
+    rng = np.random.RandomState(seed)
+    n = len(labels)
+    fd = np.asarray(quality, float)
+    return __import__("pandas").DataFrame({
+        "remedy": labels, "motion": motion, "motion_sem": 0.02 + 0.01 * rng.rand(n), "fd": fd, "fd_lo": fd - 0.5,
+        "fd_hi": fd + 0.7, "sprite_stability": 0.9 + 0.01 * rng.rand(n), "sprite_stability_sem": 0.005 * np.ones(n),
+        "first_frame_psnr": 30 + 0.1 * rng.rand(n), "first_frame_psnr_sem": 0.2 * np.ones(n),
+        "sec_per_video": 0.05 + 0.001 * rng.rand(n), "gt_motion": 1.2})
+
+
+@pytest.mark.parametrize("case", ["clustered", "coincident"])
+def test_tradeoff_labels_never_overlap_and_families_share_colour_and_marker(case):
+    """19 settings (the default grid with statistics), crowded as on a real run (most remedies barely move the numbers)
+    or all on one point: no two setting labels overlap, each lies inside its panel, every point of a family has the
+    family's colour and marker, and the legend names each family once."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from matplotlib.text import Text
+
+    from cilnb.plotting import plot_tradeoff
+    from cilnb.plotting.remedies import remedy_family
+
+    labels = list(R.default_grid(0.9))
+    assert len(labels) == 19
+    rng = np.random.RandomState(1)
+    if case == "clustered":
+        motion, fd = 0.8 + 0.03 * rng.rand(19), 12 + 0.4 * rng.rand(19)
+        motion[1:4] += 0.3  # the Analytic-Init rows move
+    else:
+        motion, fd = np.full(19, 0.8), np.full(19, 12.0)
+    with matplotlib.rc_context({"figure.dpi": 100}):
+        fig = plot_tradeoff(_summary(labels, motion, fd))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        fams = [remedy_family(l)[0] for l in labels]
+        multi = {f for f in fams if fams.count(f) > 1}
+        for ax in fig.axes:
+            texts = [t for t in ax.texts if t.get_text()]
+            assert sorted(t.get_text() for t in texts) == sorted(
+                (remedy_family(l)[1] or "default") for l, f in zip(labels, fams) if f in multi)
+            boxes = [Text.get_window_extent(t, renderer) for t in texts]  # the text's own box (an Annotation's adds its leader line)
+            frame = ax.get_window_extent(renderer)
+            for i, a in enumerate(boxes):
+                assert frame.x0 <= a.x0 and a.x1 <= frame.x1 and frame.y0 <= a.y0 and a.y1 <= frame.y1, texts[i].get_text()
+                for j in range(i):
+                    assert not a.overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
+            style = {}
+            for line, fam in zip([c.lines[0] for c in ax.containers], fams, strict=True):  # each point's errorbar
+                style.setdefault(fam, set()).add((matplotlib.colors.to_hex(line.get_color()), line.get_marker()))
+            assert all(len(s) == 1 for s in style.values()) and len({next(iter(s)) for s in style.values()}) == len(style)
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert legend == list(dict.fromkeys(fams)) + ["data's motion"]
+    plt.close(fig)
+
+
+def test_remedy_family_splits_the_grid_labels():
+    from cilnb.plotting.remedies import remedy_family
+
+    assert remedy_family("freeinit N=3") == ("freeinit", "N=3")
+    assert remedy_family("alg + analytic_init M=0.9") == ("alg + analytic_init", "M=0.9")
+    assert remedy_family("cond_noise 0.02") == ("cond_noise", "0.02")
+    assert remedy_family("none") == ("none", "") and remedy_family("alg+analytic_init") == ("alg+analytic_init", "")

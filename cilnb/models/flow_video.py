@@ -173,8 +173,13 @@ class WanI2VAdapter(FlowAdapter):
     # -- prompts and latents --------------------------------------------------------------------
 
     def encode_prompt(self, prompt, negative_prompt="") -> tuple[torch.Tensor, torch.Tensor]:
-        """UMT5 states through the pipeline's own ``encode_prompt``."""
+        """UMT5 states through the pipeline's own ``encode_prompt`` (which cleans prompts with ``ftfy``)."""
         self._need_text_encoder()
+        from diffusers.utils import is_ftfy_available
+
+        if not is_ftfy_available():  # diffusers' Wan prompt_clean calls ftfy.fix_text unguarded: a NameError otherwise
+            raise ValueError("Wan's prompt encoding needs the ftfy package (diffusers cleans prompts with it): "
+                             "`pip install ftfy` (in cilnb's models extra), or pass prompt_embeds= / call set_prompt_embeds()")
         pe, ne = self.pipe.encode_prompt(prompt, negative_prompt, do_classifier_free_guidance=True,
                                          num_videos_per_prompt=1, device=self.device)
         return pe.to(self.dtype), ne.to(self.dtype)

@@ -5,41 +5,132 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_tradeoff", "plot_videos"]
+__all__ = ["plot_tradeoff", "plot_videos", "remedy_family", "place_labels"]
+
+MARKERS = "osD^vPX*<>ph"
+_DIRS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]  # label offsets: NE first, then around
+_RINGS = (3, 9, 16, 24, 34, 46, 60, 76, 95)  # offset radii, points
+
+
+def remedy_family(label: str) -> tuple[str, str]:
+    """``(family, setting)`` of a comparison label: the words before the first setting (a word with ``=`` or a
+    number) and the rest, e.g. ``"freeinit N=3" -> ("freeinit", "N=3")``, ``"alg + analytic_init M=0.9" ->
+    ("alg + analytic_init", "M=0.9")``, ``"cond_noise 0.1" -> ("cond_noise", "0.1")``, ``"none" -> ("none", "")``."""
+    words = str(label).split()
+    for k, w in enumerate(words):
+        if k and ("=" in w or _is_number(w)):
+            return " ".join(words[:k]), " ".join(words[k:])
+    return str(label), ""
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
+def place_labels(ax, xy, texts, *, renderer=None, fontsize: float = 7, marker_px: float = 4.0, colors=None) -> list:
+    """Annotate the data points ``xy`` (``[n, 2]``) with ``texts`` so that no two labels overlap (greedy).
+
+    Each label goes to the first candidate offset (8 directions on rings of growing radius, in
+    points) whose box lies inside the axes and overlaps no label placed before and no point's marker
+    (a ``2 marker_px`` square); off the first two rings a thin leader line joins it to its point. A
+    label that fits nowhere takes the candidate with the fewest overlaps. Empty texts are skipped;
+    ``colors``: one text colour per point (default black); labels sit on a translucent white box.
+    Call it once the layout is final: offsets are in points, so saving at another dpi keeps labels apart.
+    Returns the annotations in the order placed.
+    """
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    renderer = renderer or fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    disp = ax.transData.transform(xy)
+    m = marker_px * fig.dpi / 100.0
+    taken = [Bbox.from_bounds(x - m, y - m, 2 * m, 2 * m) for x, y in disp if np.isfinite([x, y]).all()]
+    out = []
+    colors = ["k"] * len(xy) if colors is None else list(colors)
+    back = dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.75)
+    for (x, y), text, color in zip(xy, texts, colors):
+        if not text or not np.isfinite([x, y]).all():
+            continue
+        best = None  # (hits, ring, offset, ha, va, box)
+        for ring, r in enumerate(_RINGS):
+            for dx, dy in _DIRS:
+                ha, va = {1: "left", -1: "right", 0: "center"}[dx], {1: "bottom", -1: "top", 0: "center"}[dy]
+                ann = ax.annotate(text, (x, y), xytext=(dx * r, dy * r), textcoords="offset points", fontsize=fontsize, ha=ha,
+                                  va=va, annotation_clip=False)
+                box = ann.get_window_extent(renderer).padded(1.0)
+                ann.remove()
+                inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                hits = sum(box.overlaps(b) for b in taken) + (0 if inside else len(taken) + 1)
+                if best is None or hits < best[0]:
+                    best = (hits, ring, (dx * r, dy * r), ha, va, box)
+                if hits == 0:
+                    break
+            if best[0] == 0:
+                break
+        _, ring, offset, ha, va, box = best
+        arrow = dict(arrowstyle="-", lw=0.5, color="0.45", shrinkA=0, shrinkB=2) if ring > 1 else None
+        out.append(ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", fontsize=fontsize, ha=ha, va=va,
+                               annotation_clip=False, arrowprops=arrow, color=color, bbox=back))
+        taken.append(box)
+    return out
 
 
 def plot_tradeoff(summary: pd.DataFrame):
     """Motion vs quality, one point per remedy and setting, error bars: 2 s.e. of motion and the FD's 95%
-    bootstrap interval (toy), or first-frame PSNR when there is no quality distance."""
+    bootstrap interval (toy), or first-frame PSNR when there is no quality distance.
+
+    One colour and marker per remedy family (:func:`remedy_family`) with a legend below the panels; in a
+    family of several settings each point is labelled with its setting (``"default"`` for the bare name),
+    placed by :func:`place_labels` so that no two labels overlap, in a darker shade of the family's colour."""
     import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+    from matplotlib.lines import Line2D
 
     has_fd = "fd" in summary and bool(summary.fd.notna().all())
     panels = [("fd", "FD to real toy videos (lower is better;\nbars: 95% bootstrap)")] if has_fd else []
     if "sprite_stability" in summary:
         panels.append(("sprite_stability", "sprite stability (higher is better)"))
     panels += [("first_frame_psnr", "frame-0 PSNR to y (dB)"), ("sec_per_video", "seconds per video (same run)")]
-    families = list(dict.fromkeys(r.split(" ")[0] for r in summary.remedy))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.5), squeeze=False)
+    fam_of = {r: remedy_family(r) for r in summary.remedy}
+    families = list(dict.fromkeys(f for f, _ in fam_of.values()))
+    size = {f: sum(g == f for g, _ in fam_of.values()) for f in families}
+    style = {f: (f"C{k % 10}", MARKERS[k % len(MARKERS)]) for k, f in enumerate(families)}
+    texts = [(s or "default") if size[f] > 1 else "" for f, s in (fam_of[r] for r in summary.remedy)]
+    n_rows = -(-(len(families) + 1) // 5)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 5.0 + 0.25 * n_rows), squeeze=False)
     axes = axes[0]
+    gt = float(summary.gt_motion.iloc[0])
     for ax, (col, lab) in zip(axes, panels):
         for r in summary.itertuples():
-            fam = r.remedy.split(" ")[0]
             if col == "fd":
                 yerr = [[r.fd - r.fd_lo], [r.fd_hi - r.fd]]
             elif col in ("first_frame_psnr", "sprite_stability"):
                 yerr = 2 * getattr(r, f"{col}_sem")
             else:
                 yerr = None
-            ax.errorbar(r.motion, getattr(r, col), xerr=2 * r.motion_sem, yerr=yerr, fmt="o", capsize=3,
-                        color=f"C{families.index(fam) % 10}")
-            ax.annotate(r.remedy, (r.motion, getattr(r, col)), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        gt = summary.gt_motion.iloc[0]
+            c, mk = style[fam_of[r.remedy][0]]
+            ax.errorbar(r.motion, getattr(r, col), xerr=2 * r.motion_sem, yerr=yerr, fmt=mk, ms=6, capsize=3, color=c,
+                        elinewidth=0.9, alpha=0.9)
         if np.isfinite(gt):
-            ax.axvline(gt, color="k", ls="--", lw=0.8, label="data's motion")
-            ax.legend(fontsize=8)
+            ax.axvline(gt, color="k", ls="--", lw=0.8)
+        ax.margins(0.18)
         ax.set_xlabel("motion (mean; bars: 2 s.e.)")
         ax.set_ylabel(lab)
-    fig.tight_layout()
+    handles = [Line2D([], [], ls="", marker=style[f][1], color=style[f][0], label=f) for f in families]
+    if np.isfinite(gt):
+        handles.append(Line2D([], [], color="k", ls="--", lw=0.8, label="data's motion"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.02 + 0.045 * n_rows, 1, 1))
+    renderer = fig.canvas.get_renderer()
+    dark = [tuple(0.6 * c for c in to_rgb(style[fam_of[r][0]][0])) for r in summary.remedy]
+    for ax, (col, _) in zip(axes, panels):
+        place_labels(ax, np.column_stack([summary.motion, summary[col]]), texts, renderer=renderer, colors=dark)
     return fig
 
 
