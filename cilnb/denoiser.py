@@ -14,6 +14,7 @@ implements the contract for every model is :class:`cilnb.models.base.Adapter`;
 """
 from __future__ import annotations
 
+import operator
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -76,7 +77,9 @@ class Cond(dict):
                 )
             extras = {k: v for k, v in value.items() if k != "y"}
             return cls(value["y"], **extras)
-        raise TypeError(
+        from .checks import InputTypeError  # a TypeError that is also a ValueError
+
+        raise InputTypeError(
             f"the conditioning must be a Cond, a dict holding 'y', or an image tensor [B, C, H, W]; got {type(value).__name__}"
         )
 
@@ -133,8 +136,9 @@ class Cond(dict):
 
     def select(self, index: "int | slice | torch.Tensor | Sequence[int]") -> "Cond":
         """The rows ``index`` (an int keeps the batch dim) of every batched tensor (:meth:`is_batched`); other values kept."""
-        if isinstance(index, int):
-            index = slice(index, index + 1)
+        if not isinstance(index, (slice, list, tuple)) and not torch.is_tensor(index):
+            i = operator.index(index)  # ints (numpy ints too) keep the batch dim
+            index = slice(i, i + 1)
         return Cond.of({k: (v[index] if self.is_batched(v) else v) for k, v in self.items()})
 
     def expand(self, n: int) -> "Cond":

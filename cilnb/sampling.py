@@ -14,7 +14,7 @@ sampler. The sampling notebooks reach it through :func:`cilnb.sweep.run_sweep`.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 
@@ -208,7 +208,7 @@ def sample(
     needed only by remedies that encode them (FrameInit on latent models). Per-sample seeding holds
     with every remedy.
     """
-    full = Cond.of(y)  # the one coercion: a tensor, a dict with "y" or a Cond
+    full = Cond.of(y) if isinstance(y, Mapping) else Cond(y)  # the one coercion; y itself is checked next
     y = checks.check_model_input("y", full.y, model, rank=4, layout="[B, C, H, W] (conditional images)")  # rank, dtype, NaN/inf
     seeds = checks.check_seeds(seed, y.shape[0])  # one int per image
     extra = checks.check_cond(full.extras, y.shape[0], scalars=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -49,6 +50,7 @@ def test_select_slices_batched_values_and_keeps_the_rest():
     assert isinstance(s, Cond) and list(s) == list(c)
     assert torch.equal(s.y, y[1:3]) and torch.equal(s["motion"], torch.tensor([2.0, 3.0]))
     assert s["scale"] is c["scale"] and s["text"] is text and s["fps"] == 7 and s["mask"] is None
+    assert torch.equal(c.select(np.int64(2)).y, y[2:3])
     one = c.select(2)  # an int keeps the batch dim
     assert one.y.shape == (1, 2, 2, 2) and torch.equal(one["motion"], torch.tensor([3.0]))
     idx = c.select(torch.tensor([2, 0, 2]))  # index tensors (the probe's rows)
@@ -109,6 +111,8 @@ def test_sample_with_a_dict_a_cond_or_y_and_extras_is_bit_identical(model):
         sample(model, y, cond={"y": y}, **kw)
     with pytest.raises(ValueError, match="no 'y'"):
         sample(model, {"motion": motion}, **kw)
+    with pytest.raises(ValueError, match="y must be a torch.Tensor"):  # a bad y is still reported as y
+        sample(model, y.numpy(), **kw)
 
 
 def test_probe_takes_the_whole_cond_or_y_and_extras(model):

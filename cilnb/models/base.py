@@ -41,7 +41,7 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 #: ``fn(t, cond) -> cond``: ``t`` float64 ``[B]`` normalised times (CPU), ``cond`` the conditioning
-#: dict; returns a NEW dict (see :meth:`Adapter.condition_hook`).
+#: (a :class:`~cilnb.denoiser.Cond` when it holds ``y``); returns a NEW mapping (see :meth:`Adapter.condition_hook`).
 ConditionHook = Callable[[Times, Cond], Cond]
 
 
