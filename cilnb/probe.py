@@ -43,8 +43,8 @@ def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None
     if not bool(torch.isfinite(ts).all()) or bool((ts <= 0).any()) or bool((ts > 1).any()):
         raise ValueError(f"probe times must lie in (0, 1] (normalised; 1 = T), got {ts.tolist()}")
     if isinstance(cond, Mapping) and "y" in cond:
-        if y is not None:
-            raise ValueError("y is given twice (y= and cond['y']): pass the conditioning once, as cond=Cond(y, **extras)")
+        if y is not None and y is not cond["y"]:
+            raise ValueError("y is given twice (y= and another cond['y']): pass the conditioning once, as cond=Cond(y, **extras)")
         y, cond = cond["y"], Cond.of(cond).extras
     if y is None:
         y = x0[:, 0]

@@ -213,8 +213,9 @@ def sample(
     seeds = checks.check_seeds(seed, y.shape[0])  # one int per image
     extra = checks.check_cond(full.extras, y.shape[0], scalars=False)
     added = checks.check_cond(cond, y.shape[0], scalars=False)
-    if "y" in added:
-        raise ValueError("cond= holds 'y' while y is given: pass the whole conditioning as y (sample(model, cond)), or y and the extras")
+    if "y" in added:  # sample(model, cond["y"], cond=cond): the same tensor twice is the old spelling, accepted
+        if added.pop("y") is not full.y:
+            raise ValueError("cond= holds another 'y' than the y given: pass the whole conditioning as y (sample(model, cond)), or y and the extras")
     both = sorted(set(extra) & set(added))
     if both:
         raise ValueError(f"conditioning {both} given both in y's Cond and in cond=: give each once")

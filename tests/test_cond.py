@@ -107,8 +107,9 @@ def test_sample_with_a_dict_a_cond_or_y_and_extras_is_bit_identical(model):
     assert not torch.equal(old, sample(model, y, **kw))  # the extra really reaches the model
     with pytest.raises(ValueError, match="both in y's Cond and in cond="):
         sample(model, Cond(y, motion=motion), cond={"motion": motion}, **kw)
-    with pytest.raises(ValueError, match="cond= holds 'y'"):
-        sample(model, y, cond={"y": y}, **kw)
+    assert torch.equal(old, sample(model, y, cond={"y": y, "motion": motion}, **kw))  # the old spelling: the same y twice
+    with pytest.raises(ValueError, match="cond= holds another 'y'"):
+        sample(model, y, cond={"y": y.clone()}, **kw)
     with pytest.raises(ValueError, match="no 'y'"):
         sample(model, {"motion": motion}, **kw)
     with pytest.raises(ValueError, match="y must be a torch.Tensor"):  # a bad y is still reported as y
@@ -123,7 +124,7 @@ def test_probe_takes_the_whole_cond_or_y_and_extras(model):
     b = one_step_predictions(model, sv.videos, ts, cond=Cond(sv.condition, motion=motion), batch_size=3)
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="y is given twice"):
-        one_step_predictions(model, sv.videos, ts, y=sv.condition, cond=Cond(sv.condition))
+        one_step_predictions(model, sv.videos, ts, y=sv.condition, cond=Cond(sv.condition.clone()))
 
 
 class _Stop(Exception):
