@@ -4,8 +4,8 @@ Contract (k-diffusion's ``D(x, sigma) -> x0`` on normalised time)::
 
     model(x_t: Video [B, F, C, H, W], t: Times [B] in [0, 1], **cond) -> x0_hat: Video [B, F, C, H, W]
 
-``cond`` holds the conditioning (``y``: the conditional image ``Images [B, C, H, W]``; optional
-``motion``: ``[B]``); the model carries its :class:`cilnb.schedules.Schedule` as ``.schedule``.
+``cond`` holds the conditioning, a :class:`Cond` (``y``: the conditional image ``Images [B, C, H, W]``;
+extras such as ``motion``: ``[B]``; a plain dict with ``"y"`` works too); the model carries its :class:`cilnb.schedules.Schedule` as ``.schedule``.
 Samplers (``cilnb.sampling``) and the probe (``cilnb.probe``) only ever see this contract; each
 parameterisation (eps, v, x0, flow velocity, EDM preconditioning) is a thin conversion here, and
 :func:`to_x0` is the one dispatch from a prediction type to ``x0_hat``. The one adapter base that
@@ -14,7 +14,8 @@ implements the contract for every model is :class:`cilnb.models.base.Adapter`;
 """
 from __future__ import annotations
 
-from typing import Any
+import operator
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -41,8 +42,126 @@ Video = torch.Tensor
 Images = torch.Tensor
 #: Normalised times, ``[B]`` float64 in ``[0, 1]`` (``1 = T``), or one scalar for the whole batch.
 Times = torch.Tensor
-#: The conditioning dict a model is called with (``{"y": Images, ...}``; tensors batch-first).
-Cond = dict[str, Any]
+
+
+class Cond(dict):
+    """The conditioning a model is called with, ``y`` carried end to end (Sec. 3: the conditional image).
+
+    A ``dict`` that always holds ``"y"`` (the conditional image or image latent, :data:`Images`
+    ``[B, C, H, W]``; ``None`` only in an unconditional branch that drops the image) plus
+    model-specific extras (text embeddings, ``motion``, ``fps``, ``guidance``...), tensors batch-first.
+    Being a dict, ``model(x_t, t, **cond)`` and ``cond["y"]`` work as before, and a plain dict
+    with ``"y"`` is accepted wherever a ``Cond`` is: entry points coerce once with :meth:`of`.
+
+    ``Cond(y, **extras)``; ``.y``, ``.extras``, ``.with_y(y)``, ``.replace(**values)``,
+    ``.select(index)`` (the rows of every batched tensor), ``.to(device, dtype)``, ``Cond.cat(conds)``.
+    """
+
+    def __init__(self, y: Images | None, /, **extras: Any):
+        if "y" in extras:
+            raise ValueError("Cond(y, **extras) got y twice: pass the conditional image once, as the first argument")
+        super().__init__(y=y, **extras)
+
+    @classmethod
+    def of(cls, value: "Cond | Mapping[str, Any] | Images") -> "Cond":
+        """``value`` as a :class:`Cond`: a ``Cond`` itself (not copied), a mapping holding ``"y"``, or a bare image tensor ``y``."""
+        if isinstance(value, Cond):
+            return value
+        if torch.is_tensor(value):
+            return cls(value)
+        if isinstance(value, Mapping):
+            if "y" not in value:
+                raise ValueError(
+                    f"the conditioning has no 'y' (keys {sorted(map(str, value))}): it must hold the conditional image "
+                    "[B, C, H, W]; build it with model.prepare_condition(images) or cilnb.denoiser.Cond(y, **extras)"
+                )
+            extras = {k: v for k, v in value.items() if k != "y"}
+            return cls(value["y"], **extras)
+        from .checks import InputTypeError  # a TypeError that is also a ValueError
+
+        raise InputTypeError(
+            f"the conditioning must be a Cond, a dict holding 'y', or an image tensor [B, C, H, W]; got {type(value).__name__}"
+        )
+
+    @classmethod
+    def cat(cls, conds: "Sequence[Cond | Mapping[str, Any]]") -> "Cond":
+        """Conditionings of consecutive rows joined along the batch: tensors concatenated, equal non-tensor values kept once."""
+        conds = [cls.of(c) for c in conds]
+        if not conds:
+            raise ValueError("Cond.cat needs at least one conditioning")
+        out = {}
+        for k in conds[0]:
+            vals = [c[k] for c in conds]
+            if torch.is_tensor(vals[0]):
+                out[k] = torch.cat(vals, dim=0)
+            else:
+                if any(v != vals[0] for v in vals[1:]):
+                    raise ValueError(f"the conditionings hold different non-tensor values for {k!r}: give one value per row as a tensor")
+                out[k] = vals[0]
+        return cls.of(out)
+
+    @property
+    def y(self) -> Images | None:
+        """The conditional image (latent) ``[B, C, H, W]``."""
+        return self["y"]
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Everything but ``y``, as a plain dict."""
+        return {k: v for k, v in self.items() if k != "y"}
+
+    @property
+    def batch_size(self) -> int | None:
+        """``B``, the rows of ``y`` (``None`` without a ``y`` tensor)."""
+        y = self["y"]
+        return int(y.shape[0]) if torch.is_tensor(y) and y.ndim else None
+
+    def copy(self) -> "Cond":
+        return Cond.of(dict(self))
+
+    def with_y(self, y: Images | None) -> "Cond":
+        """A copy with ``y`` replaced (the extras shared, not copied)."""
+        return Cond(y, **self.extras)
+
+    def replace(self, **values: Any) -> "Cond":
+        """A copy with the given entries set (``y=`` included)."""
+        return Cond.of({**self, **values})
+
+    def is_batched(self, value: Any) -> bool:
+        """Whether ``value`` has one row per video: a tensor with a leading dim of ``B`` (any tensor with a dim when ``y`` is ``None``)."""
+        if not torch.is_tensor(value) or value.ndim == 0:
+            return False
+        B = self.batch_size
+        return B is None or value.shape[0] == B
+
+    def select(self, index: "int | slice | torch.Tensor | Sequence[int]") -> "Cond":
+        """The rows ``index`` (an int keeps the batch dim) of every batched tensor (:meth:`is_batched`); other values kept."""
+        if not isinstance(index, (slice, list, tuple)) and not torch.is_tensor(index):
+            i = operator.index(index)  # ints (numpy ints too) keep the batch dim
+            index = slice(i, i + 1)
+        return Cond.of({k: (v[index] if self.is_batched(v) else v) for k, v in self.items()})
+
+    def expand(self, n: int) -> "Cond":
+        """A one-row conditioning repeated ``n`` times along the batch (a view: ``Tensor.expand``), other values kept."""
+        if self.batch_size not in (None, 1):
+            raise ValueError(f"Cond.expand repeats one row, but this conditioning holds {self.batch_size}: select(i) one row first")
+        return Cond.of({k: (v.expand(n, *v.shape[1:]) if self.is_batched(v) else v) for k, v in self.items()})
+
+    def to(self, device=None, dtype: torch.dtype | None = None) -> "Cond":
+        """Every tensor moved to ``device``; floating-point tensors also cast to ``dtype`` when given."""
+        def move(v):
+            if not torch.is_tensor(v):
+                return v
+            return v.to(device, dtype) if dtype is not None and v.is_floating_point() else v.to(device)
+
+        return Cond.of({k: move(v) for k, v in self.items()})
+
+    def __repr__(self) -> str:
+        def show(v):
+            return f"tensor{list(v.shape)} {str(v.dtype).replace('torch.', '')}" if torch.is_tensor(v) else repr(v)
+
+        return "Cond(" + ", ".join(f"{k}={show(v)}" for k, v in self.items()) + ")"
+
 
 #: The one spelling of prediction types inside cilnb (what the network outputs).
 PREDICTION_TYPES = ("eps", "v", "x0", "flow", "edm")

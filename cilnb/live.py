@@ -28,6 +28,8 @@ import numpy as np
 if TYPE_CHECKING:  # torch is imported where it is used, so ``Lab.toy(show_progress=True)`` shows its import
     import torch
 
+    from .denoiser import Cond
+
 __all__ = ["Lab", "SampleResult", "ProbeResult"]
 
 
@@ -169,19 +171,18 @@ class Lab:
             raise ValueError("init='analytic' needs Analytic-Init statistics: build the Lab with stats= "
                              "(python -m cilnb stats, or the shipped data/toy_stats.safetensors for the toy)")
         S = self.n_seeds
-        y = self.images[i:i + 1].expand(S, *self.images.shape[1:])
-        extra = self._cond_of(i, S)
+        cond = self._cond_of(i, S)
         if guidance is not None:
-            extra["guidance"] = guidance
+            cond["guidance"] = guidance
         if remedy is not None and remedy != "none":
             sample_kwargs["remedy"] = remedy
         sampler = sample_kwargs.pop("sampler", self.sampler)
         settings = dict(i=i, M=float(M), init=init, seed=int(seed), n_steps=n_steps or self.n_steps, sampler=sampler,
                         guidance=guidance, **{"remedy": "none", **sample_kwargs})
         t0 = time.perf_counter()
-        x = sample(self.model, y, n_steps=settings["n_steps"], start=float(M), init=init, stats=self.stats,
+        x = sample(self.model, cond, n_steps=settings["n_steps"], start=float(M), init=init, stats=self.stats,
                    sampler=sampler, seed=[int(seed) + s for s in range(S)],
-                   cond=extra, show_progress=False, **sample_kwargs)
+                   show_progress=False, **sample_kwargs)
         videos = self.decode(x).float().clamp(-1, 1)
         seconds = time.perf_counter() - t0
         self.calls.append({"kind": "sample", **settings})
@@ -190,11 +191,11 @@ class Lab:
                             alignment=_align_psnr(videos, self.decode_image(i).expand(S, -1, -1, -1)),
                             seconds=seconds, settings=settings)
 
-    def _cond_of(self, i: int, n: int) -> dict:
-        """Image ``i``'s extra conditioning, repeated ``n`` times along the batch."""
-        import torch
+    def _cond_of(self, i: int, n: int) -> "Cond":
+        """Image ``i``'s conditioning (``y`` and the extras), repeated ``n`` times along the batch."""
+        from .denoiser import Cond  # imports torch: kept out of module import (see above)
 
-        return {k: (v[i:i + 1].expand(n, *v.shape[1:]) if torch.is_tensor(v) else v) for k, v in self.cond.items()}
+        return Cond(self.images, **self.cond).select(i).expand(n)
 
     def decode_image(self, i: int) -> torch.Tensor:
         """The conditional image ``i`` in pixels, ``[1, C, H, W]`` (frame 0 of the ground truth)."""
@@ -213,7 +214,7 @@ class Lab:
             raise ValueError(f"t must lie in (0, 1] (normalised; 1 = T), got {t}")
         t0 = time.perf_counter()
         x0 = self.x0[i:i + 1]
-        pred = one_step_predictions(self.model, x0, [t], y=self.images[i:i + 1], cond=self._cond_of(i, 1), seed=int(seed))[:, 0]
+        pred = one_step_predictions(self.model, x0, [t], cond=self._cond_of(i, 1), seed=int(seed))[:, 0]
         sched = self.model.schedule
         eps = per_sample_noise([int(seed)], x0.shape[1:]).to(x0.device, x0.dtype)
         x_t = float(sched.alpha(torch.tensor(t))) * x0 + float(sched.sigma(torch.tensor(t))) * eps

@@ -20,6 +20,7 @@ import torch
 
 from . import checks
 from ._util import progress
+from .denoiser import Cond, Images, Video
 from .sampling import per_sample_noise
 
 __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_start", "MotionFn"]
@@ -27,8 +28,9 @@ __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_st
 MotionFn = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 
 
-def _validate(model, x0: torch.Tensor, ts, y: torch.Tensor | None, batch_size=None, cond=None):
-    """Checked ``(x0, ts, y, batch_size, cond)``: videos and images float in the model's range (cilnb.checks)."""
+def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None) -> tuple[Video, torch.Tensor, int | None, Cond]:
+    """Checked ``(x0, ts, batch_size, cond)``: videos and images float in the model's range (cilnb.checks); ``cond``
+    the one :class:`~cilnb.denoiser.Cond` (``y``: given, or ``cond["y"]``, or frame 0 of ``x0``)."""
     x0 = checks.check_model_input("x0", x0, model, rank=5, layout="a batch of videos [B, F, C, H, W]")
     if isinstance(ts, (str, bytes)):
         raise checks.InputTypeError(f"ts must be normalised times in (0, 1] (a list or tensor), got the string {ts!r}")
@@ -40,6 +42,10 @@ def _validate(model, x0: torch.Tensor, ts, y: torch.Tensor | None, batch_size=No
         raise ValueError("ts is empty: give at least one normalised time in (0, 1]")
     if not bool(torch.isfinite(ts).all()) or bool((ts <= 0).any()) or bool((ts > 1).any()):
         raise ValueError(f"probe times must lie in (0, 1] (normalised; 1 = T), got {ts.tolist()}")
+    if isinstance(cond, Mapping) and "y" in cond:
+        if y is not None and y is not cond["y"]:
+            raise ValueError("y is given twice (y= and another cond['y']): pass the conditioning once, as cond=Cond(y, **extras)")
+        y, cond = cond["y"], Cond.of(cond).extras
     if y is None:
         y = x0[:, 0]
     else:
@@ -48,17 +54,17 @@ def _validate(model, x0: torch.Tensor, ts, y: torch.Tensor | None, batch_size=No
         raise ValueError(f"y must be [B, C, H, W] = {(x0.shape[0], *x0.shape[2:])}, got {tuple(y.shape)}")
     batch_size = checks.check_batch_size("batch_size", batch_size)
     cond = checks.check_cond(cond, x0.shape[0])
-    return x0, ts, y, batch_size, cond
+    return x0, ts, batch_size, Cond(y, **cond)
 
 
 @torch.no_grad()
 def one_step_predictions(
     model,
-    x0: torch.Tensor,
+    x0: Video,
     ts,
     *,
-    y: torch.Tensor | None = None,
-    cond: Mapping | None = None,
+    y: Images | None = None,
+    cond: Cond | Mapping | None = None,
     seed: int | Sequence[int] = 0,
     batch_size: int = 64,
     show_progress: bool = False,
@@ -67,15 +73,15 @@ def one_step_predictions(
 
     ``X_t = alpha_t x0 + sigma_t eps`` with one ``eps`` per video (drawn from ``seed + b``, the same
     for every t); ``y`` defaults to frame 0; ``cond`` holds extra per-video conditioning (e.g.
-    ``motion``).
+    ``motion``), or the whole conditioning with ``y`` (a :class:`~cilnb.denoiser.Cond`, then no ``y=``).
     """
-    x0, ts, y, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
+    x0, ts, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
     seeds = checks.check_seeds(seed, x0.shape[0])
     eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
-    return _predict(model, x0, eps, ts, y, cond, batch_size, show_progress)
+    return _predict(model, x0, eps, ts, cond, batch_size, show_progress)
 
 
-def _predict(model, x0, eps, ts, y, cond, batch_size, show_progress):
+def _predict(model, x0: Video, eps: Video, ts: torch.Tensor, cond: Cond, batch_size, show_progress) -> torch.Tensor:
     """All (video, t) pairs in chunks: index ``j = b * K + k``."""
     B, K = x0.shape[0], ts.numel()
     batch_size = batch_size or B * K
@@ -88,8 +94,7 @@ def _predict(model, x0, eps, ts, y, cond, batch_size, show_progress):
         idx = slice(lo, lo + batch_size)
         bi = b_all[idx].to(x0.device)
         xt = sched.add_noise(x0[bi], t_all[idx], eps[bi])
-        c = {k: (v[bi] if torch.is_tensor(v) and v.ndim > 0 else v) for k, v in cond.items()}
-        out[idx] = model(xt, t_all[idx], y=y[bi], **c)
+        out[idx] = model(xt, t_all[idx], **cond.select(bi))
     return out.view(B, K, *x0.shape[1:])
 
 
@@ -109,11 +114,11 @@ def _dist_to_cond(videos: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def probe_table(
     model,
-    x0: torch.Tensor,
+    x0: Video,
     ts,
     *,
-    y: torch.Tensor | None = None,
-    cond: Mapping | None = None,
+    y: Images | None = None,
+    cond: Cond | Mapping | None = None,
     motion_fns: Mapping[str, MotionFn] | None = None,
     seed: int | Sequence[int] = 0,
     batch_size: int = 64,
@@ -127,11 +132,12 @@ def probe_table(
     ``name``: ``<name>_pred``, ``<name>_gt`` and ``<name>_retention = pred / gt`` (NaN where the
     ground truth is static). Pass ``predictions`` from :func:`one_step_predictions` to reuse them.
     """
-    x0, ts, y, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
+    x0, ts, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
+    y = cond.y
     if motion_fns is not None and (not isinstance(motion_fns, Mapping) or not all(callable(f) for f in motion_fns.values())):
         raise checks.InputTypeError("motion_fns must be a dict {name: function(videos [N, F, C, H, W]) -> [N] values}")
     if predictions is None:
-        predictions = one_step_predictions(model, x0, ts, y=y, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+        predictions = one_step_predictions(model, x0, ts, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
     elif not isinstance(predictions, torch.Tensor) or tuple(predictions.shape) != (x0.shape[0], ts.numel(), *x0.shape[1:]):
         got = tuple(predictions.shape) if isinstance(predictions, torch.Tensor) else type(predictions).__name__
         raise ValueError(f"predictions must be one_step_predictions(...) for these videos and ts, [B, K, F, C, H, W] = "
@@ -160,12 +166,12 @@ def probe_table(
 @torch.no_grad()
 def leakage_index(
     model,
-    x0: torch.Tensor,
+    x0: Video,
     ts,
     *,
-    y: torch.Tensor | None = None,
-    y_swap: torch.Tensor | None = None,
-    cond: Mapping | None = None,
+    y: Images | None = None,
+    y_swap: Images | None = None,
+    cond: Cond | Mapping | None = None,
     seed: int | Sequence[int] = 0,
     batch_size: int = 64,
     show_progress: bool = False,
@@ -180,8 +186,8 @@ def leakage_index(
     follows only the image, 0 when it follows only the noisy video. Rows: ``video, t, d_y, d_x,
     index``. Needs at least two videos unless ``y_swap`` is given.
     """
-    x0, ts, y, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
-    B = x0.shape[0]
+    x0, ts, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
+    y, B = cond.y, x0.shape[0]
     if y_swap is None:
         if B < 2:
             raise ValueError("leakage_index swaps y between videos: give at least 2 videos or y_swap=")
@@ -193,9 +199,9 @@ def leakage_index(
     seeds = checks.check_seeds(seed, B)
     eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
     eps2 = per_sample_noise([s + 7_919_011 for s in seeds], x0.shape[1:]).to(x0.device, x0.dtype)
-    base = _predict(model, x0, eps, ts, y, cond, batch_size, show_progress)
-    swapped = _predict(model, x0, eps, ts, y_swap, cond, batch_size, show_progress)
-    renoised = _predict(model, x0, eps2, ts, y, cond, batch_size, show_progress)
+    base = _predict(model, x0, eps, ts, cond, batch_size, show_progress)
+    swapped = _predict(model, x0, eps, ts, cond.with_y(y_swap), batch_size, show_progress)
+    renoised = _predict(model, x0, eps2, ts, cond, batch_size, show_progress)
     d_y = (swapped - base).abs().mean(dim=(2, 3, 4, 5)).cpu().numpy().ravel()
     d_x = (renoised - base).abs().mean(dim=(2, 3, 4, 5)).cpu().numpy().ravel()
     K = ts.numel()

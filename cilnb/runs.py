@@ -61,11 +61,40 @@ from typing import Callable, Sequence
 
 from .io import ImageSet, write_mp4
 
-__all__ = ["Unit", "SweepResult", "grid_units", "canonical_batches", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE"]
+__all__ = ["Unit", "SweepResult", "grid_units", "canonical_batches", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE",
+           "weights_digest", "default_run_dir"]
 
 INITS = ("standard", "analytic")
 SWEEP_FORMAT = "cilnb.sweep"
 NOISE_RULE = "sha256(seed:image name)"  # how a unit's noise is seeded (Unit.noise_seed); sweeps before it used the bare seed
+
+
+# ----------------------------------------------------------------------------------------------
+# run folders: which weights and settings made them
+# ----------------------------------------------------------------------------------------------
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of a model's parameters and buffers (names, shapes and values): which weights made a result."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def default_run_dir(kind: str, label: str, model, **settings) -> Path:
+    """``<run root>/<kind>_<label>_<hash>`` (:func:`cilnb._util.run_root`: ``$CILNB_RUN_DIR`` or
+    ``<repo>/build/runs``): the hash covers the weights and the settings a sweep cannot change on
+    resume, so a retrained model or other settings never reuse stale videos. Shown in notebooks/m_sweep.ipynb."""
+    from ._util import run_root
+
+    # the sweep's noise rule is part of the key: folders of sweeps seeded another way are never resumed
+    key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, **settings}, sort_keys=True, default=str)
+    return run_root() / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,21 +276,6 @@ def _file_digest(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _concat_cond(conds: list[dict]) -> dict:
-    import torch
-
-    out = {}
-    for k in conds[0]:
-        vals = [c[k] for c in conds]
-        if torch.is_tensor(vals[0]):
-            out[k] = torch.cat(vals, dim=0)
-        else:
-            if any(v != vals[0] for v in vals[1:]):
-                raise ValueError(f"prepare_condition returned different non-tensor values for {k!r} across images")
-            out[k] = vals[0]
-    return out
 
 
 def _save_unit(path: Path, video, latents, meta: dict, mp4: bool, fps: int) -> None:
@@ -492,6 +506,7 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
     import torch
 
     from ._util import atomic_write, file_errors, progress
+    from .denoiser import Cond
     from .sampling import sample
 
     sched = model.schedule
@@ -570,16 +585,15 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
                                                 **images.cond_of(u.image))
                         for b, u in enumerate(chunk)
                     ]
-                cond = _concat_cond(conds)
+                cond = Cond.cat(conds)
             else:
                 per_image = [images.cond_of(u.image) for u in chunk]
-                cond = {"y": imgs, **{k: torch.tensor([c[k] for c in per_image], device=device) for k in images.cond}}
-            y = cond.pop("y")
+                cond = Cond(imgs, **{k: torch.tensor([c[k] for c in per_image], device=device) for k in images.cond})
             M, init = chunk[0].M, chunk[0].init
             uses_stats = init == "analytic" or (remedy is not None and remedy.needs_stats)
             x = sample(
-                model, y, n_steps=n_steps, start=starts[M], init=init, stats=stats if uses_stats else None,
-                sampler=sampler, seed=[u.noise_seed for u in chunk], frames=frames, cond=cond, show_progress=False,
+                model, cond, n_steps=n_steps, start=starts[M], init=init, stats=stats if uses_stats else None,
+                sampler=sampler, seed=[u.noise_seed for u in chunk], frames=frames, show_progress=False,
                 remedy=remedy, images=imgs if remedy is not None else None,
             )
             _check_finite_output(x, chunk, model_label, "sampled")

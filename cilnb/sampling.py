@@ -14,12 +14,13 @@ sampler. The sampling notebooks reach it through :func:`cilnb.sweep.run_sweep`.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 
 from . import checks
 from ._util import progress
+from .denoiser import Cond, Images, Video
 
 __all__ = ["sample_ddim", "sample_euler", "sample_heun", "SAMPLERS", "ETA_CONVENTIONS", "initial_noise", "sample", "per_sample_noise"]
 
@@ -37,7 +38,7 @@ def _coeffs(model, ts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     return ts, alphas, sigmas
 
 
-def _denoise(model, x, t: float, cond: dict) -> torch.Tensor:
+def _denoise(model, x: Video, t: float, cond: Cond | dict) -> Video:
     tt = torch.full((x.shape[0],), float(t), dtype=torch.float64)
     return model(x, tt, **cond)
 
@@ -170,7 +171,7 @@ def initial_noise(model, seeds: Sequence[int], shape: Sequence[int], start: floa
 @torch.no_grad()
 def sample(
     model,
-    y: torch.Tensor,
+    y: Images | Cond,
     *,
     n_steps: int = 50,
     start: float | None = 1.0,
@@ -187,9 +188,13 @@ def sample(
     batch_size: int | None = None,
     eta_convention: str = "cilnb",
     remedy=None,
-    images: torch.Tensor | None = None,
-) -> torch.Tensor:
+    images: Images | None = None,
+) -> Video:
     """Generate videos ``[B, F, C, H, W]`` from conditional images ``y`` (``[B, C, H, W]``).
+
+    ``y`` is the conditional image tensor, or the whole conditioning: a :class:`cilnb.denoiser.Cond`
+    (what ``model.prepare_condition(images)`` returns) or a dict holding ``"y"``. ``cond`` adds
+    per-video extras (e.g. ``{"motion": tensor [B]}``) to either; a key in both is an error.
 
     ``start`` is M normalised in (0, 1] (or ``start_native``, e.g. ``sigma_M = 100`` for SVD); the
     ``n_steps`` grid is re-spaced over ``[0, M]``. ``seed`` is an int (sample ``b`` uses
@@ -203,9 +208,18 @@ def sample(
     needed only by remedies that encode them (FrameInit on latent models). Per-sample seeding holds
     with every remedy.
     """
-    y = checks.check_model_input("y", y, model, rank=4, layout="[B, C, H, W] (conditional images)")  # rank, dtype, NaN/inf
+    full = Cond.of(y) if isinstance(y, Mapping) else Cond(y)  # the one coercion; y itself is checked next
+    y = checks.check_model_input("y", full.y, model, rank=4, layout="[B, C, H, W] (conditional images)")  # rank, dtype, NaN/inf
     seeds = checks.check_seeds(seed, y.shape[0])  # one int per image
-    cond = checks.check_cond(cond, y.shape[0], scalars=False)
+    extra = checks.check_cond(full.extras, y.shape[0], scalars=False)
+    added = checks.check_cond(cond, y.shape[0], scalars=False)
+    if "y" in added:  # sample(model, cond["y"], cond=cond): the same tensor twice is the old spelling, accepted
+        if added.pop("y") is not full.y:
+            raise ValueError("cond= holds another 'y' than the y given: pass the whole conditioning as y (sample(model, cond)), or y and the extras")
+    both = sorted(set(extra) & set(added))
+    if both:
+        raise ValueError(f"conditioning {both} given both in y's Cond and in cond=: give each once")
+    full = Cond(y, **extra, **added)  # every tensor with one entry per image
     batch_size = checks.check_batch_size("batch_size", batch_size)
     eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM)")
     frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")
@@ -233,24 +247,24 @@ def sample(
     shape = (int(frames), *y.shape[1:])
     ts = sched.grid(n_steps, start)
     device = y.device
-    extra = cond  # checks.check_cond: a new dict, every tensor with one entry per image
     gen = torch.Generator().manual_seed(seeds[0]) if eta > 0 else None
     fn = SAMPLERS[sampler]
     kwargs = {"eta": eta, "eta_convention": eta_convention} if sampler == "ddim" else {}
     step = batch_size or B
 
-    def run(x, full_cond):
+    def run(x: Video, full_cond: Cond | dict) -> Video:
+        full_cond = Cond.of(full_cond)
         outs = []
         for lo in range(0, B, step):
             sl = slice(lo, lo + step)
-            c = {k: (v[sl] if torch.is_tensor(v) else v) for k, v in full_cond.items()}
+            c = full_cond.select(sl)
             xs = x[sl].to(device=device, dtype=y.dtype)
             outs.append(fn(model, xs, ts, c, callback=callback, disable=not show_progress, generator=gen, **kwargs))
         return torch.cat(outs)
 
     if rem is None:
-        return run(initial_noise(model, seeds, shape, start, init, stats), {"y": y, **extra})
+        return run(initial_noise(model, seeds, shape, start, init, stats), full)
     from .remedies.base import Context, run as run_remedy
 
     ctx = Context(model=model, y=y, seeds=seeds, shape=shape, start=start, ts=ts, stats=stats, images=images, init=init)
-    return run_remedy(rem, ctx, {"y": y, **extra}, run)
+    return run_remedy(rem, ctx, full, run)

@@ -7,7 +7,7 @@ RENAMES = {
     **{name: f"cilnb.io:{name}" for name in _IO},
     "_rgb": "cilnb.io:to_rgb",
     "_model_device_dtype": "cilnb._util:model_device_dtype",
-    "load_model": "cilnb.commands._common:load_model",
+    "load_model": "cilnb.commands.common:load_model",
     "add_cli": "cilnb.commands.stats:add_parser",
     "_run": "cilnb.commands.stats:run",
 }

@@ -36,7 +36,7 @@ from .denoiser import v_from_x0_eps
 from .models import toy
 
 __all__ = ["TrainConfig", "TrainingDiverged", "train", "resume_path", "toy_stats", "VARIANTS", "T_DISTS", "sample_train_t",
-           "lognormal_t_cdf", "image_dropout_mask", "null_image"]
+           "lognormal_t_cdf", "image_dropout_mask", "null_image", "finetune_toy_pair"]
 
 VARIANTS = ("base", "naive", "timenoise")
 STATE_FORMAT = "cilnb-toy-train-state/1"
@@ -465,6 +465,20 @@ def _diverged(cfg: TrainConfig, state_path: Path, stage: str, step: int, what: s
         f"training diverged at {stage} step {step} ({what}) with lr={cfg.lr:g}; nothing was written; {kept}. "
         f"Lower --lr and retrain (delete {state_path.name} first if it exists: a resume state only resumes its own configuration)"
     )
+
+
+def finetune_toy_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: float, seed: int = 0, base: str = "base",
+                      device="auto", show_progress: bool = True) -> dict:
+    """Alg. 2 on the toy: naive and TimeNoise fine-tuning from one base checkpoint with the same seed, data and steps
+    (:func:`train`, resumable): ``{"naive": path, "timenoise": path}``."""
+    init = str(toy.checkpoint_path(base)) if base in toy.CHECKPOINTS else str(base)
+    out = {}
+    for variant in ("naive", "timenoise"):
+        cfg = TrainConfig(variant=variant, steps=int(steps), init=init, seed=int(seed), timenoise_a=float(a),
+                          timenoise_beta_m=float(beta_m), checkpoint_every=max(1, min(200, int(steps))))
+        path = Path(out_dir) / f"toy_{variant}_{steps}steps_a{a:g}_bm{beta_m:g}_s{seed}.safetensors"
+        out[variant] = train(cfg, path, device=device, show_progress=show_progress)
+    return out
 
 
 def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, config: D.SpriteConfig | None = None, show_progress: bool = True):

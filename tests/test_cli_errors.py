@@ -144,12 +144,12 @@ def test_native_start_that_looks_normalised_is_refused(capsys, files, tmp_path):
 def no_work(monkeypatch):
     """Fail the test if a command gets as far as loading a model or training."""
     from cilnb import toy_training
-    from cilnb.commands import _common
+    from cilnb.commands import common
 
     def boom(*a, **k):
         raise AssertionError("work started before the output location was checked")
 
-    monkeypatch.setattr(_common, "load_model", boom)
+    monkeypatch.setattr(common, "load_model", boom)
     monkeypatch.setattr(toy_training, "train", boom)
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from cilnb import commands
-from cilnb.commands import _common
+from cilnb.commands import common
 
 
 def test_every_command_is_a_module_named_after_it():
@@ -57,21 +57,21 @@ def test_load_model_goes_through_models_load(monkeypatch):
 
     calls = []
     monkeypatch.setattr(models, "load", lambda *a, **kw: calls.append((a, kw)) or "model")
-    assert _common.load_model("toy", None, device="cpu") == "model"
+    assert common.load_model("toy", None, device="cpu") == "model"
     assert calls[-1] == (("toy", None), {"device": torch.device("cpu"), "dtype": torch.float32})  # auto: float32 on CPU
-    _common.load_model("svd", "/models/svd", device="cpu", dtype="bf16")
+    common.load_model("svd", "/models/svd", device="cpu", dtype="bf16")
     assert calls[-1] == (("svd", "/models/svd"), {"device": torch.device("cpu"), "dtype": "bf16"})
     with pytest.raises(ValueError, match="needs --model-path"):
-        _common.load_model("svd", None, device="cpu")
+        common.load_model("svd", None, device="cpu")
     with pytest.raises(ValueError, match="dtype must be auto, float32, float16 or bfloat16"):
-        _common.load_model("toy", None, device="cpu", dtype="int8")
+        common.load_model("toy", None, device="cpu", dtype="int8")
     assert len(calls) == 2
 
 
 def test_load_model_toy_default_is_the_shipped_base():
     from cilnb import models
 
-    a, b = _common.load_model("toy", device="cpu"), models.load("toy", "base", device="cpu")
+    a, b = common.load_model("toy", device="cpu"), models.load("toy", "base", device="cpu")
     assert a.config == b.config
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
@@ -84,7 +84,7 @@ OLD_NAMES = {
         "parse_size": "cilnb.io:parse_size", "find_videos": "cilnb.io:find_videos", "read_clip": "cilnb.io:read_clip",
         "clip_to_tensor": "cilnb.io:clip_to_tensor", "_rgb": "cilnb.io:to_rgb", "StatsResult": "cilnb.stats:StatsResult",
         "encoder_for": "cilnb.stats:encoder_for", "compute_stats": "cilnb.stats:compute_stats",
-        "load_model": "cilnb.commands._common:load_model", "_model_device_dtype": "cilnb._util:model_device_dtype",
+        "load_model": "cilnb.commands.common:load_model", "_model_device_dtype": "cilnb._util:model_device_dtype",
         "add_cli": "cilnb.commands.stats:add_parser",
     },
     "cilnb.sweep": {

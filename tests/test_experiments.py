@@ -148,31 +148,19 @@ def test_inputs_refuse_bad_settings(tmp_path):
         E.FlowReadout("sobel")
 
 
-def test_weights_digest_changes_with_the_weights():
-    from cilnb.models import toy
-
-    a, b = toy.build(seed=0), toy.build(seed=0)
-    assert E.weights_digest(a) == E.weights_digest(b)
-    with torch.no_grad():
-        next(b.parameters()).add_(1e-3)
-    assert E.weights_digest(a) != E.weights_digest(b)
-
-
 def test_load_models_refuses_empty_variants():
     with pytest.raises(ValueError, match="variants is empty"):
         E.load_models("toy", "", " , ")
 
 
-def test_default_run_dir_follows_cilnb_run_dir(monkeypatch, tmp_path):
-    from cilnb.models import toy
+def test_run_hashing_and_toy_pair_stay_importable_from_experiments():
+    """Their homes are cilnb.runs and cilnb.toy_training (tested in test_runs.py); notebooks call them from here."""
+    from cilnb import runs, toy_training
+    from cilnb.experiments import run_dirs, timenoise_training
 
-    net = toy.build(seed=0)
-    monkeypatch.setenv("CILNB_RUN_DIR", str(tmp_path))
-    a = E.default_run_dir("m_sweep", "base", net, n_steps=8)
-    assert a.parent == tmp_path and a.name.startswith("m_sweep_base_")
-    assert E.default_run_dir("m_sweep", "base", net, n_steps=9) != a  # other settings, other folder
-    monkeypatch.delenv("CILNB_RUN_DIR")
-    assert E.default_run_dir("m_sweep", "base", net, n_steps=8).parent.parts[-2:] == ("build", "runs")
+    assert E.default_run_dir is run_dirs.default_run_dir is runs.default_run_dir
+    assert E.weights_digest is run_dirs.weights_digest is runs.weights_digest
+    assert timenoise_training.finetune_toy_pair is toy_training.finetune_toy_pair
 
 
 def test_motion_control_verdict_uses_paired_differences():

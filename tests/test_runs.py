@@ -212,8 +212,7 @@ def test_svd_latent_sweep_decodes_stores_and_matches_direct_sampling(tmp_path):
     assert iio.imread(tmp_path / "out" / "videos" / "M100_analytic_seed3_im1.mp4", plugin="pyav").shape == (2, 16, 16, 3)
     ns = runs.Unit(100.0, "analytic", 3, 1, images.names[1]).noise_seed
     cond = ad.prepare_condition(images.images[1:2], motion_bucket_id=20, generator=torch.Generator().manual_seed(ns))
-    y = cond.pop("y")
-    x = sample(ad, y, n_steps=2, start_native=100.0, init="analytic", stats=st, sampler="heun", seed=[ns], cond=cond, show_progress=False)
+    x = sample(ad, cond, n_steps=2, start_native=100.0, init="analytic", stats=st, sampler="heun", seed=[ns], show_progress=False)
     # batch of 2 vs 1 changes float32 rounding only; a random UNet from sigma 100 in 2 Heun steps amplifies it (outputs ~1e2)
     assert float((stored["latents"] - x[0]).abs().max()) <= 1e-4 * float(x.abs().max())
 
@@ -256,3 +255,21 @@ def test_remedy_settings_are_checked_before_work(model, files, tmp_path, remedy,
     with pytest.raises(ValueError, match=match):
         _run(model, files, tmp_path / "bad", Ms=[1.0], inits=["standard"], seeds=[0], remedy=remedy)
     assert not (tmp_path / "bad" / "sweep.json").exists()
+
+
+def test_weights_digest_changes_with_the_weights():
+    a, b = toy.build(seed=0), toy.build(seed=0)
+    assert runs.weights_digest(a) == runs.weights_digest(b)
+    with torch.no_grad():
+        next(b.parameters()).add_(1e-3)
+    assert runs.weights_digest(a) != runs.weights_digest(b)
+
+
+def test_default_run_dir_follows_cilnb_run_dir(monkeypatch, tmp_path):
+    net = toy.build(seed=0)
+    monkeypatch.setenv("CILNB_RUN_DIR", str(tmp_path))
+    a = runs.default_run_dir("m_sweep", "base", net, n_steps=8)
+    assert a.parent == tmp_path and a.name.startswith("m_sweep_base_")
+    assert runs.default_run_dir("m_sweep", "base", net, n_steps=9) != a  # other settings, other folder
+    monkeypatch.delenv("CILNB_RUN_DIR")
+    assert runs.default_run_dir("m_sweep", "base", net, n_steps=8).parent.parts[-2:] == ("build", "runs")

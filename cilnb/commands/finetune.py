@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import finite_float, nonneg_float, nonneg_int, positive_float, positive_int, probability, size_hw
+from .common import finite_float, nonneg_float, nonneg_int, positive_float, positive_int, probability, size_hw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..svd_finetune import FinetuneConfig, finetune
     from .._util import UserError, check_output_path
-    from ._common import load_model
+    from .common import load_model
 
     check_output_path(args.out, option="--out", folder=True)
     if args.model != "svd":

@@ -3,26 +3,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from ._common import finite_float, nonneg_int, positive_int, size_hw
+from .common import add_model_options, finite_float, nonneg_int, positive_int, size_hw
+
 
 def run(args: argparse.Namespace) -> int:
-    from .._util import check_output_path
     from ..analytic_init import MomentStats
     from ..io import load_images
     from ..runs import run_sweep
-    from ._common import load_model
+    from .common import model_for_output, rank_device
 
-    check_output_path(args.out, option="--out", folder=True)
-
-    device = args.device
-    if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        import torch
-
-        if torch.cuda.is_available():
-            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    model = load_model(args.model, args.model_path, device=device, dtype=args.dtype)
+    model = model_for_output(args, folder=True, device=rank_device(args.device))
     stats = MomentStats.load(args.stats) if args.stats else None
     images = load_images(args.images, model, size=args.size, data_seed=args.data_seed)
     cond_kwargs = {k: v for k, v in (("motion_bucket_id", args.motion_bucket_id), ("fps", args.cond_fps), ("noise_aug_strength", args.noise_aug_strength)) if v is not None}
@@ -62,8 +53,8 @@ def add_parser(sub) -> None:
         description="Start-at-M sampling with standard or Analytic-Init noise (Alg. 1) over a grid; "
         "videos and a results table are stored incrementally so a killed sweep resumes.",
     )
-    p.add_argument("--model", required=True, help="model name for cilnb.models.load (toy, svd, ...)")
-    p.add_argument("--model-path", default=None, help="local pipeline folder or cached hub id (toy: checkpoint file)")
+    add_model_options(p, model_help="model name for cilnb.models.load (toy, svd, ...)",
+                      device_help="auto (cuda:LOCAL_RANK under torchrun) | cpu | cuda:N")
     p.add_argument("--images", required=True, help="'toy:N' (built-in sprite videos' first frames) or a folder of images")
     p.add_argument("--size", type=size_hw, default=None, help="HxW for folder images (default: the toy's size)")
     p.add_argument("--data-seed", type=nonneg_int, default=0, help="seed of the toy:N videos")
@@ -91,7 +82,4 @@ def add_parser(sub) -> None:
     p.add_argument("--mp4", action="store_true", help="also write an mp4 preview per unit")
     p.add_argument("--motion-method", default="farneback", choices=["farneback", "raft", "none"],
                    help="flow for the motion score (cilnb.metrics, SVD protocol: 450x800, sum over pairs); raft needs its weights")
-    p.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK under torchrun) | cpu | cuda:N")
-    p.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -3,20 +3,19 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import positive_float, positive_int, size_hw
+from .common import add_model_options, positive_float, positive_int, size_hw
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .._util import UserError, check_output_path
+    from .._util import UserError
     from ..stats import compute_stats
-    from ._common import load_model
+    from .common import model_for_output
 
-    check_output_path(args.out, option="--out")  # before the model loads and any video is encoded
     if not Path(args.videos).is_dir():
         raise UserError(f"--videos {args.videos} is not a folder; pass the folder that holds the videos")
-    model = load_model(args.model, args.model_path, device=args.device, dtype=args.dtype)
+    model = model_for_output(args, folder=False)  # --out checked before the model loads and any video is encoded
     res = compute_stats(
         model, args.videos, args.out, frames=args.frames, size=args.size, batch_size=args.batch_size,
         max_videos=args.max_videos, stride=args.stride, fps=args.fps, checkpoint_every=args.checkpoint_every,
@@ -35,8 +34,7 @@ def add_parser(sub) -> None:
         description="Decode videos, encode them with the model's VAE (latents times the scaling factor; "
         "--model toy: pixels), stream the per-element moments into a safetensors file. Resumable.",
     )
-    p.add_argument("--model", required=True, help="model name for cilnb.models.load (svd, toy, ...)")
-    p.add_argument("--model-path", default=None, help="local pipeline folder or cached hub id (toy: checkpoint file, default: shipped base)")
+    add_model_options(p, model_help="model name for cilnb.models.load (svd, toy, ...)")
     p.add_argument("--videos", required=True, help="folder of videos (mp4/webm/gif/avi/mov/mkv) and/or frame folders")
     p.add_argument("--frames", type=positive_int, required=True, help="frames per video (the model's F, e.g. 14 for SVD)")
     p.add_argument("--size", type=size_hw, required=True, help="HxW after resize + centre crop, e.g. 320x512")
@@ -48,7 +46,4 @@ def add_parser(sub) -> None:
     g.add_argument("--fps", type=positive_float, default=None, help="target frame rate: stride = round(native fps / fps)")
     p.add_argument("--checkpoint-every", type=positive_int, default=50, help="videos between checkpoints")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing progress file and start over")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU) | float32 | float16 | bfloat16")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

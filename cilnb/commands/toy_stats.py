@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import nonneg_int, positive_int
+from .common import nonneg_int, positive_int
 
 
 def run(args: argparse.Namespace) -> int:

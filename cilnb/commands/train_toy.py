@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ._common import finite_float, int_list, nonneg_float, nonneg_int, positive_float, positive_int, probability, unit_interval
+from .common import finite_float, int_list, nonneg_float, nonneg_int, positive_float, positive_int, probability, unit_interval
 
 # cilnb.toy_training.VARIANTS and cilnb.models.toy.TEMPORAL_KINDS, kept here so --help imports no torch
 # (tests/test_commands.py checks they agree)

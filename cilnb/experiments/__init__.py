@@ -9,7 +9,7 @@ module                      what
                             :func:`cilnb.models.load`) and Analytic-Init statistics (via ``MomentStats``)
 ``readouts``                how a model's videos are read, chosen once per model: :class:`ToyReadout`
                             (sprite tracker) or :class:`FlowReadout` (optical flow); :func:`readout_for`
-``run_dirs``                run hashing (:func:`default_run_dir`, :func:`weights_digest`), stored videos
+``run_dirs``                stored videos of a run (run hashing, :func:`default_run_dir`, lives in ``cilnb.runs``)
 ``verdicts``                :class:`Verdict` (claim, holds, reasons), the one type every verdict returns
 ``probe``                   leakage probe, Fig. 2 / Fig. 5(a) (``notebooks/leakage_probe.ipynb``)
 ``m_sweep``                 M sweep, Fig. 3(a) / Tables 8-9 (``notebooks/m_sweep.ipynb``)

@@ -17,8 +17,9 @@ import pandas as pd
 import torch
 
 from .. import data as _data
+from ..denoiser import Cond, Images
 from ..io import ImageSet, load_images, parse_size, read_clips, safe_name
-from .run_dirs import weights_digest
+from ..runs import weights_digest
 
 __all__ = ["TOY_VARIANTS", "Bench", "optional_stats", "prepare_condition", "read_clips", "toy_images", "video_images", "with_targets",
            "reference_videos", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
@@ -32,7 +33,7 @@ class Bench:
     """Ground truth for the probe: ``x0`` in the model's sample space, the conditioning, read-outs."""
 
     x0: torch.Tensor  # [B, F, C, H, W] sample space (pixels for the toy, scaled latents otherwise)
-    cond: dict  # {"y": ..., **extras}, batch-first
+    cond: Cond  # Cond(y, **extras), batch-first
     videos: torch.Tensor  # [B, F, C, H, W] pixels in [-1, 1], for display
     decode: Callable[[torch.Tensor], torch.Tensor] = field(default=lambda v: v)
     motion_fns: dict = field(default_factory=dict)
@@ -49,7 +50,7 @@ class Bench:
         return [f"{name}_retention" for name in self.motion_fns]
 
 
-def prepare_condition(adapter, images: torch.Tensor, seed: int = 0, **kwargs) -> dict:
+def prepare_condition(adapter, images: Images, seed: int = 0, **kwargs) -> Cond:
     """``adapter.prepare_condition(images, **kwargs)`` with its random draws (e.g. SVD's noise
     augmentation) from a generator seeded ``seed``, when the adapter takes one and no ``seed=`` is given."""
     import inspect
@@ -57,7 +58,7 @@ def prepare_condition(adapter, images: torch.Tensor, seed: int = 0, **kwargs) ->
     if "generator" in inspect.signature(adapter.prepare_condition).parameters and "seed" not in kwargs:
         kwargs.setdefault("generator", torch.Generator().manual_seed(int(seed)))
     with torch.no_grad():
-        return dict(adapter.prepare_condition(images, **kwargs))
+        return Cond.of(adapter.prepare_condition(images, **kwargs))
 
 
 def toy_images(n_images: int, data_seed: int = 0, model=None):

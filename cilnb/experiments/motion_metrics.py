@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..denoiser import Cond
 from .inputs import prepare_condition
 from .readouts import readout_for
 
@@ -26,12 +27,11 @@ def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int =
     net = _models.load(model, model_path or None, device=device)
     truth = readout_for(model).truth_videos(n_videos, seed, videos_dir=videos_dir, frames=frames, size=size)
     dev, dtype = next(net.parameters()).device, next(net.parameters()).dtype
-    y, cond = truth[:, 0].to(dev, dtype), {}
+    cond = Cond(truth[:, 0].to(dev, dtype))
     latent = sample_space(net) == "latent"
     if latent:
-        cond = prepare_condition(net, y, seed)
-        y = cond.pop("y")
-    x = sample(net, y, n_steps=n_steps, seed=list(range(seed, seed + n_videos)), frames=truth.shape[1], cond=cond, show_progress=False)
+        cond = prepare_condition(net, cond.y, seed)
+    x = sample(net, cond, n_steps=n_steps, seed=list(range(seed, seed + n_videos)), frames=truth.shape[1], show_progress=False)
     if latent:
         with torch.no_grad():
             x = net.decode_latents(x)

@@ -17,6 +17,7 @@ import torch
 
 from .. import data as _data
 from .. import probe as _probe
+from ..denoiser import Cond
 from .inputs import Bench, prepare_condition, read_clips
 from .readouts import SpriteMotion, flow_motion, readout_for
 
@@ -30,7 +31,7 @@ def toy_bench(n_videos: int, seed: int, *, device="cpu", frames: int = 8, size: 
     x0 = sv.videos.to(device)
     fns = {"flow": flow_motion, "speed": SpriteMotion(sv.videos, "speed"), "displacement": SpriteMotion(sv.videos, "displacement")}
     # near-static videos have no motion to retain (a ratio to ~0 is noise): 0.5 px/frame, 2 px, 0.1
-    return Bench(x0=x0, cond={"y": x0[:, 0]}, videos=sv.videos, motion_fns=fns, truth=sv,
+    return Bench(x0=x0, cond=Cond(x0[:, 0]), videos=sv.videos, motion_fns=fns, truth=sv,
                  min_motion={"speed": 0.5, "displacement": 2.0, "flow": 0.1})
 
 
@@ -78,12 +79,10 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
     measured on decoded predictions; ``predictions[label]`` is ``[B, K, F, C, H, W]`` (sample space).
     Shown in notebooks/leakage_probe.ipynb.
     """
-    cond = dict(bench.cond)
-    y = cond.pop("y")
     tables, preds = [], {}
     for label, m in models.items():
-        pred = _probe.one_step_predictions(m, bench.x0, ts, y=y, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
-        df = _probe.probe_table(m, bench.x0, ts, y=y, cond=cond, motion_fns=bench.motion_fns, predictions=pred)
+        pred = _probe.one_step_predictions(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+        df = _probe.probe_table(m, bench.x0, ts, cond=bench.cond, motion_fns=bench.motion_fns, predictions=pred)
         for name, lo in bench.min_motion.items():
             if f"{name}_gt" in df:
                 df.loc[df[f"{name}_gt"] < lo, f"{name}_retention"] = np.nan
@@ -96,11 +95,9 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
 def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False) -> pd.DataFrame:
     """:func:`cilnb.probe.leakage_index` for every model on the same inputs, with a ``model`` column.
     Shown in notebooks/leakage_probe.ipynb."""
-    cond = dict(bench.cond)
-    y = cond.pop("y")
     out = []
     for label, m in models.items():
-        df = _probe.leakage_index(m, bench.x0, ts, y=y, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+        df = _probe.leakage_index(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
         df.insert(0, "model", label)
         out.append(df)
     return pd.concat(out, ignore_index=True)

@@ -198,7 +198,7 @@ class ToyReadout:
 
     @staticmethod
     def finetune_pair(out_dir, *, model: str = "toy", **kwargs) -> dict:
-        from .timenoise_training import finetune_toy_pair
+        from ..toy_training import finetune_toy_pair
 
         return finetune_toy_pair(out_dir, **kwargs)
 

@@ -13,9 +13,10 @@ from typing import Mapping, Sequence
 import pandas as pd
 import torch
 
+from ..runs import default_run_dir
+from ..toy_training import finetune_toy_pair  # its home is cilnb.toy_training; kept importable from here
 from .m_sweep import sample_grid
 from .readouts import readout_for
-from .run_dirs import default_run_dir
 
 __all__ = ["compare_models", "sample_space", "timenoise_views", "shown_image", "finetune_pair", "finetune_toy_pair"]
 
@@ -96,18 +97,3 @@ def finetune_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: float, s
                                             show_progress=show_progress, model=model)
 
 
-def finetune_toy_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: float, seed: int = 0, base: str = "base",
-                      device="auto", show_progress: bool = True) -> dict:
-    """The toy's naive and TimeNoise fine-tuning from one base checkpoint (:func:`cilnb.toy_training.train`, resumable):
-    ``{"naive": path, "timenoise": path}``."""
-    from ..models import toy
-    from ..toy_training import TrainConfig, train
-
-    init = str(toy.checkpoint_path(base)) if base in toy.CHECKPOINTS else str(base)
-    out = {}
-    for variant in ("naive", "timenoise"):
-        cfg = TrainConfig(variant=variant, steps=int(steps), init=init, seed=int(seed), timenoise_a=float(a),
-                          timenoise_beta_m=float(beta_m), checkpoint_every=max(1, min(200, int(steps))))
-        path = Path(out_dir) / f"toy_{variant}_{steps}steps_a{a:g}_bm{beta_m:g}_s{seed}.safetensors"
-        out[variant] = train(cfg, path, device=device, show_progress=show_progress)
-    return out

@@ -23,7 +23,7 @@ from ..denoiser import PREDICTION_TYPES, Cond, Images, Times, Video, edm_scaling
 from ..schedules import EDMSchedule, FlowSchedule, Schedule, batch_times
 
 __all__ = [
-    "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions",
+    "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions", "as_cond",
     "missing_components", "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
     "CLIP_MEAN", "CLIP_STD",
     "resolve_pretrained", "pipeline_folder", "load_pipeline", "from_pretrained", "torch_dtype", "offline",
@@ -41,7 +41,7 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 #: ``fn(t, cond) -> cond``: ``t`` float64 ``[B]`` normalised times (CPU), ``cond`` the conditioning
-#: dict; returns a NEW dict (see :meth:`Adapter.condition_hook`).
+#: (a :class:`~cilnb.denoiser.Cond` when it holds ``y``); returns a NEW mapping (see :meth:`Adapter.condition_hook`).
 ConditionHook = Callable[[Times, Cond], Cond]
 
 
@@ -104,7 +104,7 @@ def stack_conditions(uncond: Cond, cond: Cond, B: int) -> Cond:
     What one network call on ``torch.cat([x, x])`` needs for both guidance branches at once. A
     value that differs between the branches must be batched ``[B, ...]``.
     """
-    out: Cond = {}
+    out: dict[str, Any] = {}
     for key in (*cond, *(k for k in uncond if k not in cond)):
         u, c = uncond.get(key), cond.get(key)
         if torch.is_tensor(u) and torch.is_tensor(c) and u.ndim and c.ndim and u.shape[0] == c.shape[0] == B:
@@ -116,7 +116,12 @@ def stack_conditions(uncond: Cond, cond: Cond, B: int) -> Cond:
                 f"conditioning {key!r} differs between the unconditional and conditional branch but is not batched "
                 f"[B={B}, ...]; give one value per video"
             )
-    return out
+    return as_cond(out)
+
+
+def as_cond(cond: Cond | dict) -> Cond | dict:
+    """``cond`` as a :class:`~cilnb.denoiser.Cond` when it holds ``"y"``; a plain network's conditioning without ``y`` unchanged."""
+    return Cond.of(cond) if "y" in cond else cond
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,6 +204,7 @@ class Adapter(nn.Module):
         cond = dict(cond)
         if y is not None:
             cond["y"] = y
+        cond = as_cond(cond)
         guidance = self._pop_guidance(cond)
         cond = self.check_condition(x_t, self.apply_condition_hooks(t, cond))
         x = x_t if self.compute_dtype is None else x_t.to(dtype=self.compute_dtype)
@@ -260,7 +266,7 @@ class Adapter(nn.Module):
         return cond
 
     def uncond(self, cond: Cond) -> Cond:
-        """The conditioning of the unconditional guidance branch (a new dict)."""
+        """The conditioning of the unconditional guidance branch (a new :class:`~cilnb.denoiser.Cond`)."""
         raise ValueError(f"{self._label} has no unconditional branch: call it without guidance (guidance=None)")
 
     def net_time(self, t: Times, like: torch.Tensor, c_noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -282,8 +288,8 @@ class Adapter(nn.Module):
         return x0
 
     def prepare_condition(self, images: Images, **kwargs) -> Cond:
-        """Conditional images ``[B, 3, H, W]`` in [-1, 1] -> the ``cond`` dict for ``forward`` (``y`` plus extras)."""
-        return {"y": images}
+        """Conditional images ``[B, 3, H, W]`` in [-1, 1] -> the :class:`~cilnb.denoiser.Cond` for ``forward`` (``y`` plus extras)."""
+        return Cond(images)
 
     def encode_video(self, frames: Video) -> Video:
         """``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, C, h, w]`` times the VAE scaling factor."""
@@ -313,7 +319,8 @@ class Adapter(nn.Module):
             hooks[:] = [h for h in hooks if h[0] is not token]
 
     def apply_condition_hooks(self, t: Times, cond: Cond) -> Cond:
-        """``cond`` through every active hook, in the order entered (each must return a new dict)."""
+        """``cond`` through every active hook, in the order entered (each must return a new dict); a
+        :class:`~cilnb.denoiser.Cond` when it holds ``"y"`` (see :func:`as_cond`)."""
         for _, fn in list(self._hooks()):
             new = fn(t, cond)
             if not isinstance(new, dict):
@@ -321,7 +328,7 @@ class Adapter(nn.Module):
             if new is cond:
                 raise ValueError(f"condition hook {fn!r} returned its input: return a NEW dict (e.g. {{**cond, 'y': ...}})")
             cond = new
-        return cond
+        return as_cond(cond)
 
     def _hooks(self) -> list:
         hooks = self.__dict__.get("_condition_hooks")
@@ -669,7 +676,7 @@ class TransformerAdapter(Adapter):
         """Text CFG: the negative prompt embeddings in place of the prompt's (the image conditioning is kept)."""
         if cond.get("negative_prompt_embeds") is None:
             raise ValueError("guidance_scale > 1 needs negative_prompt_embeds (in cond or via set_prompt)")
-        return {**cond, "prompt_embeds": cond["negative_prompt_embeds"]}
+        return Cond.of({**cond, "prompt_embeds": cond["negative_prompt_embeds"]})
 
     def _setup(self, pipe, guidance_scale: float, prompt, negative_prompt) -> None:
         self.pipe = pipe  # not an nn.Module: kept as a plain attribute

@@ -18,7 +18,6 @@ divides ``num_train_timesteps``. Shown in ``docs/modern_i2v.md``; used by every 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import torch
 
@@ -123,14 +122,14 @@ class CogVideoXI2VAdapter(TransformerAdapter):
 
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, prompt: str | list[str] | None = None,
-                          negative_prompt: str | list[str] = "", generator: torch.Generator | None = None) -> dict:
-        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y": image latent [B, C, h, w], ("prompt_embeds", ...)}``.
+                          negative_prompt: str | list[str] = "", generator: torch.Generator | None = None) -> Cond:
+        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``Cond(y=image latent [B, C, h, w], (prompt_embeds, ...))``.
 
         ``y`` is the posterior mean (a sample with ``generator``, exactly as the pipeline draws it).
         """
         check_images(images)
         y = self.encode_video(images[:, None], generator=generator)[:, 0]
-        cond: dict[str, Any] = {"y": y}
+        cond = Cond(y)
         if prompt is not None:
             pe, ne = self.encode_prompt(prompt, negative_prompt)
             cond["prompt_embeds"] = batch_to(pe, y.shape[0], "prompt_embeds")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
 
 import torch
 
@@ -204,8 +203,8 @@ class WanI2VAdapter(FlowAdapter):
 
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, num_frames: int | None = None, prompt=None, negative_prompt="",
-                          generator: torch.Generator | None = None) -> dict:
-        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y", "condition", "image_embeds"[, "prompt_embeds", ...]}``.
+                          generator: torch.Generator | None = None) -> Cond:
+        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``Cond(y, condition, image_embeds[, prompt_embeds, ...])``.
 
         ``num_frames`` (pixel frames, ``4k + 1``) also sets ``n_frames`` (latent frames, what
         :func:`cilnb.sampling.sample` draws by default); unset, the current ``n_frames`` is kept.
@@ -224,7 +223,7 @@ class WanI2VAdapter(FlowAdapter):
         mask = lat.new_zeros(B, self.n_mask, *lat.shape[2:])
         mask[:, :, 0] = 1.0
         cond = torch.cat([mask, lat], dim=1).permute(0, 2, 1, 3, 4)
-        out: dict[str, Any] = {"y": lat[:, :, 0], "condition": cond}
+        out = Cond(lat[:, :, 0], condition=cond)
         if self.transformer.config.image_dim is not None:
             out["image_embeds"] = self.pipe.encode_image(to_pil(images), self.device).to(self.dtype)
         if prompt is not None:
@@ -389,8 +388,8 @@ class LTXI2VAdapter(FlowAdapter):
 
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, num_frames: int | None = None, prompt=None, negative_prompt="",
-                          generator: torch.Generator | None = None) -> dict:
-        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``{"y": normalised image latent [B, C, h, w], ...}``
+                          generator: torch.Generator | None = None) -> Cond:
+        """Images ``[B, 3, H, W]`` in [-1, 1] -> ``Cond(y=normalised image latent [B, C, h, w], ...)``
         (posterior mean; a sample with ``generator``, as the pipeline draws it).
 
         Sets the resolution (:meth:`set_resolution`) to the images' size and ``num_frames`` pixel
@@ -401,7 +400,7 @@ class LTXI2VAdapter(FlowAdapter):
         if (nf, *images.shape[-2:]) != self.resolution:
             self.set_resolution(nf, *images.shape[-2:])
         y = self._encode(images.float()[:, :, None], generator)[:, :, 0]
-        out: dict[str, Any] = {"y": y}
+        out = Cond(y)
         if prompt is not None:
             pe, pm, ne, nm = self.encode_prompt(prompt, negative_prompt)
             B = y.shape[0]
@@ -449,7 +448,7 @@ class LTXI2VAdapter(FlowAdapter):
 
     def uncond(self, cond: Cond) -> Cond:
         """Text CFG: the negative prompt embeddings and mask in place of the prompt's."""
-        return {**super().uncond(cond), "prompt_attention_mask": cond["negative_prompt_attention_mask"]}
+        return super().uncond(cond).replace(prompt_attention_mask=cond["negative_prompt_attention_mask"])
 
     def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
         """The velocity ``u`` (float32 ``[B, F, C, H, W]``; frame 0's entry is the model's, ignored): frame 0 replaced

@@ -21,7 +21,7 @@ import torch
 
 from ..denoiser import Cond, Times, Video
 from ..schedules import Schedule, VPSchedule, as_t
-from .base import Adapter, check_video
+from .base import Adapter, as_cond, check_video
 
 __all__ = ["GenericAdapter", "RescaledVPSchedule", "ldm_schedule", "dynamicrafter_scale_arr", "load"]
 
@@ -161,7 +161,7 @@ class GenericAdapter(Adapter):
 
     def uncond(self, cond: Cond) -> Cond:
         """The same flat ``cond``, marked for ``make_cond(cond, frames, uncond=True)``."""
-        return {**cond, _UNCOND: True}
+        return as_cond({**cond, _UNCOND: True})
 
     def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
         """``apply_model`` on the codebase's layout and ``make_cond`` objects -> eps / v / x0 ``[B, F, C, h, w]``."""

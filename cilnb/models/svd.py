@@ -96,7 +96,7 @@ class SVDAdapter(Adapter):
 
     def uncond(self, cond: Cond) -> Cond:
         """The pipeline's unconditional branch: zero image latents and zero CLIP embeddings (micro-conditions kept)."""
-        return {**cond, "y": torch.zeros_like(cond["y"]), "image_embeds": torch.zeros_like(cond["image_embeds"])}
+        return Cond.of(cond).replace(y=torch.zeros_like(cond["y"]), image_embeds=torch.zeros_like(cond["image_embeds"]))
 
     def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
         """``F(c_in x, c_noise)``: the UNet on ``[c_in x | y]`` (channels), CLIP embedding and ``added_time_ids``."""
@@ -134,7 +134,7 @@ class SVDAdapter(Adapter):
 
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, motion_bucket_id=127, fps=7, noise_aug_strength=0.02,
-                          generator: torch.Generator | None = None, seed: int | None = None) -> dict:
+                          generator: torch.Generator | None = None, seed: int | None = None) -> Cond:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``cond`` for :meth:`forward`, as ``StableVideoDiffusionPipeline`` builds it.
 
         ``y = vae.encode(image + noise_aug_strength * eps).mode()`` (unscaled latent; ``eps`` from
@@ -163,8 +163,8 @@ class SVDAdapter(Adapter):
         emb = self.encode_image_embeds(images)
         # float32 on the model's device: samplers then run in float32 (the UNet casts to its dtype inside)
         dev, f32 = self.device, torch.float32
-        return {"y": y.to(dev, f32), "image_embeds": emb.to(dev, f32), "motion": motion.to(dev, f32),
-                "fps_id": fps_id.to(dev, f32), "noise_aug_strength": aug.to(dev, f32)}
+        return Cond(y.to(dev, f32), image_embeds=emb.to(dev, f32), motion=motion.to(dev, f32),
+                    fps_id=fps_id.to(dev, f32), noise_aug_strength=aug.to(dev, f32))
 
     @torch.no_grad()
     def encode_video(self, frames: Video, *, generator: torch.Generator | None = None, chunk_size: int = 16) -> Video:

@@ -369,8 +369,8 @@ class ToyModel(Denoiser):
         """The image dropped: ``ToyUNet``'s image mode (``y = 0``, no temporal layers, null motion), or with
         :attr:`null_image` ``"zero"`` the video model with ``y = 0`` and the same motion (image-dropout training)."""
         if self.null_image == "zero":
-            return {"y": torch.zeros_like(cond["y"]), "motion": cond.get("motion")}
-        return {"y": None, "motion": None, "image_mode": True}
+            return Cond(torch.zeros_like(cond["y"]), motion=cond.get("motion"))
+        return Cond(None, motion=None, image_mode=True)
 
     @property
     def device(self) -> torch.device:

@@ -96,7 +96,7 @@ class VPVideoAdapter(Adapter):
         neg = cond.get("negative_prompt_embeds")
         if neg is None:
             raise ValueError("guidance_scale != 1 needs negative_prompt_embeds (prepare_condition computes them)")
-        return {**cond, "prompt_embeds": neg}
+        return Cond.of(cond).replace(prompt_embeds=neg)
 
     def raw(self, x_in: Video, native_t: torch.Tensor, cond: Cond) -> Video:
         """The UNet (``[B, C, F, h, w]`` layout inside) -> eps / v ``[B, F, C, h, w]`` in float32."""
@@ -135,14 +135,14 @@ class VPVideoAdapter(Adapter):
         emb = emb.to(self.text_encoder.dtype)
         return emb[:batch_size], emb[batch_size:]
 
-    def _on_device(self, cond: dict) -> dict:
+    def _on_device(self, cond: dict) -> Cond:
         """Tensors on the model's device, floats in float32 (samplers then run in float32; the UNet casts inside)."""
         out = {}
         for k, v in cond.items():
             if v is None:
                 continue
             out[k] = v.to(self.device, torch.float32) if v.is_floating_point() else v.to(self.device)
-        return out
+        return Cond.of(out)
 
     def _image_latent(self, images, generator):
         x = images.to(self.device, self.vae.dtype)
@@ -216,7 +216,7 @@ class PIAAdapter(VPVideoAdapter):
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, prompt="", negative_prompt=None, motion_scale=0,
                           generator: torch.Generator | None = None, seed: int | None = None,
-                          prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> dict:
+                          prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> Cond:
         """Images ``[B, 3, H, W]`` in [-1, 1] -> ``cond`` as ``PIAPipeline`` builds it.
 
         ``y = vae.encode(images).latent_dist.sample(generator) * scaling_factor`` (the pipeline
@@ -253,7 +253,7 @@ class I2VGenXLAdapter(VPVideoAdapter):
     def uncond(self, cond: Cond) -> Cond:
         """The pipeline's unconditional branch: negative prompt and a zero CLIP image embedding (image latent kept)."""
         emb = cond.get("image_embeds")
-        return {**super().uncond(cond), "image_embeds": None if emb is None else torch.zeros_like(emb)}
+        return super().uncond(cond).replace(image_embeds=None if emb is None else torch.zeros_like(emb))
 
     def _net(self, x, timestep, cond):
         B, C, F, h, w = x.shape
@@ -287,7 +287,7 @@ class I2VGenXLAdapter(VPVideoAdapter):
     @torch.no_grad()
     def prepare_condition(self, images: Images, *, prompt="", negative_prompt=None, target_fps=16,
                           generator: torch.Generator | None = None, seed: int | None = None,
-                          prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> dict:
+                          prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None) -> Cond:
         """Images ``[B, 3, H, W]`` in [-1, 1] (already at the sampling resolution) -> ``cond`` as ``I2VGenXLPipeline`` builds it.
 
         ``y = vae.encode(images).latent_dist.sample(generator) * scaling_factor`` (mode without a

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..denoiser import Cond
 from . import build, compose, resolve
 from .base import Remedy
 
@@ -100,14 +101,12 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     latent = getattr(model, "sample_space", "pixel") == "latent"
     if latent:
         cond = experiments.prepare_condition(model, pix[idx].to(dev), data_seed, **dict(cond_kwargs or {}))
-        y = cond.pop("y")
     else:
-        cond = {k: torch.as_tensor(v, dtype=torch.float32)[idx].to(dev) for k, v in images.cond.items()}
-        y = pix[idx].to(dev)
+        cond = Cond(pix[idx].to(dev), **{k: torch.as_tensor(v, dtype=torch.float32)[idx].to(dev) for k, v in images.cond.items()})
     frames = getattr(model, "n_frames", None) or (images.videos.shape[1] if images.videos is not None else None)
-    kw = dict(n_steps=n_steps, sampler=sampler, cond=cond, batch_size=batch_size, show_progress=show_progress, frames=frames,
+    kw = dict(n_steps=n_steps, sampler=sampler, batch_size=batch_size, show_progress=show_progress, frames=frames,
               images=pix[idx].to(dev) if latent else None)
-    sample(model, y, seed=video_seeds, start=start, **{**kw, "n_steps": 1})  # warm-up (allocations, kernels), untimed
+    sample(model, cond, seed=video_seeds, start=start, **{**kw, "n_steps": 1})  # warm-up (allocations, kernels), untimed
     if toy:
         ref_feats, stab_data = _toy_reference(n_reference, data_seed) if n_reference else (None, float("nan"))
         gt = np.asarray(images.columns["input_speed"], dtype=float)
@@ -117,7 +116,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     rows, summary, videos = [], [], {}
     for label, rem in resolved.items():
         t0 = time.perf_counter()
-        out = sample(model, y, seed=video_seeds, start=None if rem.start is not None else start, remedy=rem, stats=stats, **kw)
+        out = sample(model, cond, seed=video_seeds, start=None if rem.start is not None else start, remedy=rem, stats=stats, **kw)
         if out.is_cuda:
             torch.cuda.synchronize()
         sec = (time.perf_counter() - t0) / len(video_seeds)
@@ -151,8 +150,8 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     summary = pd.DataFrame(summary)
     if "none" in resolved and len(resolved) > 1:  # time plain sampling again at the end: the minimum of both, so drift
         t0 = time.perf_counter()                    # over the run does not favour the remedies timed later
-        sample(model, y, seed=video_seeds, start=start, remedy=resolved["none"], stats=stats, **kw)
-        if y.is_cuda:
+        sample(model, cond, seed=video_seeds, start=start, remedy=resolved["none"], stats=stats, **kw)
+        if cond.y.is_cuda:
             torch.cuda.synchronize()
         again = (time.perf_counter() - t0) / len(video_seeds)
         row = summary.remedy == "none"

@@ -1,11 +1,12 @@
-"""What several commands share: the model named by ``--model``/``--model-path``/``--device``/``--dtype``,
+"""What several commands share: the model named by ``--model``/``--model-path``/``--device``/``--dtype``
+(its options, :func:`add_model_options`; its set-up after the ``--out`` check, :func:`model_for_output`),
 and argparse ``type=`` functions whose errors name the option and the expected form (no torch)."""
 from __future__ import annotations
 
 import argparse
 import math
 
-__all__ = ["DTYPES", "load_model", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
+__all__ = ["DTYPES", "load_model", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
            "nonneg_float", "probability", "unit_interval", "size_hw"]
 
 # the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere)
@@ -40,6 +41,37 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
         with file_errors(model_path, "toy checkpoint", "pass a checkpoint written by `python -m cilnb train-toy`"):
             return models.load(name, model_path, device=dev, dtype=dtype)
     return models.load(name, model_path, device=dev, dtype=dtype)
+
+
+def model_for_output(args: argparse.Namespace, *, folder: bool, device=None):
+    """A model command's set-up: ``--out`` checked first (:func:`cilnb._util.check_output_path`, so a bad
+    path fails before anything loads), then the model of ``--model``/``--model-path``/``--dtype``
+    (:func:`load_model`) on ``device`` (default: ``--device``)."""
+    from .._util import check_output_path
+
+    check_output_path(args.out, option="--out", folder=folder)
+    return load_model(args.model, args.model_path, device=args.device if device is None else device, dtype=args.dtype)
+
+
+def rank_device(device: str) -> str:
+    """``--device``, with ``auto`` under torchrun/accelerate (``WORLD_SIZE > 1``) as ``cuda:LOCAL_RANK`` when CUDA is there."""
+    import os
+
+    if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return device
+
+
+def add_model_options(p: argparse.ArgumentParser, *, model_help: str, device_help: str = "auto | cpu | cuda | cuda:N") -> None:
+    """``--model``, ``--model-path``, ``--device``, ``--dtype`` and ``--quiet``, as every model command spells them."""
+    p.add_argument("--model", required=True, help=model_help)
+    p.add_argument("--model-path", default=None, help="local pipeline folder or cached hub id (toy: checkpoint file, default: shipped base)")
+    p.add_argument("--device", default="auto", help=device_help)
+    p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU) | float32 | float16 | bfloat16")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 # ----------------------------------------------------------------------------------------------
