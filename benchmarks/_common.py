@@ -69,9 +69,11 @@ def load_model(args, device: torch.device):
 
 
 def make_inputs(model, n: int, size, device: torch.device, seed: int = 0):
-    """``(x0, y, cond)``: ``n`` moving-sprite videos in the model's sample space (latents for latent models,
-    encoded by its VAE; ``size`` and RGB there), their conditional input ``y`` and extra conditioning."""
+    """``(x0, cond)``: ``n`` moving-sprite videos in the model's sample space (latents for latent models,
+    encoded by its VAE; ``size`` and RGB there) and their conditioning (a :class:`cilnb.denoiser.Cond`:
+    the conditional input ``y`` and the model's extras)."""
     from cilnb import data
+    from cilnb.denoiser import Cond
     from cilnb.experiments import prepare_condition
     from cilnb.io import parse_size
     from cilnb.stats import encoder_for
@@ -79,7 +81,7 @@ def make_inputs(model, n: int, size, device: torch.device, seed: int = 0):
     encode, channels, _, space = encoder_for(model)
     if space == "pixel":
         vids = data.generate(n, seed=seed).videos.to(device)
-        return vids, vids[:, 0], {}
+        return vids, Cond(vids[:, 0])
     h, w = parse_size(size)
     frames = getattr(model, "n_frames", None) or 4
     vids = data.generate(n, seed=seed, frames=frames, size=max(h, w), flow=False).videos[..., :h, :w].repeat(1, 1, 3, 1, 1)
@@ -87,7 +89,7 @@ def make_inputs(model, n: int, size, device: torch.device, seed: int = 0):
     with torch.no_grad():
         x0 = encode(vids.to(device, dtype)).float()
     cond = prepare_condition(model, vids[:, 0].to(device, dtype), seed)
-    return x0, cond.pop("y"), cond
+    return x0, Cond.of(cond)
 
 
 def elapsed(fn: Callable[[], object], device: torch.device) -> float:

@@ -1,7 +1,7 @@
 """Probe time vs the raw forward passes it needs (issue target: <= 1.1x).
 
 Both sides run the same number of model evaluations on the same batch size in one process:
-"raw" times only ``model(x_t, t, y=y, **cond)`` on pre-built inputs; "probe" times
+"raw" times only ``model(x_t, t, **cond)`` (``cond`` holds ``y``) on pre-built inputs; "probe" times
 ``cilnb.probe.one_step_predictions`` (noise drawing, ``X_t`` construction, batching, output
 assembly included). Usage: ``python benchmarks/probe.py [--device cuda] [--model toy|tiny-svd|svd
 --model-path DIR] [--videos 32] [--ts 20]``.
@@ -25,7 +25,7 @@ def main(argv=None) -> None:
     add_common_args(ap)
     args = ap.parse_args(argv)
     device, model, which = setup(args)
-    x0, y, cond = make_inputs(model, args.videos, args.size, device)
+    x0, cond = make_inputs(model, args.videos, args.size, device)
     ts = torch.linspace(0.05, 1.0, args.ts, dtype=torch.float64)
     B, K, bs = x0.shape[0], ts.numel(), args.batch_size
 
@@ -36,16 +36,15 @@ def main(argv=None) -> None:
     chunks = []
     for lo in range(0, B * K, bs):
         bi = b_all[lo:lo + bs].to(device)
-        extra = {k: v[bi] for k, v in cond.items()}
-        chunks.append((model.schedule.add_noise(x0[bi], t_all[lo:lo + bs], eps[bi]), t_all[lo:lo + bs], y[bi], extra))
+        chunks.append((model.schedule.add_noise(x0[bi], t_all[lo:lo + bs], eps[bi]), t_all[lo:lo + bs], cond.select(bi)))
 
     @torch.no_grad()
     def raw():
-        for xt, t, yb, extra in chunks:
-            model(xt, t, y=yb, **extra)
+        for xt, t, c in chunks:
+            model(xt, t, **c)
 
     def run_probe():
-        probe.one_step_predictions(model, x0, ts, y=y, cond=cond, seed=0, batch_size=bs)
+        probe.one_step_predictions(model, x0, ts, cond=cond, seed=0, batch_size=bs)
 
     raw(), run_probe()  # warm-up
     t_raw = min(elapsed(raw, device) for _ in range(args.repeats))

@@ -70,7 +70,7 @@ def main(argv=None) -> None:
     add_common_args(ap)
     args = ap.parse_args(argv)
     device, model, which = setup(args)
-    x0, y, cond = make_inputs(model, args.images, args.size, device)
+    x0, cond = make_inputs(model, args.images, args.size, device)
     stats_path = data_dir() / "toy_stats.safetensors"
     stats = MomentStats.load(stats_path) if args.model == "toy" and stats_path.exists() else MomentStats().update(x0.cpu())
     rems = {"none": R.build("none")}
@@ -82,7 +82,7 @@ def main(argv=None) -> None:
     images = x0[:, 0] if getattr(model, "sample_space", "pixel") == "pixel" else None
 
     def run(m, r):
-        return elapsed(lambda: sampling.sample(m, y, n_steps=args.steps, remedy=r, stats=stats, cond=cond, sampler=args.sampler,
+        return elapsed(lambda: sampling.sample(m, cond, n_steps=args.steps, remedy=r, stats=stats, sampler=args.sampler,
                                                seed=0, frames=x0.shape[1], show_progress=False, images=images), device)
 
     null = NullModel(model)

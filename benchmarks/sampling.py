@@ -25,7 +25,7 @@ def main(argv=None) -> None:
     add_common_args(ap)
     args = ap.parse_args(argv)
     device, model, which = setup(args)
-    x0, y, cond = make_inputs(model, args.images, args.size, device)
+    x0, cond = make_inputs(model, args.images, args.size, device)
     stats_path = data_dir() / "toy_stats.safetensors"
     if args.model == "toy" and stats_path.exists():
         stats = MomentStats.load(stats_path)
@@ -35,7 +35,7 @@ def main(argv=None) -> None:
         stats = MomentStats().update(x0.cpu())
 
     def run(init):
-        return elapsed(lambda: sampling.sample(model, y, n_steps=args.steps, start=args.start, init=init, stats=stats, cond=cond,
+        return elapsed(lambda: sampling.sample(model, cond, n_steps=args.steps, start=args.start, init=init, stats=stats,
                                                sampler=args.sampler, seed=0, frames=x0.shape[1], show_progress=False), device)
 
     run("standard"), run("analytic")  # warm-up
