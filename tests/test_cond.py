@@ -116,6 +116,18 @@ def test_sample_with_a_dict_a_cond_or_y_and_extras_is_bit_identical(model):
         sample(model, y.numpy(), **kw)
 
 
+def test_prepare_condition_keeps_extras_and_refuses_unknown_ones(model):
+    """The base prepare_condition carries extras (the toy's motion) into the Cond; none is dropped silently."""
+    y = data.generate(2, seed=3, frames=F, size=SIZE, flow=False).condition
+    motion = torch.tensor([0.5, 2.0])
+    kw = dict(n_steps=3, seed=[11, 12], show_progress=False)
+    c = model.prepare_condition(y, motion=motion, generator=torch.Generator().manual_seed(0))
+    assert isinstance(c, Cond) and set(c) == {"y", "motion"} and torch.equal(c["motion"], motion)
+    assert torch.equal(sample(model, c, **kw), sample(model, y, cond={"motion": motion}, **kw))
+    with pytest.raises(ValueError, match=r"unknown toy conditioning \['fps'\]"):
+        sample(model, model.prepare_condition(y, fps=7), **kw)
+
+
 def test_probe_takes_the_whole_cond_or_y_and_extras(model):
     sv = data.generate(2, seed=4, frames=F, size=SIZE, flow=False)
     motion = torch.tensor([1.0, 3.0])

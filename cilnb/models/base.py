@@ -287,9 +287,11 @@ class Adapter(nn.Module):
         """Last touch on ``x0_hat`` (identity; LTX writes the clean frame 0 back)."""
         return x0
 
-    def prepare_condition(self, images: Images, **kwargs) -> Cond:
-        """Conditional images ``[B, 3, H, W]`` in [-1, 1] -> the :class:`~cilnb.denoiser.Cond` for ``forward`` (``y`` plus extras)."""
-        return Cond(images)
+    def prepare_condition(self, images: Images, *, generator: torch.Generator | None = None, **extras) -> Cond:
+        """Conditional images ``[B, 3, H, W]`` in [-1, 1] -> the :class:`~cilnb.denoiser.Cond` for ``forward``: ``y`` plus
+        ``extras`` as given (e.g. the toy's ``motion``; ones the model does not know are refused by
+        :meth:`check_condition` at the first forward, never dropped). ``generator`` is unused here (pixel models draw nothing)."""
+        return Cond(images, **extras)
 
     def encode_video(self, frames: Video) -> Video:
         """``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, C, h, w]`` times the VAE scaling factor."""
