@@ -5,8 +5,11 @@ per thread count and batch size (videos per call), three things in alternating r
 process: the toy's old forward (the frozen reference in ``tests/_toy_reference.py``: contiguous
 NCHW, frames reshaped for the temporal layers, unfused scale-shift), its current forward
 (``ToyUNet.forward``: channels-last, fused), and a 2048x2048 float32 matmul, the machine's reference
-rate. Medians over ``--repeats`` rounds, so a shared, loaded machine slows all three alike. Prints
-the work split by op, s/call of old and new, the speed-up, GFLOP/s and the ratio to the matmul;
+rate; and the convolutions of the current forward alone, replayed on their recorded inputs
+(``conv/mm``: the ceiling for this op mix, as 96 % of the work is convolution; ``conv time``: their
+share of the forward's time). Medians over ``--repeats`` rounds, so a shared, loaded machine slows
+them alike. Prints the work split by op, s/call of old and new, the speed-up, GFLOP/s and the ratio
+to the matmul;
 ``--compile`` adds ``torch.compile`` of the current forward (inductor, C++ codegen; slow to compile).
 ``python benchmarks/toy_speed.py [--batch 1 8 32] [--threads 1 2] [--repeats 5] [--compile]``.
 """
@@ -49,6 +52,30 @@ def rounds(fns: dict, repeats: int, device) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def conv_replay(net, call):
+    """A callable that reruns only the ``nn.Conv2d`` layers of one ``call()`` on their recorded inputs, and their GFLOP.
+
+    Its rate is what the forward could reach if everything but the convolutions were free: an
+    upper bound for this op mix with these kernels.
+    """
+    seen = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: seen.append((mod, inp[0].clone(memory_format=torch.preserve_format))))
+             for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            call()
+    finally:
+        for h in hooks:
+            h.remove()
+
+    def replay():
+        for mod, inp in seen:
+            mod(inp)
+
+    gflop, _ = count_flops(replay)
+    return replay, gflop
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)
@@ -82,7 +109,7 @@ def main(argv=None) -> None:
 
         inductor_config.freezing = True  # weights as constants: oneDNN weight prepacking and conv fusions
         compiled = torch.compile(net, dynamic=False)
-    cols = ["threads", "batch", "old s", "new s", "speed-up", "old GF/s", "new GF/s", "mm GF/s", "old/mm", "new/mm"]
+    cols = ["threads", "batch", "old s", "new s", "speed-up", "old GF/s", "new GF/s", "mm GF/s", "old/mm", "new/mm", "conv/mm", "conv time"]
     if compiled is not None:
         cols += ["comp s", "comp/mm"]
     print(" ".join(f"{c:>9}" for c in cols))
@@ -91,7 +118,8 @@ def main(argv=None) -> None:
             torch.set_num_threads(th)
         for bsz in args.batch:
             xb, yb, tb = x.expand(bsz, -1, -1, -1, -1).contiguous(), y.expand(bsz, -1, -1, -1).contiguous(), t.expand(bsz)
-            fns = {"new": lambda: net(xb, tb, y=yb), "mm": lambda: a @ b}
+            convs, conv_gflop = conv_replay(net, lambda: net(xb, tb, y=yb))
+            fns = {"new": lambda: net(xb, tb, y=yb), "mm": lambda: a @ b, "conv": convs}
             if not args.no_reference:
                 fns["old"] = lambda: reference_forward(net, xb, tb, y=yb)
             if compiled is not None:
@@ -106,7 +134,8 @@ def main(argv=None) -> None:
             new = gflop * bsz / sec["new"]
             old_s = sec.get("old", float("nan"))
             old = gflop_old * bsz / old_s
-            row = [th, bsz, f"{old_s:.4f}", f"{sec['new']:.4f}", f"{old_s / sec['new']:.2f}", f"{old:.1f}", f"{new:.1f}", f"{mm:.1f}", f"{old / mm:.2f}", f"{new / mm:.2f}"]
+            row = [th, bsz, f"{old_s:.4f}", f"{sec['new']:.4f}", f"{old_s / sec['new']:.2f}", f"{old:.1f}", f"{new:.1f}", f"{mm:.1f}", f"{old / mm:.2f}", f"{new / mm:.2f}",
+                   f"{conv_gflop / sec['conv'] / mm:.2f}", f"{sec['conv'] / sec['new']:.0%}"]
             if compiled is not None:
                 row += [f"{sec['comp']:.4f}", f"{gflop * bsz / sec['comp'] / mm:.2f}"]
             print(" ".join(f"{c:>9}" for c in row), flush=True)
