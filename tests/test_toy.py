@@ -215,3 +215,63 @@ def test_finetune_config_defaults_come_from_the_init_checkpoint(tmp_path):
     assert TR.TrainConfig().model == toy.ToyConfig() and TR.TrainConfig().steps == 4000
     with pytest.raises(ValueError, match="does not exist"):
         TR.TrainConfig(variant="naive", init=str(tmp_path / "missing.safetensors"))
+
+
+# ----------------------------------------------------------------------------------------------
+# the fast forward (channels-last, fused scale-shift, no frame reshapes) against the old one
+# ----------------------------------------------------------------------------------------------
+
+
+def _assert_rounding_close(new, old, rel=4e-6, floor=0.1):
+    """``new`` equals ``old`` to float32 rounding through a deep net: max |diff| <= rel * max |old| (measured: < 1e-6)."""
+    err, scale = float((new - old).abs().max()), float(old.abs().max())
+    assert scale > floor, "compare a real signal, not zeros"
+    assert err <= rel * scale, f"max |new - old| = {err:.3g} exceeds {rel:g} x max |old| = {scale:.3g}"
+
+
+@pytest.mark.parametrize("temporal", ["attn", "conv", "conv+attn"])
+def test_fast_forward_matches_the_old_forward(gen, temporal):
+    from _toy_reference import reference_forward
+
+    net = toy.ToyUNet(dataclasses.replace(TINY, temporal=temporal, temporal_levels=(0, 1)))
+    for p in net.parameters():  # every layer live (the zero-initialised outputs too)
+        p.data.normal_(0, 0.1, generator=gen)
+    x = torch.randn(3, 8, 1, 32, 32, generator=gen)
+    y = torch.randn(3, 1, 32, 32, generator=gen)
+    t = torch.tensor([0.05, 0.5, 0.95])
+    motion = torch.tensor([0.0, 1.5, 3.0])
+    with torch.no_grad():
+        for kw in ({}, {"motion": motion}, {"image_mode": True}):
+            new, old = net(x, t, y=y, **kw), reference_forward(net, x, t, y=y, **kw)
+            assert new.shape == old.shape and new.is_contiguous()
+            _assert_rounding_close(new, old)
+    # with autograd on (training) the out-of-place path gives the same values and gradients
+    xg = x.clone().requires_grad_(True)
+    new = net(xg, t, y=y)
+    (new.square().sum()).backward()
+    g_new = xg.grad.clone()
+    xg.grad = None
+    old = reference_forward(net, xg, t, y=y)
+    (old.square().sum()).backward()
+    _assert_rounding_close(new.detach(), old.detach())
+    _assert_rounding_close(g_new, xg.grad, rel=1e-5, floor=1e-3)
+
+
+@pytest.mark.parametrize("name", ["base", "timenoise"])
+def test_shipped_checkpoint_fast_forward_matches_the_old_forward(name):
+    from _toy_reference import reference_forward
+
+    model = toy.load(name, device="cpu")
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 8, 1, 32, 32, generator=g)
+    y = torch.rand(4, 1, 32, 32, generator=g) * 2 - 1
+    t = torch.tensor([0.02, 0.3, 0.7, 1.0], dtype=torch.float64)
+    with torch.no_grad():
+        new = model(x, t, y=y)  # through the Adapter (v -> x0)
+        a, s = model.schedule.broadcast(t, x)
+        old = x0_from_v(x, reference_forward(model.net, x, t.float(), y=y), a, s)
+        _assert_rounding_close(new, old)
+        assert (new - old).abs().max() < 1e-5  # the issue's absolute bound on x0_hat in [-1, 1]
+        both = model(x, t, y=y, guidance=2.0)  # guidance's second call: the image-mode branch
+        ref_u = x0_from_v(x, reference_forward(model.net, x, t.float(), image_mode=True), a, s)
+        _assert_rounding_close(both, ref_u + 2.0 * (old - ref_u), rel=1e-5)

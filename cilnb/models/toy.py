@@ -143,11 +143,28 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(Fn.silu(self.norm1(x)))
-        scale, shift = self.emb(Fn.silu(emb))[..., None, None].chunk(2, dim=1)
-        h = self.norm2(h) * (1 + scale) + shift
-        h = self.conv2(Fn.silu(h))
-        return self.skip(x) + h
+        """``x [B * F, cin, h, w]``, ``emb`` = ``silu(embedding)`` per video ``[B, emb_dim]`` (broadcast over the ``F`` frames).
+
+        The GroupNorm affine and the scale-shift are one multiply-add (``n * g (1 + s) + (b (1 + s) + shift)``);
+        without autograd the elementwise ops run in place (no new buffers).
+        """
+        ip = not torch.is_grad_enabled()
+        h = self.conv1(Fn.silu(self.norm1(x), inplace=ip))
+        BF, C = h.shape[:2]
+        B = emb.shape[0]
+        scale, shift = self.emb(emb).chunk(2, dim=1)  # [B, C] each
+        scale = 1 + scale
+        mul = (self.norm2.weight * scale)[:, None, :, None, None]
+        add = (self.norm2.bias * scale + shift)[:, None, :, None, None]
+        n = Fn.group_norm(h, self.norm2.num_groups, eps=self.norm2.eps)
+        n5 = n.view(B, BF // B, C, *n.shape[2:])
+        if ip:
+            h = Fn.silu(n5.mul_(mul).add_(add), inplace=True).view_as(n)
+        else:
+            h = Fn.silu(torch.addcmul(add, n5, mul)).view_as(n)
+        h = self.conv2(h)
+        skip = self.skip(x)
+        return h.add_(skip) if ip else skip + h
 
 
 class TemporalBlock(nn.Module):
@@ -177,19 +194,22 @@ class TemporalBlock(nn.Module):
             nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [B * F, C, h, w]``; channels-last input is read as ``[B, F, h * w, C]`` without a copy, and the output is channels-last."""
         BF, C, h, w = x.shape
         F = self.frames
         B = BF // F
-        z = x.view(B, F, C, h, w).permute(0, 3, 4, 1, 2).reshape(B * h * w, F, C)
+        z = x.permute(0, 2, 3, 1).reshape(B, F, h * w, C)  # a view for channels-last x
         if "attn" in self.kind:
-            q, k, v = self.qkv(self.norm(z) + self.pos[:F]).chunk(3, dim=-1)
+            qkv = self.qkv(self.norm(z) + self.pos[:F, None])  # [B, F, hw, 3 width]
+            q, k, v = qkv.transpose(1, 2).chunk(3, dim=-1)  # [B, hw, F, width]: attention over F per site
             a = Fn.scaled_dot_product_attention(q, k, v)
-            z = z + self.attn_out(a)
+            z = z + self.attn_out(a.transpose(1, 2))
         if "conv" in self.kind:
-            u = self.conv_in(self.conv_norm(z)).transpose(1, 2)  # [N, width, F]
-            u = Fn.silu(self.tconv(Fn.silu(u))).transpose(1, 2)
-            z = z + self.conv_out(u)
-        return z.view(B, h, w, F, C).permute(0, 3, 4, 1, 2).reshape(BF, C, h, w)
+            u = self.conv_in(self.conv_norm(z))  # [B, F, hw, width]
+            u = Fn.silu(u).permute(0, 3, 1, 2)  # [B, width, F, hw]: the 1D conv over F as a (3, 1) 2D conv
+            u = Fn.conv2d(u, self.tconv.weight[..., None], self.tconv.bias, padding=(1, 0))
+            z = z + self.conv_out(Fn.silu(u).permute(0, 2, 3, 1))
+        return z.reshape(BF, h, w, C).permute(0, 3, 1, 2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -282,12 +302,19 @@ class ToyUNet(nn.Module):
             t = t.expand(B)
         if t.shape != (B,):
             raise ValueError(f"t must be [B] normalised times, got shape {tuple(t.shape)}")
-        emb = self.embed(t, motion, B, motion_drop)
-        emb = emb.repeat_interleave(F, dim=0)  # frames folded into the batch
-        p = cfg.patch
-        xf = Fn.pixel_unshuffle(x.reshape(B * F, C, H, W), p)
-        yf = Fn.pixel_unshuffle(y, p).repeat_interleave(F, dim=0)  # y0 concatenated to every frame
-        h = self.stem_x(xf) + self.stem_y(yf)
+        emb = Fn.silu(self.embed(t, motion, B, motion_drop))  # [B, E]: every block's scale-shift input
+        return self._run(x, y, emb, image_mode)
+
+    def _run(self, x: torch.Tensor, y: torch.Tensor, emb: torch.Tensor, image_mode: bool) -> torch.Tensor:
+        """The layers on checked inputs, channels-last throughout (frames folded into the batch)."""
+        B, F, C, H, W = x.shape
+        p = self.config.patch
+        cl = torch.channels_last
+        xf = Fn.pixel_unshuffle(x.reshape(B * F, C, H, W), p).contiguous(memory_format=cl)
+        yf = Fn.pixel_unshuffle(y, p).contiguous(memory_format=cl)
+        h = self.stem_x(xf)
+        hy = self.stem_y(yf)  # y0 is concatenated to every frame: its stem runs once per video
+        h = (h.view(B, F, *h.shape[1:]) + hy[:, None]).view_as(h)
         skips = []
         for i, block in enumerate(self.down):
             h = block(h, emb)
@@ -306,8 +333,8 @@ class ToyUNet(nn.Module):
             h = block(torch.cat([h, skips[i]], dim=1), emb)
             if not image_mode:
                 h = self.t_up[j](h)
-        out = self.out(Fn.silu(self.out_norm(h)))
-        return Fn.pixel_shuffle(out, p).reshape(B, F, C, H, W)
+        out = self.out(Fn.silu(self.out_norm(h), inplace=not torch.is_grad_enabled()))
+        return Fn.pixel_shuffle(out, p).reshape(B, F, C, H, W).contiguous()
 
 
 class ToyModel(Denoiser):
