@@ -144,10 +144,10 @@ class _Stop(Exception):
 
 
 def test_stored_run_with_extras_resumes_identically(model, tmp_path):
-    """runs.run_sweep builds one Cond per canonical batch (y + the per-image motion); a killed run resumes bit-identically."""
+    """runs.run_sweep builds one Cond per canonical batch through the model's prepare_condition (y + the per-image
+    motion, which must reach the model: motion_control lost it once); a killed run resumes bit-identically."""
     ckpt = toy.save_checkpoint(tmp_path / "toy.safetensors", model.net, {})
     net = toy.load(str(ckpt), device="cpu")
-    net.prepare_condition = None  # per-image extras go straight into the Cond as [B] tensors
     base = io.load_images("toy:2", net)
     images = io.ImageSet(base.names, base.images, base.spec, base.columns, base.videos, cond={"motion": [0.5, 2.0]})
     grid = dict(Ms=[1.0, 0.6], inits=["standard"], seeds=[0, 1], n_steps=2, batch_size=3, show_progress=False, motion_kwargs={"resize": None})

@@ -290,8 +290,13 @@ class Adapter(nn.Module):
     def prepare_condition(self, images: Images, *, generator: torch.Generator | None = None, **extras) -> Cond:
         """Conditional images ``[B, 3, H, W]`` in [-1, 1] -> the :class:`~cilnb.denoiser.Cond` for ``forward``: ``y`` plus
         ``extras`` as given (e.g. the toy's ``motion``; ones the model does not know are refused by
-        :meth:`check_condition` at the first forward, never dropped). ``generator`` is unused here (pixel models draw nothing)."""
-        return Cond(images, **extras)
+        :meth:`check_condition` at the first forward, never dropped); a plain number becomes one value per image
+        (``[B]``), so conditionings made image by image join with :meth:`Cond.cat`. ``generator`` is unused here
+        (pixel models draw nothing)."""
+        B = images.shape[0]
+        per_image = {k: torch.full((B,), float(v), device=images.device) for k, v in extras.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return Cond(images, **{**extras, **per_image})
 
     def encode_video(self, frames: Video) -> Video:
         """``[B, F, 3, H, W]`` in [-1, 1] -> latents ``[B, F, C, h, w]`` times the VAE scaling factor."""
