@@ -15,7 +15,7 @@ import torch
 
 from .m_sweep import sample_grid
 from .readouts import readout_for
-from .run_dirs import default_run_dir
+from .run_dirs import sample_store_dir
 
 __all__ = ["compare_models", "sample_space", "timenoise_views", "shown_image", "finetune_pair", "finetune_toy_pair"]
 
@@ -33,9 +33,10 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
         mine = [c for c in configs if c[0] == label]
         Ms = sorted({c[1] for c in mine}, reverse=True)
         inits = sorted({c[2] for c in mine})
-        out = (Path(out_root) / label) if out_root else default_run_dir(
-            "compare", label, models[label], images=images.spec, n_images=len(images), cond=images.cond, n_steps=n_steps,
-            cond_kwargs=dict(cond_kwargs or {}), motion=readout.sweep_motion, sampler=sampler)
+        # one store per (model, images, sampler settings), shared with every other experiment on them (the M sweep)
+        out = (Path(out_root) / label) if out_root else sample_store_dir(
+            label, models[label], images, n_steps=n_steps, sampler=sampler, stats_path=stats_path, cond_kwargs=cond_kwargs,
+            motion=readout.sweep_motion, batch_size=batch_size)
         pv, summ = sample_grid(models[label], out, images, readout, Ms=Ms, inits=inits, seeds=seeds, n_steps=n_steps,
                                stats=stats, stats_path=stats_path, cond_kwargs=cond_kwargs, batch_size=batch_size,
                                show_progress=show_progress, label=label, sampler=sampler)
