@@ -438,6 +438,7 @@ def test_paired_agreement_matches_a_hand_computation():
         paired_agreement(ref, cand.assign(seed=1), ["motion"])
 
 
+@pytest.mark.slow
 def test_fewer_ddim_steps_agree_with_fifty_on_the_shipped_toy(tmp_path):
     """The step test at small size (``benchmarks/sampler_steps.py`` makes it at full size): DDIM 25 and DDIM 50 on
     the same images and noise give motion and frame-0 PSNR whose means differ by less than one standard error."""
@@ -454,3 +455,26 @@ def test_fewer_ddim_steps_agree_with_fifty_on_the_shipped_toy(tmp_path):
     ag = paired_agreement(per[50], per[25], ["motion", "first_frame_psnr"])
     assert len(ag) == 4 and ag.n.min() >= 6
     assert ag.agree.all(), ag.round(3).to_string()
+
+
+def test_leakage_index_reuses_the_probes_predictions_exactly(monkeypatch):
+    """The index's unperturbed prediction is the probe's (same videos, noise, times, batches): given them, it makes a
+    third fewer model calls and the same numbers, bit for bit."""
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    bench = E.toy_bench(3, 0, device="cpu")
+    ts = E.probe_times(3)
+    table, preds = E.run_probe({"m": net}, bench, ts, seed=1, batch_size=4)
+    calls = []
+    fwd = type(net).forward
+    monkeypatch.setattr(type(net), "forward", lambda self, *a, **k: calls.append(a[0].shape[0]) or fwd(self, *a, **k))
+    fresh = E.run_leakage_index({"m": net}, bench, ts, seed=1, batch_size=4)
+    n_fresh, calls[:] = sum(calls), []
+    reused = E.run_leakage_index({"m": net}, bench, ts, seed=1, batch_size=4, predictions=preds)
+    assert sum(calls) * 3 == n_fresh * 2  # two of the three predictions per (video, t)
+    pd.testing.assert_frame_equal(fresh, reused)
+    from cilnb import probe
+
+    with pytest.raises(ValueError, match="predictions must be one_step_predictions"):
+        probe.leakage_index(net, bench.x0, ts, predictions=preds["m"][:, :2])
