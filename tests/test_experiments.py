@@ -478,3 +478,22 @@ def test_leakage_index_reuses_the_probes_predictions_exactly(monkeypatch):
 
     with pytest.raises(ValueError, match="predictions must be one_step_predictions"):
         probe.leakage_index(net, bench.x0, ts, predictions=preds["m"][:, :2])
+
+
+def test_compare_models_samples_only_the_configured_cells(monkeypatch, tmp_path):
+    """Table 1 / Fig. 1 ask each tuned model for (M = T, N(0, I)) and (M, Analytic-Init): two cells, not the four of
+    their product (before, M = T Analytic-Init and M N(0, I) were sampled and thrown away)."""
+    import cilnb.sampling as sampling
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    stats, stats_file = E.load_stats("toy")
+    images, readout = E.sweep_inputs("toy", n_images=2, seed=0, n_reference=0)
+    calls = []
+    real = sampling.sample
+    monkeypatch.setattr(sampling, "sample", lambda *a, **k: calls.append((k["start"], k["init"])) or real(*a, **k))
+    monkeypatch.setenv("CILNB_RUN_DIR", str(tmp_path))
+    per, summary = E.compare_models({"naive": net}, [("naive", 1.0, "standard"), ("naive", 0.8, "analytic")], images, readout,
+                                    seeds=[0], n_steps=2, stats=stats, stats_path=stats_file, batch_size=4, show_progress=False)
+    assert sorted(calls) == [(0.8, "analytic"), (1.0, "standard")]
+    assert sorted(zip(summary.M, summary.init)) == [(0.8, "analytic"), (1.0, "standard")] and len(per) == 4
