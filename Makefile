@@ -9,7 +9,7 @@ PROFILE ?= default
 .PHONY: setup figures smoke test lab browser-test clean help
 
 help:
-	@echo "make figures   set up .venv and regenerate every figure on the built-in model"
+	@echo "make figures   set up .venv and regenerate every figure on the built-in model (PROFILE=workshop: minutes per notebook; PROFILE=smoke: seconds)"
 	@echo "make test      set up .venv and run the whole test suite"
 	@echo "make lab       open JupyterLab on working copies of notebooks/ (build/lab/)"
 	@echo "make smoke     regenerate every figure with tiny parameters (seconds, not minutes)"

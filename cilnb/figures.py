@@ -1,12 +1,15 @@
 """Headless figure runner: every notebook in ``notebooks/`` through papermill, one profile.
 
 Profiles: ``default`` runs each notebook with its own parameter defaults; any other profile
-(``smoke``: tiny, seconds) takes the overrides stored in the notebook's own metadata under
-``metadata.cilnb.profiles.<name>``, so a notebook and its smoke parameters never drift apart and
-no hand-kept list of notebooks exists. Every run also receives ``fig_dir``,
+(``workshop``: minutes per notebook on a CPU laptop, numbers that still show each effect;
+``smoke``: tiny, seconds, numbers meaningless) takes the overrides stored in the notebook's own
+metadata under ``metadata.cilnb.profiles.<name>``, so a notebook and its profile parameters never
+drift apart and no hand-kept list of notebooks exists. Every run also receives ``fig_dir``,
 ``interactive=False`` and, where the notebook declares it, ``show_progress=False`` (no progress
 bars stored in the executed copies; the runner shows per-cell progress itself). Each notebook's last cell states its verdict on the paper's claim; the
-runner collects those into ``<figures>/VERDICTS.md``.
+runner collects those into ``<figures>/VERDICTS.md``. At the end it prints each notebook's wall time
+and writes them, with the machine's load, to ``<figures>/TIMES.md`` (apart from ``VERDICTS.md``,
+which stays deterministic).
 """
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ from pathlib import Path
 
 from ._util import atomic_write, repo_root
 
-__all__ = ["notebook_paths", "notebook_parameters", "declared_parameters", "run_notebook", "run_all", "NotebookResult"]
+__all__ = ["PROFILES", "notebook_paths", "notebook_parameters", "declared_parameters", "run_notebook", "run_all", "NotebookResult",
+           "write_times"]
 
-PROFILES = ("default", "smoke")
+PROFILES = ("default", "workshop", "smoke")  # full evidence; minutes per notebook on a laptop; seconds (CI)
 
 
 def notebook_paths(notebook_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -135,6 +139,44 @@ def write_verdicts(path: Path, profile: str, results: list[NotebookResult], *, k
     atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines)))
 
 
+def machine_load() -> str:
+    """``"load 1.23 0.98 0.75 on 2 CPUs"``: the 1/5/15-minute load averages (``uptime``) and the CPU count."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # not available on this platform
+        return f"load unknown on {os.cpu_count()} CPUs"
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def write_times(path: Path, profile: str, results: list[NotebookResult], *, load_before: str, load_after: str,
+                keep_others: bool = False) -> None:
+    """``TIMES.md``: each notebook's wall time under ``profile`` and the machine's load before and after the
+    run (times measured on a loaded machine are not idle times). With ``keep_others`` (a run of some
+    notebooks only) the rows of notebooks not run this time are kept from the existing file of the same
+    profile. Kept apart from ``VERDICTS.md`` so that file stays deterministic."""
+    import datetime
+
+    header = f"# Notebook times ({profile} profile)"
+    rows: dict[str, str] = {}
+    if keep_others and path.is_file():
+        old = path.read_text()
+        if old.startswith(header + "\n"):
+            for line in old.splitlines():
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(cells) == 4 and cells[0] not in ("notebook", "---", "total") and not cells[0].startswith("-"):
+                    rows[cells[0]] = line
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    for r in results:
+        rows[r.name] = f"| {r.name} | {r.seconds:.1f} | {'ok' if r.ok else 'FAILED'} | {stamp}, {load_before} -> {load_after} |"
+    total = sum(float(line.split("|")[2]) for line in rows.values())
+    lines = [header, "", "Wall time of each notebook in the last `python -m cilnb figures` run (papermill, kernel start included) and",
+             "the machine's load averages (1/5/15 min) before and after it: a loaded machine gives longer times.", "",
+             "| notebook | seconds | status | when, load |", "|---|---|---|---|"]
+    lines += [rows[k] for k in sorted(rows)]
+    lines += [f"| total | {total:.1f} | | |", ""]
+    atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines)))
+
+
 def run_all(
     profile: str = "default",
     only: list[str] | None = None,
@@ -157,18 +199,22 @@ def run_all(
     fig_dir.mkdir(parents=True, exist_ok=True)
     executed = Path(executed_dir).resolve() if executed_dir else repo_root() / "build" / "executed" / profile
     results = []
+    load_before = machine_load()
     for p in paths:
         print(f"[cilnb figures] {p.name} ({profile}) ...", flush=True)
         res = run_notebook(p, profile, fig_dir, executed, progress=progress)
         status = "ok" if res.ok else "FAILED"
         print(f"[cilnb figures] {p.name}: {status} in {res.seconds:.1f}s", flush=True)
         results.append(res)
-    print("\nSummary")
+    load_after = machine_load()
+    print(f"\nSummary ({profile} profile; {load_before} before, {load_after} after)")
     for r in results:
         print(f"  {'ok    ' if r.ok else 'FAILED'} {r.name:<28} {r.seconds:7.1f}s  -> {r.output}")
+    print(f"  {'':6} {'total':<28} {sum(r.seconds for r in results):7.1f}s")
     failed = [r for r in results if not r.ok]
     write_verdicts(fig_dir / "VERDICTS.md", profile, results, keep_others=bool(only))
+    write_times(fig_dir / "TIMES.md", profile, results, load_before=load_before, load_after=load_after, keep_others=bool(only))
     for r in failed:
         print(f"\n--- {r.name} failed ---\n{r.error}", file=sys.stderr)
-    print(f"\nfigures and VERDICTS.md in {fig_dir}; {len(results) - len(failed)} ok, {len(failed)} failed")
+    print(f"\nfigures, VERDICTS.md and TIMES.md in {fig_dir}; {len(results) - len(failed)} ok, {len(failed)} failed")
     return results

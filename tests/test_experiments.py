@@ -349,3 +349,139 @@ def test_timenoise_settings_read_the_checkpoint_or_the_paper():
     from cilnb import timenoise
 
     assert timenoise.settings_for is E.timenoise_settings  # the old name, for one release
+
+
+def test_sample_store_is_shared_by_experiments_that_need_the_same_samples(monkeypatch, tmp_path):
+    """The M sweep and Table 1 ask for the base model at M = T on the same images: one folder, sampled once.
+
+    Whichever runs first samples the cell; the second finds every unit stored and calls the sampler only
+    for cells it alone needs. In both orders the stored videos are the same (bit for bit)."""
+    import cilnb.sampling as sampling
+    from cilnb.analytic_init import MomentStats
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    stats_file = tmp_path / "stats.safetensors"
+    MomentStats().update(data.generate(16, seed=1).videos).save(stats_file)
+    stats = MomentStats.load(stats_file)
+    images, readout = E.sweep_inputs("toy", n_images=3, seed=0, n_reference=0)
+    calls = []
+    real = sampling.sample
+    monkeypatch.setattr(sampling, "sample", lambda *a, **k: calls.append((k["start"], k["init"], a[1].shape[0])) or real(*a, **k))
+
+    def sweep():  # the M sweep notebook's call
+        out = E.sample_store_dir("base", net, images, n_steps=3, stats_path=stats_file, motion=readout.sweep_motion, batch_size=4)
+        return E.sample_grid(net, out, images, readout, Ms=[1.0, 0.5], inits=["standard"], seeds=[0], n_steps=3, stats=stats,
+                             stats_path=stats_file, batch_size=4, show_progress=False, label="base")[0]
+
+    def table1():  # Table 1's base row: the same cell through compare_models
+        return E.compare_models({"base": net}, [("base", 1.0, "standard")], images, readout, seeds=[0], n_steps=3, stats=stats,
+                                stats_path=stats_file, batch_size=4, show_progress=False)[0]
+
+    for first, second, root in ((sweep, table1, "a"), (table1, sweep, "b")):
+        monkeypatch.setenv("CILNB_RUN_DIR", str(tmp_path / root))
+        calls.clear()
+        first()
+        n_first = len(calls)
+        calls.clear()
+        second()
+        if first is sweep:
+            assert n_first == 2 and calls == [], "Table 1 must find the M sweep's base videos at M = T stored"
+        else:
+            assert n_first == 1 and calls == [(0.5, "standard", 3)], "the M sweep must sample only M = 0.5"
+    dirs = [list((tmp_path / r).glob("samples_base_*")) for r in "ab"]
+    assert [len(d) for d in dirs] == [1, 1] and dirs[0][0].name == dirs[1][0].name  # one folder, the same key
+    for u in ("M1_standard_seed0_toy0_00002", "M0.5_standard_seed0_toy0_00000"):
+        a, b = (E.load_sweep_videos(d[0], pd.DataFrame({"file": [f"videos/{u}.safetensors"]})) for d in dirs)
+        assert torch.equal(a, b), f"{u} depends on which notebook ran first"
+    # another step count, batch size or image set is another folder
+    key = dict(n_steps=3, stats_path=stats_file, motion=readout.sweep_motion, batch_size=4)
+    base = E.sample_store_dir("base", net, images, **key)
+    assert E.sample_store_dir("base", net, images, **{**key, "n_steps": 4}) != base
+    assert E.sample_store_dir("base", net, images, **{**key, "batch_size": 8}) != base
+    assert E.sample_store_dir("base", net, E.toy_images(3, data_seed=1), **key) != base
+
+
+def test_paired_agreement_matches_a_hand_computation():
+    from cilnb.experiments.agreement import paired_agreement
+
+    rng = np.random.default_rng(0)
+    n = 30
+    ref = pd.DataFrame({"M": 1.0, "init": "standard", "seed": 0, "image_index": np.arange(n), "motion": rng.normal(1.5, 0.5, n)})
+    cand = ref.copy()
+    cand["motion"] = ref.motion + rng.normal(0.01, 0.05, n)
+    cand.loc[3, "motion"] = np.nan  # a video without a sprite drops out of its pair
+    cand = cand.sample(frac=1.0, random_state=1)  # pairing is by (seed, image), not by row order
+    row = paired_agreement(ref, cand, ["motion"]).iloc[0]
+    keep = np.arange(n) != 3
+    a, b = ref.motion.to_numpy()[keep], cand.set_index("image_index").motion.sort_index().to_numpy()[keep]
+    assert row.n == n - 1
+    assert np.isclose(row["diff"], (b - a).mean()) and np.isclose(row.diff_se, (b - a).std(ddof=1) / np.sqrt(n - 1))
+    assert np.isclose(row.ref_se, a.std(ddof=1) / np.sqrt(n - 1)) and bool(row.agree)
+    shifted = cand.assign(motion=cand.motion + 2 * row.ref_se)
+    assert not paired_agreement(ref, shifted, ["motion"]).iloc[0].agree  # a shift of 2 s.e. does not agree
+    with pytest.raises(ValueError, match="lacks the columns"):
+        paired_agreement(ref, cand.drop(columns="seed"), ["motion"])
+    with pytest.raises(ValueError, match="share no video"):
+        paired_agreement(ref, cand.assign(seed=1), ["motion"])
+
+
+@pytest.mark.slow
+def test_fewer_ddim_steps_agree_with_fifty_on_the_shipped_toy(tmp_path):
+    """The step test at small size (``benchmarks/sampler_steps.py`` makes it at full size): DDIM 25 and DDIM 50 on
+    the same images and noise give motion and frame-0 PSNR whose means differ by less than one standard error."""
+    from cilnb.experiments.agreement import paired_agreement
+    from cilnb.models import toy
+
+    if not toy.checkpoint_path("base").is_file():
+        pytest.skip("no shipped toy checkpoint")
+    net = toy.load("base", device="cpu")
+    stats, stats_file = E.load_stats("toy")
+    images, readout = E.sweep_inputs("toy", n_images=8, seed=0, n_reference=0)
+    per = {n: E.sample_grid(net, tmp_path / f"s{n}", images, readout, Ms=[1.0, 0.5], inits=["analytic"], seeds=[0], n_steps=n,
+                            stats=stats, stats_path=stats_file, batch_size=8, show_progress=False, label="base")[0] for n in (50, 25)}
+    ag = paired_agreement(per[50], per[25], ["motion", "first_frame_psnr"])
+    assert len(ag) == 4 and ag.n.min() >= 6
+    assert ag.agree.all(), ag.round(3).to_string()
+
+
+def test_leakage_index_reuses_the_probes_predictions_exactly(monkeypatch):
+    """The index's unperturbed prediction is the probe's (same videos, noise, times, batches): given them, it makes a
+    third fewer model calls and the same numbers, bit for bit."""
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    bench = E.toy_bench(3, 0, device="cpu")
+    ts = E.probe_times(3)
+    table, preds = E.run_probe({"m": net}, bench, ts, seed=1, batch_size=4)
+    calls = []
+    fwd = type(net).forward
+    monkeypatch.setattr(type(net), "forward", lambda self, *a, **k: calls.append(a[0].shape[0]) or fwd(self, *a, **k))
+    fresh = E.run_leakage_index({"m": net}, bench, ts, seed=1, batch_size=4)
+    n_fresh, calls[:] = sum(calls), []
+    reused = E.run_leakage_index({"m": net}, bench, ts, seed=1, batch_size=4, predictions=preds)
+    assert sum(calls) * 3 == n_fresh * 2  # two of the three predictions per (video, t)
+    pd.testing.assert_frame_equal(fresh, reused)
+    from cilnb import probe
+
+    with pytest.raises(ValueError, match="predictions must be one_step_predictions"):
+        probe.leakage_index(net, bench.x0, ts, predictions=preds["m"][:, :2])
+
+
+def test_compare_models_samples_only_the_configured_cells(monkeypatch, tmp_path):
+    """Table 1 / Fig. 1 ask each tuned model for (M = T, N(0, I)) and (M, Analytic-Init): two cells, not the four of
+    their product (before, M = T Analytic-Init and M N(0, I) were sampled and thrown away)."""
+    import cilnb.sampling as sampling
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    stats, stats_file = E.load_stats("toy")
+    images, readout = E.sweep_inputs("toy", n_images=2, seed=0, n_reference=0)
+    calls = []
+    real = sampling.sample
+    monkeypatch.setattr(sampling, "sample", lambda *a, **k: calls.append((k["start"], k["init"])) or real(*a, **k))
+    monkeypatch.setenv("CILNB_RUN_DIR", str(tmp_path))
+    per, summary = E.compare_models({"naive": net}, [("naive", 1.0, "standard"), ("naive", 0.8, "analytic")], images, readout,
+                                    seeds=[0], n_steps=2, stats=stats, stats_path=stats_file, batch_size=4, show_progress=False)
+    assert sorted(calls) == [(0.8, "analytic"), (1.0, "standard")]
+    assert sorted(zip(summary.M, summary.init)) == [(0.8, "analytic"), (1.0, "standard")] and len(per) == 4

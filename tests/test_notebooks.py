@@ -107,3 +107,56 @@ def test_notebook_is_thin_and_ends_with_a_verdict(path):
     last = "".join(cells[-1]["source"]).strip()
     m = re.fullmatch(r"print\((?:C\.experiments\.|E\.)verdicts\.(\w+)\(.*\)\)", last, re.S)
     assert m and m.group(1) in verdicts.__all__, f"last cell must print a verdict of cilnb.experiments.verdicts, got {last!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_profile_names_declared_parameters(path):
+    """Each notebook stores a ``smoke`` and a ``workshop`` profile; every parameter a profile sets is declared in
+    its parameters cell (papermill would otherwise inject a name the notebook never reads)."""
+    from cilnb.figures import PROFILES, declared_parameters, notebook_parameters
+
+    declared = declared_parameters(path)
+    for profile in PROFILES:
+        params = notebook_parameters(path, profile)  # raises when the profile is missing
+        assert set(params) <= declared, f"{profile} sets undeclared parameters {sorted(set(params) - declared)}"
+    assert notebook_parameters(path, "default") == {}
+
+
+def _tiny_notebooks(nb_dir, names, profile_params=None):
+    import nbformat
+
+    nb_dir.mkdir(exist_ok=True)
+    for name in names:
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell("fig_dir = ''\ninteractive = True\nn = 1")
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params, nbformat.v4.new_code_cell("print(f'n is {n}')")]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["cilnb"] = {"figures": [], "profiles": {"smoke": {}, "workshop": dict(profile_params or {"n": 2})}}
+        nbformat.write(nb, nb_dir / f"{name}.ipynb")
+
+
+def test_runner_prints_and_records_each_notebooks_time(tmp_path, capsys):
+    """The end-of-run summary prints every notebook's time and the total; TIMES.md records them with the load,
+    apart from VERDICTS.md (which holds no time, so it stays deterministic); a partial run keeps the other rows."""
+    from cilnb.figures import run_all
+
+    nb_dir = tmp_path / "nbs"
+    _tiny_notebooks(nb_dir, ["a_one", "b_two"])
+    kw = dict(notebook_dir=nb_dir, out=tmp_path / "f", executed_dir=tmp_path / "x", progress=False)
+    results = run_all(profile="workshop", **kw)
+    assert all(r.ok for r in results) and [r.verdict for r in results] == ["n is 2", "n is 2"]  # the workshop profile's n
+    out = capsys.readouterr().out
+    summary = out[out.index("Summary (workshop profile; load"):]
+    for r in results:
+        assert f"{r.name:<28} {r.seconds:7.1f}s" in summary
+    assert "total" in summary
+    times = (tmp_path / "f" / "TIMES.md").read_text()
+    assert times.startswith("# Notebook times (workshop profile)")
+    assert "| a_one |" in times and "| b_two |" in times and "load" in times and "| total |" in times
+    verdicts = (tmp_path / "f" / "VERDICTS.md").read_text()
+    assert "load" not in verdicts and not any(f"{r.seconds:.1f}" in verdicts for r in results)
+    run_all(profile="workshop", only=["b_two"], **kw)
+    again = (tmp_path / "f" / "TIMES.md").read_text()
+    assert again.count("| a_one |") == 1 and again.count("| b_two |") == 1
+    assert next(l for l in again.splitlines() if l.startswith("| a_one |")) == next(l for l in times.splitlines() if l.startswith("| a_one |"))

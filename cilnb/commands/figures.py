@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     """Register ``python -m cilnb figures``."""
     fig = sub.add_parser("figures", help="run every notebook headlessly and regenerate its figures")
-    fig.add_argument("--profile", default="default", choices=["default", "smoke"])
+    fig.add_argument("--profile", default="default", choices=["default", "workshop", "smoke"])
     fig.add_argument("--only", nargs="+", metavar="NAME", help="notebook stems to run (default: all)")
     fig.add_argument("--out", default=None, help="figure folder (default: <repo>/figures)")
     fig.add_argument("--quiet", action="store_true", help="no per-cell progress bars")

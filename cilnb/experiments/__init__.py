@@ -9,7 +9,9 @@ module                      what
                             :func:`cilnb.models.load`) and Analytic-Init statistics (via ``MomentStats``)
 ``readouts``                how a model's videos are read, chosen once per model: :class:`ToyReadout`
                             (sprite tracker) or :class:`FlowReadout` (optical flow); :func:`readout_for`
-``run_dirs``                stored videos of a run (run hashing, :func:`default_run_dir`, lives in ``cilnb.runs``)
+``run_dirs``                stored videos of a run, the shared sample store (:func:`sample_store_dir`); run hashing
+                            (:func:`default_run_dir`, :func:`weights_digest`) lives in ``cilnb.runs``
+``agreement``               paired agreement of two samplings of one grid (fewer sampler steps, same read-outs?)
 ``verdicts``                :class:`Verdict` (claim, holds, reasons), the one type every verdict returns
 ``probe``                   leakage probe, Fig. 2 / Fig. 5(a) (``notebooks/leakage_probe.ipynb``)
 ``m_sweep``                 M sweep, Fig. 3(a) / Tables 8-9 (``notebooks/m_sweep.ipynb``)
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import inputs, m_sweep, motion_metrics, probe, readouts, run_dirs, timenoise_training, verdicts  # noqa: F401
+from . import agreement, inputs, m_sweep, motion_metrics, probe, readouts, run_dirs, timenoise_training, verdicts  # noqa: F401
 from .inputs import (TOY_VARIANTS, Bench, describe_models, load_models, load_stats, optional_stats, load_toy_models, load_variants, load_toy_variants,
                      load_tuned_variants, prepare_condition, read_clips, reference_videos, timenoise_settings,
                      toy_images, video_images, with_targets)
@@ -39,7 +41,7 @@ from .motion_control import MOTION_COND, motion_control, motion_control_images
 from .motion_metrics import measured_pair, model_videos
 from .probe import probe_bench, probe_times, recommend_start, run_leakage_index, run_probe, toy_bench, video_bench
 from .readouts import FlowReadout, SpriteMotion, ToyReadout, flow_motion, motion_readout, readout_for, sprite_speed, sweep_inputs
-from .run_dirs import default_run_dir, load_sweep_videos, sweep_videos, weights_digest
+from .run_dirs import default_run_dir, load_sweep_videos, sample_store_dir, sweep_videos, weights_digest
 from .timenoise_training import compare_models, finetune_pair, sample_space, shown_image, timenoise_views
 from .verdicts import Verdict, config_name, motion_control_verdict, probe_verdict, sweep_verdict, table1_verdict
 
@@ -51,7 +53,7 @@ __all__ = [
     "describe_models", "load_stats", "optional_stats", "timenoise_settings", "sample_space",
     "sweep_inputs", "motion_readout", "sample_grid", "run_label", "compare_models", "timenoise_views", "shown_image",
     "finetune_pair", "motion_control_images", "motion_control", "model_videos", "measured_pair",
-    "weights_digest", "default_run_dir", "load_sweep_videos", "sweep_videos", "config_name",
+    "weights_digest", "default_run_dir", "sample_store_dir", "load_sweep_videos", "sweep_videos", "config_name",
     "probe_verdict", "sweep_verdict", "table1_verdict", "motion_control_verdict",
 ]
 

@@ -44,7 +44,11 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     res = run_sweep(model, images, out_dir, Ms=list(Ms), inits=list(inits), seeds=list(seeds), n_steps=n_steps,
                           stats=stats, stats_path=stats_path, batch_size=batch_size, motion_method=method, motion_kwargs=kw, sampler=sampler,
                           cond_kwargs=dict(cond_kwargs or {}) or None, model_name=label or "toy", show_progress=show_progress)
-    table = res.table.sort_values(["M", "init", "seed", "image_index"]).reset_index(drop=True)
+    table = res.table
+    # the folder may hold cells other experiments sampled (a shared store): keep this grid's
+    grid = table.M.isin([float(m) for m in Ms]) & table.init.isin(list(inits)) & table.seed.isin([int(s) for s in seeds]) \
+        & table.image.isin(list(images.names))
+    table = table[grid].sort_values(["M", "init", "seed", "image_index"]).reset_index(drop=True)
     extra = readout.read(table, Path(out_dir))
     table["motion"] = extra.pop("motion")
     table["first_frame_psnr"] = table["align_psnr"]

@@ -92,12 +92,16 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
     return pd.concat(tables, ignore_index=True), preds
 
 
-def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False) -> pd.DataFrame:
+def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False,
+                      predictions: Mapping | None = None) -> pd.DataFrame:
     """:func:`cilnb.probe.leakage_index` for every model on the same inputs, with a ``model`` column.
-    Shown in notebooks/leakage_probe.ipynb."""
+    ``predictions``: :func:`run_probe`'s (same ``bench``, ``ts``, ``seed``, ``batch_size``), reused as the
+    index's unperturbed prediction instead of computed again. Shown in notebooks/leakage_probe.ipynb."""
     out = []
     for label, m in models.items():
-        df = _probe.leakage_index(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+        pred = None if predictions is None else predictions[label]
+        df = _probe.leakage_index(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size, show_progress=show_progress,
+                                  predictions=pred)
         df.insert(0, "model", label)
         out.append(df)
     return pd.concat(out, ignore_index=True)

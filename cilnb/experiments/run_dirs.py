@@ -14,7 +14,34 @@ import torch
 
 from ..runs import default_run_dir, weights_digest  # their home is cilnb.runs; kept importable from here
 
-__all__ = ["sweep_videos", "weights_digest", "default_run_dir", "load_sweep_videos"]
+__all__ = ["sweep_videos", "weights_digest", "default_run_dir", "sample_store_dir", "load_sweep_videos"]
+
+
+def sample_store_dir(label: str, model, images, *, n_steps: int, sampler: str = "ddim", stats_path=None, cond_kwargs=None,
+                     motion=None, batch_size: int = 64) -> Path:
+    """The one run folder of ``model``'s samples on ``images`` with these sampler settings, whichever notebook asks:
+    ``<run root>/samples_<label>_<hash>`` (:func:`default_run_dir`).
+
+    The key holds everything a stored video depends on and nothing about the experiment that asks for
+    it: the weights, the images (spec, names and per-image conditioning), steps, sampler, the
+    Analytic-Init statistics' content (SHA-256 of the file, not its path), ``cond_kwargs``, the sweep's
+    motion read-out and ``batch_size`` (the run store's canonical batches, so a unit is computed in the
+    same batch whoever computes it). Units are ``(M, init, seed, image)``, so two experiments that need
+    the same cell (the M sweep's and Table 1's base model at M = T on the same images) share its
+    videos: whichever runs first samples them, the other finds them stored (:func:`cilnb.runs.run_sweep`
+    resumes; its lock keeps two runs from writing one folder at once). Shown in notebooks/m_sweep.ipynb."""
+    import hashlib
+
+    digest = None
+    if stats_path is not None:
+        h = hashlib.sha256()
+        with open(stats_path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+    return default_run_dir("samples", label, model, images=images.spec, image_names=list(images.names), cond=images.cond,
+                           n_steps=int(n_steps), sampler=sampler, stats_sha256=digest, cond_kwargs=dict(cond_kwargs or {}),
+                           motion=motion, batch_size=int(batch_size))
 
 
 def load_sweep_videos(out: str | Path, table: pd.DataFrame) -> torch.Tensor:

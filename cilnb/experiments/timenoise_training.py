@@ -17,6 +17,7 @@ from ..runs import default_run_dir
 from ..toy_training import finetune_toy_pair  # its home is cilnb.toy_training; kept importable from here
 from .m_sweep import sample_grid
 from .readouts import readout_for
+from .run_dirs import sample_store_dir
 
 __all__ = ["compare_models", "sample_space", "timenoise_views", "shown_image", "finetune_pair", "finetune_toy_pair"]
 
@@ -32,17 +33,18 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
         if label not in models:
             raise ValueError(f"config names model {label!r}, not among {list(models)}")
         mine = [c for c in configs if c[0] == label]
-        Ms = sorted({c[1] for c in mine}, reverse=True)
-        inits = sorted({c[2] for c in mine})
-        out = (Path(out_root) / label) if out_root else default_run_dir(
-            "compare", label, models[label], images=images.spec, n_images=len(images), cond=images.cond, n_steps=n_steps,
-            cond_kwargs=dict(cond_kwargs or {}), motion=readout.sweep_motion, sampler=sampler)
-        pv, summ = sample_grid(models[label], out, images, readout, Ms=Ms, inits=inits, seeds=seeds, n_steps=n_steps,
-                               stats=stats, stats_path=stats_path, cond_kwargs=cond_kwargs, batch_size=batch_size,
-                               show_progress=show_progress, label=label, sampler=sampler)
-        keep = {(c[1], c[2]) for c in mine}
-        per.append(pv[[(m, i) in keep for m, i in zip(pv.M, pv.init)]])
-        rows.append(summ[[(m, i) in keep for m, i in zip(summ.M, summ.init)]])
+        # one store per (model, images, sampler settings), shared with every other experiment on them (the M sweep)
+        out = (Path(out_root) / label) if out_root else sample_store_dir(
+            label, models[label], images, n_steps=n_steps, sampler=sampler, stats_path=stats_path, cond_kwargs=cond_kwargs,
+            motion=readout.sweep_motion, batch_size=batch_size)
+        # one grid per configuration: only the (M, init) cells asked for are sampled (not the product of all
+        # M and inits of this model); a cell's videos do not depend on the other cells of its folder
+        for M, init in dict.fromkeys((c[1], c[2]) for c in mine):
+            pv, summ = sample_grid(models[label], out, images, readout, Ms=[M], inits=[init], seeds=seeds, n_steps=n_steps,
+                                   stats=stats, stats_path=stats_path, cond_kwargs=cond_kwargs, batch_size=batch_size,
+                                   show_progress=show_progress, label=label, sampler=sampler)
+            per.append(pv)
+            rows.append(summ)
     summary = pd.concat(rows, ignore_index=True)
     order = {(c[0], c[1], c[2]): k for k, c in enumerate(configs)}
     summary["order"] = [order[(r.model, r.M, r.init)] for r in summary.itertuples()]

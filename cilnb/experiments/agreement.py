@@ -1,0 +1,56 @@
+"""Paired agreement of two samplings of the same grid: does a cheaper sampler read out the same numbers?
+
+:func:`paired_agreement` compares per-video read-outs (motion, frame-0 PSNR, sprite stability, ...)
+of two :func:`cilnb.experiments.sample_grid` tables made on the same images and noise seeds (the run
+store gives every unit ``(M, init, seed, image)`` the same initial noise whatever the step count),
+so each video of one table has its twin in the other. Per cell ``(M, init)`` and read-out it gives
+both means with their standard errors and the paired difference with its standard error (the
+standard deviation of the per-video differences over sqrt(n)). Used by ``benchmarks/sampler_steps.py``
+to decide where the figure notebooks may sample with fewer steps than 50-step DDIM.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["paired_agreement"]
+
+
+def paired_agreement(ref: pd.DataFrame, cand: pd.DataFrame, columns: Sequence[str], *, keys: Sequence[str] = ("M", "init"),
+                     pair_on: Sequence[str] = ("seed", "image_index"), tolerance: float = 1.0) -> pd.DataFrame:
+    """One row per cell (``keys``) and read-out in ``columns``: ``ref_mean, ref_se, cand_mean, cand_se, diff``
+    (``cand - ref``, mean over pairs), ``diff_se`` (paired standard error), ``n`` (pairs with both values
+    finite) and ``agree``: ``|diff| <= tolerance * ref_se``, i.e. switching to the candidate sampler moves the
+    cell's mean by no more than ``tolerance`` of the standard error it is already reported with.
+
+    ``ref`` and ``cand`` are per-video tables holding ``keys``, ``pair_on`` and ``columns``; a video of
+    ``ref`` without a twin in ``cand`` (same ``keys`` and ``pair_on``) is left out, and a pair where either
+    value is NaN (e.g. no sprite found) is left out of that read-out. Standard errors use ``ddof=1``.
+    """
+    keys, pair_on, columns = list(keys), list(pair_on), list(columns)
+    for name, df in (("ref", ref), ("cand", cand)):
+        missing = [c for c in keys + pair_on + columns if c not in df]
+        if missing:
+            raise ValueError(f"{name} lacks the columns {missing}: give per-video tables of sample_grid (or name other keys/columns)")
+    if tolerance <= 0:
+        raise ValueError(f"tolerance must be > 0 (in standard errors of the reference), got {tolerance}")
+    both = ref[keys + pair_on + columns].merge(cand[keys + pair_on + columns], on=keys + pair_on, suffixes=("_ref", "_cand"))
+    if both.empty:
+        raise ValueError("ref and cand share no video (same cells and seeds/images): sample the same grid with both samplers")
+    rows = []
+    for cell, g in both.groupby(keys, sort=False):
+        cell = cell if isinstance(cell, tuple) else (cell,)
+        for col in columns:
+            a, b = g[f"{col}_ref"].to_numpy(float), g[f"{col}_cand"].to_numpy(float)
+            ok = np.isfinite(a) & np.isfinite(b)
+            a, b = a[ok], b[ok]
+            n = len(a)
+            se = lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+            d = b - a
+            diff, ref_se = (float(d.mean()) if n else float("nan")), se(a)
+            rows.append({**dict(zip(keys, cell)), "readout": col, "n": n, "ref_mean": float(a.mean()) if n else float("nan"),
+                         "ref_se": ref_se, "cand_mean": float(b.mean()) if n else float("nan"), "cand_se": se(b),
+                         "diff": diff, "diff_se": se(d), "agree": bool(n > 1 and abs(diff) <= tolerance * ref_se)})
+    return pd.DataFrame(rows)
