@@ -89,7 +89,7 @@ def weights_digest(model) -> str:
 def default_run_dir(kind: str, label: str, model, **settings) -> Path:
     """``<run root>/<kind>_<label>_<hash>`` (:func:`cilnb._util.run_root`: ``$CILNB_RUN_DIR`` or
     ``<repo>/build/runs``): the hash covers the weights and the settings a sweep cannot change on
-    resume, so a retrained model or other settings never reuse stale videos. Shown in notebooks/m_sweep.ipynb."""
+    resume, so a retrained model or other settings never reuse stale videos."""
     from ._util import run_root
 
     # the sweep's noise rule is part of the key: folders of sweeps seeded another way are never resumed

@@ -358,6 +358,7 @@ def test_sample_store_is_shared_by_experiments_that_need_the_same_samples(monkey
     for cells it alone needs. In both orders the stored videos are the same (bit for bit)."""
     import cilnb.sampling as sampling
     from cilnb.analytic_init import MomentStats
+    from cilnb.denoiser import Cond
     from cilnb.models import toy
 
     net = toy.build(seed=0)
@@ -367,7 +368,7 @@ def test_sample_store_is_shared_by_experiments_that_need_the_same_samples(monkey
     images, readout = E.sweep_inputs("toy", n_images=3, seed=0, n_reference=0)
     calls = []
     real = sampling.sample
-    monkeypatch.setattr(sampling, "sample", lambda *a, **k: calls.append((k["start"], k["init"], a[1].shape[0])) or real(*a, **k))
+    monkeypatch.setattr(sampling, "sample", lambda *a, **k: calls.append((k["start"], k["init"], Cond.of(a[1]).y.shape[0])) or real(*a, **k))
 
     def sweep():  # the M sweep notebook's call
         out = E.sample_store_dir("base", net, images, n_steps=3, stats_path=stats_file, motion=readout.sweep_motion, batch_size=4)
