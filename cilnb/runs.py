@@ -62,7 +62,7 @@ from typing import Callable, Sequence
 from .io import ImageSet, write_mp4
 
 __all__ = ["Unit", "SweepResult", "grid_units", "canonical_batches", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE",
-           "weights_digest", "default_run_dir"]
+           "weights_digest", "default_run_dir", "file_digest"]
 
 INITS = ("standard", "analytic")
 SWEEP_FORMAT = "cilnb.sweep"
@@ -270,7 +270,8 @@ class SweepResult:
     world: int = 1
 
 
-def _file_digest(path) -> str:
+def file_digest(path) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB chunks): which statistics file a run used, by content."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -413,7 +414,7 @@ def run_sweep(
         "images": images.spec,
         "image_names": list(images.names),
         "cond_kwargs": cond_kwargs,
-        "stats_sha256": _file_digest(stats_path) if stats_path is not None else None,
+        "stats_sha256": file_digest(stats_path) if stats_path is not None else None,
         "motion": motion,
         "noise": NOISE_RULE,
     }

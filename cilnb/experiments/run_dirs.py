@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..runs import default_run_dir, weights_digest  # their home is cilnb.runs; kept importable from here
+from ..runs import default_run_dir, file_digest, weights_digest  # their home is cilnb.runs; kept importable from here
 
 __all__ = ["sweep_videos", "weights_digest", "default_run_dir", "sample_store_dir", "load_sweep_videos"]
 
@@ -30,15 +30,7 @@ def sample_store_dir(label: str, model, images, *, n_steps: int, sampler: str = 
     the same cell (the M sweep's and Table 1's base model at M = T on the same images) share its
     videos: whichever runs first samples them, the other finds them stored (:func:`cilnb.runs.run_sweep`
     resumes; its lock keeps two runs from writing one folder at once). Shown in notebooks/m_sweep.ipynb."""
-    import hashlib
-
-    digest = None
-    if stats_path is not None:
-        h = hashlib.sha256()
-        with open(stats_path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
+    digest = file_digest(stats_path) if stats_path is not None else None
     return default_run_dir("samples", label, model, images=images.spec, image_names=list(images.names), cond=images.cond,
                            n_steps=int(n_steps), sampler=sampler, stats_sha256=digest, cond_kwargs=dict(cond_kwargs or {}),
                            motion=motion, batch_size=int(batch_size))
