@@ -25,7 +25,7 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -71,13 +71,15 @@ class TrainConfig:
     checkpoint_every: int = 200  # resume-state period, steps
     log_every: int = 25  # loss-curve resolution, steps
     model: toy.ToyConfig | None = None  # None: ToyConfig() for base, the init checkpoint's for fine-tunes
-    data: D.SpriteConfig = field(default_factory=D.SpriteConfig)
-    # --- issue 11 recipe options (default off: the original recipe, bit for bit)
-    image_dropout: float = 0.0  # probability of training a video with the null image (null_image: y = 0), for image CFG
-    t_dist: str = "uniform"  # uniform | lognormal (EDM: log(sigma_t / alpha_t) ~ N(t_p_mean, t_p_std^2), nearest DDPM step)
-    t_p_mean: float = 0.7  # EDM P_mean of the lognormal t distribution (SVD: 0.7)
-    t_p_std: float = 1.6  # EDM P_std (SVD: 1.6)
-    cond_aug: float = 0.0  # conditioning noise augmentation: y + s * eps with s ~ U(0, cond_aug) per video (SVD's cond_aug)
+    # --- the data and the issue-11 recipe options. None: a base run takes the defaults (RECIPE_DEFAULTS, SpriteConfig();
+    # the original recipe, bit for bit); a fine-tune takes its init checkpoint's recorded values, so naive and
+    # TimeNoise fine-tunes keep the base's data, image dropout (and with it guidance), t distribution and cond_aug.
+    data: D.SpriteConfig | None = None
+    image_dropout: float | None = None  # probability of training a video with the null image (null_image: y = 0), for image CFG
+    t_dist: str | None = None  # uniform | lognormal (EDM: log(sigma_t / alpha_t) ~ N(t_p_mean, t_p_std^2), nearest DDPM step)
+    t_p_mean: float | None = None  # EDM P_mean of the lognormal t distribution (SVD: 0.7)
+    t_p_std: float | None = None  # EDM P_std (SVD: 1.6)
+    cond_aug: float | None = None  # conditioning noise augmentation: y + s * eps with s ~ U(0, cond_aug) per video (SVD's cond_aug)
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -89,17 +91,26 @@ class TrainConfig:
             object.__setattr__(self, "steps", 1000 if fine else 4000)
         if self.lr is None:
             object.__setattr__(self, "lr", 1e-4 if fine else 5e-4)
-        if self.model is None:
-            if fine:
-                if not Path(self.init).is_file():
-                    raise ValueError(f"init checkpoint {self.init} does not exist; train the base first (python -m cilnb train-toy --variant base)")
-                with file_errors(self.init, "init checkpoint", "pass a checkpoint written by `python -m cilnb train-toy --variant base`"):
-                    meta = toy.read_metadata(self.init)
-                if "config" not in meta:
-                    raise UserError(f"init checkpoint {self.init} is not a cilnb toy checkpoint (no model config in its metadata)")
+        inherited: dict = {}  # a fine-tune's init recipe (its recorded train_config)
+        if fine and (self.model is None or self.data is None or any(getattr(self, k) is None for k in RECIPE_DEFAULTS)):
+            if not Path(self.init).is_file():
+                raise ValueError(f"init checkpoint {self.init} does not exist; train the base first (python -m cilnb train-toy --variant base)")
+            with file_errors(self.init, "init checkpoint", "pass a checkpoint written by `python -m cilnb train-toy --variant base`"):
+                meta = toy.read_metadata(self.init)
+            if "config" not in meta:
+                raise UserError(f"init checkpoint {self.init} is not a cilnb toy checkpoint (no model config in its metadata)")
+            if self.model is None:
                 object.__setattr__(self, "model", toy.ToyConfig.from_json(meta["config"]))
-            else:
-                object.__setattr__(self, "model", toy.ToyConfig())
+            tc = meta.get("train_config")
+            inherited = tc if isinstance(tc, dict) else {}
+        if self.model is None:
+            object.__setattr__(self, "model", toy.ToyConfig())
+        for name, default in RECIPE_DEFAULTS.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, inherited.get(name, default))
+        if self.data is None:
+            d = inherited.get("data")
+            object.__setattr__(self, "data", D.SpriteConfig.from_json(d) if d else D.SpriteConfig())
         for name in ("steps", "pretrain_steps", "warmup"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:

@@ -189,6 +189,27 @@ def test_recipe_options_are_recorded_only_when_on_and_validated():
             TT.TrainConfig(**base, **bad)
 
 
+def test_fine_tunes_inherit_the_init_recipe_and_data_unless_given(tmp_path):
+    cfg = toy.ToyConfig(widths=(8, 8), temporal_levels=(1,), temporal_width=8, emb_dim=16)
+    recipe = dict(image_dropout=0.15, t_dist="lognormal", t_p_mean=2.5, cond_aug=0.1, data=D.SpriteConfig(pan=(0.0, 1.0)))
+    base_cfg = TT.TrainConfig(variant="base", pretrain_steps=0, steps=1, model=cfg, **recipe)
+    path = toy.save_checkpoint(tmp_path / "b.safetensors", toy.init_net(cfg), {"train_config": base_cfg.to_dict()})
+    plain = toy.save_checkpoint(tmp_path / "p.safetensors", toy.init_net(cfg), {})
+    for variant in ("naive", "timenoise"):
+        ft = TT.TrainConfig(variant=variant, init=str(path), steps=1)
+        assert (ft.image_dropout, ft.t_dist, ft.t_p_mean, ft.t_p_std, ft.cond_aug) == (0.15, "lognormal", 2.5, 1.6, 0.1)
+        assert ft.data == recipe["data"] and ft.model == cfg
+        d = ft.to_dict()
+        assert d["image_dropout"] == 0.15 and d["data"]["pan"] == (0.0, 1.0)
+    # given values win; a checkpoint without a recorded recipe gives the defaults
+    ft = TT.TrainConfig(variant="naive", init=str(path), steps=1, image_dropout=0.0, data=D.SpriteConfig())
+    assert ft.image_dropout == 0.0 and ft.data == D.SpriteConfig() and ft.cond_aug == 0.1
+    ft = TT.TrainConfig(variant="naive", init=str(plain), steps=1)
+    assert (ft.image_dropout, ft.t_dist, ft.cond_aug, ft.data) == (0.0, "uniform", 0.0, D.SpriteConfig())
+    base = TT.TrainConfig(variant="base", pretrain_steps=0, steps=1)
+    assert (base.image_dropout, base.t_dist, base.cond_aug, base.data) == (0.0, "uniform", 0.0, D.SpriteConfig())
+
+
 # --------------------------------------------------------------------------------------------
 # the unconditional branch of a model trained with image dropout
 # --------------------------------------------------------------------------------------------
@@ -207,14 +228,24 @@ def test_dropout_trained_toy_guides_against_y_zero_with_temporal_layers_on():
     y = torch.rand(2, 1, 32, 32, generator=g)
     t = torch.tensor([0.7, 0.4])
     with torch.no_grad():
-        c = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]))
-        u = new(x, t, y=torch.zeros_like(y), motion=torch.tensor([1.0, 2.0]))
+        c = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=None)
+        u = new(x, t, y=torch.zeros_like(y), motion=torch.tensor([1.0, 2.0]), guidance=None)
         w = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=2.5)
         fw = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=(1.0, 3.0))
+        default = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]))
         w_old = old(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=2.5)
+        c_old = old(x, t, y=y, motion=torch.tensor([1.0, 2.0]))
+        c_old_off = old(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=None)
     assert torch.allclose(w, u + 2.5 * (c - u), atol=1e-5)
     lin = torch.linspace(1.0, 3.0, 8).view(1, 8, 1, 1, 1)
     assert torch.allclose(fw, u + lin * (c - u), atol=1e-5)
+    # the default follows the checkpoint: SVD's frame-wise 1 -> 3 with an unconditional model, none without
+    assert new.guidance == toy.DEFAULT_GUIDANCE == (1.0, 3.0) and old.guidance is None
+    assert torch.equal(default, fw)
+    assert torch.equal(c_old, c_old_off)
+    assert toy.ToyModel(net, {"train_config": {"image_dropout": 0.1}}, guidance=None).guidance is None
+    with pytest.raises(ValueError, match="guidance"):
+        toy.ToyModel(net, {"train_config": {"image_dropout": 0.1}}, guidance=(1.0, float("nan")))
     assert not torch.allclose(w, w_old, atol=1e-4)  # a different null than image mode
     with pytest.raises(ValueError, match="null_image"):
         toy.ToyModel(net, {}, null_image="none")

@@ -13,20 +13,24 @@ TEMPORAL_KINDS = ("none", "conv", "attn", "conv+attn")
 
 
 def _recipe_options(args: argparse.Namespace) -> dict:
-    """The issue-11 TrainConfig fields (recipe and data options) from the parsed arguments."""
+    """The issue-11 TrainConfig fields (recipe and data options) given on the command line.
+
+    Options not given are left out: a base run then uses the defaults, a fine-tune its ``--init``
+    checkpoint's recorded recipe and data (:class:`cilnb.toy_training.TrainConfig`)."""
     from ..data import SpriteConfig
 
-    kw = dict(image_dropout=args.image_dropout, t_dist=args.t_dist, t_p_mean=args.t_p_mean, t_p_std=args.t_p_std, cond_aug=args.cond_aug)
+    kw = {k: getattr(args, k) for k in ("image_dropout", "t_dist", "t_p_mean", "t_p_std", "cond_aug") if getattr(args, k) is not None}
     over = {}
-    if args.speed_power != 1.0:
+    if args.speed_power is not None:
         over["speed_power"] = args.speed_power
     if args.speed_max is not None:
         over["speed"] = (0.0, args.speed_max)
-    if args.pan:
+    if args.pan is not None:
         over["pan"] = (0.0, args.pan)
-    if args.turn_prob:
+    if args.turn_prob is not None:
         over["turn_prob"] = args.turn_prob
-    kw["data"] = SpriteConfig(**over)  # a bad combination is a ValueError: one line, exit 2
+    if over:  # the data options given replace the whole data config (defaults for the rest)
+        kw["data"] = SpriteConfig(**over)  # a bad combination is a ValueError: one line, exit 2
     return kw
 
 
@@ -105,14 +109,14 @@ def add_parser(sub) -> None:
     g.add_argument("--temporal-levels", type=int_list, default=None, help="comma-separated levels with temporal layers")
     g.add_argument("--temporal-width", type=positive_int, default=None, help="hidden width of the temporal layers")
     g.add_argument("--no-motion-cond", action="store_true", help="build without motion conditioning")
-    r = p.add_argument_group("recipe and data options (issue 11; all off by default)")
-    r.add_argument("--image-dropout", type=probability, default=0.0, help="probability of training a video with the null image y = 0 (for image guidance)")
-    r.add_argument("--t-dist", choices=("uniform", "lognormal"), default="uniform", help="training timestep distribution")
-    r.add_argument("--t-p-mean", type=finite_float, default=0.7, help="lognormal: EDM P_mean of log(sigma_t / alpha_t) (SVD 0.7)")
-    r.add_argument("--t-p-std", type=positive_float, default=1.6, help="lognormal: EDM P_std (SVD 1.6)")
-    r.add_argument("--cond-aug", type=nonneg_float, default=0.0, help="noise on y during training, std ~ U(0, COND_AUG) per video")
-    r.add_argument("--speed-power", type=positive_float, default=1.0, help="data: speed = lo + (hi - lo) u^P (P > 1: mostly slow clips)")
+    r = p.add_argument_group("recipe and data options (issue 11): off by default for base; a fine-tune inherits its --init's")
+    r.add_argument("--image-dropout", type=probability, default=None, help="probability of training a video with the null image y = 0 (for image guidance)")
+    r.add_argument("--t-dist", choices=("uniform", "lognormal"), default=None, help="training timestep distribution")
+    r.add_argument("--t-p-mean", type=finite_float, default=None, help="lognormal: EDM P_mean of log(sigma_t / alpha_t) (default and SVD: 0.7)")
+    r.add_argument("--t-p-std", type=positive_float, default=None, help="lognormal: EDM P_std (default and SVD: 1.6)")
+    r.add_argument("--cond-aug", type=nonneg_float, default=None, help="noise on y during training, std ~ U(0, COND_AUG) per video")
+    r.add_argument("--speed-power", type=positive_float, default=None, help="data: speed = lo + (hi - lo) u^P (P > 1: mostly slow clips)")
     r.add_argument("--speed-max", type=positive_float, default=None, help="data: largest sprite speed px/frame (default 3)")
-    r.add_argument("--pan", type=nonneg_float, default=0.0, help="data: largest background (camera) pan speed px/frame, uniform in [0, PAN]")
-    r.add_argument("--turn-prob", type=probability, default=0.0, help="data: probability that a sprite turns once mid-clip")
+    r.add_argument("--pan", type=nonneg_float, default=None, help="data: largest background (camera) pan speed px/frame, uniform in [0, PAN]")
+    r.add_argument("--turn-prob", type=probability, default=None, help="data: probability that a sprite turns once mid-clip")
     p.set_defaults(func=run)

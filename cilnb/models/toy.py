@@ -38,9 +38,9 @@ from torch import nn
 
 from ..denoiser import Cond, Video
 from ..schedules import VPSchedule
-from .base import Denoiser
+from .base import Denoiser, guidance_weights
 
-__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "checkpoint_path", "CHECKPOINTS", "FORMAT"]
+__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "checkpoint_path", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
 
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
@@ -337,6 +337,12 @@ class ToyUNet(nn.Module):
         return Fn.pixel_shuffle(out, p).reshape(B, F, C, H, W).contiguous()
 
 
+#: SVD's default image guidance, frame-wise linear from 1.0 (frame 0) to 3.0 (last frame)
+#: (``StableVideoDiffusionPipeline``'s ``min/max_guidance_scale``): the default of a toy checkpoint
+#: trained with image dropout.
+DEFAULT_GUIDANCE = (1.0, 3.0)
+
+
 class ToyModel(Denoiser):
     """The toy I2V model on the denoiser contract: ``model(x_t, t, y=, motion=None, guidance=None) -> x0_hat``.
 
@@ -344,9 +350,12 @@ class ToyModel(Denoiser):
     :class:`ToyUNet`; ``.meta`` holds the checkpoint metadata (training recipe, loss curve).
 
     Guidance (:func:`cilnb.models.base.guidance_weights`, the SVD adapter's options: a number,
-    ``(first, last)`` frame-wise, ``[B]`` or ``[B, F]``) is off by default (:attr:`guidance` =
-    ``None``), so outputs are the unguided ones unless asked. The **unconditional branch**
-    (``null_image``) drops the image the way the checkpoint was trained without one:
+    ``(first, last)`` frame-wise, ``[B]`` or ``[B, F]``; ``guidance=None`` in the call turns it off).
+    Its default (:attr:`guidance`) follows the checkpoint, as a real pipeline's does: a checkpoint
+    trained with image dropout (``null_image == "zero"``, the shipped ones) is sampled with SVD's
+    default, frame-wise ``(1.0, 3.0)`` (:data:`DEFAULT_GUIDANCE`); one trained without it has no
+    unconditional model and defaults to no guidance. The **unconditional branch** (``null_image``)
+    drops the image the way the checkpoint was trained without one:
 
     - ``"zero"`` for checkpoints trained with image dropout (``train_config.image_dropout > 0``):
       ``y = 0`` in video mode, temporal layers on, the same motion conditioning (SVD-style CFG);
@@ -365,7 +374,7 @@ class ToyModel(Denoiser):
     batch_cfg = False
     NULL_IMAGES = ("image_mode", "zero")
 
-    def __init__(self, net: ToyUNet, meta: dict | None = None, *, null_image: str | None = None):
+    def __init__(self, net: ToyUNet, meta: dict | None = None, *, null_image: str | None = None, guidance="default"):
         super().__init__(net, net.config.schedule(), prediction="v", time_input="t")
         self.config = net.config
         self.n_frames = net.config.frames
@@ -380,6 +389,13 @@ class ToyModel(Denoiser):
         #: layers on and the same motion, as SVD zeroes its image latents; what a model trained with
         #: ``TrainConfig.image_dropout > 0`` learned). Chosen from the checkpoint's training config.
         self.null_image = null_image
+        #: Default guidance (``forward(guidance=...)`` overrides it): ``"default"`` is :data:`DEFAULT_GUIDANCE`
+        #: for a checkpoint trained with image dropout, none otherwise.
+        if isinstance(guidance, str) and guidance == "default":
+            guidance = DEFAULT_GUIDANCE if null_image == "zero" else None
+        if guidance is not None:
+            guidance_weights(guidance, 1, self.n_frames)  # a bad value fails here, not at the first sample
+        self.guidance = guidance
 
     def check_condition(self, x_t: Video, cond: Cond) -> Cond:
         cond = super().check_condition(x_t, cond)
