@@ -86,6 +86,13 @@ def weights_digest(model) -> str:
     return h.hexdigest()
 
 
+def _guidance_key(model) -> str:
+    g = getattr(model, "guidance", None)
+    if hasattr(g, "tolist"):
+        g = g.tolist()
+    return repr(g)
+
+
 def default_run_dir(kind: str, label: str, model, **settings) -> Path:
     """``<run root>/<kind>_<label>_<hash>`` (:func:`cilnb._util.run_root`: ``$CILNB_RUN_DIR`` or
     ``<repo>/build/runs``): the hash covers the weights and the settings a sweep cannot change on
@@ -93,7 +100,9 @@ def default_run_dir(kind: str, label: str, model, **settings) -> Path:
     from ._util import run_root
 
     # the sweep's noise rule is part of the key: folders of sweeps seeded another way are never resumed
-    key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, **settings}, sort_keys=True, default=str)
+    # so is the model's default guidance: an attribute, not a weight (toy.load(...).guidance = None samples unguided)
+    key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, "guidance": _guidance_key(model), **settings},
+                     sort_keys=True, default=str)
     return run_root() / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 

@@ -271,5 +271,9 @@ def test_default_run_dir_follows_cilnb_run_dir(monkeypatch, tmp_path):
     a = runs.default_run_dir("m_sweep", "base", net, n_steps=8)
     assert a.parent == tmp_path and a.name.startswith("m_sweep_base_")
     assert runs.default_run_dir("m_sweep", "base", net, n_steps=9) != a  # other settings, other folder
+    net.guidance = (1.0, 3.0)  # the same weights sampled with another default guidance: other videos
+    assert runs.default_run_dir("m_sweep", "base", net, n_steps=8) != a
+    net.guidance = None
+    assert runs.default_run_dir("m_sweep", "base", net, n_steps=8) == a
     monkeypatch.delenv("CILNB_RUN_DIR")
     assert runs.default_run_dir("m_sweep", "base", net, n_steps=8).parent.parts[-2:] == ("build", "runs")

@@ -242,6 +242,11 @@ def test_dropout_trained_toy_guides_against_y_zero_with_temporal_layers_on():
     # the default follows the checkpoint: SVD's frame-wise 1 -> 3 with an unconditional model, none without
     assert new.guidance == toy.DEFAULT_GUIDANCE == (1.0, 3.0) and old.guidance is None
     assert torch.equal(default, fw)
+    assert new.batch_cfg and not old.batch_cfg  # y = 0 stacks with y: one call on the doubled batch
+    new.batch_cfg = False
+    with torch.no_grad():
+        fw_two_calls = new(x, t, y=y, motion=torch.tensor([1.0, 2.0]), guidance=(1.0, 3.0))
+    assert torch.allclose(fw_two_calls, fw, atol=1e-5)
     assert torch.equal(c_old, c_old_off)
     assert toy.ToyModel(net, {"train_config": {"image_dropout": 0.1}}, guidance=None).guidance is None
     with pytest.raises(ValueError, match="guidance"):

@@ -364,7 +364,9 @@ class ToyModel(Denoiser):
       per-frame image denoiser of the ``pretrain`` stage, so guidance means "away from the per-frame
       image prior, towards the image-conditioned video model".
 
-    Either way it is a second network call (``batch_cfg = False``).
+    With ``"zero"`` both branches run as one network call on the doubled batch (:attr:`batch_cfg`,
+    as the diffusers pipelines do); the image-mode branch skips the temporal layers and is a
+    second call.
     """
 
     cond_keys = ("y", "motion")
@@ -389,6 +391,7 @@ class ToyModel(Denoiser):
         #: layers on and the same motion, as SVD zeroes its image latents; what a model trained with
         #: ``TrainConfig.image_dropout > 0`` learned). Chosen from the checkpoint's training config.
         self.null_image = null_image
+        self.batch_cfg = null_image == "zero"  # one call on [uncond; cond]; image mode is a different network path
         #: Default guidance (``forward(guidance=...)`` overrides it): ``"default"`` is :data:`DEFAULT_GUIDANCE`
         #: for a checkpoint trained with image dropout, none otherwise.
         if isinstance(guidance, str) and guidance == "default":
