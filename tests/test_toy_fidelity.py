@@ -284,3 +284,25 @@ def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
         assert r["under_moves"] == (r["disp_ratio"][0] + 2 * r["disp_ratio"][1] <= 0.85)
     assert rows[0]["disp"] != rows[1]["disp"]  # guidance changes the samples
     assert "| base | off |" in proc.stdout and "| base | 1->3 |" in proc.stdout
+
+
+def test_toy_paired_script_pairs_every_row_with_the_first(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (data_dir() / "toy_base.safetensors").is_file():
+        pytest.skip("shipped base checkpoint absent")
+    out = tmp_path / "r.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "toy_paired.py"), "sweep", "base", "--starts", "1,0.5",
+                           "--images", "6", "--steps", "3", "--guidance", "none", "--out", str(out)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["M"], r["init"]) for r in rows] == [(1.0, "standard"), (0.5, "analytic"), (0.5, "standard")]
+    assert rows[0]["paired_gain_px"] == [0.0, 0.0] and rows[0]["guidance"] is None
+    assert rows[1]["paired_gain_px"] != rows[2]["paired_gain_px"]  # the two initial noises give other videos
+    assert "| base | 0.5 | analytic |" in proc.stdout
