@@ -50,6 +50,25 @@ def test_sampling_widget_reruns_the_model_on_every_change(lab):
     assert lab.calls[-1]["guidance"] == 2.5 and view.value != before
     remedy.value = "alg"
     assert lab.calls[-1]["remedy"] == "alg" and lab.calls[-1]["guidance"] == 2.5
+    # "off" turns guidance off explicitly (1.0), "model default" leaves it to the model
+    assert guidance.options[0][0].startswith("model default") and guidance.options[1] == ("off", 1.0)
+    guidance.value = 1.0
+    assert lab.calls[-1]["guidance"] == 1.0
+    guidance.value = "default"
+    assert lab.calls[-1]["guidance"] is None
+
+
+def test_guidance_options_name_the_model_default():
+    from cilnb.plotting.live import guidance_options
+
+    class M:
+        guidance = (1.0, 3.0)
+
+    assert guidance_options(M())[0] == ("model default (1 → 3 frame-wise)", "default")
+    M.guidance = None
+    assert guidance_options(M())[0] == ("model default (off)", "default")
+    M.guidance = 7.5
+    assert guidance_options(M())[0] == ("model default (7.5)", "default")
 
 
 def test_sample_guidance_and_remedy_reach_the_sampler(lab):

@@ -5,18 +5,35 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["sampling_widget", "probe_widget", "WIDGET_REMEDIES"]
+__all__ = ["sampling_widget", "probe_widget", "guidance_options", "WIDGET_REMEDIES"]
 
 # remedies offered by the sampling widget, at their authors' defaults (Analytic-Init is the ``init`` toggle)
 WIDGET_REMEDIES = ("none", "freeinit", "frameinit", "progressive", "alg", "cond_noise")
 
 
-def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 0, guidance: float = 1.0,
+def _guidance_name(g) -> str:
+    if g is None:
+        return "off"
+    if isinstance(g, (tuple, list)) and len(g) == 2:
+        return f"{g[0]:g} → {g[1]:g} frame-wise"
+    return f"{float(g):g}"
+
+
+def guidance_options(model) -> list[tuple[str, object]]:
+    """(label, value) pairs of the sampling widget's guidance control: the model's default first
+    (``"default"``), then off (``1.0``), SVD's frame-wise ``(1, 3)`` and constant scales."""
+    opts = [(f"model default ({_guidance_name(getattr(model, 'guidance', None))})", "default"), ("off", 1.0),
+            ("1 → 3 frame-wise", (1.0, 3.0))]
+    return opts + [(f"{g:g}", g) for g in (1.5, 2.0, 2.5, 3.0, 5.0)]
+
+
+def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 0, guidance="default",
                     remedy: str = "none", fps: float = 6.0):
     """Controls (image, M, init, guidance, remedy, seed) that re-sample on every change, above the playing videos.
 
-    ``guidance`` is a constant image guidance scale (1: off); ``remedy`` one of
-    :data:`WIDGET_REMEDIES` at its authors' default settings (FreeInit costs its iterations in time).
+    ``guidance`` is one of :func:`guidance_options`' values: ``"default"`` (the model's own, for the
+    shipped toy SVD's frame-wise 1 → 3), ``1.0`` (off), ``(1.0, 3.0)`` or a constant scale; ``remedy``
+    one of :data:`WIDGET_REMEDIES` at its authors' default settings (FreeInit costs its iterations in time).
 
     Returns the ``ipywidgets.VBox`` (not displayed). ``.children[-2]`` is the animation
     (``HTML``), ``.children[-1]`` the read-out line.
@@ -31,8 +48,7 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
         "M": W.FloatSlider(min=0.05, max=1.0, step=0.01, value=float(M), description="M", continuous_update=False,
                            readout_format=".2f"),
         "init": W.ToggleButtons(options=inits, value=init, description="init"),
-        "guidance": W.FloatSlider(min=1.0, max=5.0, step=0.25, value=float(guidance), description="guidance",
-                                  continuous_update=False),
+        "guidance": W.Dropdown(options=guidance_options(lab.model), value=guidance, description="guidance"),
         "remedy": W.Dropdown(options=list(WIDGET_REMEDIES), value=remedy, description="remedy"),
         "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
     }
@@ -41,7 +57,7 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     def update(_=None):
         g = c["guidance"].value
         res = lab.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value,
-                          guidance=None if g == 1.0 else g, remedy=c["remedy"].value)
+                          guidance=None if g == "default" else g, remedy=c["remedy"].value)
         labels = ["ground truth"] + [f"seed {c['seed'].value + s}" for s in range(lab.n_seeds)]
         view.value = play(torch.cat([res.truth[None], res.videos]), labels, fps=fps,
                           title=f"M = {c['M'].value:.2f}, {c['init'].value} init").data
