@@ -5,11 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cilnb-installed
 PROFILE ?= default
+JOBS    ?= 1
 
 .PHONY: setup figures smoke test lab browser-test clean help
 
 help:
-	@echo "make figures   set up .venv and regenerate every figure on the built-in model (PROFILE=workshop: minutes per notebook; PROFILE=smoke: seconds)"
+	@echo "make figures   set up .venv and regenerate every figure on the built-in model (PROFILE=workshop: minutes per notebook; PROFILE=smoke: seconds; JOBS=2: two notebooks at once)"
 	@echo "make test      set up .venv and run the whole test suite"
 	@echo "make lab       open JupyterLab on working copies of notebooks/ (build/lab/)"
 	@echo "make smoke     regenerate every figure with tiny parameters (seconds, not minutes)"
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 figures: setup
-	$(BIN)/python -m cilnb figures --profile $(PROFILE)
+	$(BIN)/python -m cilnb figures --profile $(PROFILE) --jobs $(JOBS)
 
 smoke: setup
 	$(BIN)/python -m cilnb figures --profile smoke --out build/smoke-figures

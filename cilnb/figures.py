@@ -24,7 +24,7 @@ from pathlib import Path
 from ._util import atomic_write, repo_root
 
 __all__ = ["PROFILES", "notebook_paths", "notebook_parameters", "declared_parameters", "run_notebook", "run_all", "NotebookResult",
-           "write_times"]
+           "write_times", "previous_seconds"]
 
 PROFILES = ("default", "workshop", "smoke")  # full evidence; minutes per notebook on a laptop; seconds (CI)
 
@@ -149,7 +149,7 @@ def machine_load() -> str:
 
 
 def write_times(path: Path, profile: str, results: list[NotebookResult], *, load_before: str, load_after: str,
-                keep_others: bool = False) -> None:
+                keep_others: bool = False, wall: float | None = None, jobs: int = 1) -> None:
     """``TIMES.md``: each notebook's wall time under ``profile`` and the machine's load before and after the
     run (times measured on a loaded machine are not idle times). With ``keep_others`` (a run of some
     notebooks only) the rows of notebooks not run this time are kept from the existing file of the same
@@ -174,7 +174,44 @@ def write_times(path: Path, profile: str, results: list[NotebookResult], *, load
              "| notebook | seconds | status | when, load |", "|---|---|---|---|"]
     lines += [rows[k] for k in sorted(rows)]
     lines += [f"| total | {total:.1f} | | |", ""]
+    if wall is not None:
+        lines += [f"Wall clock of this run: {wall:.1f} s, {jobs} notebook(s) at a time ({stamp}).", ""]
     atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines)))
+
+
+def previous_seconds(path: Path, profile: str) -> dict[str, float]:
+    """Each notebook's seconds in an existing ``TIMES.md`` of ``profile`` (empty when there is none)."""
+    out: dict[str, float] = {}
+    if not path.is_file() or not path.read_text().startswith(f"# Notebook times ({profile} profile)\n"):
+        return out
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] not in ("notebook", "total") and not cells[0].startswith("-"):
+            try:
+                out[cells[0]] = float(cells[1])
+            except ValueError:
+                pass
+    return out
+
+
+def _threads_env(threads: int):
+    """Environment of the kernels started while it is active: ``threads`` math threads each."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def cm():
+        keys = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        saved = {k: os.environ.get(k) for k in keys}
+        os.environ.update({k: str(threads) for k in keys})
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return cm()
 
 
 def run_all(
@@ -184,8 +221,16 @@ def run_all(
     notebook_dir: str | os.PathLike | None = None,
     executed_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> list[NotebookResult]:
-    """Run every notebook (or those named in ``only``), print a summary, return the results."""
+    """Run every notebook (or those named in ``only``), print a summary, return the results.
+
+    ``jobs`` > 1 runs that many notebooks at once, each kernel with ``cpu_count // jobs`` math
+    threads (``OMP_NUM_THREADS``), longest first by the previous ``TIMES.md`` of the profile; on a
+    CPU the toy's forward gains less from a second thread than a second notebook does. Notebooks
+    that share a run store are safe together (its lock). Results are reported in notebook order."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int (notebooks run at once), got {jobs!r}")
     paths = notebook_paths(notebook_dir)
     if only:
         wanted = {Path(n).stem for n in only}
@@ -198,22 +243,36 @@ def run_all(
     fig_dir = Path(out).resolve() if out else repo_root() / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     executed = Path(executed_dir).resolve() if executed_dir else repo_root() / "build" / "executed" / profile
-    results = []
     load_before = machine_load()
-    for p in paths:
+    jobs = min(jobs, len(paths)) or 1
+    wall0 = time.perf_counter()
+
+    def one(p: Path) -> NotebookResult:
         print(f"[cilnb figures] {p.name} ({profile}) ...", flush=True)
-        res = run_notebook(p, profile, fig_dir, executed, progress=progress)
-        status = "ok" if res.ok else "FAILED"
-        print(f"[cilnb figures] {p.name}: {status} in {res.seconds:.1f}s", flush=True)
-        results.append(res)
+        res = run_notebook(p, profile, fig_dir, executed, progress=progress and jobs == 1)
+        print(f"[cilnb figures] {p.name}: {'ok' if res.ok else 'FAILED'} in {res.seconds:.1f}s", flush=True)
+        return res
+
+    if jobs == 1:
+        results = [one(p) for p in paths]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        before = previous_seconds(fig_dir / "TIMES.md", profile)
+        order = sorted(paths, key=lambda p: -before.get(p.stem, float("inf")))  # unknown first, then longest first
+        with _threads_env(max(1, (os.cpu_count() or 1) // jobs)), ThreadPoolExecutor(max_workers=jobs) as pool:
+            done = dict(zip(order, pool.map(one, order)))
+        results = [done[p] for p in paths]
     load_after = machine_load()
-    print(f"\nSummary ({profile} profile; {load_before} before, {load_after} after)")
+    wall = time.perf_counter() - wall0
+    print(f"\nSummary ({profile} profile, {jobs} at a time; {load_before} before, {load_after} after)")
     for r in results:
         print(f"  {'ok    ' if r.ok else 'FAILED'} {r.name:<28} {r.seconds:7.1f}s  -> {r.output}")
-    print(f"  {'':6} {'total':<28} {sum(r.seconds for r in results):7.1f}s")
+    print(f"  {'':6} {'total':<28} {sum(r.seconds for r in results):7.1f}s (wall clock {wall:.1f}s)")
     failed = [r for r in results if not r.ok]
     write_verdicts(fig_dir / "VERDICTS.md", profile, results, keep_others=bool(only))
-    write_times(fig_dir / "TIMES.md", profile, results, load_before=load_before, load_after=load_after, keep_others=bool(only))
+    write_times(fig_dir / "TIMES.md", profile, results, load_before=load_before, load_after=load_after, keep_others=bool(only),
+                wall=wall, jobs=jobs)
     for r in failed:
         print(f"\n--- {r.name} failed ---\n{r.error}", file=sys.stderr)
     print(f"\nfigures, VERDICTS.md and TIMES.md in {fig_dir}; {len(results) - len(failed)} ok, {len(failed)} failed")

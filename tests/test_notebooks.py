@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,7 @@ def test_runner_prints_and_records_each_notebooks_time(tmp_path, capsys):
     results = run_all(profile="workshop", **kw)
     assert all(r.ok for r in results) and [r.verdict for r in results] == ["n is 2", "n is 2"]  # the workshop profile's n
     out = capsys.readouterr().out
-    summary = out[out.index("Summary (workshop profile; load"):]
+    summary = out[out.index("Summary (workshop profile, 1 at a time; load"):]
     for r in results:
         assert f"{r.name:<28} {r.seconds:7.1f}s" in summary
     assert "total" in summary
@@ -160,3 +161,42 @@ def test_runner_prints_and_records_each_notebooks_time(tmp_path, capsys):
     again = (tmp_path / "f" / "TIMES.md").read_text()
     assert again.count("| a_one |") == 1 and again.count("| b_two |") == 1
     assert next(l for l in again.splitlines() if l.startswith("| a_one |")) == next(l for l in times.splitlines() if l.startswith("| a_one |"))
+
+
+def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capsys, monkeypatch):
+    """--jobs 2: both notebooks run (each kernel with cpu_count // 2 math threads), reported in notebook
+    order, the longest of the previous TIMES.md started first; the wall clock is recorded; jobs < 1 is refused."""
+    import nbformat
+
+    from cilnb import figures
+
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    for name in ("a_short", "b_long", "c_new"):
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell("fig_dir = ''\ninteractive = True")
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params, nbformat.v4.new_code_cell("import os\nprint(os.environ.get('OMP_NUM_THREADS'))")]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["cilnb"] = {"figures": [], "profiles": {"smoke": {}}}
+        nbformat.write(nb, nb_dir / f"{name}.ipynb")
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "TIMES.md").write_text("# Notebook times (smoke profile)\n\n| notebook | seconds | status | when, load |\n"
+                                             "|---|---|---|---|\n| a_short | 1.0 | ok | x |\n| b_long | 9.0 | ok | x |\n")
+    assert figures.previous_seconds(tmp_path / "f" / "TIMES.md", "smoke") == {"a_short": 1.0, "b_long": 9.0}
+    assert figures.previous_seconds(tmp_path / "f" / "TIMES.md", "default") == {}
+    started = []
+    real = figures.run_notebook
+    monkeypatch.setattr(figures, "run_notebook", lambda p, *a, **k: (started.append(p.stem), real(p, *a, **k))[1])
+    monkeypatch.setattr(figures.os, "cpu_count", lambda: 4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    results = figures.run_all(profile="smoke", notebook_dir=nb_dir, out=tmp_path / "f", executed_dir=tmp_path / "x",
+                              progress=False, jobs=2)
+    assert [r.name for r in results] == ["a_short", "b_long", "c_new"] and all(r.ok for r in results)
+    assert [r.verdict for r in results] == ["2", "2", "2"]  # 4 CPUs / 2 jobs, in every kernel
+    assert started.index("b_long") < started.index("a_short") and started.index("c_new") < started.index("a_short")
+    assert os.environ["OMP_NUM_THREADS"] == "7"  # restored
+    assert "2 at a time" in capsys.readouterr().out
+    assert "notebook(s) at a time" in (tmp_path / "f" / "TIMES.md").read_text()
+    with pytest.raises(ValueError, match="jobs"):
+        figures.run_all(profile="smoke", notebook_dir=nb_dir, jobs=0)
