@@ -200,3 +200,16 @@ def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capsys, monk
     assert "notebook(s) at a time" in (tmp_path / "f" / "TIMES.md").read_text()
     with pytest.raises(ValueError, match="jobs"):
         figures.run_all(profile="smoke", notebook_dir=nb_dir, jobs=0)
+
+
+def test_every_parameter_line_parses_for_papermill():
+    """papermill reads each parameters-cell line to inject overrides; a line it cannot parse (e.g. an '='
+    inside the comment) is silently left out of `papermill --help-notebook` and of declared_parameters."""
+    from papermill.translators import PythonTranslator
+
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+        src = "".join(cell["source"])
+        lines = [line for line in src.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        assert len(PythonTranslator.inspect({"source": src})) == len(lines), path.stem
