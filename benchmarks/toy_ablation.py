@@ -107,7 +107,7 @@ def evaluate(path: str, guidances, args) -> list[dict]:
     probe_s = time.perf_counter() - t0
     for gd in guidances:
         t0 = time.perf_counter()
-        cond = {} if gd is None else {"guidance": gd}
+        cond = {"guidance": gd}  # None: off, also for a model whose default is guided
         out = {"checkpoint": path, "guidance": gd, "data": cfg.to_dict(), "images": args.images, "steps": args.steps,
                "data_disp": ref_m["disp"], "data_speed": ref_m["speed"], "data_stability": ref_m["stability"],
                "probe_flow_ret": probe["flow"], "probe_disp_ret": probe["disp"]}

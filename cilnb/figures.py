@@ -214,6 +214,14 @@ def _threads_env(threads: int):
     return cm()
 
 
+def _run_reporting(p: Path, profile: str, fig_dir: Path, executed: Path, progress: bool) -> NotebookResult:
+    """:func:`run_notebook` between a start and an end line (module level: it runs in worker processes too)."""
+    print(f"[cilnb figures] {p.name} ({profile}) ...", flush=True)
+    res = run_notebook(p, profile, fig_dir, executed, progress=progress)
+    print(f"[cilnb figures] {p.name}: {'ok' if res.ok else 'FAILED'} in {res.seconds:.1f}s", flush=True)
+    return res
+
+
 def run_all(
     profile: str = "default",
     only: list[str] | None = None,
@@ -247,22 +255,18 @@ def run_all(
     jobs = min(jobs, len(paths)) or 1
     wall0 = time.perf_counter()
 
-    def one(p: Path) -> NotebookResult:
-        print(f"[cilnb figures] {p.name} ({profile}) ...", flush=True)
-        res = run_notebook(p, profile, fig_dir, executed, progress=progress and jobs == 1)
-        print(f"[cilnb figures] {p.name}: {'ok' if res.ok else 'FAILED'} in {res.seconds:.1f}s", flush=True)
-        return res
-
     if jobs == 1:
-        results = [one(p) for p in paths]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
+        results = [_run_reporting(p, profile, fig_dir, executed, progress) for p in paths]
+    else:  # processes, not threads: papermill changes the working directory of the process that runs it
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         before = previous_seconds(fig_dir / "TIMES.md", profile)
         order = sorted(paths, key=lambda p: -before.get(p.stem, float("inf")))  # unknown first, then longest first
-        with _threads_env(max(1, (os.cpu_count() or 1) // jobs)), ThreadPoolExecutor(max_workers=jobs) as pool:
-            done = dict(zip(order, pool.map(one, order)))
-        results = [done[p] for p in paths]
+        with _threads_env(max(1, (os.cpu_count() or 1) // jobs)), \
+                ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {p: pool.submit(_run_reporting, p, profile, fig_dir, executed, False) for p in order}
+            results = [futures[p].result() for p in paths]
     load_after = machine_load()
     wall = time.perf_counter() - wall0
     print(f"\nSummary ({profile} profile, {jobs} at a time; {load_before} before, {load_after} after)")

@@ -44,6 +44,13 @@ T_DISTS = ("uniform", "lognormal")  # training timestep distributions (TrainConf
 #: TrainConfig fields added for issue 11, left out of :meth:`TrainConfig.to_dict` at their defaults
 #: (so the shipped checkpoints' recorded configs, and rerun no-ops, are unchanged).
 RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "t_p_std": 1.6, "cond_aug": 0.0}
+#: The recipe of the shipped base (issue 11, data/README.md): image dropout for SVD-style image guidance (the
+#: shipped checkpoints sample with frame-wise guidance 1 -> 3), a training t weighted to high noise, and
+#: conditioning noise augmentation. The naive and TimeNoise fine-tunes inherit it from the base.
+SHIPPED_RECIPE = {"image_dropout": 0.15, "t_dist": "lognormal", "t_p_mean": 2.5, "cond_aug": 0.1}
+#: TimeNoise of the shipped fine-tune: the paper's a = 5; beta_m = 6, about 17x the toy data's per-pixel std
+#: (the paper's 25-100 are for latents of unit std).
+SHIPPED_TIMENOISE = {"timenoise_a": 5.0, "timenoise_beta_m": 6.0}
 
 
 class TrainingDiverged(UserError):

@@ -163,7 +163,7 @@ def test_runner_prints_and_records_each_notebooks_time(tmp_path, capsys):
     assert next(l for l in again.splitlines() if l.startswith("| a_one |")) == next(l for l in times.splitlines() if l.startswith("| a_one |"))
 
 
-def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capsys, monkeypatch):
+def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capfd, monkeypatch):
     """--jobs 2: both notebooks run (each kernel with cpu_count // 2 math threads), reported in notebook
     order, the longest of the previous TIMES.md started first; the wall clock is recorded; jobs < 1 is refused."""
     import nbformat
@@ -185,18 +185,18 @@ def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capsys, monk
                                              "|---|---|---|---|\n| a_short | 1.0 | ok | x |\n| b_long | 9.0 | ok | x |\n")
     assert figures.previous_seconds(tmp_path / "f" / "TIMES.md", "smoke") == {"a_short": 1.0, "b_long": 9.0}
     assert figures.previous_seconds(tmp_path / "f" / "TIMES.md", "default") == {}
-    started = []
-    real = figures.run_notebook
-    monkeypatch.setattr(figures, "run_notebook", lambda p, *a, **k: (started.append(p.stem), real(p, *a, **k))[1])
     monkeypatch.setattr(figures.os, "cpu_count", lambda: 4)
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    cwd = os.getcwd()
     results = figures.run_all(profile="smoke", notebook_dir=nb_dir, out=tmp_path / "f", executed_dir=tmp_path / "x",
                               progress=False, jobs=2)
     assert [r.name for r in results] == ["a_short", "b_long", "c_new"] and all(r.ok for r in results)
     assert [r.verdict for r in results] == ["2", "2", "2"]  # 4 CPUs / 2 jobs, in every kernel
-    assert started.index("b_long") < started.index("a_short") and started.index("c_new") < started.index("a_short")
-    assert os.environ["OMP_NUM_THREADS"] == "7"  # restored
-    assert "2 at a time" in capsys.readouterr().out
+    out = capfd.readouterr().out  # the workers print to the process's stdout
+    started = [line.split()[2].split(".")[0] for line in out.splitlines() if line.endswith("(smoke) ...")]
+    assert sorted(started) == ["a_short", "b_long", "c_new"] and started[-1] == "a_short"  # the shortest last
+    assert os.environ["OMP_NUM_THREADS"] == "7" and os.getcwd() == cwd  # restored; papermill's chdir stayed in the workers
+    assert "2 at a time" in out
     assert "notebook(s) at a time" in (tmp_path / "f" / "TIMES.md").read_text()
     with pytest.raises(ValueError, match="jobs"):
         figures.run_all(profile="smoke", notebook_dir=nb_dir, jobs=0)

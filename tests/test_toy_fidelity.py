@@ -21,15 +21,21 @@ from cilnb.models import toy
 # --------------------------------------------------------------------------------------------
 
 
-def test_defaults_leave_configs_and_shipped_train_configs_unchanged():
+def test_defaults_leave_configs_unchanged_and_shipped_checkpoints_match_their_commands():
     assert set(json.loads(D.SpriteConfig().to_json())) .isdisjoint(D.REALISM_FIELDS)
     assert not D.SpriteConfig().realistic and D.SpriteConfig(pan=(0.0, 1.0)).realistic
     for v in ("base", "naive", "timenoise"):
         path = data_dir() / f"toy_{v}.safetensors"
         if not path.is_file():
             pytest.skip("shipped checkpoints absent")
-        cfg = TT.TrainConfig(variant=v, init=None if v == "base" else "data/toy_base.safetensors")
-        assert toy.read_metadata(path)["train_config"] == json.loads(cfg.to_json())  # rerun is still a no-op
+        extra = TT.SHIPPED_RECIPE if v == "base" else TT.SHIPPED_TIMENOISE if v == "timenoise" else {}
+        cfg = TT.TrainConfig(variant=v, init=None if v == "base" else "data/toy_base.safetensors", **extra)
+        assert toy.read_metadata(path)["train_config"] == json.loads(cfg.to_json())  # the documented command is a no-op
+        assert f"--variant {v}" in toy.CHECKPOINTS[v][1]
+        for key, value in extra.items():  # the documented command holds the recipe
+            flag = "--" + key.replace("_", "-")
+            if key != "timenoise_a":
+                assert f"{flag} {value:g}" in toy.CHECKPOINTS[v][1] if not isinstance(value, str) else f"{flag} {value}" in toy.CHECKPOINTS[v][1]
     c = D.SpriteConfig(speed_power=3.0, pan=(0.0, 1.0), turn_prob=0.5)
     assert D.SpriteConfig.from_json(c.to_json()) == c
 

@@ -44,10 +44,15 @@ __all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "loa
 
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
+# name -> (file in data/, the command that trains it; data/README.md). The base's recipe options are the shipped
+# recipe (cilnb.toy_training.SHIPPED_RECIPE); the fine-tunes inherit them from the base.
 CHECKPOINTS = {
-    "base": ("toy_base.safetensors", "python -m cilnb train-toy --variant base --out data/toy_base.safetensors"),
-    "naive": ("toy_naive.safetensors", "python -m cilnb train-toy --variant naive --init data/toy_base.safetensors --out data/toy_naive.safetensors"),
-    "timenoise": ("toy_timenoise.safetensors", "python -m cilnb train-toy --variant timenoise --init data/toy_base.safetensors --out data/toy_timenoise.safetensors"),
+    "base": ("toy_base.safetensors", "python -m cilnb train-toy --variant base --image-dropout 0.15 --t-dist lognormal "
+                                     "--t-p-mean 2.5 --cond-aug 0.1 --threads 1 --out data/toy_base.safetensors"),
+    "naive": ("toy_naive.safetensors", "python -m cilnb train-toy --variant naive --init data/toy_base.safetensors --threads 1 "
+                                       "--out data/toy_naive.safetensors"),
+    "timenoise": ("toy_timenoise.safetensors", "python -m cilnb train-toy --variant timenoise --init data/toy_base.safetensors "
+                                               "--timenoise-beta-m 6 --threads 1 --out data/toy_timenoise.safetensors"),
 }
 TEMPORAL_KINDS = ("none", "conv", "attn", "conv+attn")
 
