@@ -201,7 +201,7 @@ return cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || 
 """
 _JS_SLIDERS = """
 const out = {};
-for (const s of document.querySelectorAll('.widget-slider')) {
+for (const s of document.querySelectorAll('.widget-slider, .widget-dropdown')) {
   const l = s.querySelector('.widget-label');
   const k = l ? l.textContent.trim() : '';
   out[k] = (out[k] || 0) + 1;
@@ -302,7 +302,7 @@ def test_explore_notebook_runs_and_responds_in_jupyterlab(lab_server, driver):
     counts = driver.execute_script(_JS_SLIDERS)
     assert counts.get("M") == 1, f"the M slider is shown {counts.get('M')} times (sliders by label: {counts})"
     assert counts.get("t") == 1, f"the t slider is shown {counts.get('t')} times (sliders by label: {counts})"
-    assert counts.get("guidance") == 1, counts
+    assert counts.get("guidance") == 1, counts  # a dropdown since the model's default guidance is named in it
     assert "PosixPath(" not in page, "a figure cell prints [PosixPath(...)] above its figure"
 
     # the probe widget's animation shows the t its slider reads
