@@ -267,7 +267,8 @@ def test_dropout_trained_toy_guides_against_y_zero_with_temporal_layers_on():
 # --------------------------------------------------------------------------------------------
 
 
-def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
+def _run_benchmark(script: str, *args: str):
+    """Run ``benchmarks/<script>`` on the shipped base in a subprocess (one thread); skip without the checkpoint."""
     import os
     import subprocess
     import sys
@@ -276,11 +277,15 @@ def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
     root = Path(__file__).resolve().parents[1]
     if not (data_dir() / "toy_base.safetensors").is_file():
         pytest.skip("shipped base checkpoint absent")
-    out = tmp_path / "r.jsonl"
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "toy_ablation.py"), "base", "--images", "8", "--ref", "32",
-                           "--probe-videos", "6", "--steps", "3", "--boot", "10", "--guidance", "none,1:3", "--out", str(out)],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, str(root / "benchmarks" / script), *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
+    out = tmp_path / "r.jsonl"
+    proc = _run_benchmark("toy_ablation.py", "base", "--images", "8", "--ref", "32", "--probe-videos", "6", "--steps", "3",
+                          "--boot", "10", "--guidance", "none,1:3", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["guidance"] for r in rows] == [None, [1.0, 3.0]]
@@ -293,19 +298,9 @@ def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
 
 
 def test_toy_paired_script_pairs_every_row_with_the_first(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    if not (data_dir() / "toy_base.safetensors").is_file():
-        pytest.skip("shipped base checkpoint absent")
     out = tmp_path / "r.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "toy_paired.py"), "sweep", "base", "--starts", "1,0.5",
-                           "--images", "6", "--steps", "3", "--guidance", "none", "--out", str(out)],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    proc = _run_benchmark("toy_paired.py", "sweep", "base", "--starts", "1,0.5", "--images", "6", "--steps", "3",
+                          "--guidance", "none", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["M"], r["init"]) for r in rows] == [(1.0, "standard"), (0.5, "analytic"), (0.5, "standard")]
