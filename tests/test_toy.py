@@ -267,11 +267,12 @@ def test_shipped_checkpoint_fast_forward_matches_the_old_forward(name):
     y = torch.rand(4, 1, 32, 32, generator=g) * 2 - 1
     t = torch.tensor([0.02, 0.3, 0.7, 1.0], dtype=torch.float64)
     with torch.no_grad():
-        new = model(x, t, y=y)  # through the Adapter (v -> x0)
+        new = model(x, t, y=y, guidance=None)  # through the Adapter (v -> x0), the conditional branch alone
         a, s = model.schedule.broadcast(t, x)
         old = x0_from_v(x, reference_forward(model.net, x, t.float(), y=y), a, s)
         _assert_rounding_close(new, old)
         assert (new - old).abs().max() < 1e-5  # the absolute bound on x0_hat in [-1, 1]
-        both = model(x, t, y=y, guidance=2.0)  # guidance's second call: the image-mode branch
-        ref_u = x0_from_v(x, reference_forward(model.net, x, t.float(), image_mode=True), a, s)
+        both = model(x, t, y=y, guidance=2.0)  # guidance's other branch: y = 0 (image dropout) or image mode
+        null = dict(y=torch.zeros_like(y)) if model.null_image == "zero" else dict(image_mode=True)
+        ref_u = x0_from_v(x, reference_forward(model.net, x, t.float(), **null), a, s)
         _assert_rounding_close(both, ref_u + 2.0 * (old - ref_u), rel=1e-5)
