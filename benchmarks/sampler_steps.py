@@ -4,7 +4,7 @@ Samples the M-sweep grid (``--Ms`` x ``--inits``, ``--images`` fresh toy images,
 with the reference sampler (``--ref-steps`` DDIM steps) and once per candidate (``--steps N`` with
 ``--sampler``), all through the run store (:func:`cilnb.experiments.sample_grid`), so every video of a
 candidate starts from the same initial noise as its reference twin. Then, per cell and read-out
-(sprite speed, frame-0 PSNR, sprite stability) it prints both means with their standard errors, the
+(sprite speed, net sprite travel, frame-0 PSNR, sprite stability) it prints both means with their standard errors, the
 paired difference with its standard error and ``agree`` (:func:`cilnb.experiments.agreement.paired_agreement`:
 the candidate moves the mean by at most one reference standard error), plus the Fréchet distance of
 both with 95% bootstrap intervals and the model evaluations each sampler spent. Usage::
@@ -27,11 +27,11 @@ import torch
 import cilnb as C
 from cilnb.experiments.agreement import paired_agreement
 
-READOUTS = ["motion", "first_frame_psnr", "sprite_stability"]
+READOUTS = ["motion", "net_travel", "first_frame_psnr", "sprite_stability"]
 
 
 def evaluations(n_steps: int, sampler: str) -> int:
-    """Model calls per video: DDIM and Euler one per step, Heun two per step but the last."""
+    """Model calls per video: DDIM, Euler and DPM-Solver++(2M) one per step, Heun two per step but the last."""
     return 2 * n_steps - 1 if sampler == "heun" else n_steps
 
 
@@ -42,7 +42,7 @@ def main(argv=None) -> None:
     ap.add_argument("--Ms", type=float, nargs="+", default=[1.0, 0.5])
     ap.add_argument("--inits", nargs="+", default=["standard", "analytic"])
     ap.add_argument("--steps", type=int, nargs="+", default=[25])
-    ap.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun"])
+    ap.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m"])
     ap.add_argument("--ref-steps", type=int, default=50)
     ap.add_argument("--run-root", default="build/sampler_steps")
     ap.add_argument("--ref-dir", default="")

@@ -50,6 +50,10 @@ def test_constants_kept_for_help_agree_with_the_library():
     assert train_toy.VARIANTS == toy_training.VARIANTS and train_toy.TEMPORAL_KINDS == toy.TEMPORAL_KINDS
     args = commands.build_parser().parse_args(["sample", "--model", "toy", "--images", "toy:1", "--M", "1", "--out", "x"])
     assert tuple(args.init) == ("standard",) and set(runs.INITS) == {"standard", "analytic"}
+    from cilnb.sampling import SAMPLERS
+
+    sampler = next(a for a in commands.build_parser()._subparsers._group_actions[0].choices["sample"]._actions if a.dest == "sampler")
+    assert sorted(sampler.choices) == sorted(SAMPLERS)  # the CLI's list (kept free of torch imports) is the library's
 
 
 def test_load_model_goes_through_models_load(monkeypatch):

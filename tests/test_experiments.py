@@ -95,6 +95,25 @@ def test_sweep_verdict_reads_motion_quality_and_alignment():
     assert V.start_time(s[s.M == 1.0].iloc[:1]).holds is None
 
 
+def test_sweep_verdict_reports_net_travel_against_the_data_for_information():
+    s = pd.DataFrame({
+        "M": [1.0, 0.6, 1.0, 0.6], "init": ["standard", "standard", "analytic", "analytic"],
+        "motion": [1.0, 1.5, 1.0, 1.4], "motion_sem": 0.1, "gt_motion": 1.4, "motion_ratio": [0.7, 1.1, 0.7, 1.0],
+        "first_frame_psnr": [30.0, 20.0, 30.0, 29.0], "first_frame_psnr_sem": 0.5, "motion_name": "speed", "fd_name": "",
+        "net_travel": [6.0, 7.5, 6.1, 7.0], "net_travel_sem": 0.3, "net_travel_data": 8.0, "net_travel_data_sem": 0.2,
+    })
+    plain = V.start_time(s.drop(columns=[c for c in s if c.startswith("net_travel")]))
+    v = V.start_time(s)
+    assert v.holds == plain.holds and v.reasons[:len(plain.reasons)] == plain.reasons  # information only
+    e = v.reasons[len(plain.reasons)]
+    r, se = 6.0 / 8.0, 6.0 / 8.0 * np.hypot(0.3 / 6.0, 0.2 / 8.0)  # M = T: the standard row, the default sampler
+    assert e.startswith("(e)") and f"ratio {r:.2f} +- {se:.2f}" in e and "BELOW the data's" in e and "under-move" in e
+    assert "M=0.6 analytic 7.00" in v.reasons[-1] and "M=0.6 standard 7.50" in v.reasons[-1]
+    # within 2 s.e. of the data: no deficit claimed
+    e = V.start_time(s.assign(net_travel_sem=1.5)).reasons[len(plain.reasons)]
+    assert "not distinguishable from the data's" in e and "under-move" not in e
+
+
 def test_per_image_conditioning_reaches_the_model_and_the_rows(tmp_path):
     """The toy's motion target rides along per image (Fig. 1 through the resumable sweep)."""
     from cilnb import runs as sweep
@@ -221,6 +240,10 @@ def _table1_summary(**over):
 
 def test_table1_verdict_holds_only_beyond_two_standard_errors():
     assert V.timenoise_motion(_table1_summary()).holds is True
+    travel = _table1_summary().assign(net_travel=[6.0, 6.2], net_travel_sem=0.2, net_travel_data=8.0)
+    v = V.timenoise_motion(travel)
+    assert v.holds is True and len(v.reasons) == 3 and "+0.20 +- 0.40" in v.reasons[2] and v.reasons[2].endswith("indistinguishable.")
+    assert V.timenoise_motion(travel.assign(net_travel=[6.0, 7.0])).reasons[2].endswith("more.")
     v = V.timenoise_motion(_table1_summary(motion=1.05))
     assert v.holds is False and "NOT reproduced" in v.reasons[0]
     v = V.timenoise_motion(_table1_summary().iloc[:1])

@@ -30,7 +30,7 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     """Sample every (M, init, seed, image) with :func:`cilnb.runs.run_sweep` (saved as they finish,
     resumed when rerun) and read them with ``readout`` (:class:`~cilnb.experiments.ToyReadout` /
     :class:`~cilnb.experiments.FlowReadout`): ``(per_video, summary)``. ``sampler``: ``"ddim"``,
-    ``"euler"`` or ``"heun"`` (:mod:`cilnb.sampling`). Shown in notebooks/m_sweep.ipynb.
+    ``"euler"``, ``"heun"`` or ``"dpm++2m"`` (:mod:`cilnb.sampling`). Shown in notebooks/m_sweep.ipynb.
 
     ``per_video``: the sweep's rows plus ``motion``, ``gt_motion`` (of the image's source video) and
     ``first_frame_psnr`` (the sweep's ``align_psnr``: generated frame 0 vs the conditional image,
@@ -66,6 +66,8 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
             row[k], row[f"{k}_sem"] = g[k].mean(), g[k].sem()
             if k in readout.reference_columns:
                 row[f"{k}_data"] = readout.reference_columns[k]
+            if k in readout.reference_sems:
+                row[f"{k}_data_sem"] = readout.reference_sems[k]
         if readout.fd_name:
             row["fd"], row["fd_lo"], row["fd_hi"] = readout.fd(g, Path(out_dir))
         rows.append(row)

@@ -96,6 +96,8 @@ class ToyReadout:
     fresh real toy videos."""
 
     motion_name = "sprite speed (px/frame)"
+    #: a read-out with a data reference: ``summary[f"{k}_data"]`` (and ``_data_sem``) for ``k`` in ``reference_columns``
+    reference_sems: dict = {}
     fd_name = "FD to real toy videos (toy features)"
     sweep_motion: tuple = ("none", None)
     motion_cond = "motion"  # the toy's per-image motion conditioning (plays SVD's motion bucket in Fig. 1)
@@ -114,15 +116,25 @@ class ToyReadout:
             step("features")
             self._ref = video_features(ref) if n_reference else None
             step("sprite tracks")
-            # a quality read-out robust to outliers: how often a sample keeps frame 0's sprite count
-            self.reference_columns = {"sprite_stability": float(_data.track_sprites(ref).count_stability.mean())} if n_reference else {}
+            self.reference_columns, self.reference_sems = {}, {}
+            if n_reference:
+                tracks = _data.track_sprites(ref)
+                travel = np.asarray(tracks.displacement, dtype=np.float64)
+                travel = travel[np.isfinite(travel)]
+                # a quality read-out robust to outliers: how often a sample keeps frame 0's sprite count;
+                # and the data's net sprite travel, the motion a sample's net travel is compared with
+                self.reference_columns = {"sprite_stability": float(tracks.count_stability.mean()),
+                                          "net_travel": float(travel.mean())}
+                self.reference_sems = {"net_travel": float(travel.std(ddof=1) / np.sqrt(len(travel)))}
 
     def read(self, table: pd.DataFrame, out: Path) -> dict:
         """Per-video columns from one pass of the tracker over the stored videos: ``motion`` (sprite
-        speed, as :func:`sprite_speed`) and ``sprite_stability``, the fraction of frames whose sprite
-        count equals frame 0's (real toy videos: about 0.9; sprites that fade, split or appear lower it)."""
+        speed, as :func:`sprite_speed`), ``net_travel`` (px the sprites travel from the first to the
+        last frame: motion that jitter does not count, the measure of issue 11's table) and
+        ``sprite_stability``, the fraction of frames whose sprite count equals frame 0's (real toy
+        videos: about 0.9; sprites that fade, split or appear lower it)."""
         tracks = _data.track_sprites(load_sweep_videos(out, table).clamp(-1, 1))
-        return {"motion": tracks.speed, "sprite_stability": tracks.count_stability}
+        return {"motion": tracks.speed, "net_travel": tracks.displacement, "sprite_stability": tracks.count_stability}
 
     def gt_motion(self, images) -> np.ndarray:
         return np.asarray(images.columns["input_speed"], dtype=float)
@@ -239,6 +251,7 @@ class FlowReadout:
                             device=self.device, show_progress=False)
 
     reference_columns: dict = {}
+    reference_sems: dict = {}
 
     def read(self, table: pd.DataFrame, out: Path) -> dict:
         """Per-video columns: ``motion``, the score the sweep computed as each video finished."""

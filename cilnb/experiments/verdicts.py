@@ -179,8 +179,33 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         out.append(f"(d) sprite stability (frames keeping frame 0's sprite count; an outlier-robust quality read-out) at M={m:g}: "
                    f"Analytic-Init {a.sprite_stability:.2f} vs standard {s.sprite_stability:.2f} ({word}); "
                    f"{top:.2f} at M={summary.M.max():g}, real videos {a.get('sprite_stability_data', float('nan')):.2f}.")
+    if "net_travel_data" in summary:
+        out += _net_travel_lines(summary)
     claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
     return Verdict(claim, all(parts) if parts else None, out)
+
+
+def _travel_ratio(row) -> tuple[float, float]:
+    """Net travel over the data's, with its delta-method standard error (sample and data means independent)."""
+    a, sa, b, sb = row.net_travel, row.net_travel_sem, row.net_travel_data, row.get("net_travel_data_sem", 0.0)
+    r = a / b
+    return r, abs(r) * float(np.hypot(sa / a, sb / b))
+
+
+def _net_travel_lines(summary: pd.DataFrame) -> list[str]:
+    """(e), for information: the toy's net sprite travel (first to last frame) against the data's, at M = T
+    and at each M < T. Per-frame speed also counts jitter; net travel is what the eye reads as motion."""
+    top = summary[summary.M == summary.M.max()].sort_values("init", ascending=False).iloc[0]
+    r, se = _travel_ratio(top)
+    word = _versus(r - 1.0, 2 * se, ("ABOVE", "BELOW", "not distinguishable from"))
+    out = [f"(e) net sprite travel (px, first to last frame; per-frame speed also counts jitter) at M={top.M:g}: "
+           f"{top.net_travel:.2f} +- {top.net_travel_sem:.2f} vs {top.net_travel_data:.2f} in real videos: ratio {r:.2f} +- {se:.2f}, "
+           f"{word} the data's beyond 2 s.e." + (" (the sampled videos under-move)" if word == "BELOW" else "")]
+    rest = summary[summary.M < summary.M.max()].sort_values(["M", "init"], ascending=[False, True])
+    if len(rest):
+        out.append("    at M < T: " + "; ".join(f"M={row.M:g} {row.init} {row.net_travel:.2f} +- {row.net_travel_sem:.2f} "
+                                                f"(ratio {_travel_ratio(row)[0]:.2f})" for _, row in rest.iterrows()) + ".")
+    return out
 
 
 def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: str = "timenoise") -> Verdict:
@@ -204,7 +229,10 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
         f"(the paper reports TimeNoise keeps quality and trades some alignment for motion at high beta_m)."
         + (f" Sprite stability {b.sprite_stability:.2f} vs {a.sprite_stability:.2f} (+- {2 * max(a.sprite_stability_sem, b.sprite_stability_sem):.2f}, 2 s.e.)."
            if "sprite_stability" in summary else ""),
-    ])
+    ] + ([f"Net sprite travel (px, first to last frame; for information): {b.net_travel:.2f} (timenoise) vs {a.net_travel:.2f} (naive), "
+          f"data {a.net_travel_data:.2f}; difference {b.net_travel - a.net_travel:+.2f} +- {2 * max(a.net_travel_sem, b.net_travel_sem):.2f} (2 s.e.): "
+          f"{_column_versus(b, a, 'net_travel').replace('better', 'more').replace('worse', 'less')}."]
+         if "net_travel_data" in summary else []))
 
 
 def motion_control(df: pd.DataFrame) -> Verdict:
