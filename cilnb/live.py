@@ -109,6 +109,10 @@ class Lab:
         for name, v in (("n_steps", n_steps), ("n_seeds", n_seeds)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
+        from .sampling import SAMPLERS
+
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
         self.model, self.images, self.truth, self.stats = model, images, truth, stats
         self.x0 = truth if x0 is None else x0
         self.cond = {k: v for k, v in (cond or {}).items() if k != "y"}

@@ -1,6 +1,8 @@
 """The notebooks' experiment functions (cilnb.experiments): read-outs checked against ground truth, verdicts against numbers."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -451,20 +453,33 @@ def test_paired_agreement_matches_a_hand_computation():
 
 
 @pytest.mark.slow
-def test_fewer_ddim_steps_agree_with_fifty_on_the_shipped_toy(tmp_path):
-    """The step test at small size (``benchmarks/sampler_steps.py`` makes it at full size): DDIM 25 and DDIM 50 on
-    the same images and noise give motion and frame-0 PSNR whose means differ by less than one standard error."""
+def _notebook_parameters(name: str) -> dict:
+    import ast
+    import json
+
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    src = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    return {n.target.id: ast.literal_eval(n.value) for n in ast.parse(src).body if isinstance(n, ast.AnnAssign)}
+
+
+def test_the_notebooks_sampler_agrees_with_fifty_ddim_steps_on_the_shipped_toy(tmp_path):
+    """The step test at small size (``benchmarks/sampler_steps.py`` makes it at full size): the sampling notebooks'
+    default sampler (DPM-Solver++(2M), 15 steps) and DDIM 50 on the same images and noise give motion and frame-0
+    PSNR whose means differ by less than one standard error."""
     from cilnb.experiments.agreement import paired_agreement
     from cilnb.models import toy
 
+    defaults = {nb: _notebook_parameters(nb) for nb in ("m_sweep", "motion_control", "timenoise_training", "remedies", "explore")}
+    assert {(p["sampler"], p["n_steps"]) for p in defaults.values()} == {("dpm++2m", 15)}
     if not toy.checkpoint_path("base").is_file():
         pytest.skip("no shipped toy checkpoint")
     net = toy.load("base", device="cpu")
     stats, stats_file = E.load_stats("toy")
     images, readout = E.sweep_inputs("toy", n_images=8, seed=0, n_reference=0)
-    per = {n: E.sample_grid(net, tmp_path / f"s{n}", images, readout, Ms=[1.0, 0.5], inits=["analytic"], seeds=[0], n_steps=n,
-                            stats=stats, stats_path=stats_file, batch_size=8, show_progress=False, label="base")[0] for n in (50, 25)}
-    ag = paired_agreement(per[50], per[25], ["motion", "first_frame_psnr"])
+    per = {s: E.sample_grid(net, tmp_path / f"{s}{n}", images, readout, Ms=[1.0, 0.5], inits=["analytic"], seeds=[0], n_steps=n,
+                            stats=stats, stats_path=stats_file, batch_size=8, show_progress=False, label="base", sampler=s)[0]
+           for s, n in (("ddim", 50), ("dpm++2m", 15))}
+    ag = paired_agreement(per["ddim"], per["dpm++2m"], ["motion", "first_frame_psnr"])
     assert len(ag) == 4 and ag.n.min() >= 6
     assert ag.agree.all(), ag.round(3).to_string()
 

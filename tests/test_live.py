@@ -94,6 +94,7 @@ def test_probe_widget_t_is_continuous(lab):
     (lambda lab: lab.probe(0, t=1.5), r"\(0, 1\]"),
     (lambda lab: Lab(lab.model, lab.images, lab.truth[:2]), "same N"),
     (lambda lab: Lab(lab.model, lab.images, lab.truth, n_steps=0), "n_steps"),
+    (lambda lab: Lab(lab.model, lab.images, lab.truth, sampler="dpm"), r"sampler must be one of \['ddim', 'dpm\+\+2m'"),
     (lambda lab: Lab(lab.model, lab.images, lab.truth).sample(0, init="analytic"), "stats="),
 ])
 def test_bad_input_is_named(lab, call, match):

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -150,3 +151,21 @@ def test_sliders_return_the_widget_once_and_snap_to_the_options(monkeypatch):
     assert not [a for a in shown if a and a[0] is w]  # never displayed by sliders: the cell's value shows it once
     with pytest.raises(ValueError, match="one of its options"):
         P.sliders(fn, True, t=([0.1, 0.2], 0.9))
+
+
+def test_m_sweep_plot_adds_a_net_travel_panel_with_the_datas_line_when_the_readout_has_one():
+    import matplotlib.pyplot as plt
+
+    s = pd.DataFrame({"M": [1.0, 0.6, 1.0, 0.6], "init": ["standard", "standard", "analytic", "analytic"],
+                      "motion": [1.0, 1.5, 1.0, 1.4], "motion_sem": 0.1, "gt_motion": 1.4, "fd": [2.0, 5.0, 2.0, 1.5],
+                      "fd_lo": 1.0, "fd_hi": 6.0, "first_frame_psnr": 30.0, "first_frame_psnr_sem": 0.5,
+                      "motion_name": "speed", "fd_name": "FD"})
+    fig = C.plotting.plot_m_sweep(s)
+    assert len(fig.axes) == 3
+    plt.close(fig)
+    fig = C.plotting.plot_m_sweep(s.assign(net_travel=[6.0, 7.0, 6.1, 6.9], net_travel_sem=0.2, net_travel_data=8.0))
+    ax = fig.axes[3]
+    assert len(fig.axes) == 4 and "net sprite travel" in ax.get_ylabel()
+    assert any(list(line.get_ydata()) == [8.0, 8.0] for line in ax.lines)  # the data's level
+    assert ax.xaxis_inverted()
+    plt.close(fig)

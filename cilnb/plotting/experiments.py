@@ -79,7 +79,8 @@ def plot_m_sweep(summary: pd.DataFrame):
     Shown in notebooks/m_sweep.ipynb."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    travel = "net_travel_data" in summary  # the toy: net sprite travel against the data's, a panel of its own
+    fig, axes = plt.subplots(1, 4 if travel else 3, figsize=(17 if travel else 13, 3.6))
     no_fd = _no_fd(axes[1], summary)
     for init, g in summary.groupby("init"):
         g = g.sort_values("M")
@@ -87,13 +88,18 @@ def plot_m_sweep(summary: pd.DataFrame):
         if not no_fd:
             axes[1].errorbar(g.M, g.fd, yerr=[g.fd - g.fd_lo, g.fd_hi - g.fd], marker="o", label=init, capsize=3)
         axes[2].errorbar(g.M, g.first_frame_psnr, yerr=g.first_frame_psnr_sem, marker="o", label=init, capsize=3)
+        if travel:
+            axes[3].errorbar(g.M, g.net_travel, yerr=g.net_travel_sem, marker="o", label=init, capsize=3)
     gt = summary.gt_motion.iloc[0]
     if np.isfinite(gt):
         axes[0].axhline(gt, color="k", ls="--", lw=0.8, label="ground truth")
     axes[0].set_ylabel(summary.motion_name.iloc[0])
     axes[1].set_ylabel(f"{summary.fd_name.iloc[0]}\n(lower is better; bars: 95% bootstrap)")
     axes[2].set_ylabel("frame-0 PSNR to y (dB)")
-    for ax in axes[[0, 2]] if no_fd else axes:
+    if travel:
+        axes[3].axhline(summary.net_travel_data.iloc[0], color="k", ls="--", lw=0.8, label="real videos")
+        axes[3].set_ylabel("net sprite travel, first to last frame (px)")
+    for ax in [a for k, a in enumerate(axes) if not (no_fd and k == 1)]:
         ax.set_xlabel("start time M (normalised)")
         ax.invert_xaxis()
         ax.legend(fontsize=8)
