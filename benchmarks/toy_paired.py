@@ -49,6 +49,8 @@ def main(argv=None) -> None:
     ap.add_argument("--starts", default="1,0.7,0.55,0.4", help="sweep: start times M (1 first: the reference)")
     ap.add_argument("--images", type=int, default=96)
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m"],
+                    help="the toy's default is DDIM 50; the notebooks sample with dpm++2m 15")
     ap.add_argument("--guidance", default="default", help="default (each model's own), none, a number or A:B")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
@@ -79,11 +81,11 @@ def main(argv=None) -> None:
                 stats.update(D.generate(500, g, config=cfg, flow=False).videos)
         t0 = time.perf_counter()
         kw = {} if M >= 1 else {"start": M, "init": init, "stats": stats}
-        v = sample(model, held.condition, n_steps=args.steps, seed=args.seed, cond=cond, show_progress=False, **kw)
+        v = sample(model, held.condition, n_steps=args.steps, sampler=args.sampler, seed=args.seed, cond=cond, show_progress=False, **kw)
         r, d = readout(v, held.condition, ref, first)
         first = d if first is None else first
         row = {"checkpoint": path, "M": M, "init": init, "guidance": cond.get("guidance", model.guidance), **r,
-               "images": args.images, "steps": args.steps, "seconds": round(time.perf_counter() - t0, 1)}
+               "images": args.images, "steps": args.steps, "sampler": args.sampler, "seconds": round(time.perf_counter() - t0, 1)}
         rows.append(row)
         print(json.dumps(row, default=str), flush=True)
     if args.out:

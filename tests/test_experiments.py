@@ -198,6 +198,13 @@ def test_motion_control_verdict_uses_paired_differences():
     assert "(lower" in lines[1] and "(not different" in lines[2]
     assert v.holds is False  # the third configuration does not lower the error
     assert V.motion_control(pd.concat([rows("base", 1.0, base), rows("base", 0.8, fixed)])).holds is True
+    # the toy's net travel, for information: one more line, the judgement unchanged
+    travel = rng.uniform(4, 10, n)
+    df = pd.concat([rows("base", 1.0, base).assign(input_travel=travel, output_travel=travel * 0.7),
+                    rows("base", 0.8, fixed).assign(input_travel=travel, output_travel=travel + rng.normal(0, 0.5, n))])
+    v2 = V.motion_control(df)
+    assert v2.holds is True and v2.reasons[:2] == V.motion_control(df.drop(columns=["input_travel", "output_travel"])).reasons
+    assert "base 0.70 (" in v2.reasons[2] and "BELOW the source's" in v2.reasons[2] and "not distinguishable from the source's" in v2.reasons[2]
     v = V.motion_control(rows("base", 1.0, fixed))
     assert "NOT distinguishable" in v.reasons[0] and v.holds is False
 

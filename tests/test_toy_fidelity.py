@@ -300,10 +300,11 @@ def test_toy_ablation_script_runs_and_reports_consistent_ratios(tmp_path):
 def test_toy_paired_script_pairs_every_row_with_the_first(tmp_path):
     out = tmp_path / "r.jsonl"
     proc = _run_benchmark("toy_paired.py", "sweep", "base", "--starts", "1,0.5", "--images", "6", "--steps", "3",
-                          "--guidance", "none", "--out", str(out))
+                          "--guidance", "none", "--sampler", "dpm++2m", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["M"], r["init"]) for r in rows] == [(1.0, "standard"), (0.5, "analytic"), (0.5, "standard")]
+    assert {r["sampler"] for r in rows} == {"dpm++2m"}
     assert rows[0]["paired_gain_px"] == [0.0, 0.0] and rows[0]["guidance"] is None
     assert rows[1]["paired_gain_px"] != rows[2]["paired_gain_px"]  # the two initial noises give other videos
     assert "| base | 0.5 | analytic |" in proc.stdout

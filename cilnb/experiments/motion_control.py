@@ -35,7 +35,9 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     """Condition every ``(model, M, init)`` on each image's target motion and measure the output.
 
     As in Fig. 1 (SVD's motion bucket set to an input motion score): rows ``model, M, init, image,
-    input_motion`` (the target), ``output_motion`` (``readout``'s motion), ``error = |output - input|``.
+    input_motion`` (the target), ``output_motion`` (``readout``'s motion), ``error = |output - input|``;
+    on the toy also ``input_travel`` / ``output_travel``, the net sprite travel (px, first to last
+    frame) of the source video and of the output.
     Sampled through :func:`cilnb.experiments.compare_models`, so an interrupted run resumes.
     Shown in notebooks/motion_control.ipynb."""
     if len(images.cond) != 1:
@@ -46,6 +48,11 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     inp = np.asarray(targets, dtype=float)[per.image_index.to_numpy()]
     df = pd.DataFrame({"model": per.model, "M": per.M, "init": per.init, "image": per.image_index,
                        "input_motion": inp, "output_motion": per.motion.to_numpy(), "error": np.abs(per.motion.to_numpy() - inp)})
+    if "net_travel" in per and images.videos is not None:  # the toy: net sprite travel of the output and of its source video
+        from .. import data as _data
+
+        travel = np.asarray(_data.track_sprites(images.videos.float().cpu()).displacement, dtype=float)
+        df["input_travel"], df["output_travel"] = travel[per.image_index.to_numpy()], per.net_travel.to_numpy(dtype=float)
     df.attrs.update(target=name, motion_name=readout.motion_name)
     order = {(c[0], c[1], c[2]): k for k, c in enumerate(configs)}
     df["order"] = [order[(m, M, i)] for m, M, i in zip(df.model, df.M, df.init)]

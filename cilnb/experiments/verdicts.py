@@ -258,6 +258,15 @@ def motion_control(df: pd.DataFrame) -> Verdict:
         holds = holds and word == "lower"
         out.append(f"{config_name(model, M, init)}: ratio {g.output_motion.sum() / g.input_motion.sum():.2f}, error {g.error.mean():.2f} "
                    f"vs {g0.error.mean():.2f} ({word}: paired difference {d.mean():+.3f} +- {2 * se:.3f}).")
+    if "output_travel" in df:  # for information: the toy's net travel, which jitter does not count
+        parts = []
+        for (model, M, init), g in groups:
+            g = g[g.output_travel.notna() & g.input_travel.notna()]  # videos whose sprites were tracked to the last frame
+            d = g.output_travel - g.input_travel
+            word = _versus(d.mean(), 2 * d.sem(), ("ABOVE", "BELOW", "not distinguishable from"))
+            parts.append(f"{config_name(model, M, init)} {g.output_travel.mean() / g.input_travel.mean():.2f} "
+                         f"({d.mean():+.2f} +- {2 * d.sem():.2f} px, {word} the source's)")
+        out.append("Net sprite travel, output / source video (px, first to last frame; for information): " + "; ".join(parts) + ".")
     claim = "Fig. 1: output motion stays below the requested motion, and the fixes lower the motion-score error"
     return Verdict(claim, bool(holds), out)
 
