@@ -43,6 +43,14 @@ def _denoise(model, x: Video, t: float, cond: Cond | dict) -> Video:
     return model(x, tt, **cond)
 
 
+def _step_x0(model, x: Video, ts: torch.Tensor, i: int, cond, callback) -> Video:
+    """The model's ``x0`` at grid time ``ts[i]``, reported to ``callback`` (the samplers' shared step head)."""
+    x0 = _denoise(model, x, ts[i], cond)
+    if callback is not None:
+        callback({"x": x, "i": i, "t": float(ts[i]), "denoised": x0})
+    return x0
+
+
 ETA_CONVENTIONS = ("cilnb", "official")
 
 
@@ -76,9 +84,7 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
         raise ValueError("eta > 0 draws fresh noise: pass generator=")
     a_var = _unrescaled_alphas(model, ts, a) if eta_convention == "official" else a
     for i in progress(range(len(ts)), disable=disable, desc="ddim", leave=False):
-        x0 = _denoise(model, x, ts[i], cond)
-        if callback is not None:
-            callback({"x": x, "i": i, "t": float(ts[i]), "denoised": x0})
+        x0 = _step_x0(model, x, ts, i, cond, callback)
         if s[i + 1] == 0:
             x = x0
             continue
@@ -149,9 +155,7 @@ def sample_dpmpp_2m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state
     x0_prev = None
     for i in progress(range(len(ts)), disable=disable, desc="dpm++2m", leave=False):
-        x0 = _denoise(model, x, ts[i], cond)
-        if callback is not None:
-            callback({"x": x, "i": i, "t": float(ts[i]), "denoised": x0})
+        x0 = _step_x0(model, x, ts, i, cond, callback)
         if s[i + 1] == 0:
             x = x0
             continue
