@@ -253,6 +253,17 @@ def test_table1_verdict_holds_only_beyond_two_standard_errors():
     v = V.timenoise_motion(travel)
     assert v.holds is True and len(v.reasons) == 3 and "+0.20 +- 0.40" in v.reasons[2] and v.reasons[2].endswith("indistinguishable.")
     assert V.timenoise_motion(travel.assign(net_travel=[6.0, 7.0])).reasons[2].endswith("more.")
+    # with the per-video table the net-travel line pairs the models image by image (shared images and noise)
+    rng = np.random.default_rng(3)
+    base = rng.uniform(3, 10, 30)
+    per = pd.concat([pd.DataFrame({"model": m, "M": 1.0, "init": "standard", "image": [f"i{k}" for k in range(30)], "seed": 0,
+                                   "net_travel": base + shift + rng.normal(0, 0.1, 30)}) for m, shift in (("naive", 0.0), ("timenoise", 0.3))])
+    per.loc[3, "net_travel"] = np.nan  # an untracked video drops its pair only
+    d = (per[per.model == "timenoise"].net_travel.to_numpy() - per[per.model == "naive"].net_travel.to_numpy())
+    d = d[np.isfinite(d)]
+    line = V.timenoise_motion(travel, per_video=per).reasons[2]
+    assert f"paired difference over 29 images {d.mean():+.2f} +- {2 * d.std(ddof=1) / np.sqrt(29):.2f} (2 s.e.): more." in line
+    assert V.timenoise_motion(travel, per_video=per).holds is True  # the judged read-out is unchanged
     v = V.timenoise_motion(_table1_summary(motion=1.05))
     assert v.holds is False and "NOT reproduced" in v.reasons[0]
     v = V.timenoise_motion(_table1_summary().iloc[:1])

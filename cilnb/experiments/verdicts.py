@@ -208,10 +208,25 @@ def _net_travel_lines(summary: pd.DataFrame) -> list[str]:
     return out
 
 
-def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: str = "timenoise") -> Verdict:
+def _paired_travel(per_video: pd.DataFrame, a: str, b: str) -> tuple[float, float, int] | None:
+    """Mean and s.e. of ``net_travel`` of model ``b`` minus model ``a`` at M = T with standard noise, paired on
+    (image, seed) (both sampled from the same noise), over the pairs tracked in both; None if fewer than 2."""
+    if per_video is None or "net_travel" not in per_video:
+        return None
+    top = per_video[(per_video.M == per_video.M.max()) & (per_video.init == "standard")]
+    key = ["image", "seed"]
+    both = top[top.model == b].set_index(key).net_travel - top[top.model == a].set_index(key).net_travel
+    both = both.dropna()
+    return (float(both.mean()), float(both.sem()), len(both)) if len(both) > 1 else None
+
+
+def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: str = "timenoise",
+                     per_video: pd.DataFrame | None = None) -> Verdict:
     """Claim 3 (Sec. 3.2, Table 1) read off the comparison at M = T (:func:`cilnb.experiments.compare_models`
     summary): TimeNoise moves more than naive tuning (beyond 2 s.e.); at what cost in quality and
-    alignment. ``holds`` is ``None`` when either model is missing. Shown in notebooks/timenoise_training.ipynb."""
+    alignment. ``holds`` is ``None`` when either model is missing. With ``per_video`` (compare_models'
+    first return) the toy's net-travel line (for information) pairs the two models image by image.
+    Shown in notebooks/timenoise_training.ipynb."""
     claim = "Claim 3: TimeNoise fine-tuning gives more motion than naive fine-tuning"
     pick = lambda m: summary[(summary.model == m) & (summary.M == summary.M.max()) & (summary.init == "standard")]
     a, b = pick(naive), pick(timenoise)
@@ -229,10 +244,19 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
         f"(the paper reports TimeNoise keeps quality and trades some alignment for motion at high beta_m)."
         + (f" Sprite stability {b.sprite_stability:.2f} vs {a.sprite_stability:.2f} (+- {2 * max(a.sprite_stability_sem, b.sprite_stability_sem):.2f}, 2 s.e.)."
            if "sprite_stability" in summary else ""),
-    ] + ([f"Net sprite travel (px, first to last frame; for information): {b.net_travel:.2f} (timenoise) vs {a.net_travel:.2f} (naive), "
-          f"data {a.net_travel_data:.2f}; difference {b.net_travel - a.net_travel:+.2f} +- {2 * max(a.net_travel_sem, b.net_travel_sem):.2f} (2 s.e.): "
-          f"{_column_versus(b, a, 'net_travel').replace('better', 'more').replace('worse', 'less')}."]
-         if "net_travel_data" in summary else []))
+    ] + ([_travel_line(a, b, _paired_travel(per_video, naive, timenoise))] if "net_travel_data" in summary else []))
+
+
+def _travel_line(a, b, paired) -> str:
+    head = (f"Net sprite travel (px, first to last frame; for information): {b.net_travel:.2f} (timenoise) vs {a.net_travel:.2f} (naive), "
+            f"data {a.net_travel_data:.2f}; ")
+    if paired is None:
+        word = _column_versus(b, a, "net_travel")
+        return head + (f"difference {b.net_travel - a.net_travel:+.2f} +- {2 * max(a.net_travel_sem, b.net_travel_sem):.2f} (2 s.e.): "
+                       f"{word.replace('better', 'more').replace('worse', 'less')}.")
+    d, se, n = paired
+    word = _versus(d, 2 * se, ("more", "less", "indistinguishable"))
+    return head + f"paired difference over {n} images {d:+.2f} +- {2 * se:.2f} (2 s.e.): {word}."
 
 
 def motion_control(df: pd.DataFrame) -> Verdict:
