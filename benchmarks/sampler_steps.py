@@ -26,6 +26,7 @@ import torch
 
 import cilnb as C
 from cilnb.experiments.agreement import paired_agreement
+from cilnb.sampling import SAMPLERS
 
 READOUTS = ["motion", "net_travel", "first_frame_psnr", "sprite_stability"]
 
@@ -42,7 +43,7 @@ def main(argv=None) -> None:
     ap.add_argument("--Ms", type=float, nargs="+", default=[1.0, 0.5])
     ap.add_argument("--inits", nargs="+", default=["standard", "analytic"])
     ap.add_argument("--steps", type=int, nargs="+", default=[25])
-    ap.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m"])
+    ap.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS))
     ap.add_argument("--ref-steps", type=int, default=50)
     ap.add_argument("--run-root", default="build/sampler_steps")
     ap.add_argument("--ref-dir", default="")

@@ -29,7 +29,7 @@ import cilnb.data as D  # noqa: E402
 from cilnb.analytic_init import MomentStats  # noqa: E402
 from cilnb.metrics.quality import psnr  # noqa: E402
 from cilnb.models import toy  # noqa: E402
-from cilnb.sampling import sample  # noqa: E402
+from cilnb.sampling import SAMPLERS, sample  # noqa: E402
 
 
 def readout(v: torch.Tensor, y: torch.Tensor, ref_disp, first) -> tuple[dict, np.ndarray]:
@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     ap.add_argument("--starts", default="1,0.7,0.55,0.4", help="sweep: start times M (1 first: the reference)")
     ap.add_argument("--images", type=int, default=96)
     ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m"],
+    ap.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS),
                     help="the toy's default is DDIM 50; the notebooks sample with dpm++2m 15")
     ap.add_argument("--guidance", default="default", help="default (each model's own), none, a number or A:B")
     ap.add_argument("--seed", type=int, default=0)

@@ -96,8 +96,6 @@ class ToyReadout:
     fresh real toy videos."""
 
     motion_name = "sprite speed (px/frame)"
-    #: a read-out with a data reference: ``summary[f"{k}_data"]`` (and ``_data_sem``) for ``k`` in ``reference_columns``
-    reference_sems: dict = {}
     fd_name = "FD to real toy videos (toy features)"
     sweep_motion: tuple = ("none", None)
     motion_cond = "motion"  # the toy's per-image motion conditioning (plays SVD's motion bucket in Fig. 1)

@@ -195,7 +195,8 @@ def _travel_ratio(row) -> tuple[float, float]:
 def _net_travel_lines(summary: pd.DataFrame) -> list[str]:
     """(e), for information: the toy's net sprite travel (first to last frame) against the data's, at M = T
     and at each M < T. Per-frame speed also counts jitter; net travel is what the eye reads as motion."""
-    top = summary[summary.M == summary.M.max()].sort_values("init", ascending=False).iloc[0]
+    tops = summary[summary.M == summary.M.max()]
+    top = (tops[tops.init == "standard"] if (tops.init == "standard").any() else tops).iloc[0]  # the default sampler's start
     r, se = _travel_ratio(top)
     word = _versus(r - 1.0, 2 * se, ("ABOVE", "BELOW", "not distinguishable from"))
     out = [f"(e) net sprite travel (px, first to last frame; per-frame speed also counts jitter) at M={top.M:g}: "
@@ -250,13 +251,12 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
 def _travel_line(a, b, paired) -> str:
     head = (f"Net sprite travel (px, first to last frame; for information): {b.net_travel:.2f} (timenoise) vs {a.net_travel:.2f} (naive), "
             f"data {a.net_travel_data:.2f}; ")
-    if paired is None:
-        word = _column_versus(b, a, "net_travel")
-        return head + (f"difference {b.net_travel - a.net_travel:+.2f} +- {2 * max(a.net_travel_sem, b.net_travel_sem):.2f} (2 s.e.): "
-                       f"{word.replace('better', 'more').replace('worse', 'less')}.")
-    d, se, n = paired
-    word = _versus(d, 2 * se, ("more", "less", "indistinguishable"))
-    return head + f"paired difference over {n} images {d:+.2f} +- {2 * se:.2f} (2 s.e.): {word}."
+    if paired is None:  # unpaired: the 2 s.e. band of _column_versus
+        d, band, what = b.net_travel - a.net_travel, 2 * max(a.net_travel_sem, b.net_travel_sem), "difference"
+    else:
+        d, se, n = paired
+        band, what = 2 * se, f"paired difference over {n} images"
+    return head + f"{what} {d:+.2f} +- {band:.2f} (2 s.e.): {_versus(d, band, ('more', 'less', 'indistinguishable'))}."
 
 
 def motion_control(df: pd.DataFrame) -> Verdict:
