@@ -262,6 +262,9 @@ def sample(
     frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+    if eta > 0 and sampler != "ddim":
+        raise ValueError(f"eta = {eta:g} adds fresh noise only in DDIM; sampler {sampler!r} is deterministic: "
+                         "pass sampler='ddim', or eta=0")
     sched = model.schedule
     rem = None
     if remedy is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -187,3 +188,12 @@ def test_dpmpp_2m_starts_at_zero_terminal_snr_and_equals_ddim_on_its_first_step(
     assert torch.isfinite(out).all()
     for grid in (ts[:1], model.schedule.grid(10, 0.5)[:1]):  # one step to clean: both return the model's x0
         torch.testing.assert_close(sample_dpmpp_2m(model, x.clone(), grid, disable=True), sample_ddim(model, x.clone(), grid, disable=True))
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun", "dpm++2m"])
+def test_eta_with_a_deterministic_sampler_is_refused_not_ignored(sampler):
+    model = _model(VPSchedule())
+    y = torch.zeros((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=re.escape(f"only in DDIM; sampler '{sampler}'")):
+        sample(model, y, n_steps=3, start=0.7, sampler=sampler, eta=0.5, show_progress=False, frames=3)
+    assert torch.isfinite(sample(model, y, n_steps=3, start=0.7, sampler=sampler, eta=0.0, show_progress=False, frames=3)).all()
