@@ -24,7 +24,7 @@ from pathlib import Path
 from ._util import atomic_write, repo_root
 
 __all__ = ["PROFILES", "notebook_paths", "notebook_parameters", "declared_parameters", "run_notebook", "run_all", "NotebookResult",
-           "write_times", "previous_seconds"]
+           "write_times", "previous_seconds", "start_order"]
 
 PROFILES = ("default", "workshop", "smoke")  # full evidence; minutes per notebook on a laptop; seconds (CI)
 
@@ -194,6 +194,22 @@ def previous_seconds(path: Path, profile: str) -> dict[str, float]:
     return out
 
 
+def start_order(paths: list[Path], profile: str, times_md: Path) -> list[Path]:
+    """``paths`` longest first, for running several at once: each notebook's seconds in ``times_md`` (the
+    previous run's ``TIMES.md`` of ``profile``), else its ``metadata.cilnb.seconds[profile]`` (a measured
+    time shipped with the notebook, so a fresh clone does not start the longest one last); notebooks
+    with neither start first."""
+    before = previous_seconds(times_md, profile)
+
+    def seconds(p: Path) -> float:
+        if p.stem in before:
+            return before[p.stem]
+        shipped = json.loads(p.read_text()).get("metadata", {}).get("cilnb", {}).get("seconds", {}).get(profile)
+        return float(shipped) if isinstance(shipped, (int, float)) and not isinstance(shipped, bool) else float("inf")
+
+    return sorted(paths, key=lambda p: -seconds(p))
+
+
 def _threads_env(threads: int):
     """Environment of the kernels started while it is active: ``threads`` math threads each."""
     import contextlib
@@ -234,7 +250,7 @@ def run_all(
     """Run every notebook (or those named in ``only``), print a summary, return the results.
 
     ``jobs`` > 1 runs that many notebooks at once, each kernel with ``cpu_count // jobs`` math
-    threads (``OMP_NUM_THREADS``), longest first by the previous ``TIMES.md`` of the profile; on a
+    threads (``OMP_NUM_THREADS``), longest first (:func:`start_order`); on a
     CPU the toy's forward gains less from a second thread than a second notebook does. Notebooks
     that share a run store are safe together (its lock). Results are reported in notebook order."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -261,8 +277,7 @@ def run_all(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        before = previous_seconds(fig_dir / "TIMES.md", profile)
-        order = sorted(paths, key=lambda p: -before.get(p.stem, float("inf")))  # unknown first, then longest first
+        order = start_order(paths, profile, fig_dir / "TIMES.md")
         with _threads_env(max(1, (os.cpu_count() or 1) // jobs)), \
                 ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {p: pool.submit(_run_reporting, p, profile, fig_dir, executed, False) for p in order}

@@ -163,6 +163,39 @@ def test_runner_prints_and_records_each_notebooks_time(tmp_path, capsys):
     assert next(l for l in again.splitlines() if l.startswith("| a_one |")) == next(l for l in times.splitlines() if l.startswith("| a_one |"))
 
 
+def test_start_order_falls_back_to_the_seconds_shipped_with_the_notebook(tmp_path):
+    """A fresh clone has no TIMES.md: the longest notebook still starts first, by metadata.cilnb.seconds;
+    the previous run's TIMES.md of the same profile wins over it; a notebook with neither starts first."""
+    import nbformat
+
+    from cilnb import figures
+
+    shipped = {"long": {"smoke": 50, "default": 900}, "mid": {"smoke": 20}, "short": {"smoke": 5, "default": 10}, "new": {}}
+    paths = []
+    for name, secs in shipped.items():
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["cilnb"] = {"figures": [], "profiles": {"smoke": {}}, "seconds": secs}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        paths.append(tmp_path / f"{name}.ipynb")
+    times = tmp_path / "TIMES.md"
+    order = figures.start_order(paths, "smoke", times)  # no TIMES.md
+    assert [p.stem for p in order] == ["new", "long", "mid", "short"]
+    times.write_text("# Notebook times (smoke profile)\n\n| notebook | seconds | status | when, load |\n"
+                     "|---|---|---|---|\n| short | 99.0 | ok | x |\n")
+    assert [p.stem for p in figures.start_order(paths, "smoke", times)] == ["new", "short", "long", "mid"]
+    assert [p.stem for p in figures.start_order(paths, "default", times)] == ["mid", "new", "long", "short"]
+
+
+def test_every_notebook_ships_its_measured_seconds_per_profile():
+    """metadata.cilnb.seconds orders a fresh clone's --jobs run; one per profile, positive numbers."""
+    from cilnb import figures
+
+    for path in figures.notebook_paths():
+        secs = json.loads(path.read_text())["metadata"]["cilnb"].get("seconds", {})
+        assert set(secs) == set(figures.PROFILES), f"{path.name}: metadata.cilnb.seconds needs {figures.PROFILES}"
+        assert all(isinstance(v, (int, float)) and v > 0 for v in secs.values()), path.name
+
+
 def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capfd, monkeypatch):
     """--jobs 2: both notebooks run (each kernel with cpu_count // 2 math threads), reported in notebook
     order, the longest of the previous TIMES.md started first; the wall clock is recorded; jobs < 1 is refused."""
