@@ -6,10 +6,21 @@ import argparse
 from .common import positive_int
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..figures import run_all
+def jobs_arg(text: str) -> int | str:
+    """argparse type: ``auto`` or a positive integer."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}") from None
 
-    results = run_all(profile=args.profile, only=args.only, out=args.out, progress=not args.quiet, jobs=args.jobs)
+
+def run(args: argparse.Namespace) -> int:
+    from ..figures import auto_jobs, run_all
+
+    jobs = auto_jobs() if args.jobs == "auto" else args.jobs
+    results = run_all(profile=args.profile, only=args.only, out=args.out, progress=not args.quiet, jobs=jobs)
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -20,6 +31,7 @@ def add_parser(sub) -> None:
     fig.add_argument("--only", nargs="+", metavar="NAME", help="notebook stems to run (default: all)")
     fig.add_argument("--out", default=None, help="figure folder (default: <repo>/figures)")
     fig.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
-    fig.add_argument("--jobs", type=positive_int, default=1,
-                     help="notebooks run at once, each kernel with CPUs // JOBS math threads (default 1)")
+    fig.add_argument("--jobs", type=jobs_arg, default="auto",
+                     help="notebooks run at once, each kernel with CPUs // JOBS math threads "
+                          "(default auto: 2 on a machine with 2 or more CPUs, else 1)")
     fig.set_defaults(func=run)
