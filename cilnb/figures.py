@@ -254,16 +254,18 @@ def run_all(
     notebook_dir: str | os.PathLike | None = None,
     executed_dir: str | os.PathLike | None = None,
     progress: bool = True,
-    jobs: int = 1,
+    jobs: int | str = 1,
 ) -> list[NotebookResult]:
     """Run every notebook (or those named in ``only``), print a summary, return the results.
 
-    ``jobs`` > 1 runs that many notebooks at once, each kernel with ``cpu_count // jobs`` math
+    ``jobs`` > 1 (or ``"auto"``: :func:`auto_jobs`) runs that many notebooks at once, each kernel with ``cpu_count // jobs`` math
     threads (``OMP_NUM_THREADS``), longest first (:func:`start_order`); on a
     CPU the toy's forward gains less from a second thread than a second notebook does. Notebooks
     that share a run store are safe together (its lock). Results are reported in notebook order."""
+    if jobs == "auto":
+        jobs = auto_jobs()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive int (notebooks run at once), got {jobs!r}")
+        raise ValueError(f"jobs must be 'auto' or a positive int (notebooks run at once), got {jobs!r}")
     paths = notebook_paths(notebook_dir)
     if only:
         wanted = {Path(n).stem for n in only}

@@ -231,8 +231,9 @@ def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capfd, monke
     assert os.environ["OMP_NUM_THREADS"] == "7" and os.getcwd() == cwd  # restored; papermill's chdir stayed in the workers
     assert "2 at a time" in out
     assert "notebook(s) at a time" in (tmp_path / "f" / "TIMES.md").read_text()
-    with pytest.raises(ValueError, match="jobs"):
-        figures.run_all(profile="smoke", notebook_dir=nb_dir, jobs=0)
+    for bad in (0, "two", 1.5, True):
+        with pytest.raises(ValueError, match="'auto' or a positive int"):
+            figures.run_all(profile="smoke", notebook_dir=nb_dir, jobs=bad)
 
 
 def test_every_parameter_line_parses_for_papermill():
