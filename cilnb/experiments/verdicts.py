@@ -212,13 +212,19 @@ def _net_travel_lines(summary: pd.DataFrame) -> list[str]:
 def _paired_travel(per_video: pd.DataFrame, a: str, b: str) -> tuple[float, float, int] | None:
     """Mean and s.e. of ``net_travel`` of model ``b`` minus model ``a`` at M = T with standard noise, paired on
     (image, seed) (both sampled from the same noise), over the pairs tracked in both; None if fewer than 2."""
+    from .agreement import paired_agreement
+
     if per_video is None or "net_travel" not in per_video:
         return None
     top = per_video[(per_video.M == per_video.M.max()) & (per_video.init == "standard")]
-    key = ["image", "seed"]
-    both = top[top.model == b].set_index(key).net_travel - top[top.model == a].set_index(key).net_travel
-    both = both.dropna()
-    return (float(both.mean()), float(both.sem()), len(both)) if len(both) > 1 else None
+    ref, cand = top[top.model == a], top[top.model == b]
+    if ref.empty or cand.empty:
+        return None
+    try:
+        r = paired_agreement(ref, cand, ["net_travel"], keys=("M", "init"), pair_on=("image", "seed")).iloc[0]
+    except ValueError:  # no shared (image, seed): the line says "difference" (unpaired), as before
+        return None
+    return (float(r["diff"]), float(r.diff_se), int(r.n)) if r.n > 1 else None
 
 
 def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: str = "timenoise",
