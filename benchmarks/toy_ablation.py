@@ -71,12 +71,6 @@ def ratio_se(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, flo
     return r, abs(r) * math.sqrt((a[1] / a[0]) ** 2 + (b[1] / b[0]) ** 2)
 
 
-def data_config(model: toy.ToyModel) -> D.SpriteConfig:
-    tc = model.meta.get("train_config") or {}
-    d = tc.get("data") if isinstance(tc, dict) else None
-    return D.SpriteConfig.from_json(d) if d else D.SpriteConfig()
-
-
 def motion_summary(videos: torch.Tensor) -> dict:
     m = D.motion(videos)
     return {"disp": mean_se(m.displacement), "speed": mean_se(m.speed), "stability": mean_se(m.count_stability)}
@@ -84,7 +78,7 @@ def motion_summary(videos: torch.Tensor) -> dict:
 
 def evaluate(path: str, guidances, args) -> list[dict]:
     model = toy.load(path, device="cpu")
-    cfg = data_config(model)
+    cfg = model.data_config
     held = D.generate(args.images, seed=args.data_seed, config=cfg, flow=False)
     ref = D.generate(args.ref, seed=args.data_seed + 1, config=cfg, flow=False)
     stats = MomentStats()

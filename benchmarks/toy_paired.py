@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from toy_ablation import data_config, mean_se, parse_guidance, ratio_se  # noqa: E402
+from toy_ablation import mean_se, parse_guidance, ratio_se  # noqa: E402
 
 import cilnb.data as D  # noqa: E402
 from cilnb.analytic_init import MomentStats  # noqa: E402
@@ -72,7 +72,7 @@ def main(argv=None) -> None:
     for path, M, init in jobs:
         model = models.setdefault(path, toy.load(path, device="cpu"))
         if held is None:
-            cfg = data_config(model)
+            cfg = model.data_config
             held = D.generate(args.images, seed=4242, config=cfg, flow=False)
             ref = mean_se(D.motion(D.generate(1024, seed=4243, config=cfg, flow=False).videos).displacement)
             stats = MomentStats()

@@ -341,6 +341,7 @@ class ImageSet:
     # per-image conditioning: name -> list of N numbers, passed to ``prepare_condition`` (e.g. SVD's
     # ``motion_bucket_id``) or, for models without one (the toy's ``motion``), as a ``[B]`` tensor
     cond: dict = field(default_factory=dict)
+    data: object = None  # toy images: the cilnb.data.SpriteConfig they were drawn from
 
     def __len__(self) -> int:
         return len(self.names)
@@ -350,12 +351,18 @@ class ImageSet:
         return {k: float(v[i]) for k, v in self.cond.items()}
 
 
-def load_images(spec: str, model=None, *, size=None, data_seed: int = 0) -> ImageSet:
+def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=None) -> ImageSet:
     """``"toy:N"`` (frame 0 of N moving-sprite videos, :func:`cilnb.data.generate` with ``data_seed``) or a folder of images.
 
+    Toy images are drawn from ``data`` (a :class:`cilnb.data.SpriteConfig`), else from the data a toy
+    ``model`` was trained on (:attr:`cilnb.models.toy.ToyModel.data_config`), else from the default
+    sprites at the model's frames; ``size`` replaces the config's size. A config other than the default
+    is part of the set's ``spec`` (so run folders of different data never mix).
     Folder images are resized to cover ``size`` (``HxW``; default: the toy's size) and
     centre-cropped, in the model's channel count (luma for the grayscale toy).
     """
+    import dataclasses
+
     import torch
 
     cfg = getattr(model, "config", None)
@@ -367,13 +374,22 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0) -> Imag
             raise ValueError(f"--images toy:N needs an int N, got {spec!r}") from None
         if n < 1:
             raise ValueError(f"--images toy:N needs N >= 1, got {spec!r}")
-        from . import data
+        from . import data as _data
 
-        frames = getattr(cfg, "frames", None) or getattr(model, "n_frames", None) or 8
-        sz = parse_size(size)[0] if size is not None else getattr(cfg, "size", 32)
-        vids = data.generate(n, seed=int(data_seed), frames=int(frames), size=int(sz), flow=False)
+        if data is None:
+            data = getattr(model, "data_config", None)
+        if data is None:
+            frames = getattr(cfg, "frames", None) or getattr(model, "n_frames", None) or 8
+            data = _data.SpriteConfig(frames=int(frames), size=int(getattr(cfg, "size", 32)))
+        if not isinstance(data, _data.SpriteConfig):
+            raise TypeError(f"data must be a cilnb.data.SpriteConfig, got {type(data).__name__}")
+        if size is not None:
+            data = dataclasses.replace(data, size=int(parse_size(size)[0]))
+        vids = _data.generate(n, seed=int(data_seed), config=data, flow=False)
+        if data != _data.SpriteConfig(frames=data.frames, size=data.size):
+            spec = f"{spec}|data={data.to_json()}"
         names = [f"toy{data_seed}_{i:05d}" for i in range(n)]
-        return ImageSet(names, vids.condition.clone(), spec, {"input_speed": [float(s) for s in vids.speed]}, vids.videos)
+        return ImageSet(names, vids.condition.clone(), spec, {"input_speed": [float(s) for s in vids.speed]}, vids.videos, data=data)
     root = Path(spec)
     if not root.is_dir():
         raise ValueError(f"--images must be 'toy:N' or a folder of images, got {spec!r} (not a folder)")

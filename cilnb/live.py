@@ -128,7 +128,7 @@ class Lab:
     @classmethod
     def toy(cls, checkpoint: str = "base", *, n_images: int = 8, seed: int = 2026, device="cpu", show_progress: bool = False,
             **kwargs) -> "Lab":
-        """The built-in toy, with ``n_images`` held-out sprite videos drawn from ``seed`` and the shipped stats.
+        """The built-in toy, with ``n_images`` held-out sprite videos of its training data drawn from ``seed``, and the shipped stats.
 
         ``show_progress``: a bar over the set-up steps (importing torch and loading the model take
         most of the few seconds on a first call).
@@ -142,9 +142,8 @@ class Lab:
             from .analytic_init import MomentStats
 
             model = models.load("toy", checkpoint, device=device)
-            cfg = model.net.config
-            step("drawing images")
-            sv = data.generate(n_images, seed=seed, frames=cfg.frames, size=cfg.size, flow=False)
+            step("drawing images")  # held-out videos of the data the checkpoint was trained on
+            sv = data.generate(n_images, seed=seed, config=model.data_config, flow=False)
             step("loading statistics")
             stats_path = data_dir() / "toy_stats.safetensors"
             stats = MomentStats.load(stats_path) if stats_path.is_file() else None

@@ -10,6 +10,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .._util import UserError, check_output_path, clean_tmp_files, data_dir
+    from ..experiments.inputs import toy_data
     from ..toy_training import toy_stats
 
     out = args.out or str(data_dir() / "toy_stats.safetensors")
@@ -17,8 +18,12 @@ def run(args: argparse.Namespace) -> int:
     if Path(out).exists() and not args.force:
         shipped = " (the shipped statistics the notebooks use)" if not args.out else ""
         raise UserError(f"{out} exists{shipped}: pass --out elsewhere, or --force to overwrite it (or delete it first)")
+    try:
+        data = toy_data(args.data_from or None)  # the data the statistics describe: a checkpoint's training data
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--data-from: {exc}") from None
     clean_tmp_files(Path(out).parent, [Path(out).name])  # left by a killed earlier run
-    toy_stats(out, n=args.n, seed=args.seed, show_progress=not args.quiet)
+    toy_stats(out, n=args.n, seed=args.seed, config=data, show_progress=not args.quiet)
     print(f"wrote {out}")
     return 0
 
@@ -29,6 +34,9 @@ def add_parser(sub) -> None:
     s.add_argument("--n", type=positive_int, default=5000, help="number of training videos")
     s.add_argument("--seed", type=nonneg_int, default=12345)
     s.add_argument("--out", default=None, help="default: data/toy_stats.safetensors (refused if it exists, unless --force)")
+    s.add_argument("--data-from", default="", metavar="CKPT",
+                   help="the toy checkpoint (base | naive | timenoise | a file) whose training data the statistics describe "
+                        "(default: the shipped base's)")
     s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=run)

@@ -21,7 +21,7 @@ from ..denoiser import Cond, Images
 from ..io import ImageSet, load_images, parse_size, read_clips, safe_name
 from ..runs import weights_digest
 
-__all__ = ["TOY_VARIANTS", "Bench", "optional_stats", "prepare_condition", "read_clips", "toy_images", "video_images", "with_targets",
+__all__ = ["TOY_VARIANTS", "Bench", "optional_stats", "prepare_condition", "read_clips", "toy_data", "toy_images", "video_images", "with_targets",
            "reference_videos", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
            "describe_models", "load_stats", "toy_stats_path", "timenoise_settings"]
 
@@ -61,9 +61,39 @@ def prepare_condition(adapter, images: Images, seed: int = 0, **kwargs) -> Cond:
         return Cond.of(adapter.prepare_condition(images, **kwargs))
 
 
-def toy_images(n_images: int, data_seed: int = 0, model=None):
-    """Frame 0 of ``n_images`` fresh toy videos (:func:`cilnb.io.load_images` ``"toy:N"``), with their true speeds."""
-    return load_images(f"toy:{n_images}", model, data_seed=data_seed)
+def toy_data(source=None):
+    """The :class:`cilnb.data.SpriteConfig` of a toy: ``source`` a toy model (its
+    :attr:`~cilnb.models.toy.ToyModel.data_config`), a shipped checkpoint name or checkpoint file (the
+    data it was trained on), a config (returned as is), or ``None``/``""``: the shipped base's (the
+    default sprites when it is missing). Every toy read-out draws its images, reference, probe and
+    ground-truth videos from it, so a checkpoint is measured on the data it learned."""
+    from .. import data as _d
+    from ..models import toy
+
+    if isinstance(source, _d.SpriteConfig):
+        return source
+    if hasattr(source, "data_config"):
+        return source.data_config
+    if source is None or source == "":
+        path = toy.checkpoint_path("base")
+        if not path.is_file():
+            return _d.SpriteConfig()
+    elif isinstance(source, (str, Path)):
+        path = toy.checkpoint_path(source) if str(source) in toy.CHECKPOINTS else Path(source)
+        if not path.is_file():
+            raise ValueError(f"toy checkpoint {str(source)!r} not found: name a shipped one ({', '.join(toy.CHECKPOINTS)}) "
+                             "or an existing checkpoint file")
+    else:
+        raise TypeError(f"toy data comes from a toy model, a checkpoint name or path, or a SpriteConfig; got {type(source).__name__}")
+    return toy.train_data(toy.read_metadata(path)) or _d.SpriteConfig()
+
+
+def toy_images(n_images: int, data_seed: int = 0, model=None, *, data=None):
+    """Frame 0 of ``n_images`` fresh toy videos (:func:`cilnb.io.load_images` ``"toy:N"``), with their true speeds,
+    drawn from ``data`` (anything :func:`toy_data` takes; default: ``model``'s data, else the shipped toy's)."""
+    if data is None and model is None:
+        data = ""  # the shipped toy's data
+    return load_images(f"toy:{n_images}", model, data_seed=data_seed, data=None if data is None else toy_data(data))
 
 
 def video_images(videos_dir: str | Path, n_videos: int, *, frames: int, size, stride: int = 1):
@@ -84,12 +114,14 @@ def with_targets(images, name: str, targets: Sequence[float]):
     idx = torch.arange(n).repeat_interleave(k)
     names = [f"{images.names[i]}_{name}{t:g}" for i in range(n) for t in targets]
     cols = {c: [v[i] for i in idx.tolist()] for c, v in images.columns.items()}
-    return ImageSet(names, images.images[idx], f"{images.spec}|{name}={targets}", cols, None, {name: targets * n})
+    return ImageSet(names, images.images[idx], f"{images.spec}|{name}={targets}", cols, None, {name: targets * n},
+                    images.data)
 
 
-def reference_videos(n: int, seed: int) -> torch.Tensor:
-    """Real toy videos for the Fréchet distance, drawn with a seed disjoint from the conditioning images."""
-    return _data.generate(n, seed=seed, flow=False).videos
+def reference_videos(n: int, seed: int, data=None) -> torch.Tensor:
+    """Real toy videos for the Fréchet distance, drawn with a seed disjoint from the conditioning images,
+    from ``data`` (anything :func:`toy_data` takes; default: the shipped toy's data)."""
+    return _data.generate(n, seed=seed, config=toy_data(data), flow=False).videos
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,14 +19,16 @@ __all__ = ["MOTION_COND", "motion_control_images", "motion_control"]
 
 
 def motion_control_images(model: str, *, n_images: int, data_seed: int = 0, targets: Sequence[float] = (), videos_dir: str = "",
-                          frames: int = 14, size="320x512", stride: int = 1):
+                          frames: int = 14, size="320x512", stride: int = 1, model_path: str = ""):
     """The conditional images with their target motion as per-image conditioning.
 
-    Toy: frame 0 of fresh sprite videos, target = each video's true speed (``motion``, px/frame).
+    Toy: frame 0 of fresh sprite videos of the data the checkpoint ``model_path`` was trained on (empty:
+    the shipped base's), target = each video's true speed (``motion``, px/frame).
     SVD: frame 0 of the clips in ``videos_dir``, each with every ``targets`` value as
     ``motion_bucket_id`` (the paper's "input motion score"). Shown in notebooks/motion_control.ipynb."""
     return readout_for(model).motion_control_images(model, n_images=n_images, data_seed=data_seed, targets=targets,
-                                                    videos_dir=videos_dir, frames=frames, size=size, stride=stride)
+                                                    videos_dir=videos_dir, frames=frames, size=size, stride=stride,
+                                                    model_path=model_path)
 
 
 def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], images, readout, *, n_steps: int, stats=None,

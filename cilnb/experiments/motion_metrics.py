@@ -18,14 +18,15 @@ def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int =
                  size="320x512", n_steps: int = 25, device="auto") -> tuple[torch.Tensor, torch.Tensor]:
     """``(generated, ground truth)`` videos ``[N, F, C, H, W]`` in ``[-1, 1]``: ``n_videos`` samples of
     ``model`` (M = T, standard noise, DDIM) conditioned on frame 0 of ground-truth clips (toy: fresh
-    sprite videos from ``seed``; real models: the clips in ``videos_dir``, decoded by the VAE).
+    sprite videos from ``seed``, of the data the checkpoint was trained on; real models: the clips in
+    ``videos_dir``, decoded by the VAE).
     Shown in notebooks/motion_metrics.ipynb."""
     from .. import models as _models
     from ..sampling import sample
     from .timenoise_training import sample_space
 
     net = _models.load(model, model_path or None, device=device)
-    truth = readout_for(model).truth_videos(n_videos, seed, videos_dir=videos_dir, frames=frames, size=size)
+    truth = readout_for(model).truth_videos(n_videos, seed, videos_dir=videos_dir, frames=frames, size=size, data=net)
     dev, dtype = next(net.parameters()).device, next(net.parameters()).dtype
     cond = Cond(truth[:, 0].to(dev, dtype))
     latent = sample_space(net) == "latent"

@@ -24,10 +24,14 @@ from .readouts import SpriteMotion, flow_motion, readout_for
 __all__ = ["toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start"]
 
 
-def toy_bench(n_videos: int, seed: int, *, device="cpu", frames: int = 8, size: int = 32) -> Bench:
-    """Moving-sprite ground truth (:func:`cilnb.data.generate`) for the toy; motion read by Farneback flow
-    (``flow``) and by the tracker (``speed``, ``displacement``)."""
-    sv = _data.generate(n_videos, seed=seed, frames=frames, size=size)
+def toy_bench(n_videos: int, seed: int, *, device="cpu", data=None, frames: int | None = None, size: int | None = None) -> Bench:
+    """Moving-sprite ground truth (:func:`cilnb.data.generate`) for the toy, drawn from ``data`` (anything
+    :func:`cilnb.experiments.toy_data` takes; default: the shipped toy's data; ``frames``/``size`` replace
+    its own); motion read by Farneback flow (``flow``) and by the tracker (``speed``, ``displacement``)."""
+    from .inputs import toy_data
+
+    over = {k: int(v) for k, v in (("frames", frames), ("size", size)) if v is not None}
+    sv = _data.generate(n_videos, seed=seed, config=toy_data(data), flow=True, **over)
     x0 = sv.videos.to(device)
     fns = {"flow": flow_motion, "speed": SpriteMotion(sv.videos, "speed"), "displacement": SpriteMotion(sv.videos, "displacement")}
     # near-static videos have no motion to retain (a ratio to ~0 is noise): 0.5 px/frame, 2 px, 0.1

@@ -93,24 +93,26 @@ def sprite_speed(videos: torch.Tensor) -> np.ndarray:
 class ToyReadout:
     """Toy videos: motion is the sprite speed (px/frame; ground truth: each source video's true
     speed), quality the standardised Fréchet distance (:mod:`cilnb.metrics.toy_quality`) to ``n_reference``
-    fresh real toy videos."""
+    fresh real toy videos of ``data`` (anything :func:`cilnb.experiments.toy_data` takes; default: the
+    shipped toy's data)."""
 
     motion_name = "sprite speed (px/frame)"
     fd_name = "FD to real toy videos (toy features)"
     sweep_motion: tuple = ("none", None)
     motion_cond = "motion"  # the toy's per-image motion conditioning (plays SVD's motion bucket in Fig. 1)
 
-    def __init__(self, n_reference: int, data_seed: int = 0, *, show_progress: bool = False):
+    def __init__(self, n_reference: int, data_seed: int = 0, *, data=None, show_progress: bool = False):
         from .._util import progress_steps
         from ..metrics import video_features
 
         if n_reference < 0 or n_reference == 1:
             raise ValueError(f"n_reference must be 0 (no quality distance) or >= 2, got {n_reference}")
         self.fd_name = self.fd_name if n_reference else None
+        self.data = _in.toy_data(data)
         with progress_steps(["reference videos", "features", "sprite tracks"], disable=not (show_progress and n_reference),
                             desc=f"{n_reference} reference videos") as step:
             step("reference videos")
-            ref = _in.reference_videos(n_reference, seed=data_seed + 10_007) if n_reference else None
+            ref = _in.reference_videos(n_reference, seed=data_seed + 10_007, data=self.data) if n_reference else None
             step("features")
             self._ref = video_features(ref) if n_reference else None
             step("sprite tracks")
@@ -172,29 +174,31 @@ class ToyReadout:
 
     @staticmethod
     def probe_bench(adapter, n_videos: int, seed: int, *, device="auto", **_real):
-        """Fresh moving-sprite videos (:func:`cilnb.experiments.toy_bench`); the real models' clip settings are not used."""
+        """Fresh moving-sprite videos of the data ``adapter`` was trained on (:func:`cilnb.experiments.toy_bench`);
+        the real models' clip settings are not used."""
         from .._util import resolve_device
         from .probe import toy_bench
 
-        return toy_bench(n_videos, seed, device=resolve_device(device))
+        return toy_bench(n_videos, seed, device=resolve_device(device), data=_in.toy_data(adapter))
 
     @classmethod
-    def sweep_inputs(cls, *, n_images: int, seed: int, n_reference: int, show_progress: bool = False, **_real):
-        return _in.toy_images(n_images, seed), cls(n_reference, seed, show_progress=show_progress)
+    def sweep_inputs(cls, *, n_images: int, seed: int, n_reference: int, model_path: str = "", show_progress: bool = False, **_real):
+        data = _in.toy_data(model_path)
+        return _in.toy_images(n_images, seed, data=data), cls(n_reference, seed, data=data, show_progress=show_progress)
 
     @classmethod
     def motion_only(cls, motion_method: str = "farneback", motion_kwargs: Mapping | None = None):
         return cls(0)
 
     @classmethod
-    def motion_control_images(cls, model: str, *, n_images: int, data_seed: int = 0, **_real):
-        images = _in.toy_images(n_images, data_seed)
+    def motion_control_images(cls, model: str, *, n_images: int, data_seed: int = 0, model_path: str = "", **_real):
+        images = _in.toy_images(n_images, data_seed, data=_in.toy_data(model_path))
         images.cond = {cls.motion_cond: list(images.columns["input_speed"])}
         return images
 
     @staticmethod
-    def truth_videos(n_videos: int, seed: int, **_real) -> torch.Tensor:
-        return _data.generate(n_videos, seed=seed, flow=False).videos
+    def truth_videos(n_videos: int, seed: int, *, data=None, **_real) -> torch.Tensor:
+        return _data.generate(n_videos, seed=seed, config=_in.toy_data(data), flow=False).videos
 
     @staticmethod
     def run_label(model: str, model_path: str) -> str:
@@ -203,8 +207,9 @@ class ToyReadout:
 
     @staticmethod
     def shown_image(images, seed: int) -> torch.Tensor:
-        """The conditional image the TimeNoise pictures show: frame 0 of one fresh toy video from ``seed``."""
-        return _data.generate(1, seed=seed).condition[0]
+        """The conditional image the TimeNoise pictures show: frame 0 of one fresh toy video from ``seed``,
+        of the data ``images`` were drawn from."""
+        return _data.generate(1, seed=seed, config=_in.toy_data(images.data)).condition[0]
 
     @staticmethod
     def finetune_pair(out_dir, *, model: str = "toy", **kwargs) -> dict:
@@ -312,7 +317,7 @@ class FlowReadout:
     @classmethod
     def sweep_inputs(cls, *, n_images: int, seed: int, n_reference: int, videos_dir: str = "", frames: int = 14, size="320x512",
                      stride: int = 1, motion_method: str = "farneback", motion_kwargs: Mapping | None = None, i3d_path: str = "",
-                     device="auto", show_progress: bool = False):
+                     device="auto", show_progress: bool = False, model_path: str = ""):
         from .._util import progress_steps
 
         with progress_steps(["reading clips", "reference features"], disable=not show_progress, desc="inputs") as step:
@@ -328,7 +333,7 @@ class FlowReadout:
 
     @classmethod
     def motion_control_images(cls, model: str, *, n_images: int, data_seed: int = 0, targets: Sequence[float] = (),
-                              videos_dir: str = "", frames: int = 14, size="320x512", stride: int = 1):
+                              videos_dir: str = "", frames: int = 14, size="320x512", stride: int = 1, model_path: str = ""):
         if model not in cls.motion_conds:
             raise ValueError(f"motion control needs a motion-conditioned model: {sorted(MOTION_COND)} (PIA's motion is "
                              f"conditioned differently and scored with pia_motion_score), got {model!r}")
@@ -338,7 +343,7 @@ class FlowReadout:
         return _in.with_targets(images, cls.motion_conds[model], targets)
 
     @staticmethod
-    def truth_videos(n_videos: int, seed: int, *, videos_dir: str = "", frames: int = 14, size="320x512") -> torch.Tensor:
+    def truth_videos(n_videos: int, seed: int, *, videos_dir: str = "", frames: int = 14, size="320x512", data=None) -> torch.Tensor:
         return _in.read_clips(videos_dir, n_videos, frames=frames, size=size)[0]
 
     @staticmethod
@@ -367,14 +372,14 @@ def readout_for(model: str) -> type:
 
 def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int = 512, videos_dir: str = "", frames: int = 14,
                  size="320x512", stride: int = 1, motion_method: str = "farneback", motion_kwargs: Mapping | None = None,
-                 i3d_path: str = "", device="auto", show_progress: bool = False):
+                 i3d_path: str = "", device="auto", model_path: str = "", show_progress: bool = False):
     """``(images, readout)`` for the sampling notebooks: the toy's fresh sprite videos with
-    :class:`ToyReadout`, or frame 0 of the clips in ``videos_dir`` with :class:`FlowReadout`
+    :class:`ToyReadout` (of the data the checkpoint ``model_path`` was trained on; empty: the shipped base's), or frame 0 of the clips in ``videos_dir`` with :class:`FlowReadout`
     (``show_progress``: a bar over the set-up steps, the reference features being the slow one).
     Shown in notebooks/m_sweep.ipynb and notebooks/timenoise_training.ipynb."""
     return readout_for(model).sweep_inputs(n_images=n_images, seed=seed, n_reference=n_reference, videos_dir=videos_dir, frames=frames,
                                            size=size, stride=stride, motion_method=motion_method, motion_kwargs=motion_kwargs,
-                                           i3d_path=i3d_path, device=device, show_progress=show_progress)
+                                           i3d_path=i3d_path, device=device, model_path=model_path, show_progress=show_progress)
 
 
 def motion_readout(model: str, motion_method: str = "farneback", motion_kwargs: Mapping | None = None):

@@ -40,7 +40,7 @@ from ..denoiser import Cond, Video
 from ..schedules import VPSchedule
 from .base import Denoiser, guidance_weights
 
-__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "checkpoint_path", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
+__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "train_data", "checkpoint_path", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
 
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
@@ -426,6 +426,24 @@ class ToyModel(Denoiser):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def data_config(self):
+        """The :class:`cilnb.data.SpriteConfig` this checkpoint was trained on (``train_config.data``), the data
+        its read-outs draw conditional images, reference and probe videos from; a model without a training
+        config (built in code) gets the default sprites at its frames and size."""
+        from .. import data
+
+        return train_data(self.meta) or data.SpriteConfig(frames=int(self.config.frames), size=int(self.config.size))
+
+
+def train_data(meta: dict):
+    """The :class:`cilnb.data.SpriteConfig` in a checkpoint's metadata (``train_config.data``), or ``None``."""
+    from .. import data
+
+    tc = meta.get("train_config") or {}
+    d = tc.get("data") if isinstance(tc, dict) else None
+    return data.SpriteConfig.from_json(d) if d else None
 
 
 def init_net(config: ToyConfig, seed: int = 0) -> ToyUNet:

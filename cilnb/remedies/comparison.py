@@ -56,12 +56,12 @@ class Comparison:
     data: dict = field(default_factory=dict)  # reference values of the data (gt motion, sprite stability)
 
 
-def _toy_reference(n_reference: int, data_seed: int):
+def _toy_reference(n_reference: int, data_seed: int, data):
     from .. import data as _data
     from .. import evaluation
     from ..experiments import reference_videos
 
-    ref = reference_videos(n_reference, seed=data_seed + 10_007)
+    ref = reference_videos(n_reference, seed=data_seed + 10_007, data=data)
     return evaluation.video_features(ref), float(_data.track_sprites(ref).count_stability.mean())
 
 
@@ -108,7 +108,9 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
               images=pix[idx].to(dev) if latent else None)
     sample(model, cond, seed=video_seeds, start=start, **{**kw, "n_steps": 1})  # warm-up (allocations, kernels), untimed
     if toy:
-        ref_feats, stab_data = _toy_reference(n_reference, data_seed) if n_reference else (None, float("nan"))
+        # the reference is real videos of the data the images come from (else the model's training data)
+        data = getattr(images, "data", None) or getattr(model, "data_config", None)
+        ref_feats, stab_data = _toy_reference(n_reference, data_seed, data) if n_reference else (None, float("nan"))
         gt = np.asarray(images.columns["input_speed"], dtype=float)
     else:
         ref_feats, stab_data = None, float("nan")

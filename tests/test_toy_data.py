@@ -1,0 +1,124 @@
+"""Every toy read-out draws its inputs from the data the checkpoint was trained on (issue 11).
+
+A checkpoint trained on panning, slow, turning sprites must be measured on that data: its
+conditional images, the reference videos of the Fréchet distance, the probe's ground truth, the
+motion-control targets, the Analytic-Init statistics and the live lab's held-out images.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+import cilnb.experiments as E
+from cilnb import data as D
+from cilnb import io, toy_training as TT
+from cilnb.models import toy
+
+# far from the defaults in every issue-11 option, so a silent fall-back to SpriteConfig() shows
+CFG = D.SpriteConfig(speed=(0.0, 4.0), speed_power=3.0, pan=(0.5, 1.0), turn_prob=0.5)
+TINY = toy.ToyConfig(widths=(8, 8), temporal_levels=(1,), temporal_width=8, emb_dim=16)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("toydata")
+    tc = TT.TrainConfig(variant="base", pretrain_steps=0, steps=1, model=TINY, data=CFG)
+    return toy.save_checkpoint(d / "pan.safetensors", toy.init_net(TINY), {"train_config": tc.to_dict()})
+
+
+def _frame0(n, seed, cfg=CFG):
+    return D.generate(n, seed=seed, config=cfg, flow=False).condition
+
+
+def test_a_checkpoint_knows_its_training_data(ckpt):
+    model = toy.load(str(ckpt), device="cpu")
+    assert model.data_config == CFG
+    assert E.toy_data(model) == CFG and E.toy_data(str(ckpt)) == CFG and E.toy_data(ckpt) == CFG
+    assert E.toy_data(CFG) is CFG
+    # built in code: no training config, the default sprites at the model's frames and size
+    built = toy.build(TINY, frames=6, size=24)
+    assert built.data_config == D.SpriteConfig(frames=6, size=24)
+    # the shipped toy's data is its base checkpoint's
+    assert E.toy_data() == E.toy_data("base") == toy.load("base", device="cpu").data_config
+
+
+def test_images_and_their_spec_follow_the_model(ckpt):
+    model = toy.load(str(ckpt), device="cpu")
+    imgs = E.toy_images(5, 3, model)
+    assert torch.equal(imgs.images, _frame0(5, 3)) and imgs.data == CFG
+    assert "pan" in imgs.spec  # a run folder of these images is not one of default-data images
+    plain = io.load_images("toy:5", toy.build(TINY), data_seed=3)
+    assert plain.spec == "toy:5" and torch.equal(plain.images, _frame0(5, 3, D.SpriteConfig()))
+    # the sample CLI's path (load_images with the model) and an explicit config agree
+    assert torch.equal(io.load_images("toy:5", model, data_seed=3).images, imgs.images)
+    assert torch.equal(E.toy_images(5, 3, data=str(ckpt)).images, imgs.images)
+    # --size replaces the config's size only
+    small = io.load_images("toy:2", model, data_seed=1, size="24x24")
+    assert small.images.shape[-1] == 24 and small.data == dataclasses.replace(CFG, size=24)
+    # targets keep the data the images came from
+    assert E.with_targets(imgs, "motion", [1.0]).data == CFG
+
+
+def test_sweep_inputs_and_readout_reference_use_the_checkpoint_data(ckpt):
+    images, readout = E.sweep_inputs("toy", n_images=4, seed=2, n_reference=16, model_path=str(ckpt))
+    assert torch.equal(images.images, _frame0(4, 2)) and readout.data == CFG
+    ref = D.generate(16, seed=2 + 10_007, config=CFG, flow=False)
+    assert readout.reference_columns["sprite_stability"] == pytest.approx(float(D.track_sprites(ref.videos).count_stability.mean()))
+    # the shipped toy's by default
+    images0, readout0 = E.sweep_inputs("toy", n_images=2, seed=2, n_reference=0)
+    assert readout0.data == E.toy_data() and images0.data == E.toy_data()
+
+
+def test_motion_control_probe_truth_and_shown_image_use_the_checkpoint_data(ckpt):
+    model = toy.load(str(ckpt), device="cpu")
+    mc = E.motion_control_images("toy", n_images=3, data_seed=4, model_path=str(ckpt))
+    sv = D.generate(3, seed=4, config=CFG, flow=False)
+    assert torch.equal(mc.images, sv.condition) and mc.cond["motion"] == pytest.approx(sv.speed.tolist())
+    bench = E.probe_bench("toy", model, 3, 5, device="cpu")
+    assert torch.equal(bench.videos, D.generate(3, seed=5, config=CFG).videos)
+    assert bench.truth.pan.abs().sum() > 0  # the camera pans: the config reached the probe
+    gen, truth = E.model_videos("toy", str(ckpt), n_videos=2, seed=6, n_steps=2, device="cpu")
+    assert torch.equal(truth, D.generate(2, seed=6, config=CFG, flow=False).videos)
+    y = E.shown_image("toy", E.toy_images(2, 0, model), 7)
+    assert torch.equal(y, _frame0(1, 7)[0])
+
+
+def test_remedies_reference_and_live_lab_use_the_checkpoint_data(ckpt):
+    import cilnb as C
+    from cilnb.live import Lab
+
+    model = toy.load(str(ckpt), device="cpu")
+    images = E.toy_images(2, 0, model)
+    res = C.remedies.compare(model, images, {"none": "none"}, n_steps=2, n_reference=8)
+    ref = D.generate(8, seed=10_007, config=CFG, flow=False)
+    assert res.data["sprite_stability"] == pytest.approx(float(D.track_sprites(ref.videos).count_stability.mean()))
+    lab = Lab.toy(n_images=3, seed=9, checkpoint=str(ckpt), device="cpu")
+    assert torch.equal(lab.images, _frame0(3, 9))
+
+
+def test_toy_stats_describe_the_checkpoint_data(ckpt, tmp_path):
+    from cilnb.__main__ import main
+    from cilnb.analytic_init import MomentStats
+
+    out = tmp_path / "s.safetensors"
+    assert main(["toy-stats", "--n", "6", "--out", str(out), "--data-from", str(ckpt), "--quiet"]) == 0
+    ref = TT.toy_stats(None, n=6, config=CFG, show_progress=False)
+    got = MomentStats.load(out)
+    assert torch.equal(got.mean, ref.mean)
+    assert not torch.equal(got.mean, TT.toy_stats(None, n=6, config=D.SpriteConfig(), show_progress=False).mean)
+
+
+def test_a_missing_or_bad_data_source_is_named(tmp_path, capsys):
+    from cilnb.__main__ import main
+
+    with pytest.raises(ValueError, match="not found.*shipped one"):
+        E.toy_data(str(tmp_path / "missing.safetensors"))
+    with pytest.raises(TypeError, match="SpriteConfig"):
+        E.toy_data(3.5)
+    with pytest.raises(TypeError, match="SpriteConfig"):
+        io.load_images("toy:2", None, data={"pan": (0, 1)})
+    rc = main(["toy-stats", "--n", "2", "--out", str(tmp_path / "s.safetensors"), "--data-from", str(tmp_path / "nope")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--data-from" in err[0] and "not found" in err[0]
