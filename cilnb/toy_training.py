@@ -35,7 +35,7 @@ from ._util import JobLock, UserError, atomic_write, check_output_path, clean_tm
 from .denoiser import v_from_x0_eps
 from .models import toy
 
-__all__ = ["TrainConfig", "TrainingDiverged", "train", "resume_path", "toy_stats", "VARIANTS", "T_DISTS", "sample_train_t",
+__all__ = ["TrainConfig", "TrainingDiverged", "SHIPPED_RECIPE", "SHIPPED_DATA", "SHIPPED_TIMENOISE", "train", "resume_path", "toy_stats", "VARIANTS", "T_DISTS", "sample_train_t",
            "lognormal_t_cdf", "image_dropout_mask", "null_image", "finetune_toy_pair"]
 
 VARIANTS = ("base", "naive", "timenoise")
@@ -48,6 +48,10 @@ RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "
 #: shipped checkpoints sample with frame-wise guidance 1 -> 3), a training t weighted to high noise, and
 #: conditioning noise augmentation. The naive and TimeNoise fine-tunes inherit it from the base.
 SHIPPED_RECIPE = {"image_dropout": 0.15, "t_dist": "lognormal", "t_p_mean": 2.5, "cond_aug": 0.1}
+#: The data of the shipped checkpoints (issue 11's "realistic data", data/README.md): mostly slow clips
+#: (speed 4 u^3 px/frame), a panning background (up to 1 px/frame) and sprites that turn once in half the
+#: clips. Every toy read-out draws from it (:attr:`cilnb.models.toy.ToyModel.data_config`).
+SHIPPED_DATA = D.SpriteConfig(speed=(0.0, 4.0), speed_power=3.0, pan=(0.0, 1.0), turn_prob=0.5)
 #: TimeNoise of the shipped fine-tune: the paper's a = 5; beta_m = 6, about 17x the toy data's per-pixel std
 #: (the paper's 25-100 are for latents of unit std).
 SHIPPED_TIMENOISE = {"timenoise_a": 5.0, "timenoise_beta_m": 6.0}

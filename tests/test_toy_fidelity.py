@@ -29,13 +29,19 @@ def test_defaults_leave_configs_unchanged_and_shipped_checkpoints_match_their_co
         if not path.is_file():
             pytest.skip("shipped checkpoints absent")
         extra = TT.SHIPPED_RECIPE if v == "base" else TT.SHIPPED_TIMENOISE if v == "timenoise" else {}
-        cfg = TT.TrainConfig(variant=v, init=None if v == "base" else "data/toy_base.safetensors", **extra)
+        data = {"data": TT.SHIPPED_DATA} if v == "base" else {}
+        cfg = TT.TrainConfig(variant=v, init=None if v == "base" else "data/toy_base.safetensors", **extra, **data)
         assert toy.read_metadata(path)["train_config"] == json.loads(cfg.to_json())  # the documented command is a no-op
         assert f"--variant {v}" in toy.CHECKPOINTS[v][1]
         for key, value in extra.items():  # the documented command holds the recipe
             flag = "--" + key.replace("_", "-")
             if key != "timenoise_a":
                 assert f"{flag} {value:g}" in toy.CHECKPOINTS[v][1] if not isinstance(value, str) else f"{flag} {value}" in toy.CHECKPOINTS[v][1]
+    base_cmd = toy.CHECKPOINTS["base"][1]  # the documented command draws the shipped data
+    sd = TT.SHIPPED_DATA
+    for flag, value in (("--speed-max", sd.speed[1]), ("--speed-power", sd.speed_power), ("--pan", sd.pan[1]), ("--turn-prob", sd.turn_prob)):
+        assert f"{flag} {value:g}" in base_cmd
+    assert sd.speed[0] == sd.pan[0] == 0.0
     c = D.SpriteConfig(speed_power=3.0, pan=(0.0, 1.0), turn_prob=0.5)
     assert D.SpriteConfig.from_json(c.to_json()) == c
 

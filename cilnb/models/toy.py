@@ -45,10 +45,11 @@ __all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "loa
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
 # name -> (file in data/, the command that trains it; data/README.md). The base's recipe options are the shipped
-# recipe (cilnb.toy_training.SHIPPED_RECIPE); the fine-tunes inherit them from the base.
+# recipe and data (cilnb.toy_training.SHIPPED_RECIPE, SHIPPED_DATA); the fine-tunes inherit them from the base.
 CHECKPOINTS = {
     "base": ("toy_base.safetensors", "python -m cilnb train-toy --variant base --image-dropout 0.15 --t-dist lognormal "
-                                     "--t-p-mean 2.5 --cond-aug 0.1 --threads 1 --out data/toy_base.safetensors"),
+                                     "--t-p-mean 2.5 --cond-aug 0.1 --speed-max 4 --speed-power 3 --pan 1 --turn-prob 0.5 "
+                                     "--threads 2 --out data/toy_base.safetensors"),
     "naive": ("toy_naive.safetensors", "python -m cilnb train-toy --variant naive --init data/toy_base.safetensors --threads 1 "
                                        "--out data/toy_naive.safetensors"),
     "timenoise": ("toy_timenoise.safetensors", "python -m cilnb train-toy --variant timenoise --init data/toy_base.safetensors "
