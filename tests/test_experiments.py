@@ -349,7 +349,7 @@ def test_readout_is_chosen_once_from_the_model_name():
     assert E.run_label("toy", "") == "base" and E.run_label("toy", "/x/toy_naive.safetensors") == "toy_naive"
     assert E.run_label("svd", "/models/svd") == "svd"
     images = E.toy_images(2, data_seed=5)
-    assert torch.equal(E.shown_image("toy", images, 3), data.generate(1, seed=3).condition[0])
+    assert torch.equal(E.shown_image("toy", images, 3), data.generate(1, seed=3, config=E.toy_data()).condition[0])
     assert E.shown_image("svd", images, 3) is images.images[0] or torch.equal(E.shown_image("svd", images, 3), images.images[0])
 
 
