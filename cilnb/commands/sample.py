@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
     )
     add_model_options(p, model_help="model name for cilnb.models.load (toy, svd, ...)",
                       device_help="auto (cuda:LOCAL_RANK under torchrun) | cpu | cuda:N")
-    p.add_argument("--images", required=True, help="'toy:N' (built-in sprite videos' first frames) or a folder of images")
+    p.add_argument("--images", required=True, help="'toy:N' (first frames of N sprite videos of the toy checkpoint's training data) or a folder of images")
     p.add_argument("--size", type=size_hw, default=None, help="HxW for folder images (default: the toy's size)")
     p.add_argument("--data-seed", type=nonneg_int, default=0, help="seed of the toy:N videos")
     p.add_argument("--M", type=finite_float, nargs="+", required=True, help="start times M: normalised in (0, 1] (or native with --native)")
