@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -127,11 +128,14 @@ class Lab:
 
     @classmethod
     def toy(cls, checkpoint: str = "base", *, n_images: int = 8, seed: int = 2026, device="cpu", show_progress: bool = False,
-            **kwargs) -> "Lab":
-        """The built-in toy, with ``n_images`` held-out sprite videos of its training data drawn from ``seed``, and the shipped stats.
+            stats="shipped", **kwargs) -> "Lab":
+        """The built-in toy, with ``n_images`` held-out sprite videos of its training data drawn from ``seed``.
 
-        ``show_progress``: a bar over the set-up steps (importing torch and loading the model take
-        most of the few seconds on a first call).
+        ``stats``: Analytic-Init statistics, ``"shipped"`` (``data/toy_stats.safetensors``; refused for a
+        checkpoint trained on other data, :func:`cilnb.experiments.inputs.check_toy_stats`), a file from
+        ``python -m cilnb toy-stats --data-from CHECKPOINT``, a :class:`cilnb.analytic_init.MomentStats`, or
+        ``None`` (no Analytic-Init). ``show_progress``: a bar over the set-up steps (importing torch and
+        loading the model take most of the few seconds on a first call).
         """
         from ._util import data_dir, progress_steps
 
@@ -140,13 +144,20 @@ class Lab:
             step("loading the model")
             from . import data, models
             from .analytic_init import MomentStats
+            from .experiments.inputs import check_toy_stats
 
             model = models.load("toy", checkpoint, device=device)
             step("drawing images")  # held-out videos of the data the checkpoint was trained on
             sv = data.generate(n_images, seed=seed, config=model.data_config, flow=False)
             step("loading statistics")
-            stats_path = data_dir() / "toy_stats.safetensors"
-            stats = MomentStats.load(stats_path) if stats_path.is_file() else None
+            path = data_dir() / "toy_stats.safetensors" if isinstance(stats, str) and stats == "shipped" else None
+            if path is not None:
+                stats = MomentStats.load(path) if path.is_file() else None
+            elif isinstance(stats, (str, Path)):
+                path = Path(stats)
+                stats = MomentStats.load(path)
+            if stats is not None:  # the statistics must describe this checkpoint's data
+                check_toy_stats(stats, path or "(given)", model)
         return cls(model, sv.condition, sv.videos, stats=stats, **kwargs)
 
     @property

@@ -35,7 +35,7 @@ from ._util import JobLock, UserError, atomic_write, check_output_path, clean_tm
 from .denoiser import v_from_x0_eps
 from .models import toy
 
-__all__ = ["TrainConfig", "TrainingDiverged", "SHIPPED_RECIPE", "SHIPPED_DATA", "SHIPPED_TIMENOISE", "train", "resume_path", "toy_stats", "VARIANTS", "T_DISTS", "sample_train_t",
+__all__ = ["TrainConfig", "TrainingDiverged", "SHIPPED_RECIPE", "SHIPPED_DATA", "SHIPPED_TIMENOISE", "stats_data", "train", "resume_path", "toy_stats", "VARIANTS", "T_DISTS", "sample_train_t",
            "lognormal_t_cdf", "image_dropout_mask", "null_image", "finetune_toy_pair"]
 
 VARIANTS = ("base", "naive", "timenoise")
@@ -516,5 +516,19 @@ def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, c
     for lo in progress(range(0, n, batch), disable=not show_progress, desc="toy stats"):
         st.update(D.generate(min(batch, n - lo), g, config=config, flow=False).videos)
     if out is not None:
-        st.save(out, source=f"cilnb.data.generate: {n} toy training videos, seed {seed}, config {(config or D.SpriteConfig()).to_json()}")
+        st.save(out, source=f"cilnb.data.generate: {n} toy training videos, seed {seed}{_CONFIG_TAG}{(config or D.SpriteConfig()).to_json()}")
     return st
+
+
+_CONFIG_TAG = ", config "
+
+
+def stats_data(stats) -> D.SpriteConfig | None:
+    """The toy data config a :func:`toy_stats` file describes (from its ``source``), or ``None`` for other statistics."""
+    source = getattr(stats, "source", "") or ""
+    if not source.startswith("cilnb.data.generate:") or _CONFIG_TAG not in source:
+        return None
+    try:
+        return D.SpriteConfig.from_json(source.split(_CONFIG_TAG, 1)[1])
+    except (ValueError, TypeError):
+        return None

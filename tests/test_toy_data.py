@@ -94,8 +94,14 @@ def test_remedies_reference_and_live_lab_use_the_checkpoint_data(ckpt):
     res = C.remedies.compare(model, images, {"none": "none"}, n_steps=2, n_reference=8)
     ref = D.generate(8, seed=10_007, config=CFG, flow=False)
     assert res.data["sprite_stability"] == pytest.approx(float(D.track_sprites(ref.videos).count_stability.mean()))
-    lab = Lab.toy(n_images=3, seed=9, checkpoint=str(ckpt), device="cpu")
-    assert torch.equal(lab.images, _frame0(3, 9))
+    own = TT.toy_stats(None, n=4, config=CFG, show_progress=False)
+    own.source = f"cilnb.data.generate: 4 toy training videos, seed 1, config {CFG.to_json()}"
+    lab = Lab.toy(n_images=3, seed=9, checkpoint=str(ckpt), device="cpu", stats=own)
+    assert torch.equal(lab.images, _frame0(3, 9)) and lab.stats is own
+    # the shipped statistics describe other data than this checkpoint's: refused, naming the fix
+    with pytest.raises(ValueError, match="toy-stats --data-from"):
+        Lab.toy(n_images=2, checkpoint=str(ckpt), device="cpu")
+    assert Lab.toy(n_images=2, checkpoint=str(ckpt), device="cpu", stats=None).stats is None
 
 
 def test_toy_stats_describe_the_checkpoint_data(ckpt, tmp_path):
@@ -122,3 +128,28 @@ def test_a_missing_or_bad_data_source_is_named(tmp_path, capsys):
     rc = main(["toy-stats", "--n", "2", "--out", str(tmp_path / "s.safetensors"), "--data-from", str(tmp_path / "nope")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--data-from" in err[0] and "not found" in err[0]
+
+
+def test_analytic_init_statistics_must_describe_the_toys_data(ckpt, tmp_path, capsys):
+    from cilnb.__main__ import main
+
+    # the shipped statistics fit the shipped toy, not a checkpoint of other data
+    stats, path = E.load_stats("toy")
+    assert TT.stats_data(stats) == E.toy_data() and path.name == "toy_stats.safetensors"
+    with pytest.raises(ValueError, match=r"other toy data.*pan.*toy-stats --data-from"):
+        E.load_stats("toy", model_path=str(ckpt))
+    assert E.optional_stats("toy", "", "naive")[0] is not None
+    with pytest.raises(ValueError, match="other toy data"):
+        E.optional_stats("toy", "", str(ckpt))
+    own = tmp_path / "own.safetensors"
+    assert main(["toy-stats", "--n", "4", "--out", str(own), "--data-from", str(ckpt), "--quiet"]) == 0
+    assert TT.stats_data(E.load_stats("toy", str(own), model_path=str(ckpt))[0]) == CFG
+    # statistics without a recorded toy config (other tools' files) are not checked
+    from cilnb.analytic_init import MomentStats
+
+    E.check_toy_stats(MomentStats.from_moments(torch.zeros(8, 1, 32, 32), avg_var=0.1), "x", str(ckpt))
+    # the sample CLI: one line naming the fix, exit 2
+    rc = main(["sample", "--model", "toy", "--model-path", str(ckpt), "--images", "toy:2", "--out", str(tmp_path / "o"),
+               "--M", "1.0", "--init", "analytic", "--stats", str(E.inputs.toy_stats_path()), "--n-steps", "2", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "toy-stats --data-from" in err[0]

@@ -15,6 +15,10 @@ def run(args: argparse.Namespace) -> int:
 
     model = model_for_output(args, folder=True, device=rank_device(args.device))
     stats = MomentStats.load(args.stats) if args.stats else None
+    if stats is not None and hasattr(model, "data_config"):  # a toy: its statistics must describe its data
+        from ..experiments.inputs import check_toy_stats
+
+        check_toy_stats(stats, args.stats, model)
     images = load_images(args.images, model, size=args.size, data_seed=args.data_seed)
     cond_kwargs = {k: v for k, v in (("motion_bucket_id", args.motion_bucket_id), ("fps", args.cond_fps), ("noise_aug_strength", args.noise_aug_strength)) if v is not None}
     for item in args.cond or []:

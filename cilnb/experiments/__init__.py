@@ -33,7 +33,7 @@ from __future__ import annotations
 import importlib
 
 from . import agreement, inputs, m_sweep, motion_metrics, probe, readouts, run_dirs, timenoise_training, verdicts  # noqa: F401
-from .inputs import (TOY_VARIANTS, Bench, describe_models, load_models, load_stats, optional_stats, load_toy_models, load_variants, load_toy_variants,
+from .inputs import (TOY_VARIANTS, Bench, check_toy_stats, describe_models, load_models, load_stats, optional_stats, load_toy_models, load_variants, load_toy_variants,
                      load_tuned_variants, prepare_condition, read_clips, reference_videos, timenoise_settings,
                      toy_data, toy_images, video_images, with_targets)
 from .m_sweep import run_label, sample_grid
@@ -50,7 +50,7 @@ __all__ = [
     "toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start",
     "read_clips", "toy_data", "toy_images", "video_images", "with_targets", "reference_videos", "prepare_condition",
     "TOY_VARIANTS", "MOTION_COND", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
-    "describe_models", "load_stats", "optional_stats", "timenoise_settings", "sample_space",
+    "describe_models", "load_stats", "check_toy_stats", "optional_stats", "timenoise_settings", "sample_space",
     "sweep_inputs", "motion_readout", "sample_grid", "run_label", "compare_models", "timenoise_views", "shown_image",
     "finetune_pair", "motion_control_images", "motion_control", "model_videos", "measured_pair",
     "weights_digest", "default_run_dir", "sample_store_dir", "load_sweep_videos", "sweep_videos", "config_name",

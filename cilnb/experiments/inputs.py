@@ -23,7 +23,7 @@ from ..runs import weights_digest
 
 __all__ = ["TOY_VARIANTS", "Bench", "optional_stats", "prepare_condition", "read_clips", "toy_data", "toy_images", "video_images", "with_targets",
            "reference_videos", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
-           "describe_models", "load_stats", "toy_stats_path", "timenoise_settings"]
+           "describe_models", "load_stats", "check_toy_stats", "toy_stats_path", "timenoise_settings"]
 
 TOY_VARIANTS = ("base", "naive", "timenoise")
 
@@ -218,19 +218,21 @@ def toy_stats_path() -> Path:
     return data_dir() / "toy_stats.safetensors"
 
 
-def optional_stats(model: str, stats_path: str = ""):
+def optional_stats(model: str, stats_path: str = "", model_path: str = ""):
     """``(MomentStats, path)`` when the model has statistics (``stats_path``, or shipped ones: the toy's),
     else ``(None, None)``, so that comparisons drop what needs them instead of failing (remedies.ipynb)."""
     if stats_path or _readout(model).default_stats(model, ()) is not None:
-        return load_stats(model, stats_path, ("analytic",))
+        return load_stats(model, stats_path, ("analytic",), model_path)
     return None, None
 
 
-def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analytic",)):
+def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analytic",), model_path: str = ""):
     """``(MomentStats or None, path)``: ``stats_path``, or the model's default (the toy's shipped
     statistics); a real model sampled with Analytic-Init needs its own (``python -m cilnb stats``; the
-    official ``.pt`` files load too: :meth:`cilnb.analytic_init.MomentStats.load`). Shown in notebooks/m_sweep.ipynb,
-    notebooks/timenoise_training.ipynb and notebooks/motion_control.ipynb."""
+    official ``.pt`` files load too: :meth:`cilnb.analytic_init.MomentStats.load`). Toy statistics must
+    describe the data the checkpoint ``model_path`` (empty: the shipped base) was trained on
+    (:func:`check_toy_stats`). Shown in notebooks/m_sweep.ipynb, notebooks/timenoise_training.ipynb and
+    notebooks/motion_control.ipynb."""
     if not stats_path:
         default = _readout(model).default_stats(model, inits)
         if default is None:
@@ -238,7 +240,27 @@ def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analyt
         stats_path = str(default)
     from ..analytic_init import MomentStats
 
-    return MomentStats.load(stats_path), Path(stats_path)
+    stats = MomentStats.load(stats_path)
+    if model == "toy":
+        check_toy_stats(stats, stats_path, model_path)
+    return stats, Path(stats_path)
+
+
+def check_toy_stats(stats, stats_path, source=None) -> None:
+    """Refuse toy Analytic-Init statistics (:func:`cilnb.toy_training.toy_stats`) of other data than the toy's
+    (``source``: anything :func:`toy_data` takes): Eq. (5) needs the moments of the data the model generates.
+    Statistics without a recorded toy data config (other tools' files) are not checked."""
+    from ..toy_training import stats_data
+
+    have = stats_data(stats)
+    want = toy_data(source)
+    if have is None or have == want:
+        return
+    differ = sorted(k for k in set(have.to_dict()) | set(want.to_dict()) if have.to_dict().get(k) != want.to_dict().get(k))
+    who = f"the toy checkpoint {source}" if isinstance(source, (str, Path)) and str(source) else "the toy"
+    raise ValueError(f"Analytic-Init statistics {stats_path} describe other toy data than {who} was trained on "
+                     f"(fields {', '.join(differ)} differ): make its statistics with `python -m cilnb toy-stats "
+                     f"--data-from CHECKPOINT --out FILE` and pass that file instead (stats_path=, --stats or Lab.toy(stats=))")
 
 
 def timenoise_settings(model: str = "toy", a: float = 0.0, beta_m: float = 0.0, model_path: str = "") -> tuple[float, float, str]:
