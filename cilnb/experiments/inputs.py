@@ -241,8 +241,7 @@ def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analyt
     from ..analytic_init import MomentStats
 
     stats = MomentStats.load(stats_path)
-    if model == "toy":
-        check_toy_stats(stats, stats_path, model_path)
+    _readout(model).check_stats(stats, stats_path, model_path)
     return stats, Path(stats_path)
 
 

@@ -160,6 +160,11 @@ class ToyReadout:
         return _in.toy_stats_path()
 
     @staticmethod
+    def check_stats(stats, stats_path, model_path: str) -> None:
+        """Toy statistics must describe the data the checkpoint ``model_path`` was trained on (:func:`cilnb.experiments.inputs.check_toy_stats`)."""
+        _in.check_toy_stats(stats, stats_path, model_path)
+
+    @staticmethod
     def timenoise_settings(model: str, model_path: str) -> tuple[float, float, str]:
         """The TimeNoise setting stored in a toy checkpoint's training config (``model_path``, else the shipped one)."""
         from ..models import toy
@@ -296,6 +301,10 @@ class FlowReadout:
             raise ValueError(f"Analytic-Init on {model} needs its latent statistics: run `python -m cilnb stats --model {model} "
                              "--videos DIR --out FILE` (docs/real_models.md) and pass stats_path=FILE")
         return None
+
+    @staticmethod
+    def check_stats(stats, stats_path, model_path: str) -> None:
+        """A real model's statistics carry no data config to check against (``python -m cilnb stats`` makes them from its clips)."""
 
     @staticmethod
     def timenoise_settings(model: str, model_path: str) -> tuple[float, float, str]:
