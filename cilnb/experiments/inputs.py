@@ -79,10 +79,7 @@ def toy_data(source=None):
         if not path.is_file():
             return _d.SpriteConfig()
     elif isinstance(source, (str, Path)):
-        path = toy.checkpoint_path(source) if str(source) in toy.CHECKPOINTS else Path(source)
-        if not path.is_file():
-            raise ValueError(f"toy checkpoint {str(source)!r} not found: name a shipped one ({', '.join(toy.CHECKPOINTS)}) "
-                             "or an existing checkpoint file")
+        path = toy.resolve(source)
     else:
         raise TypeError(f"toy data comes from a toy model, a checkpoint name or path, or a SpriteConfig; got {type(source).__name__}")
     return toy.train_data(toy.read_metadata(path)) or _d.SpriteConfig()
@@ -255,7 +252,8 @@ def check_toy_stats(stats, stats_path, source=None) -> None:
     want = toy_data(source)
     if have is None or have == want:
         return
-    differ = sorted(k for k in set(have.to_dict()) | set(want.to_dict()) if have.to_dict().get(k) != want.to_dict().get(k))
+    h, w = have.to_dict(), want.to_dict()
+    differ = sorted(k for k in h.keys() | w.keys() if h.get(k) != w.get(k))
     who = f"the toy checkpoint {source}" if isinstance(source, (str, Path)) and str(source) else "the toy"
     raise ValueError(f"Analytic-Init statistics {stats_path} describe other toy data than {who} was trained on "
                      f"(fields {', '.join(differ)} differ): make its statistics with `python -m cilnb toy-stats "

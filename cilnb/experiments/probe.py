@@ -18,7 +18,7 @@ import torch
 from .. import data as _data
 from .. import probe as _probe
 from ..denoiser import Cond
-from .inputs import Bench, prepare_condition, read_clips
+from .inputs import Bench, prepare_condition, read_clips, toy_data
 from .readouts import SpriteMotion, flow_motion, readout_for
 
 __all__ = ["toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start"]
@@ -28,8 +28,6 @@ def toy_bench(n_videos: int, seed: int, *, device="cpu", data=None, frames: int 
     """Moving-sprite ground truth (:func:`cilnb.data.generate`) for the toy, drawn from ``data`` (anything
     :func:`cilnb.experiments.toy_data` takes; default: the shipped toy's data; ``frames``/``size`` replace
     its own); motion read by Farneback flow (``flow``) and by the tracker (``speed``, ``displacement``)."""
-    from .inputs import toy_data
-
     over = {k: int(v) for k, v in (("frames", frames), ("size", size)) if v is not None}
     sv = _data.generate(n_videos, seed=seed, config=toy_data(data), flow=True, **over)
     x0 = sv.videos.to(device)

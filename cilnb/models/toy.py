@@ -40,7 +40,7 @@ from ..denoiser import Cond, Video
 from ..schedules import VPSchedule
 from .base import Denoiser, guidance_weights
 
-__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "train_data", "checkpoint_path", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
+__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "train_data", "checkpoint_path", "resolve", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
 
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
@@ -529,6 +529,21 @@ def checkpoint_path(name: str) -> Path:
     return data_dir() / CHECKPOINTS[name][0]
 
 
+def resolve(name) -> Path:
+    """The file of a shipped checkpoint name (``"base"``, ``"naive"``, ``"timenoise"``) or a checkpoint path;
+    a missing one is an error naming how to make it."""
+    if str(name) in CHECKPOINTS:
+        path = checkpoint_path(str(name))
+        if not path.is_file():
+            raise ValueError(f"toy checkpoint {name!r} not found at {path}; train it with `{CHECKPOINTS[str(name)][1]}` (see data/README.md)")
+        return path
+    path = Path(name)
+    if not path.is_file():
+        raise ValueError(f"toy checkpoint {str(name)!r} not found: it is neither a shipped one ({', '.join(CHECKPOINTS)}) "
+                         "nor an existing file")
+    return path
+
+
 def load(name: str = "base", device: str | torch.device = "auto") -> ToyModel:
     """Load a shipped toy checkpoint (``"base"``, ``"naive"``, ``"timenoise"``) or a checkpoint path.
 
@@ -538,14 +553,6 @@ def load(name: str = "base", device: str | torch.device = "auto") -> ToyModel:
     from .._util import resolve_device
 
     dev = resolve_device(device)
-    if name in CHECKPOINTS:
-        path = checkpoint_path(name)
-        if not path.is_file():
-            raise ValueError(f"toy checkpoint {name!r} not found at {path}; train it with `{CHECKPOINTS[name][1]}` (see data/README.md)")
-    else:
-        path = Path(name)
-        if not path.is_file():
-            raise ValueError(f"{name!r} is neither a shipped toy checkpoint ({', '.join(CHECKPOINTS)}) nor an existing file")
-    model = load_checkpoint(path, dev)
+    model = load_checkpoint(resolve(name), dev)
     model.requires_grad_(False)
     return model
