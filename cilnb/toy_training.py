@@ -43,7 +43,8 @@ STATE_FORMAT = "cilnb-toy-train-state/1"
 T_DISTS = ("uniform", "lognormal")  # training timestep distributions (TrainConfig.t_dist)
 #: TrainConfig fields added for issue 11, left out of :meth:`TrainConfig.to_dict` at their defaults
 #: (so the shipped checkpoints' recorded configs, and rerun no-ops, are unchanged).
-RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "t_p_std": 1.6, "cond_aug": 0.0}
+RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "t_p_std": 1.6, "cond_aug": 0.0,
+                   "motion_label_noise": 0.0}
 #: The recipe of the shipped base (issue 11, data/README.md): image dropout for SVD-style image guidance (the
 #: shipped checkpoints sample with frame-wise guidance 1 -> 3), a training t weighted to high noise, and
 #: conditioning noise augmentation. The naive and TimeNoise fine-tunes inherit it from the base.
@@ -91,6 +92,9 @@ class TrainConfig:
     t_p_mean: float | None = None  # EDM P_mean of the lognormal t distribution (SVD: 0.7)
     t_p_std: float | None = None  # EDM P_std (SVD: 1.6)
     cond_aug: float | None = None  # conditioning noise augmentation: y + s * eps with s ~ U(0, cond_aug) per video (SVD's cond_aug)
+    # noise on the motion label (a flow statistic in SVD, not the renderer's exact speed): label = speed * exp(s z - s^2 / 2),
+    # z ~ N(0, 1) per video, so the label is unbiased (E[label | speed] = speed) with log-std s
+    motion_label_noise: float | None = None
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -152,6 +156,10 @@ class TrainConfig:
             raise ValueError(f"t_p_mean must be finite and t_p_std > 0, got {self.t_p_mean}, {self.t_p_std}")
         if not (math.isfinite(self.cond_aug) and self.cond_aug >= 0):
             raise ValueError(f"cond_aug must be a finite number >= 0 (largest std of the noise on y), got {self.cond_aug}")
+        if not (math.isfinite(self.motion_label_noise) and self.motion_label_noise >= 0):
+            raise ValueError(f"motion_label_noise must be a finite number >= 0 (log-std of the label noise), got {self.motion_label_noise}")
+        if self.motion_label_noise > 0 and not self.model.motion_cond:
+            raise ValueError("motion_label_noise needs a model with motion conditioning (motion_cond=True)")
         if self.variant == "timenoise" and not (self.timenoise_a > 0 and self.timenoise_beta_m > 0):
             raise ValueError(f"TimeNoise needs a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
         if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
@@ -341,6 +349,13 @@ def image_dropout_mask(B: int, p: float, generator: torch.Generator) -> torch.Te
     return torch.rand(B, generator=generator) < p
 
 
+def noisy_motion_label(speed: torch.Tensor, s: float, generator: torch.Generator) -> torch.Tensor:
+    """``speed * exp(s z - s^2 / 2)``, ``z ~ N(0, 1)`` per video: an unbiased label with log-std ``s``
+    (``TrainConfig.motion_label_noise``; real models' motion labels are flow statistics, not exact speeds)."""
+    z = torch.randn(speed.shape, generator=generator)
+    return speed * torch.exp(s * z - 0.5 * s * s)
+
+
 def null_image(y: torch.Tensor) -> torch.Tensor:
     """The toy's null conditional image: zeros (SVD zeroes its image latents); the video path stays on."""
     return torch.zeros_like(y)
@@ -364,8 +379,11 @@ def _loss(run: _Run, stage: str) -> torch.Tensor:
     eps = torch.randn(x0.shape, generator=g)
     if stage == "video":
         if cfg.model.motion_cond:
-            cond["motion"] = sv.speed.float().to(dev)
+            cond["motion"] = sv.speed.float()
             cond["motion_drop"] = (torch.rand(B, generator=g) < cfg.motion_dropout).to(dev)
+            if cfg.motion_label_noise > 0:
+                cond["motion"] = noisy_motion_label(cond["motion"], cfg.motion_label_noise, g)
+            cond["motion"] = cond["motion"].to(dev)
         if cfg.variant == "timenoise":
             from .timenoise import add_timenoise
 

@@ -153,7 +153,8 @@ def _capture_training_batch(monkeypatch, tmp_path, **kw):
     orig = toy.ToyUNet.forward
 
     def spy(self, x, t, y=None, motion=None, **k):
-        calls.append({"x": x.detach().clone(), "t": t.detach().clone(), "y": None if y is None else y.detach().clone()})
+        calls.append({"x": x.detach().clone(), "t": t.detach().clone(), "y": None if y is None else y.detach().clone(),
+                      "motion": None if motion is None else motion.detach().clone()})
         return orig(self, x, t, y, motion, **k)
 
     monkeypatch.setattr(toy.ToyUNet, "forward", spy)
@@ -187,6 +188,26 @@ def test_cond_aug_noise_level_is_uniform_up_to_the_max(monkeypatch, tmp_path):
     # frames are not noised: x_t's clean part is the data itself (only y is augmented)
     call0, _ = _capture_training_batch(monkeypatch, tmp_path / "b", batch_size=8)
     assert torch.equal(call0["y"], D.generate(8, torch.Generator().manual_seed(6), flow=False).condition)
+
+
+def test_motion_label_noise_is_unbiased_lognormal_and_off_by_default(monkeypatch, tmp_path):
+    s = 0.5
+    call, clean = _capture_training_batch(monkeypatch, tmp_path, motion_label_noise=s, batch_size=2000)
+    speed = clean.speed.double()
+    ok = speed > 0.05
+    log_ratio = (call["motion"].double()[ok] / speed[ok]).log().numpy()
+    assert stats.kstest(log_ratio, "norm", args=(-s * s / 2, s)).pvalue > 1e-3  # log-normal with log-std s
+    ratio = np.exp(log_ratio)
+    assert abs(ratio.mean() - 1) < 3 * ratio.std() / math.sqrt(len(ratio))  # unbiased: E[label | speed] = speed
+    call0, clean0 = _capture_training_batch(monkeypatch, tmp_path / "b", batch_size=64)
+    assert torch.equal(call0["motion"], clean0.speed.float())  # off by default: the exact speed
+    d = TT.TrainConfig(variant="base", pretrain_steps=0, steps=1, motion_label_noise=s).to_dict()
+    assert d["motion_label_noise"] == s and "motion_label_noise" not in TT.TrainConfig(variant="base", pretrain_steps=0, steps=1).to_dict()
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="motion_label_noise"):
+            TT.TrainConfig(variant="base", pretrain_steps=0, steps=1, motion_label_noise=bad)
+    with pytest.raises(ValueError, match="motion conditioning"):
+        TT.TrainConfig(variant="base", pretrain_steps=0, steps=1, motion_label_noise=s, model=toy.ToyConfig(motion_cond=False))
 
 
 def test_recipe_options_are_recorded_only_when_on_and_validated():

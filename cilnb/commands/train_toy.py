@@ -19,7 +19,7 @@ def _recipe_options(args: argparse.Namespace) -> dict:
     checkpoint's recorded recipe and data (:class:`cilnb.toy_training.TrainConfig`)."""
     from ..data import SpriteConfig
 
-    kw = {k: getattr(args, k) for k in ("image_dropout", "t_dist", "t_p_mean", "t_p_std", "cond_aug") if getattr(args, k) is not None}
+    kw = {k: getattr(args, k) for k in ("image_dropout", "t_dist", "t_p_mean", "t_p_std", "cond_aug", "motion_label_noise") if getattr(args, k) is not None}
     over = {}
     if args.speed_power is not None:
         over["speed_power"] = args.speed_power
@@ -115,6 +115,8 @@ def add_parser(sub) -> None:
     r.add_argument("--t-p-mean", type=finite_float, default=None, help="lognormal: EDM P_mean of log(sigma_t / alpha_t) (default and SVD: 0.7)")
     r.add_argument("--t-p-std", type=positive_float, default=None, help="lognormal: EDM P_std (default and SVD: 1.6)")
     r.add_argument("--cond-aug", type=nonneg_float, default=None, help="noise on y during training, std ~ U(0, COND_AUG) per video")
+    r.add_argument("--motion-label-noise", type=nonneg_float, default=None,
+                   help="log-std s of unbiased noise on the motion label: speed * exp(s z - s^2/2) (real labels are flow statistics)")
     r.add_argument("--speed-power", type=positive_float, default=None, help="data: speed = lo + (hi - lo) u^P (P > 1: mostly slow clips)")
     r.add_argument("--speed-max", type=positive_float, default=None, help="data: largest sprite speed px/frame (default 3)")
     r.add_argument("--pan", type=nonneg_float, default=None, help="data: largest background (camera) pan speed px/frame, uniform in [0, PAN]")
