@@ -450,6 +450,31 @@ def test_fvd_with_user_supplied_torchscript(tmp_path):
         M.fvd(a, b, tmp_path / "missing" / "i3d_torchscript.pt", device="cpu")
 
 
+def test_frechet_difference_is_paired_and_matches_a_direct_bootstrap():
+    """FD(a) - FD(c) of paired sets, resampled jointly: equal to a direct loop over the same resamples, zero
+    for identical sets, and separating two sets whose own intervals overlap when the pairs share most of their variation."""
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(500, 5))
+    shared = rng.normal(size=(48, 5))  # what a pair shares (the image, the noise)
+    a, c = shared + 0.5 + 0.2 * rng.normal(size=(48, 5)), shared + 0.2 * rng.normal(size=(48, 5))
+    d, lo, hi = M.frechet_difference(a, c, ref, n_boot=100, seed=7)
+    assert d == pytest.approx(M.frechet_distance(a, ref) - M.frechet_distance(c, ref), rel=1e-9)
+    idx = np.random.default_rng(7).integers(0, 48, size=(100, 48))
+    reps = np.array([M.frechet_distance(a[i], ref) - M.frechet_distance(c[i], ref) for i in idx])
+    want = np.quantile(reps, [0.025, 0.975]) - (np.median(reps) - d)
+    assert (lo, hi) == pytest.approx(tuple(want), rel=1e-6, abs=1e-9)
+    assert lo > 0  # a is shifted away from the reference: farther, beyond the interval
+    la, ha = M.frechet_interval(a, ref, n_boot=100, seed=7)
+    lc, hc = M.frechet_interval(c, ref, n_boot=100, seed=7)
+    assert la < hc  # unpaired, the two intervals overlap: only the paired interval separates them
+    assert hi - lo < 0.75 * ((ha - la) + (hc - lc))  # the pairing cancels the shared part
+    assert M.frechet_difference(c, c, ref, n_boot=20) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same shape"):
+        M.frechet_difference(a, c[:40], ref)
+    with pytest.raises(ValueError, match="n_boot"):
+        M.frechet_difference(a, c, ref, n_boot=3)
+
+
 def test_frechet_interval_covers_the_truth_and_shrinks_with_n():
     """Bootstrap interval of the FD between two samples of the same Gaussian: low, deterministic, narrower with more data."""
     rng = np.random.default_rng(0)

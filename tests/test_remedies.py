@@ -444,3 +444,53 @@ def test_remedy_family_splits_the_grid_labels():
     assert remedy_family("alg + analytic_init M=0.9") == ("alg + analytic_init", "M=0.9")
     assert remedy_family("cond_noise 0.02") == ("cond_noise", "0.02")
     assert remedy_family("none") == ("none", "") and remedy_family("alg+analytic_init") == ("alg+analytic_init", "")
+
+
+def _comparison(effects: dict, n: int = 64, seed: int = 0):
+    """A Comparison of remedies on the same n videos: every remedy shares each video's image effect (sd 1 on
+    motion, 0.05 on stability) and adds ``effects[name] = (motion shift, stability shift, feature shift)``
+    plus small noise of its own (sd 0.02 / 0.005 / 0.1)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    img_m, img_s = rng.normal(size=n), 0.05 * rng.normal(size=n)
+    img_f = rng.normal(size=(n, 6))
+    rows, summary, feats = [], [], {}
+    for name, (dm, ds, df) in effects.items():
+        m = 1.0 + img_m + dm + 0.02 * rng.normal(size=n)
+        st = 0.9 + img_s + ds + 0.005 * rng.normal(size=n)
+        rows.append(pd.DataFrame({"remedy": name, "image_index": np.arange(n), "seed": 0, "motion": m, "sprite_stability": st,
+                                  "first_frame_psnr": 20.0 + rng.normal(size=n)}))
+        feats[name] = img_f + df + 0.1 * rng.normal(size=(n, 6))
+        summary.append({"remedy": name, "motion": m.mean(), "motion_sem": m.std(ddof=1) / np.sqrt(n), "motion_ratio": m.mean(),
+                        "sprite_stability": st.mean(), "sprite_stability_sem": st.std(ddof=1) / np.sqrt(n),
+                        "first_frame_psnr": 20.0, "fd": 1.0, "sec_per_video": 1.0, "time_ratio": 1.0})
+    return R.Comparison(pd.concat(rows, ignore_index=True), pd.DataFrame(summary), {}, {}, feats, rng.normal(size=(400, 6)))
+
+
+def test_assess_decides_on_paired_differences():
+    """Remedies share each video's image and noise, so a small shift that an unpaired comparison cannot see
+    (image spread 1 vs shift 0.1, unpaired s.e. ~0.18) is decided by the per-video differences; the paired
+    mean and s.e. are those of scipy's paired t-test."""
+    from scipy import stats as st
+
+    cmp = _comparison({"none": (0, 0, 0), "up": (0.1, 0, 0), "same": (0.0, 0, 0), "blurry": (0.1, -0.02, 0), "far": (0.1, 0, 1.5)})
+    eff = R.paired(cmp).set_index("remedy")
+    pv = cmp.per_video
+    d = pv[pv.remedy == "up"].motion.to_numpy() - pv[pv.remedy == "none"].motion.to_numpy()
+    t = st.ttest_rel(pv[pv.remedy == "up"].motion, pv[pv.remedy == "none"].motion)
+    assert eff.loc["up", "motion_diff"] == pytest.approx(d.mean()) and eff.loc["up", "n_pairs"] == 64
+    assert eff.loc["up", "motion_diff"] / eff.loc["up", "motion_diff_sem"] == pytest.approx(t.statistic)
+    assert (eff.loc["none", ["motion_diff", "fd_diff", "fd_diff_lo", "fd_diff_hi"]] == 0).all()
+    lines, helps = R.assess(cmp)
+    assert helps == ["up"]
+    line = {ln.split(":")[0]: ln for ln in lines}
+    assert "raises motion" in line["up"] and "keeps quality" in line["up"]
+    assert "does not change motion" in line["same"]
+    assert "loses quality (sprite stability" in line["blurry"]
+    assert "loses quality (FD" in line["far"]
+    # another baseline: computed on the fly, the same rule
+    lines, helps = R.assess(cmp, "same")
+    assert "up" in helps and "none" not in helps
+    with pytest.raises(ValueError, match="no 'nope' row"):
+        R.paired(cmp, "nope")

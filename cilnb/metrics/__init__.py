@@ -59,23 +59,24 @@ mean of ``m^i`` over its non-condition frames (= 1 - PIA's affinity).
 from __future__ import annotations
 
 from .flow import FARNEBACK_DEFAULTS, RAFT_WEIGHT_FILES, load_raft, optical_flow, raft_weights_path
-from .fvd import (I3D_FILE, I3D_KWARGS, frechet_distance, frechet_distance_from_stats, frechet_interval, fvd, gaussian_stats,
+from .fvd import (I3D_FILE, I3D_KWARGS, frechet_difference, frechet_distance, frechet_distance_from_stats, frechet_interval, fvd,
+                  gaussian_stats,
                   i3d_features, i3d_path, load_i3d)
 from .motion import (PROTOCOLS, VBENCH_RULES, MotionScores, PIAMotionScores, motion_score, motion_score_error, pia_motion_score,
                      rgb_to_hsv, vbench_params, video_flows)
 from .quality import align_psnr, condition_alignment, psnr, ssim, warping_error
 from .synthetic import (synthetic_motion_set, synthetic_rotation_video, synthetic_translation_video, texture,
                         true_motion_score, true_per_pair)
-from .toy_quality import frechet_to_reference, frechet_to_reference_ci, video_features
+from .toy_quality import frechet_to_reference, frechet_to_reference_ci, standardised_features, video_features
 
 __all__ = [
     "motion_score", "MotionScores", "PROTOCOLS", "VBENCH_RULES", "vbench_params", "video_flows", "optical_flow",
     "load_raft", "raft_weights_path", "RAFT_WEIGHT_FILES", "FARNEBACK_DEFAULTS",
     "motion_score_error", "pia_motion_score", "PIAMotionScores", "rgb_to_hsv",
     "psnr", "ssim", "condition_alignment", "warping_error", "align_psnr",
-    "frechet_distance", "frechet_distance_from_stats", "frechet_interval", "gaussian_stats", "fvd", "i3d_features", "i3d_path",
+    "frechet_distance", "frechet_distance_from_stats", "frechet_interval", "frechet_difference", "gaussian_stats", "fvd", "i3d_features", "i3d_path",
     "load_i3d", "I3D_FILE", "I3D_KWARGS",
     "synthetic_translation_video", "synthetic_rotation_video", "synthetic_motion_set", "texture",
     "true_motion_score", "true_per_pair",
-    "video_features", "frechet_to_reference", "frechet_to_reference_ci",
+    "video_features", "standardised_features", "frechet_to_reference", "frechet_to_reference_ci",
 ]

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from .. import data as _data
 
-__all__ = ["video_features", "frechet_to_reference", "frechet_to_reference_ci"]
+__all__ = ["video_features", "standardised_features", "frechet_to_reference", "frechet_to_reference_ci"]
 
 _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64).view(1, 1, 3, 3)
 
@@ -65,9 +65,10 @@ def video_features(videos: torch.Tensor) -> np.ndarray:
     return np.concatenate([app.numpy(), mean.numpy(), std.numpy(), hf.numpy(), tdiff.numpy(), sprite], axis=1)
 
 
-def _standardised(videos: torch.Tensor, reference) -> tuple[np.ndarray, np.ndarray]:
+def standardised_features(videos: torch.Tensor, reference) -> tuple[np.ndarray, np.ndarray]:
     """Features of ``videos`` and of ``reference`` (videos or features), standardised by the reference:
-    a fixed affine map, so every feature counts in units of its real spread."""
+    a fixed affine map, so every feature counts in units of its real spread. The space every toy FD is
+    computed in (feed both to :func:`cilnb.metrics.frechet_distance` and its intervals)."""
     ref = reference if isinstance(reference, np.ndarray) else video_features(reference)
     mu, sd = ref.mean(0), ref.std(0)
     sd = np.where(sd > 1e-8, sd, 1.0)
@@ -78,7 +79,7 @@ def frechet_to_reference(videos: torch.Tensor, reference: torch.Tensor | np.ndar
     """Fréchet distance between :func:`video_features` of ``videos`` and of ``reference`` (videos or features)."""
     from .fvd import frechet_distance
 
-    return float(frechet_distance(*_standardised(videos, reference)))
+    return float(frechet_distance(*standardised_features(videos, reference)))
 
 
 def frechet_to_reference_ci(videos: torch.Tensor, reference: torch.Tensor | np.ndarray, *, n_boot: int = 200,
@@ -88,5 +89,5 @@ def frechet_to_reference_ci(videos: torch.Tensor, reference: torch.Tensor | np.n
     fades or splits (area variation tens of reference spreads away) can dominate the distance."""
     from .fvd import frechet_distance, frechet_interval
 
-    a, b = _standardised(videos, reference)
+    a, b = standardised_features(videos, reference)
     return (float(frechet_distance(a, b)), *frechet_interval(a, b, n_boot=n_boot, seed=seed))

@@ -40,7 +40,7 @@ __all__ = [
     "REMEDIES", "Remedy", "Context", "Compose", "NoRemedy", "AnalyticInit", "FreeInit", "FrameInit", "Progressive", "ALG",
     "CondNoise", "build", "from_cli", "compose", "resolve", "known", "derive_seed", "per_sample_normal", "freq_filter",
     "freq_mix", "lowpass_image", "FILTERS", "pyoco_correlation", "pyoco_matrix", "alg_switch_time", "compare", "default_grid", "verdict",
-    "plot_tradeoff", "plot_videos", "Comparison",
+    "plot_tradeoff", "plot_videos", "Comparison", "assess", "paired",
 ]
 
 #: name -> remedy class (its dataclass fields are its settings)
@@ -176,7 +176,7 @@ def from_cli(name: str, args=()) -> Remedy:
     return build(name, **settings)
 
 
-_COMPARISON = ("compare", "default_grid", "verdict", "Comparison")
+_COMPARISON = ("compare", "default_grid", "verdict", "Comparison", "assess", "paired")
 _PLOTS = ("plot_tradeoff", "plot_videos")  # drawn by cilnb.plotting.remedies; old names kept
 
 

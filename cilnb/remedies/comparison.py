@@ -7,6 +7,12 @@ other notebooks use (toy: sprite speed, sprite stability and the Fréchet distan
 :func:`cilnb.experiments.flow_motion`, no quality distance). :func:`default_grid` is every remedy at
 its authors' defaults plus a small sweep of its main knob. :func:`verdict` states, from the
 numbers, which remedies raise motion without losing quality. Shown in notebooks/remedies.ipynb.
+
+Every remedy samples the same images with the same noise, so the verdicts are **paired**: a remedy's
+effect is the mean of its per-video differences to plain sampling (:func:`paired`), and its FD against
+plain sampling's is a paired bootstrap of the difference (:func:`cilnb.metrics.frechet_difference`).
+What the two videos of a pair share (image, noise) cancels, so fewer images decide as much as an
+unpaired comparison of more would (benchmarks/README.md, "Paired remedies").
 """
 from __future__ import annotations
 
@@ -22,7 +28,10 @@ from ..denoiser import Cond
 from . import build, compose, resolve
 from .base import Remedy
 
-__all__ = ["assess", "Comparison", "compare", "default_grid", "verdict"]
+__all__ = ["assess", "Comparison", "compare", "default_grid", "paired", "verdict"]
+
+#: the per-video read-outs whose paired differences :func:`paired` reports (those present)
+PAIRED_COLUMNS = ("motion", "sprite_stability", "first_frame_psnr")
 
 
 def default_grid(start: float = 0.9) -> dict[str, Remedy]:
@@ -54,15 +63,17 @@ class Comparison:
     summary: pd.DataFrame
     videos: dict = field(default_factory=dict)  # label -> tensor in [-1, 1], rows in per_video order
     data: dict = field(default_factory=dict)  # reference values of the data (gt motion, sprite stability)
+    features: dict = field(default_factory=dict)  # toy: label -> FD features standardised by the reference (rows as per_video)
+    reference_features: np.ndarray | None = None  # toy: the reference videos' features in that space
 
 
 def _toy_reference(n_reference: int, data_seed: int, data):
     from .. import data as _data
-    from .. import evaluation
     from ..experiments import reference_videos
+    from ..metrics import video_features
 
     ref = reference_videos(n_reference, seed=data_seed + 10_007, data=data)
-    return evaluation.video_features(ref), float(_data.track_sprites(ref).count_stability.mean())
+    return video_features(ref), float(_data.track_sprites(ref).count_stability.mean())
 
 
 def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[int] = (0,), n_steps: int = 25,
@@ -115,7 +126,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     else:
         ref_feats, stab_data = None, float("nan")
         gt = experiments.flow_motion(images.videos.float()) if images.videos is not None else np.full(n_img, np.nan)
-    rows, summary, videos = [], [], {}
+    rows, summary, videos, features, ref_std = [], [], {}, {}, None
     for label, rem in resolved.items():
         t0 = time.perf_counter()
         out = sample(model, cond, seed=video_seeds, start=None if rem.start is not None else start, remedy=rem, stats=stats, **kw)
@@ -145,9 +156,11 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
         s["gt_motion"] = float(np.nanmean(gt))
         s["motion_ratio"] = s["motion"] / s["gt_motion"]
         if toy and ref_feats is not None:
-            from .. import evaluation
+            from ..metrics import frechet_distance, frechet_interval, standardised_features
 
-            s["fd"], s["fd_lo"], s["fd_hi"] = evaluation.frechet_to_reference_ci(vids, ref_feats)
+            features[label], ref_std = standardised_features(vids, ref_feats)
+            s["fd"] = float(frechet_distance(features[label], ref_std))
+            s["fd_lo"], s["fd_hi"] = frechet_interval(features[label], ref_std)
         summary.append(s)
     summary = pd.DataFrame(summary)
     if "none" in resolved and len(resolved) > 1:  # time plain sampling again at the end: the minimum of both, so drift
@@ -161,13 +174,51 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     if "none" in resolved:
         summary["time_ratio"] = summary.sec_per_video / float(summary.loc[summary.remedy == "none", "sec_per_video"].iloc[0])
     data = {"gt_motion": float(np.nanmean(gt)), "sprite_stability": stab_data}
-    return Comparison(pd.concat(rows, ignore_index=True), summary, videos, data)
+    cmp = Comparison(pd.concat(rows, ignore_index=True), summary, videos, data, features, ref_std)
+    if "none" in resolved and len(resolved) > 1:
+        cmp.summary = summary.merge(paired(cmp, "none"), on="remedy", how="left")
+    return cmp
 
 
-def _differs(a: float, b: float, sa: float, sb: float) -> int:
-    """+1 / -1 when ``a`` is above / below ``b`` by more than 2 standard errors, else 0."""
-    band = 2 * max(sa, sb)
-    return 1 if a - b > band else (-1 if a - b < -band else 0)
+def _paired_diff(per_video: pd.DataFrame, a: str, b: str, col: str) -> tuple[float, float, int]:
+    """``(mean, s.e., n)`` of ``col``'s per-video differences remedy ``a`` minus remedy ``b``, over the
+    (image, seed) pairs where both are finite."""
+    key = ["image_index", "seed"]
+    both = per_video[per_video.remedy == a][key + [col]].merge(per_video[per_video.remedy == b][key + [col]], on=key)
+    d = (both[f"{col}_x"] - both[f"{col}_y"]).to_numpy(float)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    return (float(d.mean()) if n else float("nan"), float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"), n)
+
+
+def paired(cmp: Comparison, baseline: str = "none") -> pd.DataFrame:
+    """Per remedy, its paired effect against ``baseline`` (same images and noise): for each read-out of
+    :data:`PAIRED_COLUMNS` present, ``<col>_diff`` (mean of the per-video differences, remedy minus
+    baseline) and ``<col>_diff_sem`` (their standard error), ``n_pairs``; on the toy, ``fd_diff`` (FD of
+    the remedy minus FD of the baseline) with its 95% paired-bootstrap interval ``fd_diff_lo``-``fd_diff_hi``
+    (:func:`cilnb.metrics.frechet_difference`). The baseline's own row is all zeros."""
+    from ..metrics import frechet_difference
+
+    labels = list(dict.fromkeys(cmp.per_video.remedy))
+    if baseline not in labels:
+        raise ValueError(f"the comparison has no {baseline!r} row to compare against")
+    cols = [c for c in PAIRED_COLUMNS if c in cmp.per_video]
+    out = []
+    for label in labels:
+        r: dict = {"remedy": label}
+        for c in cols:
+            r[f"{c}_diff"], r[f"{c}_diff_sem"], r["n_pairs"] = _paired_diff(cmp.per_video, label, baseline, c)
+        if cmp.features and cmp.reference_features is not None:
+            r["fd_diff"], r["fd_diff_lo"], r["fd_diff_hi"] = frechet_difference(cmp.features[label], cmp.features[baseline], cmp.reference_features)
+        out.append(r)
+    return pd.DataFrame(out)
+
+
+def _sign(diff: float, sem: float) -> int:
+    """+1 / -1 when a paired difference is above / below 0 by more than 2 standard errors, else 0."""
+    if not (np.isfinite(diff) and np.isfinite(sem)):
+        return 0
+    return 1 if diff > 2 * sem else (-1 if diff < -2 * sem else 0)
 
 
 def verdict(cmp: Comparison, baseline: str = "none") -> list[str]:
@@ -176,28 +227,35 @@ def verdict(cmp: Comparison, baseline: str = "none") -> list[str]:
 
 
 def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str]]:
-    """``(lines, helps)``. Per remedy, from the numbers: does it raise motion (vs ``baseline``, > 2 s.e.), does
-    it keep quality (FD intervals and sprite stability no worse, PSNR to ``y`` reported), at what time cost;
-    then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost; FreeInit:
-    about 2x the time) checked on this model. ``helps``: the remedies that raise motion without losing quality."""
+    """``(lines, helps)``. Per remedy, from its paired effects against ``baseline`` (:func:`paired`): does it
+    raise motion (mean per-video difference beyond 2 s.e.), does it keep quality (not worse beyond 2 s.e.
+    in sprite stability, FD difference's 95% interval not above 0; PSNR to ``y`` reported), at what time
+    cost; then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost;
+    FreeInit: about 2x the time) checked on this model. ``helps``: the remedies that raise motion without
+    losing quality."""
     s = cmp.summary.set_index("remedy")
     if baseline not in s.index:
         raise ValueError(f"the comparison has no {baseline!r} row to compare against")
+    eff = cmp.summary if baseline == "none" and "motion_diff" in cmp.summary else paired(cmp, baseline)
+    eff = eff.set_index("remedy")
     b = s.loc[baseline]
     lines, helps = [], []
     for name, r in s.iterrows():
         if name == baseline:
             continue
-        dm = _differs(r.motion, b.motion, r.motion_sem, b.motion_sem)
+        e = eff.loc[name]
+        dm = _sign(e.motion_diff, e.motion_diff_sem)
         worse = []
-        if "fd" in s and r.fd_lo > b.fd_hi:
-            worse.append(f"FD {r.fd:.1f} [{r.fd_lo:.1f}-{r.fd_hi:.1f}] vs {b.fd:.1f} [{b.fd_lo:.1f}-{b.fd_hi:.1f}]")
-        if "sprite_stability" in s and _differs(r.sprite_stability, b.sprite_stability, r.sprite_stability_sem, b.sprite_stability_sem) < 0:
-            worse.append(f"sprite stability {r.sprite_stability:.3f} vs {b.sprite_stability:.3f}")
+        if "fd_diff" in eff and e.fd_diff_lo > 0:
+            worse.append(f"FD {r.fd:.1f} vs {b.fd:.1f}, paired difference {e.fd_diff:+.1f} [{e.fd_diff_lo:+.1f}, {e.fd_diff_hi:+.1f}]")
+        if "sprite_stability_diff" in eff and _sign(e.sprite_stability_diff, e.sprite_stability_diff_sem) < 0:
+            worse.append(f"sprite stability {r.sprite_stability:.3f} vs {b.sprite_stability:.3f} "
+                         f"({e.sprite_stability_diff:+.3f} +- {2 * e.sprite_stability_diff_sem:.3f})")
         motion = {1: "raises", -1: "lowers", 0: "does not change"}[dm]
         t = f"{r.time_ratio:.2f}x the time" if "time_ratio" in s else f"{r.sec_per_video:.3g} s/video"
         q = "loses quality (" + "; ".join(worse) + ")" if worse else "keeps quality"
-        lines.append(f"{name}: {motion} motion ({r.motion:.3f} vs {b.motion:.3f}, ratio to data {r.motion_ratio:.2f}), {q}, "
+        lines.append(f"{name}: {motion} motion ({r.motion:.3f} vs {b.motion:.3f}, paired {e.motion_diff:+.3f} +- "
+                     f"{2 * e.motion_diff_sem:.3f} (2 s.e.), ratio to data {r.motion_ratio:.2f}), {q}, "
                      f"PSNR to y {r.first_frame_psnr:.1f} dB vs {b.first_frame_psnr:.1f}; {t}")
         if dm > 0 and not worse:
             helps.append(name)
@@ -210,9 +268,10 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
     if all(k in first for k in ("analytic_init", "frameinit", "freeinit", "progressive")):
         ai, fr, fi, pr = (s.loc[first[k]] for k in ("analytic_init", "frameinit", "freeinit", "progressive"))
         top = max((fr, fi, pr), key=lambda r: r.motion)
+        d, se, _ = _paired_diff(cmp.per_video, first["analytic_init"], top.name, "motion")
         lines.append(f"Table 2 ordering: Analytic-Init ({first['analytic_init']}) motion {ai.motion:.3f} "
-                     f"{'is' if _differs(ai.motion, top.motion, ai.motion_sem, top.motion_sem) >= 0 else 'is not'} "
-                     f"at least the other noise initialisations' best ({top.motion:.3f}, within 2 s.e.); "
+                     f"{'is' if _sign(d, se) >= 0 else 'is not'} "
+                     f"at least the other noise initialisations' best ({top.name}, {top.motion:.3f}; paired, within 2 s.e.); "
                      f"its time is {ai.sec_per_video / fr.sec_per_video:.2f}x FrameInit's (paper: 0.93x); "
                      f"FreeInit ({first['freeinit']}) takes {fi.sec_per_video / b.sec_per_video:.2f}x plain sampling "
                      f"(paper, with its settings: about 2x).")
