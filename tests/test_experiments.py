@@ -266,6 +266,15 @@ def test_table1_verdict_holds_only_beyond_two_standard_errors():
     assert V.timenoise_motion(travel, per_video=per).holds is True  # the judged read-out is unchanged
     v = V.timenoise_motion(_table1_summary(motion=1.05))
     assert v.holds is False and "NOT reproduced" in v.reasons[0]
+    # motion is judged paired too: a shift of 0.05 under an image spread of 1 (unpaired s.e. ~0.2) is decided
+    spread = rng.normal(0, 1, 30)
+    per_m = pd.concat([pd.DataFrame({"model": m, "M": 1.0, "init": "standard", "image": [f"i{k}" for k in range(30)], "seed": 0,
+                                     "motion": 1 + spread + shift + rng.normal(0, 0.01, 30)}) for m, shift in (("naive", 0.0), ("timenoise", 0.05))])
+    unpaired = _table1_summary(motion=1.05).assign(motion_sem=0.2)
+    assert V.timenoise_motion(unpaired).holds is False
+    v = V.timenoise_motion(unpaired, per_video=per_m)
+    dm = per_m[per_m.model == "timenoise"].motion.to_numpy() - per_m[per_m.model == "naive"].motion.to_numpy()
+    assert v.holds is True and f"paired difference over 30 images {dm.mean():+.2f} +- {2 * dm.std(ddof=1) / np.sqrt(30):.2f} (2 s.e.)" in v.reasons[0]
     v = V.timenoise_motion(_table1_summary().iloc[:1])
     assert v.holds is None and "need both" in v.reasons[0]
 

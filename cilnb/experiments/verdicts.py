@@ -209,22 +209,31 @@ def _net_travel_lines(summary: pd.DataFrame) -> list[str]:
     return out
 
 
-def _paired_travel(per_video: pd.DataFrame, a: str, b: str) -> tuple[float, float, int] | None:
-    """Mean and s.e. of ``net_travel`` of model ``b`` minus model ``a`` at M = T with standard noise, paired on
-    (image, seed) (both sampled from the same noise), over the pairs tracked in both; None if fewer than 2."""
+def _paired_column(per_video: pd.DataFrame | None, a: str, b: str, col: str) -> tuple[float, float, int] | None:
+    """Mean and s.e. of ``col`` of model ``b`` minus model ``a`` at M = T with standard noise, paired on
+    (image, seed) (both sampled from the same noise), over the pairs where both are finite; None if fewer than 2."""
     from .agreement import paired_agreement
 
-    if per_video is None or "net_travel" not in per_video:
+    if per_video is None or col not in per_video:
         return None
     top = per_video[(per_video.M == per_video.M.max()) & (per_video.init == "standard")]
     ref, cand = top[top.model == a], top[top.model == b]
     if ref.empty or cand.empty:
         return None
     try:
-        r = paired_agreement(ref, cand, ["net_travel"], keys=("M", "init"), pair_on=("image", "seed")).iloc[0]
+        r = paired_agreement(ref, cand, [col], keys=("M", "init"), pair_on=("image", "seed")).iloc[0]
     except ValueError:  # no shared (image, seed): the line says "difference" (unpaired), as before
         return None
     return (float(r["diff"]), float(r.diff_se), int(r.n)) if r.n > 1 else None
+
+
+def _difference(a, b, col: str, paired) -> tuple[float, float, str]:
+    """``(b - a, 2 s.e. band, wording)`` of ``col``: paired over images when ``paired`` (from
+    :func:`_paired_column`) is given, else the unpaired band of :func:`_column_versus`."""
+    if paired is None:
+        return b[col] - a[col], 2 * max(a[f"{col}_sem"], b[f"{col}_sem"]), "difference"
+    d, se, n = paired
+    return d, 2 * se, f"paired difference over {n} images"
 
 
 def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: str = "timenoise",
@@ -232,7 +241,8 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
     """Claim 3 (Sec. 3.2, Table 1) read off the comparison at M = T (:func:`cilnb.experiments.compare_models`
     summary): TimeNoise moves more than naive tuning (beyond 2 s.e.); at what cost in quality and
     alignment. ``holds`` is ``None`` when either model is missing. With ``per_video`` (compare_models'
-    first return) the toy's net-travel line (for information) pairs the two models image by image.
+    first return) every difference (motion, sprite stability, the toy's net travel) pairs the two models
+    image by image (both sample each image from the same noise), else it is unpaired.
     Shown in notebooks/timenoise_training.ipynb."""
     claim = "Claim 3: TimeNoise fine-tuning gives more motion than naive fine-tuning"
     pick = lambda m: summary[(summary.model == m) & (summary.M == summary.M.max()) & (summary.init == "standard")]
@@ -240,28 +250,29 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
     if a.empty or b.empty:
         return Verdict(claim, None, [f"need both {naive!r} and {timenoise!r} at M = T with standard noise to judge Claim 3"])
     a, b = a.iloc[0], b.iloc[0]
-    more = _column_versus(b, a, "motion") == "better"
+    dm, band, what = _difference(a, b, "motion", _paired_column(per_video, naive, timenoise, "motion"))
+    more = _versus(dm, band) == "better"
     quality = (f"quality {a.fd_name}: {_fd_text(b)} vs {_fd_text(a)} ({_fd_order(b, a)}); "
                if has_fd(summary) else "quality not measured (no i3d_path); ")
     return Verdict(claim, more, [
         f"Claim 3 (TimeNoise adds motion) {'REPRODUCED' if more else 'NOT reproduced'}: {a.motion_name} {b.motion:.2f} "
         f"(timenoise) vs {a.motion:.2f} (naive), ground truth {a.gt_motion:.2f}; "
-        f"difference {b.motion - a.motion:+.2f} +- {2 * max(a.motion_sem, b.motion_sem):.2f} (2 s.e.).",
+        f"{what} {dm:+.2f} +- {band:.2f} (2 s.e.).",
         f"{quality}alignment {b.first_frame_psnr:.1f} vs {a.first_frame_psnr:.1f} dB "
         f"(the paper reports TimeNoise keeps quality and trades some alignment for motion at high beta_m)."
-        + (f" Sprite stability {b.sprite_stability:.2f} vs {a.sprite_stability:.2f} (+- {2 * max(a.sprite_stability_sem, b.sprite_stability_sem):.2f}, 2 s.e.)."
-           if "sprite_stability" in summary else ""),
-    ] + ([_travel_line(a, b, _paired_travel(per_video, naive, timenoise))] if "net_travel_data" in summary else []))
+        + (_stability_text(a, b, _paired_column(per_video, naive, timenoise, "sprite_stability")) if "sprite_stability" in summary else ""),
+    ] + ([_travel_line(a, b, _paired_column(per_video, naive, timenoise, "net_travel"))] if "net_travel_data" in summary else []))
+
+
+def _stability_text(a, b, paired) -> str:
+    d, band, what = _difference(a, b, "sprite_stability", paired)
+    return f" Sprite stability {b.sprite_stability:.2f} vs {a.sprite_stability:.2f} ({what} {d:+.3f} +- {band:.3f}, 2 s.e.)."
 
 
 def _travel_line(a, b, paired) -> str:
     head = (f"Net sprite travel (px, first to last frame; for information): {b.net_travel:.2f} (timenoise) vs {a.net_travel:.2f} (naive), "
             f"data {a.net_travel_data:.2f}; ")
-    if paired is None:  # unpaired: the 2 s.e. band of _column_versus
-        d, band, what = b.net_travel - a.net_travel, 2 * max(a.net_travel_sem, b.net_travel_sem), "difference"
-    else:
-        d, se, n = paired
-        band, what = 2 * se, f"paired difference over {n} images"
+    d, band, what = _difference(a, b, "net_travel", paired)
     return head + f"{what} {d:+.2f} +- {band:.2f} (2 s.e.): {_versus(d, band, ('more', 'less', 'indistinguishable'))}."
 
 
