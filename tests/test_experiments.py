@@ -97,6 +97,26 @@ def test_sweep_verdict_reads_motion_quality_and_alignment():
     assert V.start_time(s[s.M == 1.0].iloc[:1]).holds is None
 
 
+def test_sweep_verdict_decides_fd_on_paired_differences_when_present():
+    """(b) and (c) read ``fd_vs_standard`` / ``fd_vs_top`` (same images and noise in every cell) when the summary
+    has them: overlapping intervals can still be separated, and a paired interval over 0 is not."""
+    s = pd.DataFrame({
+        "M": [1.0, 0.6, 1.0, 0.6], "init": ["standard", "standard", "analytic", "analytic"],
+        "motion": [1.0, 1.5, 1.0, 1.4], "motion_sem": 0.1, "gt_motion": 1.4, "motion_ratio": [0.7, 1.1, 0.7, 1.0],
+        "fd": [2.0, 5.0, 2.0, 4.0], "fd_lo": [1.8, 3.5, 1.8, 3.0], "fd_hi": [2.2, 6.5, 2.2, 6.0],
+        "first_frame_psnr": [30.0, 20.0, 30.0, 29.0], "first_frame_psnr_sem": 0.5, "motion_name": "speed", "fd_name": "FD",
+    })
+    assert "indistinguishable" in V.start_time(s).reasons[1]  # the unpaired rule: intervals overlap
+    paired = s.assign(fd_vs_standard=[np.nan, np.nan, 0.0, -1.0], fd_vs_standard_lo=[np.nan, np.nan, -0.1, -1.6],
+                      fd_vs_standard_hi=[np.nan, np.nan, 0.1, -0.4], fd_vs_top=[np.nan, 3.0, 0.0, 2.0],
+                      fd_vs_top_lo=[np.nan, 2.0, -0.1, 1.1], fd_vs_top_hi=[np.nan, 4.0, 0.1, 2.9])
+    lines = V.start_time(paired).reasons
+    assert "beats" in lines[1] and "quality better; paired difference -1.0 [-1.6, -0.4]" in lines[1]
+    assert "(worse; paired difference +2.0 [+1.1, +2.9])" in lines[2] and "vs 2.0 [1.8-2.2] at M=1" in lines[2]
+    lines = V.start_time(paired.assign(fd_vs_standard_hi=[np.nan, np.nan, 0.1, 0.2])).reasons
+    assert "does NOT beat" in lines[1] and "indistinguishable; paired" in lines[1]
+
+
 def test_sweep_verdict_reports_net_travel_against_the_data_for_information():
     s = pd.DataFrame({
         "M": [1.0, 0.6, 1.0, 0.6], "init": ["standard", "standard", "analytic", "analytic"],
@@ -430,6 +450,21 @@ def test_sample_store_is_shared_by_experiments_that_need_the_same_samples(monkey
     def table1():  # Table 1's base row: the same cell through compare_models
         return E.compare_models({"base": net}, [("base", 1.0, "standard")], images, readout, seeds=[0], n_steps=3, stats=stats,
                                 stats_path=stats_file, batch_size=4, show_progress=False)[0]
+
+    # a readout with a quality distance: the summary pairs the cells' FD (same images and noise in each)
+    from cilnb.metrics import frechet_difference
+
+    images_q, readout_q = E.sweep_inputs("toy", n_images=6, seed=0, n_reference=64)
+    out_q = tmp_path / "q"
+    per_q, sum_q = E.sample_grid(net, out_q, images_q, readout_q, Ms=[1.0, 0.5], inits=["standard", "analytic"], seeds=[0], n_steps=3,
+                                 stats=stats, stats_path=stats_file, batch_size=8, show_progress=False, label="base")
+    cell = lambda M, init: readout_q.features(per_q[(per_q.M == M) & (per_q.init == init)], out_q)
+    (fa, ref), (fs, _), (ft, _) = cell(0.5, "analytic"), cell(0.5, "standard"), cell(1.0, "standard")
+    row = sum_q.set_index(["M", "init"])
+    assert tuple(row.loc[(0.5, "analytic"), ["fd_vs_standard", "fd_vs_standard_lo", "fd_vs_standard_hi"]]) == frechet_difference(fa, fs, ref)
+    assert tuple(row.loc[(0.5, "analytic"), ["fd_vs_top", "fd_vs_top_lo", "fd_vs_top_hi"]]) == frechet_difference(fa, ft, ref)
+    assert np.isnan(row.loc[(1.0, "standard"), "fd_vs_top"]) and np.isnan(row.loc[(0.5, "standard"), "fd_vs_standard"])
+    assert row.loc[(0.5, "analytic"), "fd"] == pytest.approx(readout_q.fd(per_q[(per_q.M == 0.5) & (per_q.init == "analytic")], out_q)[0])
 
     for first, second, root in ((sweep, table1, "a"), (table1, sweep, "b")):
         monkeypatch.setenv("CILNB_RUN_DIR", str(tmp_path / root))

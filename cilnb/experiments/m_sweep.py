@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-from .readouts import readout_for
+from .readouts import fd_with_interval, readout_for
 
 __all__ = ["sample_grid", "run_label"]
 
@@ -35,8 +36,10 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     ``per_video``: the sweep's rows plus ``motion``, ``gt_motion`` (of the image's source video) and
     ``first_frame_psnr`` (the sweep's ``align_psnr``: generated frame 0 vs the conditional image,
     dB). ``summary``: per ``(M, init)``, means and standard errors, ``motion_ratio`` = generated /
-    ground-truth motion, ``fd`` with its 95% bootstrap interval ``fd_lo``-``fd_hi`` (when the
-    readout has a quality distance), and the read-outs' names (``motion_name``, ``fd_name``).
+    ground-truth motion, ``fd`` with its 95% bootstrap interval ``fd_lo``-``fd_hi`` and paired FD
+    differences ``fd_vs_standard`` / ``fd_vs_top`` with theirs (when the readout has a quality
+    distance; every cell samples the same images and noise seeds), and the read-outs' names
+    (``motion_name``, ``fd_name``).
     """
     from ..runs import run_sweep
 
@@ -56,7 +59,8 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     table["model"] = label
     for k, v in extra.items():
         table[k] = v
-    rows = []
+    rows, feats = [], {}
+    ref = None
     for (M, init), g in table.groupby(["M", "init"], sort=False):
         row = {"model": label, "M": M, "init": init, "n": len(g),
                "motion": g.motion.mean(), "motion_sem": g.motion.sem(), "gt_motion": g.gt_motion.mean(),
@@ -69,8 +73,32 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
             if k in readout.reference_sems:
                 row[f"{k}_data_sem"] = readout.reference_sems[k]
         if readout.fd_name:
-            row["fd"], row["fd_lo"], row["fd_hi"] = readout.fd(g, Path(out_dir))
+            cell, ref = readout.features(g, Path(out_dir))
+            feats[(M, init)] = (cell, list(zip(g.seed, g.image_index)))
+            row["fd"], row["fd_lo"], row["fd_hi"] = fd_with_interval(feats[(M, init)][0], ref)
         rows.append(row)
     summary = pd.DataFrame(rows).sort_values(["init", "M"], ascending=[True, False]).reset_index(drop=True)
+    if feats:
+        _paired_fd_columns(summary, feats, ref)
     summary["motion_name"], summary["fd_name"] = readout.motion_name, readout.fd_name or ""
     return table, summary
+
+
+def _paired_fd_columns(summary: pd.DataFrame, feats: dict, ref: np.ndarray) -> None:
+    """Add paired FD differences (:func:`cilnb.metrics.frechet_difference`; same images and noise seeds in
+    both cells) to ``summary`` in place: ``fd_vs_standard`` (+ ``_lo``/``_hi``): each cell minus standard
+    noise at the same M; ``fd_vs_top``: each cell minus standard noise at the largest M (plain sampling).
+    NaN for the reference cell itself, where that cell is missing, or where the two cells do not hold the
+    same (seed, image) pairs."""
+    from ..metrics import frechet_difference
+
+    top = summary.M.max()
+
+    def diff(a, b):
+        if a not in feats or b not in feats or a == b or feats[a][1] != feats[b][1]:
+            return (float("nan"),) * 3
+        return frechet_difference(feats[a][0], feats[b][0], ref)
+
+    for name, other in (("fd_vs_standard", lambda M: (M, "standard")), ("fd_vs_top", lambda M: (top, "standard"))):
+        vals = [diff((r.M, r.init), other(r.M)) for r in summary.itertuples()]
+        summary[name], summary[f"{name}_lo"], summary[f"{name}_hi"] = map(list, zip(*vals))

@@ -90,6 +90,14 @@ def sprite_speed(videos: torch.Tensor) -> np.ndarray:
     return _data.track_sprites(videos.detach().float().cpu().clamp(-1, 1)).speed
 
 
+def fd_with_interval(feats: np.ndarray, ref: np.ndarray) -> tuple[float, float, float]:
+    """``(FD, lo, hi)`` of generated features against reference features, with the 95% bootstrap interval of
+    :func:`cilnb.metrics.frechet_interval`."""
+    from ..metrics import frechet_distance, frechet_interval
+
+    return (float(frechet_distance(feats, ref)), *frechet_interval(feats, ref))
+
+
 class ToyReadout:
     """Toy videos: motion is the sprite speed (px/frame; ground truth: each source video's true
     speed), quality the standardised Fréchet distance (:mod:`cilnb.metrics.toy_quality`) to ``n_reference``
@@ -139,11 +147,16 @@ class ToyReadout:
     def gt_motion(self, images) -> np.ndarray:
         return np.asarray(images.columns["input_speed"], dtype=float)
 
+    def features(self, table: pd.DataFrame, out: Path) -> tuple[np.ndarray, np.ndarray]:
+        """``(features of the videos of table, of the reference)`` in the space :meth:`fd` measures
+        (:func:`cilnb.metrics.standardised_features`); rows in ``table``'s order."""
+        from ..metrics import standardised_features
+
+        return standardised_features(load_sweep_videos(out, table), self._ref)
+
     def fd(self, table: pd.DataFrame, out: Path) -> tuple[float, float, float]:
         """``(FD, lo, hi)``: the distance and its 95% bootstrap interval over the videos of ``table``."""
-        from ..metrics import frechet_to_reference_ci
-
-        return frechet_to_reference_ci(load_sweep_videos(out, table), self._ref)
+        return fd_with_interval(*self.features(table, out))
 
     # --- what the toy answers where a real model answers otherwise ---------------------------
 
@@ -275,13 +288,15 @@ class FlowReadout:
             self._gt[images.spec] = res.score.numpy().astype(float)
         return self._gt[images.spec]
 
-    def fd(self, table: pd.DataFrame, out: Path) -> tuple[float, float, float]:
-        """``(FVD, lo, hi)``: the distance and its 95% bootstrap interval over the videos of ``table``."""
-        from ..metrics import frechet_distance, frechet_interval
-
+    def features(self, table: pd.DataFrame, out: Path) -> tuple[np.ndarray, np.ndarray]:
+        """``(I3D features of the videos of table, of the source clips)``; rows in ``table``'s order."""
         feats = np.concatenate([self._features(load_sweep_videos(out, table.iloc[lo:lo + self.batch_size]))
                                 for lo in range(0, len(table), self.batch_size)])
-        return (frechet_distance(feats, self._ref), *frechet_interval(feats, self._ref))
+        return feats, self._ref
+
+    def fd(self, table: pd.DataFrame, out: Path) -> tuple[float, float, float]:
+        """``(FVD, lo, hi)``: the distance and its 95% bootstrap interval over the videos of ``table``."""
+        return fd_with_interval(*self.features(table, out))
 
     # --- what a real model answers where the toy answers otherwise ---------------------------
 
