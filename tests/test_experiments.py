@@ -586,3 +586,19 @@ def test_compare_models_samples_only_the_configured_cells(monkeypatch, tmp_path)
                                     seeds=[0], n_steps=2, stats=stats, stats_path=stats_file, batch_size=4, show_progress=False)
     assert sorted(calls) == [(0.8, "analytic"), (1.0, "standard")]
     assert sorted(zip(summary.M, summary.init)) == [(0.8, "analytic"), (1.0, "standard")] and len(per) == 4
+
+
+def test_start_on_one_image_pairs_runs_of_the_same_image_and_seeds():
+    from cilnb.live import SampleResult
+
+    def run(motion, i=0, seed=0):
+        return SampleResult(videos=torch.zeros(len(motion), 2, 1, 4, 4), truth=torch.zeros(2, 1, 4, 4), motion=np.asarray(motion, float),
+                            truth_motion=1.0, alignment=np.zeros(len(motion)), seconds=0.1, settings={"i": i, "seed": seed})
+
+    base, early = run([0.2, 1.0, 2.0]), run([0.35, 1.1, 2.2])  # each seed gains 0.1-0.2 over a spread of 0.9
+    v = V.start_on_one_image(base, early, 0.7, "analytic")
+    d = np.array([0.15, 0.1, 0.2])
+    assert v.holds is True and f"paired over 3 seeds, s.e. {d.std(ddof=1) / np.sqrt(3):.2f}" in v.reasons[0]
+    v = V.start_on_one_image(base, run([0.35, 1.1, 2.2], seed=5), 0.7, "analytic")  # other seeds: unpaired, the spread decides
+    assert v.holds is False and "unpaired, 3 seeds" in v.reasons[0]
+    assert V.start_on_one_image(run([0.2]), run([0.4]), 0.7, "analytic").holds is None

@@ -441,16 +441,24 @@ def remedy_table2(cmp, baseline: str = "none") -> Verdict:
 def start_on_one_image(base, early, M: float, init: str) -> Verdict:
     """Alg. 1 on one image: did starting at ``M`` with ``init`` noise raise motion over ``M = T`` beyond 2 s.e.?
 
-    ``base`` and ``early`` are :class:`cilnb.live.SampleResult` of the same image and seeds. One image
-    and a few seeds decide little; ``holds`` is ``None`` with fewer than two seeds.
+    ``base`` and ``early`` are :class:`cilnb.live.SampleResult` of the same image and seeds: the gain is
+    then paired seed by seed (both runs start from the same noise seeds); results of different images or
+    seeds are compared unpaired. One image and a few seeds decide little; ``holds`` is ``None`` with
+    fewer than two seeds.
     """
     a, b = np.asarray(early.motion, float), np.asarray(base.motion, float)
-    n = min(len(a), len(b))
-    gain = float(np.nanmean(a) - np.nanmean(b))
-    se = float(np.sqrt(np.nanvar(a, ddof=1) / n + np.nanvar(b, ddof=1) / n)) if n > 1 else float("nan")
+    key = lambda r: (r.settings.get("i"), r.settings.get("seed"))
+    if len(a) == len(b) and base.settings and key(base) == key(early):
+        d = (a - b)[np.isfinite(a - b)]
+        n, gain, how = len(d), float(d.mean()) if len(d) else float("nan"), "paired over"
+        se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    else:
+        n = min(len(a), len(b))
+        gain, how = float(np.nanmean(a) - np.nanmean(b)), "unpaired,"
+        se = float(np.sqrt(np.nanvar(a, ddof=1) / n + np.nanvar(b, ddof=1) / n)) if n > 1 else float("nan")
     holds = None if not np.isfinite(se) else bool(gain > 2 * se)
     lines = [f"Starting at M = {M:.2f} with {init} noise changed motion by {gain:+.2f} px/frame "
-             f"(M = T: {np.nanmean(b):.2f}, ground truth {base.truth_motion:.2f}; {n} seeds, s.e. {se:.2f}).",
+             f"(M = T: {np.nanmean(b):.2f}, ground truth {base.truth_motion:.2f}; {how} {n} seeds, s.e. {se:.2f}).",
              "More motion beyond 2 s.e." if holds else
              "No change beyond 2 s.e.: one image and a few seeds decide little; m_sweep.ipynb measures it over many images."]
     return Verdict("Alg. 1: an earlier start raises motion (one image)", holds, lines)
