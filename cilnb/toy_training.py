@@ -159,7 +159,8 @@ class TrainConfig:
         if not (math.isfinite(self.motion_label_noise) and self.motion_label_noise >= 0):
             raise ValueError(f"motion_label_noise must be a finite number >= 0 (log-std of the label noise), got {self.motion_label_noise}")
         if self.motion_label_noise > 0 and not self.model.motion_cond:
-            raise ValueError("motion_label_noise needs a model with motion conditioning (motion_cond=True)")
+            raise ValueError("motion_label_noise (--motion-label-noise) needs a model with motion conditioning: "
+                             "motion_cond=True (drop --no-motion-cond), or set it to 0")
         if self.variant == "timenoise" and not (self.timenoise_a > 0 and self.timenoise_beta_m > 0):
             raise ValueError(f"TimeNoise needs a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
         if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
