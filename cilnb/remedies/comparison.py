@@ -11,8 +11,9 @@ numbers, which remedies raise motion without losing quality. Shown in notebooks/
 Every remedy samples the same images with the same noise, so the verdicts are **paired**: a remedy's
 effect is the mean of its per-video differences to plain sampling (:func:`paired`), and its FD against
 plain sampling's is a paired bootstrap of the difference (:func:`cilnb.metrics.frechet_difference`).
-What the two videos of a pair share (image, noise) cancels, so fewer images decide as much as an
-unpaired comparison of more would (benchmarks/README.md, "Paired remedies").
+What the two videos of a pair share (image, noise) cancels, so effects smaller than the spread between
+images can be decided; remedies that change the videos a lot decorrelate from plain sampling and gain
+little (benchmarks/README.md, "Paired remedies").
 """
 from __future__ import annotations
 
