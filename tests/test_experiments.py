@@ -225,6 +225,13 @@ def test_motion_control_verdict_uses_paired_differences():
     v2 = V.motion_control(df)
     assert v2.holds is True and v2.reasons[:2] == V.motion_control(df.drop(columns=["input_travel", "output_travel"])).reasons
     assert "base 0.70 (" in v2.reasons[2] and "BELOW the source's" in v2.reasons[2] and "not distinguishable from the source's" in v2.reasons[2]
+    # the sources read by the output's tracker (it reads them 1.1x fast here): one more line, the judgement unchanged
+    tracked = inp * 1.1
+    v3 = V.motion_control(df.assign(input_tracked=np.tile(tracked, 2)))
+    assert v3.reasons[:3] == v2.reasons and v3.holds is True
+    d = base - tracked
+    assert "tracker reads the sources at 1.10x their true speed" in v3.reasons[3]
+    assert f"base {base.mean() / tracked.mean():.2f} ({d.mean():+.3f} +- {2 * d.std(ddof=1) / np.sqrt(n):.3f}, BELOW the source's)" in v3.reasons[3]
     v = V.motion_control(rows("base", 1.0, fixed))
     assert "NOT distinguishable" in v.reasons[0] and v.holds is False
 
@@ -602,3 +609,17 @@ def test_start_on_one_image_pairs_runs_of_the_same_image_and_seeds():
     v = V.start_on_one_image(base, run([0.35, 1.1, 2.2], seed=5), 0.7, "analytic")  # other seeds: unpaired, the spread decides
     assert v.holds is False and "unpaired, 3 seeds" in v.reasons[0]
     assert V.start_on_one_image(run([0.2]), run([0.4]), 0.7, "analytic").holds is None
+
+
+def test_motion_control_table_reads_the_sources_with_the_outputs_tracker(tmp_path):
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    images = E.motion_control_images("toy", n_images=3, data_seed=2)
+    readout = E.sweep_inputs("toy", n_images=3, seed=2, n_reference=0)[1]
+    df = E.motion_control({"base": net}, [("base", 1.0, "standard")], images, readout, n_steps=2, out_root=tmp_path,
+                          batch_size=4, show_progress=False)
+    src = data.track_sprites(images.videos.float())
+    np.testing.assert_array_equal(df.input_tracked.to_numpy(), np.asarray(src.speed, float)[df.image.to_numpy()])
+    np.testing.assert_array_equal(df.input_travel.to_numpy(), np.asarray(src.displacement, float)[df.image.to_numpy()])
+    np.testing.assert_allclose(df.input_motion.to_numpy(), np.asarray(images.cond["motion"], float)[df.image.to_numpy()])

@@ -39,7 +39,8 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     As in Fig. 1 (SVD's motion bucket set to an input motion score): rows ``model, M, init, image,
     input_motion`` (the target), ``output_motion`` (``readout``'s motion), ``error = |output - input|``;
     on the toy also ``input_travel`` / ``output_travel``, the net sprite travel (px, first to last
-    frame) of the source video and of the output.
+    frame) of the source video and of the output, and ``input_tracked``, the source video's speed as the
+    tracker reads it (the output's estimator on both sides; the tracker reads slow sprites a little fast).
     Sampled through :func:`cilnb.experiments.compare_models`, so an interrupted run resumes.
     Shown in notebooks/motion_control.ipynb."""
     if len(images.cond) != 1:
@@ -53,8 +54,10 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     if "net_travel" in per and images.videos is not None:  # the toy: net sprite travel of the output and of its source video
         from .. import data as _data
 
-        travel = np.asarray(_data.track_sprites(images.videos.float().cpu()).displacement, dtype=float)
-        df["input_travel"], df["output_travel"] = travel[per.image_index.to_numpy()], per.net_travel.to_numpy(dtype=float)
+        src = _data.track_sprites(images.videos.float().cpu())
+        idx = per.image_index.to_numpy()
+        df["input_travel"], df["output_travel"] = np.asarray(src.displacement, dtype=float)[idx], per.net_travel.to_numpy(dtype=float)
+        df["input_tracked"] = np.asarray(src.speed, dtype=float)[idx]  # the source's speed through the output's read-out
     df.attrs.update(target=name, motion_name=readout.motion_name)
     order = {(c[0], c[1], c[2]): k for k, c in enumerate(configs)}
     df["order"] = [order[(m, M, i)] for m, M, i in zip(df.model, df.M, df.init)]
