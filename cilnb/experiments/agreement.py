@@ -15,7 +15,17 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["paired_agreement"]
+__all__ = ["paired_agreement", "paired_difference"]
+
+
+def paired_difference(a, b) -> tuple[float, float, int]:
+    """``(mean, s.e., n)`` of ``b - a`` over the pairs where both are finite (s.e.: the standard deviation of
+    the differences, ``ddof=1``, over sqrt(n); NaN below 2 pairs; the mean NaN with none)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    d = b[ok] - a[ok]
+    n = len(d)
+    return (float(d.mean()) if n else float("nan"), float(np.std(d, ddof=1) / np.sqrt(n)) if n > 1 else float("nan"), n)
 
 
 def paired_agreement(ref: pd.DataFrame, cand: pd.DataFrame, columns: Sequence[str], *, keys: Sequence[str] = ("M", "init"),
@@ -48,9 +58,9 @@ def paired_agreement(ref: pd.DataFrame, cand: pd.DataFrame, columns: Sequence[st
             a, b = a[ok], b[ok]
             n = len(a)
             se = lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-            d = b - a
-            diff, ref_se = (float(d.mean()) if n else float("nan")), se(a)
+            diff, diff_se, _ = paired_difference(a, b)
+            ref_se = se(a)
             rows.append({**dict(zip(keys, cell)), "readout": col, "n": n, "ref_mean": float(a.mean()) if n else float("nan"),
                          "ref_se": ref_se, "cand_mean": float(b.mean()) if n else float("nan"), "cand_se": se(b),
-                         "diff": diff, "diff_se": se(d), "agree": bool(n > 1 and abs(diff) <= tolerance * ref_se)})
+                         "diff": diff, "diff_se": diff_se, "agree": bool(n > 1 and abs(diff) <= tolerance * ref_se)})
     return pd.DataFrame(rows)

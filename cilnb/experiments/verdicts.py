@@ -459,9 +459,9 @@ def start_on_one_image(base, early, M: float, init: str) -> Verdict:
     a, b = np.asarray(early.motion, float), np.asarray(base.motion, float)
     key = lambda r: (r.settings.get("i"), r.settings.get("seed"))
     if len(a) == len(b) and base.settings and key(base) == key(early):
-        d = (a - b)[np.isfinite(a - b)]
-        n, gain, how = len(d), float(d.mean()) if len(d) else float("nan"), "paired over"
-        se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        from .agreement import paired_difference
+
+        (gain, se, n), how = paired_difference(b, a), "paired over"
     else:
         n = min(len(a), len(b))
         gain, how = float(np.nanmean(a) - np.nanmean(b)), "unpaired,"

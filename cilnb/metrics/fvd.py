@@ -74,6 +74,25 @@ def frechet_distance(feats_a, feats_b) -> float:
     return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b))
 
 
+def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
+        raise ValueError(f"n_boot must be an int >= 10, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+
+
+def _centred_bootstrap(stat, n: int, n_boot: int, level: float, seed: int) -> tuple[float, float, float]:
+    """``(stat(all rows), lo, hi)``: the percentile interval of ``stat`` over ``n_boot`` resamples of the
+    ``n`` rows (with replacement), shifted by the bootstrap's bias estimate ``median(replicates) - estimate``."""
+    est = stat(slice(None))
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    reps = np.array([stat(i) for i in idx])
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2]) - (float(np.median(reps)) - est)
+    return est, float(lo), float(hi)
+
+
 def frechet_interval(feats_a, feats_b, *, n_boot: int = 200, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Bootstrap percentile interval of :func:`frechet_distance` over resamples of ``feats_a`` (the generated
     set; ``feats_b``, the reference, is held fixed): how much the distance depends on which videos were drawn.
@@ -84,19 +103,11 @@ def frechet_interval(feats_a, feats_b, *, n_boot: int = 200, level: float = 0.95
     estimate ``median(replicates) - FD`` and clipped at 0: it is centred on the estimate.
     """
     a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
-        raise ValueError(f"n_boot must be an int >= 10, got {n_boot!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    rng = np.random.default_rng(seed)
+    _check_bootstrap(a, b, n_boot, level)
     mu_b, sig_b = gaussian_stats(b)
-    idx = rng.integers(0, a.shape[0], size=(n_boot, a.shape[0]))
-    reps = np.array([frechet_distance_from_stats(*gaussian_stats(a[i]), mu_b, sig_b) for i in idx])
-    bias = float(np.median(reps)) - frechet_distance_from_stats(*gaussian_stats(a), mu_b, sig_b)
-    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2]) - bias
-    return max(float(lo), 0.0), max(float(hi), 0.0)
+    _, lo, hi = _centred_bootstrap(lambda rows: frechet_distance_from_stats(*gaussian_stats(a[rows]), mu_b, sig_b),
+                                   a.shape[0], n_boot, level, seed)
+    return max(lo, 0.0), max(hi, 0.0)
 
 
 def frechet_difference(feats_a, feats_c, feats_b, *, n_boot: int = 200, level: float = 0.95,
@@ -114,23 +125,14 @@ def frechet_difference(feats_a, feats_c, feats_b, *, n_boot: int = 200, level: f
     a, c, b = _features(feats_a, "feats_a"), _features(feats_c, "feats_c"), _features(feats_b, "feats_b")
     if a.shape != c.shape:
         raise ValueError(f"paired sets need the same shape (row i of each from the same image and noise), got {a.shape} and {c.shape}")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
-        raise ValueError(f"n_boot must be an int >= 10, got {n_boot!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    _check_bootstrap(a, b, n_boot, level)
     mu_b, sig_b = gaussian_stats(b)
 
     def diff(rows) -> float:
         return (frechet_distance_from_stats(*gaussian_stats(a[rows]), mu_b, sig_b)
                 - frechet_distance_from_stats(*gaussian_stats(c[rows]), mu_b, sig_b))
 
-    d = diff(slice(None))
-    idx = np.random.default_rng(seed).integers(0, a.shape[0], size=(n_boot, a.shape[0]))
-    reps = np.array([diff(i) for i in idx])
-    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2]) - (float(np.median(reps)) - d)
-    return float(d), float(lo), float(hi)
+    return _centred_bootstrap(diff, a.shape[0], n_boot, level, seed)
 
 
 def i3d_path(path: str | os.PathLike | None = None) -> Path:

@@ -184,12 +184,11 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
 def _paired_diff(per_video: pd.DataFrame, a: str, b: str, col: str) -> tuple[float, float, int]:
     """``(mean, s.e., n)`` of ``col``'s per-video differences remedy ``a`` minus remedy ``b``, over the
     (image, seed) pairs where both are finite."""
+    from ..experiments.agreement import paired_difference
+
     key = ["image_index", "seed"]
     both = per_video[per_video.remedy == a][key + [col]].merge(per_video[per_video.remedy == b][key + [col]], on=key)
-    d = (both[f"{col}_x"] - both[f"{col}_y"]).to_numpy(float)
-    d = d[np.isfinite(d)]
-    n = len(d)
-    return (float(d.mean()) if n else float("nan"), float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"), n)
+    return paired_difference(both[f"{col}_y"], both[f"{col}_x"])
 
 
 def paired(cmp: Comparison, baseline: str = "none") -> pd.DataFrame:
