@@ -24,12 +24,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from . import checks
 from . import data as D
 from ._util import JobLock, UserError, atomic_write, check_output_path, clean_tmp_files, file_errors, make_generator, progress, resolve_device
 from .denoiser import v_from_x0_eps
@@ -100,6 +102,8 @@ class TrainConfig:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         fine = self.variant != "base"
+        if self.init is not None and not isinstance(self.init, (str, os.PathLike)):
+            raise checks.InputTypeError(f"init must be the path of a base checkpoint (a string), got {self.init!r} ({type(self.init).__name__})")
         if fine and self.init is None:
             raise ValueError(f"variant {self.variant!r} fine-tunes a base checkpoint: pass init= (e.g. data/toy_base.safetensors)")
         if self.steps is None:
@@ -126,6 +130,21 @@ class TrainConfig:
         if self.data is None:
             d = inherited.get("data")
             object.__setattr__(self, "data", D.SpriteConfig.from_json(d) if d else D.SpriteConfig())
+        if not isinstance(self.model, toy.ToyConfig):
+            raise checks.InputTypeError(f"model must be a cilnb.models.toy.ToyConfig (or None), got {type(self.model).__name__}: "
+                                        "build one with toy.ToyConfig(**fields)")
+        if not isinstance(self.data, D.SpriteConfig):
+            raise checks.InputTypeError(f"data must be a cilnb.data.SpriteConfig (or None), got {type(self.data).__name__}: "
+                                        "build one with cilnb.data.SpriteConfig(**fields)")
+        for name in ("lr", "grad_clip", "ema", "motion_dropout", "timenoise_a", "timenoise_beta_m", "image_dropout", "t_p_mean",
+                     "t_p_std", "cond_aug", "motion_label_noise"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):  # Python numbers: the config is stored as JSON
+                raise checks.InputTypeError(f"{name} must be a number (a Python int or float), got {v!r} ({type(v).__name__})")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise checks.InputTypeError(f"seed must be a Python int (the run's seed), got {self.seed!r} ({type(self.seed).__name__})")
+        if not (self.grad_clip > 0 and math.isfinite(self.grad_clip)):
+            raise ValueError(f"grad_clip must be a positive number (the largest gradient norm), got {self.grad_clip}")
         for name in ("steps", "pretrain_steps", "warmup"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -161,8 +180,8 @@ class TrainConfig:
         if self.motion_label_noise > 0 and not self.model.motion_cond:
             raise ValueError("motion_label_noise (--motion-label-noise) needs a model with motion conditioning: "
                              "motion_cond=True (drop --no-motion-cond), or set it to 0")
-        if self.variant == "timenoise" and not (self.timenoise_a > 0 and self.timenoise_beta_m > 0):
-            raise ValueError(f"TimeNoise needs a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
+        if self.variant == "timenoise" and not (0 < self.timenoise_a < math.inf and 0 < self.timenoise_beta_m < math.inf):
+            raise ValueError(f"TimeNoise needs finite a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
         if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
             raise ValueError(
                 f"model ({self.model.frames} frames, {self.model.size}px, {self.model.channels} ch) and data "
@@ -321,7 +340,11 @@ def sample_train_t(n: int, schedule, generator: torch.Generator, dist: str = "un
     ``P(k <= j) = Phi((log(sigma_j / alpha_j) - p_mean) / p_std)`` for ``j < T``
     (:func:`lognormal_t_cdf`).
     """
+    checks.check_int("n", n, min=0, fix="(training timesteps to draw)")
+    _check_generator(generator)
     T = schedule.T
+    if dist == "lognormal":
+        _check_lognormal(p_mean, p_std)
     if dist == "uniform":
         return torch.randint(1, T + 1, (n,), generator=generator).to(torch.float64) / T
     if dist == "lognormal":
@@ -332,6 +355,17 @@ def sample_train_t(n: int, schedule, generator: torch.Generator, dist: str = "un
     raise ValueError(f"dist must be one of {T_DISTS}, got {dist!r}")
 
 
+def _check_generator(generator) -> None:
+    if not isinstance(generator, torch.Generator):
+        raise checks.InputTypeError(f"generator must be a torch.Generator (cilnb never draws from the global RNG: pass "
+                                    f"cilnb._util.make_generator(seed)), got {type(generator).__name__}")
+
+
+def _check_lognormal(p_mean, p_std) -> None:
+    checks.check_number("p_mean", p_mean, fix="(EDM's P_mean; SVD: 0.7)")
+    checks.check_number("p_std", p_std, lo=0, lo_open=True, fix="(EDM's P_std; SVD: 1.6)")
+
+
 def _ve_levels(schedule) -> torch.Tensor:
     t = torch.arange(1, schedule.T + 1, dtype=torch.float64) / schedule.T
     return schedule.sigma(t) / schedule.alpha(t)
@@ -339,6 +373,7 @@ def _ve_levels(schedule) -> torch.Tensor:
 
 def lognormal_t_cdf(schedule, p_mean: float = 0.7, p_std: float = 1.6) -> torch.Tensor:
     """``P(k <= j)`` for ``j = 1..T`` under :func:`sample_train_t` ``"lognormal"`` (closed form; the last is 1)."""
+    _check_lognormal(p_mean, p_std)
     z = (_ve_levels(schedule).log() - p_mean) / p_std
     cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
     cdf[-1] = 1.0
@@ -347,12 +382,24 @@ def lognormal_t_cdf(schedule, p_mean: float = 0.7, p_std: float = 1.6) -> torch.
 
 def image_dropout_mask(B: int, p: float, generator: torch.Generator) -> torch.Tensor:
     """``[B]`` bool: which videos train with the null image (probability ``p`` each; SVD/DynamiCrafter-style CFG dropout)."""
+    checks.check_int("B", B, min=0, fix="(videos in the batch)")
+    checks.check_number("p", p, lo=0, hi=1, fix="(the probability of the null image)")
+    _check_generator(generator)
     return torch.rand(B, generator=generator) < p
 
 
 def noisy_motion_label(speed: torch.Tensor, s: float, generator: torch.Generator) -> torch.Tensor:
     """``speed * exp(s z - s^2 / 2)``, ``z ~ N(0, 1)`` per video: an unbiased label with log-std ``s``
     (``TrainConfig.motion_label_noise``; real models' motion labels are flow statistics, not exact speeds)."""
+    if not isinstance(speed, torch.Tensor):
+        fix = ": pass torch.from_numpy(speed)" if type(speed).__module__ == "numpy" else ""
+        raise checks.InputTypeError(f"speed must be a torch.Tensor of per-video speeds [B], got {type(speed).__name__}{fix}")
+    if speed.is_floating_point():
+        checks.check_finite("speed", speed, "the labels are speeds in px/frame")
+    if bool((speed < 0).any()):
+        raise ValueError(f"speed must be >= 0 (a speed in px/frame), got a minimum of {float(speed.min()):g}")
+    checks.check_number("s", s, lo=0, fix="(the label noise's log-std, TrainConfig.motion_label_noise)")
+    _check_generator(generator)
     z = torch.randn(speed.shape, generator=generator)
     return speed * torch.exp(s * z - 0.5 * s * s)
 
@@ -416,6 +463,10 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
     resume state on disk, from before the divergence, is kept). ``<out>.lock`` refuses a second
     concurrent run on ``out``; temporary files a kill left are removed at start.
     """
+    if not isinstance(cfg, TrainConfig):
+        raise checks.InputTypeError(f"cfg must be a TrainConfig (e.g. TrainConfig(variant='base')), got {type(cfg).__name__}")
+    if stop_after is not None:
+        checks.check_int("stop_after", stop_after, min=1, fix="(optimizer steps in this call before stopping; None: run to the end)")
     out = check_output_path(out, option="out (--out)")
     dev = resolve_device(device)
     with JobLock(out.with_name(out.name + ".lock"), f"training output {out}"):
@@ -512,6 +563,10 @@ def finetune_toy_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: floa
                       device="auto", show_progress: bool = True) -> dict:
     """Alg. 2 on the toy: naive and TimeNoise fine-tuning from one base checkpoint with the same seed, data and steps
     (:func:`train`, resumable): ``{"naive": path, "timenoise": path}``."""
+    checks.check_int("steps", steps, min=1, fix="(fine-tuning steps of each variant)")
+    checks.check_int("seed", seed, fix="(the runs' seed)")
+    checks.check_number("a", a, lo=0, lo_open=True, fix="(TimeNoise's a; the paper: 5)")
+    checks.check_number("beta_m", beta_m, lo=0, lo_open=True, fix="(TimeNoise's largest noise level)")
     init = str(toy.checkpoint_path(base)) if base in toy.CHECKPOINTS else str(base)
     out = {}
     for variant in ("naive", "timenoise"):
@@ -530,6 +585,8 @@ def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, c
     """
     from .analytic_init import MomentStats
 
+    checks.check_int("n", n, min=1, fix="(toy videos to average)")
+    checks.check_int("batch", batch, min=1, fix="(videos per generated batch)")
     g = make_generator(seed)
     st = MomentStats()
     for lo in progress(range(0, n, batch), disable=not show_progress, desc="toy stats"):

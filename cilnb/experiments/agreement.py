@@ -15,13 +15,37 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .. import checks
+
 __all__ = ["paired_agreement", "paired_difference"]
+
+
+def _numbers(x, name: str) -> np.ndarray:
+    """``x`` (a list, array, Series or tensor of numbers; NaN allowed) as a float array, or a clear error."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise checks.InputTypeError(f"{name} must be numbers (a list, array or Series), got {type(x).__name__}")
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise checks.InputTypeError(f"{name} must be numbers (a list, array or Series), got {type(x).__name__} ({exc})") from None
+
+
+def _names(name: str, value) -> list:
+    """Column names: a list or tuple of names (a single string is refused, not split into letters)."""
+    if isinstance(value, str):
+        raise checks.InputTypeError(f"{name} must be a list of column names, got the string {value!r}: pass [{value!r}]")
+    if not isinstance(value, (list, tuple)):
+        raise checks.InputTypeError(f"{name} must be a list of column names, got {type(value).__name__}")
+    return list(value)
 
 
 def paired_difference(a, b) -> tuple[float, float, int]:
     """``(mean, s.e., n)`` of ``b - a`` over the pairs where both are finite (s.e.: the standard deviation of
     the differences, ``ddof=1``, over sqrt(n); NaN below 2 pairs; the mean NaN with none)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = _numbers(a, "a"), _numbers(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must hold one value per pair (the same shape), got {a.shape} and {b.shape}: "
+                         "pair each value of a with its twin in b")
     ok = np.isfinite(a) & np.isfinite(b)
     d = b[ok] - a[ok]
     n = len(d)
@@ -39,13 +63,26 @@ def paired_agreement(ref: pd.DataFrame, cand: pd.DataFrame, columns: Sequence[st
     ``ref`` without a twin in ``cand`` (same ``keys`` and ``pair_on``) is left out, and a pair where either
     value is NaN (e.g. no sprite found) is left out of that read-out. Standard errors use ``ddof=1``.
     """
-    keys, pair_on, columns = list(keys), list(pair_on), list(columns)
+    keys, pair_on, columns = _names("keys", keys), _names("pair_on", pair_on), _names("columns", columns)
+    if not columns:
+        raise ValueError("columns is empty: name the read-outs to compare, e.g. columns=['motion']")
     for name, df in (("ref", ref), ("cand", cand)):
+        if not isinstance(df, pd.DataFrame):
+            raise checks.InputTypeError(f"{name} must be a pandas DataFrame (a per-video table of sample_grid), got {type(df).__name__}")
         missing = [c for c in keys + pair_on + columns if c not in df]
         if missing:
             raise ValueError(f"{name} lacks the columns {missing}: give per-video tables of sample_grid (or name other keys/columns)")
-    if tolerance <= 0:
-        raise ValueError(f"tolerance must be > 0 (in standard errors of the reference), got {tolerance}")
+        dup = df.duplicated(keys + pair_on)
+        if dup.any():
+            first = df.loc[dup, keys + pair_on].iloc[0].to_dict()
+            raise ValueError(f"{name} has {int(dup.sum())} row(s) repeating a video ({keys + pair_on} = {first}): "
+                             "each video must appear once (drop duplicates, or add the column that tells them apart to pair_on)")
+        for c in columns:
+            try:
+                df[c].to_numpy(float)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}[{c!r}] must hold numbers (NaN where a read-out is missing), got dtype {df[c].dtype}") from None
+    checks.check_number("tolerance", tolerance, lo=0, lo_open=True, fix="(in standard errors of the reference)")
     both = ref[keys + pair_on + columns].merge(cand[keys + pair_on + columns], on=keys + pair_on, suffixes=("_ref", "_cand"))
     if both.empty:
         raise ValueError("ref and cand share no video (same cells and seeds/images): sample the same grid with both samplers")

@@ -21,12 +21,30 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import checks
 from .. import data as _data
 from . import inputs as _in
 from .run_dirs import load_sweep_videos
 
 __all__ = ["flow_motion", "SpriteMotion", "sprite_speed", "ToyReadout", "FlowReadout", "READOUTS", "readout_for",
            "MOTION_COND", "sweep_inputs", "motion_readout"]
+
+
+def _tensor(name: str, x, layout: str) -> None:
+    """``x`` must be a torch.Tensor (a numpy array is named with the fix)."""
+    if not isinstance(x, torch.Tensor):
+        fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
+        raise checks.InputTypeError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}{fix}")
+
+
+def _videos5(name: str, x) -> None:
+    """``x`` must be a non-empty ``[B, F, C, H, W]`` tensor."""
+    _tensor(name, x, "[B, F, C, H, W]")
+    if x.ndim != 5:
+        hint = f" For one video use {name}[None]." if x.ndim == 4 else ""
+        raise ValueError(f"{name} must be [B, F, C, H, W], got shape {tuple(x.shape)} (rank {x.ndim}).{hint}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} holds no videos (shape {tuple(x.shape)}): pass at least one")
 
 
 def flow_motion(videos: torch.Tensor, *, value_range=(-1.0, 1.0), upsample: int = 1) -> np.ndarray:
@@ -41,6 +59,8 @@ def flow_motion(videos: torch.Tensor, *, value_range=(-1.0, 1.0), upsample: int 
     """
     from ..metrics import motion_score
 
+    _tensor("videos", videos, "[B, F, C, H, W]")
+    upsample = checks.check_int("upsample", upsample, min=1, fix="(the flow is computed at upsample x the videos' size)")
     h, w = videos.shape[-2:]
     v = videos.detach().float().cpu().clamp(*value_range)
     res = motion_score(v, method="farneback", protocol="svd", reduce="mean",
@@ -65,6 +85,9 @@ class SpriteMotion:
     def __init__(self, ground_truth: torch.Tensor, what: str = "speed", threshold: float = 0.2):
         if what not in ("speed", "displacement"):
             raise ValueError(f"what must be 'speed' or 'displacement', got {what!r}")
+        _videos5("ground_truth", ground_truth)
+        checks.check_finite("ground_truth", ground_truth, "the background is estimated from the ground-truth videos")
+        checks.check_number("threshold", threshold, fix="(excess over the background, in data units)")
         gt = ground_truth.detach().float().cpu()  # [B, F, C, H, W]
         B, Fr, C, H, W = gt.shape
         covered = torch.nn.functional.max_pool2d((gt > _data.THRESHOLD).float().view(B * Fr, C, H, W), 3, 1, 1).view_as(gt) > 0
@@ -75,6 +98,10 @@ class SpriteMotion:
         self.what, self.threshold = what, float(threshold)
 
     def __call__(self, videos: torch.Tensor) -> np.ndarray:
+        _videos5("videos", videos)
+        if tuple(videos.shape[2:]) != tuple(self.background.shape[1:]):
+            raise ValueError(f"videos have frames {tuple(videos.shape[2:])} (C, H, W) but the ground truth's are "
+                             f"{tuple(self.background.shape[1:])}: read videos of the same size")
         v = videos.detach().float().cpu()
         B, N = self.background.shape[0], v.shape[0]
         if N % B:
@@ -87,6 +114,7 @@ class SpriteMotion:
 def sprite_speed(videos: torch.Tensor) -> np.ndarray:
     """Centroid speed (px/frame) of the sprites of generated toy videos (fixed-threshold tracker on
     the clamped videos); NaN where no sprite is found. For one-step predictions use :class:`SpriteMotion`."""
+    _tensor("videos", videos, "[B, F, 1, H, W]")
     return _data.track_sprites(videos.detach().float().cpu().clamp(-1, 1)).speed
 
 
@@ -94,7 +122,11 @@ def fd_with_interval(feats: np.ndarray, ref: np.ndarray) -> tuple[float, float, 
     """``(FD, lo, hi)`` of generated features against reference features, with the 95% bootstrap interval of
     :func:`cilnb.metrics.frechet_interval`."""
     from ..metrics import frechet_distance, frechet_interval
+    from ..metrics.fvd import _features
 
+    f, r = _features(feats, "feats"), _features(ref, "ref")
+    if f.shape[1] != r.shape[1]:
+        raise ValueError(f"feats have {f.shape[1]} features per video but ref has {r.shape[1]}: compute both in the same feature space")
     return (float(frechet_distance(feats, ref)), *frechet_interval(feats, ref))
 
 
@@ -113,6 +145,8 @@ class ToyReadout:
         from .._util import progress_steps
         from ..metrics import video_features
 
+        checks.check_int("n_reference", n_reference, fix="(0: no quality distance, else >= 2)")
+        checks.check_int("data_seed", data_seed, fix="(seed of the reference videos)")
         if n_reference < 0 or n_reference == 1:
             raise ValueError(f"n_reference must be 0 (no quality distance) or >= 2, got {n_reference}")
         self.fd_name = self.fd_name if n_reference else None
@@ -236,6 +270,31 @@ class ToyReadout:
         return finetune_toy_pair(out_dir, **kwargs)
 
 
+#: motion_score arguments a FlowReadout (and the sweep it configures) sets itself
+_SET_BY_READOUT = ("videos", "method", "value_range", "show_progress")
+
+
+def _check_motion_kwargs(motion_kwargs) -> None:
+    """``motion_kwargs`` must be ``None`` or a dict of :func:`cilnb.metrics.motion_score` keyword arguments
+    other than the ones the read-out sets (:data:`_SET_BY_READOUT`)."""
+    import inspect
+
+    from ..metrics import motion_score
+
+    if motion_kwargs is None:
+        return
+    if not isinstance(motion_kwargs, Mapping):
+        raise checks.InputTypeError(f"motion_kwargs must be a dict of motion_score settings such as {{'reduce': 'mean'}}, "
+                                    f"got {type(motion_kwargs).__name__}")
+    allowed = [k for k in inspect.signature(motion_score).parameters if k not in _SET_BY_READOUT]
+    own = [k for k in motion_kwargs if k in _SET_BY_READOUT]
+    if own:
+        raise ValueError(f"motion_kwargs may not set {own}: the read-out sets them (pass the flow method as method=/motion_method=)")
+    unknown = [k for k in motion_kwargs if k not in allowed]
+    if unknown:
+        raise ValueError(f"motion_kwargs has unknown setting(s) {unknown}; motion_score takes {allowed}")
+
+
 class FlowReadout:
     """Videos of a real model: motion is :func:`cilnb.metrics.motion_score` (``method``, SVD protocol;
     ``motion_kwargs`` e.g. ``{"reduce": "mean", "resize": None}``), computed by the sweep as videos
@@ -249,6 +308,8 @@ class FlowReadout:
                  reference: torch.Tensor | None = None, device="auto", batch_size: int = 8):
         if method not in ("farneback", "raft"):
             raise ValueError(f"motion method must be 'farneback' or 'raft', got {method!r}")
+        _check_motion_kwargs(motion_kwargs)
+        batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per I3D batch)")
         self.method, self.kwargs = method, dict(motion_kwargs or {})
         self.sweep_motion = (method, self.kwargs)
         reduce = self.kwargs.get("reduce", "sum")
@@ -391,6 +452,8 @@ MOTION_COND = {"toy": ToyReadout.motion_cond, **FlowReadout.motion_conds}
 
 def readout_for(model: str) -> type:
     """The read-out class of the model named ``model``: :class:`ToyReadout` for ``"toy"``, else :class:`FlowReadout`."""
+    if not isinstance(model, str):
+        raise checks.InputTypeError(f"model must be a model name such as 'toy' or 'svd', got {model!r} ({type(model).__name__})")
     return READOUTS.get(model, FlowReadout)
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import checks as _checks
+
 __all__ = ["Verdict", "leakage", "start_time", "timenoise_motion", "motion_control", "motion_protocol", "proposition1",
            "timenoise_sampler", "config_name", "has_fd", "probe_verdict", "sweep_verdict", "table1_verdict",
            "motion_control_verdict", "remedy_table2", "start_on_one_image"]
@@ -59,6 +61,17 @@ class Verdict:
 # ----------------------------------------------------------------------------------------------
 # comparisons shared by the verdicts
 # ----------------------------------------------------------------------------------------------
+
+
+def _table(name: str, df, columns, what: str, *, empty_ok: bool = False) -> None:
+    """``df`` must be a DataFrame holding ``columns`` (and rows, unless ``empty_ok``); ``what`` says which table to pass."""
+    if not isinstance(df, pd.DataFrame):
+        raise _checks.InputTypeError(f"{name} must be a pandas DataFrame ({what}), got {type(df).__name__}")
+    missing = [c for c in columns if c not in df]
+    if missing:
+        raise ValueError(f"{name} lacks the columns {missing}: pass {what}")
+    if not empty_ok and df.empty:
+        raise ValueError(f"{name} is empty (no rows): pass {what} with the run's rows")
 
 
 def has_fd(summary: pd.DataFrame) -> bool:
@@ -100,6 +113,7 @@ def _column_versus(a, b, col: str) -> str:
 
 def config_name(model: str, M: float, init: str) -> str:
     """``"base"``, ``"base + Analytic-Init M=0.8"``, ``"base M=0.8 (N(0,I))"``."""
+    _checks.check_number("M", M, fix="(the start time, normalised: 1 = T)")
     if M >= 1 and init == "standard":
         return model
     return f"{model} + Analytic-Init M={M:g}" if init == "analytic" else f"{model} M={M:g} (N(0,I))"
@@ -119,6 +133,13 @@ def leakage(table: pd.DataFrame, column: str, *, model: str, t_high: float = 0.9
     Reasons: the judgement on ``model``, every model's mean ``column`` at ``t >= t_high``, and
     ``recommendation`` (the sentence of :func:`cilnb.experiments.recommend_start`) when given.
     ``holds`` is ``None`` when no finite ``column`` exists at those t. Shown in notebooks/leakage_probe.ipynb."""
+    if not isinstance(column, str):
+        raise _checks.InputTypeError(f"column must be the name of a motion-retention column, got {column!r}")
+    _table("table", table, ["model", "t", "video", column], "the table of cilnb.experiments.run_probe")
+    if model not in set(table.model):
+        raise ValueError(f"model {model!r} is not in the table (its models: {list(dict.fromkeys(table.model))}): pass one of them")
+    _checks.check_number("t_high", t_high, fix="(normalised time, e.g. 0.9)")
+    _checks.check_number("marked", marked, fix="(a retention fraction, e.g. 0.75)")
     claim = "Claim 1: at large t the one-step prediction keeps markedly less motion than the ground truth"
     sub = table[(table.model == model) & (table.t >= t_high)].groupby("video")[column].mean().dropna()
     if sub.empty:
@@ -151,6 +172,8 @@ def start_time(summary: pd.DataFrame) -> Verdict:
     toy's sprite stability, for information. Parts that need a quality distance say so when there is
     none. ``holds``: every judged part of (a)-(c) holds (``None`` when none could be judged).
     Shown in notebooks/m_sweep.ipynb."""
+    _table("summary", summary, ["M", "init", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"],
+           "the summary of cilnb.experiments.sample_grid")
     out, parts = [], []
     fd = has_fd(summary)
     ana = summary[summary.init == "analytic"].sort_values("M")
@@ -237,10 +260,9 @@ def _paired_column(per_video: pd.DataFrame | None, a: str, b: str, col: str) -> 
     ref, cand = top[top.model == a], top[top.model == b]
     if ref.empty or cand.empty:
         return None
-    try:
-        r = paired_agreement(ref, cand, [col], keys=("M", "init"), pair_on=("image", "seed")).iloc[0]
-    except ValueError:  # no shared (image, seed): the line says "difference" (unpaired), as before
+    if ref[["image", "seed"]].merge(cand[["image", "seed"]]).empty:  # no shared (image, seed): "difference" (unpaired), as before
         return None
+    r = paired_agreement(ref, cand, [col], keys=("M", "init"), pair_on=("image", "seed")).iloc[0]
     return (float(r["diff"]), float(r.diff_se), int(r.n)) if r.n > 1 else None
 
 
@@ -262,10 +284,23 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
     image by image (both sample each image from the same noise), else it is unpaired.
     Shown in notebooks/timenoise_training.ipynb."""
     claim = "Claim 3: TimeNoise fine-tuning gives more motion than naive fine-tuning"
+    _table("summary", summary, ["model", "M", "init", "motion", "motion_sem", "gt_motion", "motion_name", "first_frame_psnr"],
+           "the summary of cilnb.experiments.compare_models", empty_ok=True)
+    if per_video is not None:
+        _table("per_video", per_video, ["model", "M", "init", "image", "seed"],
+               "the per-video table compare_models returns first (or per_video=None for an unpaired comparison)")
     pick = lambda m: summary[(summary.model == m) & (summary.M == summary.M.max()) & (summary.init == "standard")]
     a, b = pick(naive), pick(timenoise)
     if a.empty or b.empty:
-        return Verdict(claim, None, [f"need both {naive!r} and {timenoise!r} at M = T with standard noise to judge Claim 3"])
+        return Verdict(claim, None, [f"need both {naive!r} and {timenoise!r} at M = T with standard noise to judge Claim 3 "
+                                     f"(the summary's models: {list(dict.fromkeys(summary.model))})"])
+    if per_video is not None:
+        top = per_video[(per_video.M == per_video.M.max()) & (per_video.init == "standard")]
+        lacking = [m for m in (naive, timenoise) if not (top.model == m).any()]
+        if lacking:
+            raise ValueError(f"per_video has no videos of {lacking} at M = T with standard noise (its models: "
+                             f"{list(dict.fromkeys(per_video.model))}): pass the per-video table of the same compare_models run, "
+                             "or per_video=None for an unpaired comparison")
     a, b = a.iloc[0], b.iloc[0]
     dm, band, what = _difference(a, b, "motion", _paired_column(per_video, naive, timenoise, "motion"))
     more = _versus(dm, band) == "better"
@@ -298,6 +333,8 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     motion is below its input (mean of output - input below -2 s.e. over images); each fix lowers the
     motion-score error (mean paired difference of per-image errors against the first, beyond 2 s.e.).
     ``holds``: both. Shown in notebooks/motion_control.ipynb."""
+    _table("df", df, ["model", "M", "init", "image", "input_motion", "output_motion", "error"],
+           "the table of cilnb.experiments.motion_control")
     groups = list(df.groupby(["model", "M", "init"], sort=False))
     (name0, M0, i0), g0 = groups[0]
     g0 = g0.set_index("image")
@@ -376,6 +413,8 @@ def proposition1(table, rtol: float = 1e-4) -> Verdict:
     Shown in notebooks/analytic_init.ipynb."""
     from ..analytic_init import check_prop1
 
+    _table("table", table, ["kl_baseline", "kl_analytic"], "the table of cilnb.analytic_init.kl_table")
+    _checks.check_number("rtol", rtol, lo=0, lo_open=True, fix="(relative tolerance of the numeric argmin, e.g. 1e-4)")
     v = check_prop1(table, rtol)
     return Verdict("Proposition 1: Eq. (5) minimises KL(q_M || p) over isotropic Gaussians", v["holds"], [
         f"analytic KL <= standard KL at all {v['n']} (schedule, M) points (smallest gap {v['min_gap']:.3g} nats): {v['kl_ok']}",
@@ -389,6 +428,9 @@ def timenoise_sampler(checks, p_min: float = 1e-3) -> Verdict:
     the sampler matches the density and puts more noise at larger t. Shown in notebooks/timenoise.ipynb."""
     from ..timenoise import check_verdict
 
+    _table("checks", checks, ["t", "n", "ks_p", "mu", "logit_mean", "logit_std", "median_beta"],
+           "the table of cilnb.timenoise.check_samples")
+    _checks.check_number("p_min", p_min, lo=0, hi=1, fix="(smallest KS p-value accepted, e.g. 1e-3)")
     v = check_verdict(checks, p_min)
     return Verdict("TimeNoise: logit(beta_s/beta_m) ~ N(mu(t), 1) puts high noise at large t", v["holds"], [
         f"sampler matches Eq. (6) at every t (KS p >= {v['min_ks_p']:.3g}): {v['ks_ok']}",
@@ -456,7 +498,10 @@ def start_on_one_image(base, early, M: float, init: str) -> Verdict:
     seeds are compared unpaired. One image and a few seeds decide little; ``holds`` is ``None`` with
     fewer than two seeds.
     """
+    _checks.check_number("M", M, fix="(the start time of early, normalised: 1 = T)")
     a, b = np.asarray(early.motion, float), np.asarray(base.motion, float)
+    if not (len(a) and len(b)):
+        raise ValueError(f"base and early need at least one seed each, got {len(b)} and {len(a)} motion value(s): sample with seeds")
     key = lambda r: (r.settings.get("i"), r.settings.get("seed"))
     if len(a) == len(b) and base.settings and key(base) == key(early):
         from .agreement import paired_difference

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from .._util import progress, resolve_device
 from . import videos as _videos
 
@@ -259,9 +261,7 @@ def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, par
 
     p = dict(FARNEBACK_DEFAULTS)
     if params:
-        unknown = set(params) - set(p)
-        if unknown:
-            raise ValueError(f"unknown farneback_params {sorted(unknown)}; known: {sorted(p)}")
+        check_farneback_params(params)
         p.update(params)
     gray = (_videos.to_gray(frames.float().cpu()) * 255.0).numpy().astype(np.float32)
     out = np.empty((len(i1), 2, *gray.shape[-2:]), dtype=np.float32)
@@ -270,6 +270,27 @@ def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, par
                                             p["iterations"], p["poly_n"], p["poly_sigma"], p["flags"])
         out[k] = flow.transpose(2, 0, 1)
     return torch.from_numpy(out)
+
+
+_FARNEBACK_INTS = ("levels", "winsize", "iterations", "poly_n", "flags")
+
+
+def check_farneback_params(params) -> None:
+    """Raise a clear error unless ``params`` is ``None`` or a dict of :data:`FARNEBACK_DEFAULTS` keys with values
+    of OpenCV's types (ints for ``levels, winsize, iterations, poly_n, flags``, real numbers for the rest)."""
+    if params is None:
+        return
+    if not isinstance(params, Mapping):
+        raise checks.InputTypeError(f"farneback_params must be a dict such as {{'levels': 3}} (keys {sorted(FARNEBACK_DEFAULTS)}), "
+                                    f"got {type(params).__name__}")
+    unknown = set(params) - set(FARNEBACK_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown farneback_params {sorted(unknown, key=str)}; known: {sorted(FARNEBACK_DEFAULTS)}")
+    for k, v in params.items():
+        if k in _FARNEBACK_INTS:
+            checks.check_int(f"farneback_params[{k!r}]", v, min=0, fix="(cv2.calcOpticalFlowFarneback takes an int)")
+        else:
+            checks.check_number(f"farneback_params[{k!r}]", v, lo=0, lo_open=True, fix="(cv2.calcOpticalFlowFarneback takes a number)")
 
 
 class FlowEngine:
@@ -282,6 +303,7 @@ class FlowEngine:
         if isinstance(num_flow_updates, bool) or not isinstance(num_flow_updates, int) or num_flow_updates < 1:
             raise ValueError(f"num_flow_updates must be a positive int, got {num_flow_updates!r}")
         pairs_per_batch(batch_size)  # checked before any weights are read
+        check_farneback_params(farneback_params)
         self.method, self.num_flow_updates, self.farneback_params = method, num_flow_updates, farneback_params
         self.batch_size = batch_size
         self.device = resolve_device(device) if method == "raft" else torch.device("cpu")

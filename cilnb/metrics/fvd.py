@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import checks
 from .._util import data_dir, progress, resolve_device
 from . import videos as _videos
 
@@ -28,19 +29,46 @@ I3D_KWARGS = dict(rescale=True, resize=True, return_features=True)
 def _features(x, name: str) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().double().numpy()
-    x = np.asarray(x, dtype=np.float64)
+    if x is None or isinstance(x, (str, bytes)):
+        raise checks.InputTypeError(f"{name} must be [N, D] features (a numpy array or tensor of numbers), got {type(x).__name__}")
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise checks.InputTypeError(f"{name} must be [N, D] features (a numpy array or tensor of numbers), got {type(x).__name__} ({exc})") from None
     if x.ndim != 2:
         raise ValueError(f"{name} must be [N, D] features, got shape {x.shape}")
     if x.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 samples for a covariance, got {x.shape[0]}")
+    if x.shape[1] < 1:
+        raise ValueError(f"{name} has 0 features per sample (shape {x.shape}): pass [N, D] features with D >= 1")
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def _stat_array(x, name: str, ndim: int) -> np.ndarray:
+    """``x`` as a finite float64 array of ``ndim`` dims (a mean ``[D]``, 1; a covariance ``[D, D]``, 2), or a clear error."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    if x is None or isinstance(x, (str, bytes)):
+        raise checks.InputTypeError(f"{name} must be a numpy array or tensor of numbers, got {type(x).__name__}")
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise checks.InputTypeError(f"{name} must be a numpy array or tensor of numbers, got {type(x).__name__} ({exc})") from None
+    x = np.atleast_2d(x) if ndim == 2 else x
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains {int((~np.isfinite(x)).sum())} non-finite value(s) (NaN or inf): "
+                         "compute the statistics from finite features (gaussian_stats)")
     return x
 
 
 def gaussian_stats(feats, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``[D]`` and covariance ``[D, D]`` (float64, ``ddof=1``: unbiased, as ``np.cov``) of ``[N, D]`` features."""
     x = _features(feats, "feats")
+    checks.check_int("ddof", ddof, min=0, fix="(delta degrees of freedom of the covariance: 1 unbiased, 0 maximum likelihood)")
+    if ddof >= x.shape[0]:
+        raise ValueError(f"ddof={ddof} needs more than {ddof} samples, got {x.shape[0]}: use ddof=1 (unbiased) or pass more samples")
     return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof))
 
 
@@ -51,8 +79,8 @@ def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
     PSD matrix ``S_a^{1/2} S_b S_a^{1/2}`` (same spectrum as ``S_a S_b``), which avoids the complex
     round-off of ``scipy.linalg.sqrtm``; negative round-off eigenvalues are clipped at 0.
     """
-    mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
-    sa, sb = np.atleast_2d(np.asarray(sigma_a, np.float64)), np.atleast_2d(np.asarray(sigma_b, np.float64))
+    mu_a, mu_b = _stat_array(mu_a, "mu_a", 1), _stat_array(mu_b, "mu_b", 1)
+    sa, sb = _stat_array(sigma_a, "sigma_a", 2), _stat_array(sigma_b, "sigma_b", 2)
     if mu_a.shape != mu_b.shape or sa.shape != sb.shape or sa.shape != (mu_a.size, mu_a.size):
         raise ValueError(f"shape mismatch: mu {mu_a.shape} / {mu_b.shape}, sigma {sa.shape} / {sb.shape}")
     w, V = np.linalg.eigh((sa + sa.T) / 2)
@@ -74,13 +102,17 @@ def frechet_distance(feats_a, feats_b) -> float:
     return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b))
 
 
-def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level) -> None:
+def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level, seed) -> None:
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int):
+        raise checks.InputTypeError(f"n_boot must be an int >= 10, got {n_boot!r} ({type(n_boot).__name__})")
+    if n_boot < 10:
         raise ValueError(f"n_boot must be an int >= 10, got {n_boot!r}")
+    level = checks.check_number("level", level, fix="(in (0, 1), e.g. 0.95 for a 95% interval)")
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+        raise ValueError(f"level must be in (0, 1) (e.g. 0.95 for a 95% interval), got {level}")
+    checks.check_int("seed", seed, min=0, fix="(the bootstrap's numpy seed; None is refused so that intervals are reproducible)")
 
 
 def _centred_bootstrap(stat, n: int, n_boot: int, level: float, seed: int) -> tuple[float, float, float]:
@@ -103,7 +135,7 @@ def frechet_interval(feats_a, feats_b, *, n_boot: int = 200, level: float = 0.95
     estimate ``median(replicates) - FD`` and clipped at 0: it is centred on the estimate.
     """
     a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
-    _check_bootstrap(a, b, n_boot, level)
+    _check_bootstrap(a, b, n_boot, level, seed)
     mu_b, sig_b = gaussian_stats(b)
     _, lo, hi = _centred_bootstrap(lambda rows: frechet_distance_from_stats(*gaussian_stats(a[rows]), mu_b, sig_b),
                                    a.shape[0], n_boot, level, seed)
@@ -125,7 +157,7 @@ def frechet_difference(feats_a, feats_c, feats_b, *, n_boot: int = 200, level: f
     a, c, b = _features(feats_a, "feats_a"), _features(feats_c, "feats_c"), _features(feats_b, "feats_b")
     if a.shape != c.shape:
         raise ValueError(f"paired sets need the same shape (row i of each from the same image and noise), got {a.shape} and {c.shape}")
-    _check_bootstrap(a, b, n_boot, level)
+    _check_bootstrap(a, b, n_boot, level, seed)
     mu_b, sig_b = gaussian_stats(b)
 
     def diff(rows) -> float:

@@ -323,6 +323,8 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
         cond = hsv[torch.arange(B), idx]
         exclude = idx
     d = (hsv - cond[:, None]).abs().mean(dim=(2, 3, 4))  # [B, F]
+    if d_max is not None:
+        checks.check_number("d_max", d_max, fix="(the largest d^i of the reference set; None: this set's)")
     dm = float(d.max()) if d_max is None else float(d_max)
     if not np.isfinite(dm) or dm < 0:
         raise ValueError(f"d_max must be a finite non-negative number, got {d_max!r}")

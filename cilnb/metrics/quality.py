@@ -7,9 +7,11 @@ Shown in notebooks/motion_metrics.ipynb.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from . import videos as _videos
 from .flow import FlowEngine
 from .motion import iter_flows
@@ -51,8 +53,33 @@ def align_psnr(videos, images) -> torch.Tensor:
     (``results.jsonl``) holds and a resumed sweep would mix the two (``tests/test_metrics_toy_quality.py`` checks both).
     Written into every sweep row by :mod:`cilnb.runs`.
     """
+    _check_align(videos, images)
     mse = (videos[:, 0].float().clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
     return 10 * (4.0 / mse.clamp(min=1e-12)).log10()
+
+
+def _check_align(videos, images) -> None:
+    """:func:`align_psnr`'s inputs: float tensors, videos ``[B, F, C, H, W]``, images that broadcast to frame 0
+    ``[B, C, H, W]``, finite images (a generated video may hold NaN: its PSNR is NaN, which the sweeps record as missing)."""
+    for name, x, layout in (("videos", videos, "[B, F, C, H, W]"), ("images", images, "[B, C, H, W]")):
+        if not isinstance(x, torch.Tensor):
+            fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
+            raise checks.InputTypeError(f"{name} must be a torch.Tensor {layout} in [-1, 1], got {type(x).__name__}{fix}")
+        if not x.is_floating_point():
+            how = f" (0..255 pixels? use {name}.float() / 127.5 - 1)" if x.dtype == torch.uint8 else ""
+            raise checks.InputTypeError(f"{name} has dtype {x.dtype}; align_psnr reads float frames in [-1, 1]{how}")
+    if videos.ndim != 5:
+        hint = " For one video use videos[None]." if videos.ndim == 4 else ""
+        raise ValueError(f"videos must be [B, F, C, H, W], got shape {tuple(videos.shape)} (rank {videos.ndim}).{hint}")
+    frame0 = tuple(videos[:, 0].shape)
+    try:
+        ok = tuple(torch.broadcast_shapes(tuple(images.shape), frame0)) == frame0
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"images {tuple(images.shape)} do not match the videos' frame 0 {frame0}: "
+                         "give one conditional image [B, C, H, W] per video, of the videos' channels and size")
+    checks.check_finite("images", images)
 
 
 def _gauss(window: int, sigma: float) -> torch.Tensor:
@@ -67,6 +94,8 @@ def ssim(a, b, *, value_range=(0.0, 1.0), window: int = 11, sigma: float = 1.5) 
     Gaussian window ``window``/``sigma`` (11/1.5), ``K1 = 0.01``, ``K2 = 0.03``, data range 1, statistics
     over 'valid' windows only (no padding), mean over channels and positions.
     """
+    window = checks.check_int("window", window, min=1, fix="(side of the Gaussian window in pixels; 11 is the usual)")
+    sigma = checks.check_number("sigma", sigma, lo=0, lo_open=True, fix="(std of the Gaussian window in pixels; 1.5 is the usual)")
     x, y = _pair(a, b, value_range)
     if min(x.shape[-2:]) < window:
         raise ValueError(f"images of {tuple(x.shape[-2:])} are smaller than the SSIM window {window}")
@@ -91,6 +120,7 @@ def condition_alignment(videos, cond_images, *, value_range=(0.0, 1.0), frame: i
     ``{"psnr": [B], "ssim": [B]}``. Shown in notebooks/motion_metrics.ipynb.
     """
     v = _videos.check_videos(videos, value_range, min_frames=1)
+    frame = checks.check_int("frame", frame, fix="(the index of the frame compared with the conditional image)")
     if not -v.shape[1] <= frame < v.shape[1]:
         raise ValueError(f"frame={frame} is out of range for {v.shape[1]} frames")
     first = v[:, frame]

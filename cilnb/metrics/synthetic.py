@@ -11,6 +11,9 @@ import math
 import numpy as np
 import torch
 
+from .. import checks
+from . import videos as _videos
+
 __all__ = ["texture", "synthetic_translation_video", "synthetic_rotation_video", "synthetic_motion_set",
            "true_per_pair", "true_motion_score"]
 
@@ -30,6 +33,10 @@ def texture(x: np.ndarray, y: np.ndarray, *, channels: int = 3, seed: int = 0, n
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
+    checks.check_int("n_waves", n_waves, min=1, fix="(plane waves summed per channel)")
+    _pair("wavelengths", wavelengths, positive=True)
+    if wavelengths[0] > wavelengths[1]:
+        raise ValueError(f"wavelengths must be (shortest, longest) in pixels, got {wavelengths!r}")
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(channels):
@@ -40,10 +47,21 @@ def texture(x: np.ndarray, y: np.ndarray, *, channels: int = 3, seed: int = 0, n
     return np.stack(out).astype(np.float32)
 
 
+def _pair(name: str, value, *, positive: bool = False) -> None:
+    """``value`` must be a pair of finite real numbers (each > 0 when ``positive``)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
+        raise checks.InputTypeError(f"{name} must be a pair of numbers, got {value!r}")
+    for i, v in enumerate(value):
+        checks.check_number(f"{name}[{i}]", v, lo=0 if positive else None, lo_open=positive)
+
+
 def _check(n_frames, size, channels):
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
         raise ValueError(f"n_frames must be a positive int, got {n_frames!r}")
-    if len(size) != 2 or min(size) < 1:
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)):
+        raise checks.InputTypeError(f"size must be (H, W) with positive ints, e.g. (128, 128), got {size!r}")
+    if min(size) < 1:
         raise ValueError(f"size must be (H, W) with positive ints, got {size!r}")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
@@ -58,6 +76,7 @@ def synthetic_translation_video(n_frames: int = 8, size: tuple[int, int] = (128,
     flow ``(u, v) = (dx, dy)`` everywhere. ``velocity=(0, 0)`` is a static video.
     """
     _check(n_frames, size, channels)
+    _pair("velocity", velocity)
     dy, dx = float(velocity[0]), float(velocity[1])
     ys, xs = np.meshgrid(np.arange(size[0], dtype=np.float64), np.arange(size[1], dtype=np.float64), indexing="ij")
     frames = [texture(xs - t * dx, ys - t * dy, channels=channels, seed=seed, **texture_kw) for t in range(n_frames)]
@@ -75,6 +94,9 @@ def synthetic_rotation_video(n_frames: int = 8, size: tuple[int, int] = (128, 12
     ``R(theta)(p - c) - (p - c)``, magnitude ``2 |p - c| sin(theta / 2)``.
     """
     _check(n_frames, size, channels)
+    checks.check_number("degrees_per_frame", degrees_per_frame)
+    if center is not None:
+        _pair("center", center)
     cy, cx = center if center is not None else ((size[0] - 1) / 2, (size[1] - 1) / 2)
     th = math.radians(float(degrees_per_frame))
     ys, xs = np.meshgrid(np.arange(size[0], dtype=np.float64), np.arange(size[1], dtype=np.float64), indexing="ij")
@@ -92,11 +114,20 @@ def synthetic_rotation_video(n_frames: int = 8, size: tuple[int, int] = (128, 12
     return torch.from_numpy(np.stack(frames)), flow
 
 
+def _check_flow(flow, *, exact_rank: bool) -> None:
+    layout = "[P, 2, H, W]" if exact_rank else "[..., P, 2, H, W]"
+    if not isinstance(flow, torch.Tensor):
+        raise checks.InputTypeError(f"flow must be a torch.Tensor {layout} (u, v in pixels), got {type(flow).__name__}")
+    if (flow.ndim != 4 if exact_rank else flow.ndim < 4) or flow.shape[-3] != 2:
+        raise ValueError(f"flow must be {layout} (u, v in pixels), got shape {tuple(flow.shape)}")
+
+
 def true_motion_score(flow: torch.Tensor, reduce: str = "sum") -> float:
     """SVD-protocol score of a known flow ``[P, 2, H, W]`` at its own size (spatial mean magnitude, ``reduce`` over pairs)."""
-    per_pair = torch.linalg.vector_norm(flow.double(), dim=1).flatten(1).mean(1)
     if reduce not in ("sum", "mean"):
         raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+    _check_flow(flow, exact_rank=True)
+    per_pair = torch.linalg.vector_norm(flow.double(), dim=1).flatten(1).mean(1)
     return float(per_pair.sum() if reduce == "sum" else per_pair.mean())
 
 
@@ -107,7 +138,14 @@ def synthetic_motion_set(speeds=(0.0, 0.5, 1.0, 2.0, 4.0), rotation_deg: float |
     texture) plus, unless ``rotation_deg`` is None, one rotation. Returns ``(videos [B, F, C, H, W] in
     [0, 1], flows [B, F-1, 2, H, W], labels)``. Shown in notebooks/motion_metrics.ipynb.
     """
-    a = math.radians(direction_deg)
+    speeds = checks.check_sequence("speeds", speeds, fix="e.g. speeds=(0.0, 1.0, 2.0) (px/frame)")
+    for i, sp in enumerate(speeds):
+        checks.check_number(f"speeds[{i}]", sp, fix="(px/frame)")
+    if rotation_deg is not None:
+        checks.check_number("rotation_deg", rotation_deg, fix="(degrees per frame, or None for no rotation)")
+    if not speeds and rotation_deg is None:
+        raise ValueError("synthetic_motion_set got no speeds and rotation_deg=None: give at least one speed or a rotation")
+    a = math.radians(checks.check_number("direction_deg", direction_deg))
     vids, flows, labels = [], [], []
     for sp in speeds:
         v, f = synthetic_translation_video(n_frames, size, (float(sp) * math.sin(a), float(sp) * math.cos(a)),
@@ -126,6 +164,8 @@ def synthetic_motion_set(speeds=(0.0, 0.5, 1.0, 2.0, 4.0), rotation_deg: float |
 def true_per_pair(flow: torch.Tensor, resize: tuple[int, int] | None = None) -> torch.Tensor:
     """Spatial mean magnitude per pair (float64 ``[..., P]``) of known flows ``[..., P, 2, H, W]``, optionally
     as measured after resizing the frames to ``resize = (H', W')`` (u scaled by W'/W, v by H'/H)."""
+    _check_flow(flow, exact_rank=False)
+    _videos.check_size(resize)
     f = flow.double()
     if resize is not None:
         h, w = f.shape[-2:]

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from .. import data as _data
 
 __all__ = ["video_features", "standardised_features", "frechet_to_reference", "frechet_to_reference_ci"]
@@ -34,13 +35,18 @@ __all__ = ["video_features", "standardised_features", "frechet_to_reference", "f
 _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64).view(1, 1, 3, 3)
 
 
-def _check(videos: torch.Tensor) -> torch.Tensor:
-    if not torch.is_tensor(videos) or videos.ndim != 5 or videos.shape[2] != 1:
-        raise ValueError(f"videos must be a [N, F, 1, H, W] tensor (toy layout), got {getattr(videos, 'shape', type(videos))}")
+def _check(videos: torch.Tensor, name: str = "videos") -> torch.Tensor:
+    if not torch.is_tensor(videos):
+        fix = f": pass torch.from_numpy({name})" if isinstance(videos, np.ndarray) else ""
+        raise checks.InputTypeError(f"{name} must be a [N, F, 1, H, W] torch.Tensor (toy layout), got {type(videos).__name__}{fix}")
+    if videos.ndim != 5 or videos.shape[2] != 1:
+        raise ValueError(f"{name} must be a [N, F, 1, H, W] tensor (toy layout), got {getattr(videos, 'shape', type(videos))}")
+    if videos.shape[0] == 0:
+        raise ValueError(f"{name} holds no videos (shape {tuple(videos.shape)}): pass at least one")
     if videos.shape[1] < 2:
-        raise ValueError("videos need at least 2 frames")
+        raise ValueError(f"{name} need at least 2 frames")
     if not bool(torch.isfinite(videos).all()):
-        raise ValueError("videos contain NaN or inf")
+        raise ValueError(f"{name} contain NaN or inf")
     return videos.detach().to("cpu", torch.float64)
 
 
@@ -69,16 +75,42 @@ def standardised_features(videos: torch.Tensor, reference) -> tuple[np.ndarray, 
     """Features of ``videos`` and of ``reference`` (videos or features), standardised by the reference:
     a fixed affine map, so every feature counts in units of its real spread. The space every toy FD is
     computed in (feed both to :func:`cilnb.metrics.frechet_distance` and its intervals)."""
-    ref = reference if isinstance(reference, np.ndarray) else video_features(reference)
+    if isinstance(reference, np.ndarray):
+        ref = reference
+        if ref.ndim != 2:
+            raise ValueError(f"reference features must be [M, D] (video_features of the reference videos), got shape {ref.shape}")
+        if not np.issubdtype(ref.dtype, np.number) or np.issubdtype(ref.dtype, np.complexfloating):
+            raise checks.InputTypeError(f"reference features must be real numbers, got dtype {ref.dtype}")
+        if not np.isfinite(ref).all():
+            raise ValueError(f"reference features contain {int((~np.isfinite(ref)).sum())} non-finite value(s) (NaN or inf): "
+                             "compute them with video_features of finite videos")
+    elif torch.is_tensor(reference) and reference.ndim == 2:
+        raise checks.InputTypeError("reference features must be a numpy array [M, D] (reference.numpy()), or pass the reference videos")
+    else:
+        _check(reference, "reference")  # named in its errors; the features read the tensor as given
+        ref = video_features(reference)
+    if ref.shape[0] < 2:
+        raise ValueError(f"reference has {ref.shape[0]} video(s); standardising by its spread needs at least 2")
+    feats = video_features(videos)
+    if feats.shape[1] != ref.shape[1]:
+        raise ValueError(f"reference has {ref.shape[1]} features per video but videos of {videos.shape[1]} frames have "
+                         f"{feats.shape[1]} (16 + 4F + 4): use reference videos (or their features) with the same frame count")
     mu, sd = ref.mean(0), ref.std(0)
     sd = np.where(sd > 1e-8, sd, 1.0)
-    return (video_features(videos) - mu) / sd, (ref - mu) / sd
+    return (feats - mu) / sd, (ref - mu) / sd
+
+
+def _two_videos(videos) -> None:
+    v = _check(videos)
+    if v.shape[0] < 2:
+        raise ValueError(f"videos has {v.shape[0]} video(s); a Fréchet distance needs at least 2 (a covariance): pass more videos")
 
 
 def frechet_to_reference(videos: torch.Tensor, reference: torch.Tensor | np.ndarray) -> float:
     """Fréchet distance between :func:`video_features` of ``videos`` and of ``reference`` (videos or features)."""
     from .fvd import frechet_distance
 
+    _two_videos(videos)
     return float(frechet_distance(*standardised_features(videos, reference)))
 
 
@@ -89,5 +121,6 @@ def frechet_to_reference_ci(videos: torch.Tensor, reference: torch.Tensor | np.n
     fades or splits (area variation tens of reference spreads away) can dominate the distance."""
     from .fvd import frechet_distance, frechet_interval
 
+    _two_videos(videos)
     a, b = standardised_features(videos, reference)
     return (float(frechet_distance(a, b)), *frechet_interval(a, b, n_boot=n_boot, seed=seed))

@@ -30,6 +30,7 @@ import dataclasses
 import types
 import typing
 
+from ..checks import InputTypeError
 from .base import Compose, Context, NoRemedy, Remedy, derive_seed, per_sample_normal
 from .conditioning import ALG, CondNoise, alg_switch_time
 from .filters import FILTERS, freq_filter, freq_mix, lowpass_image
@@ -77,7 +78,10 @@ def build(name, **settings) -> Remedy:
             raise ValueError(f"a remedy spec is {{'name': ..., 'settings': {{...}}}}, got keys {sorted(name)}")
         sett = dict(name.get("settings") or {})
         if name["name"] == "compose":
-            return Compose(tuple(build(s) for s in sett.get("remedies", [])))
+            members = sett.get("remedies", [])
+            if isinstance(members, (str, dict)) or not isinstance(members, (list, tuple)):
+                raise InputTypeError(f"a compose spec's settings['remedies'] must be a list of remedy specs, got {members!r}")
+            return Compose(tuple(build(s) for s in members))
         return build(name["name"], **sett)
     if isinstance(name, str) and "+" in name:
         return _build_combo(name, settings)
@@ -159,6 +163,8 @@ def from_cli(name: str, args=()) -> Remedy:
     Each ``k=v`` is read as the setting's type (int, float, str, bool; ``none`` for optional
     settings). For a combination ``"alg+analytic_init"`` a key names its member when ambiguous
     (``alg.until=0.2``). This is what ``--remedy NAME --remedy-arg k=v`` passes through."""
+    if isinstance(args, (str, bytes)):
+        raise InputTypeError(f"args must be a list of 'key=value' strings, got the string {args!r}: pass [{args!r}]")
     names = [n.strip() for n in str(name).split("+")]
     hints = {n: typing.get_type_hints(_cls(n)) for n in names}
     settings = {}

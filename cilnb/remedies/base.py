@@ -31,12 +31,17 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .. import checks
+
 __all__ = ["Remedy", "Context", "Compose", "derive_seed", "per_sample_normal", "run"]
 
 
 def derive_seed(seed: int, tag: str) -> int:
     """A 63-bit seed for the draws tagged ``tag`` of the sample seeded ``seed`` (NumPy ``SeedSequence``;
     independent of the sample's own stream and of other tags)."""
+    checks.check_int("seed", seed, fix="(the sample's noise seed)")
+    if not isinstance(tag, str):
+        raise checks.InputTypeError(f"tag must be a string naming the draw (e.g. 'cond_noise'), got {tag!r} ({type(tag).__name__})")
     ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, zlib.crc32(tag.encode())])
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
@@ -47,6 +52,16 @@ def per_sample_normal(seeds: Sequence[int], shape: Sequence[int], tag: str | Non
     :func:`derive_seed` ``(seeds[b], tag)``."""
     from ..sampling import per_sample_noise
 
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range, np.ndarray, torch.Tensor)):
+        raise checks.InputTypeError(f"seeds must be a list of int seeds (one per sample), got {seeds!r} ({type(seeds).__name__})")
+    for i, s in enumerate(seeds):
+        checks.check_int(f"seeds[{i}]", s, fix="(one noise seed per sample)")
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (list, tuple, torch.Size)):
+        raise checks.InputTypeError(f"shape must be one sample's shape, a tuple of ints such as (F, C, H, W), got {shape!r}")
+    for i, n in enumerate(shape):
+        checks.check_int(f"shape[{i}]", n, min=0, fix="(one sample's shape)")
+    if tag is not None and not isinstance(tag, str):
+        raise checks.InputTypeError(f"tag must be a string naming the draw or None, got {tag!r} ({type(tag).__name__})")
     if tag is None:
         return per_sample_noise(seeds, shape, dtype=dtype)
     return per_sample_noise([derive_seed(s, tag) for s in seeds], shape, dtype=dtype)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import checks
 from ..denoiser import Cond
 from . import build, compose, resolve
 from .base import Remedy
@@ -38,6 +39,7 @@ PAIRED_COLUMNS = ("motion", "sprite_stability", "first_frame_psnr")
 def default_grid(start: float = 0.9) -> dict[str, Remedy]:
     """label -> remedy: plain sampling, every remedy at its authors' defaults (first of each group),
     and a small sweep of its main knob. ``start``: Analytic-Init's M (the paper: 0.96T/0.92T)."""
+    checks.check_number("start", start, fix="(Analytic-Init's start time M in (0, 1], e.g. 0.9)")
     g: dict[str, Remedy] = {"none": build("none")}
     for M in (0.96, start, 0.8):
         g.setdefault(f"analytic_init M={M:g}", build("analytic_init", start=M))
@@ -98,8 +100,26 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     from .. import experiments, sweep
     from ..sampling import sample
 
+    if not isinstance(remedies, Mapping):
+        raise checks.InputTypeError(f"remedies must be a dict {{label: remedy}} (e.g. cilnb.remedies.default_grid(), or "
+                                    f"{{'none': 'none', 'freeinit': 'freeinit'}}), got {type(remedies).__name__}")
     if not remedies:
         raise ValueError("give at least one remedy (e.g. cilnb.remedies.default_grid())")
+    labels = [str(k) for k in remedies]
+    if len(set(labels)) != len(labels):
+        dup = sorted({k for k in labels if labels.count(k) > 1})
+        raise ValueError(f"remedies has labels that are the same as text {dup} (e.g. 0 and '0'): give every remedy its own label")
+    if not all(hasattr(images, a) for a in ("images", "spec", "names", "columns", "cond")):
+        raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (e.g. cilnb.experiments.toy_images(8)), got {type(images).__name__}")
+    seeds = checks.check_sequence("seeds", seeds, fix="e.g. seeds=[0, 1]")
+    for i, sd in enumerate(seeds):
+        checks.check_int(f"seeds[{i}]", sd, fix="(noise seeds; one list for every remedy)")
+    n_reference = checks.check_int("n_reference", n_reference, min=0, fix="(real videos for the toy's Fréchet distance; 0: none)")
+    if n_reference == 1:
+        raise ValueError("n_reference must be 0 (no quality distance) or >= 2 (the Fréchet distance needs a covariance), got 1")
+    checks.check_int("data_seed", data_seed, fix="(seed of the reference videos)")
+    if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):
+        raise checks.InputTypeError(f"cond_kwargs must be a dict of prepare_condition settings or None, got {type(cond_kwargs).__name__}")
     resolved = {str(k): resolve(v) for k, v in remedies.items()}
     toy = getattr(model, "sample_space", "pixel") == "pixel" and getattr(model, "name", "") == "toy" or images.spec.startswith("toy:")
     pix = images.images.float()
@@ -107,6 +127,9 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("give at least one seed")
+    if toy and n_reference and n_img * len(seeds) < 2:
+        raise ValueError(f"{n_img} image(s) x {len(seeds)} seed(s) give one video per remedy; the Fréchet distance needs at least 2: "
+                         "pass more images or seeds, or n_reference=0 (no quality distance)")
     video_seeds = [s * 100_003 + i for s in seeds for i in range(n_img)]
     idx = torch.arange(n_img).repeat(len(seeds))
     dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
@@ -199,6 +222,7 @@ def paired(cmp: Comparison, baseline: str = "none") -> pd.DataFrame:
     (:func:`cilnb.metrics.frechet_difference`). The baseline's own row is all zeros."""
     from ..metrics import frechet_difference
 
+    _check_comparison(cmp)
     labels = list(dict.fromkeys(cmp.per_video.remedy))
     if baseline not in labels:
         raise ValueError(f"the comparison has no {baseline!r} row to compare against")
@@ -209,9 +233,23 @@ def paired(cmp: Comparison, baseline: str = "none") -> pd.DataFrame:
         for c in cols:
             r[f"{c}_diff"], r[f"{c}_diff_sem"], r["n_pairs"] = _paired_diff(cmp.per_video, label, baseline, c)
         if cmp.features and cmp.reference_features is not None:
+            if len(cmp.features[label]) < 2:
+                raise ValueError(f"remedy {label!r} has {len(cmp.features[label])} video(s); the paired FD difference needs at least 2: "
+                                 "compare more images or seeds")
             r["fd_diff"], r["fd_diff_lo"], r["fd_diff_hi"] = frechet_difference(cmp.features[label], cmp.features[baseline], cmp.reference_features)
         out.append(r)
     return pd.DataFrame(out)
+
+
+def _check_comparison(cmp) -> None:
+    """``cmp`` must be what :func:`compare` returns: per-video rows (remedy, image_index, seed) and a summary (remedy)."""
+    pv, summ = getattr(cmp, "per_video", None), getattr(cmp, "summary", None)
+    if not (isinstance(pv, pd.DataFrame) and isinstance(summ, pd.DataFrame)):
+        raise checks.InputTypeError(f"cmp must be a cilnb.remedies.Comparison (what cilnb.remedies.compare returns), got {type(cmp).__name__}")
+    for name, df, cols in (("per_video", pv, ("remedy", "image_index", "seed")), ("summary", summ, ("remedy",))):
+        missing = [c for c in cols if c not in df]
+        if missing:
+            raise ValueError(f"cmp.{name} lacks the columns {missing}: pass the Comparison that cilnb.remedies.compare returned")
 
 
 def _sign(diff: float, sem: float) -> int:
@@ -233,6 +271,7 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
     cost; then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost;
     FreeInit: about 2x the time) checked on this model. ``helps``: the remedies that raise motion without
     losing quality."""
+    _check_comparison(cmp)
     s = cmp.summary.set_index("remedy")
     if baseline not in s.index:
         raise ValueError(f"the comparison has no {baseline!r} row to compare against")

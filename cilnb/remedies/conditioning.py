@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import checks
 from .base import Context, Remedy
 from .filters import check_cutoff, lowpass_image
 
@@ -20,9 +21,20 @@ def alg_switch_time(ts: torch.Tensor, until: float) -> float:
     """The last grid time ALG conditions on the low-passed image: steps ``i`` with
     ``i / (n - 1) <= until`` (ALG's ``interval`` schedule on the step fraction) are low-passed, so
     the model sees the low-passed ``y`` at every ``t >= ts[i_last]`` and the sharp one below."""
+    _check_until(until)
+    if isinstance(ts, (str, bytes)) or not hasattr(ts, "__len__") or getattr(ts, "ndim", 1) != 1:
+        raise checks.InputTypeError(f"ts must be the sampler's 1-D time grid (e.g. model.schedule.grid(n_steps)), got {type(ts).__name__}"
+                                    + (f" of shape {tuple(ts.shape)}" if hasattr(ts, "shape") else ""))
+    if len(ts) == 0:
+        raise ValueError("ts is empty: pass the sampler's time grid (at least one time)")
     n = len(ts)
     last = int(math.floor(until * max(n - 1, 1) + 1e-9))
     return float(ts[min(last, n - 1)])
+
+
+def _check_until(u) -> None:
+    if isinstance(u, bool) or not isinstance(u, (int, float)) or not math.isfinite(float(u)) or not 0.0 <= float(u) <= 1.0:
+        raise ValueError(f"until (fraction of the steps conditioned on the low-passed image) must lie in [0, 1], got {u!r}")
 
 
 @dataclass(frozen=True)
@@ -48,8 +60,7 @@ class ALG(Remedy):
     def __post_init__(self):
         object.__setattr__(self, "resize_factor", check_cutoff("resize_factor", self.resize_factor))
         u = self.until
-        if isinstance(u, bool) or not isinstance(u, (int, float)) or not math.isfinite(float(u)) or not 0.0 <= float(u) <= 1.0:
-            raise ValueError(f"until (fraction of the steps conditioned on the low-passed image) must lie in [0, 1], got {u!r}")
+        _check_until(u)
         object.__setattr__(self, "until", float(u))
 
     def condition_fn(self, ctx: Context):

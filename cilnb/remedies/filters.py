@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as Fn
 
+from .. import checks
+
 __all__ = ["FILTERS", "check_cutoff", "check_filter_settings", "freq_filter", "freq_mix", "lowpass_image"]
 
 #: FreeInit's filter families.
@@ -80,8 +82,16 @@ def freq_mix(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor) -> torch
     of three transforms) with the mask moved to unshifted order once; in ``low``'s precision
     (float64 stays float64, else float32), returned in ``low``'s dtype. Acts on each sample alone.
     """
+    for name, x in (("low", low), ("high", high), ("mask", mask)):
+        if not isinstance(x, torch.Tensor):
+            raise checks.InputTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}"
+                                        + (f": pass torch.from_numpy({name})" if type(x).__module__ == "numpy" else ""))
     if low.shape != high.shape or low.ndim != 5:
         raise ValueError(f"low and high must be the same [B, F, C, H, W] shape, got {tuple(low.shape)} and {tuple(high.shape)}")
+    F_, C, H, W = low.shape[1:]
+    if mask.ndim != 4 or (mask.shape[0], mask.shape[2], mask.shape[3]) != (F_, H, W) or mask.shape[1] not in (1, C):
+        raise ValueError(f"mask must be [F, 1, H, W] = {(F_, 1, H, W)} for videos {tuple(low.shape)} (freq_filter(F, H, W)), "
+                         f"got {tuple(mask.shape)}")
     work = torch.float64 if low.dtype == torch.float64 else torch.float32
     m = torch.fft.ifftshift(mask.to(low.device, work), dim=(0, 2, 3))  # [F, 1, H, W] -> unshifted frequency order
     h = high.to(work)
@@ -94,6 +104,9 @@ def lowpass_image(images: torch.Tensor, resize_factor: float) -> torch.Tensor:
     folds frames): bilinear antialiased resize to ``round(resize_factor * (H, W))`` and back
     (Choi et al. 2025, arXiv 2506.08456, Sec. 3)."""
     resize_factor = check_cutoff("resize_factor", resize_factor)
+    if not isinstance(images, torch.Tensor):
+        raise checks.InputTypeError(f"images must be a torch.Tensor [B, C, H, W], got {type(images).__name__}"
+                                    + (": pass torch.from_numpy(images)" if type(images).__module__ == "numpy" else ""))
     if images.ndim < 3:
         raise ValueError(f"images must be [B, C, H, W] (or [..., H, W]), got shape {tuple(images.shape)}")
     if resize_factor == 1.0:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import checks
 from .base import Context, Remedy, analytic_params
 from .filters import check_filter_settings, freq_filter, freq_mix
 
@@ -91,12 +92,18 @@ class FrameInit(Remedy):
         return freq_mix(a * static + s * ctx.z, x, mask)
 
 
+def _check_pyoco(frames, alpha) -> None:
+    checks.check_int("frames", frames, min=1, fix="(frames of the video)")
+    checks.check_number("alpha", alpha, lo=0, fix="(PYoCo's correlation strength; 0: independent frames)")
+
+
 def pyoco_matrix(frames: int, alpha: float, mode: str = "progressive") -> torch.Tensor:
     """``L`` ``[F, F]`` with ``eps = L z`` over frames for the *progressive* mode of PYoCo (Ge et al.,
     ICCV 2023, Eq. 4): ``eps_0 = z_0``, ``eps_i = a eps_{i-1} + b z_i``, ``a = alpha / sqrt(1 + alpha^2)``,
     ``b = 1 / sqrt(1 + alpha^2)`` (unit variance per frame)."""
     if mode != "progressive":
         raise ValueError("pyoco_matrix covers the progressive mode only (mixed noise adds a shared draw)")
+    _check_pyoco(frames, alpha)
     a, b = alpha / math.sqrt(1 + alpha**2), 1 / math.sqrt(1 + alpha**2)
     i = torch.arange(frames, dtype=torch.float64)
     lag = i[:, None] - i[None, :]
@@ -108,6 +115,7 @@ def pyoco_matrix(frames: int, alpha: float, mode: str = "progressive") -> torch.
 def pyoco_correlation(frames: int, alpha: float, mode: str = "progressive") -> torch.Tensor:
     """Closed-form correlation ``[F, F]`` across frames of PYoCo's noise: mixed ``alpha^2 / (1 + alpha^2)``
     off the diagonal (Eq. 3), progressive ``(alpha / sqrt(1 + alpha^2))^|i - j|`` (Eq. 4)."""
+    _check_pyoco(frames, alpha)
     i = torch.arange(frames, dtype=torch.float64)
     if mode == "mixed":
         rho = alpha**2 / (1 + alpha**2)
