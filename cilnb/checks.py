@@ -143,6 +143,17 @@ def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
     return seeds
 
 
+def check_times(name: str, ts: Any, what: str) -> torch.Tensor:
+    """``ts`` (a list, array or tensor of times) as a flat float64 tensor, or an :class:`InputTypeError` saying
+    that ``name`` must be ``what``. Range and order are the caller's to check."""
+    if isinstance(ts, (str, bytes)):
+        raise InputTypeError(f"{name} must be {what}, got the string {ts!r}")
+    try:
+        return torch.as_tensor(ts, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(f"{name} must be {what}, got {ts!r} ({exc})") from None
+
+
 def check_finite(name: str, x: torch.Tensor, fix: str = "") -> torch.Tensor:
     """Raise ``ValueError`` naming ``name`` (and the fix) when the float tensor ``x`` holds NaN or infinity."""
     if isinstance(x, torch.Tensor) and (x.is_floating_point() or x.is_complex()):

@@ -21,7 +21,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._util import atomic_write, repo_root
+from ._util import atomic_write, check_output_path, repo_root
 
 __all__ = ["PROFILES", "notebook_paths", "notebook_parameters", "declared_parameters", "run_notebook", "run_all", "NotebookResult",
            "write_times", "previous_seconds", "start_order", "auto_jobs"]
@@ -38,13 +38,24 @@ def notebook_paths(notebook_dir: str | os.PathLike | None = None) -> list[Path]:
     return paths
 
 
+def _read_notebook(path: str | os.PathLike) -> dict:
+    """A notebook's JSON; a corrupt file or one that is no notebook is an error naming it (not a bare JSONDecodeError)."""
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"notebook {path} is not valid JSON ({exc}): restore it from git or re-save it in Jupyter") from None
+    if not isinstance(nb, dict):
+        raise ValueError(f"notebook {path} is not a Jupyter notebook (its JSON is a {type(nb).__name__}, not an object)")
+    return nb
+
+
 def notebook_parameters(path: str | os.PathLike, profile: str) -> dict:
     """Parameter overrides for ``path`` under ``profile`` (``{}`` for ``default``)."""
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     if profile == "default":
         return {}
-    meta = json.loads(Path(path).read_text()).get("metadata", {})
+    meta = _read_notebook(path).get("metadata", {})
     profiles = meta.get("cilnb", {}).get("profiles", {})
     if profile not in profiles:
         raise ValueError(f"{Path(path).name} has no '{profile}' profile in metadata.cilnb.profiles")
@@ -53,7 +64,7 @@ def notebook_parameters(path: str | os.PathLike, profile: str) -> dict:
 
 def declared_parameters(path: str | os.PathLike) -> set[str]:
     """Names assigned in the notebook's cell tagged ``parameters`` (``name: type = value`` or ``name = value``)."""
-    cells = json.loads(Path(path).read_text()).get("cells", [])
+    cells = _read_notebook(path).get("cells", [])
     src = next(("".join(c.get("source", "")) for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), "")
     names = set()
     for line in src.splitlines():
@@ -95,6 +106,8 @@ def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, prog
                  params: dict | None = None) -> NotebookResult:
     """Execute one notebook with papermill; the executed copy goes to ``out_dir``. ``params``
     override the profile's parameters (e.g. ``model="svd"``, ``model_path=...``)."""
+    if params is not None and not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of notebook parameters (e.g. {{'model': 'svd'}}), got {type(params).__name__}")
     import papermill as pm
 
     params = {**notebook_parameters(path, profile), **dict(params or {})}
@@ -213,7 +226,7 @@ def start_order(paths: list[Path], profile: str, times_md: Path) -> list[Path]:
     def seconds(p: Path) -> float:
         if p.stem in before:
             return before[p.stem]
-        shipped = json.loads(p.read_text()).get("metadata", {}).get("cilnb", {}).get("seconds", {}).get(profile)
+        shipped = _read_notebook(p).get("metadata", {}).get("cilnb", {}).get("seconds", {}).get(profile)
         return float(shipped) if isinstance(shipped, (int, float)) and not isinstance(shipped, bool) else float("inf")
 
     return sorted(paths, key=lambda p: -seconds(p))
@@ -266,6 +279,18 @@ def run_all(
         jobs = auto_jobs()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be 'auto' or a positive int (notebooks run at once), got {jobs!r}")
+    if not isinstance(profile, str) or profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    if isinstance(only, (str, os.PathLike)):
+        raise TypeError(f"only must be a list of notebook names, got the single name {str(only)!r}: pass [{str(only)!r}]")
+    if only is not None:
+        only = list(only)
+        if not only:
+            raise ValueError("only=[] names no notebook: pass the notebooks to run, or only=None for all of them")
+    fig_dir = Path(out).resolve() if out else repo_root() / "figures"
+    executed = Path(executed_dir).resolve() if executed_dir else repo_root() / "build" / "executed" / profile
+    check_output_path(fig_dir, option="--out", folder=True)  # before minutes of notebooks, not after
+    check_output_path(executed, option="executed_dir", folder=True)
     paths = notebook_paths(notebook_dir)
     if only:
         wanted = {Path(n).stem for n in only}
@@ -275,9 +300,7 @@ def run_all(
         paths = [p for p in paths if p.stem in wanted]
     for p in paths:  # fail fast on a bad profile before spending minutes
         notebook_parameters(p, profile)
-    fig_dir = Path(out).resolve() if out else repo_root() / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    executed = Path(executed_dir).resolve() if executed_dir else repo_root() / "build" / "executed" / profile
     load_before = machine_load()
     jobs = min(jobs, len(paths)) or 1
     wall0 = time.perf_counter()

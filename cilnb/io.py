@@ -24,6 +24,7 @@ Shown in ``docs/at_scale.md``.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 import warnings
@@ -62,6 +63,11 @@ class VideoSkip(Exception):
 # ----------------------------------------------------------------------------------------------
 
 
+def _whole(v) -> bool:
+    """An int (numpy ints too), never a bool or a float."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v).__name__ != "bool_"
+
+
 def parse_size(size) -> tuple[int, int]:
     """``"320x512"`` / ``(320, 512)`` / ``32`` -> ``(H, W)``; positive ints only."""
     if isinstance(size, str):
@@ -70,10 +76,12 @@ def parse_size(size) -> tuple[int, int]:
             hw = tuple(int(p) for p in parts)
         except ValueError:
             raise ValueError(f"size must look like HxW (e.g. 320x512), got {size!r}") from None
-    elif isinstance(size, int):
-        hw = (size, size)
-    else:
+    elif _whole(size):
+        hw = (int(size), int(size))
+    elif hasattr(size, "__iter__") and all(_whole(s) for s in size):
         hw = tuple(int(s) for s in size)
+    else:
+        raise ValueError(f"size must be HxW text (e.g. '320x512'), one int, or a pair of ints (H, W), got {size!r}")
     if len(hw) == 1:
         hw = (hw[0], hw[0])
     if len(hw) != 2 or min(hw) < 1:
@@ -126,6 +134,17 @@ def image_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file())
 
 
+def _check_clip_args(frames, stride, fps) -> None:
+    """``frames`` a positive int, ``stride`` ``None`` or a positive int, ``fps`` ``None`` or a finite number > 0
+    (a ``ValueError`` naming the argument: a bad setting is not a bad video, so it is never a :class:`VideoSkip`)."""
+    if not _whole(frames) or frames < 1:
+        raise ValueError(f"frames must be a positive int (frames per clip), got {frames!r}")
+    if stride is not None and (not _whole(stride) or stride < 1):
+        raise ValueError(f"stride must be a positive int (take every stride-th frame) or None, got {stride!r}")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not math.isfinite(fps) or fps <= 0):
+        raise ValueError(f"fps must be a finite number > 0 (the frame rate to sample clips at) or None, got {fps!r}")
+
+
 def _stride(stride: int | None, fps: float | None, native_fps: float | None) -> int:
     if fps is None:
         return int(stride or 1)
@@ -145,8 +164,8 @@ def to_rgb(frame):
     a = np.asarray(frame)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3:
-        raise VideoSkip(f"unexpected frame shape {a.shape}")
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise VideoSkip(f"unexpected frame shape {a.shape} (an image is [H, W], or [H, W, C] with C = 1, 3 or 4)")
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
     elif a.shape[2] == 4:
@@ -198,6 +217,7 @@ def read_clip(path: str | os.PathLike, frames: int, *, stride: int | None = None
     """
     import numpy as np
 
+    _check_clip_args(frames, stride, fps)
     path = Path(path)
     if path.is_dir():
         files = image_files(path)
@@ -230,10 +250,14 @@ def clip_to_tensor(clip, size: tuple[int, int], channels: int = 3):
     factor ``max(h/H, w/W)`` that makes the frame cover the target, then a centre crop (no
     distortion). ``channels=1`` converts to luma (ITU-R BT.601 weights), for the grayscale toy.
     """
+    import numpy as np
     import torch
     import torch.nn.functional as Fn
 
-    h, w = size
+    h, w = parse_size(size)
+    if not isinstance(clip, np.ndarray) or clip.dtype != np.uint8 or clip.ndim != 4 or clip.shape[-1] != 3 or 0 in clip.shape:
+        what = f"{clip.dtype} array of shape {clip.shape}" if isinstance(clip, np.ndarray) else type(clip).__name__
+        raise ValueError(f"clip must be uint8 frames [F, H, W, 3] (read_clip's output; to_rgb converts an image), got a {what}")
     x = torch.from_numpy(clip).permute(0, 3, 1, 2).to(torch.float32) / 255.0
     H, W = x.shape[-2:]
     scale = max(h / H, w / W)
@@ -265,6 +289,9 @@ class ClipSet:
 
     def __init__(self, root: str | os.PathLike, *, frames: int, size, stride: int | None = None, fps: float | None = None,
                  channels: int = 3, allow_empty: bool = False):
+        _check_clip_args(frames, stride, fps)
+        if channels not in (1, 3) or isinstance(channels, bool):
+            raise ValueError(f"channels must be 1 (luma) or 3 (RGB), got {channels!r}")
         self.root = Path(root)
         self.paths = find_videos(self.root)
         if not self.paths and not allow_empty:
@@ -383,8 +410,13 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
             data = _data.SpriteConfig(frames=int(frames), size=int(getattr(cfg, "size", 32)))
         if not isinstance(data, _data.SpriteConfig):
             raise TypeError(f"data must be a cilnb.data.SpriteConfig, got {type(data).__name__}")
+        if isinstance(data_seed, bool) or not isinstance(data_seed, numbers.Integral):
+            raise TypeError(f"data_seed must be an int (the seed of the toy:N videos), got {data_seed!r} ({type(data_seed).__name__})")
         if size is not None:
-            data = dataclasses.replace(data, size=int(parse_size(size)[0]))
+            h, w = parse_size(size)
+            if h != w:
+                raise ValueError(f"--size {size} is not square, but toy:N images are square sprite frames: give one number (e.g. --size {h})")
+            data = dataclasses.replace(data, size=int(h))
         vids = _data.generate(n, seed=int(data_seed), config=data, flow=False)
         if data != _data.SpriteConfig(frames=data.frames, size=data.size):
             spec = f"{spec}|data={data.to_json()}"
@@ -414,7 +446,8 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
         try:
             arr = to_rgb(iio.imread(p))
         except Exception as exc:
-            raise ValueError(f"cannot read image {p}: {exc}") from exc
+            raise ValueError(f"cannot read image {p} ({type(exc).__name__}: {exc}): replace it with a readable image "
+                             f"or remove it from {root}") from exc
         imgs.append(clip_to_tensor(arr[None], hw, channels)[0])
     names = [safe_name(p.stem) for p in files]
     if len(set(names)) != len(names):
@@ -428,10 +461,22 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
 
 
 def write_mp4(path: str | os.PathLike, frames, fps: int) -> None:
-    """uint8 ``[F, H, W, 3]`` -> H.264 mp4 (yuv420p; odd sizes padded by one edge pixel), through PyAV."""
+    """uint8 ``[F, H, W, 3]`` -> H.264 mp4 (yuv420p; odd sizes padded by one edge pixel), through PyAV.
+
+    ``fps`` is a whole number of frames per second (the stream's integer rate)."""
     import av
     import numpy as np
 
+    if isinstance(fps, float) and math.isfinite(fps) and fps == int(fps):
+        fps = int(fps)
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Integral) or fps < 1:
+        raise ValueError(f"fps must be a positive whole number (frames per second of the mp4), got {fps!r}")
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
+        what = f"{frames.dtype} array of shape {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise ValueError(f"frames must be uint8 RGB frames [F, H, W, 3] with F >= 1 (gray: np.repeat(frames, 3, axis=-1)), got a {what}")
+    path = Path(path)
+    if path.is_dir() or not path.parent.is_dir():
+        raise ValueError(f"mp4 path {path} is a folder or its folder does not exist: give a file path in an existing folder")
     H, W = frames.shape[1:3]
     if H % 2 or W % 2:
         frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge")

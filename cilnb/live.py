@@ -71,6 +71,18 @@ class ProbeResult:
                 f"{self.seconds:.2f} s")
 
 
+def _check_device(device) -> None:
+    """Refuse a device string torch does not know, naming it (torch's own error names neither the argument nor the fix)."""
+    import torch
+
+    if device is None or isinstance(device, torch.device) or (isinstance(device, str) and device == "auto"):
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r} is not a torch device: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+
+
 def _sprite_speed(videos: torch.Tensor) -> np.ndarray:
     """The toy read-out (:func:`cilnb.experiments.sprite_speed`), 0 where no sprite is found."""
     from .experiments import sprite_speed
@@ -101,19 +113,42 @@ class Lab:
                  decode: Callable | None = None, motion_fn: Callable | None = None, n_steps: int = 25,
                  n_seeds: int = 3, sampler: str = "ddim"):
         import torch
+        from collections.abc import Mapping
 
+        from . import checks
+        from .analytic_init import MomentStats
+
+        if not callable(model) or not hasattr(model, "schedule"):
+            raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
+                                        f"got {type(model).__name__}")
+        for name, v in (("images", images), ("truth", truth), ("x0", x0)):
+            if v is not None and not torch.is_tensor(v):
+                fix = f": pass torch.from_numpy({name})" if isinstance(v, np.ndarray) else ""
+                raise checks.InputTypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}{fix}")
         if images.ndim != 4 or truth.ndim != 5 or images.shape[0] != truth.shape[0]:
             raise ValueError(f"images must be [N, C, H, W] and truth [N, F, C, H, W] with the same N, got "
                              f"{tuple(images.shape)} and {tuple(truth.shape)}")
         if images.shape[0] < 1:
             raise ValueError("the lab needs at least one image")
-        for name, v in (("n_steps", n_steps), ("n_seeds", n_seeds)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        checks.check_finite("images", images)
+        checks.check_finite("truth", truth)
+        checks.check_range("truth", truth, checks.PIXEL_RANGE)  # the ground truth is in pixels [-1, 1]
+        if x0 is not None and x0.shape[:1] != truth.shape[:1]:
+            raise ValueError(f"x0 must hold one video per image ({truth.shape[0]}), got shape {tuple(x0.shape)}")
+        n_steps = checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps)")
+        n_seeds = checks.check_int("n_seeds", n_seeds, min=1, fix="(videos per image)")
         from .sampling import SAMPLERS
 
-        if sampler not in SAMPLERS:
+        if not isinstance(sampler, str) or sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+        if stats is not None and not isinstance(stats, MomentStats):
+            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, "
+                                        f"got {type(stats).__name__}")
+        if cond is not None and not isinstance(cond, Mapping):
+            raise checks.InputTypeError(f"cond must be a dict of per-image conditioning {{name: tensor [N, ...]}}, got {type(cond).__name__}")
+        for name, fn in (("decode", decode), ("motion_fn", motion_fn)):
+            if fn is not None and not callable(fn):
+                raise checks.InputTypeError(f"{name} must be a function (or None for the default), got {type(fn).__name__}")
         self.model, self.images, self.truth, self.stats = model, images, truth, stats
         self.x0 = truth if x0 is None else x0
         self.cond = {k: v for k, v in (cond or {}).items() if k != "y"}
@@ -124,6 +159,8 @@ class Lab:
         self.motion_fn = motion_fn or _sprite_speed
         self.n_steps, self.n_seeds, self.sampler = n_steps, n_seeds, sampler
         self.truth_motion = np.asarray(self.motion_fn(truth), dtype=float)
+        if self.truth_motion.shape != (truth.shape[0],):
+            raise ValueError(f"motion_fn must return one value per video ({truth.shape[0]} for truth), got shape {self.truth_motion.shape}")
         self.calls: list[dict] = []  # the settings of every computation, in order (for tests and curiosity)
 
     @classmethod
@@ -139,6 +176,7 @@ class Lab:
         """
         from ._util import data_dir, progress_steps
 
+        _check_device(device)
         with progress_steps(["loading the model", "drawing images", "loading statistics"], disable=not show_progress,
                             desc="toy lab") as step:
             step("loading the model")
@@ -151,6 +189,10 @@ class Lab:
             sv = data.generate(n_images, seed=seed, config=model.data_config, flow=False)
             step("loading statistics")
             path = data_dir() / "toy_stats.safetensors" if isinstance(stats, str) and stats == "shipped" else None
+            if stats is not None and not isinstance(stats, (str, Path, MomentStats)):
+                from .checks import InputTypeError
+
+                raise InputTypeError(f"stats must be 'shipped', a statistics file path, a MomentStats or None, got {type(stats).__name__}")
             if path is not None:
                 stats = MomentStats.load(path) if path.is_file() else None
             elif isinstance(stats, (str, Path)):
@@ -178,9 +220,15 @@ class Lab:
         inference-time remedy (:mod:`cilnb.remedies`, e.g. ``"freeinit"``; ``None`` or ``"none"``: plain).
         Extra keywords go to :func:`cilnb.sampling.sample` (e.g. ``sampler``, ``eta``).
         """
+        from . import checks
         from .sampling import sample
 
         i = self._index(i)
+        M = checks.check_number("M", M, fix="(the normalised start time in (0, 1]; 1 = T)")
+        if not 0 < M <= 1:
+            raise ValueError(f"M must lie in (0, 1] (the normalised start time; 1 = T), got {M:g}")
+        seed = checks.check_int("seed", seed, fix="(videos use seed, seed + 1, ...)")
+        n_steps = self.n_steps if n_steps is None else checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps; None: the lab's)")
         if init == "analytic" and self.stats is None:
             raise ValueError("init='analytic' needs Analytic-Init statistics: build the Lab with stats= "
                              "(python -m cilnb stats, or the shipped data/toy_stats.safetensors for the toy)")
@@ -191,7 +239,7 @@ class Lab:
         if remedy is not None and remedy != "none":
             sample_kwargs["remedy"] = remedy
         sampler = sample_kwargs.pop("sampler", self.sampler)
-        settings = dict(i=i, M=float(M), init=init, seed=int(seed), n_steps=n_steps or self.n_steps, sampler=sampler,
+        settings = dict(i=i, M=float(M), init=init, seed=int(seed), n_steps=n_steps, sampler=sampler,
                         guidance=guidance, **{"remedy": "none", **sample_kwargs})
         t0 = time.perf_counter()
         x = sample(self.model, cond, n_steps=settings["n_steps"], start=float(M), init=init, stats=self.stats,
@@ -219,13 +267,15 @@ class Lab:
         """Eq. (4) at one ``t`` for video ``i``: ``X_t = alpha_t x0 + sigma_t eps`` and the model's ``X̂_{t→0}``."""
         import torch
 
+        from . import checks
         from .probe import one_step_predictions
         from .sampling import per_sample_noise
 
         i = self._index(i)
-        t = float(t)
+        t = checks.check_number("t", t, fix="(the normalised time in (0, 1]; 1 = T)")
         if not 0 < t <= 1:
             raise ValueError(f"t must lie in (0, 1] (normalised; 1 = T), got {t}")
+        seed = checks.check_int("seed", seed)
         t0 = time.perf_counter()
         x0 = self.x0[i:i + 1]
         pred = one_step_predictions(self.model, x0, [t], cond=self._cond_of(i, 1), seed=int(seed))[:, 0]

@@ -21,7 +21,7 @@ import torch
 from . import checks
 from ._util import progress
 from .denoiser import Cond, Images, Video
-from .sampling import per_sample_noise
+from .sampling import _check_guidance, _check_model, per_sample_noise
 
 __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_start", "MotionFn"]
 
@@ -31,13 +31,9 @@ MotionFn = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None) -> tuple[Video, torch.Tensor, int | None, Cond]:
     """Checked ``(x0, ts, batch_size, cond)``: videos and images float in the model's range (cilnb.checks); ``cond``
     the one :class:`~cilnb.denoiser.Cond` (``y``: given, or ``cond["y"]``, or frame 0 of ``x0``)."""
+    _check_model(model)
     x0 = checks.check_model_input("x0", x0, model, rank=5, layout="a batch of videos [B, F, C, H, W]")
-    if isinstance(ts, (str, bytes)):
-        raise checks.InputTypeError(f"ts must be normalised times in (0, 1] (a list or tensor), got the string {ts!r}")
-    try:
-        ts = torch.as_tensor(ts, dtype=torch.float64).flatten()
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise checks.InputTypeError(f"ts must be normalised times in (0, 1] (a list or tensor), got {ts!r} ({exc})") from None
+    ts = checks.check_times("ts", ts, "normalised times in (0, 1] (a list or tensor)")
     if ts.numel() == 0:
         raise ValueError("ts is empty: give at least one normalised time in (0, 1]")
     if not bool(torch.isfinite(ts).all()) or bool((ts <= 0).any()) or bool((ts > 1).any()):
@@ -54,6 +50,7 @@ def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None
         raise ValueError(f"y must be [B, C, H, W] = {(x0.shape[0], *x0.shape[2:])}, got {tuple(y.shape)}")
     batch_size = checks.check_batch_size("batch_size", batch_size)
     cond = checks.check_cond(cond, x0.shape[0])
+    _check_guidance(cond)
     return x0, ts, batch_size, Cond(y, **cond)
 
 
@@ -142,6 +139,8 @@ def probe_table(
         got = tuple(predictions.shape) if isinstance(predictions, torch.Tensor) else type(predictions).__name__
         raise ValueError(f"predictions must be one_step_predictions(...) for these videos and ts, [B, K, F, C, H, W] = "
                          f"{(x0.shape[0], ts.numel(), *x0.shape[1:])}, got {got}")
+    else:
+        checks.check_finite("predictions", predictions, "the model gave non-finite one-step predictions: check its weights")
     B, K = predictions.shape[:2]
     flat = predictions.reshape(B * K, *predictions.shape[2:])
     y_rep = y.repeat_interleave(K, dim=0)
@@ -206,9 +205,13 @@ def leakage_index(
         base = _predict(model, x0, eps, ts, cond, batch_size, show_progress)
     else:
         want = (B, ts.numel(), *x0.shape[1:])
+        if not isinstance(predictions, torch.Tensor):
+            raise checks.InputTypeError(f"predictions must be the torch.Tensor of one_step_predictions (shape {want}), "
+                                        f"got {type(predictions).__name__}: pass the probe's predictions, or None to compute them")
         if tuple(predictions.shape) != want:
             raise ValueError(f"predictions must be one_step_predictions of these videos and times, shape {want}, "
                              f"got {tuple(predictions.shape)}: pass the probe's predictions, or None to compute them")
+        checks.check_finite("predictions", predictions, "the model gave non-finite one-step predictions: check its weights")
         base = predictions.to(x0.device, x0.dtype)
     swapped = _predict(model, x0, eps, ts, cond.with_y(y_swap), batch_size, show_progress)
     renoised = _predict(model, x0, eps2, ts, cond, batch_size, show_progress)
@@ -231,6 +234,12 @@ def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
         raise checks.InputTypeError(f"table must be a probe_table DataFrame, got {type(table).__name__}")
     if column not in table:
         raise ValueError(f"column {column!r} not in the probe table; have {list(table.columns)}")
+    if "t" not in table:
+        raise ValueError(f"table has no 't' column (columns {list(table.columns)}): pass a probe_table(...) result")
+    if not pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column]):
+        raise ValueError(f"column {column!r} holds {table[column].dtype} values, not numbers: pick a numeric probe column such as 'err_gt'")
+    if table.empty:
+        raise ValueError("table is empty: pass a probe_table(...) result with at least one probed t")
     threshold = checks.check_number("threshold", threshold, lo=0, lo_open=True, fix="(e.g. 0.8 for a retention)")
     curve = table.groupby("t")[column].mean().dropna().sort_index()
     ok = curve[curve >= threshold]

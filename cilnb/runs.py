@@ -193,7 +193,9 @@ def read_rows(out: str | os.PathLike) -> dict:
     """All result rows under ``out/results/*.jsonl`` keyed by unit id (later rows win; torn lines skipped)."""
     rows: dict = {}
     for p in sorted(Path(out, "results").glob("*.jsonl")):
-        for line in p.read_text().splitlines():
+        if not p.is_file():
+            continue
+        for line in p.read_bytes().decode("utf-8", errors="replace").splitlines():  # bytes a kill tore are a torn line too
             line = line.strip()
             if not line:
                 continue
@@ -201,7 +203,7 @@ def read_rows(out: str | os.PathLike) -> dict:
                 r = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line torn by a kill: its unit is redone or recovered from its video
-            if isinstance(r, dict) and "unit" in r:
+            if isinstance(r, dict) and isinstance(r.get("unit"), str):
                 rows[r["unit"]] = r
     return rows
 
@@ -239,6 +241,25 @@ def _motion_score_fn():
         from .metrics.motion import motion_score
 
         return motion_score
+
+
+def _check_motion_kwargs(motion_kwargs) -> None:
+    """``motion_kwargs`` must be a dict of :func:`cilnb.metrics.motion_score` keywords the sweep does not set itself."""
+    import inspect
+
+    from . import checks
+
+    if not isinstance(motion_kwargs, dict):
+        raise checks.InputTypeError(f"motion_kwargs must be a dict of motion_score keywords (e.g. {{'resize': None}}), got {type(motion_kwargs).__name__}")
+    params = inspect.signature(_motion_score_fn()).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    own = {"videos", "method", "value_range", "show_progress"}
+    allowed = sorted(set(params) - own)
+    bad = sorted(k for k in motion_kwargs if k not in allowed)
+    if bad:
+        raise ValueError(f"motion_kwargs {bad} are not motion_score keywords the sweep passes on; allowed: {allowed} "
+                         "(the method is motion_method=)")
 
 
 def _motion_columns(videos, toy: bool, images=None, motion: dict | None = None) -> dict:
@@ -352,7 +373,14 @@ def run_sweep(
     from .stats import encoder_for
 
     from . import checks
+    from .sampling import SAMPLERS
 
+    if not callable(model) or not hasattr(model, "schedule"):
+        raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
+                                    f"got {type(model).__name__}")
+    if not isinstance(images, ImageSet):
+        raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (cilnb.io.load_images('toy:8', model) or a folder of images), "
+                                    f"got {type(images).__name__}")
     papermill = "with papermill give lists as YAML: -y 'Ms: [1.0, 0.6]' (or -p with a list value)"
     Ms = [checks.check_number("M", m) for m in checks.check_sequence("Ms", Ms, fix=papermill)]
     inits = [str(i) for i in checks.check_sequence("inits", inits, fix=papermill)]
@@ -368,21 +396,42 @@ def run_sweep(
         raise ValueError("M values, init modes and seeds must each be distinct")
     if "analytic" in inits and stats is None:
         raise ValueError("init 'analytic' needs statistics: pass --stats FILE (from `python -m cilnb stats`)")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if max_units is not None and max_units < 0:
-        raise ValueError(f"max_units must be >= 0, got {max_units}")
+    n_steps = checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps over [0, M])")
+    batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(units per sampler call)")
+    if max_units is not None:
+        max_units = checks.check_int("max_units", max_units, min=0, fix="(units this run samples; None: all)")
+    if frames is not None:
+        frames = checks.check_int("frames", frames, min=1, fix="(frames per video; None: the model's)")
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+    if mp4:
+        mp4_fps = checks.check_int("mp4_fps", mp4_fps, min=1, integral_float=True, fix="(frames per second of the mp4 previews)")
+    if on_batch is not None and not callable(on_batch):
+        raise checks.InputTypeError(f"on_batch must be a function of one dict (or None), got {type(on_batch).__name__}")
+    if stats_path is not None and not Path(stats_path).is_file():
+        raise ValueError(f"stats_path {stats_path} is not a file: pass the statistics file that stats was loaded from (or None)")
     if len(images) == 0:
         raise ValueError("no images to condition on")
     sched = model.schedule
     starts = {}
     for M in Ms:  # validate every start before any work
-        starts[M] = sched.parse_start(native=M) if native else sched.parse_start(M)
         if native:
+            try:
+                starts[M] = sched.parse_start(native=M)
+            except ValueError as exc:
+                raise ValueError(f"native start M = {M:g} is not a start time of this schedule (native times run up to "
+                                 f"{float(sched.to_native(1.0)):g} at M = 1): {exc}") from None
             _check_native_start(sched, M, starts[M])
+        else:
+            starts[M] = sched.parse_start(M)
     out = check_output_path(out, option="out (--out)", folder=True)
+    for name in ("videos", "results"):  # the store's layout: found in the way, not after the first batch
+        if (out / name).exists() and not (out / name).is_dir():
+            raise ValueError(f"{out / name} is a file, but a sweep keeps its {name} in a folder of that name: "
+                             "move the file away or choose another --out")
+    for name in ("sweep.json", "results.csv"):
+        if (out / name).is_dir():
+            raise ValueError(f"{out / name} is a folder, but a sweep writes its {name} file there: move the folder away or choose another --out")
     model_label = f"{model_name or type(model).__name__}" + (f" from {model_path}" if model_path is not None else "")
     space = encoder_for(model)[3]  # latent models are decoded for storage and metrics
     device, dtype = model_device_dtype(model)
@@ -397,6 +446,8 @@ def run_sweep(
         raise ValueError(f"{model_name or type(model).__name__} has no prepare_condition: it takes no extra conditioning (got {sorted(cond_kwargs)})")
     if motion_method not in (None, "none", "farneback", "raft"):
         raise ValueError(f"motion_method must be 'farneback', 'raft' or None, got {motion_method!r}")
+    if motion_kwargs is not None:
+        _check_motion_kwargs(motion_kwargs)
     motion = None if motion_method in (None, "none") else {"method": motion_method, **dict(motion_kwargs or {})}
 
     rem = None
@@ -562,7 +613,15 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
             for u in chunk:
                 path = vid_dir / f"{u.uid}.safetensors"
                 with file_errors(path, "stored video", "delete it and rerun: its unit is sampled again"):
-                    v = load_file(str(path))["video"].float()
+                    stored = load_file(str(path))
+                if "video" not in stored:
+                    raise ValueError(f"stored video {path} holds no 'video' tensor (keys {sorted(stored)}): it is not a unit of a cilnb sweep; "
+                                     "delete it and rerun: its unit is sampled again")
+                v = stored["video"].float()
+                if v.ndim != 4 or (frames is not None and v.shape[0] != frames) or (vids and v.shape != vids[0].shape):
+                    like = f", unlike {tuple(vids[0].shape)} of the other stored videos of its batch" if vids else ""
+                    raise ValueError(f"stored video {path} has shape {tuple(v.shape)}, not [F, C, H, W] of this sweep{like}: "
+                                     "it comes from another run; delete it and rerun: its unit is sampled again")
                 if not bool(torch.isfinite(v).all()):
                     raise ValueError(f"stored video {path} holds NaN or inf (written from a non-finite model by an older cilnb): "
                                      "delete it and rerun with a finite checkpoint; its unit is sampled again")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 
 from . import checks
@@ -25,11 +26,17 @@ from .denoiser import Cond, Images, Video
 __all__ = ["sample_ddim", "sample_euler", "sample_heun", "sample_dpmpp_2m", "SAMPLERS", "ETA_CONVENTIONS", "initial_noise", "sample", "per_sample_noise"]
 
 
-def _coeffs(model, ts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Grid times plus the terminal clean state: ``(ts, alphas, sigmas)``, alphas/sigmas one longer."""
-    ts = torch.as_tensor(ts, dtype=torch.float64).flatten()
+def _coeffs(model, ts: torch.Tensor, x=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Grid times plus the terminal clean state: ``(ts, alphas, sigmas)``, alphas/sigmas one longer.
+
+    Also the low-level samplers' input check: ``ts`` numbers without NaN/inf, ``x`` (the noisy video) finite."""
+    ts = checks.check_times("ts", ts, "the descending normalised times of model.schedule.grid(n_steps, M)")
     if ts.numel() < 1:
         raise ValueError("the time grid is empty")
+    if not bool(torch.isfinite(ts).all()):
+        raise ValueError(f"the time grid ts holds NaN or inf ({ts.tolist()}): build it with model.schedule.grid(n_steps, M)")
+    if x is not None:
+        checks.check_finite("x", x, "the noisy start video must be finite (initial_noise, or a state of a finite run)")
     if ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all()):
         raise ValueError("the time grid must be strictly decreasing")
     sched = model.schedule
@@ -76,7 +83,7 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
     Without a rescale the two agree. See docs/parity.md.
     """
     cond = cond or {}
-    ts, a, s = _coeffs(model, ts)
+    ts, a, s = _coeffs(model, ts, x)
     eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM, 1: DDPM-like noise)")
     if eta_convention not in ETA_CONVENTIONS:
         raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS} (see docs/parity.md), got {eta_convention!r}")
@@ -119,7 +126,7 @@ def sample_heun(model, x, ts, cond=None, *, callback=None, disable=None, generat
 
 def _karras(model, x, ts, cond, *, callback, disable, second_order: bool):
     cond = cond or {}
-    ts, a, s = _coeffs(model, ts)
+    ts, a, s = _coeffs(model, ts, x)
     if bool((a[:-1] <= 0).any()):
         raise ValueError("Euler/Heun work on x/alpha and need alpha_t > 0 on the grid (zero terminal SNR at T): use sampler='ddim' or start below T")
     sig = s / a  # sigma-tilde, terminal 0
@@ -151,7 +158,7 @@ def sample_dpmpp_2m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     zero-SNR start (``alpha_T = 0``) is a plain first step. Same calls and signature as :func:`sample_ddim`.
     """
     cond = cond or {}
-    ts, a, s = _coeffs(model, ts)
+    ts, a, s = _coeffs(model, ts, x)
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state
     x0_prev = None
     for i in progress(range(len(ts)), disable=disable, desc="dpm++2m", leave=False):
@@ -174,6 +181,13 @@ SAMPLERS: dict[str, Callable] = {"ddim": sample_ddim, "euler": sample_euler, "he
 
 def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], *, dtype=torch.float32) -> torch.Tensor:
     """``N(0, I)`` of ``[len(seeds), *shape]``; sample ``b`` drawn from its own CPU generator seeded ``seeds[b]``."""
+    if isinstance(seeds, (str, bytes, int)) or not hasattr(seeds, "__len__") or np.ndim(seeds) == 0:
+        raise checks.InputTypeError(f"seeds must be a list of ints, one per sample (e.g. [0, 1, 2]), got {seeds!r} ({type(seeds).__name__})")
+    seeds = checks.check_seeds(seeds if isinstance(seeds, (list, tuple, range)) or torch.is_tensor(seeds) or isinstance(seeds, np.ndarray)
+                               else list(seeds), len(seeds), name="seeds")
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise checks.InputTypeError(f"shape must be the sample shape (a tuple of positive ints such as (F, C, H, W)), got {shape!r}")
+    shape = tuple(checks.check_int(f"shape[{k}]", d, min=1, fix="(a sample dimension)") for k, d in enumerate(shape))
     out = torch.empty((len(seeds), *shape), dtype=dtype)
     gen = torch.Generator()
     for b, sd in enumerate(seeds):  # one draw per sample: results never depend on batch composition
@@ -186,14 +200,17 @@ def initial_noise(model, seeds: Sequence[int], shape: Sequence[int], start: floa
     """The sample at ``M = start``: ``init="standard"`` draws ``N(0, prior_std^2 I)`` (``p_M = p_T``),
     ``init="analytic"`` draws Analytic-Init ``N(alpha_M E[X0], (alpha_M^2 tr(Cov)/d + sigma_M^2) I)`` (Eq. 5)."""
     sched = model.schedule
+    start = sched.parse_start(checks.check_number("start M", start, fix="(normalised in (0, 1]; 1 = T)"))
     z = per_sample_noise(seeds, shape, dtype=torch.float64)
     if init == "standard":
         return (z * sched.prior_std(start)).float()
     if init == "analytic":
         if stats is None:
             raise ValueError("init='analytic' needs stats= (a cilnb.analytic_init.MomentStats for this data/latent space)")
-        from .analytic_init import init_params
+        from .analytic_init import MomentStats, init_params
 
+        if not isinstance(stats, MomentStats):
+            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)), got {type(stats).__name__}")
         if tuple(stats.shape) != tuple(shape):
             raise ValueError(
                 f"stats shape {tuple(stats.shape)} does not match the sample shape {tuple(shape)}: "
@@ -203,6 +220,31 @@ def initial_noise(model, seeds: Sequence[int], shape: Sequence[int], start: floa
         mean = torch.as_tensor(mean, dtype=torch.float64)
         return (mean + float(var) ** 0.5 * z).float()
     raise ValueError(f"init must be 'standard' or 'analytic', got {init!r}")
+
+
+def _check_model(model) -> None:
+    """Refuse what is not a model on the denoiser contract (callable, with a ``.schedule``) before it is used."""
+    if not callable(model) or not hasattr(model, "schedule"):
+        raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
+                                    f"got {type(model).__name__}")
+
+
+def _check_guidance(cond: Mapping) -> None:
+    """Refuse negative or boolean guidance weights in the conditioning (``guidance`` / ``guidance_scale``) before sampling;
+    the model names every other malformed spec (:func:`cilnb.models.base.guidance_weights`)."""
+    for key in ("guidance", "guidance_scale"):
+        g = cond.get(key) if key in cond else None
+        if g is None or (isinstance(g, str) and g == "default"):
+            continue
+        if isinstance(g, (bool, np.bool_)):
+            raise checks.InputTypeError(f"{key} must be a number, (first, last), [B] or [B, F] weights, got {g!r}: "
+                                        "pass 1.0 for off or None for the model's default")
+        try:
+            w = g.detach().double() if torch.is_tensor(g) else torch.as_tensor(g, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            continue  # not numbers: the model says which forms it takes
+        if w.numel() and bool((w < 0).any()):
+            raise ValueError(f"{key} must be >= 0 (1 = off, > 1 strengthens the image condition), got {g!r}")
 
 
 @torch.no_grad()
@@ -245,6 +287,7 @@ def sample(
     needed only by remedies that encode them (FrameInit on latent models). Per-sample seeding holds
     with every remedy.
     """
+    _check_model(model)
     full = Cond.of(y) if isinstance(y, Mapping) else Cond(y)  # the one coercion; y itself is checked next
     y = checks.check_model_input("y", full.y, model, rank=4, layout="[B, C, H, W] (conditional images)")  # rank, dtype, NaN/inf
     seeds = checks.check_seeds(seed, y.shape[0])  # one int per image
@@ -257,11 +300,28 @@ def sample(
     if both:
         raise ValueError(f"conditioning {both} given both in y's Cond and in cond=: give each once")
     full = Cond(y, **extra, **added)  # every tensor with one entry per image
+    _check_guidance(full)
     batch_size = checks.check_batch_size("batch_size", batch_size)
     eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM)")
     frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")
-    if sampler not in SAMPLERS:
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+    if not isinstance(eta_convention, str) or eta_convention not in ETA_CONVENTIONS:
+        raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS} (see docs/parity.md), got {eta_convention!r}")
+    if callback is not None and not callable(callback):
+        raise checks.InputTypeError(f"callback must be a function of one dict (or None), got {type(callback).__name__}")
+    if stats is not None:
+        from .analytic_init import MomentStats
+
+        if not isinstance(stats, MomentStats):
+            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, got {type(stats).__name__}")
+    if start is not None:
+        start = checks.check_number("start M", start, fix="(normalised in (0, 1]; 1 = T)")
+    if start_native is not None:
+        start_native = checks.check_number("start_native", start_native, fix="(the native start time, e.g. sigma_M)")
+        if start is not None and start != 1.0:
+            raise ValueError(f"give start or start_native, not both (start={start:g}, start_native={start_native:g}): "
+                             "pass start=None with start_native")
     if eta > 0 and sampler != "ddim":
         raise ValueError(f"eta = {eta:g} adds fresh noise only in DDIM; sampler {sampler!r} is deterministic: "
                          "pass sampler='ddim', or eta=0")
@@ -276,7 +336,11 @@ def sample(
                 raise ValueError(f"remedy {rem.label()} sets the start time M = {rem.start}; do not also pass start/start_native")
             start, start_native = rem.start, None
     if start_native is not None:
-        start = sched.parse_start(native=start_native)
+        try:
+            start = sched.parse_start(native=start_native)
+        except ValueError as exc:
+            raise ValueError(f"start_native = {start_native:g} is not a start time of this schedule (native times run up to "
+                             f"{float(sched.to_native(1.0)):g} at M = 1): {exc}") from None
     else:
         start = sched.parse_start(start)
     B = y.shape[0]

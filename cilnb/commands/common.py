@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["DTYPES", "load_model", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
+__all__ = ["DTYPES", "load_model", "check_device", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
            "nonneg_float", "probability", "unit_interval", "size_hw"]
 
 # the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere)
@@ -25,6 +25,7 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
     from .. import models
     from .._util import resolve_device
 
+    check_device(device)
     dev = resolve_device(device)
     if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
         dtype = torch.float16 if dev.type == "cuda" else torch.float32
@@ -41,6 +42,21 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
         with file_errors(model_path, "toy checkpoint", "pass a checkpoint written by `python -m cilnb train-toy`"):
             return models.load(name, model_path, device=dev, dtype=dtype)
     return models.load(name, model_path, device=dev, dtype=dtype)
+
+
+def check_device(device, option: str = "--device") -> None:
+    """Refuse a device torch does not know (``--device gpu``), as a one-line user error naming ``option``;
+    torch's own error is a RuntimeError that names neither the option nor the fix."""
+    import torch
+
+    from .._util import UserError
+
+    if device is None or isinstance(device, torch.device) or (isinstance(device, str) and device == "auto"):
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"{option} {device} is not a device: use auto, cpu, cuda or cuda:N") from None
 
 
 def model_for_output(args: argparse.Namespace, *, folder: bool, device=None):

@@ -79,6 +79,7 @@ def add_parser(sub) -> None:
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--workers", type=nonneg_int, default=0, help="DataLoader workers decoding videos")
     p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
-    p.add_argument("--device", default="auto", help="auto (accelerate's choice) | cpu")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto or cuda (accelerate's choice: the GPUs of `accelerate launch`) | cpu")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)

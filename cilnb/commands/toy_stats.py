@@ -19,6 +19,8 @@ def run(args: argparse.Namespace) -> int:
         shipped = " (the shipped statistics the notebooks use)" if not args.out else ""
         raise UserError(f"{out} exists{shipped}: pass --out elsewhere, or --force to overwrite it (or delete it first)")
     try:
+        if args.data_from:
+            _check_toy_checkpoint(args.data_from)
         data = toy_data(args.data_from or None)  # the data the statistics describe: a checkpoint's training data
     except (ValueError, TypeError) as exc:
         raise UserError(f"--data-from: {exc}") from None
@@ -26,6 +28,18 @@ def run(args: argparse.Namespace) -> int:
     toy_stats(out, n=args.n, seed=args.seed, config=data, show_progress=not args.quiet)
     print(f"wrote {out}")
     return 0
+
+
+def _check_toy_checkpoint(source: str) -> None:
+    """A ``--data-from`` file must be a toy checkpoint: another file (statistics, a safetensors of something else) has no
+    training data in its metadata and would silently give the default sprites' statistics."""
+    from ..models import toy
+
+    path = toy.resolve(source)
+    fmt = toy.read_metadata(path).get("format")
+    if fmt != toy.FORMAT:
+        raise ValueError(f"{path} is not a cilnb toy checkpoint (format {fmt!r}, expected {toy.FORMAT!r}): pass a shipped name "
+                         "(base, naive, timenoise) or a checkpoint written by `python -m cilnb train-toy`")
 
 
 def add_parser(sub) -> None:

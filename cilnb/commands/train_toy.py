@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from .._util import UserError, check_output_path
     from ..models import toy
     from ..toy_training import TrainConfig, train
+    from .common import check_device
 
+    check_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     mcfg = toy.ToyConfig()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 from pathlib import Path
 from typing import Sequence
@@ -28,30 +29,64 @@ _LABEL_PT = 10  # caption font size (DejaVu Sans from matplotlib, which has X̂ 
 
 
 def _as_videos(videos) -> list[np.ndarray]:
-    """A list of float arrays ``[F, C, H, W]`` from a tensor/array ``[F, C, H, W]``/``[N, F, C, H, W]`` or a list."""
+    """A list of float arrays ``[F, C, H, W]`` from a tensor/array ``[F, C, H, W]``/``[N, F, C, H, W]`` or a list;
+    wrong types, shapes, empty videos and NaN/inf are refused with a message naming the video."""
     import torch
 
-    def arr(v):
-        return v.detach().float().cpu().numpy() if torch.is_tensor(v) else np.asarray(v, dtype=np.float32)
+    from ..checks import InputTypeError
+
+    def arr(v, what: str):
+        if torch.is_tensor(v):
+            if v.is_complex():
+                raise InputTypeError(f"{what} has the complex dtype {v.dtype}; pass real pixel values (e.g. v.real or v.abs())")
+            return v.detach().float().cpu().numpy()
+        if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf":
+            raise InputTypeError(f"{what} has dtype {v.dtype}; pass real pixel values (a float tensor or array)")
+        if isinstance(v, (str, bytes)):
+            raise InputTypeError(f"{what} must be a tensor or array [F, C, H, W], got the string {v!r}")
+        try:
+            return np.asarray(v, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputTypeError(f"{what} must be a tensor or array [F, C, H, W] of numbers, got {type(v).__name__} ({exc})") from None
 
     if torch.is_tensor(videos) or isinstance(videos, np.ndarray):
-        a = arr(videos)
+        a = arr(videos, "videos")
         if a.ndim == 4:
             out = [a]
         elif a.ndim == 5:
             out = list(a)
+            if not out:
+                raise ValueError(f"videos holds no video (shape {a.shape}): pass at least one [F, C, H, W] video")
         else:
             raise ValueError(f"videos must be [F, C, H, W] or [N, F, C, H, W], got shape {a.shape}")
-    elif isinstance(videos, Sequence) and len(videos) > 0:
-        out = [arr(v) for v in videos]
+    elif isinstance(videos, Sequence) and not isinstance(videos, (str, bytes)) and len(videos) > 0:
+        out = [arr(v, f"video {i}") for i, v in enumerate(videos)]
     else:
         raise ValueError("videos must be a tensor/array [F, C, H, W] or [N, F, C, H, W], or a non-empty list of [F, C, H, W]")
     for i, v in enumerate(out):
         if v.ndim != 4 or v.shape[1] not in (1, 3):
             raise ValueError(f"video {i} must be [F, C, H, W] with C in (1, 3), got shape {v.shape}")
+        if 0 in v.shape:
+            raise ValueError(f"video {i} is empty (shape {v.shape}): each video needs at least one frame of at least 1 x 1 pixels")
         if not np.isfinite(v).all():
             raise ValueError(f"video {i} holds NaN or inf values: nothing sensible can be shown; check the model's output")
     return out
+
+
+_FAR = 10.0  # values further than this many range widths outside [vmin, vmax] are another scale, not an overshoot
+_MAX_CANVAS_BYTES = 2 << 30  # 2 GiB of frames: far beyond any GIF worth showing
+
+
+def _check_range(vids: list[np.ndarray], vmin: float, vmax: float) -> None:
+    """Refuse videos far outside ``[vmin, vmax]`` (e.g. 0..255 pixels on the default [-1, 1]): clipping would show garbage."""
+    width = vmax - vmin
+    for i, v in enumerate(vids):
+        lo, hi = float(v.min()), float(v.max())
+        if lo < vmin - _FAR * width or hi > vmax + _FAR * width:
+            fix = ("they look like 0..255 pixels: pass vmin=0, vmax=255, or rescale with x / 127.5 - 1"
+                   if lo >= 0 and hi > 1.5 and (vmin, vmax) == (-1.0, 1.0) else "pass the vmin and vmax your videos use, or rescale them")
+            raise ValueError(f"video {i} values span [{lo:.4g}, {hi:.4g}], far outside the shown range [vmin, vmax] = "
+                             f"[{vmin:g}, {vmax:g}]: {fix}")
 
 
 def tile_frames(videos, labels: Sequence[str] | None = None, *, ncols: int | None = None, scale: int | None = None,
@@ -59,26 +94,33 @@ def tile_frames(videos, labels: Sequence[str] | None = None, *, ncols: int | Non
     """The frames of a labelled grid of videos as ``uint8 [F, H', W', 3]`` (shorter videos hold their last frame).
 
     ``scale`` enlarges each pixel (nearest neighbour; default: tiles at least 96 pixels high), so
-    32x32 toy videos stay crisp. ``labels`` (one per video) are drawn above the tiles.
+    32x32 toy videos stay crisp. ``labels`` (one per video) are drawn above the tiles. Values
+    outside ``[vmin, vmax]`` are clipped; values more than 10 range widths outside (0..255 pixels
+    on the default ``[-1, 1]``) are refused, as are NaN/inf and empty videos.
     """
+    from ..checks import check_int, check_number
+
     vids = _as_videos(videos)
+    vmin = check_number("vmin", vmin, fix="(the value shown black)")
+    vmax = check_number("vmax", vmax, fix="(the value shown white)")
     if not vmax > vmin:
         raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
-    if labels is not None and len(labels) != len(vids):
-        raise ValueError(f"got {len(labels)} labels for {len(vids)} videos")
+    _check_range(vids, vmin, vmax)
+    labels = _check_labels(labels, len(vids))
     n = len(vids)
-    ncols = n if ncols is None else int(ncols)
-    if ncols < 1:
-        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    ncols = n if ncols is None else check_int("ncols", ncols, min=1, fix="(videos per row)")
     h = max(v.shape[2] for v in vids)
     w = max(v.shape[3] for v in vids)
-    scale = max(1, -(-96 // h)) if scale is None else int(scale)
-    if scale < 1:
-        raise ValueError(f"scale must be >= 1, got {scale}")
+    scale = max(1, -(-96 // h)) if scale is None else check_int("scale", scale, min=1, fix="(screen pixels per video pixel)")
+    pad = check_int("pad", pad, min=0, fix="(white pixels between tiles)")
     th, tw = h * scale, w * scale
     band = _LABEL_H if labels is not None else 0
     nrows = -(-n // ncols)
     n_f = max(v.shape[0] for v in vids)
+    size = n_f * (nrows * (th + band + pad) + pad) * (ncols * (tw + pad) + pad) * 3
+    if size > _MAX_CANVAS_BYTES:
+        raise ValueError(f"the grid would take {size / 2**30:.1f} GiB ({n_f} frames of {nrows} x {ncols} tiles of {th} x {tw} pixels): "
+                         f"lower scale (now {scale}) or show fewer or shorter videos")
     canvas = np.full((n_f, nrows * (th + band + pad) + pad, ncols * (tw + pad) + pad, 3), 255, np.uint8)
     for k, v in enumerate(vids):
         img = np.clip((v - vmin) / (vmax - vmin), 0, 1)
@@ -93,6 +135,23 @@ def tile_frames(videos, labels: Sequence[str] | None = None, *, ncols: int | Non
     if labels is not None:
         _draw_labels(canvas, labels, ncols, th, tw, band, pad)
     return canvas
+
+
+def _check_labels(labels, n: int):
+    """``labels`` as a list of ``n`` captions (or ``None``); a string or another count is refused."""
+    if labels is None:
+        return None
+    from ..checks import InputTypeError
+
+    if isinstance(labels, (str, bytes)):
+        raise InputTypeError(f"labels must be a list of captions, one per video, got the string {labels!r}: pass [{labels!r}] for one video")
+    try:
+        labels = list(labels)
+    except TypeError:
+        raise InputTypeError(f"labels must be a list of captions, one per video, got {type(labels).__name__}") from None
+    if len(labels) != n:
+        raise ValueError(f"got {len(labels)} labels for {n} videos: give one label per video (or labels=None)")
+    return labels
 
 
 def _label_font():
@@ -129,21 +188,54 @@ def _draw_labels(canvas: np.ndarray, labels, ncols: int, th: int, tw: int, band:
 
 
 def _check_fps(fps: float) -> float:
-    fps = float(fps)
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps}")
-    return fps
+    from ..checks import check_number
+
+    return check_number("fps", fps, lo=0, lo_open=True, fix="(frames per second, e.g. 6)")
+
+
+_GIF_MAX_MS = 655350  # a GIF frame delay is 16 bits of 10 ms
+
+
+def _gif_duration(fps: float) -> int:
+    """Milliseconds per GIF frame for ``fps`` (at least 20 ms: GIF players show faster frames at 20 ms anyway)."""
+    ms = round(1000 / fps)
+    if ms > _GIF_MAX_MS:
+        raise ValueError(f"fps = {fps:g} is too slow for a GIF (a frame shows at most {_GIF_MAX_MS / 1000:g} s): "
+                         f"use fps >= {math.ceil(1e7 / _GIF_MAX_MS) / 1e4:g}")
+    return max(20, ms)
+
+
+def _out_path(path, suffix: str, other: str) -> Path:
+    """``path`` checked before any work: a file path ending in ``suffix`` whose folder can be made (not a folder itself)."""
+    from .._util import check_output_path
+    from ..checks import InputTypeError
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"path must be a file path (str or pathlib.Path) ending in {suffix}, got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        writer = "save_gif" if suffix == ".gif" else "save_mp4"
+        raise ValueError(f"{writer} writes {suffix} files, got {path.name!r}: use {other}")
+    if path.is_dir():
+        raise ValueError(f"path {path} is a folder: give a file path ending in {suffix}, e.g. {path / ('grid' + suffix)}")
+    check_output_path(path, option="path")
+    return path
 
 
 def gif_bytes(videos, labels: Sequence[str] | None = None, *, fps: float = 6.0, **tile_kwargs) -> bytes:
-    """An animated, looping GIF of :func:`tile_frames` (Pillow, lossless palette for these few colours)."""
+    """An animated, looping GIF of :func:`tile_frames` (Pillow, lossless palette for these few colours).
+
+    GIF frame delays are whole 10 ms steps of at least 20 ms (players show faster frames at 20 ms), so
+    ``fps`` above 50 plays at 50; ``fps`` below 0.0016 (a frame longer than 655 s) is refused.
+    """
     from PIL import Image
 
     fps = _check_fps(fps)
+    _gif_duration(fps)
     frames = tile_frames(videos, labels, **tile_kwargs)
     images = [Image.fromarray(f) for f in frames]
     buf = io.BytesIO()
-    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=max(20, round(1000 / fps)),
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=_gif_duration(fps),
                    loop=0, disposal=1, optimize=False)
     return buf.getvalue()
 
@@ -152,9 +244,7 @@ def save_gif(videos, path: str | os.PathLike, labels: Sequence[str] | None = Non
     """Write :func:`gif_bytes` to ``path`` (for slides); returns the path."""
     from .._util import atomic_write
 
-    path = Path(path)
-    if path.suffix.lower() != ".gif":
-        raise ValueError(f"save_gif writes .gif files, got {path.name!r}: use save_mp4 for .mp4")
+    path = _out_path(path, ".gif", "save_mp4 for .mp4")
     data = gif_bytes(videos, labels, fps=fps, **tile_kwargs)
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
@@ -163,10 +253,12 @@ def save_mp4(videos, path: str | os.PathLike, labels: Sequence[str] | None = Non
     """Write the grid as an H.264 MP4 (PyAV, from the ``models`` extra; OpenCV's ``mp4v`` when PyAV is absent)."""
     from .._util import atomic_write
 
-    path = Path(path)
-    if path.suffix.lower() != ".mp4":
-        raise ValueError(f"save_mp4 writes .mp4 files, got {path.name!r}: use save_gif for .gif")
+    from fractions import Fraction
+
+    path = _out_path(path, ".mp4", "save_gif for .gif")
     fps = _check_fps(fps)
+    if Fraction(fps).limit_denominator(1000) <= 0:  # the stream's rate: 0 would silently become the encoder's default
+        raise ValueError(f"fps = {fps:g} is too slow for an MP4 (its frame rate is a fraction with denominator <= 1000): use fps >= 0.001")
     frames = tile_frames(videos, labels, **tile_kwargs)
     frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), constant_values=255)
     atomic_write(path, lambda tmp: _write_mp4(tmp, frames, fps, path))
@@ -209,6 +301,10 @@ def play(videos, labels: Sequence[str] | None = None, *, fps: float = 6.0, title
 
     from IPython.display import HTML
 
+    if title is not None and not isinstance(title, str):
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"title must be a string (or None), got {type(title).__name__}: pass str(title)")
     data = base64.b64encode(gif_bytes(videos, labels, fps=fps, **tile_kwargs)).decode("ascii")
     head = f"<div style='font-weight:600;margin:2px 0'>{html.escape(title)}</div>" if title else ""
     return HTML(f"<div class='cilnb-video'>{head}<img src='data:image/gif;base64,{data}' "

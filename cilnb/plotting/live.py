@@ -27,6 +27,48 @@ def guidance_options(model) -> list[tuple[str, object]]:
     return opts + [(f"{g:g}", g) for g in (1.5, 2.0, 2.5, 3.0, 5.0)]
 
 
+_SEED_MAX = 2**31 - 1  # the seed box's bounds (ipywidgets would clamp anything outside silently)
+
+
+def _check_lab(lab) -> None:
+    from ..checks import InputTypeError
+    from ..live import Lab
+
+    if not isinstance(lab, Lab):
+        raise InputTypeError(f"lab must be a cilnb.live.Lab (Lab.toy(), or Lab(model, images, truth)), got {type(lab).__name__}")
+
+
+def _check_control(name: str, value, lo: float, hi: float, what: str) -> float:
+    """A slider's start value, refused (not clamped, as ipywidgets would) outside the slider's ``[lo, hi]``."""
+    from ..checks import check_number
+
+    v = check_number(name, value, fix=f"({what})")
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}] (the slider's range; {what}), got {v:g}")
+    return v
+
+
+def _check_seed(seed) -> int:
+    from ..checks import check_int
+
+    seed = check_int("seed", seed, min=0, fix=f"(the seed box takes 0 .. {_SEED_MAX})")
+    if seed > _SEED_MAX:
+        raise ValueError(f"seed must be at most {_SEED_MAX} (the seed box's range), got {seed}")
+    return seed
+
+
+def _check_choice(name: str, value, options: list, fix: str = "") -> None:
+    """``value`` must be one of a control's ``options`` (ipywidgets' own error would not name the control)."""
+    def same(o) -> bool:
+        try:
+            return not isinstance(value, bool) and bool(value == o)
+        except (TypeError, ValueError, RuntimeError):
+            return False
+
+    if not any(same(o) for o in options):
+        raise ValueError(f"{name} must be one of {options}{fix}, got {value!r}")
+
+
 def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 0, guidance="default",
                     remedy: str = "none", fps: float = 6.0):
     """Controls (image, M, init, guidance, remedy, seed) that re-sample on every change, above the playing videos.
@@ -40,9 +82,16 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     """
     import ipywidgets as W
 
-    from .animation import play
+    from .animation import _check_fps, play
 
+    _check_lab(lab)
+    M = _check_control("M", M, 0.05, 1.0, "the normalised start time")
     inits = ["standard", "analytic"] if lab.stats is not None else ["standard"]
+    _check_choice("init", init, inits, "" if lab.stats is not None else " (build the lab with stats= for 'analytic')")
+    _check_choice("guidance", guidance, [v for _, v in guidance_options(lab.model)], " (guidance_options(model))")
+    _check_choice("remedy", remedy, list(WIDGET_REMEDIES))
+    seed = _check_seed(seed)
+    fps = _check_fps(fps)
     c = {
         "i": W.Dropdown(options=list(range(lab.n_images)), value=0, description="image"),
         "M": W.FloatSlider(min=0.05, max=1.0, step=0.01, value=float(M), description="M", continuous_update=False,
@@ -72,8 +121,12 @@ def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
     """Controls (video, continuous t, seed) that re-run the one-step prediction, shown playing beside X_t and the truth."""
     import ipywidgets as W
 
-    from .animation import play
+    from .animation import _check_fps, play
 
+    _check_lab(lab)
+    t = _check_control("t", t, 0.01, 1.0, "the normalised time; 1 = T")
+    seed = _check_seed(seed)
+    fps = _check_fps(fps)
     c = {
         "i": W.Dropdown(options=list(range(lab.n_images)), value=0, description="video"),
         "t": W.FloatSlider(min=0.01, max=1.0, step=0.01, value=float(t), description="t", continuous_update=False,

@@ -7,21 +7,41 @@ __all__ = ["video_grid"]
 def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: float = 1.0, cell: float = 1.0, title: str | None = None):
     """A grid of frames: one row per video ``[F, C, H, W]`` (C = 1 gray or 3 RGB), one column per frame.
 
-    ``rows`` is a sequence (or a ``[R, F, C, H, W]`` tensor); values are shown on ``[vmin, vmax]``.
+    ``rows`` is a sequence (or a ``[R, F, C, H, W]`` tensor); values are shown on ``[vmin, vmax]``
+    (clipped outside it). ``labels``: one per row; ``col_labels``: one per frame column.
     Returns the figure. Used for probe strips (Fig. 2) and generated videos (Fig. 3).
     """
     import matplotlib.pyplot as plt
     import numpy as np
     import torch
 
-    rows = [r.detach().float().cpu() if torch.is_tensor(r) else torch.as_tensor(r, dtype=torch.float32) for r in rows]
+    from ..checks import InputTypeError, check_number
+
+    rows = [_as_row(i, r) for i, r in enumerate(_as_rows(rows))]
     if not rows:
         raise ValueError("video_grid needs at least one video")
-    n_f = max(r.shape[0] for r in rows)
-    fig, axes = plt.subplots(len(rows), n_f, figsize=(cell * n_f, cell * len(rows)), squeeze=False)
     for i, r in enumerate(rows):
         if r.ndim != 4 or r.shape[1] not in (1, 3):
             raise ValueError(f"each video must be [F, C, H, W] with C in (1, 3), got {tuple(r.shape)}")
+        if 0 in r.shape:
+            raise ValueError(f"video {i} is empty (shape {tuple(r.shape)}): each video needs at least one frame of at least 1 x 1 pixels")
+        if not bool(torch.isfinite(r).all()):
+            raise ValueError(f"video {i} holds NaN or inf values: nothing sensible can be shown; check where it came from")
+    vmin = check_number("vmin", vmin, fix="(the value shown black)")
+    vmax = check_number("vmax", vmax, fix="(the value shown white)")
+    if not vmax > vmin:
+        raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
+    check_number("cell", cell, lo=0, lo_open=True, fix="(inches per frame)")
+    n_f = max(r.shape[0] for r in rows)
+    for what, labs, n, per in (("labels", labels, len(rows), "row"), ("col_labels", col_labels, n_f, "frame column")):
+        if labs is None:
+            continue
+        if isinstance(labs, (str, bytes)):
+            raise InputTypeError(f"{what} must be a list of captions, one per {per}, got the string {labs!r}: pass [{labs!r}]")
+        if len(labs) != n:
+            raise ValueError(f"got {len(labs)} {what} for {n} {per}s: give one per {per} (or {what}=None)")
+    fig, axes = plt.subplots(len(rows), n_f, figsize=(cell * n_f, cell * len(rows)), squeeze=False)
+    for i, r in enumerate(rows):
         for j in range(n_f):
             ax = axes[i, j]
             ax.set_xticks([])
@@ -45,3 +65,31 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
         fig.suptitle(title)
     fig.subplots_adjust(wspace=0.04, hspace=0.04)
     return fig
+
+
+def _as_rows(rows) -> list:
+    """``rows`` as a list (a sequence, an iterable or a ``[R, ...]`` tensor); ``None`` and strings are refused."""
+    from ..checks import InputTypeError
+
+    if rows is None or isinstance(rows, (str, bytes)):
+        raise InputTypeError(f"rows must be a list of videos [F, C, H, W] or a tensor [R, F, C, H, W], got {rows!r}")
+    try:
+        return list(rows)
+    except TypeError:
+        raise InputTypeError(f"rows must be a list of videos [F, C, H, W] or a tensor [R, F, C, H, W], got {type(rows).__name__}") from None
+
+
+def _as_row(i: int, r):
+    """Row ``i`` as a float32 CPU tensor (tensors are converted as before; arrays and lists through ``torch.as_tensor``)."""
+    import torch
+
+    from ..checks import InputTypeError
+
+    if torch.is_tensor(r):
+        if r.is_complex():
+            raise InputTypeError(f"video {i} has the complex dtype {r.dtype}; pass real pixel values")
+        return r.detach().float().cpu()
+    try:
+        return torch.as_tensor(r, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(f"video {i} must be a tensor or array [F, C, H, W] of numbers, got {type(r).__name__} ({exc})") from None

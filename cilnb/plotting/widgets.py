@@ -3,7 +3,26 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 __all__ = ["sliders"]
+
+
+def _check_range_spec(name: str, spec) -> tuple:
+    """``(min, max, step, value)`` of a slider: finite numbers, ``min <= value <= max`` and ``step > 0`` (ipywidgets
+    would clamp the value silently and accept a zero step); returned unchanged."""
+    from ..checks import check_number
+
+    lo, hi, step, value = spec
+    for what, v in (("min", lo), ("max", hi), ("step", step), ("value", value)):
+        check_number(f"slider {name!r} {what}", v)
+    if not lo <= hi:
+        raise ValueError(f"slider {name!r}: min {lo!r} is above max {hi!r}; give (min, max, step, value) with min <= max")
+    if not step > 0:
+        raise ValueError(f"slider {name!r}: step must be > 0, got {step!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"slider {name!r}: the value {value!r} lies outside [{lo!r}, {hi!r}]; widen the range or change the value")
+    return lo, hi, step, value
 
 
 def sliders(fn: Callable, interactive: bool, **specs):
@@ -18,14 +37,23 @@ def sliders(fn: Callable, interactive: bool, **specs):
     Shown in notebooks/timenoise.ipynb, notebooks/analytic_init.ipynb, notebooks/leakage_probe.ipynb,
     notebooks/m_sweep.ipynb, notebooks/timenoise_training.ipynb and notebooks/motion_metrics.ipynb.
     """
+    from ..checks import InputTypeError
+
+    if not isinstance(interactive, (bool, np.bool_)):
+        raise InputTypeError(f"interactive must be True or False, got {interactive!r} ({type(interactive).__name__}); "
+                             "with papermill pass -p interactive False (not -r)")
     if not interactive:
         return None
+    if not callable(fn):
+        raise InputTypeError(f"fn must be a function of the slider values that returns a matplotlib Figure, got {type(fn).__name__}")
     import ipywidgets as W
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     controls = {}
     for name, spec in specs.items():
+        if not isinstance(spec, (list, tuple)):
+            raise InputTypeError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
         if len(spec) == 2 and isinstance(spec[0], (list, tuple)):
             options, value = list(spec[0]), spec[1]
             if not options or value not in options:
@@ -34,7 +62,7 @@ def sliders(fn: Callable, interactive: bool, **specs):
             continue
         if len(spec) != 4:
             raise ValueError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
-        lo, hi, step, value = spec
+        lo, hi, step, value = _check_range_spec(name, spec)
         cls = W.IntSlider if all(isinstance(v, int) and not isinstance(v, bool) for v in spec) else W.FloatSlider
         controls[name] = cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False)
 
