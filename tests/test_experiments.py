@@ -134,6 +134,14 @@ def test_sweep_verdict_reports_net_travel_against_the_data_for_information():
     # within 2 s.e. of the data: no deficit claimed
     e = V.start_time(s.assign(net_travel_sem=1.5)).reasons[len(plain.reasons)]
     assert "not distinguishable from the data's" in e and "under-move" not in e
+    # the paper's motion score against the data's: (f), after (e), for information as well
+    scored = s.assign(motion_score=[0.30, 0.55, 0.31, 0.60], motion_score_sem=0.02, motion_score_data=0.70, motion_score_data_sem=0.01)
+    v2 = V.start_time(scored)
+    assert v2.holds == v.holds and v2.reasons[:len(v.reasons)] == v.reasons
+    f = v2.reasons[len(v.reasons)]
+    r, se = 0.30 / 0.70, 0.30 / 0.70 * np.hypot(0.02 / 0.30, 0.01 / 0.70)
+    assert f.startswith("(f) the paper's motion score") and f"0.300 +- 0.020 vs 0.700" in f and f"ratio {r:.2f} +- {se:.2f}, BELOW" in f
+    assert "M=0.6 analytic 0.600 +- 0.020" in v2.reasons[-1]
 
 
 def test_per_image_conditioning_reaches_the_model_and_the_rows(tmp_path):
@@ -236,6 +244,29 @@ def test_motion_control_verdict_uses_paired_differences():
     assert "NOT distinguishable" in v.reasons[0] and v.holds is False
 
 
+def test_motion_control_verdict_reports_the_papers_motion_score_against_the_source():
+    """The paper's motion score of each output against its source video's: one line for information, the judgement unchanged;
+    the base's gap and every configuration's error paired image by image against the first's."""
+    rng = np.random.default_rng(1)
+    n = 50
+    inp = rng.uniform(0.5, 3.0, n)
+    src = rng.uniform(0.3, 1.2, n)
+    rows = lambda model, M, score: pd.DataFrame({"model": model, "M": M, "init": "analytic" if M < 1 else "standard", "image": range(n),
+                                                 "input_motion": inp, "output_motion": inp, "error": 0.0,
+                                                 "input_score": src, "output_score": score})
+    base, fixed, worse = src * 0.6, src + rng.normal(0, 0.02, n), src * 0.2
+    df = pd.concat([rows("base", 1.0, base), rows("base", 0.7, fixed), rows("tn", 1.0, worse)])
+    v, plain = V.motion_control(df), V.motion_control(df.drop(columns=["input_score", "output_score"]))
+    assert v.holds == plain.holds and v.reasons[:-1] == plain.reasons
+    line = v.reasons[-1]
+    d = base - src
+    assert line.startswith("The paper's motion score") and f"base {base.mean() / src.mean():.2f} ({d.mean():+.3f} +- {2 * d.std(ddof=1) / np.sqrt(n):.3f}, BELOW" in line
+    e0, e1 = np.abs(d), np.abs(fixed - src)
+    assert f"error {e0.mean():.3f})" in line  # the first configuration: no comparison with itself
+    assert f"error {e1.mean():.3f}, lower than the first: {(e1 - e0).mean():+.3f}" in line and "not distinguishable from the source's" in line
+    assert "higher than the first" in line  # the worse configuration
+
+
 # ----------------------------------------------------------------------------------------------
 # one Verdict type; the printed text is what the notebooks printed before it existed
 # ----------------------------------------------------------------------------------------------
@@ -280,6 +311,10 @@ def test_table1_verdict_holds_only_beyond_two_standard_errors():
     v = V.timenoise_motion(travel)
     assert v.holds is True and len(v.reasons) == 3 and "+0.20 +- 0.40" in v.reasons[2] and v.reasons[2].endswith("indistinguishable.")
     assert V.timenoise_motion(travel.assign(net_travel=[6.0, 7.0])).reasons[2].endswith("more.")
+    scored = travel.assign(motion_score=[0.20, 0.34], motion_score_sem=0.02, motion_score_data=0.70)
+    v3 = V.timenoise_motion(scored)
+    assert v3.holds is True and v3.reasons[:3] == v.reasons and v3.reasons[3].startswith("The paper's motion score")
+    assert "0.340 (timenoise) vs 0.200 (naive), data 0.700; difference +0.140 +- 0.040 (2 s.e.): more." in v3.reasons[3]
     # with the per-video table the net-travel line pairs the models image by image (shared images and noise)
     rng = np.random.default_rng(3)
     base = rng.uniform(3, 10, 30)
@@ -621,5 +656,10 @@ def test_motion_control_table_reads_the_sources_with_the_outputs_tracker(tmp_pat
                           batch_size=4, show_progress=False)
     src = data.track_sprites(images.videos.float())
     np.testing.assert_array_equal(df.input_tracked.to_numpy(), np.asarray(src.speed, float)[df.image.to_numpy()])
+    np.testing.assert_array_equal(df.input_score.to_numpy(), E.flow_motion(images.videos.float())[df.image.to_numpy()])
+    from safetensors.torch import load_file
+    store = next(tmp_path.glob("base*"))
+    outs = torch.stack([load_file(str(f))["video"] for f in sorted((store / "videos").glob("*.safetensors"))])
+    np.testing.assert_allclose(np.sort(df.output_score.to_numpy()), np.sort(E.flow_motion(outs)), rtol=1e-12)
     np.testing.assert_array_equal(df.input_travel.to_numpy(), np.asarray(src.displacement, float)[df.image.to_numpy()])
     np.testing.assert_allclose(df.input_motion.to_numpy(), np.asarray(images.cond["motion"], float)[df.image.to_numpy()])

@@ -81,7 +81,7 @@ def test_sweep_inputs_progress_shows_the_reference_steps(capsys):
     assert capsys.readouterr().err == ""
     images2, shown = sweep_inputs("toy", n_images=2, seed=0, n_reference=8, show_progress=True)
     err = capsys.readouterr().err
-    assert "8 reference videos" in err and "3/3" in err
+    assert "8 reference videos" in err and "4/4" in err
     assert shown.reference_columns == quiet.reference_columns and (images2.images == images.images).all()
     sweep_inputs("toy", n_images=2, seed=0, n_reference=0, show_progress=True)  # nothing to set up: no bar
     assert capsys.readouterr().err == ""

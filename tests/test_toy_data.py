@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,6 +67,9 @@ def test_sweep_inputs_and_readout_reference_use_the_checkpoint_data(ckpt):
     assert torch.equal(images.images, _frame0(4, 2)) and readout.data == CFG
     ref = D.generate(16, seed=2 + 10_007, config=CFG, flow=False)
     assert readout.reference_columns["sprite_stability"] == pytest.approx(float(D.track_sprites(ref.videos).count_stability.mean()))
+    score = E.flow_motion(ref.videos)  # the paper's motion score of the same reference videos
+    assert readout.reference_columns["motion_score"] == pytest.approx(float(score.mean()))
+    assert readout.reference_sems["motion_score"] == pytest.approx(float(score.std(ddof=1) / np.sqrt(16)))
     # the shipped toy's by default
     images0, readout0 = E.sweep_inputs("toy", n_images=2, seed=2, n_reference=0)
     assert readout0.data == E.toy_data() and images0.data == E.toy_data()

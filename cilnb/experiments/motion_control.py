@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .readouts import MOTION_COND, readout_for
+from .readouts import MOTION_COND, flow_motion, readout_for
 from .timenoise_training import compare_models
 
 __all__ = ["MOTION_COND", "motion_control_images", "motion_control"]
@@ -39,8 +39,10 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     As in Fig. 1 (SVD's motion bucket set to an input motion score): rows ``model, M, init, image,
     input_motion`` (the target), ``output_motion`` (``readout``'s motion), ``error = |output - input|``;
     on the toy also ``input_travel`` / ``output_travel``, the net sprite travel (px, first to last
-    frame) of the source video and of the output, and ``input_tracked``, the source video's speed as the
-    tracker reads it (the output's estimator on both sides; the tracker reads slow sprites a little fast).
+    frame) of the source video and of the output, ``input_tracked``, the source video's speed as the
+    tracker reads it (the output's estimator on both sides; the tracker reads slow sprites a little fast), and
+    ``input_score`` / ``output_score``, the paper's motion score (:func:`cilnb.experiments.flow_motion`: SVD
+    protocol, Farneback over the whole frame) of the source video and of the output.
     Sampled through :func:`cilnb.experiments.compare_models`, so an interrupted run resumes.
     Shown in notebooks/motion_control.ipynb."""
     if len(images.cond) != 1:
@@ -58,6 +60,9 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
         idx = per.image_index.to_numpy()
         df["input_travel"], df["output_travel"] = np.asarray(src.displacement, dtype=float)[idx], per.net_travel.to_numpy(dtype=float)
         df["input_tracked"] = np.asarray(src.speed, dtype=float)[idx]  # the source's speed through the output's read-out
+        if "motion_score" in per:  # the paper's metric on both sides: it counts the panning background too
+            df["input_score"] = flow_motion(images.videos.float())[idx]
+            df["output_score"] = per.motion_score.to_numpy(dtype=float)
     df.attrs.update(target=name, motion_name=readout.motion_name)
     order = {(c[0], c[1], c[2]): k for k, c in enumerate(configs)}
     df["order"] = [order[(m, M, i)] for m, M, i in zip(df.model, df.M, df.init)]

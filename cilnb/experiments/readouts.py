@@ -151,7 +151,7 @@ class ToyReadout:
             raise ValueError(f"n_reference must be 0 (no quality distance) or >= 2, got {n_reference}")
         self.fd_name = self.fd_name if n_reference else None
         self.data = _in.toy_data(data)
-        with progress_steps(["reference videos", "features", "sprite tracks"], disable=not (show_progress and n_reference),
+        with progress_steps(["reference videos", "features", "sprite tracks", "motion scores"], disable=not (show_progress and n_reference),
                             desc=f"{n_reference} reference videos") as step:
             step("reference videos")
             ref = _in.reference_videos(n_reference, seed=data_seed + 10_007, data=self.data) if n_reference else None
@@ -168,15 +168,24 @@ class ToyReadout:
                 self.reference_columns = {"sprite_stability": float(tracks.count_stability.mean()),
                                           "net_travel": float(travel.mean())}
                 self.reference_sems = {"net_travel": float(travel.std(ddof=1) / np.sqrt(len(travel)))}
+            step("motion scores")
+            if n_reference:  # the data's motion score, the paper's metric on the same videos
+                score = flow_motion(ref)
+                self.reference_columns["motion_score"] = float(score.mean())
+                self.reference_sems["motion_score"] = float(score.std(ddof=1) / np.sqrt(len(score)))
 
     def read(self, table: pd.DataFrame, out: Path) -> dict:
         """Per-video columns from one pass of the tracker over the stored videos: ``motion`` (sprite
         speed, as :func:`sprite_speed`), ``net_travel`` (px the sprites travel from the first to the
         last frame: motion that jitter does not count, the measure of issue 11's table) and
         ``sprite_stability``, the fraction of frames whose sprite count equals frame 0's (real toy
-        videos: about 0.9; sprites that fade, split or appear lower it)."""
-        tracks = _data.track_sprites(load_sweep_videos(out, table).clamp(-1, 1))
-        return {"motion": tracks.speed, "net_travel": tracks.displacement, "sprite_stability": tracks.count_stability}
+        videos: about 0.9; sprites that fade, split or appear lower it), and ``motion_score``, the paper's
+        motion score (:func:`flow_motion`: SVD protocol, Farneback, mean over the whole frame, px/frame), which
+        counts every moving pixel, the panning background's too, where the tracker reads the sprites alone."""
+        videos = load_sweep_videos(out, table).clamp(-1, 1)
+        tracks = _data.track_sprites(videos)
+        return {"motion": tracks.speed, "net_travel": tracks.displacement, "sprite_stability": tracks.count_stability,
+                "motion_score": flow_motion(videos)}
 
     def gt_motion(self, images) -> np.ndarray:
         return np.asarray(images.columns["input_speed"], dtype=float)

@@ -219,33 +219,40 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         out.append(f"(d) sprite stability (frames keeping frame 0's sprite count; an outlier-robust quality read-out) at M={m:g}: "
                    f"Analytic-Init {a.sprite_stability:.2f} vs standard {s.sprite_stability:.2f} ({word}); "
                    f"{top:.2f} at M={summary.M.max():g}, real videos {a.get('sprite_stability_data', float('nan')):.2f}.")
-    if "net_travel_data" in summary:
-        out += _net_travel_lines(summary)
+    for col, tag, what, digits in _DATA_LINES:
+        if f"{col}_data" in summary:
+            out += _data_lines(summary, col, tag, what, digits)
     claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
     return Verdict(claim, all(parts) if parts else None, out)
 
 
-def _travel_ratio(row) -> tuple[float, float]:
-    """Net travel over the data's, with its delta-method standard error (sample and data means independent)."""
-    a, sa, b, sb = row.net_travel, row.net_travel_sem, row.net_travel_data, row.get("net_travel_data_sem", 0.0)
+def _data_ratio(row, col: str = "net_travel") -> tuple[float, float]:
+    """``col`` over the data's, with its delta-method standard error (sample and data means independent)."""
+    a, sa, b, sb = row[col], row[f"{col}_sem"], row[f"{col}_data"], row.get(f"{col}_data_sem", 0.0)
     r = a / b
     return r, abs(r) * float(np.hypot(sa / a, sb / b))
 
 
-def _net_travel_lines(summary: pd.DataFrame) -> list[str]:
-    """(e), for information: the toy's net sprite travel (first to last frame) against the data's, at M = T
+#: the toy's read-outs compared with the data's in the M sweep, for information: (column, tag, what, digits)
+_DATA_LINES = (("net_travel", "(e)", "net sprite travel (px, first to last frame; per-frame speed also counts jitter)", 2),
+               ("motion_score", "(f)", "the paper's motion score (SVD protocol, Farneback over the whole frame, px/frame; "
+                                       "it counts the panning background too)", 3))
+
+
+def _data_lines(summary: pd.DataFrame, col: str, tag: str, what: str, digits: int) -> list[str]:
+    """For information: a toy read-out (net sprite travel, the paper's motion score) against the data's, at M = T
     and at each M < T. Per-frame speed also counts jitter; net travel is what the eye reads as motion."""
     tops = summary[summary.M == summary.M.max()]
     top = (tops[tops.init == "standard"] if (tops.init == "standard").any() else tops).iloc[0]  # the default sampler's start
-    r, se = _travel_ratio(top)
+    r, se = _data_ratio(top, col)
     word = _versus(r - 1.0, 2 * se, ("ABOVE", "BELOW", "not distinguishable from"))
-    out = [f"(e) net sprite travel (px, first to last frame; per-frame speed also counts jitter) at M={top.M:g}: "
-           f"{top.net_travel:.2f} +- {top.net_travel_sem:.2f} vs {top.net_travel_data:.2f} in real videos: ratio {r:.2f} +- {se:.2f}, "
+    out = [f"{tag} {what} at M={top.M:g}: "
+           f"{top[col]:.{digits}f} +- {top[f'{col}_sem']:.{digits}f} vs {top[f'{col}_data']:.{digits}f} in real videos: ratio {r:.2f} +- {se:.2f}, "
            f"{word} the data's beyond 2 s.e." + (" (the sampled videos under-move)" if word == "BELOW" else "")]
     rest = summary[summary.M < summary.M.max()].sort_values(["M", "init"], ascending=[False, True])
     if len(rest):
-        out.append("    at M < T: " + "; ".join(f"M={row.M:g} {row.init} {row.net_travel:.2f} +- {row.net_travel_sem:.2f} "
-                                                f"(ratio {_travel_ratio(row)[0]:.2f})" for _, row in rest.iterrows()) + ".")
+        out.append("    at M < T: " + "; ".join(f"M={row.M:g} {row.init} {row[col]:.{digits}f} +- {row[f'{col}_sem']:.{digits}f} "
+                                                f"(ratio {_data_ratio(row, col)[0]:.2f})" for _, row in rest.iterrows()) + ".")
     return out
 
 
@@ -313,7 +320,8 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
         f"{quality}alignment {b.first_frame_psnr:.1f} vs {a.first_frame_psnr:.1f} dB "
         f"(the paper reports TimeNoise keeps quality and trades some alignment for motion at high beta_m)."
         + (_stability_text(a, b, _paired_column(per_video, naive, timenoise, "sprite_stability")) if "sprite_stability" in summary else ""),
-    ] + ([_travel_line(a, b, _paired_column(per_video, naive, timenoise, "net_travel"))] if "net_travel_data" in summary else []))
+    ] + [_column_line(a, b, _paired_column(per_video, naive, timenoise, col), col, what, digits)
+         for col, _, what, digits in _DATA_LINES if f"{col}_data" in summary])
 
 
 def _stability_text(a, b, paired) -> str:
@@ -321,11 +329,12 @@ def _stability_text(a, b, paired) -> str:
     return f" Sprite stability {b.sprite_stability:.2f} vs {a.sprite_stability:.2f} ({what} {d:+.3f} +- {band:.3f}, 2 s.e.)."
 
 
-def _travel_line(a, b, paired) -> str:
-    head = (f"Net sprite travel (px, first to last frame; for information): {b.net_travel:.2f} (timenoise) vs {a.net_travel:.2f} (naive), "
-            f"data {a.net_travel_data:.2f}; ")
-    d, band, what = _difference(a, b, "net_travel", paired)
-    return head + f"{what} {d:+.2f} +- {band:.2f} (2 s.e.): {_versus(d, band, ('more', 'less', 'indistinguishable'))}."
+def _column_line(a, b, paired, col: str, title: str, digits: int) -> str:
+    """For information: one toy read-out (net travel, the paper's motion score) of TimeNoise vs naive, and the data's."""
+    head = (f"{title[0].upper()}{title[1:]} (for information): {b[col]:.{digits}f} (timenoise) vs {a[col]:.{digits}f} (naive), "
+            f"data {a[f'{col}_data']:.{digits}f}; ")
+    d, band, what = _difference(a, b, col, paired)
+    return head + f"{what} {d:+.{digits}f} +- {band:.{digits}f} (2 s.e.): {_versus(d, band, ('more', 'less', 'indistinguishable'))}."
 
 
 def motion_control(df: pd.DataFrame) -> Verdict:
@@ -372,8 +381,32 @@ def motion_control(df: pd.DataFrame) -> Verdict:
                          f"({d.mean():+.3f} +- {2 * d.sem():.3f}, {word} the source's)")
         out.append("Output speed / the source video's speed, both read by the tracker (for information; the tracker reads "
                    "the sources at " + f"{df.input_tracked.mean() / df.input_motion.mean():.2f}x their true speed): " + "; ".join(parts) + ".")
+    if "output_score" in df:  # for information: the paper's motion score on both sides, the output against its source clip
+        out.append("The paper's motion score (SVD protocol, Farneback over the whole frame, px/frame), output / its source video "
+                   "(for information; it counts the panning background, which the speed target does not ask for): "
+                   + "; ".join(_score_parts(groups)) + ".")
     claim = "Fig. 1: output motion stays below the requested motion, and the fixes lower the motion-score error"
     return Verdict(claim, bool(holds), out)
+
+
+def _score_parts(groups) -> list[str]:
+    """Per configuration of :func:`motion_control`: output / source motion score, the paired gap, the mean error
+    ``|output - source|`` and, after the first, that error paired against the first configuration's."""
+    parts, e0 = [], None
+    for (model, M, init), g in groups:
+        g = g.set_index("image")
+        d = (g.output_score - g.input_score).dropna()
+        err = d.abs()
+        word = _versus(d.mean(), 2 * d.sem(), ("ABOVE", "BELOW", "not distinguishable from"))
+        text = (f"{config_name(model, M, init)} {g.output_score.mean() / g.input_score.mean():.2f} ({d.mean():+.3f} +- {2 * d.sem():.3f}, "
+                f"{word} the source's; error {err.mean():.3f}")
+        if e0 is None:
+            e0 = err
+        else:
+            dd = (err - e0).dropna()
+            text += f", {_versus(dd.mean(), 2 * dd.sem(), ('higher', 'lower', 'not different'))} than the first: {dd.mean():+.3f} +- {2 * dd.sem():.3f}"
+        parts.append(text + ")")
+    return parts
 
 
 def motion_protocol(svd, true_svd, labels: list[str], speeds, vbench, *, method: str) -> Verdict:
