@@ -169,3 +169,23 @@ def test_m_sweep_plot_adds_a_net_travel_panel_with_the_datas_line_when_the_reado
     assert any(list(line.get_ydata()) == [8.0, 8.0] for line in ax.lines)  # the data's level
     assert ax.xaxis_inverted()
     plt.close(fig)
+
+
+def test_motion_control_plot_adds_the_papers_motion_score_row():
+    """Fig. 1's scatter; with the toy's motion scores (output vs its source video) a second row, titled with its own error."""
+    import matplotlib.pyplot as plt
+
+    n = 6
+    inp = np.linspace(0.5, 3.0, n)
+    df = pd.concat([pd.DataFrame({"model": "base", "M": M, "init": init, "image": range(n), "input_motion": inp,
+                                  "output_motion": inp * k, "error": np.abs(inp * k - inp)})
+                    for M, init, k in ((1.0, "standard", 0.5), (0.7, "analytic", 1.0))])
+    fig = P.plot_motion_control(df)
+    assert len(fig.axes) == 2 and "error 0.88" in fig.axes[0].get_title()
+    plt.close(fig)
+    scored = df.assign(input_score=np.tile(inp / 4, 2), output_score=np.r_[inp / 8, inp / 4])
+    fig = P.plot_motion_control(scored)
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == P.plot_motion_control(df).axes[0].get_title()
+    assert f"error {np.mean(inp / 8):.2f}" in fig.axes[2].get_title() and "error 0.00" in fig.axes[3].get_title()
+    assert "source's motion score" in fig.axes[2].get_xlabel()
+    plt.close("all")

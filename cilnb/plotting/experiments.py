@@ -157,19 +157,27 @@ def plot_timenoise_conditioning(y: torch.Tensor, ts: Sequence[float], a: float, 
 def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motion", ylabel: str = "output motion"):
     """Fig. 1: output vs input motion per configuration, the diagonal, and the mean error.
     (Toy: both in px/frame. SVD: motion bucket id vs the flow motion score; the diagonal is where
-    the two scales agree, which is the claim under test.) Shown in notebooks/motion_control.ipynb."""
+    the two scales agree, which is the claim under test.) When the table has the toy's ``input_score`` /
+    ``output_score`` (the paper's motion score of the source video and of the output), a second row shows
+    them the same way. Shown in notebooks/motion_control.ipynb."""
     import matplotlib.pyplot as plt
 
     from ..experiments.verdicts import config_name
 
     groups = list(df.groupby(["model", "M", "init"], sort=False))
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.6), squeeze=False, sharex=True, sharey=True)
-    hi = float(np.nanmax(np.r_[df.input_motion, df.output_motion])) * 1.05
-    for ax, ((model, M, init), g) in zip(axes[0], groups):
-        ax.scatter(g.input_motion, g.output_motion, s=12, alpha=0.7)
-        ax.plot([0, hi], [0, hi], "k--", lw=0.8)
-        ax.set_title(f"{config_name(model, M, init)}\nerror {np.nanmean(g.error):.2f}", fontsize=9)
-        ax.set_xlabel(xlabel)
-    axes[0, 0].set_ylabel(ylabel)
+    rows = [("input_motion", "output_motion", xlabel, ylabel)]
+    if {"input_score", "output_score"} <= set(df):
+        rows.append(("input_score", "output_score", "source's motion score (px/frame)", "output's motion score (whole frame)"))
+    fig, axes = plt.subplots(len(rows), len(groups), figsize=(3.6 * len(groups), 3.6 * len(rows)), squeeze=False,
+                             sharex="row", sharey="row")
+    for r, (x, y, xl, yl) in enumerate(rows):
+        hi = float(np.nanmax(np.r_[df[x], df[y]])) * 1.05
+        for ax, ((model, M, init), g) in zip(axes[r], groups):
+            err = np.nanmean(np.abs(g[y] - g[x]))
+            ax.scatter(g[x], g[y], s=12, alpha=0.7)
+            ax.plot([0, hi], [0, hi], "k--", lw=0.8)
+            ax.set_title(f"{config_name(model, M, init)}\nerror {err:.2f}", fontsize=9)
+            ax.set_xlabel(xl)
+        axes[r, 0].set_ylabel(yl)
     fig.tight_layout()
     return fig
