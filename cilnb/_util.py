@@ -29,6 +29,7 @@ __all__ = [
     "data_dir",
     "deprecated_module",
     "UserError",
+    "check_device",
     "check_output_path",
     "clean_tmp_files",
     "JobLock",
@@ -36,12 +37,29 @@ __all__ = [
 ]
 
 
+def check_device(device, option: str | None = None) -> None:
+    """Refuse a device torch does not know with a message naming it (torch's own error names neither the
+    argument nor the fix); ``option`` names a command-line option (``"--device"``) in that message."""
+    import torch
+
+    if device is None or isinstance(device, torch.device) or (isinstance(device, str) and device == "auto"):
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        if option:
+            raise UserError(f"{option} {device} is not a device: use auto, cpu, cuda or cuda:N") from None
+        raise ValueError(f"device {device!r} is not a torch device: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+
+
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"``/``None`` -> CUDA when present, else CPU; anything else is passed to ``torch.device``."""
+    """``"auto"``/``None`` -> CUDA when present, else CPU; anything else is passed to ``torch.device``
+    (an unknown device is refused by :func:`check_device`)."""
     import torch
 
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    check_device(device)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} requested but CUDA is not available; use device='cpu' or 'auto'")

@@ -71,18 +71,6 @@ class ProbeResult:
                 f"{self.seconds:.2f} s")
 
 
-def _check_device(device) -> None:
-    """Refuse a device string torch does not know, naming it (torch's own error names neither the argument nor the fix)."""
-    import torch
-
-    if device is None or isinstance(device, torch.device) or (isinstance(device, str) and device == "auto"):
-        return
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device {device!r} is not a torch device: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
-
-
 def _sprite_speed(videos: torch.Tensor) -> np.ndarray:
     """The toy read-out (:func:`cilnb.experiments.sprite_speed`), 0 where no sprite is found."""
     from .experiments import sprite_speed
@@ -174,9 +162,9 @@ class Lab:
         ``None`` (no Analytic-Init). ``show_progress``: a bar over the set-up steps (importing torch and
         loading the model take most of the few seconds on a first call).
         """
-        from ._util import data_dir, progress_steps
+        from ._util import check_device, data_dir, progress_steps
 
-        _check_device(device)
+        check_device(device)
         with progress_steps(["loading the model", "drawing images", "loading statistics"], disable=not show_progress,
                             desc="toy lab") as step:
             step("loading the model")

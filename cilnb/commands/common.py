@@ -45,18 +45,11 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
 
 
 def check_device(device, option: str = "--device") -> None:
-    """Refuse a device torch does not know (``--device gpu``), as a one-line user error naming ``option``;
-    torch's own error is a RuntimeError that names neither the option nor the fix."""
-    import torch
+    """Refuse a device torch does not know (``--device gpu``) as a one-line user error naming ``option``
+    (:func:`cilnb._util.check_device`)."""
+    from .._util import check_device as _check
 
-    from .._util import UserError
-
-    if device is None or isinstance(device, torch.device) or (isinstance(device, str) and device == "auto"):
-        return
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise UserError(f"{option} {device} is not a device: use auto, cpu, cuda or cuda:N") from None
+    _check(device, option)
 
 
 def model_for_output(args: argparse.Namespace, *, folder: bool, device=None):

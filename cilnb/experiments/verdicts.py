@@ -363,48 +363,40 @@ def motion_control(df: pd.DataFrame) -> Verdict:
         out.append(f"{config_name(model, M, init)}: ratio {g.output_motion.sum() / g.input_motion.sum():.2f}, error {g.error.mean():.2f} "
                    f"vs {g0.error.mean():.2f} ({word}: paired difference {d.mean():+.3f} +- {2 * se:.3f}).")
     if "output_travel" in df:  # for information: the toy's net travel, which jitter does not count
-        parts = []
-        for (model, M, init), g in groups:
-            g = g[g.output_travel.notna() & g.input_travel.notna()]  # videos whose sprites were tracked to the last frame
-            d = g.output_travel - g.input_travel
-            word = _versus(d.mean(), 2 * d.sem(), ("ABOVE", "BELOW", "not distinguishable from"))
-            parts.append(f"{config_name(model, M, init)} {g.output_travel.mean() / g.input_travel.mean():.2f} "
-                         f"({d.mean():+.2f} +- {2 * d.sem():.2f} px, {word} the source's)")
-        out.append("Net sprite travel, output / source video (px, first to last frame; for information): " + "; ".join(parts) + ".")
+        out.append("Net sprite travel, output / source video (px, first to last frame; for information): "
+                   + "; ".join(_source_parts(groups, "output_travel", "input_travel", 2, " px")) + ".")
     if "input_tracked" in df:  # for information: the same estimator on both sides (the target is the renderer's exact speed)
-        parts = []
-        for (model, M, init), g in groups:
-            g = g[g.output_motion.notna() & g.input_tracked.notna()]
-            d = g.output_motion - g.input_tracked
-            word = _versus(d.mean(), 2 * d.sem(), ("ABOVE", "BELOW", "not distinguishable from"))
-            parts.append(f"{config_name(model, M, init)} {g.output_motion.mean() / g.input_tracked.mean():.2f} "
-                         f"({d.mean():+.3f} +- {2 * d.sem():.3f}, {word} the source's)")
         out.append("Output speed / the source video's speed, both read by the tracker (for information; the tracker reads "
-                   "the sources at " + f"{df.input_tracked.mean() / df.input_motion.mean():.2f}x their true speed): " + "; ".join(parts) + ".")
+                   "the sources at " + f"{df.input_tracked.mean() / df.input_motion.mean():.2f}x their true speed): "
+                   + "; ".join(_source_parts(groups, "output_motion", "input_tracked", 3)) + ".")
     if "output_score" in df:  # for information: the paper's motion score on both sides, the output against its source clip
         out.append("The paper's motion score (SVD protocol, Farneback over the whole frame, px/frame), output / its source video "
                    "(for information; it counts the panning background, which the speed target does not ask for): "
-                   + "; ".join(_score_parts(groups)) + ".")
+                   + "; ".join(_source_parts(groups, "output_score", "input_score", 3, errors=True)) + ".")
     claim = "Fig. 1: output motion stays below the requested motion, and the fixes lower the motion-score error"
     return Verdict(claim, bool(holds), out)
 
 
-def _score_parts(groups) -> list[str]:
-    """Per configuration of :func:`motion_control`: output / source motion score, the paired gap, the mean error
-    ``|output - source|`` and, after the first, that error paired against the first configuration's."""
+def _source_parts(groups, out_col: str, in_col: str, digits: int, unit: str = "", errors: bool = False) -> list[str]:
+    """Per configuration of :func:`motion_control`, for information: a read-out of the output over its source
+    video's (over the images where both are finite), the paired gap against 2 s.e., and with ``errors`` the mean
+    ``|output - source|`` and, after the first configuration, that error paired against the first's."""
     parts, e0 = [], None
     for (model, M, init), g in groups:
         g = g.set_index("image")
-        d = (g.output_score - g.input_score).dropna()
-        err = d.abs()
+        g = g[g[out_col].notna() & g[in_col].notna()]  # e.g. videos whose sprites were tracked to the last frame
+        d = g[out_col] - g[in_col]
         word = _versus(d.mean(), 2 * d.sem(), ("ABOVE", "BELOW", "not distinguishable from"))
-        text = (f"{config_name(model, M, init)} {g.output_score.mean() / g.input_score.mean():.2f} ({d.mean():+.3f} +- {2 * d.sem():.3f}, "
-                f"{word} the source's; error {err.mean():.3f}")
-        if e0 is None:
-            e0 = err
-        else:
-            dd = (err - e0).dropna()
-            text += f", {_versus(dd.mean(), 2 * dd.sem(), ('higher', 'lower', 'not different'))} than the first: {dd.mean():+.3f} +- {2 * dd.sem():.3f}"
+        text = (f"{config_name(model, M, init)} {g[out_col].mean() / g[in_col].mean():.2f} "
+                f"({d.mean():+.{digits}f} +- {2 * d.sem():.{digits}f}{unit}, {word} the source's")
+        if errors:
+            err = d.abs()
+            text += f"; error {err.mean():.3f}"
+            if e0 is None:
+                e0 = err
+            else:
+                dd = (err - e0).dropna()
+                text += f", {_versus(dd.mean(), 2 * dd.sem(), ('higher', 'lower', 'not different'))} than the first: {dd.mean():+.3f} +- {2 * dd.sem():.3f}"
         parts.append(text + ")")
     return parts
 

@@ -26,15 +26,20 @@ I3D_URL = "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1"
 I3D_KWARGS = dict(rescale=True, resize=True, return_features=True)
 
 
-def _features(x, name: str) -> np.ndarray:
+def _float_array(x, name: str, what: str) -> np.ndarray:
+    """``x`` (a numpy array, tensor or nested list of numbers) as float64 numpy, or an InputTypeError saying ``name`` must be ``what``."""
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().double().numpy()
     if x is None or isinstance(x, (str, bytes)):
-        raise checks.InputTypeError(f"{name} must be [N, D] features (a numpy array or tensor of numbers), got {type(x).__name__}")
+        raise checks.InputTypeError(f"{name} must be {what}, got {type(x).__name__}")
     try:
-        x = np.asarray(x, dtype=np.float64)
+        return np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise checks.InputTypeError(f"{name} must be [N, D] features (a numpy array or tensor of numbers), got {type(x).__name__} ({exc})") from None
+        raise checks.InputTypeError(f"{name} must be {what}, got {type(x).__name__} ({exc})") from None
+
+
+def _features(x, name: str) -> np.ndarray:
+    x = _float_array(x, name, "[N, D] features (a numpy array or tensor of numbers)")
     if x.ndim != 2:
         raise ValueError(f"{name} must be [N, D] features, got shape {x.shape}")
     if x.shape[0] < 2:
@@ -48,14 +53,7 @@ def _features(x, name: str) -> np.ndarray:
 
 def _stat_array(x, name: str, ndim: int) -> np.ndarray:
     """``x`` as a finite float64 array of ``ndim`` dims (a mean ``[D]``, 1; a covariance ``[D, D]``, 2), or a clear error."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().double().numpy()
-    if x is None or isinstance(x, (str, bytes)):
-        raise checks.InputTypeError(f"{name} must be a numpy array or tensor of numbers, got {type(x).__name__}")
-    try:
-        x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise checks.InputTypeError(f"{name} must be a numpy array or tensor of numbers, got {type(x).__name__} ({exc})") from None
+    x = _float_array(x, name, "a numpy array or tensor of numbers")
     x = np.atleast_2d(x) if ndim == 2 else x
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contains {int((~np.isfinite(x)).sum())} non-finite value(s) (NaN or inf): "
