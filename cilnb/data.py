@@ -29,6 +29,7 @@ from . import checks
 from ._util import make_generator
 
 __all__ = [
+    "flow_score",
     "SpriteConfig",
     "SpriteVideos",
     "Tracks",
@@ -350,6 +351,18 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
         shape=shape, velocity=torch.where(present[..., None], velocity, torch.zeros_like(velocity)),
         speed=speed, flow=flow_t, config=cfg, pan=pan, turn_frame=turn_frame,
     )
+
+
+def flow_score(flow: torch.Tensor) -> torch.Tensor:
+    """Each clip's whole-frame mean flow magnitude ``[B]`` (px/frame) from ground-truth flow ``[B, F-1, 2, H, W]``
+    (:attr:`SpriteVideos.flow`): the SVD-protocol motion score (spatial mean of ``|flow|`` per frame pair, then
+    the mean over pairs) without an estimator's error. Camera pan counts on every background pixel, so it is
+    the kind of statistic SVD's motion bucket is, not the sprites' speed."""
+    if not isinstance(flow, torch.Tensor):
+        raise checks.InputTypeError(f"flow must be a torch.Tensor [B, F-1, 2, H, W], got {type(flow).__name__}")
+    if flow.ndim != 5 or flow.shape[2] != 2 or flow.shape[1] < 1 or flow.numel() == 0:
+        raise ValueError(f"flow must be [B, F-1, 2, H, W] with F >= 2 (generate(..., flow=True)), got shape {tuple(flow.shape)}")
+    return flow.float().norm(dim=2).mean(dim=(1, 2, 3))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -46,7 +46,11 @@ T_DISTS = ("uniform", "lognormal")  # training timestep distributions (TrainConf
 #: TrainConfig fields added for issue 11, left out of :meth:`TrainConfig.to_dict` at their defaults
 #: (so the shipped checkpoints' recorded configs, and rerun no-ops, are unchanged).
 RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "t_p_std": 1.6, "cond_aug": 0.0,
-                   "motion_label_noise": 0.0}
+                   "motion_label_noise": 0.0, "motion_label": "speed"}
+#: What the motion conditioning is trained on (TrainConfig.motion_label): ``"speed"``, the sprites' mean speed
+#: (px/frame); ``"flow"``, the clip's whole-frame mean flow magnitude from the renderer's flow
+#: (:func:`cilnb.data.flow_score`), the statistic SVD's motion bucket is made of: camera pan included.
+MOTION_LABELS = ("speed", "flow")
 #: The recipe of the shipped base (issue 11, data/README.md): image dropout for SVD-style image guidance (the
 #: shipped checkpoints sample with frame-wise guidance 1 -> 3), a training t weighted to high noise, and
 #: conditioning noise augmentation. The naive and TimeNoise fine-tunes inherit it from the base.
@@ -97,6 +101,7 @@ class TrainConfig:
     # noise on the motion label (a flow statistic in SVD, not the renderer's exact speed): label = speed * exp(s z - s^2 / 2),
     # z ~ N(0, 1) per video, so the label is unbiased (E[label | speed] = speed) with log-std s
     motion_label_noise: float | None = None
+    motion_label: str | None = None  # "speed" (sprite speed) | "flow" (whole-frame mean flow magnitude, SVD's motion-bucket kind)
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -180,6 +185,11 @@ class TrainConfig:
         if self.motion_label_noise > 0 and not self.model.motion_cond:
             raise ValueError("motion_label_noise (--motion-label-noise) needs a model with motion conditioning: "
                              "motion_cond=True (drop --no-motion-cond), or set it to 0")
+        if self.motion_label not in MOTION_LABELS:
+            raise ValueError(f"motion_label must be one of {MOTION_LABELS} (--motion-label), got {self.motion_label!r}")
+        if self.motion_label != "speed" and not self.model.motion_cond:
+            raise ValueError(f"motion_label={self.motion_label!r} (--motion-label) needs a model with motion conditioning: "
+                             "motion_cond=True (drop --no-motion-cond), or leave the label at 'speed'")
         if self.variant == "timenoise" and not (0 < self.timenoise_a < math.inf and 0 < self.timenoise_beta_m < math.inf):
             raise ValueError(f"TimeNoise needs finite a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
         if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
@@ -419,7 +429,8 @@ def _loss(run: _Run, stage: str) -> torch.Tensor:
         x0 = sv.videos.reshape(-1, 1, 1, cfg.data.size, cfg.data.size)[: cfg.pretrain_batch_size]
         cond: dict = {"y": None, "image_mode": True}
     else:
-        sv = D.generate(cfg.batch_size, run.g_data, config=cfg.data, flow=False)
+        flow_label = cfg.model.motion_cond and cfg.motion_label == "flow"
+        sv = D.generate(cfg.batch_size, run.g_data, config=cfg.data, flow=flow_label)
         x0 = sv.videos
         cond = {"y": sv.condition}
     B = x0.shape[0]
@@ -427,7 +438,7 @@ def _loss(run: _Run, stage: str) -> torch.Tensor:
     eps = torch.randn(x0.shape, generator=g)
     if stage == "video":
         if cfg.model.motion_cond:
-            cond["motion"] = sv.speed.float()
+            cond["motion"] = D.flow_score(sv.flow) if flow_label else sv.speed.float()
             cond["motion_drop"] = (torch.rand(B, generator=g) < cfg.motion_dropout).to(dev)
             if cfg.motion_label_noise > 0:
                 cond["motion"] = noisy_motion_label(cond["motion"], cfg.motion_label_noise, g)

@@ -352,3 +352,25 @@ def test_label_noise_run_resumes_bit_exactly_after_an_interruption(tmp_path):
     for (k, va), (_, vb) in zip(a.net.state_dict().items(), b.net.state_dict().items()):
         assert torch.equal(va, vb), k
     assert a.meta["loss_curve"] == b.meta["loss_curve"] and a.meta["train_config"]["motion_label_noise"] == 0.5
+
+
+def test_flow_motion_label_is_the_clips_whole_frame_flow_score(monkeypatch, tmp_path):
+    """--motion-label flow trains the motion conditioning on the renderer's whole-frame mean flow magnitude
+    (pan included, SVD's motion-bucket kind), from the same data stream; "speed" stays the default, unrecorded."""
+    data = D.SpriteConfig(pan=(0.0, 1.0))
+    call, _ = _capture_training_batch(monkeypatch, tmp_path, motion_label="flow", data=data, batch_size=32)
+    clean = D.generate(32, torch.Generator().manual_seed(6), config=data, flow=True)
+    brute = torch.stack([torch.stack([clean.flow[b, f].pow(2).sum(0).sqrt().mean() for f in range(clean.flow.shape[1])]).mean()
+                         for b in range(32)])
+    assert torch.allclose(call["motion"], brute, atol=1e-6)
+    assert not torch.allclose(call["motion"], clean.speed.float())  # not the sprite speed
+    assert torch.equal(call["y"], clean.condition)  # the same clips as with the speed label
+    base = dict(variant="base", pretrain_steps=0, steps=1)
+    assert TT.TrainConfig(**base, motion_label="flow").to_dict()["motion_label"] == "flow"
+    assert "motion_label" not in TT.TrainConfig(**base).to_dict()
+    with pytest.raises(ValueError, match="motion_label must be one of"):
+        TT.TrainConfig(**base, motion_label="pan")
+    with pytest.raises(ValueError, match="motion conditioning"):
+        TT.TrainConfig(**base, motion_label="flow", model=toy.ToyConfig(motion_cond=False))
+    with pytest.raises(ValueError, match="F-1, 2, H, W"):
+        D.flow_score(D.generate(2, 0, flow=False).flow)

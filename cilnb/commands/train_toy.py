@@ -19,7 +19,7 @@ def _recipe_options(args: argparse.Namespace) -> dict:
     checkpoint's recorded recipe and data (:class:`cilnb.toy_training.TrainConfig`)."""
     from ..data import SpriteConfig
 
-    kw = {k: getattr(args, k) for k in ("image_dropout", "t_dist", "t_p_mean", "t_p_std", "cond_aug", "motion_label_noise") if getattr(args, k) is not None}
+    kw = {k: getattr(args, k) for k in ("image_dropout", "t_dist", "t_p_mean", "t_p_std", "cond_aug", "motion_label_noise", "motion_label") if getattr(args, k) is not None}
     over = {}
     if args.speed_power is not None:
         over["speed_power"] = args.speed_power
@@ -119,6 +119,9 @@ def add_parser(sub) -> None:
     r.add_argument("--cond-aug", type=nonneg_float, default=None, help="noise on y during training, std ~ U(0, COND_AUG) per video")
     r.add_argument("--motion-label-noise", type=nonneg_float, default=None,
                    help="log-std s of unbiased noise on the motion label: speed * exp(s z - s^2/2) (real labels are flow statistics)")
+    r.add_argument("--motion-label", choices=("speed", "flow"), default=None,
+                   help="what the motion conditioning means: speed (sprite speed, default) or flow (whole-frame mean flow magnitude, "
+                        "camera pan included: SVD's motion-bucket kind)")
     r.add_argument("--speed-power", type=positive_float, default=None, help="data: speed = lo + (hi - lo) u^P (P > 1: mostly slow clips)")
     r.add_argument("--speed-max", type=positive_float, default=None, help="data: largest sprite speed px/frame (default 3)")
     r.add_argument("--pan", type=nonneg_float, default=None, help="data: largest background (camera) pan speed px/frame, uniform in [0, PAN]")
