@@ -245,8 +245,14 @@ def raft_flow(model, frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor,
     coords0 = _coords_grid(n, hh, ww, x.device)
     coords1 = coords0.clone()
     update = _Update(model.update_block, context)
+    # cuDNN's grid sampler refuses batches of many pairs (CUDNN_STATUS_NOT_SUPPORTED at 64 pairs of 450x800: one
+    # row per pixel of the 1/8 grid, 358k rows, seen on an H200); PyTorch's own CUDA kernel takes any batch
+    def no_cudnn():
+        return torch.backends.cudnn.flags(enabled=False) if x.is_cuda else contextlib.nullcontext()
+
     for _ in range(int(num_flow_updates)):
-        corr = model.corr_block.index_pyramid(centroids_coords=coords1)
+        with no_cudnn():
+            corr = model.corr_block.index_pyramid(centroids_coords=coords1)
         hidden, delta = update(hidden, corr, coords1 - coords0)
         coords1 = coords1 + delta
     mask = None if model.mask_predictor is None else model.mask_predictor(hidden)
