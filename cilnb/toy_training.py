@@ -116,7 +116,10 @@ class TrainConfig:
         if self.lr is None:
             object.__setattr__(self, "lr", 1e-4 if fine else 5e-4)
         inherited: dict = {}  # a fine-tune's init recipe (its recorded train_config)
-        if fine and (self.model is None or self.data is None or any(getattr(self, k) is None for k in RECIPE_DEFAULTS)):
+        # motion_label (added later) alone does not make a missing init an error: a config that gives everything
+        # else reads the init only if it exists (its label then), else keeps the default
+        must_read = self.model is None or self.data is None or any(getattr(self, k) is None for k in RECIPE_DEFAULTS if k != "motion_label")
+        if fine and (must_read or (self.motion_label is None and Path(self.init).is_file())):
             if not Path(self.init).is_file():
                 raise ValueError(f"init checkpoint {self.init} does not exist; train the base first (python -m cilnb train-toy --variant base)")
             with file_errors(self.init, "init checkpoint", "pass a checkpoint written by `python -m cilnb train-toy --variant base`"):

@@ -157,3 +157,44 @@ def test_analytic_init_statistics_must_describe_the_toys_data(ckpt, tmp_path, ca
                "--M", "1.0", "--init", "analytic", "--stats", str(E.inputs.toy_stats_path()), "--n-steps", "2", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "toy-stats --data-from" in err[0]
+
+
+@pytest.fixture(scope="module")
+def flow_ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("toyflow")
+    tc = TT.TrainConfig(variant="base", pretrain_steps=0, steps=1, model=TINY, data=CFG, motion_label="flow")
+    return toy.save_checkpoint(d / "flow.safetensors", toy.init_net(TINY), {"train_config": tc.to_dict()})
+
+
+def test_a_flow_label_toy_gets_flow_targets_and_is_judged_in_the_motion_score(flow_ckpt, ckpt, tmp_path):
+    """A toy trained with --motion-label flow is conditioned on each clip's true whole-frame flow magnitude in Fig. 1,
+    and its output is compared with its source in the motion score (same estimator on both sides)."""
+    model, speed_model = toy.load(str(flow_ckpt), device="cpu"), toy.load(str(ckpt), device="cpu")
+    assert model.motion_label == "flow" and speed_model.motion_label == "speed"
+    assert E.toy_motion_label(str(flow_ckpt)) == "flow" and E.toy_motion_label(model) == "flow" and E.toy_motion_label() == "speed"
+    mc = E.motion_control_images("toy", n_images=3, data_seed=4, model_path=str(flow_ckpt))
+    sv = D.generate(3, seed=4, config=CFG, flow=True)
+    assert torch.equal(mc.images, sv.condition)
+    assert mc.cond["motion"] == pytest.approx(D.flow_score(sv.flow).tolist())
+    assert mc.cond["motion"] != pytest.approx(sv.speed.tolist())
+    readout = E.sweep_inputs("toy", n_images=3, seed=4, n_reference=0, model_path=str(flow_ckpt))[1]
+    cfg = [("base", 1.0, "standard")]
+    kw = dict(n_steps=2, out_root=tmp_path, batch_size=4, show_progress=False)
+    df = E.motion_control({"base": model}, cfg, mc, readout, **kw)
+    idx = df.image.to_numpy()
+    np.testing.assert_allclose(df.target.to_numpy(), np.asarray(mc.cond["motion"])[idx])
+    np.testing.assert_array_equal(df.input_motion.to_numpy(), df.input_score.to_numpy())
+    np.testing.assert_array_equal(df.output_motion.to_numpy(), df.output_score.to_numpy())
+    np.testing.assert_allclose(df.error.to_numpy(), np.abs(df.output_score - df.input_score).to_numpy())
+    np.testing.assert_array_equal(df.input_score.to_numpy(), E.flow_motion(mc.videos.float())[idx])
+    assert "input_tracked" not in df and "motion score" in df.attrs["motion_name"]
+    v = E.verdicts.motion_control(df)
+    assert "output/input motion" in v.reasons[0] and not any(r.startswith("The paper's motion score") for r in v.reasons)
+    # one label per comparison, and the targets in the models' unit
+    with pytest.raises(ValueError, match="different motion labels"):
+        E.motion_control({"base": model, "other": speed_model}, cfg + [("other", 1.0, "standard")], mc, readout, **kw)
+    speed_images = E.motion_control_images("toy", n_images=3, data_seed=4, model_path=str(ckpt))
+    assert "input_flow" not in speed_images.columns
+    for models, images in (({"base": model}, speed_images), ({"base": speed_model}, mc)):
+        with pytest.raises(ValueError, match="other unit"):
+            E.motion_control(models, cfg, images, readout, **kw)

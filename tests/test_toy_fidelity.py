@@ -374,3 +374,9 @@ def test_flow_motion_label_is_the_clips_whole_frame_flow_score(monkeypatch, tmp_
         TT.TrainConfig(**base, motion_label="flow", model=toy.ToyConfig(motion_cond=False))
     with pytest.raises(ValueError, match="F-1, 2, H, W"):
         D.flow_score(D.generate(2, 0, flow=False).flow)
+    # fine-tunes inherit the label from their base (as they inherit its data and recipe)
+    mcfg = toy.ToyConfig(widths=(8, 8), temporal_levels=(1,), temporal_width=8, emb_dim=16)
+    tc = TT.TrainConfig(**base, model=mcfg, motion_label="flow")
+    init = toy.save_checkpoint(tmp_path / "flow_base.safetensors", toy.init_net(mcfg), {"train_config": tc.to_dict()})
+    assert TT.TrainConfig(variant="timenoise", init=str(init)).motion_label == "flow"
+    assert TT.TrainConfig(variant="naive", init=str(init), motion_label="speed").motion_label == "speed"  # unless told

@@ -35,7 +35,7 @@ import importlib
 from . import agreement, inputs, m_sweep, motion_metrics, probe, readouts, run_dirs, timenoise_training, verdicts  # noqa: F401
 from .inputs import (TOY_VARIANTS, Bench, check_toy_stats, describe_models, load_models, load_stats, optional_stats, load_toy_models, load_variants, load_toy_variants,
                      load_tuned_variants, prepare_condition, read_clips, reference_videos, timenoise_settings,
-                     toy_data, toy_images, video_images, with_targets)
+                     toy_data, toy_images, toy_motion_label, video_images, with_targets)
 from .m_sweep import run_label, sample_grid
 from .motion_control import MOTION_COND, motion_control, motion_control_images
 from .motion_metrics import measured_pair, model_videos
@@ -48,7 +48,7 @@ from .verdicts import Verdict, config_name, motion_control_verdict, probe_verdic
 __all__ = [
     "Verdict", "Bench", "SpriteMotion", "sprite_speed", "flow_motion", "ToyReadout", "FlowReadout", "readout_for",
     "toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start",
-    "read_clips", "toy_data", "toy_images", "video_images", "with_targets", "reference_videos", "prepare_condition",
+    "read_clips", "toy_data", "toy_images", "toy_motion_label", "video_images", "with_targets", "reference_videos", "prepare_condition",
     "TOY_VARIANTS", "MOTION_COND", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
     "describe_models", "load_stats", "check_toy_stats", "optional_stats", "timenoise_settings", "sample_space",
     "sweep_inputs", "motion_readout", "sample_grid", "run_label", "compare_models", "timenoise_views", "shown_image",

@@ -21,7 +21,7 @@ from ..denoiser import Cond, Images
 from ..io import ImageSet, load_images, parse_size, read_clips, safe_name
 from ..runs import weights_digest
 
-__all__ = ["TOY_VARIANTS", "Bench", "optional_stats", "prepare_condition", "read_clips", "toy_data", "toy_images", "video_images", "with_targets",
+__all__ = ["TOY_VARIANTS", "Bench", "optional_stats", "prepare_condition", "read_clips", "toy_data", "toy_images", "toy_motion_label", "video_images", "with_targets",
            "reference_videos", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
            "describe_models", "load_stats", "check_toy_stats", "toy_stats_path", "timenoise_settings"]
 
@@ -83,6 +83,24 @@ def toy_data(source=None):
     else:
         raise TypeError(f"toy data comes from a toy model, a checkpoint name or path, or a SpriteConfig; got {type(source).__name__}")
     return toy.train_data(toy.read_metadata(path)) or _d.SpriteConfig()
+
+
+def toy_motion_label(source=None) -> str:
+    """What a toy's motion conditioning means, ``"speed"`` or ``"flow"`` (:func:`cilnb.models.toy.motion_label`):
+    ``source`` a toy model, a shipped checkpoint name or file, or ``None``/``""`` for the shipped base."""
+    from ..models import toy
+
+    if hasattr(source, "motion_label"):
+        return source.motion_label
+    if source is None or source == "":
+        path = toy.checkpoint_path("base")
+        if not path.is_file():
+            return "speed"
+    elif isinstance(source, (str, Path)):
+        path = toy.resolve(source)
+    else:
+        raise TypeError(f"a toy's motion label comes from a toy model or a checkpoint name or path; got {type(source).__name__}")
+    return toy.motion_label(toy.read_metadata(path))
 
 
 def toy_images(n_images: int, data_seed: int = 0, model=None, *, data=None):

@@ -253,8 +253,16 @@ class ToyReadout:
 
     @classmethod
     def motion_control_images(cls, model: str, *, n_images: int, data_seed: int = 0, model_path: str = "", **_real):
-        images = _in.toy_images(n_images, data_seed, data=_in.toy_data(model_path))
-        images.cond = {cls.motion_cond: list(images.columns["input_speed"])}
+        """Frame 0 of fresh clips with each clip's true motion as the target, in the unit the checkpoint's label
+        was trained in (:func:`cilnb.models.toy.motion_label`): the sprites' speed, or the clip's whole-frame
+        mean flow magnitude (``input_flow``, :func:`cilnb.data.flow_score` of the renderer's flow)."""
+        data = _in.toy_data(model_path)
+        images = _in.toy_images(n_images, data_seed, data=data)
+        label = _in.toy_motion_label(model_path)
+        if label == "flow":  # the same clips again, with their flow (generate is deterministic in seed and config)
+            clips = _data.generate(n_images, seed=int(data_seed), config=images.data, flow=True)
+            images.columns["input_flow"] = [float(v) for v in _data.flow_score(clips.flow)]
+        images.cond = {cls.motion_cond: list(images.columns["input_flow" if label == "flow" else "input_speed"])}
         return images
 
     @staticmethod

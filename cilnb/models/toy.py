@@ -429,6 +429,12 @@ class ToyModel(Denoiser):
         return next(self.parameters()).device
 
     @property
+    def motion_label(self) -> str:
+        """What this checkpoint's ``motion`` conditioning means: ``"speed"`` (sprite speed) or ``"flow"``
+        (whole-frame mean flow magnitude, camera pan included), from its training config (:func:`motion_label`)."""
+        return motion_label(self.meta)
+
+    @property
     def data_config(self):
         """The :class:`cilnb.data.SpriteConfig` this checkpoint was trained on (``train_config.data``), the data
         its read-outs draw conditional images, reference and probe videos from; a model without a training
@@ -436,6 +442,18 @@ class ToyModel(Denoiser):
         from .. import data
 
         return train_data(self.meta) or data.SpriteConfig(frames=int(self.config.frames), size=int(self.config.size))
+
+
+def motion_label(meta: dict) -> str:
+    """What a checkpoint's motion conditioning means (``train_config.motion_label``): ``"speed"`` (the sprites'
+    mean speed, px/frame; also for checkpoints that predate the option) or ``"flow"`` (the clip's whole-frame
+    mean flow magnitude, :func:`cilnb.data.flow_score`)."""
+    tc = meta.get("train_config") or {}
+    label = tc.get("motion_label", "speed") if isinstance(tc, dict) else "speed"
+    if label not in ("speed", "flow"):
+        raise ValueError(f"checkpoint metadata names an unknown motion label {label!r} (known: 'speed', 'flow'): "
+                         "was it written by a newer cilnb? Retrain it with this one's train-toy")
+    return label
 
 
 def train_data(meta: dict):
