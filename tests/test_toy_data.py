@@ -188,6 +188,12 @@ def test_a_flow_label_toy_gets_flow_targets_and_is_judged_in_the_motion_score(fl
     np.testing.assert_allclose(df.error.to_numpy(), np.abs(df.output_score - df.input_score).to_numpy())
     np.testing.assert_array_equal(df.input_score.to_numpy(), E.flow_motion(mc.videos.float())[idx])
     assert "input_tracked" not in df and "motion score" in df.attrs["motion_name"]
+    import matplotlib.pyplot as plt
+
+    from cilnb.plotting import plot_motion_control
+    fig = plot_motion_control(df)  # judged in the score already: no second row repeating it
+    assert len(fig.axes) == 1
+    plt.close(fig)
     v = E.verdicts.motion_control(df)
     assert "output/input motion" in v.reasons[0] and not any(r.startswith("The paper's motion score") for r in v.reasons)
     # one label per comparison, and the targets in the models' unit

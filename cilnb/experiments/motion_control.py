@@ -96,7 +96,7 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
         df["input_motion"], df["output_motion"] = df["input_score"], df["output_score"]
         df = df.drop(columns=["input_tracked"])  # a speed beside a score: the sprite read-out stays as net travel
         df["error"] = (df.output_motion - df.input_motion).abs()
-        name, motion_name = "motion score of the source video (the model's label is its true flow)", "motion score (px/frame)"
+        name, motion_name = "source's motion score", "output's motion score (px/frame)"
     df.attrs.update(target=name, motion_name=motion_name)
     order = {(c[0], c[1], c[2]): k for k, c in enumerate(configs)}
     df["order"] = [order[(m, M, i)] for m, M, i in zip(df.model, df.M, df.init)]

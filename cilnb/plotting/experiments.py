@@ -166,7 +166,7 @@ def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motio
 
     groups = list(df.groupby(["model", "M", "init"], sort=False))
     rows = [("input_motion", "output_motion", xlabel, ylabel)]
-    if {"input_score", "output_score"} <= set(df):
+    if {"input_score", "output_score"} <= set(df) and "target" not in df:  # a flow-label toy: the first row is already it
         rows.append(("input_score", "output_score", "source's motion score (px/frame)", "output's motion score (whole frame)"))
     fig, axes = plt.subplots(len(rows), len(groups), figsize=(3.6 * len(groups), 3.6 * len(rows)), squeeze=False,
                              sharex="row", sharey="row")
