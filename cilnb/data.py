@@ -362,6 +362,9 @@ def flow_score(flow: torch.Tensor) -> torch.Tensor:
         raise checks.InputTypeError(f"flow must be a torch.Tensor [B, F-1, 2, H, W], got {type(flow).__name__}")
     if flow.ndim != 5 or flow.shape[2] != 2 or flow.shape[1] < 1 or flow.numel() == 0:
         raise ValueError(f"flow must be [B, F-1, 2, H, W] with F >= 2 (generate(..., flow=True)), got shape {tuple(flow.shape)}")
+    if flow.dtype == torch.bool or flow.is_complex():
+        raise checks.InputTypeError(f"flow must hold real displacements in px (float), got dtype {flow.dtype}")
+    checks.check_finite("flow", flow, "ground-truth flow is finite: pass SpriteVideos.flow of generate(..., flow=True)")
     return flow.float().norm(dim=2).mean(dim=(1, 2, 3))
 
 

@@ -374,6 +374,17 @@ def test_flow_motion_label_is_the_clips_whole_frame_flow_score(monkeypatch, tmp_
         TT.TrainConfig(**base, motion_label="flow", model=toy.ToyConfig(motion_cond=False))
     with pytest.raises(ValueError, match="F-1, 2, H, W"):
         D.flow_score(D.generate(2, 0, flow=False).flow)
+    bad = clean.flow.clone()
+    bad[0, 0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="flow contains 1 non-finite"):
+        D.flow_score(bad)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        D.flow_score(clean.flow.numpy())
+    with pytest.raises(TypeError, match="metadata dict"):
+        toy.motion_label("data/toy_base.safetensors")
+    with pytest.raises(ValueError, match="unknown motion label"):
+        toy.motion_label({"train_config": {"motion_label": "optical"}})
+    assert toy.motion_label({}) == "speed"  # checkpoints from before the option
     # fine-tunes inherit the label from their base (as they inherit its data and recipe)
     mcfg = toy.ToyConfig(widths=(8, 8), temporal_levels=(1,), temporal_width=8, emb_dim=16)
     tc = TT.TrainConfig(**base, model=mcfg, motion_label="flow")

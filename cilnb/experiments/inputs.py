@@ -99,7 +99,9 @@ def toy_motion_label(source=None) -> str:
     elif isinstance(source, (str, Path)):
         path = toy.resolve(source)
     else:
-        raise TypeError(f"a toy's motion label comes from a toy model or a checkpoint name or path; got {type(source).__name__}")
+        from .. import checks
+
+        raise checks.InputTypeError(f"a toy's motion label comes from a toy model or a checkpoint name or path; got {type(source).__name__}")
     return toy.motion_label(toy.read_metadata(path))
 
 

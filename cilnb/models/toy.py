@@ -448,6 +448,10 @@ def motion_label(meta: dict) -> str:
     """What a checkpoint's motion conditioning means (``train_config.motion_label``): ``"speed"`` (the sprites'
     mean speed, px/frame; also for checkpoints that predate the option) or ``"flow"`` (the clip's whole-frame
     mean flow magnitude, :func:`cilnb.data.flow_score`)."""
+    if not isinstance(meta, dict):
+        from .. import checks
+
+        raise checks.InputTypeError(f"meta must be a checkpoint's metadata dict (read_metadata(path)), got {type(meta).__name__}")
     tc = meta.get("train_config") or {}
     label = tc.get("motion_label", "speed") if isinstance(tc, dict) else "speed"
     if label not in ("speed", "flow"):
