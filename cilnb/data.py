@@ -20,6 +20,7 @@ import dataclasses
 import itertools
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,8 +217,9 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     ``flow=False`` skips the per-pixel flow (``SpriteVideos.flow`` is then an empty tensor).
     The toy's ground truth in every notebook that probes or samples it (through :mod:`cilnb.experiments`).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive int (number of videos), got {n!r}")
+    n = int(n)  # numpy ints too
     if config is not None and not isinstance(config, SpriteConfig):
         raise checks.InputTypeError(f"config must be a SpriteConfig (or None), got {type(config).__name__}; "
                                     "keyword overrides such as frames=8 go directly to generate()")

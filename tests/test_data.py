@@ -41,6 +41,11 @@ def test_deterministic_given_seed():
     c = D.generate(8, g)
     assert torch.equal(c.videos, a.videos)
     assert not torch.equal(D.generate(8, g).videos, a.videos)  # the generator advanced
+    import numpy as np
+
+    assert torch.equal(D.generate(np.int64(8), seed=11).videos, a.videos)  # a numpy count is a count
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        D.generate(np.int64(0))
 
 
 def test_config_overrides_and_sizes():
