@@ -10,7 +10,7 @@ JOBS    ?= auto
 .PHONY: setup figures smoke test lab browser-test clean help
 
 help:
-	@echo "make figures   set up .venv and regenerate every figure on the built-in model (PROFILE=workshop: minutes per notebook; PROFILE=smoke: seconds; JOBS=1: one notebook at a time, default auto: 2 on 2+ CPUs)"
+	@echo "make figures   set up .venv and regenerate every figure on the built-in model (PROFILE=workshop: minutes per notebook; PROFILE=smoke: seconds; JOBS=1: one notebook at a time, default auto: 2 on 2+ CPUs, with a GPU min(6, CPUs/2))"
 	@echo "make test      set up .venv and run the whole test suite"
 	@echo "make lab       open JupyterLab on working copies of notebooks/ (build/lab/)"
 	@echo "make smoke     regenerate every figure with tiny parameters (seconds, not minutes)"

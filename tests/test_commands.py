@@ -182,12 +182,18 @@ def test_figures_jobs_default_is_auto_two_on_two_cpus(monkeypatch, capsys):
 
     seen = []
     monkeypatch.setattr(figures, "run_all", lambda **kw: seen.append(kw["jobs"]) or [])
+    monkeypatch.setattr(figures, "_gpu_present", lambda: False)  # CPU only
     parser = commands.build_parser()
     for cpus, argv, want in [(2, [], 2), (16, [], 2), (1, [], 1), (2, ["--jobs", "auto"], 2), (2, ["--jobs", "1"], 1), (1, ["--jobs", "3"], 3)]:
         monkeypatch.setattr(figures.os, "cpu_count", lambda c=cpus: c)
         args = parser.parse_args(["figures", *argv])
         assert fig_cmd.run(args) == 0
         assert seen[-1] == want, (cpus, argv)
+    # with a GPU the passes leave the CPUs: min(6, cpus // 2) at once (6 measured on a 16-CPU H200 machine)
+    monkeypatch.setattr(figures, "_gpu_present", lambda: True)
+    for cpus, want in [(16, 6), (64, 6), (4, 2), (1, 1)]:
+        monkeypatch.setattr(figures.os, "cpu_count", lambda c=cpus: c)
+        assert fig_cmd.run(parser.parse_args(["figures"])) == 0 and seen[-1] == want, cpus
     for bad in ("0", "two", "-1"):
         with pytest.raises(SystemExit) as exc:
             parser.parse_args(["figures", "--jobs", bad])
