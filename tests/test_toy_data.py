@@ -204,3 +204,5 @@ def test_a_flow_label_toy_gets_flow_targets_and_is_judged_in_the_motion_score(fl
     for models, images in (({"base": model}, speed_images), ({"base": speed_model}, mc)):
         with pytest.raises(ValueError, match="other unit"):
             E.motion_control(models, cfg, images, readout, **kw)
+    with pytest.raises(ValueError, match="toy's read-out"):
+        E.motion_control({"base": model}, cfg, mc, E.motion_readout("svd"), **kw)

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .readouts import MOTION_COND, flow_motion, readout_for
+from .readouts import MOTION_COND, ToyReadout, flow_motion, readout_for
 from .timenoise_training import compare_models
 
 __all__ = ["MOTION_COND", "motion_control_images", "motion_control"]
@@ -70,6 +70,9 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
         raise ValueError(f"images need exactly one per-image motion conditioning (motion_control_images), got {sorted(images.cond)}")
     (name, targets), = images.cond.items()
     flow_label = _flow_label(models, images)
+    if flow_label and not (isinstance(readout, ToyReadout) and images.videos is not None):
+        raise ValueError("a toy conditioned on the flow label is judged in the motion score of its source videos and outputs: "
+                         "use the toy's read-out (C.experiments.motion_readout('toy')) and motion_control_images('toy', ...)")
     per, _ = compare_models(models, configs, images, readout, out_root=out_root, seeds=[seed], n_steps=n_steps, stats=stats,
                             stats_path=stats_path, batch_size=batch_size, show_progress=show_progress, sampler=sampler)
     inp = np.asarray(targets, dtype=float)[per.image_index.to_numpy()]
@@ -82,10 +85,7 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
         idx = per.image_index.to_numpy()
         df["input_travel"], df["output_travel"] = np.asarray(src.displacement, dtype=float)[idx], per.net_travel.to_numpy(dtype=float)
         df["input_tracked"] = np.asarray(src.speed, dtype=float)[idx]  # the source's speed through the output's read-out
-        if "motion_score" in per or flow_label:  # the paper's metric on both sides: it counts the panning background too
-            if "motion_score" not in per:
-                raise ValueError("a toy conditioned on the flow label is judged in the motion score, but the read-out has no "
-                                 "motion_score column: use C.experiments.motion_readout('toy')")
+        if "motion_score" in per:  # the paper's metric on both sides: it counts the panning background too
             df["input_score"] = flow_motion(images.videos.float())[idx]
             df["output_score"] = per.motion_score.to_numpy(dtype=float)
     motion_name = readout.motion_name
