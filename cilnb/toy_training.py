@@ -47,10 +47,7 @@ T_DISTS = ("uniform", "lognormal")  # training timestep distributions (TrainConf
 #: (so the shipped checkpoints' recorded configs, and rerun no-ops, are unchanged).
 RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "t_p_std": 1.6, "cond_aug": 0.0,
                    "motion_label_noise": 0.0, "motion_label": "speed"}
-#: What the motion conditioning is trained on (TrainConfig.motion_label): ``"speed"``, the sprites' mean speed
-#: (px/frame); ``"flow"``, the clip's whole-frame mean flow magnitude from the renderer's flow
-#: (:func:`cilnb.data.flow_score`), the statistic SVD's motion bucket is made of: camera pan included.
-MOTION_LABELS = ("speed", "flow")
+MOTION_LABELS = toy.MOTION_LABELS  # what the motion conditioning is trained on (TrainConfig.motion_label)
 #: The recipe of the shipped base (issue 11, data/README.md): image dropout for SVD-style image guidance (the
 #: shipped checkpoints sample with frame-wise guidance 1 -> 3), a training t weighted to high noise, and
 #: conditioning noise augmentation. The naive and TimeNoise fine-tunes inherit it from the base.
@@ -432,7 +429,7 @@ def _loss(run: _Run, stage: str) -> torch.Tensor:
         x0 = sv.videos.reshape(-1, 1, 1, cfg.data.size, cfg.data.size)[: cfg.pretrain_batch_size]
         cond: dict = {"y": None, "image_mode": True}
     else:
-        flow_label = cfg.model.motion_cond and cfg.motion_label == "flow"
+        flow_label = cfg.motion_label == "flow"  # validated: only with motion conditioning
         sv = D.generate(cfg.batch_size, run.g_data, config=cfg.data, flow=flow_label)
         x0 = sv.videos
         cond = {"y": sv.condition}

@@ -61,6 +61,21 @@ def prepare_condition(adapter, images: Images, seed: int = 0, **kwargs) -> Cond:
         return Cond.of(adapter.prepare_condition(images, **kwargs))
 
 
+def _toy_meta(source, accepted: str) -> dict | None:
+    """The metadata of the toy checkpoint ``source`` names (a shipped name or a file), of the shipped base for
+    ``None``/``""`` (``None`` when that file is missing); anything else is an error saying what is ``accepted``."""
+    from ..models import toy
+
+    if source is None or source == "":
+        path = toy.checkpoint_path("base")
+        return toy.read_metadata(path) if path.is_file() else None
+    if isinstance(source, (str, Path)):
+        return toy.read_metadata(toy.resolve(source))
+    from .. import checks
+
+    raise checks.InputTypeError(f"{accepted}; got {type(source).__name__}")
+
+
 def toy_data(source=None):
     """The :class:`cilnb.data.SpriteConfig` of a toy: ``source`` a toy model (its
     :attr:`~cilnb.models.toy.ToyModel.data_config`), a shipped checkpoint name or checkpoint file (the
@@ -74,15 +89,8 @@ def toy_data(source=None):
         return source
     if hasattr(source, "data_config"):
         return source.data_config
-    if source is None or source == "":
-        path = toy.checkpoint_path("base")
-        if not path.is_file():
-            return _d.SpriteConfig()
-    elif isinstance(source, (str, Path)):
-        path = toy.resolve(source)
-    else:
-        raise TypeError(f"toy data comes from a toy model, a checkpoint name or path, or a SpriteConfig; got {type(source).__name__}")
-    return toy.train_data(toy.read_metadata(path)) or _d.SpriteConfig()
+    meta = _toy_meta(source, "toy data comes from a toy model, a checkpoint name or path, or a SpriteConfig")
+    return (toy.train_data(meta) if meta else None) or _d.SpriteConfig()
 
 
 def toy_motion_label(source=None) -> str:
@@ -92,17 +100,8 @@ def toy_motion_label(source=None) -> str:
 
     if hasattr(source, "motion_label"):
         return source.motion_label
-    if source is None or source == "":
-        path = toy.checkpoint_path("base")
-        if not path.is_file():
-            return "speed"
-    elif isinstance(source, (str, Path)):
-        path = toy.resolve(source)
-    else:
-        from .. import checks
-
-        raise checks.InputTypeError(f"a toy's motion label comes from a toy model or a checkpoint name or path; got {type(source).__name__}")
-    return toy.motion_label(toy.read_metadata(path))
+    meta = _toy_meta(source, "a toy's motion label comes from a toy model or a checkpoint name or path")
+    return toy.motion_label(meta) if meta else "speed"
 
 
 def toy_images(n_images: int, data_seed: int = 0, model=None, *, data=None):

@@ -256,8 +256,7 @@ class ToyReadout:
         """Frame 0 of fresh clips with each clip's true motion as the target, in the unit the checkpoint's label
         was trained in (:func:`cilnb.models.toy.motion_label`): the sprites' speed, or the clip's whole-frame
         mean flow magnitude (``input_flow``, :func:`cilnb.data.flow_score` of the renderer's flow)."""
-        data = _in.toy_data(model_path)
-        images = _in.toy_images(n_images, data_seed, data=data)
+        images = _in.toy_images(n_images, data_seed, data=_in.toy_data(model_path))
         label = _in.toy_motion_label(model_path)
         if label == "flow":  # the same clips again, with their flow (generate is deterministic in seed and config)
             clips = _data.generate(n_images, seed=int(data_seed), config=images.data, flow=True)

@@ -56,6 +56,10 @@ CHECKPOINTS = {
                                                "--timenoise-beta-m 6 --threads 1 --out data/toy_timenoise.safetensors"),
 }
 TEMPORAL_KINDS = ("none", "conv", "attn", "conv+attn")
+#: What a toy's ``motion`` conditioning means (``train_config.motion_label``): ``"speed"``, the sprites' mean
+#: speed (px/frame); ``"flow"``, the clip's whole-frame mean flow magnitude from the renderer's flow
+#: (:func:`cilnb.data.flow_score`), the statistic SVD's motion bucket is made of: camera pan included.
+MOTION_LABELS = ("speed", "flow")
 
 
 @dataclass(frozen=True)
@@ -454,8 +458,8 @@ def motion_label(meta: dict) -> str:
         raise checks.InputTypeError(f"meta must be a checkpoint's metadata dict (read_metadata(path)), got {type(meta).__name__}")
     tc = meta.get("train_config") or {}
     label = tc.get("motion_label", "speed") if isinstance(tc, dict) else "speed"
-    if label not in ("speed", "flow"):
-        raise ValueError(f"checkpoint metadata names an unknown motion label {label!r} (known: 'speed', 'flow'): "
+    if label not in MOTION_LABELS:
+        raise ValueError(f"checkpoint metadata names an unknown motion label {label!r} (known: {MOTION_LABELS}): "
                          "was it written by a newer cilnb? Retrain it with this one's train-toy")
     return label
 
