@@ -49,9 +49,10 @@ RECIPE_DEFAULTS = {"image_dropout": 0.0, "t_dist": "uniform", "t_p_mean": 0.7, "
                    "motion_label_noise": 0.0, "motion_label": "speed"}
 MOTION_LABELS = toy.MOTION_LABELS  # what the motion conditioning is trained on (TrainConfig.motion_label)
 #: The recipe of the shipped base (issue 11, data/README.md): image dropout for SVD-style image guidance (the
-#: shipped checkpoints sample with frame-wise guidance 1 -> 3), a training t weighted to high noise, and
-#: conditioning noise augmentation. The naive and TimeNoise fine-tunes inherit it from the base.
-SHIPPED_RECIPE = {"image_dropout": 0.15, "t_dist": "lognormal", "t_p_mean": 2.5, "cond_aug": 0.1}
+#: shipped checkpoints sample with frame-wise guidance 1 -> 3), a training t weighted to high noise,
+#: conditioning noise augmentation, and a motion conditioning trained on the clip's whole-frame mean flow
+#: magnitude (SVD's kind of motion label). The naive and TimeNoise fine-tunes inherit it from the base.
+SHIPPED_RECIPE = {"image_dropout": 0.15, "t_dist": "lognormal", "t_p_mean": 2.5, "cond_aug": 0.1, "motion_label": "flow"}
 #: The data of the shipped checkpoints (issue 11's "realistic data", data/README.md): mostly slow clips
 #: (speed 4 u^3 px/frame), a panning background (up to 1 px/frame) and sprites that turn once in half the
 #: clips. Every toy read-out draws from it (:attr:`cilnb.models.toy.ToyModel.data_config`).

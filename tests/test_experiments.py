@@ -649,9 +649,12 @@ def test_start_on_one_image_pairs_runs_of_the_same_image_and_seeds():
 def test_motion_control_table_reads_the_sources_with_the_outputs_tracker(tmp_path):
     from cilnb.models import toy
 
+    # a speed-label toy (the shipped one is flow-label: tests/test_toy_data.py), judged in tracked sprite speed
     net = toy.build(seed=0)
-    images = E.motion_control_images("toy", n_images=3, data_seed=2)
-    readout = E.sweep_inputs("toy", n_images=3, seed=2, n_reference=0)[1]
+    ckpt = toy.save_checkpoint(tmp_path / "speed.safetensors", net.net, {})
+    assert net.motion_label == E.toy_motion_label(str(ckpt)) == "speed"
+    images = E.motion_control_images("toy", n_images=3, data_seed=2, model_path=str(ckpt))
+    readout = E.sweep_inputs("toy", n_images=3, seed=2, n_reference=0, model_path=str(ckpt))[1]
     df = E.motion_control({"base": net}, [("base", 1.0, "standard")], images, readout, n_steps=2, out_root=tmp_path,
                           batch_size=4, show_progress=False)
     src = data.track_sprites(images.videos.float())

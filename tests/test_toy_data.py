@@ -171,7 +171,8 @@ def test_a_flow_label_toy_gets_flow_targets_and_is_judged_in_the_motion_score(fl
     and its output is compared with its source in the motion score (same estimator on both sides)."""
     model, speed_model = toy.load(str(flow_ckpt), device="cpu"), toy.load(str(ckpt), device="cpu")
     assert model.motion_label == "flow" and speed_model.motion_label == "speed"
-    assert E.toy_motion_label(str(flow_ckpt)) == "flow" and E.toy_motion_label(model) == "flow" and E.toy_motion_label() == "speed"
+    assert E.toy_motion_label(str(flow_ckpt)) == "flow" and E.toy_motion_label(model) == "flow"
+    assert E.toy_motion_label() == E.toy_motion_label("base") == TT.SHIPPED_RECIPE["motion_label"]  # the shipped toy's
     mc = E.motion_control_images("toy", n_images=3, data_seed=4, model_path=str(flow_ckpt))
     sv = D.generate(3, seed=4, config=CFG, flow=True)
     assert torch.equal(mc.images, sv.condition)

@@ -48,8 +48,8 @@ FORMAT = "cilnb-toy-i2v/1"
 # recipe and data (cilnb.toy_training.SHIPPED_RECIPE, SHIPPED_DATA); the fine-tunes inherit them from the base.
 CHECKPOINTS = {
     "base": ("toy_base.safetensors", "python -m cilnb train-toy --variant base --image-dropout 0.15 --t-dist lognormal "
-                                     "--t-p-mean 2.5 --cond-aug 0.1 --speed-max 4 --speed-power 3 --pan 1 --turn-prob 0.5 "
-                                     "--threads 2 --out data/toy_base.safetensors"),
+                                     "--t-p-mean 2.5 --cond-aug 0.1 --motion-label flow --speed-max 4 --speed-power 3 --pan 1 "
+                                     "--turn-prob 0.5 --threads 2 --out data/toy_base.safetensors"),
     "naive": ("toy_naive.safetensors", "python -m cilnb train-toy --variant naive --init data/toy_base.safetensors --threads 1 "
                                        "--out data/toy_naive.safetensors"),
     "timenoise": ("toy_timenoise.safetensors", "python -m cilnb train-toy --variant timenoise --init data/toy_base.safetensors "
