@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as Fn
 from scipy import stats
 
+import cilnb.experiments as E
 from cilnb import data as D
 from cilnb import toy_training as TT
 from cilnb._util import data_dir
@@ -335,6 +336,25 @@ def test_toy_paired_script_pairs_every_row_with_the_first(tmp_path):
     assert rows[0]["paired_gain_px"] == [0.0, 0.0] and rows[0]["guidance"] is None
     assert rows[1]["paired_gain_px"] != rows[2]["paired_gain_px"]  # the two initial noises give other videos
     assert "| base | 0.5 | analytic |" in proc.stdout
+
+
+def test_toy_fig1_script_pairs_every_configuration_with_the_base(tmp_path):
+    """benchmarks/toy_fig1.py: the held-out Fig. 1 read-out; its summary is the rows' paired arithmetic."""
+    out, runs = tmp_path / "r.jsonl", tmp_path / "runs"
+    args = ("--images", "5", "--steps", "2", "--sampler", "dpm++2m", "--data-seed", "11", "--run-dir", str(runs), "--out", str(out))
+    proc = _run_benchmark("toy_fig1.py", *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["model"], r["M"], r["init"]) for r in rows] == [("base", 1.0, "standard"), ("base", 0.7, "analytic"),
+                                                             ("timenoise", 1.0, "standard"), ("timenoise", 0.7, "analytic")]
+    assert rows[0]["error_change"] == [0.0, 0.0] and {r["images"] for r in rows} == {5}
+    assert {r["label"] for r in rows} == {E.toy_motion_label()}
+    # the paired change is the difference of the two configurations' mean errors (same images)
+    for r in rows[1:]:
+        assert r["error_change"][0] == pytest.approx(r["error"] - rows[0]["error"], abs=1e-9)
+    assert "| base, M = T |" in proc.stdout and "| timenoise, Analytic-Init 0.7 T |" in proc.stdout
+    again = _run_benchmark("toy_fig1.py", *args)  # stored samples: the rerun reads them back, same numbers
+    assert again.returncode == 0 and [json.loads(line) for line in out.read_text().splitlines()] == rows
 
 
 def test_label_noise_run_resumes_bit_exactly_after_an_interruption(tmp_path):
