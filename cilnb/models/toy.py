@@ -12,7 +12,8 @@ Design (mirrors VideoCrafter/DynamiCrafter/SVD at toy scale):
   with a narrow hidden width and a zero-initialised output, inserted after the spatial blocks of
   the levels listed in ``temporal_levels``.
 - **Time embedding** of normalised ``t`` (sinusoidal of ``1000 t``), scale-shift in each block.
-- **Optional motion conditioning** (SVD's motion bucket): the target speed in px/frame, embedded
+- **Optional motion conditioning** (SVD's motion bucket): a target motion in px/frame (the label it was
+  trained on, :data:`MOTION_LABELS`: the shipped toy's is the clip's whole-frame mean flow magnitude), embedded
   and added to the time embedding; a learned null embedding stands for "no motion given"
   (``motion=None``) and is trained by conditioning dropout, so one model serves both uses.
 - A space-to-depth stem (``patch``: a fixed, lossless stand-in for the VAE of latent models)
@@ -75,7 +76,7 @@ class ToyConfig:
     temporal_levels: tuple[int, ...] = (1, 2)  # levels that get temporal layers
     temporal_width: int = 32  # hidden width of the temporal layers ("thin")
     emb_dim: int = 128  # time (+ motion) embedding width
-    motion_cond: bool = True  # accept motion=[B] target speeds (px/frame)
+    motion_cond: bool = True  # accept motion=[B] targets in px/frame (speed or whole-frame flow: the checkpoint's motion_label)
     motion_scale: float = 100.0  # motion is embedded as sinusoidal(motion * motion_scale)
     beta_schedule: str = "linear"  # VP schedule of the model (cilnb.schedules.VPSchedule)
     beta_start: float = 1e-4
