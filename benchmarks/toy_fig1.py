@@ -18,26 +18,24 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import cilnb.experiments as E
+from cilnb.experiments.agreement import paired_difference
 from cilnb.sampling import SAMPLERS
 
 
 def summarise(df) -> list[dict]:
     """One row per configuration: output/input ratio, out - in (± 2 s.e.), mean error and its paired change vs the first."""
-    keys = ["model", "M", "init"]
-    first = df[df.set_index(keys).index == df.set_index(keys).index[0]].set_index("image")
+    groups = [(key, g.set_index("image")) for key, g in df.groupby(["model", "M", "init"], sort=False)]
+    first = groups[0][1]
     rows = []
-    for (m, M, init), g in df.groupby(keys, sort=False):
-        g = g.set_index("image").loc[first.index]
-        d = (g.output_motion - g.input_motion).to_numpy()
-        de = (g.error - first.error).to_numpy()
-        se = lambda x: 2 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")  # noqa: E731
+    for (m, M, init), g in groups:
+        g = g.loc[first.index]
+        d, d_se, _ = paired_difference(g.input_motion, g.output_motion)
+        de, de_se, _ = paired_difference(first.error, g.error)
         row = {"model": m, "M": float(M), "init": init, "images": len(g), "out_over_in": float(g.output_motion.mean() / g.input_motion.mean()),
-               "out_minus_in": [float(d.mean()), float(se(d))], "error": float(g.error.mean()),
-               "error_change": [float(de.mean()), float(se(de))]}
+               "out_minus_in": [d, 2 * d_se], "error": float(g.error.mean()), "error_change": [de, 2 * de_se]}
         if "output_travel" in g:
             row["travel_out_over_in"] = float(g.output_travel.mean() / g.input_travel.mean())
         rows.append(row)

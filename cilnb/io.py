@@ -378,13 +378,14 @@ class ImageSet:
         return {k: float(v[i]) for k, v in self.cond.items()}
 
 
-def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=None) -> ImageSet:
+def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=None, flow: bool = False) -> ImageSet:
     """``"toy:N"`` (frame 0 of N moving-sprite videos, :func:`cilnb.data.generate` with ``data_seed``) or a folder of images.
 
     Toy images are drawn from ``data`` (a :class:`cilnb.data.SpriteConfig`), else from the data a toy
     ``model`` was trained on (:attr:`cilnb.models.toy.ToyModel.data_config`), else from the default
     sprites at the model's frames; ``size`` replaces the config's size. A config other than the default
-    is part of the set's ``spec`` (so run folders of different data never mix).
+    is part of the set's ``spec`` (so run folders of different data never mix). ``flow=True`` (toy only) also
+    gives each clip's whole-frame mean flow magnitude (:func:`cilnb.data.flow_score`) as the ``input_flow`` column.
     Folder images are resized to cover ``size`` (``HxW``; default: the toy's size) and
     centre-cropped, in the model's channel count (luma for the grayscale toy).
     """
@@ -417,11 +418,16 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
             if h != w:
                 raise ValueError(f"--size {size} is not square, but toy:N images are square sprite frames: give one number (e.g. --size {h})")
             data = dataclasses.replace(data, size=int(h))
-        vids = _data.generate(n, seed=int(data_seed), config=data, flow=False)
+        vids = _data.generate(n, seed=int(data_seed), config=data, flow=bool(flow))
         if data != _data.SpriteConfig(frames=data.frames, size=data.size):
             spec = f"{spec}|data={data.to_json()}"
         names = [f"toy{data_seed}_{i:05d}" for i in range(n)]
-        return ImageSet(names, vids.condition.clone(), spec, {"input_speed": [float(s) for s in vids.speed]}, vids.videos, data=data)
+        columns = {"input_speed": [float(s) for s in vids.speed]}
+        if flow:
+            columns["input_flow"] = [float(v) for v in _data.flow_score(vids.flow)]
+        return ImageSet(names, vids.condition.clone(), spec, columns, vids.videos, data=data)
+    if flow:
+        raise ValueError(f"flow=True gives the renderer's flow of toy:N clips; {spec!r} is not toy:N (folder images have no flow ground truth)")
     root = Path(spec)
     if not root.is_dir():
         raise ValueError(f"--images must be 'toy:N' or a folder of images, got {spec!r} (not a folder)")

@@ -207,3 +207,16 @@ def test_a_flow_label_toy_gets_flow_targets_and_is_judged_in_the_motion_score(fl
             E.motion_control(models, cfg, images, readout, **kw)
     with pytest.raises(ValueError, match="toy's read-out"):
         E.motion_control({"base": model}, cfg, mc, E.motion_readout("svd"), **kw)
+
+
+def test_toy_images_draw_their_clips_once_with_the_flow_score_when_asked(tmp_path):
+    """load_images("toy:N", flow=True) adds each clip's whole-frame flow magnitude from the same draw; the images,
+    speeds and spec are those of flow=False. Folder images have no flow ground truth: refused."""
+    plain = io.load_images("toy:4", data_seed=3, data=CFG)
+    withflow = E.toy_images(4, 3, data=CFG, flow=True)
+    sv = D.generate(4, seed=3, config=CFG, flow=True)
+    assert torch.equal(withflow.images, plain.images) and withflow.spec == plain.spec
+    assert withflow.columns["input_speed"] == plain.columns["input_speed"] and "input_flow" not in plain.columns
+    assert withflow.columns["input_flow"] == pytest.approx(D.flow_score(sv.flow).tolist())
+    with pytest.raises(ValueError, match="no flow ground truth"):
+        io.load_images(str(tmp_path), flow=True)

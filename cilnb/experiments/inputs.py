@@ -104,12 +104,13 @@ def toy_motion_label(source=None) -> str:
     return toy.motion_label(meta) if meta else "speed"
 
 
-def toy_images(n_images: int, data_seed: int = 0, model=None, *, data=None):
-    """Frame 0 of ``n_images`` fresh toy videos (:func:`cilnb.io.load_images` ``"toy:N"``), with their true speeds,
-    drawn from ``data`` (anything :func:`toy_data` takes; default: ``model``'s data, else the shipped toy's)."""
+def toy_images(n_images: int, data_seed: int = 0, model=None, *, data=None, flow: bool = False):
+    """Frame 0 of ``n_images`` fresh toy videos (:func:`cilnb.io.load_images` ``"toy:N"``), with their true speeds
+    (and with ``flow=True`` their whole-frame flow magnitudes, ``input_flow``), drawn from ``data`` (anything
+    :func:`toy_data` takes; default: ``model``'s data, else the shipped toy's)."""
     if data is None and model is None:
         data = ""  # the shipped toy's data
-    return load_images(f"toy:{n_images}", model, data_seed=data_seed, data=None if data is None else toy_data(data))
+    return load_images(f"toy:{n_images}", model, data_seed=data_seed, data=None if data is None else toy_data(data), flow=flow)
 
 
 def video_images(videos_dir: str | Path, n_videos: int, *, frames: int, size, stride: int = 1):

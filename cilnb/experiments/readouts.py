@@ -256,11 +256,8 @@ class ToyReadout:
         """Frame 0 of fresh clips with each clip's true motion as the target, in the unit the checkpoint's label
         was trained in (:func:`cilnb.models.toy.motion_label`): the sprites' speed, or the clip's whole-frame
         mean flow magnitude (``input_flow``, :func:`cilnb.data.flow_score` of the renderer's flow)."""
-        images = _in.toy_images(n_images, data_seed, data=_in.toy_data(model_path))
         label = _in.toy_motion_label(model_path)
-        if label == "flow":  # the same clips again, with their flow (generate is deterministic in seed and config)
-            clips = _data.generate(n_images, seed=int(data_seed), config=images.data, flow=True)
-            images.columns["input_flow"] = [float(v) for v in _data.flow_score(clips.flow)]
+        images = _in.toy_images(n_images, data_seed, data=_in.toy_data(model_path), flow=label == "flow")
         images.cond = {cls.motion_cond: list(images.columns["input_flow" if label == "flow" else "input_speed"])}
         return images
 
