@@ -240,14 +240,18 @@ class VPSchedule(Schedule):
         n = torch.as_tensor(native, dtype=_F64)
         return as_t((n + 1) / self.T, "timestep (index + 1) / T")
 
-    def grid(self, n_steps: int, start: float = 1.0) -> Float:
+    def grid(self, n_steps: int, start: float = 1.0, power: float = 1.0) -> Float:
         """``trailing`` spacing: integer timesteps ``round(M T (1 - i/n)) - 1``; at M = 1: 999, 979, ..., 19.
 
         Starting at M < 1 re-spaces all ``n_steps`` over ``[0, M]`` (as the official DynamiCrafter
-        Analytic-Init code does) rather than truncating the full-length grid.
+        Analytic-Init code does) rather than truncating the full-length grid. ``power`` > 1 packs the
+        steps towards the clean end: times ``round(M T ((n - i)/n)^power)`` (``1``: trailing; the
+        ``dpm++3m`` sampler's default, :data:`cilnb.sampling.GRID_POWER`). Times that round to the same
+        timestep are merged, so a grid can come out shorter than ``n_steps``.
         """
         self._check_steps(n_steps, start)
-        frac = torch.arange(n_steps, 0, -1, dtype=_F64) / n_steps
+        power = check_number("power", power, lo=0, lo_open=True, fix="(grid exponent: 1 is trailing, > 1 packs steps near t = 0)")
+        frac = (torch.arange(n_steps, 0, -1, dtype=_F64) / n_steps) ** power
         idx = torch.round(start * self.T * frac)
         idx = torch.clamp(idx, min=1)
         return torch.unique_consecutive(idx) / self.T

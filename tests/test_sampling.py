@@ -149,13 +149,26 @@ def test_ddim_eta_one_matches_the_exact_moment_recursion():
     assert abs((var / v).mean().item() - 1) < 0.25
 
 
+def _diffusers_dpm(model, x, ts, **config):
+    """diffusers' ``DPMSolverMultistepScheduler`` (x0 prediction, ``dpmsolver++``) run on ``model`` over the same
+    integer timesteps as the normalised grid ``ts`` of the default VP schedule."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    sched = DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
+                                       prediction_type="sample", algorithm_type="dpmsolver++", **config)
+    sched.set_timesteps(timesteps=[int(v) for v in model.schedule.to_native(ts).round().tolist()])
+    ref = x.clone()
+    for t in sched.timesteps:
+        x0 = model(ref, torch.full((ref.shape[0],), (int(t) + 1) / 1000, dtype=torch.float64))
+        ref = sched.step(x0, t, ref).prev_sample
+    return ref
+
+
 @pytest.mark.parametrize("start", [1.0, 0.7])
 def test_dpmpp_2m_matches_diffusers_and_converges_at_second_order(start):
     """DPM-Solver++(2M) against diffusers' ``DPMSolverMultistepScheduler`` on the same integer timesteps
     (x0 prediction, 20 steps: diffusers' few-step heuristics start below 15), and against the exact ODE map
     of Gaussian data: the error falls about 4x per doubling of steps (DDIM's: 2x)."""
-    from diffusers import DPMSolverMultistepScheduler
-
     from cilnb.sampling import SAMPLERS, sample_dpmpp_2m
 
     assert SAMPLERS["dpm++2m"] is sample_dpmpp_2m
@@ -163,13 +176,7 @@ def test_dpmpp_2m_matches_diffusers_and_converges_at_second_order(start):
     model = _model(schedule)
     x = torch.randn((4, *SHAPE), dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     ts = schedule.grid(20, start)
-    sched = DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-                                       prediction_type="sample", algorithm_type="dpmsolver++", solver_order=2)
-    sched.set_timesteps(timesteps=[int(v) for v in schedule.to_native(ts).round().tolist()])
-    ref = x.clone()
-    for t in sched.timesteps:
-        x0 = model(ref, torch.full((ref.shape[0],), (int(t) + 1) / 1000, dtype=torch.float64))
-        ref = sched.step(x0, t, ref).prev_sample
+    ref = _diffusers_dpm(model, x, ts, solver_order=2)
     torch.testing.assert_close(sample_dpmpp_2m(model, x.clone(), ts, disable=True), ref, rtol=1e-6, atol=1e-6)
     exact = model.ode_solution(x, start)
     err = {n: (fn(model, x.clone(), schedule.grid(n, start), disable=True) - exact).abs().max().item()
@@ -190,7 +197,78 @@ def test_dpmpp_2m_starts_at_zero_terminal_snr_and_equals_ddim_on_its_first_step(
         torch.testing.assert_close(sample_dpmpp_2m(model, x.clone(), grid, disable=True), sample_ddim(model, x.clone(), grid, disable=True))
 
 
-@pytest.mark.parametrize("sampler", ["euler", "heun", "dpm++2m"])
+@pytest.mark.parametrize("power", [1.0, 1.2])
+@pytest.mark.parametrize("start", [1.0, 0.7])
+def test_dpmpp_3m_matches_diffusers_and_beats_ddim(start, power):
+    """DPM-Solver++(3M) against diffusers' ``DPMSolverMultistepScheduler(solver_order=3, solver_type="heun")`` on the
+    same integer timesteps, trailing and power-1.2 grids (``lower_order_final=False``: cilnb keeps third order up to
+    the last step, which both make first order to the clean state), and against the exact ODE map of Gaussian data."""
+    from cilnb.sampling import SAMPLERS, sample_dpmpp_3m
+
+    assert SAMPLERS["dpm++3m"] is sample_dpmpp_3m
+    schedule = VPSchedule()
+    model = _model(schedule)
+    x = torch.randn((4, *SHAPE), dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    ts = schedule.grid(12, start, power=power)
+    ref = _diffusers_dpm(model, x, ts, solver_order=3, solver_type="heun", lower_order_final=False)
+    torch.testing.assert_close(sample_dpmpp_3m(model, x.clone(), ts, disable=True), ref, rtol=1e-5, atol=1e-5)
+    exact = model.ode_solution(x, start)
+    err = {n: (sample_dpmpp_3m(model, x.clone(), schedule.grid(n, start, power=power), disable=True) - exact).abs().max().item() for n in (10, 20, 80)}
+    ddim = {n: (sample_ddim(model, x.clone(), schedule.grid(n, start, power=power), disable=True) - exact).abs().max().item() for n in (10, 20)}
+    assert err[10] < ddim[10] / 2 and err[20] < ddim[20] / 2.5 and err[80] < err[20] / 4
+
+
+def test_dpmpp_3m_starts_at_zero_terminal_snr_and_equals_ddim_on_one_step():
+    from cilnb.sampling import sample_dpmpp_3m
+
+    model = _model(VPSchedule(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, rescale_zero_terminal_snr=True))
+    x = torch.randn((2, *SHAPE), dtype=torch.float64)
+    ts = model.schedule.grid(10, 1.0)
+    assert torch.isfinite(sample_dpmpp_3m(model, x.clone(), ts, disable=True)).all()
+    for grid in (ts[:2], model.schedule.grid(10, 0.5)[:2]):  # two steps: a DDIM step, then the last x0
+        torch.testing.assert_close(sample_dpmpp_3m(model, x.clone(), grid, disable=True), sample_ddim(model, x.clone(), grid, disable=True))
+
+
+def test_grid_power_packs_vp_steps_near_zero_and_is_the_dpmpp_3m_default():
+    from cilnb.sampling import GRID_POWER
+
+    vp = VPSchedule()
+    torch.testing.assert_close(vp.grid(10, 0.7, power=1.0), vp.grid(10, 0.7))
+    g = vp.grid(10, 1.0, power=1.2)
+    want = torch.unique_consecutive(torch.clamp(torch.round(1000 * (torch.arange(10, 0, -1, dtype=torch.float64) / 10) ** 1.2), min=1)) / 1000
+    torch.testing.assert_close(g, want)
+    assert g[0] == 1.0 and (g[1:] < g[:-1]).all() and (g[:-1] - g[1:])[-1] < (g[:-1] - g[1:])[0]  # finer near 0
+    assert GRID_POWER == {"dpm++3m": 1.2}
+    model = _model(vp)
+    y = torch.zeros((1, 1, 4, 4))
+    seen = {}
+
+    def times(power, sampler="dpm++3m"):
+        seen.clear()
+        sample(model, y, n_steps=10, start=0.8, sampler=sampler, grid_power=power, show_progress=False, frames=3,
+               callback=lambda d: seen.setdefault(d["i"], d["t"]))
+        return torch.tensor([seen[i] for i in sorted(seen)], dtype=torch.float64)
+
+    torch.testing.assert_close(times(None), vp.grid(10, 0.8, power=1.2))
+    torch.testing.assert_close(times(1.0), vp.grid(10, 0.8))
+    torch.testing.assert_close(times(None, "dpm++2m"), vp.grid(10, 0.8))
+    torch.testing.assert_close(times(1.5, "ddim"), vp.grid(10, 0.8, power=1.5))
+    for bad in (0, -1.0, float("nan"), "1.2"):
+        with pytest.raises((ValueError, TypeError), match="grid_power"):
+            times(bad)
+
+
+@pytest.mark.parametrize("schedule", [EDMSchedule(sigma_max=80.0), FlowSchedule(shift=3.0)], ids=["edm", "flow"])
+def test_grid_power_is_refused_where_the_schedule_has_its_own_grid(schedule):
+    model = _model(schedule)
+    y = torch.zeros((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"grid_power = 1.2 re-spaces DDPM \(VP\) grids; this (edm|flow) schedule"):
+        sample(model, y, n_steps=4, sampler="dpm++3m", grid_power=1.2, show_progress=False, frames=3)
+    out = sample(model, y, n_steps=4, sampler="dpm++3m", show_progress=False, frames=3)  # its own grid
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun", "dpm++2m", "dpm++3m"])
 def test_eta_with_a_deterministic_sampler_is_refused_not_ignored(sampler):
     model = _model(VPSchedule())
     y = torch.zeros((1, 1, 4, 4))

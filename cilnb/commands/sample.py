@@ -67,7 +67,8 @@ def add_parser(sub) -> None:
     p.add_argument("--init", nargs="+", default=["standard"], choices=INITS, help="initial noise modes")
     p.add_argument("--seeds", type=nonneg_int, nargs="+", default=[0], help="seeds (each image is sampled once per seed)")
     p.add_argument("--n-steps", type=positive_int, default=50, help="sampler steps over [0, M]")
-    p.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m"], help="ddim (VC1/DC), heun (SVD), dpm++2m (DPM-Solver++ 2M)")
+    p.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m", "dpm++3m"],
+                   help="ddim (VC1/DC), heun (SVD), dpm++2m (DPM-Solver++ 2M), dpm++3m (DPM-Solver++ 3M, on VP schedules a grid packed near t = 0)")
     p.add_argument("--stats", default=None, help="Analytic-Init statistics (.safetensors from `cilnb stats`, or an official .pt)")
     p.add_argument("--frames", type=positive_int, default=None, help="frames per video (default: the model's n_frames or the stats)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="units per sampler call")

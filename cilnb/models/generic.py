@@ -89,8 +89,8 @@ class RescaledVPSchedule(Schedule):
     def from_native(self, native) -> torch.Tensor:
         return self.vp.from_native(native)
 
-    def grid(self, n_steps: int, start: float = 1.0) -> torch.Tensor:
-        return self.vp.grid(n_steps, start)
+    def grid(self, n_steps: int, start: float = 1.0, power: float = 1.0) -> torch.Tensor:
+        return self.vp.grid(n_steps, start, power=power)
 
 
 def _default_make_cond(cond: dict, frames: int, uncond: bool):
