@@ -377,6 +377,40 @@ def test_compare_runs_every_kind_of_remedy_on_a_tiny_svd():
         sample(m, torch.zeros(1, 4, 4, 4), n_steps=1, remedy="frameinit", cond={}, show_progress=False)
 
 
+def test_compare_continues_freeinit_from_shorter_runs_bit_for_bit(monkeypatch):
+    """FreeInit's pass 1 is plain sampling and N = 3's first two passes are N = 2: compare samples each pass once
+    (1 + 1 + 1 sampler runs instead of 1 + 3 + 2), gives each row the videos of a run of its own, bit for bit, and
+    keeps the caller's row order. A FreeInit with another filter shares nothing but plain sampling's pass."""
+    from cilnb.models import toy
+    from cilnb.experiments import toy_images
+
+    net = toy.build(seed=0)
+    images = toy_images(3, data_seed=4, model=net)
+    grid = {"freeinit N=3": R.build("freeinit", iterations=3), "none": R.build("none"), "freeinit N=2": R.build("freeinit", iterations=2),
+            "gauss N=2": R.build("freeinit", iterations=2, method="gaussian"), "cond_noise": R.build("cond_noise")}
+    runs = []
+    fwd = type(net).forward
+    monkeypatch.setattr(type(net), "forward", lambda self, *a, **k: runs.append(a[0].shape[0]) or fwd(self, *a, **k))
+    cmp = R.compare(net, images, grid, n_steps=2, n_reference=0, batch_size=3)
+    # 2 steps per sampler run; warm-up (1 step) and the final re-timing of plain sampling (2 steps) on top
+    assert len(runs) == 2 * (1 + 1 + 1 + 1 + 1) + 1 + 2  # none, N=2 (+1 pass), N=3 (+1), gauss (+1), cond_noise
+    assert list(cmp.summary.remedy) == list(grid) and list(cmp.videos) == list(grid)
+    assert list(cmp.per_video.remedy.unique()) == list(grid)
+    monkeypatch.setattr(type(net), "forward", fwd)
+    from cilnb.denoiser import Cond
+
+    cond = Cond(images.images.float(), **{k: torch.as_tensor(v, dtype=torch.float32) for k, v in images.cond.items()})
+    for label in ("freeinit N=3", "freeinit N=2", "gauss N=2"):
+        alone = sample(net, cond, seed=[0, 1, 2], n_steps=2, remedy=grid[label], show_progress=False, frames=net.n_frames, batch_size=3)
+        assert torch.equal(cmp.videos[label], alone.float().clamp(-1, 1)), label
+    t = cmp.summary.set_index("remedy").sec_per_video
+    assert t["freeinit N=3"] > t["freeinit N=2"] > t["none"] * 0.5  # each row's time counts the passes it shares
+    with pytest.raises(ValueError, match="continue a run of the same images and seeds"):
+        sample(net, cond, seed=[0, 1, 2], n_steps=2, remedy=grid["freeinit N=3"].continued(torch.zeros(2, 8, 1, 32, 32), 1), show_progress=False)
+    with pytest.raises(ValueError, match=r"done must be the passes already run, 1..3"):
+        grid["freeinit N=3"].continued(cmp.videos["none"], 4)
+
+
 # --- the trade-off figure stays legible at the default grid's 19 settings -----------------------------
 
 

@@ -28,7 +28,8 @@ import torch
 from .. import checks
 from ..denoiser import Cond
 from . import build, compose, resolve
-from .base import Remedy
+from .base import Compose, Remedy
+from .freeinit import FreeInit
 
 __all__ = ["assess", "Comparison", "compare", "default_grid", "paired", "verdict"]
 
@@ -89,7 +90,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     so differences between rows come from the remedies alone. ``start`` is M for remedies that do
     not set their own (Analytic-Init does). Timing: wall-clock seconds of ``sample`` per video
     (decoding and read-outs excluded), after one untimed warm-up call; plain sampling (``"none"``)
-    is timed first and again last and its minimum kept. One timing per remedy: on a shared machine
+    is timed first and again last (on its first ``batch_size`` videos) and its minimum kept. One timing per remedy: on a shared machine
     the ratios carry its load drift (``benchmarks/remedies.py`` times with interleaved repeats).
 
     ``per_video``: ``remedy, spec, image_index, seed, motion, gt_motion, first_frame_psnr`` (+
@@ -150,13 +151,19 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     else:
         ref_feats, stab_data = None, float("nan")
         gt = experiments.flow_motion(images.videos.float()) if images.videos is not None else np.full(n_img, np.nan)
-    rows, summary, videos, features, ref_std = [], [], {}, {}, None
-    for label, rem in resolved.items():
+    rows, summary, videos, features, ref_std = {}, {}, {}, {}, None
+    earlier: list[tuple[object, torch.Tensor, float]] = []  # (remedy, sampler output, seconds) that a FreeInit row may continue
+    for label in _sampling_order(resolved):
+        rem = resolved[label]
+        shared = _shared_passes(rem, earlier)
         t0 = time.perf_counter()
-        out = sample(model, cond, seed=video_seeds, start=None if rem.start is not None else start, remedy=rem, stats=stats, **kw)
+        run_rem = rem if shared is None else rem.continued(shared[1], shared[0])
+        out = sample(model, cond, seed=video_seeds, start=None if rem.start is not None else start, remedy=run_rem, stats=stats, **kw)
         if out.is_cuda:
             torch.cuda.synchronize()
-        sec = (time.perf_counter() - t0) / len(video_seeds)
+        sec = (time.perf_counter() - t0 + (0.0 if shared is None else shared[2])) / len(video_seeds)
+        if type(rem) is FreeInit or rem.name == "none" and not isinstance(rem, Compose):
+            earlier.append((rem, out, sec * len(video_seeds)))
         if latent:
             with torch.no_grad():
                 out = model.decode_latents(out)
@@ -172,7 +179,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
         else:
             cols["motion"] = experiments.flow_motion(vids)
         per = pd.DataFrame({"remedy": label, "image_index": idx.numpy(), "seed": np.repeat(seeds, n_img), "video_seed": video_seeds, **cols})
-        rows.append(per)
+        rows[label] = per
         s = {"remedy": label, "spec": rem.spec(), "n": len(per), "sec_per_video": sec}
         for c in ("motion", "first_frame_psnr", "sprite_stability"):
             if c in per:
@@ -185,14 +192,19 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
             features[label], ref_std = standardised_features(vids, ref_feats)
             s["fd"] = float(frechet_distance(features[label], ref_std))
             s["fd_lo"], s["fd_hi"] = frechet_interval(features[label], ref_std)
-        summary.append(s)
-    summary = pd.DataFrame(summary)
+        summary[label] = s
+    summary = pd.DataFrame([summary[k] for k in resolved])  # the caller's order, whatever the sampling order
+    rows = [rows[k] for k in resolved]
+    videos = {k: videos[k] for k in resolved}
+    features = {k: features[k] for k in resolved if k in features}
     if "none" in resolved and len(resolved) > 1:  # time plain sampling again at the end: the minimum of both, so drift
-        t0 = time.perf_counter()                    # over the run does not favour the remedies timed later
-        sample(model, cond, seed=video_seeds, start=start, remedy=resolved["none"], stats=stats, **kw)
+        n_again = min(len(video_seeds), batch_size or len(video_seeds))  # over the run does not favour the remedies timed
+        t0 = time.perf_counter()                                          # later; one sampler call's worth of videos is enough
+        sample(model, cond.select(slice(0, n_again)), seed=video_seeds[:n_again], start=start, remedy=resolved["none"], stats=stats,
+               **{**kw, "images": None if kw["images"] is None else kw["images"][:n_again]})
         if cond.y.is_cuda:
             torch.cuda.synchronize()
-        again = (time.perf_counter() - t0) / len(video_seeds)
+        again = (time.perf_counter() - t0) / n_again
         row = summary.remedy == "none"
         summary.loc[row, "sec_per_video"] = min(float(summary.loc[row, "sec_per_video"].iloc[0]), again)
     if "none" in resolved:
@@ -202,6 +214,38 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     if "none" in resolved and len(resolved) > 1:
         cmp.summary = summary.merge(paired(cmp, "none"), on="remedy", how="left")
     return cmp
+
+
+def _sampling_order(resolved: Mapping) -> list:
+    """The labels in the caller's order, but plain sampling first and plain FreeInit rows (their slots kept) by
+    ascending iterations, so that each FreeInit row can continue the longest run before it (:func:`_shared_passes`)."""
+    plain = [k for k, r in resolved.items() if r.name == "none" and not isinstance(r, Compose)]
+    labels = plain + [k for k in resolved if k not in plain]
+    slots = [i for i, k in enumerate(labels) if type(resolved[k]) is FreeInit]
+    fi = sorted((labels[i] for i in slots), key=lambda k: resolved[k].iterations)  # stable: ties keep their order
+    for i, k in zip(slots, fi):
+        labels[i] = k
+    return labels
+
+
+def _shared_passes(rem, earlier) -> tuple[int, torch.Tensor, float] | None:
+    """For a plain FreeInit ``rem``: ``(passes, output, seconds)`` of the longest earlier run that its first passes
+    repeat exactly (plain sampling is its pass 1; a FreeInit with the same filter and fewer or equal iterations is
+    its first passes), or None. Other remedies: None."""
+    if type(rem) is not FreeInit:
+        return None
+    same = {k: v for k, v in rem.settings().items() if k != "iterations"}
+    best = None
+    for r, out, sec in earlier:
+        if type(r) is FreeInit and {k: v for k, v in r.settings().items() if k != "iterations"} == same and r.iterations <= rem.iterations:
+            n = r.iterations
+        elif r.name == "none" and not isinstance(r, Compose):
+            n = 1
+        else:
+            continue
+        if best is None or n > best[0]:
+            best = (n, out, sec)
+    return best
 
 
 def _paired_diff(per_video: pd.DataFrame, a: str, b: str, col: str) -> tuple[float, float, int]:

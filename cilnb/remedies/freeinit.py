@@ -55,3 +55,32 @@ class FreeInit(Remedy):
         for k in range(1, self.iterations):
             out = run(self.reinit(ctx, out, k))
         return out
+
+    def continued(self, prefix: torch.Tensor, done: int) -> "FreeInit":
+        """This FreeInit with its first ``done`` passes already run, ``prefix`` their output (the sampler's, every
+        sample in order): it runs passes ``done + 1 .. iterations`` only, and gives the same videos as a full run with
+        the same seeds, bit for bit (pass 1 is plain sampling; pass k+1 depends only on pass k's videos and the seeds).
+        :func:`cilnb.remedies.compare` uses it so FreeInit N = 3 continues N = 2's videos, and N = 2 plain sampling's."""
+        return _Continued(self, prefix, done)
+
+
+class _Continued(FreeInit):
+    """A :meth:`FreeInit.continued` run: same settings (fields, spec, label), fewer passes."""
+
+    def __init__(self, base: FreeInit, prefix: torch.Tensor, done: int):
+        super().__init__(**base.settings())
+        if isinstance(done, bool) or not isinstance(done, int) or not 1 <= done <= self.iterations:
+            raise ValueError(f"done must be the passes already run, 1..{self.iterations}, got {done!r}")
+        if not isinstance(prefix, torch.Tensor):
+            raise TypeError(f"prefix must be the videos of the passes already run (a tensor), got {type(prefix).__name__}")
+        object.__setattr__(self, "_prefix", prefix)
+        object.__setattr__(self, "_done", done)
+
+    def around(self, ctx: Context, run, x: torch.Tensor) -> torch.Tensor:
+        if tuple(self._prefix.shape) != tuple(x.shape):
+            raise ValueError(f"the earlier passes' videos have shape {tuple(self._prefix.shape)}, this run samples {tuple(x.shape)}: "
+                             "continue a run of the same images and seeds")
+        out = self._prefix.to(x.device, x.dtype)
+        for k in range(self._done, self.iterations):
+            out = run(self.reinit(ctx, out, k))
+        return out
