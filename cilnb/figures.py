@@ -236,16 +236,18 @@ def auto_jobs() -> int:
 
 def start_order(paths: list[Path], profile: str, times_md: Path) -> list[Path]:
     """``paths`` longest first, for running several at once: each notebook's seconds in ``times_md`` (the
-    previous run's ``TIMES.md`` of ``profile``), else its ``metadata.cilnb.seconds[profile]`` (a measured
-    time shipped with the notebook, so a fresh clone does not start the longest one last); notebooks
-    with neither start first."""
+    previous run's ``TIMES.md`` of ``profile``) or its ``metadata.cilnb.seconds[profile]`` (a measured
+    time shipped with the notebook, so a fresh clone does not start the longest one last), the larger of
+    the two: a notebook re-run alone from its stored samples (seconds) must not be started last in the next
+    run from empty stores (minutes). Notebooks with neither start first."""
     before = previous_seconds(times_md, profile)
 
     def seconds(p: Path) -> float:
-        if p.stem in before:
-            return before[p.stem]
         shipped = _read_notebook(p).get("metadata", {}).get("cilnb", {}).get("seconds", {}).get(profile)
-        return float(shipped) if isinstance(shipped, (int, float)) and not isinstance(shipped, bool) else float("inf")
+        known = [before[p.stem]] if p.stem in before else []
+        if isinstance(shipped, (int, float)) and not isinstance(shipped, bool):
+            known.append(float(shipped))
+        return max(known) if known else float("inf")
 
     return sorted(paths, key=lambda p: -seconds(p))
 

@@ -165,7 +165,8 @@ def test_runner_prints_and_records_each_notebooks_time(tmp_path, capsys):
 
 def test_start_order_falls_back_to_the_seconds_shipped_with_the_notebook(tmp_path):
     """A fresh clone has no TIMES.md: the longest notebook still starts first, by metadata.cilnb.seconds;
-    the previous run's TIMES.md of the same profile wins over it; a notebook with neither starts first."""
+    the previous run's TIMES.md of the same profile counts where it is longer (a notebook re-run alone from its
+    stored samples took seconds: it must not start last next time); a notebook with neither starts first."""
     import nbformat
 
     from cilnb import figures
@@ -184,6 +185,9 @@ def test_start_order_falls_back_to_the_seconds_shipped_with_the_notebook(tmp_pat
                      "|---|---|---|---|\n| short | 99.0 | ok | x |\n")
     assert [p.stem for p in figures.start_order(paths, "smoke", times)] == ["new", "short", "long", "mid"]
     assert [p.stem for p in figures.start_order(paths, "default", times)] == ["mid", "new", "long", "short"]
+    times.write_text("# Notebook times (smoke profile)\n\n| notebook | seconds | status | when, load |\n"
+                     "|---|---|---|---|\n| long | 3.0 | ok | x |\n| mid | 30.0 | ok | x |\n")
+    assert [p.stem for p in figures.start_order(paths, "smoke", times)] == ["new", "long", "mid", "short"]
 
 
 def test_every_notebook_ships_its_measured_seconds_per_profile():
