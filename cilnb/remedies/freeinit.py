@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..checks import InputTypeError
 from .base import Context, Remedy
 from .filters import check_filter_settings, freq_filter, freq_mix
 
@@ -72,7 +73,7 @@ class _Continued(FreeInit):
         if isinstance(done, bool) or not isinstance(done, int) or not 1 <= done <= self.iterations:
             raise ValueError(f"done must be the passes already run, 1..{self.iterations}, got {done!r}")
         if not isinstance(prefix, torch.Tensor):
-            raise TypeError(f"prefix must be the videos of the passes already run (a tensor), got {type(prefix).__name__}")
+            raise InputTypeError(f"prefix must be the videos of the passes already run (a tensor), got {type(prefix).__name__}")
         object.__setattr__(self, "_prefix", prefix)
         object.__setattr__(self, "_done", done)
 
