@@ -255,16 +255,27 @@ def clean_tmp_files(folder: str | os.PathLike, names: Iterable[str] | None = Non
     return removed
 
 
+def _zombie(pid: int) -> bool:
+    """Whether process ``pid`` has exited and only waits for its parent to reap it (state ``Z``/``X`` in Linux's
+    ``/proc/<pid>/stat``; False where there is no ``/proc``). ``os.kill(pid, 0)`` still succeeds for such a process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return False
+    return stat[stat.rfind(")") + 2:][:1] in ("Z", "X")
+
+
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs: it exists and has not exited (a killed run not yet reaped is not alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
-        return True
+        return not _zombie(pid)
     except OSError:
         return False
-    return True
+    return not _zombie(pid)
 
 
 _HELD_LOCKS: set[str] = set()  # lock files this process holds now

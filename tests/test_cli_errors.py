@@ -351,6 +351,35 @@ def test_live_lock_refuses_a_second_run_and_a_dead_one_is_taken_over(capsys, fil
     assert not (out / "sample.lock").exists()
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc to see a process's state")
+def test_a_lock_of_a_killed_run_not_yet_reaped_is_taken_over(tmp_path):
+    """Rerunning right after ``kill -9``: the killed run may still be a zombie (exited, not reaped), which
+    ``os.kill(pid, 0)`` reports as alive. Its lock is stale all the same."""
+    import socket
+    import time
+
+    from cilnb._util import _pid_alive
+
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert _pid_alive(killed.pid)
+        killed.kill()
+        for _ in range(200):  # until the kernel marks it exited; it stays a zombie: nobody has waited for it yet
+            if not _pid_alive(killed.pid):
+                break
+            time.sleep(0.01)
+        os.kill(killed.pid, 0)  # still there for the OS
+        assert not _pid_alive(killed.pid)
+        lock = tmp_path / "x.lock"
+        lock.write_text(json.dumps({"pid": killed.pid, "host": socket.gethostname(), "started": 0}))
+        with pytest.warns(UserWarning, match=f"process {killed.pid} is gone"):
+            with JobLock(lock, "x"):
+                assert json.loads(lock.read_text())["pid"] == os.getpid()
+    finally:
+        killed.kill()
+        killed.wait()
+
+
 def test_job_lock_and_tmp_cleanup_helpers(tmp_path):
     lock = tmp_path / "x.lock"
     with JobLock(lock, "x"):
