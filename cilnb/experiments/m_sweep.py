@@ -31,7 +31,7 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     """Sample every (M, init, seed, image) with :func:`cilnb.runs.run_sweep` (saved as they finish,
     resumed when rerun) and read them with ``readout`` (:class:`~cilnb.experiments.ToyReadout` /
     :class:`~cilnb.experiments.FlowReadout`): ``(per_video, summary)``. ``sampler``: ``"ddim"``,
-    ``"euler"``, ``"heun"`` or ``"dpm++2m"`` (:mod:`cilnb.sampling`). Shown in notebooks/m_sweep.ipynb.
+    ``"euler"``, ``"heun"``, ``"dpm++2m"`` or ``"dpm++3m"`` (:mod:`cilnb.sampling`). Shown in notebooks/m_sweep.ipynb.
 
     ``per_video``: the sweep's rows plus ``motion``, ``gt_motion`` (of the image's source video) and
     ``first_frame_psnr`` (the sweep's ``align_psnr``: generated frame 0 vs the conditional image,
