@@ -357,6 +357,22 @@ def test_toy_fig1_script_pairs_every_configuration_with_the_base(tmp_path):
     assert again.returncode == 0 and [json.loads(line) for line in out.read_text().splitlines()] == rows
 
 
+def test_verdict_samplers_script_prints_each_samplers_verdict():
+    """benchmarks/verdict_samplers.py: the verdict lines of Table 1 and of remedy rows, one block per sampler; a bad
+    sampler spec or row is named."""
+    proc = _run_benchmark("verdict_samplers.py", "table1", "--samplers", "ddim:2", "dpm++3m:2", "--images", "4", "--n-reference", "16")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("Claim 3 (TimeNoise adds motion)") == 2 and "== ddim 2" in proc.stdout and "== dpm++3m 2" in proc.stdout
+    proc = _run_benchmark("verdict_samplers.py", "remedies", "--samplers", "dpm++2m:2", "--images", "3", "--rows", "freeinit N=2",
+                          "--n-reference", "16")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "== dpm++2m 2" in proc.stdout and "freeinit N=2:" in proc.stdout
+    bad = _run_benchmark("verdict_samplers.py", "table1", "--samplers", "ddim50")
+    assert bad.returncode != 0 and "give NAME:STEPS" in bad.stderr
+    bad = _run_benchmark("verdict_samplers.py", "remedies", "--rows", "nope", "--images", "3")
+    assert bad.returncode != 0 and "are not rows of the default grid" in bad.stderr
+
+
 def test_label_noise_run_resumes_bit_exactly_after_an_interruption(tmp_path):
     """The label noise draws from the training noise stream, which the resume state carries: stopped twice and
     resumed, the run ends with the uninterrupted run's weights and loss curve."""
