@@ -411,6 +411,46 @@ def test_compare_continues_freeinit_from_shorter_runs_bit_for_bit(monkeypatch):
         grid["freeinit N=3"].continued(cmp.videos["none"], 4)
 
 
+def test_compare_with_a_run_dir_resumes_an_interrupted_comparison_bit_for_bit(monkeypatch, tmp_path):
+    """Each row is saved as it is sampled; a comparison interrupted after two rows resumes with the rows it
+    finds (sampling only the rest, FreeInit continuing a stored plain run) and gives the uninterrupted run's videos
+    and read-outs; other sampler settings get another folder."""
+    from cilnb.experiments import toy_images
+    from cilnb.models import toy
+
+    net = toy.build(seed=0)
+    images = toy_images(3, data_seed=4, model=net)
+    grid = {"none": R.build("none"), "cond_noise": R.build("cond_noise"), "freeinit N=2": R.build("freeinit", iterations=2),
+            "frameinit": R.build("frameinit")}
+    kw = dict(n_steps=2, n_reference=0, batch_size=3)
+    full = R.compare(net, images, grid, **kw)
+    calls = []
+    fwd = type(net).forward
+
+    def dying(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 1 + 2 * 2:  # the warm-up call, then two rows of two steps
+            raise KeyboardInterrupt
+        return fwd(self, *a, **k)
+
+    monkeypatch.setattr(type(net), "forward", dying)
+    with pytest.raises(KeyboardInterrupt):
+        R.compare(net, images, grid, run_dir=tmp_path, **kw)
+    (folder,) = tmp_path.glob("remedies_*")
+    assert len(list(folder.glob("*.safetensors"))) == 2 and (folder / "settings.json").is_file()
+    assert not (folder / "compare.lock").exists()
+    calls.clear()
+    monkeypatch.setattr(type(net), "forward", lambda self, *a, **k: calls.append(1) or fwd(self, *a, **k))
+    again = R.compare(net, images, grid, run_dir=tmp_path, **kw)
+    assert len(calls) == 1 + 2 * 2 + 2  # warm-up, FreeInit's second pass and FrameInit; the re-timing of plain sampling
+    for label in grid:
+        assert torch.equal(again.videos[label], full.videos[label]), label
+    cols = ["remedy", "motion", "first_frame_psnr", "sprite_stability"]
+    __import__("pandas").testing.assert_frame_equal(again.summary[cols], full.summary[cols])
+    R.compare(net, images, {"none": grid["none"]}, run_dir=tmp_path, n_steps=3, n_reference=0, batch_size=3)
+    assert len(list(tmp_path.glob("remedies_*"))) == 2
+
+
 # --- the trade-off figure stays legible at the default grid's 19 settings -----------------------------
 
 

@@ -17,8 +17,10 @@ little (benchmarks/README.md, "Paired remedies").
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -27,6 +29,7 @@ import torch
 
 from .. import checks
 from ..denoiser import Cond
+from ..io import safe_name
 from . import build, compose, resolve
 from .base import Compose, Remedy
 from .freeinit import FreeInit
@@ -82,7 +85,8 @@ def _toy_reference(n_reference: int, data_seed: int, data):
 
 def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[int] = (0,), n_steps: int = 25,
             start: float = 1.0, stats=None, sampler: str = "ddim", batch_size: int | None = None, n_reference: int = 256,
-            data_seed: int = 0, cond_kwargs: Mapping | None = None, show_progress: bool = False) -> Comparison:
+            data_seed: int = 0, cond_kwargs: Mapping | None = None, show_progress: bool = False,
+            run_dir: str | Path | None = None) -> Comparison:
     """Sample every remedy on the same ``images`` (:class:`cilnb.sweep.ImageSet`, e.g.
     :func:`cilnb.experiments.toy_images`) and ``seeds``, timing each, and tabulate the read-outs.
 
@@ -97,6 +101,12 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     ``sprite_stability`` on the toy). ``summary``: per remedy, means and standard errors,
     ``motion_ratio`` (to the data's), ``fd`` with its 95% bootstrap interval ``fd_lo``-``fd_hi``
     (toy), ``sec_per_video`` and ``time_ratio`` (to ``"none"`` when present).
+
+    ``run_dir``: a folder (e.g. :func:`cilnb.run_root`) under which each remedy's videos are saved as soon as they
+    are sampled (``remedies_<hash>/``, the hash over the weights, images, seeds and sampler settings; one
+    safetensors file per row, written atomically, the folder locked while it runs). A rerun with the same settings
+    reads the rows it finds instead of sampling them (with the seconds they took then), so a killed comparison
+    resumes where it stopped with the same videos, bit for bit.
     """
     from .. import experiments, sweep
     from ..sampling import sample
@@ -153,20 +163,20 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
         gt = experiments.flow_motion(images.videos.float()) if images.videos is not None else np.full(n_img, np.nan)
     rows, summary, videos, features, ref_std = {}, {}, {}, {}, None
     earlier: list[tuple[object, torch.Tensor, float]] = []  # (remedy, sampler output, seconds) that a FreeInit row may continue
-    for label in _sampling_order(resolved):
+    store = None if run_dir is None else _RowStore(run_dir, model, images, video_seeds, dict(
+        n_steps=n_steps, sampler=sampler, start=start, batch_size=batch_size, frames=frames, data_seed=data_seed,
+        cond_kwargs=dict(cond_kwargs or {}), stats=_stats_digest(stats)))
+    with store if store is not None else contextlib.nullcontext():
+        for label in _sampling_order(resolved):
+            _sample_row(label, resolved[label], earlier, store, lambda r: sample(
+                model, cond, seed=video_seeds, start=None if r.start is not None else start, remedy=r, stats=stats, **kw))
+    for label in resolved:
         rem = resolved[label]
-        shared = _shared_passes(rem, earlier)
-        t0 = time.perf_counter()
-        run_rem = rem if shared is None else rem.continued(shared[1], shared[0])
-        out = sample(model, cond, seed=video_seeds, start=None if rem.start is not None else start, remedy=run_rem, stats=stats, **kw)
-        if out.is_cuda:
-            torch.cuda.synchronize()
-        sec = (time.perf_counter() - t0 + (0.0 if shared is None else shared[2])) / len(video_seeds)
-        if type(rem) is FreeInit or rem.name == "none" and not isinstance(rem, Compose):
-            earlier.append((rem, out, sec * len(video_seeds)))
+        out, sec = next((o, t) for r, o, t, lab in earlier if lab == label)
+        sec = sec / len(video_seeds)
         if latent:
             with torch.no_grad():
-                out = model.decode_latents(out)
+                out = model.decode_latents(out.to(dev))
         vids = out.detach().float().cpu().clamp(-1, 1)
         videos[label] = vids
         psnr = sweep.align_psnr(vids, pix[idx]).numpy()
@@ -193,10 +203,8 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
             s["fd"] = float(frechet_distance(features[label], ref_std))
             s["fd_lo"], s["fd_hi"] = frechet_interval(features[label], ref_std)
         summary[label] = s
-    summary = pd.DataFrame([summary[k] for k in resolved])  # the caller's order, whatever the sampling order
+    summary = pd.DataFrame([summary[k] for k in resolved])
     rows = [rows[k] for k in resolved]
-    videos = {k: videos[k] for k in resolved}
-    features = {k: features[k] for k in resolved if k in features}
     if "none" in resolved and len(resolved) > 1:  # time plain sampling again at the end: the minimum of both, so drift
         n_again = min(len(video_seeds), batch_size or len(video_seeds))  # over the run does not favour the remedies timed
         t0 = time.perf_counter()                                          # later; one sampler call's worth of videos is enough
@@ -214,6 +222,95 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     if "none" in resolved and len(resolved) > 1:
         cmp.summary = summary.merge(paired(cmp, "none"), on="remedy", how="left")
     return cmp
+
+
+def _sample_row(label: str, rem, earlier: list, store, sample_fn) -> None:
+    """Sample one row (or read it from ``store``) and append ``(remedy, sampler output, seconds, label)`` to ``earlier``;
+    a plain FreeInit row continues the longest earlier run its first passes repeat (:func:`_shared_passes`)."""
+    stored = None if store is None else store.load(label, rem)
+    if stored is not None:
+        earlier.append((rem, *stored, label))
+        return
+    shared = _shared_passes(rem, [e[:3] for e in earlier])
+    t0 = time.perf_counter()
+    out = sample_fn(rem if shared is None else rem.continued(shared[1], shared[0]))
+    if out.is_cuda:
+        torch.cuda.synchronize()
+    sec = time.perf_counter() - t0 + (0.0 if shared is None else shared[2])
+    if store is not None:
+        store.save(label, rem, out, sec)
+    earlier.append((rem, out, sec, label))
+
+
+class _RowStore:
+    """``<run_dir>/remedies_<hash>/``: one safetensors file per row (the sampler's output, the remedy's spec and the
+    seconds it took), written atomically; the folder is locked while a comparison writes it."""
+
+    def __init__(self, run_dir, model, images, video_seeds, settings: dict):
+        import hashlib
+        import json
+
+        from ..runs import _guidance_key, weights_digest
+
+        key = {"weights": weights_digest(model), "guidance": _guidance_key(model), "images": images.spec, "names": list(images.names),
+               "cond": {k: np.asarray(v, dtype=float).tolist() for k, v in images.cond.items()}, "video_seeds": list(video_seeds), **settings}
+        text = json.dumps(key, sort_keys=True, default=str)
+        self.dir = Path(run_dir) / f"remedies_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        self.key_text = text
+
+    def __enter__(self):
+        from .._util import JobLock, atomic_write
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock = JobLock(self.dir / "compare.lock", f"the remedy comparison folder {self.dir}").acquire()
+        settings = self.dir / "settings.json"
+        if not settings.exists():
+            atomic_write(settings, lambda p: p.write_text(self.key_text))
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+        return False
+
+    def _file(self, label: str, rem) -> Path:
+        import hashlib
+        import json
+
+        spec = json.dumps(rem.spec(), sort_keys=True, default=str)
+        return self.dir / f"{safe_name(label)}_{hashlib.sha256((label + spec).encode()).hexdigest()[:10]}.safetensors"
+
+    def load(self, label: str, rem):
+        from safetensors import safe_open
+
+        path = self._file(label, rem)
+        if not path.is_file():
+            return None
+        with safe_open(str(path), framework="pt") as f:
+            return f.get_tensor("out"), float(f.metadata()["seconds"])
+
+    def save(self, label: str, rem, out: torch.Tensor, seconds: float) -> None:
+        from safetensors.torch import save_file
+
+        from .._util import atomic_write
+
+        atomic_write(self._file(label, rem), lambda p: save_file({"out": out.detach().to("cpu").contiguous()}, str(p),
+                                                                 metadata={"label": label, "seconds": repr(float(seconds))}))
+
+
+def _stats_digest(stats) -> str | None:
+    """SHA-256 of a :class:`cilnb.analytic_init.MomentStats`'s tensors and settings (None without statistics)."""
+    if stats is None:
+        return None
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, v in sorted(vars(stats).items()):
+        h.update(name.encode())
+        if torch.is_tensor(v):
+            h.update(v.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(v).encode())
+    return h.hexdigest()
 
 
 def _sampling_order(resolved: Mapping) -> list:
