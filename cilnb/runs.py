@@ -93,8 +93,8 @@ def _guidance_key(model) -> str:
     return repr(g)
 
 
-def default_run_dir(kind: str, label: str, model, **settings) -> Path:
-    """``<run root>/<kind>_<label>_<hash>`` (:func:`cilnb._util.run_root`: ``$CILNB_RUN_DIR`` or
+def default_run_dir(kind: str, label: str, model, *, root=None, **settings) -> Path:
+    """``<root>/<kind>_<label>_<hash>`` (``root`` default :func:`cilnb._util.run_root`: ``$CILNB_RUN_DIR`` or
     ``<repo>/build/runs``): the hash covers the weights and the settings a sweep cannot change on
     resume, so a retrained model or other settings never reuse stale videos."""
     from ._util import run_root
@@ -103,7 +103,7 @@ def default_run_dir(kind: str, label: str, model, **settings) -> Path:
     # so is the model's default guidance: an attribute, not a weight (toy.load(...).guidance = None samples unguided)
     key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, "guidance": _guidance_key(model), **settings},
                      sort_keys=True, default=str)
-    return run_root() / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    return (run_root() if root is None else Path(root)) / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 # ----------------------------------------------------------------------------------------------

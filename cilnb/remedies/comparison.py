@@ -31,7 +31,7 @@ from .. import checks
 from ..denoiser import Cond
 from ..io import safe_name
 from . import build, compose, resolve
-from .base import Compose, Remedy
+from .base import NoRemedy, Remedy
 from .freeinit import FreeInit
 
 __all__ = ["assess", "Comparison", "compare", "default_grid", "paired", "verdict"]
@@ -103,7 +103,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     (toy), ``sec_per_video`` and ``time_ratio`` (to ``"none"`` when present).
 
     ``run_dir``: a folder (e.g. :func:`cilnb.run_root`) under which each remedy's videos are saved as soon as they
-    are sampled (``remedies_<hash>/``, the hash over the weights, images, seeds and sampler settings; one
+    are sampled (``remedies_<model>_<hash>/``, the hash over the weights, images, seeds and sampler settings; one
     safetensors file per row, written atomically, the folder locked while it runs). A rerun with the same settings
     reads the rows it finds instead of sampling them (with the seconds they took then), so a killed comparison
     resumes where it stopped with the same videos, bit for bit.
@@ -162,17 +162,16 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
         ref_feats, stab_data = None, float("nan")
         gt = experiments.flow_motion(images.videos.float()) if images.videos is not None else np.full(n_img, np.nan)
     rows, summary, videos, features, ref_std = {}, {}, {}, {}, None
-    earlier: list[tuple[object, torch.Tensor, float]] = []  # (remedy, sampler output, seconds) that a FreeInit row may continue
+    done: dict[str, tuple[torch.Tensor, float]] = {}  # label -> (sampler output, seconds), in sampling order
     store = None if run_dir is None else _RowStore(run_dir, model, images, video_seeds, dict(
         n_steps=n_steps, sampler=sampler, start=start, batch_size=batch_size, frames=frames, data_seed=data_seed,
         cond_kwargs=dict(cond_kwargs or {}), stats=_stats_digest(stats)))
     with store if store is not None else contextlib.nullcontext():
         for label in _sampling_order(resolved):
-            _sample_row(label, resolved[label], earlier, store, lambda r: sample(
+            done[label] = _sample_row(label, resolved, done, store, lambda r: sample(
                 model, cond, seed=video_seeds, start=None if r.start is not None else start, remedy=r, stats=stats, **kw))
-    for label in resolved:
-        rem = resolved[label]
-        out, sec = next((o, t) for r, o, t, lab in earlier if lab == label)
+    for label, rem in resolved.items():
+        out, sec = done[label]
         sec = sec / len(video_seeds)
         if latent:
             with torch.no_grad():
@@ -224,39 +223,38 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     return cmp
 
 
-def _sample_row(label: str, rem, earlier: list, store, sample_fn) -> None:
-    """Sample one row (or read it from ``store``) and append ``(remedy, sampler output, seconds, label)`` to ``earlier``;
-    a plain FreeInit row continues the longest earlier run its first passes repeat (:func:`_shared_passes`)."""
+def _sample_row(label: str, resolved: Mapping, done: Mapping, store, sample_fn) -> tuple[torch.Tensor, float]:
+    """``(sampler output, seconds)`` of one row, read from ``store`` or sampled (and saved there); a FreeInit row
+    continues the longest run in ``done`` that its first passes repeat (:meth:`FreeInit.passes_shared_with`)."""
+    rem = resolved[label]
     stored = None if store is None else store.load(label, rem)
     if stored is not None:
-        earlier.append((rem, *stored, label))
-        return
-    shared = _shared_passes(rem, [e[:3] for e in earlier])
+        return stored
+    shared = max(((rem.passes_shared_with(resolved[k]), *done[k]) for k in done), default=(0,), key=lambda s: s[0]) \
+        if type(rem) is FreeInit else (0,)
     t0 = time.perf_counter()
-    out = sample_fn(rem if shared is None else rem.continued(shared[1], shared[0]))
+    out = sample_fn(rem.continued(shared[1], shared[0]) if shared[0] else rem)
     if out.is_cuda:
         torch.cuda.synchronize()
-    sec = time.perf_counter() - t0 + (0.0 if shared is None else shared[2])
+    sec = time.perf_counter() - t0 + (shared[2] if shared[0] else 0.0)
     if store is not None:
         store.save(label, rem, out, sec)
-    earlier.append((rem, out, sec, label))
+    return out, sec
 
 
 class _RowStore:
-    """``<run_dir>/remedies_<hash>/``: one safetensors file per row (the sampler's output, the remedy's spec and the
+    """``<run_dir>/remedies_<model>_<hash>/``: one safetensors file per row (the sampler's output, the remedy's spec and the
     seconds it took), written atomically; the folder is locked while a comparison writes it."""
 
     def __init__(self, run_dir, model, images, video_seeds, settings: dict):
-        import hashlib
         import json
 
-        from ..runs import _guidance_key, weights_digest
+        from ..runs import default_run_dir
 
-        key = {"weights": weights_digest(model), "guidance": _guidance_key(model), "images": images.spec, "names": list(images.names),
-               "cond": {k: np.asarray(v, dtype=float).tolist() for k, v in images.cond.items()}, "video_seeds": list(video_seeds), **settings}
-        text = json.dumps(key, sort_keys=True, default=str)
-        self.dir = Path(run_dir) / f"remedies_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-        self.key_text = text
+        key = {"images": images.spec, "names": list(images.names), "cond": {k: np.asarray(v, dtype=float).tolist() for k, v in images.cond.items()},
+               "video_seeds": list(video_seeds), **settings}
+        self.dir = default_run_dir("remedies", safe_name(str(getattr(model, "name", "") or type(model).__name__)), model, root=run_dir, **key)
+        self.key_text = json.dumps(key, sort_keys=True, default=str)
 
     def __enter__(self):
         from .._util import JobLock, atomic_write
@@ -315,34 +313,14 @@ def _stats_digest(stats) -> str | None:
 
 def _sampling_order(resolved: Mapping) -> list:
     """The labels in the caller's order, but plain sampling first and plain FreeInit rows (their slots kept) by
-    ascending iterations, so that each FreeInit row can continue the longest run before it (:func:`_shared_passes`)."""
-    plain = [k for k, r in resolved.items() if r.name == "none" and not isinstance(r, Compose)]
+    ascending iterations, so that each FreeInit row can continue the longest run before it (:func:`_sample_row`)."""
+    plain = [k for k, r in resolved.items() if isinstance(r, NoRemedy)]
     labels = plain + [k for k in resolved if k not in plain]
     slots = [i for i, k in enumerate(labels) if type(resolved[k]) is FreeInit]
     fi = sorted((labels[i] for i in slots), key=lambda k: resolved[k].iterations)  # stable: ties keep their order
     for i, k in zip(slots, fi):
         labels[i] = k
     return labels
-
-
-def _shared_passes(rem, earlier) -> tuple[int, torch.Tensor, float] | None:
-    """For a plain FreeInit ``rem``: ``(passes, output, seconds)`` of the longest earlier run that its first passes
-    repeat exactly (plain sampling is its pass 1; a FreeInit with the same filter and fewer or equal iterations is
-    its first passes), or None. Other remedies: None."""
-    if type(rem) is not FreeInit:
-        return None
-    same = {k: v for k, v in rem.settings().items() if k != "iterations"}
-    best = None
-    for r, out, sec in earlier:
-        if type(r) is FreeInit and {k: v for k, v in r.settings().items() if k != "iterations"} == same and r.iterations <= rem.iterations:
-            n = r.iterations
-        elif r.name == "none" and not isinstance(r, Compose):
-            n = 1
-        else:
-            continue
-        if best is None or n > best[0]:
-            best = (n, out, sec)
-    return best
 
 
 def _paired_diff(per_video: pd.DataFrame, a: str, b: str, col: str) -> tuple[float, float, int]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from ..checks import InputTypeError
-from .base import Context, Remedy
+from .base import Context, NoRemedy, Remedy
 from .filters import check_filter_settings, freq_filter, freq_mix
 
 __all__ = ["FreeInit"]
@@ -56,6 +56,15 @@ class FreeInit(Remedy):
         for k in range(1, self.iterations):
             out = run(self.reinit(ctx, out, k))
         return out
+
+    def passes_shared_with(self, other) -> int:
+        """How many of this FreeInit's first passes a full run of remedy ``other`` (same images, seeds and sampler)
+        equals: plain sampling is pass 1; a FreeInit with the same filter and at most as many iterations is its first
+        ``other.iterations`` passes; anything else 0. :func:`cilnb.remedies.compare` continues from the longest."""
+        if type(other) is FreeInit and other.iterations <= self.iterations and \
+                {**other.settings(), "iterations": 0} == {**self.settings(), "iterations": 0}:
+            return other.iterations
+        return 1 if isinstance(other, NoRemedy) else 0
 
     def continued(self, prefix: torch.Tensor, done: int) -> "FreeInit":
         """This FreeInit with its first ``done`` passes already run, ``prefix`` their output (the sampler's, every
