@@ -449,6 +449,11 @@ def test_compare_with_a_run_dir_resumes_an_interrupted_comparison_bit_for_bit(mo
     __import__("pandas").testing.assert_frame_equal(again.summary[cols], full.summary[cols])
     R.compare(net, images, {"none": grid["none"]}, run_dir=tmp_path, n_steps=3, n_reference=0, batch_size=3)
     assert len(list(tmp_path.glob("remedies_*"))) == 2
+    (tmp_path / "f").write_text("x")
+    from cilnb._util import UserError
+
+    with pytest.raises(UserError, match="run_dir .*f is a file, not a folder"):
+        R.compare(net, images, {"none": grid["none"]}, run_dir=tmp_path / "f", **kw)
 
 
 # --- the trade-off figure stays legible at the default grid's 19 settings -----------------------------

@@ -129,6 +129,10 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     if n_reference == 1:
         raise ValueError("n_reference must be 0 (no quality distance) or >= 2 (the Fréchet distance needs a covariance), got 1")
     checks.check_int("data_seed", data_seed, fix="(seed of the reference videos)")
+    if run_dir is not None:
+        from .._util import check_output_path
+
+        check_output_path(run_dir, option="run_dir", folder=True)  # before any sampling
     if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):
         raise checks.InputTypeError(f"cond_kwargs must be a dict of prepare_condition settings or None, got {type(cond_kwargs).__name__}")
     resolved = {str(k): resolve(v) for k, v in remedies.items()}
