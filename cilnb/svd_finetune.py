@@ -37,8 +37,10 @@ Optimiser: AdamW, lr 3e-5, weight decay 1e-2, betas (0.9, 0.999), grad-norm clip
 generator seeded by ``(seed, m, r)`` and the data order is a function of ``(seed, epoch)``, so a
 resumed run continues exactly where the checkpoint left off. Checkpoints
 (``OUT/checkpoint-<step>/``: ``unet.safetensors`` and ``optimizer.safetensors``, written to a
-temporary folder and renamed) are resumed automatically; the final UNet is also saved as a
-diffusers folder ``OUT/unet`` (safetensors). ``python -m cilnb finetune`` (:mod:`cilnb.commands.finetune`)
+temporary folder and renamed) are resumed automatically, only with the same training settings
+(:data:`RESUMABLE_CHANGES` may differ); ``resume=False`` starts over, removing the folder's
+earlier checkpoints. The final UNet is also saved as a diffusers folder ``OUT/unet``
+(safetensors, written aside and renamed). ``OUT/finetune.lock`` keeps a second run out. ``python -m cilnb finetune`` (:mod:`cilnb.commands.finetune`)
 runs :func:`finetune`; ``accelerate launch -m cilnb finetune ...`` runs it data-parallel on many GPUs. Shown in ``docs/at_scale.md``.
 """
 from __future__ import annotations
@@ -52,7 +54,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["FinetuneConfig", "StepOutput", "FinetuneResult", "training_step", "finetune", "ClipDataset", "latest_checkpoint"]
+__all__ = ["FinetuneConfig", "StepOutput", "FinetuneResult", "training_step", "finetune", "ClipDataset", "latest_checkpoint", "RESUMABLE_CHANGES"]
 
 CKPT_FORMAT = "cilnb.finetune_checkpoint"
 
@@ -305,21 +307,63 @@ def _save_checkpoint(out: Path, step: int, unet, optimizer, config: FinetuneConf
     return final
 
 
-def _load_checkpoint(path: Path, unet, optimizer) -> tuple[int, list]:
+
+def _save_unet_folder(unet, target: Path) -> None:
+    """``unet.save_pretrained`` into a temporary folder renamed onto ``target``: a kill never leaves a partial folder
+    (a rerun finds no ``unet/`` and writes it again)."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    unet.save_pretrained(str(tmp), safe_serialization=True)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+
+#: Settings a resumed run may change: how long it runs and how it saves, not what it computes.
+RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "keep_checkpoints", "workers", "gradient_checkpointing")
+
+
+def _check_resume_config(path: Path, saved: str | None, config: FinetuneConfig) -> None:
+    """Refuse to continue a checkpoint written with other training settings (the run would mix two recipes)."""
+    from ._util import UserError
+
+    try:
+        old = json.loads(saved) if saved else None
+    except ValueError:
+        old = None
+    if not isinstance(old, dict):
+        raise UserError(f"checkpoint {path} does not record its settings (config metadata missing or unreadable): "
+                        "remove it to resume from an older one, or pass --no-resume")
+    new = json.loads(json.dumps(asdict(config)))
+    differ = [k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k]]
+    if differ:
+        shown = ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in differ)
+        raise UserError(f"{path.parent} holds a fine-tune with other settings ({shown}): rerun with the checkpoint's settings "
+                        "to continue it, pass --no-resume to start over in this folder, or choose another --out")
+
+
+def _load_checkpoint(path: Path, unet, optimizer, config: FinetuneConfig) -> tuple[int, list]:
+    """Load ``path`` into ``unet`` and ``optimizer`` after checking it was written with ``config``'s training settings."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from ._util import file_errors
+    from ._util import UserError, file_errors
 
     fix = "remove that checkpoint folder to resume from an older one, or pass --no-resume"
-    with file_errors(path / "unet.safetensors", "checkpoint file", fix):
-        unet.load_state_dict(load_file(str(path / "unet.safetensors")))
     with file_errors(path / "optimizer.safetensors", "checkpoint file", fix):
         with safe_open(str(path / "optimizer.safetensors"), framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     if meta.get("format") != CKPT_FORMAT:
-        raise ValueError(f"{path} is not a cilnb finetune checkpoint; remove it or pass --no-resume")
+        raise UserError(f"{path} is not a cilnb finetune checkpoint; remove it or pass --no-resume")
+    _check_resume_config(path, meta.get("config"), config)
+    with file_errors(path / "unet.safetensors", "checkpoint file", fix):
+        weights = load_file(str(path / "unet.safetensors"))
+    try:
+        unet.load_state_dict(weights)
+    except RuntimeError as exc:  # missing / unexpected keys, other shapes
+        first = str(exc).strip().splitlines()[0]
+        raise UserError(f"checkpoint {path} does not fit this model's UNet ({first}): it was trained from another model; "
+                        "resume with that model, pass --no-resume to start over, or choose another --out") from None
     state: dict = {}
     for k, v in tensors.items():
         _, idx, key = k.split(".", 2)
@@ -356,7 +400,7 @@ def finetune(adapter, videos, out, *, config: FinetuneConfig | None = None, resu
     import torch
     from accelerate import Accelerator
 
-    from ._util import progress
+    from ._util import JobLock
 
     cfg = config or FinetuneConfig()
     out = Path(out)
@@ -375,20 +419,39 @@ def finetune(adapter, videos, out, *, config: FinetuneConfig | None = None, resu
         unet.enable_gradient_checkpointing()
     optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
 
+    lock = JobLock(out / "finetune.lock", f"fine-tuning folder {out}").acquire() if rank == 0 else None
+    try:
+        return _finetune_locked(adapter, out, data, unet, optimizer, cfg, resume, show_progress, accelerator, rank, world)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _finetune_locked(adapter, out: Path, data, unet, optimizer, cfg: FinetuneConfig, resume: bool, show_progress: bool,
+                     accelerator, rank: int, world: int) -> FinetuneResult:
+    import torch
+
+    from ._util import atomic_write, progress
+
     start, losses, ckpt = 0, [], None
     if resume:
         ckpt = latest_checkpoint(out)
         if ckpt is not None:
-            start, losses = _load_checkpoint(ckpt, unet, optimizer)
+            start, losses = _load_checkpoint(ckpt, unet, optimizer, cfg)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        for tmp in out.glob(".checkpoint-*.tmp"):  # unfinished checkpoint folders of a killed run
+        for tmp in (*out.glob(".checkpoint-*.tmp"), *out.glob(".unet.tmp")):  # unfinished folders of a killed run
             shutil.rmtree(tmp, ignore_errors=True)
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        if not resume:  # start over: an earlier run's checkpoints would otherwise be resumed later, mixed with this one's
+            for old in (*out.glob("checkpoint-*"), out / "unet"):
+                if old.is_dir():
+                    shutil.rmtree(old)
+        atomic_write(out / "config.json", lambda p: p.write_text(json.dumps(asdict(cfg), indent=1)))
         log = out / "log.jsonl"
         if log.is_file():  # drop steps logged after the checkpoint we resume from (they are redone)
             keep = [ln for ln in log.read_text().splitlines() if _logged_step(ln) is not None and _logged_step(ln) <= start]
-            log.write_text("".join(ln + "\n" for ln in keep))
+            atomic_write(log, lambda p: p.write_text("".join(ln + "\n" for ln in keep)))
+    accelerator.wait_for_everyone()
     adapter.to(accelerator.device)
     model, optimizer = accelerator.prepare(adapter, optimizer)
 
@@ -432,7 +495,7 @@ def finetune(adapter, videos, out, *, config: FinetuneConfig | None = None, resu
     finally:
         bar.close()
     if accelerator.is_main_process and (remaining > 0 or not (out / "unet").is_dir()):
-        accelerator.unwrap_model(model).unet.save_pretrained(str(out / "unet"), safe_serialization=True)
+        _save_unet_folder(accelerator.unwrap_model(model).unet, out / "unet")
     accelerator.wait_for_everyone()
     unet.eval().requires_grad_(False)
     return FinetuneResult(step=step, checkpoint=latest_checkpoint(out), losses=run_losses, resumed_from=start)

@@ -157,3 +157,141 @@ def test_few_steps_resume_and_cli(videos, tmp_path):
         torch.testing.assert_close(final_b[k], v, atol=1e-6, rtol=1e-5)
     with pytest.raises(ValueError, match="supports --model svd"):
         main(common + ["--model", "toy", "--debug"])  # --debug: the error itself, not the one-line exit 2
+
+
+# ----------------------------------------------------------------------------------------------
+# a long job: killed, resumed, locked, refused with other settings
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def svd_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("svd_pipe") / "svd"
+    tiny_svd_pipeline(F, PX).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def _ft_args(folder, videos, out, *extra):
+    return ["finetune", "--model-path", str(folder), "--videos", str(videos), "--out", str(out), "--frames", str(F),
+            "--size", f"{PX}x{PX}", "--batch-size", "2", "--lr", "1e-3", "--checkpoint-every", "1", "--max-steps", "3",
+            "--device", "cpu", "--quiet", *map(str, extra)]
+
+
+def _ckpt_tensors(folder):
+    from safetensors.torch import load_file
+
+    return {name: load_file(str(folder / name)) for name in ("unet.safetensors", "optimizer.safetensors")}
+
+
+def _unet_folder_tensors(out):
+    from safetensors.torch import load_file
+
+    return load_file(str(out / "unet" / "diffusion_pytorch_model.safetensors"))
+
+
+def _losses(out):
+    return [(r["step"], r["loss"]) for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())]
+
+
+def test_finetune_killed_by_sigkill_resumes_bit_exactly(svd_folder, videos, tmp_path):
+    """``python -m cilnb finetune`` killed (SIGKILL) as soon as its first checkpoint is on disk, then rerun: the final
+    checkpoint, the UNet folder and the loss log equal an uninterrupted run's bit for bit; no lock or temporary left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cilnb.__main__ import main
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "cilnb", *_ft_args(svd_folder, videos, killed)],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t_end = time.time() + 240
+    while time.time() < t_end and proc.poll() is None and not (killed.is_dir() and FT.latest_checkpoint(killed) is not None):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    done = FT.latest_checkpoint(killed)
+    assert done is not None and done.name != "checkpoint-00000003", "the kill came too late to test a resume"
+    assert (killed / "finetune.lock").exists()  # left by the killed run
+    (killed / ".unet.tmp").mkdir()  # what a kill inside the final save leaves
+    (killed / ".unet.tmp" / "config.json").write_text("{")
+    with pytest.warns(UserWarning, match="stale lock"):
+        assert main(_ft_args(svd_folder, videos, killed)) == 0
+    assert main(_ft_args(svd_folder, videos, tmp_path / "straight")) == 0
+    a, b = _ckpt_tensors(killed / "checkpoint-00000003"), _ckpt_tensors(tmp_path / "straight" / "checkpoint-00000003")
+    for name in a:
+        assert a[name].keys() == b[name].keys()
+        for k in a[name]:
+            assert torch.equal(a[name][k], b[name][k]), (name, k)
+    ua, ub = _unet_folder_tensors(killed), _unet_folder_tensors(tmp_path / "straight")
+    assert ua.keys() == ub.keys() and all(torch.equal(ua[k], ub[k]) for k in ua)
+    assert _losses(killed) == _losses(tmp_path / "straight") and [s for s, _ in _losses(killed)] == [1, 2, 3]
+    left = sorted(p.name for p in killed.rglob("*") if p.name.endswith((".tmp", ".lock")))
+    assert left == []
+
+
+def test_finetune_refuses_to_mix_settings_and_no_resume_starts_over(capsys, svd_folder, videos, tmp_path):
+    from cilnb.__main__ import main
+
+    out = tmp_path / "o"
+    assert main(_ft_args(svd_folder, videos, out, "--max-steps", "2")) == 0
+    # another recipe in the same folder: one line naming what differs and the ways out, nothing written
+    capsys.readouterr()
+    assert main(_ft_args(svd_folder, videos, out, "--naive")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "timenoise True -> False" in err and "--no-resume" in err and "--out" in err
+    assert FT.latest_checkpoint(out).name == "checkpoint-00000002"
+    # a longer run with the same recipe continues (max_steps, checkpoint_every may change)
+    assert main(_ft_args(svd_folder, videos, out, "--checkpoint-every", "3")) == 0
+    assert FT.latest_checkpoint(out).name == "checkpoint-00000003"
+    # --no-resume starts over: the earlier run's checkpoints are gone, so a later resume cannot pick them up
+    assert main(_ft_args(svd_folder, videos, out, "--naive", "--max-steps", "1", "--no-resume")) == 0
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-00000001"]
+    assert [s for s, _ in _losses(out)] == [1]
+    assert json.loads((out / "config.json").read_text())["timenoise"] is False
+    # the new run's checkpoint is the naive recipe's: resuming it with TimeNoise is refused like above
+    assert main(_ft_args(svd_folder, videos, out)) == 2
+    assert "timenoise False -> True" in capsys.readouterr().err
+
+
+def test_finetune_refuses_a_folder_another_live_run_holds(capsys, svd_folder, videos, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from cilnb.__main__ import main
+
+    out = tmp_path / "o"
+    out.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / "finetune.lock").write_text(json.dumps({"pid": live.pid, "host": socket.gethostname(), "started": 0}))
+        assert main(_ft_args(svd_folder, videos, out)) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "in use by another run" in err and str(live.pid) in err
+        assert not list(out.glob("checkpoint-*"))
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_checkpoint_of_another_model_is_refused_in_one_line(capsys, videos, tmp_path):
+    from cilnb.__main__ import main
+
+    out = tmp_path / "o"
+    small, other = tmp_path / "small", tmp_path / "other"
+    tiny_svd_pipeline(F, PX).save_pretrained(small, safe_serialization=True)
+    assert main(_ft_args(small, videos, out, "--max-steps", "1")) == 0
+    pipe = tiny_svd_pipeline(F, PX)
+    from diffusers import UNetSpatioTemporalConditionModel
+
+    cfg = dict(pipe.unet.config)
+    cfg["block_out_channels"] = [2 * c for c in cfg["block_out_channels"]]
+    pipe.unet = UNetSpatioTemporalConditionModel.from_config(cfg)
+    pipe.save_pretrained(other, safe_serialization=True)
+    capsys.readouterr()
+    assert main(_ft_args(other, videos, out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not fit this model's UNet" in err and "--no-resume" in err

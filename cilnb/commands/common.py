@@ -13,13 +13,16 @@ __all__ = ["DTYPES", "load_model", "check_device", "model_for_output", "add_mode
 DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
 
 
-def load_model(name: str, model_path: str | None = None, *, device="auto", dtype=None):
+def load_model(name: str, model_path: str | None = None, *, device="auto", dtype=None, quiet: bool = False):
     """The model a command's options name, loaded by :func:`cilnb.models.load` (the one loader).
 
     ``toy`` without a path is the shipped ``base`` checkpoint (a path to a toy checkpoint file works
     too); other names need ``model_path`` (a local pipeline folder or a cached hub id). ``dtype``
-    ``None``/``"auto"`` means float16 on CUDA and float32 elsewhere, for every model.
+    ``None``/``"auto"`` means float16 on CUDA and float32 elsewhere, for every model. ``quiet``
+    (``--quiet``): diffusers' and transformers' loading bars are off too.
     """
+    if quiet:
+        _hf_progress_off()
     import torch
 
     from .. import models
@@ -44,6 +47,17 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
     return models.load(name, model_path, device=dev, dtype=dtype)
 
 
+def _hf_progress_off() -> None:
+    """Turn off the progress bars diffusers and transformers print while loading weights (``--quiet``)."""
+    import importlib
+
+    for mod in ("diffusers.utils.logging", "transformers.utils.logging"):
+        try:
+            importlib.import_module(mod).disable_progress_bar()
+        except (ImportError, AttributeError):
+            pass  # the library is not installed (a toy-only environment) or has no such switch
+
+
 def check_device(device, option: str = "--device") -> None:
     """Refuse a device torch does not know (``--device gpu``) as a one-line user error naming ``option``
     (:func:`cilnb._util.check_device`)."""
@@ -59,7 +73,8 @@ def model_for_output(args: argparse.Namespace, *, folder: bool, device=None):
     from .._util import check_output_path
 
     check_output_path(args.out, option="--out", folder=folder)
-    return load_model(args.model, args.model_path, device=args.device if device is None else device, dtype=args.dtype)
+    return load_model(args.model, args.model_path, device=args.device if device is None else device, dtype=args.dtype,
+                      quiet=getattr(args, "quiet", False))
 
 
 def rank_device(device: str) -> str:

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     )
     accelerator = Accelerator(gradient_accumulation_steps=cfg.gradient_accumulation_steps, mixed_precision=cfg.mixed_precision,
                               cpu=args.device == "cpu")
-    adapter = load_model("svd", args.model_path, device=accelerator.device, dtype=torch.float32)
+    adapter = load_model("svd", args.model_path, device=accelerator.device, dtype=torch.float32, quiet=args.quiet)
     res = finetune(adapter, args.videos, args.out, config=cfg, resume=not args.no_resume, show_progress=not args.quiet, accelerator=accelerator)
     if accelerator.is_main_process:
         print(f"finetune ({'TimeNoise' if cfg.timenoise else 'naive'}): step {res.step}/{cfg.max_steps} (resumed from {res.resumed_from}); "
@@ -78,7 +78,7 @@ def add_parser(sub) -> None:
     p.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory in the UNet")
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--workers", type=nonneg_int, default=0, help="DataLoader workers decoding videos")
-    p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
+    p.add_argument("--no-resume", action="store_true", help="start over: remove this folder's earlier checkpoints and unet/ first")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto or cuda (accelerate's choice: the GPUs of `accelerate launch`) | cpu")
     p.add_argument("--quiet", action="store_true")
