@@ -82,6 +82,10 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
     DynamiCrafter's ``make_ddim_sampling_parameters`` does (``sigma^2 = eta^2 (1 - abar_prev) /
     (1 - abar) (1 - abar / abar_prev)``), so the states match the official sampler at ``ddim_eta = 1``.
     Without a rescale the two agree. See docs/parity.md.
+
+    ``generator`` (needed for ``eta > 0``): one ``torch.Generator`` for the whole batch, or one per
+    sample (a list of ``B``), so that each sample's noise depends on its own generator only, not on
+    the batch it runs in (what :func:`sample` passes).
     """
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
@@ -90,6 +94,8 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
         raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS} (see docs/parity.md), got {eta_convention!r}")
     if eta > 0 and generator is None:
         raise ValueError("eta > 0 draws fresh noise: pass generator=")
+    if isinstance(generator, (list, tuple)) and len(generator) != x.shape[0]:
+        raise ValueError(f"generator: give one torch.Generator, or one per sample ({x.shape[0]}), got {len(generator)}")
     a_var = _unrescaled_alphas(model, ts, a) if eta_convention == "official" else a
     for i in progress(range(len(ts)), disable=disable, desc="ddim", leave=False):
         x0 = _step_x0(model, x, ts, i, cond, callback)
@@ -101,7 +107,7 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
             # posterior variance of q(x_next | x, x0) for x = alpha x0 + sigma eps (DDIM's sigma_t at eta = 1)
             var = s[i + 1] ** 2 * (1 - (a_var[i] ** 2 * s[i + 1] ** 2) / (a_var[i + 1] ** 2 * s[i] ** 2))
             std = float(eta) * float(var.clamp(min=0).sqrt())
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
+            noise = _fresh_noise(x, generator)
             dir_s = (s[i + 1] ** 2 - std**2).clamp(min=0).sqrt()
             x = a[i + 1] * x0 + dir_s * eps + std * noise
         else:
@@ -232,6 +238,25 @@ SAMPLERS: dict[str, Callable] = {"ddim": sample_ddim, "euler": sample_euler, "he
 GRID_POWER: dict[str, float] = {"dpm++3m": 1.2}
 
 
+def _fresh_noise(x: torch.Tensor, generator) -> torch.Tensor:
+    """``N(0, I)`` shaped like ``x`` from one generator, or sample by sample from one generator each."""
+    if isinstance(generator, (list, tuple)):
+        return torch.stack([torch.randn(x.shape[1:], generator=g, dtype=x.dtype, device=g.device) for g in generator]).to(x.device)
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
+
+
+def _eta_generators(seeds: Sequence[int]) -> list:
+    """One CPU generator per sample for DDIM's fresh noise (``eta > 0``), seeded from the sample's seed through a
+    hash, so this stream is independent of the sample's initial noise (:func:`per_sample_noise`, seeded by the seed itself)."""
+    import hashlib
+
+    out = []
+    for sd in seeds:
+        h = hashlib.sha256(f"cilnb-ddim-eta:{int(sd)}".encode()).digest()
+        out.append(torch.Generator().manual_seed(int.from_bytes(h[:8], "little") >> 1))
+    return out
+
+
 def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], *, dtype=torch.float32) -> torch.Tensor:
     """``N(0, I)`` of ``[len(seeds), *shape]``; sample ``b`` drawn from its own CPU generator seeded ``seeds[b]``."""
     if isinstance(seeds, (str, bytes, int)) or not hasattr(seeds, "__len__") or np.ndim(seeds) == 0:
@@ -345,7 +370,8 @@ def sample(
     ``start`` is M normalised in (0, 1] (or ``start_native``, e.g. ``sigma_M = 100`` for SVD); the
     ``n_steps`` grid is re-spaced over ``[0, M]``. ``seed`` is an int (sample ``b`` uses
     ``seed + b``) or one seed per image. ``frames`` defaults to ``model.n_frames`` or
-    ``stats.shape[0]``. Alg. 1 with ``init="analytic"``. ``eta``/``eta_convention``: see :func:`sample_ddim`.
+    ``stats.shape[0]``. Alg. 1 with ``init="analytic"``. ``eta``/``eta_convention``: see :func:`sample_ddim`;
+    with ``eta > 0`` each sample's fresh noise comes from its own seed (not its batch), like its initial noise.
     Inputs are checked by :mod:`cilnb.checks` (``y`` float in the model's range, one seed per image).
 
     ``remedy``: an inference-time remedy (:mod:`cilnb.remedies`: an object, a name such as
@@ -422,7 +448,7 @@ def sample(
     shape = (int(frames), *y.shape[1:])
     ts = _grid(sched, n_steps, start, sampler, grid_power)
     device = y.device
-    gen = torch.Generator().manual_seed(seeds[0]) if eta > 0 else None
+    gens = _eta_generators(seeds) if eta > 0 else None  # per sample: a video never depends on its batch
     fn = SAMPLERS[sampler]
     kwargs = {"eta": eta, "eta_convention": eta_convention} if sampler == "ddim" else {}
     step = batch_size or B
@@ -434,7 +460,7 @@ def sample(
             sl = slice(lo, lo + step)
             c = full_cond.select(sl)
             xs = x[sl].to(device=device, dtype=y.dtype)
-            outs.append(fn(model, xs, ts, c, callback=callback, disable=not show_progress, generator=gen, **kwargs))
+            outs.append(fn(model, xs, ts, c, callback=callback, disable=not show_progress, generator=gens and gens[sl], **kwargs))
         return torch.cat(outs)
 
     if rem is None:

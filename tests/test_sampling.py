@@ -275,3 +275,29 @@ def test_eta_with_a_deterministic_sampler_is_refused_not_ignored(sampler):
     with pytest.raises(ValueError, match=re.escape(f"only in DDIM; sampler '{sampler}'")):
         sample(model, y, n_steps=3, start=0.7, sampler=sampler, eta=0.5, show_progress=False, frames=3)
     assert torch.isfinite(sample(model, y, n_steps=3, start=0.7, sampler=sampler, eta=0.0, show_progress=False, frames=3)).all()
+
+
+def test_ddim_eta_noise_is_per_sample_not_per_batch():
+    """eta > 0: a sample's fresh noise comes from its own seed, so its video does not depend on batch_size or on the
+    other images of the call, and it is not the stream of its initial noise."""
+    model = _model(VPSchedule())
+    y = torch.randn((3, 1, 4, 4), generator=torch.Generator().manual_seed(2))
+    kw = dict(n_steps=6, eta=1.0, show_progress=False, frames=3, sampler="ddim")
+    whole = sample(model, y, seed=[3, 4, 5], **kw)
+    torch.testing.assert_close(sample(model, y, seed=[3, 4, 5], batch_size=1, **kw), whole, rtol=0, atol=0)
+    torch.testing.assert_close(sample(model, y[1:2], seed=[4], **kw), whole[1:2], rtol=0, atol=0)
+    torch.testing.assert_close(sample(model, y[[2, 0]], seed=[5, 3], batch_size=2, **kw), whole[[2, 0]], rtol=0, atol=0)
+    assert not torch.equal(whole, sample(model, y, seed=[3, 4, 5], **{**kw, "eta": 0.0}))  # the noise is there
+    assert not torch.equal(sample(model, y[:1], seed=[6], **kw), whole[:1])  # and it follows the seed
+
+
+def test_sample_ddim_takes_one_generator_per_sample():
+    model = _model(VPSchedule())
+    ts = VPSchedule().grid(4)
+    x = per_sample_noise([0, 1], SHAPE)
+    gens = lambda: [torch.Generator().manual_seed(s) for s in (7, 8)]  # noqa: E731
+    both = sample_ddim(model, x, ts, disable=True, eta=1.0, generator=gens())
+    one = sample_ddim(model, x[1:], ts, disable=True, eta=1.0, generator=gens()[1:])
+    torch.testing.assert_close(both[1:], one, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"one per sample \(2\), got 1"):
+        sample_ddim(model, x, ts, disable=True, eta=1.0, generator=gens()[:1])
