@@ -457,3 +457,15 @@ def test_sample_with_a_remedy_runs(capsys, files, tmp_path):
     rc, err = cli(capsys, *sample_args(files, tmp_path / "out", "--remedy", "freeinit", "--remedy-arg", "iterations=2"))
     assert rc == 0, err
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["remedy"]["settings"]["iterations"] == 2
+
+
+@pytest.mark.parametrize("extra, needles", [
+    (["--size", "7x9"], ["--size 7x9", f"{SIZE}x{SIZE}"]),
+    (["--size", "7"], ["--size 7x7", "leave --size out"]),
+    (["--frames", "3"], ["--frames 3", f"built for {F} frames"]),
+], ids=["size", "size-square", "frames"])
+def test_a_toy_shape_the_network_cannot_take_is_refused_before_anything_is_written(capsys, files, tmp_path, extra, needles):
+    out = tmp_path / "o"
+    one_error(*cli(capsys, *sample_args(files, out, *extra)), *needles)
+    assert not out.exists()
+    assert cli(capsys, *sample_args(files, out, "--size", f"{SIZE}x{SIZE}", "--frames", str(F)))[0] == 0

@@ -14,6 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from .common import model_for_output, rank_device
 
     model = model_for_output(args, folder=True, device=rank_device(args.device))
+    _check_fixed_shape(model, args)
     stats = MomentStats.load(args.stats) if args.stats else None
     if stats is not None and hasattr(model, "data_config"):  # a toy: its statistics must describe its data
         from ..experiments.inputs import check_toy_stats
@@ -45,6 +46,25 @@ def run(args: argparse.Namespace) -> int:
     if res.rank == 0:
         print(f"{len(res.table)} unit(s) stored in {res.out} (results.csv); this run: {res.computed} sampled on rank 0 of {res.world}, {res.recovered} recovered; {res.pending} were pending")
     return 0
+
+
+def _check_fixed_shape(model, args: argparse.Namespace) -> None:
+    """A toy network is built for one frame count and one image size: refuse a ``--frames`` / ``--size`` it cannot take
+    before anything is written, naming the option (instead of a shape error at the first sampler call)."""
+    from .._util import UserError
+    from ..io import parse_size
+
+    cfg = getattr(model, "config", None)
+    size, frames = getattr(cfg, "size", None), getattr(model, "n_frames", None)
+    if getattr(model, "name", None) != "toy" or not isinstance(size, int):
+        return
+    if args.size is not None and tuple(parse_size(args.size)) != (size, size):
+        h, w = parse_size(args.size)
+        raise UserError(f"--size {h}x{w} does not fit this toy model, which takes {size}x{size} images: "
+                        f"pass --size {size}x{size} or leave --size out (folder images are resized to it)")
+    if args.frames is not None and frames is not None and args.frames != frames:
+        raise UserError(f"--frames {args.frames} does not fit this toy model, built for {frames} frames: "
+                        f"pass --frames {frames} or leave --frames out")
 
 
 def add_parser(sub) -> None:
