@@ -307,7 +307,6 @@ def _save_checkpoint(out: Path, step: int, unet, optimizer, config: FinetuneConf
     return final
 
 
-
 def _save_unet_folder(unet, target: Path) -> None:
     """``unet.save_pretrained`` into a temporary folder renamed onto ``target``: a kill never leaves a partial folder
     (a rerun finds no ``unet/`` and writes it again)."""
@@ -317,6 +316,7 @@ def _save_unet_folder(unet, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)
+
 
 #: Settings a resumed run may change: how long it runs and how it saves, not what it computes.
 RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "keep_checkpoints", "workers", "gradient_checkpointing")
