@@ -460,7 +460,7 @@ def test_sample_with_a_remedy_runs(capsys, files, tmp_path):
 
 
 @pytest.mark.parametrize("extra, needles", [
-    (["--size", "7x9"], ["--size 7x9", f"{SIZE}x{SIZE}"]),
+    (["--size", "7x9"], ["--size 7x9 is not square", f"takes {SIZE}x{SIZE}"]),
     (["--size", "7"], ["--size 7x7", "leave --size out"]),
     (["--frames", "3"], ["--frames 3", f"built for {F} frames"]),
 ], ids=["size", "size-square", "frames"])

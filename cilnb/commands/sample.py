@@ -58,9 +58,10 @@ def _check_fixed_shape(model, args: argparse.Namespace) -> None:
     size, frames = getattr(cfg, "size", None), getattr(model, "n_frames", None)
     if getattr(model, "name", None) != "toy" or not isinstance(size, int):
         return
-    if args.size is not None and tuple(parse_size(args.size)) != (size, size):
-        h, w = parse_size(args.size)
-        raise UserError(f"--size {h}x{w} does not fit this toy model, which takes {size}x{size} images: "
+    h, w = parse_size(args.size) if args.size is not None else (size, size)
+    if (h, w) != (size, size):
+        what = "is not square" if h != w else "does not fit this toy model"
+        raise UserError(f"--size {h}x{w} {what}: this toy model takes {size}x{size} images; "
                         f"pass --size {size}x{size} or leave --size out (folder images are resized to it)")
     if args.frames is not None and frames is not None and args.frames != frames:
         raise UserError(f"--frames {args.frames} does not fit this toy model, built for {frames} frames: "
