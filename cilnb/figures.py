@@ -102,6 +102,12 @@ def last_cell_text(executed: Path) -> str:
     return "".join(parts).strip()
 
 
+#: Arguments of every kernel the runner starts: the kernel's own log lines (ipykernel's "running over TCP without
+#: encryption" warning for each notebook, "KeyboardInterrupt caught in kernel" when papermill shuts one down)
+#: are not the runner's output. A notebook's errors, and a kernel that dies, still reach the summary through papermill.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
 def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, progress: bool = True,
                  params: dict | None = None) -> NotebookResult:
     """Execute one notebook with papermill; the executed copy goes to ``out_dir``. ``params``
@@ -125,6 +131,7 @@ def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, prog
             kernel_name="python3",
             cwd=str(path.parent),
             progress_bar=progress,
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except Exception as exc:  # keep going: report every failure at the end
         msg = str(exc) if exc.__class__.__name__ == "PapermillExecutionError" else traceback.format_exc()
