@@ -373,6 +373,23 @@ def test_verdict_samplers_script_prints_each_samplers_verdict():
     assert bad.returncode != 0 and "are not rows of the default grid" in bad.stderr
 
 
+def test_guidance_distill_script_trains_a_student_and_compares_it_with_the_guided_teacher(tmp_path):
+    """benchmarks/guidance_distill.py at tiny size: a few steps move the student's weights away from the teacher's, its
+    checkpoint loads as a toy, and both start times print each read-out with its paired difference and 1-s.e. ratio."""
+    import re
+
+    out = tmp_path / "d"
+    proc = _run_benchmark("guidance_distill.py", "--steps", "2", "--batch", "4", "--images", "4", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "distilled 2 steps x 4 clips" in proc.stdout
+    assert "M = 1 T, standard noise" in proc.stdout and "M = 0.7 T, analytic noise" in proc.stdout
+    assert len(re.findall(r"\|diff\| / s\.e\. [0-9.]+", proc.stdout)) == 4
+    student, teacher = toy.load_checkpoint(out / "student.safetensors"), toy.load("base", device="cpu")
+    assert student.meta["distilled_from"] == "base"
+    sd, td = student.net.state_dict(), teacher.net.state_dict()
+    assert sd.keys() == td.keys() and any(not torch.equal(sd[k], td[k]) for k in sd)
+
+
 def test_label_noise_run_resumes_bit_exactly_after_an_interruption(tmp_path):
     """The label noise draws from the training noise stream, which the resume state carries: stopped twice and
     resumed, the run ends with the uninterrupted run's weights and loss curve."""
