@@ -469,3 +469,11 @@ def test_a_toy_shape_the_network_cannot_take_is_refused_before_anything_is_writt
     one_error(*cli(capsys, *sample_args(files, out, *extra)), *needles)
     assert not out.exists()
     assert cli(capsys, *sample_args(files, out, "--size", f"{SIZE}x{SIZE}", "--frames", str(F)))[0] == 0
+
+
+def test_statistics_that_no_init_uses_are_named_in_a_note(capsys, files, tmp_path):
+    """``--stats`` with only standard noise is not an error, but the statistics would go unused silently: one note."""
+    rc, err = cli(capsys, *sample_args(files, tmp_path / "a", "--stats", files["stats"]))
+    assert rc == 0 and err.count("note: --stats is used only by --init analytic") == 1
+    rc, err = cli(capsys, *sample_args(files, tmp_path / "b", "--stats", files["stats"], "--init", "standard", "analytic"))
+    assert rc == 0 and "note:" not in err

@@ -37,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
         remedy = from_cli(args.remedy, args.remedy_arg or [])
     elif args.remedy_arg:
         raise ValueError("--remedy-arg sets a remedy's settings: name the remedy with --remedy NAME")
+    if args.stats and "analytic" not in args.init and not getattr(remedy, "needs_stats", False):
+        import sys
+
+        print("cilnb sample: note: --stats is used only by --init analytic (or an Analytic-Init remedy); this run samples "
+              "standard noise only (add --init analytic to use them)", file=sys.stderr)
     res = run_sweep(
         model, images, args.out, Ms=args.M, inits=args.init, seeds=args.seeds, n_steps=args.n_steps, stats=stats,
         stats_path=args.stats, sampler=args.sampler, native=args.native, frames=args.frames, batch_size=args.batch_size,
