@@ -255,6 +255,14 @@ def clean_tmp_files(folder: str | os.PathLike, names: Iterable[str] | None = Non
     return removed
 
 
+def hashed_seed(text: str) -> int:
+    """A 63-bit seed from ``text`` (SHA-256, first 8 bytes little-endian, shifted right by one): independent random
+    streams named by their purpose, e.g. a sweep unit's noise (``"<seed>:<image name>"``) or DDIM's fresh noise."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
 def _zombie(pid: int) -> bool:
     """Whether process ``pid`` has exited and only waits for its parent to reap it (state ``Z``/``X`` in Linux's
     ``/proc/<pid>/stat``; False where there is no ``/proc``). ``os.kill(pid, 0)`` still succeeds for such a process."""

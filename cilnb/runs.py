@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ._util import hashed_seed
 from .io import ImageSet, write_mp4
 
 __all__ = ["Unit", "SweepResult", "grid_units", "canonical_batches", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE",
@@ -74,16 +75,26 @@ NOISE_RULE = "sha256(seed:image name)"  # how a unit's noise is seeded (Unit.noi
 # ----------------------------------------------------------------------------------------------
 
 
-def weights_digest(model) -> str:
-    """SHA-256 of a model's parameters and buffers (names, shapes and values): which weights made a result."""
+def tensors_digest(named, *, shapes: bool = True) -> str:
+    """SHA-256 over ``(name, value)`` pairs in the order given: each name, the tensor's shape (``shapes``) and its
+    bytes, or ``repr`` of a value that is not a tensor."""
     import torch
 
     h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
+    for name, v in named:
         h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        if torch.is_tensor(v):
+            if shapes:
+                h.update(str(tuple(v.shape)).encode())
+            h.update(v.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(v).encode())
     return h.hexdigest()
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of a model's parameters and buffers (names, shapes and values): which weights made a result."""
+    return tensors_digest(sorted(model.state_dict().items()))
 
 
 def _guidance_key(model) -> str:
@@ -129,7 +140,7 @@ class Unit:
     def noise_seed(self) -> int:
         """The seed of this unit's random draws: a hash of ``(seed, image name)``, so every image gets
         its own noise (independent samples) while all ``(M, init)`` cells of one image and seed share it."""
-        return int.from_bytes(hashlib.sha256(f"{self.seed}:{self.name}".encode()).digest()[:8], "little") >> 1
+        return hashed_seed(f"{self.seed}:{self.name}")
 
 
 def grid_units(Ms: Sequence[float], inits: Sequence[str], seeds: Sequence[int], names: Sequence[str]) -> list[Unit]:

@@ -248,13 +248,9 @@ def _fresh_noise(x: torch.Tensor, generator) -> torch.Tensor:
 def _eta_generators(seeds: Sequence[int]) -> list:
     """One CPU generator per sample for DDIM's fresh noise (``eta > 0``), seeded from the sample's seed through a
     hash, so this stream is independent of the sample's initial noise (:func:`per_sample_noise`, seeded by the seed itself)."""
-    import hashlib
+    from ._util import hashed_seed
 
-    out = []
-    for sd in seeds:
-        h = hashlib.sha256(f"cilnb-ddim-eta:{int(sd)}".encode()).digest()
-        out.append(torch.Generator().manual_seed(int.from_bytes(h[:8], "little") >> 1))
-    return out
+    return [torch.Generator().manual_seed(hashed_seed(f"cilnb-ddim-eta:{int(sd)}")) for sd in seeds]
 
 
 def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], *, dtype=torch.float32) -> torch.Tensor:

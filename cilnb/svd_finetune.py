@@ -271,13 +271,19 @@ def latest_checkpoint(out) -> Path | None:
 
 
 def _save_checkpoint(out: Path, step: int, unet, optimizer, config: FinetuneConfig, losses: list) -> Path:
+    final = out / f"checkpoint-{step:08d}"
+    _write_folder(final, lambda tmp: _write_checkpoint(tmp, step, unet, optimizer, config, losses))
+    if config.keep_checkpoints:
+        older = sorted((p for p in out.glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()), key=lambda p: int(p.name.split("-", 1)[1]))
+        for p in older[: -config.keep_checkpoints]:
+            shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+def _write_checkpoint(tmp: Path, step: int, unet, optimizer, config: FinetuneConfig, losses: list) -> None:
     import torch
     from safetensors.torch import save_file
 
-    final = out / f"checkpoint-{step:08d}"
-    tmp = out / f".checkpoint-{step:08d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     state = {k: v.detach().cpu().contiguous() for k, v in unet.state_dict().items()}
     save_file(state, str(tmp / "unet.safetensors"), metadata={"format": CKPT_FORMAT, "step": str(step)})
     osd = optimizer.state_dict()
@@ -297,25 +303,18 @@ def _save_checkpoint(out: Path, step: int, unet, optimizer, config: FinetuneConf
         "losses": json.dumps(losses[-1000:]),
     }
     save_file(tensors, str(tmp / "optimizer.safetensors"), metadata=meta)
+
+
+def _write_folder(final: Path, write) -> None:
+    """``write(tmp)`` fills the temporary folder ``.<name>.tmp`` beside ``final``, which is then renamed onto it: a kill
+    never leaves a partial checkpoint or ``unet/`` (a rerun removes the temporary folder and writes it again)."""
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    if config.keep_checkpoints:
-        older = sorted((p for p in out.glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()), key=lambda p: int(p.name.split("-", 1)[1]))
-        for p in older[: -config.keep_checkpoints]:
-            shutil.rmtree(p, ignore_errors=True)
-    return final
-
-
-def _save_unet_folder(unet, target: Path) -> None:
-    """``unet.save_pretrained`` into a temporary folder renamed onto ``target``: a kill never leaves a partial folder
-    (a rerun finds no ``unet/`` and writes it again)."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    unet.save_pretrained(str(tmp), safe_serialization=True)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
 
 
 #: Settings a resumed run may change: how long it runs and how it saves, not what it computes.
@@ -495,7 +494,7 @@ def _finetune_locked(adapter, out: Path, data, unet, optimizer, cfg: FinetuneCon
     finally:
         bar.close()
     if accelerator.is_main_process and (remaining > 0 or not (out / "unet").is_dir()):
-        _save_unet_folder(accelerator.unwrap_model(model).unet, out / "unet")
+        _write_folder(out / "unet", lambda tmp: accelerator.unwrap_model(model).unet.save_pretrained(str(tmp), safe_serialization=True))
     accelerator.wait_for_everyone()
     unet.eval().requires_grad_(False)
     return FinetuneResult(step=step, checkpoint=latest_checkpoint(out), losses=run_losses, resumed_from=start)

@@ -301,18 +301,9 @@ class _RowStore:
 
 def _stats_digest(stats) -> str | None:
     """SHA-256 of a :class:`cilnb.analytic_init.MomentStats`'s tensors and settings (None without statistics)."""
-    if stats is None:
-        return None
-    import hashlib
+    from ..runs import tensors_digest
 
-    h = hashlib.sha256()
-    for name, v in sorted(vars(stats).items()):
-        h.update(name.encode())
-        if torch.is_tensor(v):
-            h.update(v.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-        else:
-            h.update(repr(v).encode())
-    return h.hexdigest()
+    return None if stats is None else tensors_digest(sorted(vars(stats).items()), shapes=False)
 
 
 def _sampling_order(resolved: Mapping) -> list:
