@@ -38,6 +38,8 @@ test: setup
 # As root (containers) JupyterLab refuses to start unless told: we pass --allow-root and say so.
 LAB_DIR ?= build/lab
 JUPYTER ?= $(BIN)/jupyter
+# the kernels keep freed memory in the heap, as `make figures` runs them (cilnb._util.KEEP_HEAP_ENV)
+HEAP_ENV = $(shell $(BIN)/python -c "from cilnb._util import keep_heap_env; print(' '.join(f'{k}={v}' for k, v in keep_heap_env().items()))")
 lab: setup
 	@mkdir -p $(LAB_DIR)
 	@for nb in notebooks/*.ipynb; do dest="$(LAB_DIR)/$$(basename "$$nb")"; \
@@ -46,8 +48,8 @@ lab: setup
 	  else cp "$$nb" "$$dest"; fi; done
 	@echo "JupyterLab on working copies in $(LAB_DIR)/ (notebooks/ stays clean)"
 	@if [ "$$(id -u)" = 0 ]; then echo "running as root: passing --allow-root to JupyterLab"; \
-	  exec $(JUPYTER) lab --notebook-dir=$(LAB_DIR) --allow-root; \
-	else exec $(JUPYTER) lab --notebook-dir=$(LAB_DIR); fi
+	  exec env $(HEAP_ENV) $(JUPYTER) lab --notebook-dir=$(LAB_DIR) --allow-root; \
+	else exec env $(HEAP_ENV) $(JUPYTER) lab --notebook-dir=$(LAB_DIR); fi
 
 # The browser test (tests/test_browser.py): JupyterLab in headless Chromium runs the live notebook and
 # moves a slider. Chromium and its driver come from the system package manager (installed here when

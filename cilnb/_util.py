@@ -34,6 +34,8 @@ __all__ = [
     "clean_tmp_files",
     "JobLock",
     "file_errors",
+    "KEEP_HEAP_ENV",
+    "keep_heap",
 ]
 
 
@@ -261,6 +263,56 @@ def hashed_seed(text: str) -> int:
     import hashlib
 
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+#: glibc ``malloc`` settings, in the environment form that a new process reads at start-up (notebook kernels,
+#: ``make lab``): serve every allocation from the heap (no ``mmap`` per large tensor) and give freed memory back to
+#: the kernel only when 64 GiB of it lie free at the top. By default each large tensor (an activation of a batch of
+#: videos) is ``mmap``-ed and unmapped again, so every network call faults in and zeroes its memory afresh: 20-25 %
+#: of the toy's sampling time on the 2-core machine (benchmarks/README.md, "Freed memory kept"). The heap then keeps
+#: the process's peak. Results are bit-identical; ``CILNB_KEEP_HEAP=0`` turns it off.
+KEEP_HEAP_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
+
+
+def _malloc_set(env: Mapping[str, str]) -> bool:
+    return "glibc.malloc." in env.get("GLIBC_TUNABLES", "") or any(k.startswith("MALLOC_") and k.endswith("_") for k in env)
+
+
+def keep_heap_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of :data:`KEEP_HEAP_ENV` to add to ``env`` (default ``os.environ``) for a child process: none
+    when ``CILNB_KEEP_HEAP=0``, off Linux, or when ``env`` already tunes glibc's malloc (``MALLOC_*_``,
+    ``GLIBC_TUNABLES=glibc.malloc.*``: the user's choice wins)."""
+    env = os.environ if env is None else env
+    if env.get("CILNB_KEEP_HEAP", "1") == "0" or not sys.platform.startswith("linux") or _malloc_set(env):
+        return {}
+    return dict(KEEP_HEAP_ENV)
+
+
+_HEAP_KEPT: bool | None = None
+
+
+def keep_heap() -> bool:
+    """:data:`KEEP_HEAP_ENV` in this running process (``mallopt``; glibc's ``int`` caps the trim threshold at 2 GiB
+    here), once per process. ``True`` when in effect (applied now, or read by glibc at start-up from this
+    process's environment); ``False`` off glibc, with ``CILNB_KEEP_HEAP=0``, or when the environment tunes malloc
+    otherwise (left as the user set it)."""
+    global _HEAP_KEPT
+    if _HEAP_KEPT is None:
+        env = os.environ
+        if env.get("CILNB_KEEP_HEAP", "1") == "0" or not sys.platform.startswith("linux"):
+            _HEAP_KEPT = False
+        elif _malloc_set(env):
+            _HEAP_KEPT = all(env.get(k) == v for k, v in KEEP_HEAP_ENV.items())
+        else:
+            import ctypes
+
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+                _HEAP_KEPT = bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+            except (OSError, AttributeError):  # not glibc (musl)
+                _HEAP_KEPT = False
+    return _HEAP_KEPT
 
 
 def _zombie(pid: int) -> bool:

@@ -19,6 +19,9 @@ def _one_thread():
     shared 2-core machine one thread is faster (e.g. test_models_cogvideox 16 s -> 6 s); restored at the end."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
+    from cilnb._util import keep_heap
+
+    keep_heap()  # as the CLIs do: no page faults per large tensor (bit-identical results)
     yield
     torch.set_num_threads(n)
 

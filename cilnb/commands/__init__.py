@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     re-raises them with their traceback.
     """
     args = build_parser().parse_args(argv)
+    from .._util import keep_heap
+
+    keep_heap()  # freed memory stays in the heap: faster CPU sampling, same numbers (cilnb._util.KEEP_HEAP_ENV)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
