@@ -153,14 +153,15 @@ class Lab:
 
     @classmethod
     def toy(cls, checkpoint: str = "base", *, n_images: int = 8, seed: int = 2026, device="cpu", show_progress: bool = False,
-            stats="shipped", **kwargs) -> "Lab":
+            stats="shipped", dtype=None, **kwargs) -> "Lab":
         """The built-in toy, with ``n_images`` held-out sprite videos of its training data drawn from ``seed``.
 
         ``stats``: Analytic-Init statistics, ``"shipped"`` (``data/toy_stats.safetensors``; refused for a
         checkpoint trained on other data, :func:`cilnb.experiments.inputs.check_toy_stats`), a file from
         ``python -m cilnb toy-stats --data-from CHECKPOINT``, a :class:`cilnb.analytic_init.MomentStats`, or
         ``None`` (no Analytic-Init). ``show_progress``: a bar over the set-up steps (importing torch and
-        loading the model take most of the few seconds on a first call).
+        loading the model take most of the few seconds on a first call). ``dtype``: float32 (``None``, ``"auto"``) or
+        ``"bfloat16"`` (faster on CPUs with bf16 units; :func:`cilnb.models.toy.precision`).
         """
         from ._util import check_device, data_dir, progress_steps
 
@@ -172,7 +173,7 @@ class Lab:
             from .analytic_init import MomentStats
             from .experiments.inputs import check_toy_stats
 
-            model = models.load("toy", checkpoint, device=device)
+            model = models.load("toy", checkpoint, device=device, dtype=dtype)
             step("drawing images")  # held-out videos of the data the checkpoint was trained on
             sv = data.generate(n_images, seed=seed, config=model.data_config, flow=False)
             step("loading statistics")

@@ -130,6 +130,12 @@ def test_bad_option_values_name_the_option(capsys, argv, needle):
 # ----------------------------------------------------------------------------------------------
 
 
+def test_toy_dtype_float16_is_refused_in_one_line(capsys, tmp_path):
+    line = one_error(*cli(capsys, "sample", "--model", "toy", "--images", "toy:1", "--M", "1", "--dtype", "float16",
+                          "--out", tmp_path / "s"), "--dtype float16", "float32 or bfloat16")
+    assert "Traceback" not in line and not (tmp_path / "s").exists()
+
+
 def test_unknown_model_says_unknown_model_and_lists_the_models(capsys, tmp_path):
     line = one_error(*cli(capsys, "stats", "--model", "nosuch", "--videos", tmp_path, "--frames", "2", "--size", "8", "--out", tmp_path / "s.st"),
                      "unknown model", "nosuch", "svd", "toy")

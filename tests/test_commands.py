@@ -62,14 +62,18 @@ def test_load_model_goes_through_models_load(monkeypatch):
     calls = []
     monkeypatch.setattr(models, "load", lambda *a, **kw: calls.append((a, kw)) or "model")
     assert common.load_model("toy", None, device="cpu") == "model"
-    assert calls[-1] == (("toy", None), {"device": torch.device("cpu"), "dtype": torch.float32})  # auto: float32 on CPU
+    assert calls[-1] == (("toy", None), {"device": torch.device("cpu"), "dtype": None})  # auto: the toy's own, float32
+    common.load_model("toy", None, device="cpu", dtype="bfloat16")
+    assert calls[-1] == (("toy", None), {"device": torch.device("cpu"), "dtype": "bfloat16"})
+    common.load_model("svd", "/models/svd", device="cpu")
+    assert calls[-1] == (("svd", "/models/svd"), {"device": torch.device("cpu"), "dtype": torch.float32})  # auto: float32 on CPU
     common.load_model("svd", "/models/svd", device="cpu", dtype="bf16")
     assert calls[-1] == (("svd", "/models/svd"), {"device": torch.device("cpu"), "dtype": "bf16"})
     with pytest.raises(ValueError, match="needs --model-path"):
         common.load_model("svd", None, device="cpu")
     with pytest.raises(ValueError, match="dtype must be auto, float32, float16 or bfloat16"):
         common.load_model("toy", None, device="cpu", dtype="int8")
-    assert len(calls) == 2
+    assert len(calls) == 4
 
 
 def test_load_model_toy_default_is_the_shipped_base():
@@ -200,3 +204,11 @@ def test_figures_jobs_default_is_auto_two_on_two_cpus(monkeypatch, capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert "expected 'auto' or a positive integer" in err[-1]
+
+
+def test_figures_dtype_option():
+    parse = commands.build_parser().parse_args
+    assert parse(["figures"]).dtype is None  # the notebooks' own (auto: float32)
+    assert parse(["figures", "--dtype", "bfloat16"]).dtype == "bfloat16"
+    with pytest.raises(SystemExit):
+        parse(["figures", "--dtype", "float16"])

@@ -276,3 +276,70 @@ def test_shipped_checkpoint_fast_forward_matches_the_old_forward(name):
         null = dict(y=torch.zeros_like(y)) if model.null_image == "zero" else dict(image_mode=True)
         ref_u = x0_from_v(x, reference_forward(model.net, x, t.float(), **null), a, s)
         _assert_rounding_close(both, ref_u + 2.0 * (old - ref_u), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# bfloat16 inference (ToyUNet.set_precision)
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("per_video", [False, True])
+def test_bf16_group_norm_matches_torch_group_norm(per_video):
+    """The low-precision GroupNorm + scale-shift (float32 statistics from channel sums) against PyTorch's GroupNorm in
+    float32 on the same bf16 values, per channel and per video (frames folded into the batch)."""
+    g = torch.Generator().manual_seed(0)
+    B, F, C, h = 3, 4, 16, 5
+    x = (torch.randn(B * F, C, h, h, generator=g) * 2 + 1.5).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    mul = torch.randn(B, C, generator=g) if per_video else torch.randn(C, generator=g)
+    add = torch.randn(B, C, generator=g) if per_video else torch.randn(C, generator=g)
+    out = toy._norm_scale_shift(x, 4, 1e-5, mul, add)
+    assert out.dtype == torch.bfloat16 and out.is_contiguous(memory_format=torch.channels_last)
+    n = torch.nn.functional.group_norm(x.float(), 4, eps=1e-5).view(B, F, C, h, h)
+    ref = (n * mul.view(-1, 1, C, 1, 1) + add.view(-1, 1, C, 1, 1)).view(B * F, C, h, h) if per_video else \
+        n.view(B * F, C, h, h) * mul.view(1, C, 1, 1) + add.view(1, C, 1, 1)
+    err = (out.float() - ref).abs()
+    assert err.max() <= 0.01 * ref.abs().max() and err.mean() < 4e-3  # bf16 rounding of the output (8 mantissa bits)
+
+
+def test_bf16_toy_is_close_to_float32_and_only_for_inference(gen):
+    fp = toy.load("base", device="cpu")
+    bf = toy.load("base", device="cpu", dtype="bfloat16")
+    assert fp.net.precision == torch.float32 and bf.net.precision == torch.bfloat16
+    assert bf.net.time_mlp[0].weight.dtype == torch.float32 and bf.net.null_motion.dtype == torch.float32  # sinusoids stay fp32
+    from cilnb._util import model_device_dtype
+    from cilnb.runs import weights_digest
+
+    assert model_device_dtype(bf) == (torch.device("cpu"), torch.float32)  # the sampler's state stays float32
+    assert weights_digest(bf) != weights_digest(fp)  # bf16 samples never share a run store with float32 ones
+    x = torch.randn(2, 8, 1, 32, 32, generator=gen)
+    y = torch.rand(2, 1, 32, 32, generator=gen) * 2 - 1
+    t = torch.tensor([0.3, 0.9])
+    with torch.no_grad():
+        a, b = fp(x, t, y=y), bf(x, t, y=y)  # guided (both branches)
+    assert b.dtype == torch.float32 and torch.isfinite(b).all()
+    err = (a - b).abs()
+    assert 0 < err.mean() < 0.01 and err.max() < 0.2, (err.mean(), err.max())
+    with pytest.raises(ValueError, match="for sampling and probing"):
+        bf.net(x, t, y=y)  # autograd on: refused, not silently trained in bf16
+    for bad in ("float16", torch.float16, "int8", 3):
+        with pytest.raises(ValueError, match="float32 or bfloat16"):
+            toy.precision(bad)
+    assert [toy.precision(d) for d in (None, "auto", "fp32", "torch.float32", "BF16", torch.bfloat16)] == \
+        [torch.float32] * 4 + [torch.bfloat16] * 2
+    import cilnb as C
+
+    assert C.models.load("toy", dtype="bfloat16", device="cpu").net.precision == torch.bfloat16
+
+
+def test_bf16_sampling_stays_near_float32():
+    """Sampled videos in bf16 (the sampler in float32, the network in bf16) against float32: the rounding noise is small
+    per video (benchmarks/README.md measures what it does to the notebooks' verdicts)."""
+    import cilnb as C
+
+    fp = toy.load("base", device="cpu")
+    bf = toy.load("base", device="cpu", dtype="bfloat16")
+    y = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    kw = dict(n_steps=4, sampler="dpm++2m", seed=[0, 1, 2], show_progress=False)
+    a, b = C.sampling.sample(fp, y, **kw), C.sampling.sample(bf, y, **kw)
+    assert b.dtype == torch.float32 and torch.equal(b, C.sampling.sample(bf, y, **kw))  # deterministic
+    assert (a - b).abs().mean() < 0.02

@@ -9,7 +9,7 @@ import math
 __all__ = ["DTYPES", "load_model", "check_device", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
            "nonneg_float", "probability", "unit_interval", "size_hw"]
 
-# the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere)
+# the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere; the toy: float32)
 DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
 
 
@@ -18,7 +18,8 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
 
     ``toy`` without a path is the shipped ``base`` checkpoint (a path to a toy checkpoint file works
     too); other names need ``model_path`` (a local pipeline folder or a cached hub id). ``dtype``
-    ``None``/``"auto"`` means float16 on CUDA and float32 elsewhere, for every model. ``quiet``
+    ``None``/``"auto"`` means float16 on CUDA and float32 elsewhere, and float32 for the toy (which computes in
+    float32 or bfloat16, :func:`cilnb.models.toy.precision`). ``quiet``
     (``--quiet``): diffusers' and transformers' loading bars are off too.
     """
     if quiet:
@@ -30,13 +31,20 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
 
     check_device(device)
     dev = resolve_device(device)
-    if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
-        dtype = torch.float16 if dev.type == "cuda" else torch.float32
-    elif not isinstance(dtype, torch.dtype) and dtype not in DTYPES:
-        raise ValueError(f"dtype must be auto, float32, float16 or bfloat16, got {dtype!r}")
     key = name.strip().lower().replace("_", "-") if isinstance(name, str) else name
     if key not in models.available():
         raise ValueError(f"unknown model {name!r}: --model takes one of {', '.join(models.available())}")
+    if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
+        dtype = None if key == "toy" else torch.float16 if dev.type == "cuda" else torch.float32  # the toy: float32
+    elif not isinstance(dtype, torch.dtype) and dtype not in DTYPES:
+        raise ValueError(f"dtype must be auto, float32, float16 or bfloat16, got {dtype!r}")
+    if key == "toy":
+        from ..models.toy import precision
+
+        try:
+            precision(dtype)
+        except ValueError:
+            raise ValueError(f"--dtype {dtype}: the toy computes in float32 or bfloat16; pass --dtype auto, float32 or bfloat16") from None
     if key != "toy" and model_path is None:
         raise ValueError(f"--model {name} needs --model-path (a local pipeline folder or a hub id already in the cache)")
     if key == "toy" and model_path is not None:
@@ -94,7 +102,7 @@ def add_model_options(p: argparse.ArgumentParser, *, model_help: str, device_hel
     p.add_argument("--model", required=True, help=model_help)
     p.add_argument("--model-path", default=None, help="local pipeline folder or cached hub id (toy: checkpoint file, default: shipped base)")
     p.add_argument("--device", default="auto", help=device_help)
-    p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU) | float32 | float16 | bfloat16")
+    p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU; the toy: fp32) | float32 | float16 | bfloat16 (the toy: float32 or bfloat16)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

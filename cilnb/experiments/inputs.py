@@ -159,8 +159,9 @@ def load_models(model: str = "toy", model_path: str = "", variants: str | Sequen
     return _readout(model).load_models(model, model_path, variants, device=device, dtype=dtype)
 
 
-def load_toy_models(model_path: str = "", variants: str | Sequence[str] = TOY_VARIANTS, device="auto") -> dict:
-    """``{name: toy}`` for the checkpoints in ``variants``, or ``{stem: toy}`` of the one file ``model_path``."""
+def load_toy_models(model_path: str = "", variants: str | Sequence[str] = TOY_VARIANTS, device="auto", dtype=None) -> dict:
+    """``{name: toy}`` for the checkpoints in ``variants``, or ``{stem: toy}`` of the one file ``model_path``, computing in
+    ``dtype`` (:func:`cilnb.models.toy.precision`)."""
     from .. import models
 
     names = [v.strip() for v in variants.split(",")] if isinstance(variants, str) else list(variants)
@@ -168,8 +169,8 @@ def load_toy_models(model_path: str = "", variants: str | Sequence[str] = TOY_VA
     if not names:
         raise ValueError("variants is empty: name toy checkpoints such as 'base,naive,timenoise'")
     if model_path:
-        return {Path(model_path).stem: models.load("toy", model_path, device=device)}
-    return {n: models.load("toy", n, device=device) for n in names}
+        return {Path(model_path).stem: models.load("toy", model_path, device=device, dtype=dtype)}
+    return {n: models.load("toy", n, device=device, dtype=dtype) for n in names}
 
 
 def load_variants(model: str = "toy", model_path: str = "", *, naive: str = "", timenoise: str = "",
@@ -187,12 +188,13 @@ def load_variants(model: str = "toy", model_path: str = "", *, naive: str = "", 
 
 
 def load_toy_variants(model_path: str = "", *, naive: str = "", timenoise: str = "", which: Sequence[str] = TOY_VARIANTS,
-                      device="auto") -> dict:
-    """The toy's ``base``/``naive``/``timenoise`` checkpoints (shipped, or the files given), those in ``which``."""
+                      device="auto", dtype=None) -> dict:
+    """The toy's ``base``/``naive``/``timenoise`` checkpoints (shipped, or the files given), those in ``which``, computing
+    in ``dtype`` (:func:`cilnb.models.toy.precision`)."""
     from .. import models
 
     files = {"base": model_path or "base", "naive": naive or "naive", "timenoise": timenoise or "timenoise"}
-    return {k: models.load("toy", files[k], device=device) for k in which}
+    return {k: models.load("toy", files[k], device=device, dtype=dtype) for k in which}
 
 
 def load_tuned_variants(model: str, model_path: str = "", *, naive: str = "", timenoise: str = "", which: Sequence[str] = TOY_VARIANTS,

@@ -205,11 +205,11 @@ class ToyReadout:
 
     @staticmethod
     def load_models(model: str, model_path: str, variants, *, device="auto", dtype=None) -> dict:
-        return _in.load_toy_models(model_path, variants, device=device)
+        return _in.load_toy_models(model_path, variants, device=device, dtype=dtype)
 
     @staticmethod
     def load_variants(model: str, model_path: str, *, naive: str, timenoise: str, which, device="auto", dtype=None) -> dict:
-        return _in.load_toy_variants(model_path, naive=naive, timenoise=timenoise, which=which, device=device)
+        return _in.load_toy_variants(model_path, naive=naive, timenoise=timenoise, which=which, device=device, dtype=dtype)
 
     @staticmethod
     def default_stats(model: str, inits: Sequence[str]) -> Path:

@@ -60,7 +60,8 @@ def load(name: str, path_or_id: Any = None, device: Any = "auto", dtype: Any = N
     model's default hub id); for ``generic`` the ``apply_model`` callable (or pass
     ``apply_model=``). ``device="auto"`` picks CUDA when present; ``dtype`` (a ``torch.dtype`` or
     ``"float16"``/``"bfloat16"``/``"float32"``; ``None``: the loader's default, float16 on CUDA for
-    SVD/PIA/I2VGen-XL, float32 on CPU) is ignored by ``toy``. Extra ``kwargs`` go to the model's loader. Shown in notebooks/analytic_init.ipynb and notebooks/m_sweep.ipynb.
+    SVD/PIA/I2VGen-XL, float32 on CPU); for ``toy`` float32 (``None``/``"auto"``) or ``"bfloat16"``
+    (:func:`cilnb.models.toy.precision`). Extra ``kwargs`` go to the model's loader. Shown in notebooks/analytic_init.ipynb and notebooks/m_sweep.ipynb.
     """
     key = _canonical(name)
     module_name, fn_name = _REGISTRY[key].split(":")
@@ -75,6 +76,6 @@ def load(name: str, path_or_id: Any = None, device: Any = "auto", dtype: Any = N
         ) from exc
     fn = getattr(module, fn_name)
     if key == "toy":
-        return fn(path_or_id if path_or_id is not None else "base", device=device, **kwargs)
+        return fn(path_or_id if path_or_id is not None else "base", device=device, dtype=dtype, **kwargs)
     return fn(path_or_id, device=device, dtype=dtype, **kwargs)
 

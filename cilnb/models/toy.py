@@ -41,7 +41,7 @@ from ..denoiser import Cond, Video
 from ..schedules import VPSchedule
 from .base import Denoiser, guidance_weights
 
-__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "train_data", "checkpoint_path", "resolve", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
+__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "precision", "PRECISIONS", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "train_data", "checkpoint_path", "resolve", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
 
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
@@ -139,6 +139,38 @@ def _groups(ch: int) -> int:
     return 8 if ch % 8 == 0 else 1
 
 
+#: Dtypes a :class:`ToyUNet` may compute in (:meth:`ToyUNet.set_precision`).
+PRECISIONS = (torch.float32, torch.bfloat16)
+
+
+def _norm_scale_shift(x: torch.Tensor, groups: int, eps: float, mul: torch.Tensor, add: torch.Tensor) -> torch.Tensor:
+    """``group_norm(x) * mul + add`` for a channels-last low-precision ``x [N, C, h, w]``, without autograd.
+
+    Statistics in float32 from per-channel sums; ``mul`` and ``add`` are float32, ``[C]`` or one row per video
+    ``[B, C]`` (``N = B * frames``). PyTorch's channels-last GroupNorm on the CPU is 5-8x slower in bfloat16 than
+    this; float32 networks keep it (:class:`ResBlock`). Returns ``x.dtype``, channels-last.
+    """
+    N, C, h, w = x.shape
+    z = x.permute(0, 2, 3, 1).reshape(N, h * w, C)  # a view of channels-last x
+    n = h * w * (C // groups)
+    mean = z.sum(1, dtype=torch.float32).view(N, groups, -1).sum(-1) / n
+    var = (torch.square(z).sum(1, dtype=torch.float32).view(N, groups, -1).sum(-1) / n - mean.square()).clamp_min(0)
+    rstd = torch.rsqrt(var + eps).repeat_interleave(C // groups, dim=1)  # [N, C]
+    mean = mean.repeat_interleave(C // groups, dim=1)
+    rows = mul.shape[0] if mul.ndim == 2 else 1
+    a = (rstd.view(rows, -1, C) * mul.view(rows, 1, C)).view(N, C)
+    b = (add.view(rows, 1, C) - mean.view(rows, -1, C) * a.view(rows, -1, C)).view(N, C)
+    out = torch.addcmul(b.to(x.dtype)[:, None], z, a.to(x.dtype)[:, None])  # [N, h w, C]: channels-last memory
+    return out.view(N, h, w, C).permute(0, 3, 1, 2)
+
+
+def _group_norm(norm: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
+    """``norm(x)``; in low precision (inference only) by :func:`_norm_scale_shift`."""
+    if x.dtype == torch.float32:
+        return norm(x)
+    return _norm_scale_shift(x, norm.num_groups, norm.eps, norm.weight.float(), norm.bias.float())
+
+
 class ResBlock(nn.Module):
     """2D residual block with scale-shift conditioning on the embedding (applied per frame)."""
 
@@ -160,11 +192,15 @@ class ResBlock(nn.Module):
         without autograd the elementwise ops run in place (no new buffers).
         """
         ip = not torch.is_grad_enabled()
-        h = self.conv1(Fn.silu(self.norm1(x), inplace=ip))
+        h = self.conv1(Fn.silu(_group_norm(self.norm1, x), inplace=ip))
         BF, C = h.shape[:2]
         B = emb.shape[0]
         scale, shift = self.emb(emb).chunk(2, dim=1)  # [B, C] each
         scale = 1 + scale
+        if h.dtype != torch.float32:  # low precision, inference only (ToyUNet.forward)
+            mul, add = self.norm2.weight.float() * scale.float(), self.norm2.bias.float() * scale.float() + shift.float()
+            h = self.conv2(Fn.silu(_norm_scale_shift(h, self.norm2.num_groups, self.norm2.eps, mul, add), inplace=True))
+            return h.add_(self.skip(x))
         mul = (self.norm2.weight * scale)[:, None, :, None, None]
         add = (self.norm2.bias * scale + shift)[:, None, :, None, None]
         n = Fn.group_norm(h, self.norm2.num_groups, eps=self.norm2.eps)
@@ -314,7 +350,30 @@ class ToyUNet(nn.Module):
         if t.shape != (B,):
             raise ValueError(f"t must be [B] normalised times, got shape {tuple(t.shape)}")
         emb = Fn.silu(self.embed(t, motion, B, motion_drop))  # [B, E]: every block's scale-shift input
-        return self._run(x, y, emb, image_mode)
+        dtype = self.precision
+        if dtype == x.dtype:
+            return self._run(x, y, emb, image_mode)
+        if torch.is_grad_enabled():
+            raise ValueError(f"this toy network computes in {dtype} (set_precision), which is for sampling and probing: "
+                             "train or differentiate a float32 one (load the checkpoint again without dtype=)")
+        return self._run(x.to(dtype), y.to(dtype), emb.to(dtype), image_mode).to(x.dtype)
+
+    @property
+    def precision(self) -> torch.dtype:
+        """The dtype the layers compute in (:meth:`set_precision`); the time and motion embeddings stay float32."""
+        return self.stem_x.weight.dtype
+
+    def set_precision(self, dtype: torch.dtype) -> "ToyUNet":
+        """Compute in ``dtype`` (one of :data:`PRECISIONS`; in place, returns ``self``): every layer but the time and
+        motion embeddings, which take float32 sinusoids. Inputs and outputs keep the caller's dtype. bfloat16 is
+        for inference on CPUs with bf16 units (1.6x faster sampling there, benchmarks/README.md "bfloat16"); going back to
+        float32 keeps the rounded weights (load the checkpoint again for the reference)."""
+        if dtype not in PRECISIONS:
+            raise ValueError(f"a toy network computes in one of {[str(d).replace('torch.', '') for d in PRECISIONS]}, got {dtype!r}")
+        for name, mod in self.named_children():
+            if name not in ("time_mlp", "motion_mlp"):
+                mod.to(dtype)
+        return self
 
     def _run(self, x: torch.Tensor, y: torch.Tensor, emb: torch.Tensor, image_mode: bool) -> torch.Tensor:
         """The layers on checked inputs, channels-last throughout (frames folded into the batch)."""
@@ -344,7 +403,7 @@ class ToyUNet(nn.Module):
             h = block(torch.cat([h, skips[i]], dim=1), emb)
             if not image_mode:
                 h = self.t_up[j](h)
-        out = self.out(Fn.silu(self.out_norm(h), inplace=not torch.is_grad_enabled()))
+        out = self.out(Fn.silu(_group_norm(self.out_norm, h), inplace=not torch.is_grad_enabled()))
         return Fn.pixel_shuffle(out, p).reshape(B, F, C, H, W).contiguous()
 
 
@@ -571,15 +630,36 @@ def resolve(name) -> Path:
     return path
 
 
-def load(name: str = "base", device: str | torch.device = "auto") -> ToyModel:
+def load(name: str = "base", device: str | torch.device = "auto", dtype=None) -> ToyModel:
     """Load a shipped toy checkpoint (``"base"``, ``"naive"``, ``"timenoise"``) or a checkpoint path.
 
     Returns a :class:`ToyModel` (eval mode, gradients off) on ``device`` (``"auto"``: GPU when
-    present). Every notebook loads it through :func:`cilnb.models.load` (``model="toy"``).
+    present), computing in ``dtype`` (:func:`precision`: ``None``/``"auto"``/``"float32"``, the reference, or
+    ``"bfloat16"``, 1.6x faster sampling on CPUs with bf16 units but with a rounding noise that widens close paired
+    comparisons: benchmarks/README.md, "bfloat16"). Every notebook loads it through :func:`cilnb.models.load`
+    (``model="toy"``).
     """
     from .._util import resolve_device
 
     dev = resolve_device(device)
+    dt = precision(dtype)
     model = load_checkpoint(resolve(name), dev)
     model.requires_grad_(False)
+    if dt != torch.float32:
+        model.net.set_precision(dt)
     return model
+
+
+def precision(dtype) -> torch.dtype:
+    """The dtype a toy computes in for ``dtype``: ``None``, ``"auto"``, ``"float32"``/``"fp32"`` -> float32 (the
+    reference, what RESULTS.md and the shipped figures use); ``"bfloat16"``/``"bf16"`` -> bfloat16; a
+    ``torch.dtype`` of :data:`PRECISIONS` as is. Anything else (``"float16"``) is an error naming the choices."""
+    names = {"auto": torch.float32, "float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype) and dtype in PRECISIONS:
+        return dtype
+    key = dtype.strip().lower().replace("torch.", "") if isinstance(dtype, str) else None
+    if key in names:
+        return names[key]
+    raise ValueError(f"the toy computes in float32 or bfloat16 (dtype auto, float32 or bfloat16), got {dtype!r}")
