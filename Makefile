@@ -6,11 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cilnb-installed
 PROFILE ?= default
 JOBS    ?= auto
+DTYPE   ?=
 
 .PHONY: setup figures smoke test lab browser-test clean help
 
 help:
-	@echo "make figures   set up .venv and regenerate every figure on the built-in model (PROFILE=workshop: minutes per notebook; PROFILE=smoke: seconds; JOBS=1: one notebook at a time, default auto: 2 on 2+ CPUs, with a GPU min(6, CPUs/2))"
+	@echo "make figures   set up .venv and regenerate every figure on the built-in model (PROFILE=workshop: minutes per notebook; PROFILE=smoke: seconds; JOBS=1: one notebook at a time, default auto: 2 on 2+ CPUs, with a GPU min(6, CPUs/2); DTYPE=bfloat16: the toy in bf16, faster on CPUs with bf16 units)"
 	@echo "make test      set up .venv and run the whole test suite"
 	@echo "make lab       open JupyterLab on working copies of notebooks/ (build/lab/)"
 	@echo "make smoke     regenerate every figure with tiny parameters (seconds, not minutes)"
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 figures: setup
-	$(BIN)/python -m cilnb figures --profile $(PROFILE) --jobs $(JOBS)
+	$(BIN)/python -m cilnb figures --profile $(PROFILE) --jobs $(JOBS) $(if $(DTYPE),--dtype $(DTYPE))
 
 smoke: setup
 	$(BIN)/python -m cilnb figures --profile smoke --out build/smoke-figures

@@ -139,11 +139,23 @@ def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, prog
     return NotebookResult(path.stem, True, time.perf_counter() - start, output, verdict=last_cell_text(output))
 
 
-def write_verdicts(path: Path, profile: str, results: list[NotebookResult], *, keep_others: bool = False) -> None:
+#: ``--dtype`` values of the runner: the toy's precision in every notebook that declares ``dtype``
+#: (:func:`cilnb.models.toy.precision`; ``auto`` is float32, the reference behind RESULTS.md).
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+def _run_title(profile: str, dtype: str | None) -> str:
+    """``"default profile"``, or ``"default profile, toy in bfloat16"`` for a run off the float32 reference."""
+    return f"{profile} profile" + (f", toy in {dtype}" if dtype not in (None, "auto", "float32") else "")
+
+
+def write_verdicts(path: Path, profile: str, results: list[NotebookResult], *, keep_others: bool = False,
+                   dtype: str | None = None) -> None:
     """``VERDICTS.md``: one section per notebook with what its last cell printed. With ``keep_others``
     (a run of some notebooks only) the sections of notebooks not run this time are kept from the
-    existing file of the same profile; sections are in notebook-name order."""
-    header = f"# Verdicts ({profile} profile)"
+    existing file of the same profile and precision (``dtype``, named in the title when not float32);
+    sections are in notebook-name order."""
+    header = f"# Verdicts ({_run_title(profile, dtype)})"
     sections = {}
     if keep_others and path.is_file():
         old = path.read_text()
@@ -169,14 +181,14 @@ def machine_load() -> str:
 
 
 def write_times(path: Path, profile: str, results: list[NotebookResult], *, load_before: str, load_after: str,
-                keep_others: bool = False, wall: float | None = None, jobs: int = 1) -> None:
+                keep_others: bool = False, wall: float | None = None, jobs: int = 1, dtype: str | None = None) -> None:
     """``TIMES.md``: each notebook's wall time under ``profile`` and the machine's load before and after the
     run (times measured on a loaded machine are not idle times). With ``keep_others`` (a run of some
     notebooks only) the rows of notebooks not run this time are kept from the existing file of the same
     profile. Kept apart from ``VERDICTS.md`` so that file stays deterministic."""
     import datetime
 
-    header = f"# Notebook times ({profile} profile)"
+    header = f"# Notebook times ({_run_title(profile, dtype)})"
     rows: dict[str, str] = {}
     if keep_others and path.is_file():
         old = path.read_text()
@@ -285,10 +297,12 @@ def _kernel_env(threads: int | None = None):
     return cm()
 
 
-def _run_reporting(p: Path, profile: str, fig_dir: Path, executed: Path, progress: bool) -> NotebookResult:
-    """:func:`run_notebook` between a start and an end line (module level: it runs in worker processes too)."""
+def _run_reporting(p: Path, profile: str, fig_dir: Path, executed: Path, progress: bool, dtype: str | None = None) -> NotebookResult:
+    """:func:`run_notebook` between a start and an end line (module level: it runs in worker processes too); ``dtype``
+    goes to the notebooks that declare that parameter."""
     print(f"[cilnb figures] {p.name} ({profile}) ...", flush=True)
-    res = run_notebook(p, profile, fig_dir, executed, progress=progress)
+    params = {"dtype": dtype} if dtype is not None and "dtype" in declared_parameters(p) else None
+    res = run_notebook(p, profile, fig_dir, executed, progress=progress, params=params)
     print(f"[cilnb figures] {p.name}: {'ok' if res.ok else 'FAILED'} in {res.seconds:.1f}s", flush=True)
     return res
 
@@ -301,13 +315,18 @@ def run_all(
     executed_dir: str | os.PathLike | None = None,
     progress: bool = True,
     jobs: int | str = 1,
+    dtype: str | None = None,
 ) -> list[NotebookResult]:
     """Run every notebook (or those named in ``only``), print a summary, return the results.
 
     ``jobs`` > 1 (or ``"auto"``: :func:`auto_jobs`) runs that many notebooks at once, each kernel with ``cpu_count // jobs`` math
     threads (``OMP_NUM_THREADS``), longest first (:func:`start_order`); on a
     CPU the toy's forward gains less from a second thread than a second notebook does. Notebooks
-    that share a run store are safe together (its lock). Results are reported in notebook order."""
+    that share a run store are safe together (its lock). Results are reported in notebook order.
+    ``dtype`` (one of :data:`DTYPES`; ``None``: each notebook's own, ``auto``) is the toy's precision in every notebook
+    with a ``dtype`` parameter; a run in bfloat16 says so in the titles of ``VERDICTS.md`` and ``TIMES.md``."""
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES} (the toy's precision), got {dtype!r}")
     if jobs == "auto":
         jobs = auto_jobs()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -340,7 +359,7 @@ def run_all(
 
     if jobs == 1:
         with _kernel_env():
-            results = [_run_reporting(p, profile, fig_dir, executed, progress) for p in paths]
+            results = [_run_reporting(p, profile, fig_dir, executed, progress, dtype) for p in paths]
     else:  # processes, not threads: papermill changes the working directory of the process that runs it
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -348,18 +367,18 @@ def run_all(
         order = start_order(paths, profile, fig_dir / "TIMES.md")
         with _kernel_env(max(1, (os.cpu_count() or 1) // jobs)), \
                 ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {p: pool.submit(_run_reporting, p, profile, fig_dir, executed, False) for p in order}
+            futures = {p: pool.submit(_run_reporting, p, profile, fig_dir, executed, False, dtype) for p in order}
             results = [futures[p].result() for p in paths]
     load_after = machine_load()
     wall = time.perf_counter() - wall0
-    print(f"\nSummary ({profile} profile, {jobs} at a time; {load_before} before, {load_after} after)")
+    print(f"\nSummary ({_run_title(profile, dtype)}, {jobs} at a time; {load_before} before, {load_after} after)")
     for r in results:
         print(f"  {'ok    ' if r.ok else 'FAILED'} {r.name:<28} {r.seconds:7.1f}s  -> {r.output}")
     print(f"  {'':6} {'total':<28} {sum(r.seconds for r in results):7.1f}s (wall clock {wall:.1f}s)")
     failed = [r for r in results if not r.ok]
-    write_verdicts(fig_dir / "VERDICTS.md", profile, results, keep_others=bool(only))
+    write_verdicts(fig_dir / "VERDICTS.md", profile, results, keep_others=bool(only), dtype=dtype)
     write_times(fig_dir / "TIMES.md", profile, results, load_before=load_before, load_after=load_after, keep_others=bool(only),
-                wall=wall, jobs=jobs)
+                wall=wall, jobs=jobs, dtype=dtype)
     for r in failed:
         print(f"\n--- {r.name} failed ---\n{r.error}", file=sys.stderr)
     print(f"\nfigures, VERDICTS.md and TIMES.md in {fig_dir}; {len(results) - len(failed)} ok, {len(failed)} failed")

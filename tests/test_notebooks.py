@@ -169,6 +169,35 @@ def test_runner_prints_and_records_each_notebooks_time(tmp_path, capsys):
     assert next(l for l in again.splitlines() if l.startswith("| a_one |")) == next(l for l in times.splitlines() if l.startswith("| a_one |"))
 
 
+def test_runner_dtype_reaches_the_notebooks_that_declare_it(tmp_path, capsys):
+    """--dtype bfloat16: passed as ``dtype`` to the notebooks with that parameter (not to the others), named in the
+    titles of VERDICTS.md and TIMES.md and in the summary; an unknown precision is refused before anything runs."""
+    import nbformat
+
+    from cilnb.figures import run_all
+
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    for name, src in (("a_toy", 'dtype = "auto"\nfig_dir = ""\ninteractive = True'), ("b_math", 'fig_dir = ""\ninteractive = True')):
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell(src)
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params, nbformat.v4.new_code_cell("print(globals().get('dtype', 'no dtype'))")]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["cilnb"] = {"figures": [], "profiles": {"smoke": {}}}
+        nbformat.write(nb, nb_dir / f"{name}.ipynb")
+    kw = dict(notebook_dir=nb_dir, out=tmp_path / "f", executed_dir=tmp_path / "x", progress=False, profile="smoke")
+    assert [r.verdict for r in run_all(**kw)] == ["auto", "no dtype"]
+    assert (tmp_path / "f" / "VERDICTS.md").read_text().startswith("# Verdicts (smoke profile)\n")
+    results = run_all(dtype="bfloat16", **kw)
+    assert [r.verdict for r in results] == ["bfloat16", "no dtype"]
+    assert (tmp_path / "f" / "VERDICTS.md").read_text().startswith("# Verdicts (smoke profile, toy in bfloat16)\n")
+    assert (tmp_path / "f" / "TIMES.md").read_text().startswith("# Notebook times (smoke profile, toy in bfloat16)\n")
+    assert "Summary (smoke profile, toy in bfloat16, 1 at a time" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        run_all(dtype="float16", **kw)
+
+
 def test_start_order_falls_back_to_the_seconds_shipped_with_the_notebook(tmp_path):
     """A fresh clone has no TIMES.md: the longest notebook still starts first, by metadata.cilnb.seconds;
     the previous run's TIMES.md of the same profile counts where it is longer (a notebook re-run alone from its

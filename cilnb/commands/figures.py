@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from ..figures import auto_jobs, run_all
 
     jobs = auto_jobs() if args.jobs == "auto" else args.jobs
-    results = run_all(profile=args.profile, only=args.only, out=args.out, progress=not args.quiet, jobs=jobs)
+    results = run_all(profile=args.profile, only=args.only, out=args.out, progress=not args.quiet, jobs=jobs, dtype=args.dtype)
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -34,4 +34,8 @@ def add_parser(sub) -> None:
     fig.add_argument("--jobs", type=jobs_arg, default="auto",
                      help="notebooks run at once, each kernel with CPUs // JOBS math threads "
                           "(default auto: 2 on a machine with 2 or more CPUs, else 1)")
+    fig.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16"],
+                     help="the toy's precision in every notebook (default: the notebooks' own, auto = float32, the "
+                          "reference); bfloat16 is 1.6x faster on CPUs with bf16 units but its rounding noise widens close "
+                          "paired comparisons (benchmarks/README.md)")
     fig.set_defaults(func=run)
