@@ -51,3 +51,10 @@ def test_model_benchmarks_run(script, args, ratio):
     out = _run(script, *args)
     value = _number(ratio, out)
     assert math.isfinite(value) and value > 0
+
+
+def test_cpu_sampling_benchmark_keeps_videos_bit_identical():
+    out = _run("cpu_sampling.py", "--images", "2", "--steps", "2", "--repeats", "1")
+    assert "videos bit-identical: True" in out  # freed memory kept changes speed, never the videos
+    assert math.isfinite(_number(r"speed-up of memory kept: ([0-9.]+)x", out))
+    assert _number(r"bfloat16 videos vs float32: mean \|diff\| ([0-9.]+)", out) < 0.05
