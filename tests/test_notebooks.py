@@ -235,6 +235,20 @@ def test_every_notebook_ships_its_measured_seconds_per_profile():
         assert all(isinstance(v, (int, float)) and v > 0 for v in secs.values()), path.name
 
 
+def test_every_notebook_that_loads_a_model_passes_its_dtype():
+    """`figures --dtype` reaches every notebook that loads a model: each declares `dtype` and gives it to the loader."""
+    from cilnb import figures
+
+    loaders = ("models.load(", "load_models(", "load_variants(", "Lab.toy(")
+    for path in figures.notebook_paths():
+        cells = json.loads(path.read_text())["cells"]
+        calls = [line for c in cells if c["cell_type"] == "code" for line in "".join(c["source"]).splitlines()
+                 if any(k in line for k in loaders) and ".schedule" not in line]  # analytic_init reads a schedule only
+        if calls:
+            assert "dtype" in figures.declared_parameters(path), f"{path.name} loads a model but has no dtype parameter"
+            assert all("dtype=dtype" in line for line in calls), (path.name, calls)
+
+
 def test_runner_runs_notebooks_at_once_with_their_threads(tmp_path, capfd, monkeypatch):
     """--jobs 2: both notebooks run (each kernel with cpu_count // 2 math threads and glibc's malloc keeping freed
     memory), reported in notebook
