@@ -298,11 +298,8 @@ def keep_heap() -> bool:
     otherwise (left as the user set it)."""
     global _HEAP_KEPT
     if _HEAP_KEPT is None:
-        env = os.environ
-        if env.get("CILNB_KEEP_HEAP", "1") == "0" or not sys.platform.startswith("linux"):
-            _HEAP_KEPT = False
-        elif _malloc_set(env):
-            _HEAP_KEPT = all(env.get(k) == v for k, v in KEEP_HEAP_ENV.items())
+        if not keep_heap_env():  # off, not Linux, or malloc set at start-up: in effect only if set as KEEP_HEAP_ENV
+            _HEAP_KEPT = all(os.environ.get(k) == v for k, v in KEEP_HEAP_ENV.items())
         else:
             import ctypes
 

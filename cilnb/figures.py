@@ -109,17 +109,21 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, progress: bool = True,
-                 params: dict | None = None) -> NotebookResult:
+                 params: dict | None = None, dtype: str | None = None) -> NotebookResult:
     """Execute one notebook with papermill; the executed copy goes to ``out_dir``. ``params``
-    override the profile's parameters (e.g. ``model="svd"``, ``model_path=...``)."""
+    override the profile's parameters (e.g. ``model="svd"``, ``model_path=...``); ``dtype`` (the runner's
+    ``--dtype``) goes to a notebook that declares that parameter."""
     if params is not None and not isinstance(params, dict):
         raise TypeError(f"params must be a dict of notebook parameters (e.g. {{'model': 'svd'}}), got {type(params).__name__}")
     import papermill as pm
 
     params = {**notebook_parameters(path, profile), **dict(params or {})}
     params.update(fig_dir=str(fig_dir), interactive=False)
-    if "show_progress" in declared_parameters(path):  # no tqdm bars stored in the executed copy
+    declared = declared_parameters(path)
+    if "show_progress" in declared:  # no tqdm bars stored in the executed copy
         params.setdefault("show_progress", False)
+    if dtype is not None and "dtype" in declared:
+        params["dtype"] = dtype
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / path.name
     start = time.perf_counter()
@@ -301,8 +305,7 @@ def _run_reporting(p: Path, profile: str, fig_dir: Path, executed: Path, progres
     """:func:`run_notebook` between a start and an end line (module level: it runs in worker processes too); ``dtype``
     goes to the notebooks that declare that parameter."""
     print(f"[cilnb figures] {p.name} ({profile}) ...", flush=True)
-    params = {"dtype": dtype} if dtype is not None and "dtype" in declared_parameters(p) else None
-    res = run_notebook(p, profile, fig_dir, executed, progress=progress, params=params)
+    res = run_notebook(p, profile, fig_dir, executed, progress=progress, dtype=dtype)
     print(f"[cilnb figures] {p.name}: {'ok' if res.ok else 'FAILED'} in {res.seconds:.1f}s", flush=True)
     return res
 

@@ -198,7 +198,8 @@ class ResBlock(nn.Module):
         scale, shift = self.emb(emb).chunk(2, dim=1)  # [B, C] each
         scale = 1 + scale
         if h.dtype != torch.float32:  # low precision, inference only (ToyUNet.forward)
-            mul, add = self.norm2.weight.float() * scale.float(), self.norm2.bias.float() * scale.float() + shift.float()
+            scale = scale.float()
+            mul, add = self.norm2.weight.float() * scale, self.norm2.bias.float() * scale + shift.float()
             h = self.conv2(Fn.silu(_norm_scale_shift(h, self.norm2.num_groups, self.norm2.eps, mul, add), inplace=True))
             return h.add_(self.skip(x))
         mul = (self.norm2.weight * scale)[:, None, :, None, None]
