@@ -112,8 +112,11 @@ def default_run_dir(kind: str, label: str, model, *, root=None, **settings) -> P
 
     # the sweep's noise rule is part of the key: folders of sweeps seeded another way are never resumed
     # so is the model's default guidance: an attribute, not a weight (toy.load(...).guidance = None samples unguided)
-    key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, "guidance": _guidance_key(model), **settings},
-                     sort_keys=True, default=str)
+    # and, where a model declares one, how its code computes (``numerics``: the toy's inference path rounds otherwise than
+    # before it folded the upsampling into the convolutions, so folders of the old code are not resumed with the new)
+    numerics = getattr(model, "numerics", None)
+    key = json.dumps({"weights": weights_digest(model), "noise": NOISE_RULE, "guidance": _guidance_key(model),
+                      **({"numerics": numerics} if numerics else {}), **settings}, sort_keys=True, default=str)
     return (run_root() if root is None else Path(root)) / f"{kind}_{label}_{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 

@@ -275,5 +275,9 @@ def test_default_run_dir_follows_cilnb_run_dir(monkeypatch, tmp_path):
     assert runs.default_run_dir("m_sweep", "base", net, n_steps=8) != a
     net.guidance = None
     assert runs.default_run_dir("m_sweep", "base", net, n_steps=8) == a
+    net.numerics = "another inference path"  # the same weights computed by other code: other rounding, other folder
+    assert runs.default_run_dir("m_sweep", "base", net, n_steps=8) != a
+    net.numerics = toy.ToyModel.numerics
+    assert runs.default_run_dir("m_sweep", "base", net, n_steps=8) == a
     monkeypatch.delenv("CILNB_RUN_DIR")
     assert runs.default_run_dir("m_sweep", "base", net, n_steps=8).parent.parts[-2:] == ("build", "runs")

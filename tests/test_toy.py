@@ -343,3 +343,44 @@ def test_bf16_sampling_stays_near_float32():
     a, b = C.sampling.sample(fp, y, **kw), C.sampling.sample(bf, y, **kw)
     assert b.dtype == torch.float32 and torch.equal(b, C.sampling.sample(bf, y, **kw))  # deterministic
     assert (a - b).abs().mean() < 0.02
+
+
+# ----------------------------------------------------------------------------------------------
+# The inference path (ResBlock.infer): upsampling folded into the convolutions
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("s,t", [(1, 1), (4, 4), (3, 5), (8, 8)])
+def test_upsampled_conv3x3_equals_the_convolution_of_the_upsampled_image(gen, s, t):
+    """The four-phase 2x2 convolution of the small image against upsampling it (nearest, 2x) and convolving, the
+    brute-force way, border rows and columns included."""
+    N, C, O = 3, 5, 7
+    small = torch.randn(N, C, s, t, generator=gen).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(O, C, 3, 3, generator=gen)
+    out = torch.randn(N, O, 2 * s, 2 * t, generator=gen).contiguous(memory_format=torch.channels_last)
+    ref = out + torch.nn.functional.conv2d(torch.nn.functional.interpolate(small, scale_factor=2, mode="nearest"), w, padding=1)
+    got = toy._add_upsampled_conv3x3(out, small, w)
+    assert got is out and out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(got, ref, atol=1e-5, rtol=1e-5), float((got - ref).abs().max())
+    big = torch.randn(N, C, 2 * s, 2 * t, generator=gen).contiguous(memory_format=torch.channels_last)
+    ref = big + torch.nn.functional.interpolate(small, scale_factor=2, mode="nearest")
+    assert torch.equal(toy._add_upsampled(big, small), ref)
+
+
+def test_inference_group_norm_statistics_of_an_upsampled_concatenation(gen):
+    """An up block's first GroupNorm from the small image's channel sums (each pixel counted four times) and the skip's,
+    with a group straddling the two parts (12 channels = 5 + 7), against GroupNorm of the real concatenation."""
+    blk = toy.ResBlock(12, 6, 8)
+    blk.norm1 = torch.nn.GroupNorm(2, 12)  # groups of 6 channels: the first straddles (5 upsampled + 1 of the skip)
+    for p in blk.parameters():
+        p.data.normal_(0, 0.3, generator=gen)
+    small = (torch.randn(8, 5, 3, 4, generator=gen) * 2 + 1).contiguous(memory_format=torch.channels_last)
+    skip = torch.randn(8, 7, 6, 8, generator=gen).contiguous(memory_format=torch.channels_last)
+    emb = torch.randn(2, 8, generator=gen)
+    cat = torch.cat([torch.nn.functional.interpolate(small, scale_factor=2, mode="nearest"), skip], 1)
+    ref = blk(cat, emb)  # autograd on: the plain path
+    with torch.no_grad():
+        got = blk.infer(skip, emb, small=small)
+        assert torch.allclose(blk(cat.contiguous(memory_format=torch.channels_last), emb), ref, atol=1e-5)
+    assert got.shape == ref.shape and got.is_contiguous(memory_format=torch.channels_last)
+    _assert_rounding_close(got, ref.detach(), rel=1e-5)

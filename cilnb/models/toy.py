@@ -143,32 +143,95 @@ def _groups(ch: int) -> int:
 PRECISIONS = (torch.float32, torch.bfloat16)
 
 
-def _norm_scale_shift(x: torch.Tensor, groups: int, eps: float, mul: torch.Tensor, add: torch.Tensor) -> torch.Tensor:
-    """``group_norm(x) * mul + add`` for a channels-last low-precision ``x [N, C, h, w]``, without autograd.
-
-    Statistics in float32 from per-channel sums; ``mul`` and ``add`` are float32, ``[C]`` or one row per video
-    ``[B, C]`` (``N = B * frames``). PyTorch's channels-last GroupNorm on the CPU is 5-8x slower in bfloat16 than
-    this; float32 networks keep it (:class:`ResBlock`). Returns ``x.dtype``, channels-last.
-    """
+def _channel_sums(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum and sum of squares over the pixels of each image's channels, float32 ``[N, C]`` each, for a channels-last
+    ``x [N, C, h, w]`` (read as its ``[N, h w, C]`` memory, no copy)."""
     N, C, h, w = x.shape
-    z = x.permute(0, 2, 3, 1).reshape(N, h * w, C)  # a view of channels-last x
-    n = h * w * (C // groups)
-    mean = z.sum(1, dtype=torch.float32).view(N, groups, -1).sum(-1) / n
-    var = (torch.square(z).sum(1, dtype=torch.float32).view(N, groups, -1).sum(-1) / n - mean.square()).clamp_min(0)
+    z = x.permute(0, 2, 3, 1).reshape(N, h * w, C)
+    return z.sum(1, dtype=torch.float32), torch.square(z).sum(1, dtype=torch.float32)
+
+
+def _norm_affine(s1: torch.Tensor, s2: torch.Tensor, pixels: int, groups: int, eps: float, mul: torch.Tensor,
+                 add: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``group_norm(x) * mul + add`` as one multiply-add per image and channel, ``x a + b``: ``(a, b)``, float32
+    ``[N, C]``, from :func:`_channel_sums` over ``pixels`` pixels per channel. ``mul``, ``add``: ``[C]``, or one row
+    per video ``[B, C]`` (``N = B * frames``)."""
+    N, C = s1.shape
+    n = pixels * (C // groups)
+    mean = s1.view(N, groups, -1).sum(-1) / n
+    var = (s2.view(N, groups, -1).sum(-1) / n - mean.square()).clamp_min(0)
     rstd = torch.rsqrt(var + eps).repeat_interleave(C // groups, dim=1)  # [N, C]
     mean = mean.repeat_interleave(C // groups, dim=1)
     rows = mul.shape[0] if mul.ndim == 2 else 1
     a = (rstd.view(rows, -1, C) * mul.view(rows, 1, C)).view(N, C)
     b = (add.view(rows, 1, C) - mean.view(rows, -1, C) * a.view(rows, -1, C)).view(N, C)
-    out = torch.addcmul(b.to(x.dtype)[:, None], z, a.to(x.dtype)[:, None])  # [N, h w, C]: channels-last memory
+    return a, b
+
+
+def _scale_shift(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, silu: bool, inplace: bool) -> torch.Tensor:
+    """``x a + b`` per image and channel (``a``, ``b`` float32 ``[N, C]``, views allowed), then SiLU if ``silu``, for
+    a channels-last ``x [N, C, h, w]``; in ``x``'s memory when ``inplace``. Returns ``x.dtype``, channels-last."""
+    N, C, h, w = x.shape
+    z = x.permute(0, 2, 3, 1).reshape(N, h * w, C)
+    a, b = a.to(x.dtype)[:, None], b.to(x.dtype)[:, None]
+    out = z.mul_(a) if inplace else torch.mul(z, a)
+    out.add_(b)
+    if silu:
+        Fn.silu(out, inplace=True)
     return out.view(N, h, w, C).permute(0, 3, 1, 2)
 
 
-def _group_norm(norm: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
-    """``norm(x)``; in low precision (inference only) by :func:`_norm_scale_shift`."""
-    if x.dtype == torch.float32:
-        return norm(x)
-    return _norm_scale_shift(x, norm.num_groups, norm.eps, norm.weight.float(), norm.bias.float())
+def _norm_scale_shift(x: torch.Tensor, groups: int, eps: float, mul: torch.Tensor, add: torch.Tensor, *,
+                      silu: bool = False, inplace: bool = False) -> torch.Tensor:
+    """``group_norm(x) * mul + add`` (then SiLU if ``silu``) for a channels-last ``x [N, C, h, w]``, without autograd:
+    the inference path of every toy network (:meth:`ResBlock.infer`).
+
+    Statistics in float32 from per-channel sums (:func:`_channel_sums`), the normalisation and the affine folded
+    into one multiply-add (:func:`_norm_affine`). ``mul``, ``add``: float32 ``[C]``, or one row per video ``[B, C]``
+    (``N = B * frames``). PyTorch's channels-last GroupNorm on the CPU is 2x slower than this in float32 and 5-8x
+    in bfloat16 (benchmarks/README.md, "The toy's inference path"). Returns ``x.dtype``, channels-last, in
+    ``x``'s memory when ``inplace``.
+    """
+    s1, s2 = _channel_sums(x)
+    a, b = _norm_affine(s1, s2, x.shape[2] * x.shape[3], groups, eps, mul, add)
+    return _scale_shift(x, a, b, silu=silu, inplace=inplace)
+
+
+#: Output phases of a 3x3 convolution over a 2x nearest-upsampled image, as 2-tap filters on the image before the
+#: upsampling: ``_PHASE_TAPS[p] @ w_row`` gives the two taps (rows ``i - 1 + p``, ``i + p`` of the small image) that
+#: output row ``2 i + p`` reads (rows ``2i-1, 2i, 2i+1`` upsampled are ``i-1, i, i`` for ``p = 0``; ``i, i, i+1``
+#: for ``p = 1``). The same holds for columns.
+_PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+
+
+def _phase_weights(w: torch.Tensor) -> torch.Tensor:
+    """``[4 O, C, 2, 2]`` 2x2 filters of the four output phases (row phase major) of the 3x3 filters ``w [O, C, 3,
+    3]`` applied to a 2x nearest-upsampled image (:func:`_add_upsampled_conv3x3`)."""
+    A = _PHASE_TAPS.to(w.device)
+    return torch.einsum("aik,ocks,bjs->abocij", A, w.float(), A).reshape(4 * w.shape[0], w.shape[1], 2, 2).to(w.dtype)
+
+
+def _add_upsampled_conv3x3(out: torch.Tensor, small: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``out += conv3x3(upsample2x_nearest(small), w)`` (zero padding 1, no bias) without the upsampling, in place:
+    the four output phases as 2x2 convolutions of ``small [N, C, s, t]`` (:func:`_phase_weights`; one call on ``[4 O]``
+    filters over ``(s + 1) x (t + 1)`` positions: 0.56 of the multiply-adds at 8x8, 0.69 at 4x4). ``out [N, O, 2s,
+    2t]`` and ``small`` channels-last."""
+    N, O, H, W = out.shape
+    s, t = small.shape[2], small.shape[3]
+    y = Fn.conv2d(small, _phase_weights(w), padding=1).permute(0, 2, 3, 1)  # [N, s+1, t+1, 4 O]: position r reads rows r-1, r
+    o = out.permute(0, 2, 3, 1).view(N, s, 2, t, 2, O)
+    for p in range(2):
+        for q in range(2):
+            k = 2 * p + q
+            o[:, :, p, :, q].add_(y[:, p:p + s, q:q + t, k * O:(k + 1) * O])
+    return out
+
+
+def _add_upsampled(out: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
+    """``out += upsample2x_nearest(small)`` in place (both channels-last; ``out`` twice ``small``'s size)."""
+    N, C, H, W = out.shape
+    out.permute(0, 2, 3, 1).view(N, H // 2, 2, W // 2, 2, C).add_(small.permute(0, 2, 3, 1)[:, :, None, :, None])
+    return out
 
 
 class ResBlock(nn.Module):
@@ -186,33 +249,53 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        """``x [B * F, cin, h, w]``, ``emb`` = ``silu(embedding)`` per video ``[B, emb_dim]`` (broadcast over the ``F`` frames).
-
-        The GroupNorm affine and the scale-shift are one multiply-add (``n * g (1 + s) + (b (1 + s) + shift)``);
-        without autograd the elementwise ops run in place (no new buffers).
-        """
-        ip = not torch.is_grad_enabled()
-        h = self.conv1(Fn.silu(_group_norm(self.norm1, x), inplace=ip))
+        """``x [B * F, cin, h, w]``, ``emb`` = ``silu(embedding)`` per video ``[B, emb_dim]`` (broadcast over the ``F``
+        frames). Without autograd, :meth:`infer`. The GroupNorm affine and the scale-shift are one multiply-add
+        (``n * g (1 + s) + (b (1 + s) + shift)``)."""
+        if not torch.is_grad_enabled():
+            return self.infer(x, emb)
+        h = self.conv1(Fn.silu(self.norm1(x)))
         BF, C = h.shape[:2]
         B = emb.shape[0]
         scale, shift = self.emb(emb).chunk(2, dim=1)  # [B, C] each
         scale = 1 + scale
-        if h.dtype != torch.float32:  # low precision, inference only (ToyUNet.forward)
-            scale = scale.float()
-            mul, add = self.norm2.weight.float() * scale, self.norm2.bias.float() * scale + shift.float()
-            h = self.conv2(Fn.silu(_norm_scale_shift(h, self.norm2.num_groups, self.norm2.eps, mul, add), inplace=True))
-            return h.add_(self.skip(x))
         mul = (self.norm2.weight * scale)[:, None, :, None, None]
         add = (self.norm2.bias * scale + shift)[:, None, :, None, None]
         n = Fn.group_norm(h, self.norm2.num_groups, eps=self.norm2.eps)
-        n5 = n.view(B, BF // B, C, *n.shape[2:])
-        if ip:
-            h = Fn.silu(n5.mul_(mul).add_(add), inplace=True).view_as(n)
+        h = self.conv2(Fn.silu(torch.addcmul(add, n.view(B, BF // B, C, *n.shape[2:]), mul)).view_as(n))
+        return self.skip(x) + h
+
+    def infer(self, x: torch.Tensor, emb: torch.Tensor, small: torch.Tensor | None = None) -> torch.Tensor:
+        """The block without autograd, in the network's precision, channels-last: ``self(x, emb)``, or with ``small``
+        (an up block), ``self(cat([upsample2x_nearest(small), x]), emb)`` without upsampling or concatenating.
+
+        Both GroupNorms from float32 channel sums (:func:`_norm_scale_shift`), SiLU and the residual in place. With
+        ``small``: the first GroupNorm's statistics of the upsampled channels are ``small``'s (each pixel counted four
+        times); the first convolution and the skip split by input channels, the upsampled part computed on ``small``
+        (:func:`_add_upsampled_conv3x3`: 0.56 of the multiply-adds; the 1x1 skip at a quarter of the pixels). Equal
+        to :meth:`forward` under autograd to float32 rounding (``tests/test_toy.py``).
+        """
+        g1, eps1 = self.norm1.num_groups, self.norm1.eps
+        w1, b1 = self.norm1.weight.float(), self.norm1.bias.float()
+        if small is None:
+            s1, s2 = _channel_sums(x)
+            a, b = _norm_affine(s1, s2, x.shape[2] * x.shape[3], g1, eps1, w1, b1)
+            h = self.conv1(_scale_shift(x, a, b, silu=True, inplace=False))
         else:
-            h = Fn.silu(torch.addcmul(add, n5, mul)).view_as(n)
-        h = self.conv2(h)
-        skip = self.skip(x)
-        return h.add_(skip) if ip else skip + h
+            c = small.shape[1]
+            (u1, u2), (k1, k2) = _channel_sums(small), _channel_sums(x)
+            a, b = _norm_affine(torch.cat([4 * u1, k1], 1), torch.cat([4 * u2, k2], 1), x.shape[2] * x.shape[3], g1, eps1, w1, b1)
+            h = Fn.conv2d(_scale_shift(x, a[:, c:], b[:, c:], silu=True, inplace=False), self.conv1.weight[:, c:],
+                          self.conv1.bias, padding=1)
+            _add_upsampled_conv3x3(h, _scale_shift(small, a[:, :c], b[:, :c], silu=True, inplace=False), self.conv1.weight[:, :c])
+        scale, shift = self.emb(emb).float().chunk(2, dim=1)  # [B, C] each
+        scale = 1 + scale
+        mul, add = self.norm2.weight.float() * scale, self.norm2.bias.float() * scale + shift
+        h = self.conv2(_norm_scale_shift(h, self.norm2.num_groups, self.norm2.eps, mul, add, silu=True, inplace=True))
+        if small is None:
+            return h.add_(self.skip(x))
+        h.add_(Fn.conv2d(x, self.skip.weight[:, c:], self.skip.bias))
+        return _add_upsampled(h, Fn.conv2d(small, self.skip.weight[:, :c]))
 
 
 class TemporalBlock(nn.Module):
@@ -397,14 +480,23 @@ class ToyUNet(nn.Module):
         h = self.mid(h, emb)
         if not image_mode:
             h = self.t_mid(h)
+        infer = not torch.is_grad_enabled()
         for j, block in enumerate(self.up):
             i = len(self.up) - 1 - j
-            if h.shape[-1] != skips[i].shape[-1]:
-                h = Fn.interpolate(h, scale_factor=2, mode="nearest")
-            h = block(torch.cat([h, skips[i]], dim=1), emb)
+            if h.shape[-1] == skips[i].shape[-1]:
+                h = block(torch.cat([h, skips[i]], dim=1), emb)
+            elif infer:  # the upsampling and the concatenation folded into the block
+                h = block.infer(skips[i], emb, small=h)
+            else:
+                h = block(torch.cat([Fn.interpolate(h, scale_factor=2, mode="nearest"), skips[i]], dim=1), emb)
             if not image_mode:
                 h = self.t_up[j](h)
-        out = self.out(Fn.silu(_group_norm(self.out_norm, h), inplace=not torch.is_grad_enabled()))
+        if infer:
+            n = self.out_norm
+            h = _norm_scale_shift(h, n.num_groups, n.eps, n.weight.float(), n.bias.float(), silu=True, inplace=True)
+        else:
+            h = Fn.silu(self.out_norm(h))
+        out = self.out(h)
         return Fn.pixel_shuffle(out, p).reshape(B, F, C, H, W).contiguous()
 
 
@@ -442,6 +534,9 @@ class ToyModel(Denoiser):
 
     cond_keys = ("y", "motion")
     name = "toy"
+    #: How the network's inference path computes (part of every run store's key, :func:`cilnb.runs.default_run_dir`):
+    #: videos of another version differ in float rounding, so they are never resumed into one run.
+    numerics = "infer/2: folded upsampling"
     sample_space = "pixel"
     value_range = (-1.0, 1.0)  # frames and y: cilnb.checks refuses 0..255 images
     batch_cfg = False
