@@ -207,7 +207,8 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     k_top = max(1, int(size[0] * size[1] * 0.05))
     for start, flows in iter_flows(v, engine, frames, size, value_range, show_progress,
                                     f"motion score ({method}, {protocol})"):
-        mag = torch.linalg.vector_norm(flows.float(), dim=1).flatten(1)  # [n, h*w]
+        flows = flows.float()
+        mag = torch.hypot(flows[:, 0], flows[:, 1]).flatten(1)  # [n, h*w]; vector_norm over the 2 channels is ~80x slower
         if protocol == "svd":
             vals = mag.double().mean(1)
         else:

@@ -127,7 +127,8 @@ def true_motion_score(flow: torch.Tensor, reduce: str = "sum") -> float:
     if reduce not in ("sum", "mean"):
         raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
     _check_flow(flow, exact_rank=True)
-    per_pair = torch.linalg.vector_norm(flow.double(), dim=1).flatten(1).mean(1)
+    f = flow.double()
+    per_pair = torch.hypot(f[:, 0], f[:, 1]).flatten(1).mean(1)
     return float(per_pair.sum() if reduce == "sum" else per_pair.mean())
 
 
@@ -170,4 +171,4 @@ def true_per_pair(flow: torch.Tensor, resize: tuple[int, int] | None = None) -> 
     if resize is not None:
         h, w = f.shape[-2:]
         f = f * torch.tensor([resize[1] / w, resize[0] / h], dtype=torch.float64).view(2, 1, 1)
-    return torch.linalg.vector_norm(f, dim=-3).flatten(-2).mean(-1)
+    return torch.hypot(f[..., 0, :, :], f[..., 1, :, :]).flatten(-2).mean(-1)
