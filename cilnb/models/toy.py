@@ -188,9 +188,9 @@ def _norm_scale_shift(x: torch.Tensor, groups: int, eps: float, mul: torch.Tenso
 
     Statistics in float32 from per-channel sums (:func:`_channel_sums`), the normalisation and the affine folded
     into one multiply-add (:func:`_norm_affine`). ``mul``, ``add``: float32 ``[C]``, or one row per video ``[B, C]``
-    (``N = B * frames``). PyTorch's channels-last GroupNorm on the CPU is 2x slower than this in float32 and 5-8x
-    in bfloat16 (benchmarks/README.md, "The toy's inference path"). Returns ``x.dtype``, channels-last, in
-    ``x``'s memory when ``inplace``.
+    (``N = B * frames``). Against PyTorch's channels-last GroupNorm with a separate multiply-add and SiLU it makes the
+    float32 forward 6 % faster; in bfloat16 that GroupNorm is 5-8x slower than this (benchmarks/README.md, "The
+    inference path"). Returns ``x.dtype``, channels-last, in ``x``'s memory when ``inplace``.
     """
     s1, s2 = _channel_sums(x)
     a, b = _norm_affine(s1, s2, x.shape[2] * x.shape[3], groups, eps, mul, add)
@@ -272,8 +272,9 @@ class ResBlock(nn.Module):
         Both GroupNorms from float32 channel sums (:func:`_norm_scale_shift`), SiLU and the residual in place. With
         ``small``: the first GroupNorm's statistics of the upsampled channels are ``small``'s (each pixel counted four
         times); the first convolution and the skip split by input channels, the upsampled part computed on ``small``
-        (:func:`_add_upsampled_conv3x3`: 0.56 of the multiply-adds; the 1x1 skip at a quarter of the pixels). Equal
-        to :meth:`forward` under autograd to float32 rounding (``tests/test_toy.py``).
+        (:func:`_add_upsampled_conv3x3`: 0.56-0.69 of the multiply-adds; the 1x1 skip, a convolution here as ``cin >
+        cout``, at a quarter of the pixels). Equal to :meth:`forward` under autograd to float32 rounding
+        (``tests/test_toy.py``).
         """
         g1, eps1 = self.norm1.num_groups, self.norm1.eps
         w1, b1 = self.norm1.weight.float(), self.norm1.bias.float()
@@ -485,7 +486,8 @@ class ToyUNet(nn.Module):
             i = len(self.up) - 1 - j
             if h.shape[-1] == skips[i].shape[-1]:
                 h = block(torch.cat([h, skips[i]], dim=1), emb)
-            elif infer:  # the upsampling and the concatenation folded into the block
+            elif infer and isinstance(block.skip, nn.Conv2d) and skips[i].shape[-2:] == tuple(2 * n for n in h.shape[-2:]):
+                # the upsampling and the concatenation folded into the block
                 h = block.infer(skips[i], emb, small=h)
             else:
                 h = block(torch.cat([Fn.interpolate(h, scale_factor=2, mode="nearest"), skips[i]], dim=1), emb)
