@@ -601,9 +601,10 @@ def test_leakage_index_reuses_the_probes_predictions_exactly(monkeypatch):
     bench = E.toy_bench(3, 0, device="cpu")
     ts = E.probe_times(3)
     table, preds = E.run_probe({"m": net}, bench, ts, seed=1, batch_size=4)
+    assert net.guidance is None and preds.uncond == {"m": None}  # unguided: no unconditional branch to keep
     calls = []
-    fwd = type(net).forward
-    monkeypatch.setattr(type(net), "forward", lambda self, *a, **k: calls.append(a[0].shape[0]) or fwd(self, *a, **k))
+    raw = type(net).raw
+    monkeypatch.setattr(type(net), "raw", lambda self, x, *a, **k: calls.append(x.shape[0]) or raw(self, x, *a, **k))
     fresh = E.run_leakage_index({"m": net}, bench, ts, seed=1, batch_size=4)
     n_fresh, calls[:] = sum(calls), []
     reused = E.run_leakage_index({"m": net}, bench, ts, seed=1, batch_size=4, predictions=preds)
@@ -613,6 +614,55 @@ def test_leakage_index_reuses_the_probes_predictions_exactly(monkeypatch):
 
     with pytest.raises(ValueError, match="predictions must be one_step_predictions"):
         probe.leakage_index(net, bench.x0, ts, predictions=preds["m"][:, :2])
+
+
+def test_leakage_index_reuses_the_unconditional_branch_where_it_ignores_the_image(monkeypatch):
+    """With guidance, the swapped-image prediction ``P_y`` shares ``P``'s unconditional branch when that branch drops
+    the image (the shipped toy: y = 0): the index then runs only the conditional branch for ``P_y`` (network passes
+    counted per video) and gives the numbers of the full computation. A model whose unconditional branch sees the
+    image, or a condition hook, gets the full computation."""
+    from cilnb.denoiser import Cond
+    from cilnb.models import toy
+
+    net = toy.load("base", device="cpu")
+    assert net.guidance is not None and net.null_image == "zero"
+    bench = E.toy_bench(3, 0, device="cpu")
+    ts = E.probe_times(3)
+    N = 3 * 3  # (video, t) pairs
+    passes = []
+    raw = type(net).raw
+    monkeypatch.setattr(type(net), "raw", lambda self, x, *a, **k: passes.append(x.shape[0]) or raw(self, x, *a, **k))
+
+    def run(**kw):
+        passes.clear()
+        return E.run_leakage_index({"m": net}, bench, ts, seed=1, batch_size=4, **kw), sum(passes)
+
+    table, preds = E.run_probe({"m": net}, bench, ts, seed=1, batch_size=4)
+    assert preds.uncond["m"].shape == preds["m"].shape
+    full, n_full = run(predictions=dict(preds))  # a plain dict: no unconditional branches to reuse
+    reused, n_reused = run(predictions=preds)
+    assert (n_full, n_reused) == (4 * N, 3 * N)  # P_y: 2 -> 1 pass; P_x: 2
+    pd.testing.assert_frame_equal(reused, full, rtol=1e-5, atol=1e-7)
+    fresh, n_fresh = run()  # P computed here: its unconditional branch kept for P_y
+    assert n_fresh == 5 * N
+    pd.testing.assert_frame_equal(fresh, full, rtol=1e-5, atol=1e-7)
+    with net.condition_hook(lambda t, cond: dict(cond)):  # a hook may put the image back: no reuse
+        hooked, n_hooked = run(predictions=preds)
+    assert n_hooked == 4 * N
+    pd.testing.assert_frame_equal(hooked, full, rtol=1e-5, atol=1e-7)
+    monkeypatch.setattr(net, "uncond", lambda cond: Cond(cond["y"] * 0.5, motion=cond.get("motion")))  # sees the image
+    sees, n_sees = run(predictions=preds)
+    assert n_sees == 4 * N
+    from cilnb import probe
+
+    with pytest.raises(ValueError, match="uncond must be the unconditional outputs"):
+        probe.leakage_index(net, bench.x0, ts, cond=bench.cond, predictions=preds["m"], uncond=preds.uncond["m"][:, :2])
+    x, t = bench.x0[:2], torch.tensor([0.5, 0.9])
+    with torch.no_grad():
+        x0, u = net.forward_parts(x, t, **bench.cond.select(slice(0, 2)))
+        assert torch.equal(x0, net(x, t, **bench.cond.select(slice(0, 2))))
+        with pytest.raises(ValueError, match="uncond_raw must be the unconditional output of the same x_t"):
+            net.forward_parts(x, t, uncond_raw=u[:1], **bench.cond.select(slice(0, 2)))
 
 
 def test_compare_models_samples_only_the_configured_cells(monkeypatch, tmp_path):

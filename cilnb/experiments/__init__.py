@@ -39,7 +39,7 @@ from .inputs import (TOY_VARIANTS, Bench, check_toy_stats, describe_models, load
 from .m_sweep import run_label, sample_grid
 from .motion_control import MOTION_COND, motion_control, motion_control_images
 from .motion_metrics import measured_pair, model_videos
-from .probe import probe_bench, probe_times, recommend_start, run_leakage_index, run_probe, toy_bench, video_bench
+from .probe import ProbePredictions, probe_bench, probe_times, recommend_start, run_leakage_index, run_probe, toy_bench, video_bench
 from .readouts import FlowReadout, SpriteMotion, ToyReadout, flow_motion, motion_readout, readout_for, sprite_speed, sweep_inputs
 from .run_dirs import default_run_dir, load_sweep_videos, sample_store_dir, sweep_videos, weights_digest
 from .timenoise_training import compare_models, finetune_pair, sample_space, shown_image, timenoise_views
@@ -47,7 +47,7 @@ from .verdicts import Verdict, config_name, motion_control_verdict, probe_verdic
 
 __all__ = [
     "Verdict", "Bench", "SpriteMotion", "sprite_speed", "flow_motion", "ToyReadout", "FlowReadout", "readout_for",
-    "toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start",
+    "toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start", "ProbePredictions",
     "read_clips", "toy_data", "toy_images", "toy_motion_label", "video_images", "with_targets", "reference_videos", "prepare_condition",
     "TOY_VARIANTS", "MOTION_COND", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
     "describe_models", "load_stats", "check_toy_stats", "optional_stats", "timenoise_settings", "sample_space",

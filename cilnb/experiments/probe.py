@@ -21,7 +21,8 @@ from ..denoiser import Cond
 from .inputs import Bench, prepare_condition, read_clips, toy_data
 from .readouts import SpriteMotion, flow_motion, readout_for
 
-__all__ = ["toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start"]
+__all__ = ["toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start",
+           "ProbePredictions"]
 
 
 def toy_bench(n_videos: int, seed: int, *, device="cpu", data=None, frames: int | None = None, size: int | None = None) -> Bench:
@@ -74,16 +75,30 @@ def probe_times(n: int, t_min: float = 0.05) -> torch.Tensor:
     return torch.linspace(t_min, 1.0, n, dtype=torch.float64) if n > 1 else torch.ones(1, dtype=torch.float64)
 
 
-def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False):
+class ProbePredictions(dict):
+    """:func:`run_probe`'s predictions: ``label -> [B, K, F, C, H, W]`` (a ``dict``), and in :attr:`uncond` each model's
+    unconditional guidance branch (raw outputs of the same shape, or ``None``), which :func:`run_leakage_index`
+    reuses for the swapped-image prediction."""
+
+    def __init__(self, *args, uncond: Mapping | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.uncond = dict(uncond or {})
+
+
+def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False,
+              keep_uncond: bool = True):
     """Probe every model on the same videos, noise and times (Eq. 4): ``(table, predictions)``.
 
     ``table`` is :func:`cilnb.probe.probe_table` with a ``model`` column; motion columns are
-    measured on decoded predictions; ``predictions[label]`` is ``[B, K, F, C, H, W]`` (sample space).
-    Shown in notebooks/leakage_probe.ipynb.
+    measured on decoded predictions; ``predictions[label]`` is ``[B, K, F, C, H, W]`` (sample space), a
+    :class:`ProbePredictions` that also keeps each guided model's unconditional branch (``keep_uncond``; as much
+    memory again) for :func:`run_leakage_index`. Shown in notebooks/leakage_probe.ipynb.
     """
-    tables, preds = [], {}
+    tables, preds = [], ProbePredictions()
     for label, m in models.items():
-        pred = _probe.one_step_predictions(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+        got = _probe.one_step_predictions(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size,
+                                          show_progress=show_progress, with_uncond=keep_uncond)
+        pred, preds.uncond[label] = got if keep_uncond else (got, None)
         df = _probe.probe_table(m, bench.x0, ts, cond=bench.cond, motion_fns=bench.motion_fns, predictions=pred)
         for name, lo in bench.min_motion.items():
             if f"{name}_gt" in df:
@@ -98,12 +113,14 @@ def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch
                       predictions: Mapping | None = None) -> pd.DataFrame:
     """:func:`cilnb.probe.leakage_index` for every model on the same inputs, with a ``model`` column.
     ``predictions``: :func:`run_probe`'s (same ``bench``, ``ts``, ``seed``, ``batch_size``), reused as the
-    index's unperturbed prediction instead of computed again. Shown in notebooks/leakage_probe.ipynb."""
+    index's unperturbed prediction instead of computed again, and their unconditional branches
+    (:class:`ProbePredictions`) for the swapped image. Shown in notebooks/leakage_probe.ipynb."""
     out = []
+    uncond = getattr(predictions, "uncond", {})
     for label, m in models.items():
         pred = None if predictions is None else predictions[label]
         df = _probe.leakage_index(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size, show_progress=show_progress,
-                                  predictions=pred)
+                                  predictions=pred, uncond=uncond.get(label))
         df.insert(0, "model", label)
         out.append(df)
     return pd.concat(out, ignore_index=True)

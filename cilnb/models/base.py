@@ -190,16 +190,32 @@ class Adapter(nn.Module):
 
     def forward(self, x_t: Video, t: Times, y: Images | None = None, **cond) -> Video:
         """Eq. (4): ``x0_hat [B, F, C, H, W]`` of ``x_t`` at normalised time ``t`` (see the class docstring)."""
-        out, x, t, cond, (c_skip, c_out) = self._evaluate(x_t, t, y, cond)
-        alpha, sigma = self.alpha_sigma(t, x)
-        x0 = to_x0(self.prediction, x, out, alpha, sigma, c_skip=c_skip, c_out=c_out)
-        return self.finalize_x0(x0, t, cond).to(x_t.device, x_t.dtype)
+        return self._x0(x_t, self._evaluate(x_t, t, y, cond))
+
+    def forward_parts(self, x_t: Video, t: Times, y: Images | None = None, *, uncond_raw: Video | None = None,
+                      **cond) -> tuple[Video, Video | None]:
+        """:meth:`forward`, and the unconditional guidance branch's raw network output (``[B, F, C, H, W]`` in
+        ``compute_dtype``; ``None`` without guidance), for a caller that asks again with only the image changed.
+
+        ``uncond_raw``: that output from an earlier call on the same ``x_t`` and ``t`` whose unconditional
+        conditioning (:meth:`uncond`) equals this call's; the branch is then not computed again and only the
+        conditional one runs. The caller vouches for the equality (:func:`cilnb.probe.leakage_index` checks it).
+        """
+        ev = self._evaluate(x_t, t, y, cond, uncond_raw=uncond_raw)
+        return self._x0(x_t, ev), ev[-1]
 
     def raw_output(self, x_t: Video, t: Times, y: Images | None = None, **cond) -> Video:
         """The network output :meth:`forward` converts (``[B, F, C, H, W]`` in ``compute_dtype``, guidance applied)."""
         return self._evaluate(x_t, t, y, cond)[0].to(x_t.device)
 
-    def _evaluate(self, x_t, t, y, cond):
+    def _x0(self, x_t: Video, evaluated) -> Video:
+        """``x0_hat`` from :meth:`_evaluate`'s network output, in ``x_t``'s device and dtype."""
+        out, x, t, cond, (c_skip, c_out), _ = evaluated
+        alpha, sigma = self.alpha_sigma(t, x)
+        x0 = to_x0(self.prediction, x, out, alpha, sigma, c_skip=c_skip, c_out=c_out)
+        return self.finalize_x0(x0, t, cond).to(x_t.device, x_t.dtype)
+
+    def _evaluate(self, x_t, t, y, cond, uncond_raw: Video | None = None):
         t = self.check_input(x_t, t)
         cond = dict(cond)
         if y is not None:
@@ -218,8 +234,14 @@ class Adapter(nn.Module):
             native = self.net_time(t, x, c_noise.reshape(-1))
         else:
             x_in, native = x, self.net_time(t, x)
+        out_u = None
         if weights is None:
             out = self.raw(x_in, native, cond)
+        elif uncond_raw is not None:  # the unconditional branch of an earlier call (forward_parts)
+            if tuple(uncond_raw.shape) != tuple(x.shape):
+                raise ValueError(f"uncond_raw must be the unconditional output of the same x_t {tuple(x.shape)}, got {tuple(uncond_raw.shape)}")
+            out_u = uncond_raw.to(x.device, x.dtype)
+            out = cfg_combine(out_u, self.raw(x_in, native, cond), weights)
         else:
             unc = self.uncond(cond)
             if self.batch_cfg:
@@ -231,7 +253,7 @@ class Adapter(nn.Module):
             out = cfg_combine(out_u, out_c, weights)
         if out.shape != x.shape:
             raise ValueError(f"{self._label} network returned shape {tuple(out.shape)}, expected {tuple(x.shape)} [B, F, C, H, W]")
-        return out.to(x.device, x.dtype), x, t, cond, (c_skip, c_out)
+        return out.to(x.device, x.dtype), x, t, cond, (c_skip, c_out), out_u
 
     def check_input(self, x_t: Video, t: Times) -> Times:
         """Validate ``x_t [B, F, C, H, W]`` and ``t`` (``[B]`` or scalar, finite, in ``[0, 1]``); ``t`` as float64 ``[B]`` on the CPU."""
