@@ -73,13 +73,14 @@ def one_step_predictions(
     for every t); ``y`` defaults to frame 0; ``cond`` holds extra per-video conditioning (e.g.
     ``motion``), or the whole conditioning with ``y`` (a :class:`~cilnb.denoiser.Cond`, then no ``y=``).
     ``with_uncond``: return ``(predictions, uncond)``, ``uncond`` the unconditional guidance branch's raw network
-    outputs ``[B, K, ...]`` (``None`` for a model without guidance or without
-    :meth:`~cilnb.models.base.Adapter.forward_parts`), which :func:`leakage_index` reuses.
+    outputs ``[B, K, ...]``, which :func:`leakage_index` reuses; ``None`` (nothing kept) for a model without guidance,
+    without :meth:`~cilnb.models.base.Adapter.forward_parts`, or whose unconditional branch sees the image.
     """
     x0, ts, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
     seeds = checks.check_seeds(seed, x0.shape[0])
     eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
-    pred, unc = _predict(model, x0, eps, ts, cond, batch_size, show_progress, keep_uncond=with_uncond)
+    keep = with_uncond and _uncond_ignores_image(model, x0, cond, torch.roll(cond.y, 1, dims=0))
+    pred, unc = _predict(model, x0, eps, ts, cond, batch_size, show_progress, keep_uncond=keep)
     return (pred, unc) if with_uncond else pred
 
 

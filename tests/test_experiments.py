@@ -653,6 +653,7 @@ def test_leakage_index_reuses_the_unconditional_branch_where_it_ignores_the_imag
     monkeypatch.setattr(net, "uncond", lambda cond: Cond(cond["y"] * 0.5, motion=cond.get("motion")))  # sees the image
     sees, n_sees = run(predictions=preds)
     assert n_sees == 4 * N
+    assert E.run_probe({"m": net}, bench, ts, seed=1, batch_size=4)[1].uncond == {"m": None}  # nothing kept to reuse
     from cilnb import probe
 
     with pytest.raises(ValueError, match="uncond must be the unconditional outputs"):

@@ -91,8 +91,9 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
 
     ``table`` is :func:`cilnb.probe.probe_table` with a ``model`` column; motion columns are
     measured on decoded predictions; ``predictions[label]`` is ``[B, K, F, C, H, W]`` (sample space), a
-    :class:`ProbePredictions` that also keeps each guided model's unconditional branch (``keep_uncond``; as much
-    memory again) for :func:`run_leakage_index`. Shown in notebooks/leakage_probe.ipynb.
+    :class:`ProbePredictions` that also keeps each model's unconditional guidance branch where the leakage index can
+    reuse it (``keep_uncond``; the branch drops the image; as much memory again) for :func:`run_leakage_index`.
+    Shown in notebooks/leakage_probe.ipynb.
     """
     tables, preds = [], ProbePredictions()
     for label, m in models.items():
