@@ -119,6 +119,19 @@ class Cond(dict):
     def copy(self) -> "Cond":
         return Cond.of(dict(self))
 
+    def equals(self, other: "Cond | Mapping[str, Any]") -> bool:
+        """The same keys and values: tensors of equal shape and elements (:func:`torch.equal`), other values ``==``."""
+        if set(self) != set(other):
+            return False
+        for k, u in self.items():
+            v = other[k]
+            if torch.is_tensor(u) or torch.is_tensor(v):
+                if not (torch.is_tensor(u) and torch.is_tensor(v) and u.shape == v.shape and torch.equal(u, v)):
+                    return False
+            elif u is not v and u != v:
+                return False
+        return True
+
     def with_y(self, y: Images | None) -> "Cond":
         """A copy with ``y`` replaced (the extras shared, not copied)."""
         return Cond(y, **self.extras)

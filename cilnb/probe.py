@@ -264,20 +264,11 @@ def _uncond_ignores_image(model, x0: Video, cond: Cond, y_swap: Images) -> bool:
     if not hasattr(model, "forward_parts") or model._hooks():
         return False
     try:
-        a = model.uncond(model.check_condition(x0, Cond(cond.y, **cond.extras)))
+        a = model.uncond(model.check_condition(x0, cond))
         b = model.uncond(model.check_condition(x0, cond.with_y(y_swap)))
     except ValueError:  # no unconditional branch: guidance is off, nothing to reuse
         return False
-    if set(a) != set(b):
-        return False
-    for k in a:
-        u, v = a[k], b[k]
-        if torch.is_tensor(u) or torch.is_tensor(v):
-            if not (torch.is_tensor(u) and torch.is_tensor(v) and u.shape == v.shape and torch.equal(u, v)):
-                return False
-        elif u is not v and u != v:
-            return False
-    return True
+    return Cond.of(a).equals(b)
 
 
 def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) -> float:

@@ -169,3 +169,13 @@ def test_stored_run_with_extras_resumes_identically(model, tmp_path):
     torch.testing.assert_close(videos[f"{u.uid}.safetensors"], x[0], atol=1e-5, rtol=0)
     no_motion = sample(net, images.images[1:2], n_steps=2, start=0.6, seed=[u.noise_seed], show_progress=False)
     assert not torch.allclose(videos[f"{u.uid}.safetensors"], no_motion[0], atol=1e-4)
+
+
+def test_cond_equals_compares_tensors_by_value():
+    y = torch.zeros(2, 3, 4, 4)
+    a = Cond(y, motion=torch.tensor([1.0, 2.0]), fps=7)
+    assert a.equals(Cond(y.clone(), motion=torch.tensor([1.0, 2.0]), fps=7))
+    assert not a.equals(Cond(y + 1, motion=torch.tensor([1.0, 2.0]), fps=7))
+    assert not a.equals(Cond(y, motion=torch.tensor([1.0, 2.0]), fps=8))
+    assert not a.equals(Cond(y, motion=torch.tensor([1.0, 2.0])))
+    assert Cond(None, image_mode=True).equals(Cond(None, image_mode=True))

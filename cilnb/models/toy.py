@@ -279,9 +279,7 @@ class ResBlock(nn.Module):
         g1, eps1 = self.norm1.num_groups, self.norm1.eps
         w1, b1 = self.norm1.weight.float(), self.norm1.bias.float()
         if small is None:
-            s1, s2 = _channel_sums(x)
-            a, b = _norm_affine(s1, s2, x.shape[2] * x.shape[3], g1, eps1, w1, b1)
-            h = self.conv1(_scale_shift(x, a, b, silu=True, inplace=False))
+            h = self.conv1(_norm_scale_shift(x, g1, eps1, w1, b1, silu=True))
         else:
             c = small.shape[1]
             (u1, u2), (k1, k2) = _channel_sums(small), _channel_sums(x)
