@@ -23,6 +23,7 @@ __all__ = [
     "make_generator",
     "check_finite",
     "atomic_write",
+    "save_safetensors",
     "progress",
     "progress_steps",
     "repo_root",
@@ -123,6 +124,54 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
     return path
+
+
+def _sort_safetensors_metadata(path: Path) -> None:
+    """Rewrite the header of the safetensors file at ``path`` with its ``__metadata__`` keys sorted.
+
+    The safetensors library writes the metadata from a Rust hash map, whose order changes from one
+    process to the next: the same tensors and metadata gave different bytes (and SHA-256) per run.
+    Sorting the keys gives the same bytes. The rewritten header has the same length (the same
+    members re-serialised compactly), so it goes back in place; padded with spaces if shorter, as
+    the format pads its header; a longer one (never seen) rewrites the whole file.
+    """
+    import json
+    import shutil
+
+    with open(path, "r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n).decode("utf-8"))
+        meta = header.pop("__metadata__", None)
+        if not meta:
+            return
+        header = {"__metadata__": dict(sorted(meta.items())), **header}
+        new = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(new) <= n:
+            f.seek(8)
+            f.write(new + b" " * (n - len(new)))
+            return
+        new += b" " * (-len(new) % 8)
+        with open(path.with_name(path.name + ".hdr"), "wb") as g:
+            g.write(len(new).to_bytes(8, "little") + new)
+            shutil.copyfileobj(f, g, 1 << 20)
+    os.replace(path.with_name(path.name + ".hdr"), path)
+
+
+def save_safetensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None,
+                     *, atomic: bool = True) -> Path:
+    """``safetensors.torch.save_file`` that gives the same bytes for the same tensors and metadata in every process
+    (metadata keys sorted, :func:`_sort_safetensors_metadata`), written atomically (:func:`atomic_write`) unless
+    ``atomic=False`` (a file inside a temporary folder that is renamed as a whole)."""
+    from safetensors.torch import save_file
+
+    def write(p: Path) -> None:
+        save_file(dict(tensors), str(p), metadata=None if metadata is None else dict(metadata))
+        _sort_safetensors_metadata(Path(p))
+
+    if atomic:
+        return atomic_write(path, write)
+    write(Path(path))
+    return Path(path)
 
 
 def progress(iterable: Iterable, *, disable: bool | None = None, **kwargs):

@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 import torch
 
 from . import checks
-from ._util import atomic_write, check_finite, make_generator
+from ._util import check_finite, make_generator
 
 __all__ = [
     "FORMAT",
@@ -282,7 +282,7 @@ class MomentStats:
         ``shape``, ``count``, ``source``, ``vae_scaling_factor`` and the variance convention.
         ``source``/``vae_scaling_factor`` default to the object's own.
         """
-        from safetensors.torch import save_file
+        from ._util import save_safetensors
 
         self._require_data()
         source = self.source if source is None else str(source)
@@ -302,7 +302,7 @@ class MomentStats:
             "var_convention": "population (ddof=0)",
             "layout": "one sample per row; videos [F, C, H, W]",
         }
-        return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+        return save_safetensors(path, tensors, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MomentStats":

@@ -324,9 +324,7 @@ def file_digest(path) -> str:
 
 
 def _save_unit(path: Path, video, latents, meta: dict, mp4: bool, fps: int) -> None:
-    from safetensors.torch import save_file
-
-    from ._util import atomic_write
+    from ._util import atomic_write, save_safetensors
 
     tensors = {"video": video.contiguous()}
     if latents is not None:
@@ -338,7 +336,7 @@ def _save_unit(path: Path, video, latents, meta: dict, mp4: bool, fps: int) -> N
             v = v.expand(-1, 3, -1, -1)
         arr = v.permute(0, 2, 3, 1).contiguous().numpy()
         atomic_write(path.with_suffix(".mp4"), lambda tmp: write_mp4(tmp, arr, fps))
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=md))
+    save_safetensors(path, tensors, md)
 
 
 def run_sweep(

@@ -282,10 +282,11 @@ def _save_checkpoint(out: Path, step: int, unet, optimizer, config: FinetuneConf
 
 def _write_checkpoint(tmp: Path, step: int, unet, optimizer, config: FinetuneConfig, losses: list) -> None:
     import torch
-    from safetensors.torch import save_file
+
+    from ._util import save_safetensors
 
     state = {k: v.detach().cpu().contiguous() for k, v in unet.state_dict().items()}
-    save_file(state, str(tmp / "unet.safetensors"), metadata={"format": CKPT_FORMAT, "step": str(step)})
+    save_safetensors(tmp / "unet.safetensors", state, {"format": CKPT_FORMAT, "step": str(step)}, atomic=False)
     osd = optimizer.state_dict()
     tensors, scalars = {}, {}
     for idx, st in osd["state"].items():
@@ -302,7 +303,7 @@ def _write_checkpoint(tmp: Path, step: int, unet, optimizer, config: FinetuneCon
         "config": json.dumps(asdict(config)),
         "losses": json.dumps(losses[-1000:]),
     }
-    save_file(tensors, str(tmp / "optimizer.safetensors"), metadata=meta)
+    save_safetensors(tmp / "optimizer.safetensors", tensors, meta, atomic=False)
 
 
 def _write_folder(final: Path, write) -> None:

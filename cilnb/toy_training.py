@@ -33,7 +33,7 @@ import torch
 
 from . import checks
 from . import data as D
-from ._util import JobLock, UserError, atomic_write, check_output_path, clean_tmp_files, file_errors, make_generator, progress, resolve_device
+from ._util import JobLock, UserError, check_output_path, clean_tmp_files, file_errors, make_generator, progress, resolve_device
 from .denoiser import v_from_x0_eps
 from .models import toy
 
@@ -289,7 +289,7 @@ class _Run:
         return torch.optim.Adam(self.net.parameters(), lr=self.cfg.lr)
 
     def save(self, path: Path) -> None:
-        from safetensors.torch import save_file
+        from ._util import save_safetensors
 
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in self.ema.items()})
@@ -301,7 +301,7 @@ class _Run:
             "format": STATE_FORMAT, "train_config": self.cfg.to_json(), "stage_idx": str(self.stage_idx),
             "step": str(self.step), "curve": json.dumps(self.curve), "acc": json.dumps(self.acc), "elapsed": repr(self.elapsed), "param_groups": groups,
         }
-        atomic_write(path, lambda p: save_file(tensors, str(p), metadata=md))
+        save_safetensors(path, tensors, md)
 
     def load(self, path: Path) -> None:
         from safetensors import safe_open

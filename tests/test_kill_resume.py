@@ -142,6 +142,7 @@ def test_sample_resumes_bit_exactly(inputs, killed, tmp_path):
         tb, mb = _tensors(pb)
         _assert_same_tensors(ta, tb)
         assert ma == mb
+        assert pa.read_bytes() == pb.read_bytes(), pa.name  # the killed process's units too: metadata keys sorted
     import pandas as pd
 
     cols = ["unit", "frame_diff", "align_psnr", "sprite_speed", "input_speed", "start", "start_native"]

@@ -281,3 +281,64 @@ def test_default_run_dir_follows_cilnb_run_dir(monkeypatch, tmp_path):
     assert runs.default_run_dir("m_sweep", "base", net, n_steps=8) == a
     monkeypatch.delenv("CILNB_RUN_DIR")
     assert runs.default_run_dir("m_sweep", "base", net, n_steps=8).parent.parts[-2:] == ("build", "runs")
+
+
+_SAVE_TWICE = """
+import sys, torch
+from cilnb._util import save_safetensors
+meta = {k: str(i) for i, k in enumerate(["seconds", "model", "M", "init", "seed", "format", "unit", "z\\u00e9\\\\n"])}
+save_safetensors(sys.argv[1], {"video": torch.arange(24.).view(2, 3, 4), "latents": torch.ones(3, dtype=torch.float64)}, meta)
+"""
+
+
+def test_safetensors_bytes_are_the_same_in_every_process(tmp_path):
+    # the safetensors library writes metadata from a Rust hash map, in an order that changes per process: the same
+    # unit written by a killed run and by its rerun had different bytes; save_safetensors sorts the keys
+    from safetensors import safe_open
+
+    paths = [tmp_path / f"u{i}.safetensors" for i in range(4)]
+    for p in paths:
+        subprocess.run([sys.executable, "-c", _SAVE_TWICE, str(p)], check=True)
+    blobs = {p.read_bytes() for p in paths}
+    assert len(blobs) == 1
+    (blob,) = blobs
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    assert list(header["__metadata__"]) == sorted(header["__metadata__"]) and n % 8 == 0
+    with safe_open(str(paths[0]), framework="pt") as f:
+        assert f.metadata()["z\u00e9\\n"] == "7" and torch.equal(f.get_tensor("video"), torch.arange(24.).view(2, 3, 4))
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith((".tmp", ".hdr"))]
+
+
+def test_safetensors_header_that_grows_is_rewritten_whole(tmp_path):
+    # a header whose compact re-serialisation is longer than the original (numbers written as 1e2; never produced by
+    # the safetensors library) cannot go back in place: the file is rewritten with a padded header, data unchanged
+    from cilnb._util import _sort_safetensors_metadata
+
+    data = bytes(range(100))
+    raw = b'{"__metadata__":{"b":"1","a":"2"},"t":{"dtype":"U8","shape":[1e2],"data_offsets":[0,1e2]}}'
+    p = tmp_path / "x.safetensors"
+    p.write_bytes(len(raw).to_bytes(8, "little") + raw + data)
+    _sort_safetensors_metadata(p)
+    blob = p.read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    assert n > len(raw) and n % 8 == 0 and blob[8 + n:] == data
+    assert list(json.loads(blob[8:8 + n])["__metadata__"]) == ["a", "b"]
+    assert [q.name for q in tmp_path.iterdir()] == ["x.safetensors"]
+
+
+def test_every_safetensors_file_is_written_through_save_safetensors():
+    # a direct safetensors.torch.save_file / save would bring back the per-process metadata order
+    import ast
+    from pathlib import Path
+
+    import cilnb
+
+    package = Path(cilnb.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("safetensors") and \
+                    {a.name for a in node.names} & {"save_file", "save"} and path.name != "_util.py":
+                offenders.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert not offenders

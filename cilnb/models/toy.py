@@ -651,14 +651,12 @@ def build(config: ToyConfig | None = None, *, seed: int = 0, **overrides) -> Toy
 
 def save_checkpoint(path, net: ToyUNet, meta: dict) -> Path:
     """Write ``net``'s weights (float32) and ``meta`` (values JSON-encoded) as safetensors, atomically."""
-    from safetensors.torch import save_file
-
-    from .._util import atomic_write
+    from .._util import save_safetensors
 
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
     md = {"format": FORMAT, "config": net.config.to_json()}
     md.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
-    return atomic_write(path, lambda p: save_file(tensors, str(p), metadata=md))
+    return save_safetensors(path, tensors, md)
 
 
 def read_metadata(path) -> dict:

@@ -291,12 +291,10 @@ class _RowStore:
             return f.get_tensor("out"), float(f.metadata()["seconds"])
 
     def save(self, label: str, rem, out: torch.Tensor, seconds: float) -> None:
-        from safetensors.torch import save_file
+        from .._util import save_safetensors
 
-        from .._util import atomic_write
-
-        atomic_write(self._file(label, rem), lambda p: save_file({"out": out.detach().to("cpu").contiguous()}, str(p),
-                                                                 metadata={"label": label, "seconds": repr(float(seconds))}))
+        save_safetensors(self._file(label, rem), {"out": out.detach().to("cpu").contiguous()},
+                         {"label": label, "seconds": repr(float(seconds))})
 
 
 def _stats_digest(stats) -> str | None:
