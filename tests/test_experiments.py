@@ -97,6 +97,27 @@ def test_sweep_verdict_reads_motion_quality_and_alignment():
     assert V.start_time(s[s.M == 1.0].iloc[:1]).holds is None
 
 
+def test_verdicts_with_one_video_per_cell_are_undecided_not_nan():
+    # one image x one seed: no standard error, so a sweep that plainly rose must not read "does NOT rise", and no
+    # line may print "+- nan"; two videos per cell decide again
+    s = pd.DataFrame({"M": [1.0, 0.6], "init": "standard", "n": 1, "motion": [0.4, 2.8], "motion_sem": np.nan, "gt_motion": 0.5,
+                      "motion_ratio": [0.8, 5.6], "first_frame_psnr": [30.0, 29.0], "first_frame_psnr_sem": np.nan,
+                      "motion_name": "speed", "fd_name": ""})
+    v = V.start_time(s)
+    assert v.holds is None and "Undecided" in v.reasons[0] and "M=0.6 standard 2.800 (1)" in v.reasons[1]
+    assert "nan" not in str(v).lower()
+    assert V.start_time(s.assign(n=2, motion_sem=0.1, first_frame_psnr_sem=0.1)).holds is True
+    tn = pd.DataFrame([{"model": m, "M": 1.0, "init": "standard", "n": 1, "motion": mo, "motion_sem": np.nan, "gt_motion": 1.0,
+                        "motion_name": "speed", "first_frame_psnr": 20.0} for m, mo in (("naive", 1.0), ("timenoise", 1.3))])
+    v = V.timenoise_motion(tn)
+    assert v.holds is None and "Undecided" in v.reasons[0] and "nan" not in str(v).lower()
+    assert V.timenoise_motion(tn.assign(n=5, motion_sem=0.05)).holds is True
+    mc = pd.DataFrame({"model": "base", "M": [1.0, 0.8], "init": ["standard", "analytic"], "image": 0, "input_motion": 1.0,
+                       "output_motion": [0.5, 1.0], "error": [0.5, 0.0]})
+    v = V.motion_control(mc)
+    assert v.holds is None and "base + Analytic-Init M=0.8 1.000 (1)" in v.reasons[1] and "nan" not in str(v).lower()
+
+
 def test_sweep_verdict_decides_fd_on_paired_differences_when_present():
     """(b) and (c) read ``fd_vs_standard`` / ``fd_vs_top`` (same images and noise in every cell) when the summary
     has them: overlapping intervals can still be separated, and a paired interval over 0 is not."""
@@ -698,7 +719,9 @@ def test_start_on_one_image_pairs_runs_of_the_same_image_and_seeds():
     assert v.holds is True and f"paired over 3 seeds, s.e. {d.std(ddof=1) / np.sqrt(3):.2f}" in v.reasons[0]
     v = V.start_on_one_image(base, run([0.35, 1.1, 2.2], seed=5), 0.7, "analytic")  # other seeds: unpaired, the spread decides
     assert v.holds is False and "unpaired, 3 seeds" in v.reasons[0]
-    assert V.start_on_one_image(run([0.2]), run([0.4]), 0.7, "analytic").holds is None
+    v = V.start_on_one_image(run([0.2]), run([0.4]), 0.7, "analytic")  # one seed: no spread, so no decision and no NaN
+    assert v.holds is None and "paired over 1 seed, no standard error" in v.reasons[0] and "Undecided" in v.reasons[1]
+    assert "nan" not in str(v).lower()
 
 
 def test_motion_control_table_reads_the_sources_with_the_outputs_tracker(tmp_path):

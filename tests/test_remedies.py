@@ -547,6 +547,24 @@ def _comparison(effects: dict, n: int = 64, seed: int = 0):
     return R.Comparison(pd.concat(rows, ignore_index=True), pd.DataFrame(summary), {}, {}, feats, rng.normal(size=(400, 6)))
 
 
+def test_one_video_pair_decides_nothing():
+    # one image x one seed (allowed without the FD: n_reference=0): no standard error, so no remedy raises or keeps
+    # anything, the ordering is undecided, the Table 2 verdict is None, and no line prints a NaN
+    from cilnb.experiments import verdicts as V
+
+    names = ["none", "analytic_init M=0.7", "frameinit", "freeinit N=2", "progressive alpha=1"]
+    cmp = _comparison({k: (0.5 * i, 0, 0) for i, k in enumerate(names)}, n=1)
+    cmp.features, cmp.reference_features = {}, None
+    lines, helps = R.assess(cmp)
+    assert helps == [] and all("undecided, 1 video pair with none gives no standard error" in ln for ln in lines[:4])
+    assert "Table 2 ordering" in lines[-1] and "undecided" in lines[-1]
+    v = V.remedy_table2(cmp)
+    assert v.holds is None and "nan" not in str(v).lower()
+    two = _comparison({k: (0.5 * i, 0, 0) for i, k in enumerate(names)}, n=2)  # two pairs decide again
+    two.features, two.reference_features = {}, None
+    assert V.remedy_table2(two).holds is not None and "undecided" not in str(V.remedy_table2(two))
+
+
 def test_assess_decides_on_paired_differences():
     """Remedies share each video's image and noise, so a small shift that an unpaired comparison cannot see
     (image spread 1 vs shift 0.1, unpaired s.e. ~0.18) is decided by the per-video differences; the paired

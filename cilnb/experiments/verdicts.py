@@ -23,6 +23,7 @@ verdict                   claim                                  notebook
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,6 +112,17 @@ def _column_versus(a, b, col: str) -> str:
     return _versus(a[col] - b[col], 2 * max(a[f"{col}_sem"], b[f"{col}_sem"]))
 
 
+def _one_video(claim: str, cells: Mapping[str, tuple[int, float]], unit: str) -> Verdict | None:
+    """An undecided verdict when a compared cell (name -> (videos, mean)) holds fewer than two videos: one video
+    has no standard error, so no difference can be judged against one (and none is printed as NaN)."""
+    if min(n for n, _ in cells.values()) >= 2:
+        return None
+    return Verdict(claim, None, [
+        "Undecided: a compared cell holds a single video, which gives no standard error; sample two or more images or "
+        "seeds per cell.",
+        f"  means ({unit}; videos): " + "; ".join(f"{k} {m:.3f} ({n})" for k, (n, m) in cells.items()) + "."])
+
+
 def config_name(model: str, M: float, init: str) -> str:
     """``"base"``, ``"base + Analytic-Init M=0.8"``, ``"base M=0.8 (N(0,I))"``."""
     _checks.check_number("M", M, fix="(the start time, normalised: 1 = T)")
@@ -174,6 +186,11 @@ def start_time(summary: pd.DataFrame) -> Verdict:
     Shown in notebooks/m_sweep.ipynb."""
     _table("summary", summary, ["M", "init", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"],
            "the summary of cilnb.experiments.sample_grid")
+    claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
+    if "n" in summary:
+        few = _one_video(claim, {f"M={r.M:g} {r.init}": (int(r.n), r.motion) for r in summary.itertuples()}, "motion")
+        if few:
+            return few
     out, parts = [], []
     fd = has_fd(summary)
     ana = summary[summary.init == "analytic"].sort_values("M")
@@ -222,7 +239,6 @@ def start_time(summary: pd.DataFrame) -> Verdict:
     for col, tag, what, digits in _DATA_LINES:
         if f"{col}_data" in summary:
             out += _data_lines(summary, col, tag, what, digits)
-    claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
     return Verdict(claim, all(parts) if parts else None, out)
 
 
@@ -309,6 +325,10 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
                              f"{list(dict.fromkeys(per_video.model))}): pass the per-video table of the same compare_models run, "
                              "or per_video=None for an unpaired comparison")
     a, b = a.iloc[0], b.iloc[0]
+    if "n" in summary:
+        few = _one_video(claim, {naive: (int(a.n), a.motion), timenoise: (int(b.n), b.motion)}, a.motion_name)
+        if few:
+            return few
     dm, band, what = _difference(a, b, "motion", _paired_column(per_video, naive, timenoise, "motion"))
     more = _versus(dm, band) == "better"
     quality = (f"quality {a.fd_name}: {_fd_text(b)} vs {_fd_text(a)} ({_fd_order(b, a)}); "
@@ -345,6 +365,11 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     _table("df", df, ["model", "M", "init", "image", "input_motion", "output_motion", "error"],
            "the table of cilnb.experiments.motion_control")
     groups = list(df.groupby(["model", "M", "init"], sort=False))
+    claim = "Fig. 1: output motion stays below the requested motion, and the fixes lower the motion-score error"
+    few = _one_video(claim, {config_name(*k): (int(g.output_motion.notna().sum()), g.output_motion.mean()) for k, g in groups},
+                     "output motion")
+    if few:
+        return few
     (name0, M0, i0), g0 = groups[0]
     g0 = g0.set_index("image")
     gap = g0.output_motion - g0.input_motion
@@ -373,7 +398,6 @@ def motion_control(df: pd.DataFrame) -> Verdict:
         out.append("The paper's motion score (SVD protocol, Farneback over the whole frame, px/frame), output / its source video "
                    "(for information; it counts the panning background, which the speed target does not ask for): "
                    + "; ".join(_source_parts(groups, "output_score", "input_score", 3, errors=True)) + ".")
-    claim = "Fig. 1: output motion stays below the requested motion, and the fixes lower the motion-score error"
     return Verdict(claim, bool(holds), out)
 
 
@@ -505,12 +529,15 @@ def remedy_table2(cmp, baseline: str = "none") -> Verdict:
 
     ``cmp`` is a :func:`cilnb.remedies.compare` result; the lines are
     :func:`cilnb.remedies.comparison.assess`'s. ``holds``: an Analytic-Init row raises motion beyond 2 s.e.
-    without losing quality (the paper's headline for Table 2); ``None`` without such a row.
+    without losing quality (the paper's headline for Table 2); ``None`` without such a row, or when every such
+    row has a single video pair (no standard error).
     """
-    from ..remedies.comparison import assess
+    from ..remedies.comparison import assess, effects
 
     lines, helps = assess(cmp, baseline)
-    ai = [r for r in cmp.summary.remedy if str(r).startswith("analytic_init")]
+    eff = effects(cmp, baseline)
+    decided = set(eff.remedy[np.isfinite(eff.motion_diff_sem.to_numpy(float))])  # one video pair decides nothing
+    ai = [r for r in cmp.summary.remedy if str(r).startswith("analytic_init") and r in decided]
     holds = None if not ai else any(r in helps for r in ai)
     return Verdict("Table 2: Analytic-Init raises motion without losing quality, among inference-time remedies", holds, lines)
 
@@ -537,8 +564,10 @@ def start_on_one_image(base, early, M: float, init: str) -> Verdict:
         gain, how = float(np.nanmean(a) - np.nanmean(b)), "unpaired,"
         se = float(np.sqrt(np.nanvar(a, ddof=1) / n + np.nanvar(b, ddof=1) / n)) if n > 1 else float("nan")
     holds = None if not np.isfinite(se) else bool(gain > 2 * se)
+    spread = f"s.e. {se:.2f}" if holds is not None else "no standard error from one seed"
     lines = [f"Starting at M = {M:.2f} with {init} noise changed motion by {gain:+.2f} px/frame "
-             f"(M = T: {np.nanmean(b):.2f}, ground truth {base.truth_motion:.2f}; {how} {n} seeds, s.e. {se:.2f}).",
+             f"(M = T: {np.nanmean(b):.2f}, ground truth {base.truth_motion:.2f}; {how} {n} seed{'s' * (n != 1)}, {spread}).",
+             "Undecided: one seed gives no standard error; sample with two or more seeds (Lab(n_seeds=...))." if holds is None else
              "More motion beyond 2 s.e." if holds else
              "No change beyond 2 s.e.: one image and a few seeds decide little; m_sweep.ipynb measures it over many images."]
     return Verdict("Alg. 1: an earlier start raises motion (one image)", holds, lines)

@@ -34,7 +34,7 @@ from . import build, compose, resolve
 from .base import NoRemedy, Remedy
 from .freeinit import FreeInit
 
-__all__ = ["assess", "Comparison", "compare", "default_grid", "paired", "verdict"]
+__all__ = ["assess", "Comparison", "compare", "default_grid", "effects", "paired", "verdict"]
 
 #: the per-video read-outs whose paired differences :func:`paired` reports (those present)
 PAIRED_COLUMNS = ("motion", "sprite_stability", "first_frame_psnr")
@@ -371,6 +371,13 @@ def _sign(diff: float, sem: float) -> int:
     return 1 if diff > 2 * sem else (-1 if diff < -2 * sem else 0)
 
 
+def effects(cmp: Comparison, baseline: str = "none") -> pd.DataFrame:
+    """The paired effects against ``baseline``: the summary's own columns for ``"none"`` (what :func:`compare`
+    stores), else :func:`paired`. ``motion_diff_sem`` is NaN for a remedy with fewer than two video pairs:
+    undecided, whatever the difference."""
+    return cmp.summary if baseline == "none" and "motion_diff" in cmp.summary else paired(cmp, baseline)
+
+
 def verdict(cmp: Comparison, baseline: str = "none") -> list[str]:
     """The lines of :func:`assess`: what each remedy does to motion, quality and time, and the Table 2 ordering."""
     return assess(cmp, baseline)[0]
@@ -387,14 +394,20 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
     s = cmp.summary.set_index("remedy")
     if baseline not in s.index:
         raise ValueError(f"the comparison has no {baseline!r} row to compare against")
-    eff = cmp.summary if baseline == "none" and "motion_diff" in cmp.summary else paired(cmp, baseline)
-    eff = eff.set_index("remedy")
+    eff = effects(cmp, baseline).set_index("remedy")
     b = s.loc[baseline]
     lines, helps = [], []
     for name, r in s.iterrows():
         if name == baseline:
             continue
         e = eff.loc[name]
+        t = f"{r.time_ratio:.2f}x the time" if "time_ratio" in s else f"{r.sec_per_video:.3g} s/video"
+        if not np.isfinite(e.motion_diff_sem):  # one (image, seed) pair: no spread, so nothing to decide on
+            n = int(e.n_pairs) if "n_pairs" in e and np.isfinite(e.n_pairs) else 0
+            lines.append(f"{name}: undecided, {n} video pair{'s' * (n != 1)} with {baseline} give{'s' * (n == 1)} no standard error "
+                         f"(motion {r.motion:.3f} vs {b.motion:.3f}, paired {e.motion_diff:+.3f}; pass two or more images or "
+                         f"seeds); {t}")
+            continue
         dm = _sign(e.motion_diff, e.motion_diff_sem)
         worse = []
         if "fd_diff" in eff and e.fd_diff_lo > 0:
@@ -403,7 +416,6 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
             worse.append(f"sprite stability {r.sprite_stability:.3f} vs {b.sprite_stability:.3f} "
                          f"({e.sprite_stability_diff:+.3f} +- {2 * e.sprite_stability_diff_sem:.3f})")
         motion = {1: "raises", -1: "lowers", 0: "does not change"}[dm]
-        t = f"{r.time_ratio:.2f}x the time" if "time_ratio" in s else f"{r.sec_per_video:.3g} s/video"
         q = "loses quality (" + "; ".join(worse) + ")" if worse else "keeps quality"
         lines.append(f"{name}: {motion} motion ({r.motion:.3f} vs {b.motion:.3f}, paired {e.motion_diff:+.3f} +- "
                      f"{2 * e.motion_diff_sem:.3f} (2 s.e.), ratio to data {r.motion_ratio:.2f}), {q}, "
@@ -421,8 +433,10 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
         top = max((fr, fi, pr), key=lambda r: r.motion)
         d, se, _ = _paired_diff(cmp.per_video, first["analytic_init"], top.name, "motion")
         lines.append(f"Table 2 ordering: Analytic-Init ({first['analytic_init']}) motion {ai.motion:.3f} "
-                     f"{'is' if _sign(d, se) >= 0 else 'is not'} "
-                     f"at least the other noise initialisations' best ({top.name}, {top.motion:.3f}; paired, within 2 s.e.); "
+                     + (f"{'is' if _sign(d, se) >= 0 else 'is not'} at least the other noise initialisations' best "
+                        f"({top.name}, {top.motion:.3f}; paired, within 2 s.e.); " if np.isfinite(se) else
+                        f"against the other noise initialisations' best ({top.name}, {top.motion:.3f}): undecided, no "
+                        "standard error from one video pair; ") +
                      f"its time is {ai.sec_per_video / fr.sec_per_video:.2f}x FrameInit's (paper: 0.93x); "
                      f"FreeInit ({first['freeinit']}) takes {fi.sec_per_video / b.sec_per_video:.2f}x plain sampling "
                      f"(paper, with its settings: about 2x).")
