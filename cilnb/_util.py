@@ -263,7 +263,8 @@ def check_output_path(path: str | os.PathLike, *, option: str = "--out", folder:
     """Check, before any work, that ``path`` can be written; raise :class:`UserError` naming ``option`` if not.
 
     ``folder=False``: ``path`` is a file (it must not be a folder; its folder must be creatable and
-    writable). ``folder=True``: ``path`` is a folder (it must not be a file). Nothing is created.
+    writable). ``folder=True``: ``path`` is a folder (it must not be a file). Nothing is left behind: the
+    nearest existing folder is tested by making and removing an empty folder in it.
     """
     path = Path(path)
     if folder:
@@ -283,6 +284,11 @@ def check_output_path(path: str | os.PathLike, *, option: str = "--out", folder:
         raise UserError(f"{option} {path}: {probe} is a file, so no folder can be made under it; choose another {option}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UserError(f"{option} {path}: {probe} is not writable; choose a writable location for {option}")
+    try:  # os.access says yes to root everywhere (/proc, /sys): make and remove an empty folder to be sure
+        os.rmdir(tempfile.mkdtemp(prefix=".cilnb-write-check-", dir=probe))
+    except OSError as e:
+        raise UserError(f"{option} {path}: nothing can be created in {probe} ({e.strerror or e}); "
+                        f"choose a writable location for {option}") from None
     return path
 
 

@@ -192,6 +192,16 @@ def test_check_output_path_refuses_unwritable_folders(tmp_path):
         ro.chmod(0o700)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs a Linux /proc")
+def test_check_output_path_refuses_a_folder_nothing_can_be_made_in(tmp_path, capsys):
+    # os.access says yes to root under /proc; the check makes and removes a folder instead, before any work
+    with pytest.raises(UserError, match=r"--out /proc/cilnb-x/y: (nothing can be created in /proc|/proc is not writable)"):
+        check_output_path("/proc/cilnb-x/y", folder=True)
+    one_error(*cli(capsys, "sample", "--model", "toy", "--images", "toy:2", "--M", "1.0", "--n-steps", "1", "--out", "/proc/cilnb-x"), "--out", "/proc")
+    check_output_path(tmp_path / "a" / "b.safetensors")
+    assert list(tmp_path.iterdir()) == []  # the check leaves nothing behind
+
+
 def test_toy_stats_refuses_to_overwrite_the_shipped_file(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("CILNB_DATA_DIR", str(tmp_path))
     shipped = tmp_path / "toy_stats.safetensors"
