@@ -261,7 +261,7 @@ def _uncond_ignores_image(model, x0: Video, cond: Cond, y_swap: Images) -> bool:
     image, so a prediction with the swapped image can reuse that branch. False for a model without
     :meth:`~cilnb.models.base.Adapter.forward_parts` or without an unconditional branch, and under a condition hook
     (it may put the image back)."""
-    if not hasattr(model, "forward_parts") or model._hooks():
+    if not hasattr(model, "forward_parts") or model.hooked:
         return False
     try:
         a = model.uncond(model.check_condition(x0, cond))

@@ -189,9 +189,11 @@ def test_condition_hook_changes_y_and_sees_t(model):
 
     with torch.no_grad():
         ref = model(x, t, y=torch.zeros_like(y))
+        assert not model.hooked
         with model.condition_hook(zero_y) as m:
-            assert m is model
+            assert m is model and model.hooked
             got = model(x, t, y=y)
+        assert not model.hooked
         assert torch.equal(got, ref)
         assert len(calls) == 1 and torch.equal(calls[0][0], t) and calls[0][1] == torch.float64 and calls[0][2] == ["y"]
         assert not torch.equal(model(x, t, y=y), ref)  # removed on exit

@@ -359,6 +359,12 @@ class Adapter(nn.Module):
             cond = new
         return as_cond(cond)
 
+    @property
+    def hooked(self) -> bool:
+        """Whether a :meth:`condition_hook` is active: the conditioning a forward call sees may then differ from
+        the one given (e.g. the probe does not reuse an unconditional branch computed without it)."""
+        return bool(self._hooks())
+
     def _hooks(self) -> list:
         hooks = self.__dict__.get("_condition_hooks")
         if hooks is None:  # a subclass that skipped Adapter.__init__
