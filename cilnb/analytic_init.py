@@ -99,6 +99,8 @@ class MomentStats:
         mean = _as64("mean", mean)
         if mean.ndim == 0:
             raise ValueError("mean must have the shape of one sample (e.g. [F, C, H, W]), got a scalar")
+        if mean.numel() == 0:
+            raise ValueError(f"mean is empty (shape {tuple(mean.shape)}): give the moments of at least one element")
         if (var is None) == (avg_var is None):
             raise ValueError("give exactly one of var (per-element variances) or avg_var (tr(Cov)/d)")
         if var is not None:
@@ -108,9 +110,7 @@ class MomentStats:
             if bool((var < 0).any()):
                 raise ValueError("var must be >= 0 everywhere")
         else:
-            avg_var = float(avg_var)
-            if not math.isfinite(avg_var) or avg_var < 0:
-                raise ValueError(f"avg_var (tr(Cov)/d) must be finite and >= 0, got {avg_var}")
+            avg_var = checks.check_number("avg_var", avg_var, lo=0, fix="(tr(Cov)/d, the mean per-element variance)")
         if count is not None:
             if var is None:
                 raise ValueError("count needs per-element var (a streaming object needs its sums of squares)")
@@ -134,7 +134,7 @@ class MomentStats:
         permuted here to ``[F, C, H, W]``); ``None`` infers it from the key convention. A leading
         batch axis of size 1 is dropped.
         """
-        path = Path(path)
+        path = checks.check_path("path", path)
         if not path.is_file():
             raise FileNotFoundError(f"no official Analytic-Init file at {path}")
         try:
@@ -176,7 +176,12 @@ class MomentStats:
         """Add a batch ``[N, *sample_shape]`` (any float dtype, any device); returns ``self``."""
         self._require_streaming("update")
         if not isinstance(batch, torch.Tensor):
-            batch = torch.as_tensor(batch)
+            if batch is None or isinstance(batch, (str, bytes)):
+                raise checks.InputTypeError(f"batch must be a tensor [N, *sample_shape] of numbers, got {type(batch).__name__}")
+            try:
+                batch = torch.as_tensor(batch)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise checks.InputTypeError(f"batch must be a tensor [N, *sample_shape] of numbers, got {type(batch).__name__} ({exc})") from None
         if batch.ndim < 2:
             raise ValueError(f"batch must be [N, *sample_shape] with a sample shape, got shape {tuple(batch.shape)}")
         if not (batch.is_floating_point() or batch.dtype in (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)):
@@ -285,6 +290,9 @@ class MomentStats:
         from ._util import save_safetensors
 
         self._require_data()
+        path = checks.check_path("path", path)
+        if path.is_dir():
+            raise ValueError(f"path {path} is a folder: give a file path such as {path / 'stats.safetensors'}")
         source = self.source if source is None else str(source)
         scaling = self.vae_scaling_factor if vae_scaling_factor is None else _check_scaling(vae_scaling_factor)
         tensors = {"mean": self._mean.contiguous()}
@@ -310,7 +318,7 @@ class MomentStats:
         :meth:`from_official`); refuses other safetensors files and corrupt ones."""
         from safetensors import safe_open
 
-        path = Path(path)
+        path = checks.check_path("path", path)
         if path.suffix in (".pt", ".pth", ".ckpt"):
             return cls.from_official(path)
         if not path.is_file():
@@ -411,6 +419,8 @@ def init_params(stats: MomentStats, alpha, sigma) -> tuple[torch.Tensor, float]:
 
 def init_params_at(stats: MomentStats, schedule, start: float) -> tuple[torch.Tensor, float]:
     """:func:`init_params` with ``alpha_M, sigma_M`` read from a :class:`cilnb.schedules.Schedule` at normalised ``M``."""
+    if not (callable(getattr(schedule, "alpha", None)) and callable(getattr(schedule, "sigma", None))):
+        raise checks.InputTypeError(f"schedule must be a cilnb.schedules.Schedule (e.g. model.schedule), got {type(schedule).__name__}")
     return init_params(stats, float(schedule.alpha(start)), float(schedule.sigma(start)))
 
 
@@ -451,7 +461,10 @@ def sample_init(
     if generator is None and seed is None:
         raise ValueError("a generator= (torch.Generator) or seed= (int) is required: cilnb never draws from the global RNG")
     gen = make_generator(generator if generator is not None else seed)
-    dev = gen.device if device is None else torch.device(device)
+    try:
+        dev = gen.device if device is None else torch.device(device)
+    except (TypeError, RuntimeError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device (use 'cpu', 'cuda' or 'cuda:N'): {exc}") from None
     z = torch.randn(full, generator=gen, dtype=_F64, device=gen.device)
     x = (mean.to(z.device) + math.sqrt(var) * z).to(dev, dtype)
     checks.check_finite("the Analytic-Init draw", x, fix=f"N(alpha E[X0], {var:.3g} I) does not fit {dtype}: use a wider dtype or check the statistics")
@@ -482,6 +495,8 @@ def _q_moments(q_mean, q_var):
     m = _as64("q_mean", q_mean)
     v = _as64("q_var", q_var)
     d = m.numel()
+    if d == 0:
+        raise ValueError(f"q_mean is empty (shape {tuple(m.shape)}): a Gaussian needs at least one dimension")
     if m.ndim == 1 and v.shape == (d, d) and d > 1:
         if not torch.allclose(v, v.T, rtol=1e-10, atol=1e-12):
             raise ValueError("q_var as a matrix must be symmetric")
@@ -506,6 +521,16 @@ def _p_params(p_mean, p_var):
     return pm, pv
 
 
+def _p_mean_like(pm: torch.Tensor, q_mean) -> torch.Tensor:
+    """``p_mean`` broadcast to ``q_mean``'s shape and flattened, or a ``ValueError`` naming both shapes."""
+    shape = _as64("q_mean", q_mean).shape
+    try:
+        return torch.broadcast_to(pm, shape).reshape(-1)
+    except RuntimeError:
+        raise ValueError(f"p_mean of shape {tuple(pm.shape)} does not broadcast to q_mean's shape {tuple(shape)}: "
+                         "give one number or a mean shaped like q_mean") from None
+
+
 def gaussian_cross_entropy(q_mean, q_var, p_mean, p_var) -> float:
     """``-E_q log p`` for ``p = N(p_mean, p_var I)``: ``(d log(2 pi p_var) + (tr Cov_q + |mu_q - mu_p|^2) / p_var) / 2``.
 
@@ -513,7 +538,7 @@ def gaussian_cross_entropy(q_mean, q_var, p_mean, p_var) -> float:
     """
     m, tr, _ = _q_moments(q_mean, q_var)
     pm, pv = _p_params(p_mean, p_var)
-    diff = m - torch.broadcast_to(pm, _as64("q_mean", q_mean).shape).reshape(-1)
+    diff = m - _p_mean_like(pm, q_mean)
     d = m.numel()
     return 0.5 * (d * math.log(2 * math.pi * pv) + (tr + float(diff @ diff)) / pv)
 
@@ -527,7 +552,7 @@ def gaussian_kl(q_mean, q_var, p_mean, p_var) -> float:
     """
     m, tr, logdet = _q_moments(q_mean, q_var)
     pm, pv = _p_params(p_mean, p_var)
-    diff = m - torch.broadcast_to(pm, _as64("q_mean", q_mean).shape).reshape(-1)
+    diff = m - _p_mean_like(pm, q_mean)
     d = m.numel()
     return 0.5 * ((tr + float(diff @ diff)) / pv - d + d * math.log(pv) - logdet)
 
@@ -711,6 +736,9 @@ def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int
     if not isinstance(data, GaussianMixture):
         raise ValueError(f"data must be a GaussianMixture (see synthetic_data), got {type(data).__name__}")
     Ms = checks.check_sequence("Ms", Ms, fix="pass a list of start times such as [0.6, 0.8, 1.0]")
+    if not Ms:
+        raise ValueError("Ms is empty: pass a list of start times such as [0.6, 0.8, 1.0]")
+    Ms = [checks.check_number(f"Ms[{i}]", M, fix="(a normalised start time in (0, 1])") for i, M in enumerate(Ms)]
     if not schedules or not all(hasattr(s, "parse_start") for s in schedules.values()):
         raise checks.InputTypeError("schedules must be a cilnb.schedules.Schedule or a non-empty {name: Schedule} dict")
     stats = data.stats()
@@ -748,6 +776,16 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
     and ``max_rel_err`` (largest mismatch of the numeric optimum with Eq. (5): relative error of the
     variance, and the mean error in standard deviations ``num_shift_sd``).
     """
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise checks.InputTypeError(f"table must be a kl_table DataFrame, got {type(table).__name__}")
+    missing = [c for c in ("kl_baseline", "kl_analytic") if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the columns {missing}: pass the DataFrame that kl_table returns")
+    if table.empty:
+        raise ValueError("table is empty: kl_table(schedules, data, Ms) with at least one M")
+    rtol = checks.check_number("rtol", rtol, lo=0, fix="(relative tolerance of the numeric argmin, e.g. 1e-4)")
     tol = 1e-9 * (1 + table["kl_baseline"].abs())
     gap = table["kl_baseline"] - table["kl_analytic"]
     kl_ok = bool((gap >= -tol).all())

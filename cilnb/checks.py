@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -42,6 +44,7 @@ __all__ = [
     "model_dtype",
     "model_value_range",
     "check_sequence",
+    "check_path",
     "parse_json",
     "PIXEL_RANGE",
 ]
@@ -333,3 +336,11 @@ def check_sequence(name: str, value: Any, *, fix: str = "") -> list:
     if not isinstance(value, Sequence):
         raise InputTypeError(f"{name} must be a list, got {_kind(value)}{'; ' + fix if fix else ''}")
     return list(value)
+
+
+def check_path(name: str, path: Any, what: str = "a file path") -> Path:
+    """``path`` (a non-empty str or os.PathLike) as a :class:`~pathlib.Path`; anything else (``None``, a number, ``""``)
+    is an :class:`InputTypeError` naming ``name``, not pathlib's bare TypeError."""
+    if isinstance(path, (str, os.PathLike)) and str(path) != "":
+        return Path(path)
+    raise InputTypeError(f"{name} must be {what} (str or pathlib.Path), got {path!r} ({_kind(path)})")

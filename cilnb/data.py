@@ -84,7 +84,7 @@ class SpriteConfig:
         if not isinstance(self.n_sprites, (tuple, list)) or len(self.n_sprites) != 2:
             raise checks.InputTypeError(f"SpriteConfig.n_sprites must be a (low, high) pair of ints such as (1, 2), got {self.n_sprites!r}")
         lo, hi = self.n_sprites
-        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi <= 8):
+        if not (_plain_int(lo) and _plain_int(hi) and 1 <= lo <= hi <= 8):
             raise ValueError(f"SpriteConfig.n_sprites must be ints with 1 <= low <= high <= 8, got {self.n_sprites}")
         rng("radius", 0.5)
         rng("speed", 0.0)
@@ -97,20 +97,22 @@ class SpriteConfig:
                 f"sprites must be brighter than any background value for tracking: sprite_brightness[0] "
                 f"({self.sprite_brightness[0]}) must exceed background_range[1] ({self.background_range[1]})"
             )
+        checks.check_number("SpriteConfig.edge", self.edge, lo=0, lo_open=True, fix="(soft sprite edge, px)")
         if 2 * (self.radius[1] + self.edge) >= self.size:
             raise ValueError(f"sprites of radius {self.radius[1]} do not fit in a {self.size} px frame; lower radius or raise size")
+        if isinstance(self.shapes, (str, bytes)) or not isinstance(self.shapes, (tuple, list)):
+            raise checks.InputTypeError(f"SpriteConfig.shapes must be a tuple of shape names from {SHAPES} such as ('disk',), "
+                                        f"got {self.shapes!r}")
         bad = [s for s in self.shapes if s not in SHAPES]
         if not self.shapes or bad:
             raise ValueError(f"SpriteConfig.shapes must be a non-empty subset of {SHAPES}, got {self.shapes!r}")
-        if not (isinstance(self.texture_waves, int) and self.texture_waves >= 0):
+        if not (_plain_int(self.texture_waves) and self.texture_waves >= 0):
             raise ValueError(f"SpriteConfig.texture_waves must be an int >= 0, got {self.texture_waves!r}")
-        checks.check_number("SpriteConfig.edge", self.edge, lo=0, lo_open=True, fix="(soft sprite edge, px)")
         checks.check_number("SpriteConfig.max_frequency", self.max_frequency, lo=0, fix="(cycles per image of the fastest texture wave)")
-        if not (math.isfinite(self.speed_power) and self.speed_power > 0):
-            raise ValueError(f"SpriteConfig.speed_power must be a finite number > 0 (1 = uniform speeds), got {self.speed_power}")
+        checks.check_number("SpriteConfig.speed_power", self.speed_power, lo=0, lo_open=True, fix="(1 = uniform speeds)")
         rng("pan", 0.0)
-        if not 0.0 <= self.turn_prob <= 1.0:
-            raise ValueError(f"SpriteConfig.turn_prob must lie in [0, 1], got {self.turn_prob}")
+        checks.check_number("SpriteConfig.turn_prob", self.turn_prob, lo=0, hi=1, fix="(the probability that a sprite turns once)")
+        rng("turn_angle", 0.0)
         lo, hi = self.turn_angle
         if not (0.0 <= lo <= hi <= 180.0):
             raise ValueError(f"SpriteConfig.turn_angle must be a (low, high) range of degrees in [0, 180], got {self.turn_angle}")
@@ -150,6 +152,11 @@ class SpriteConfig:
         if unknown:
             raise ValueError(f"unknown SpriteConfig field(s) {unknown}; known fields: {sorted(known)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _plain_int(v) -> bool:
+    """A Python int (not a bool): the config is written to JSON and used as torch sizes."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 #: SpriteConfig fields added for issue 11 (left out of :meth:`SpriteConfig.to_dict` at their defaults).

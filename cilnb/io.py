@@ -218,7 +218,9 @@ def read_clip(path: str | os.PathLike, frames: int, *, stride: int | None = None
     import numpy as np
 
     _check_clip_args(frames, stride, fps)
-    path = Path(path)
+    from .checks import check_path
+
+    path = check_path("path", path, "a file or folder path")
     if path.is_dir():
         files = image_files(path)
         s = int(stride or 1) if fps is None else _stride(None, fps, None)
@@ -304,6 +306,8 @@ class ClipSet:
 
     def clip(self, i: int):
         """Video ``i`` as ``[F, C, h, w]`` in ``[-1, 1]``; raises :class:`VideoSkip` when it cannot be used."""
+        if not _whole(i) or not -len(self) <= i < len(self):
+            raise ValueError(f"video index {i!r} is out of range: this set holds {len(self)} video(s) (0..{len(self) - 1}) under {self.root}")
         raw = read_clip(self.paths[i], self.frames, stride=self.stride, fps=self.fps)
         return clip_to_tensor(raw, self.size, self.channels)
 
@@ -480,7 +484,9 @@ def write_mp4(path: str | os.PathLike, frames, fps: int) -> None:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
         what = f"{frames.dtype} array of shape {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
         raise ValueError(f"frames must be uint8 RGB frames [F, H, W, 3] with F >= 1 (gray: np.repeat(frames, 3, axis=-1)), got a {what}")
-    path = Path(path)
+    from .checks import check_path
+
+    path = check_path("path", path)
     if path.is_dir() or not path.parent.is_dir():
         raise ValueError(f"mp4 path {path} is a folder or its folder does not exist: give a file path in an existing folder")
     H, W = frames.shape[1:3]

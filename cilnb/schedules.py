@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -40,9 +40,23 @@ Float = torch.Tensor
 _F64 = torch.float64
 
 
+def _times(t: Any, name: str) -> Float:
+    """``t`` (a number, a list/array of numbers or a real tensor) as a float64 CPU tensor, or an :class:`InputTypeError` naming ``name``."""
+    if isinstance(t, torch.Tensor):
+        if t.is_complex() or t.dtype == torch.bool:
+            raise InputTypeError(f"{name} must hold real numbers, got a tensor of dtype {t.dtype}")
+        return t.detach().to("cpu", _F64)
+    if t is None or isinstance(t, (str, bytes, bool)):
+        raise InputTypeError(f"{name} must be a number or a list/array/tensor of numbers, got {t!r} ({type(t).__name__})")
+    try:
+        return torch.as_tensor(t, dtype=_F64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(f"{name} must be a number or a list/array/tensor of numbers, got {t!r} ({exc})") from None
+
+
 def as_t(t: Any, name: str = "t", lo: float = 0.0, hi: float = 1.0) -> Float:
     """``t`` as a float64 CPU tensor, validated to be finite and lie in ``[lo, hi]`` (normalised time by default)."""
-    x = torch.as_tensor(t, dtype=_F64).detach().cpu() if not isinstance(t, torch.Tensor) else t.detach().to("cpu", _F64)
+    x = _times(t, name)
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} must be finite, got {t!r}")
     if bool((x < lo).any()) or bool((x > hi).any()):
@@ -52,6 +66,7 @@ def as_t(t: Any, name: str = "t", lo: float = 0.0, hi: float = 1.0) -> Float:
 
 def batch_times(t: Any, B: int) -> Float:
     """``t`` (a scalar or ``[B]``) as validated float64 ``[B]`` normalised times on the CPU (:func:`as_t`, then one per batch element)."""
+    B = check_int("B", B, min=0, fix="(the batch size)")
     tt = as_t(t)
     if tt.ndim == 0:
         tt = tt.expand(B)
@@ -101,6 +116,10 @@ class Schedule(ABC):
 
     def add_noise(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
         """Eq. (1): ``alpha_t x0 + sigma_t noise``, ``t`` scalar or one entry per batch element (dim 0)."""
+        for name, x in (("x0", x0), ("noise", noise)):
+            if not isinstance(x, torch.Tensor):
+                raise InputTypeError(f"{name} must be a torch.Tensor [B, ...], got {type(x).__name__}"
+                                     + (f": pass torch.from_numpy({name})" if hasattr(x, "__array__") else ""))
         if x0.shape != noise.shape:
             raise ValueError(f"x0 {tuple(x0.shape)} and noise {tuple(noise.shape)} must have the same shape")
         a, s = self.broadcast(t, x0)
@@ -108,6 +127,8 @@ class Schedule(ABC):
 
     def broadcast(self, t, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(alpha_t, sigma_t)`` shaped ``[B, 1, ..., 1]`` on ``like``'s device and dtype; ``t`` a scalar or ``[B]`` (dim 0 of ``like``)."""
+        if not isinstance(like, torch.Tensor):
+            raise InputTypeError(f"like must be a torch.Tensor [B, ...] (its batch size, device and dtype are used), got {type(like).__name__}")
         tt = batch_times(t, like.shape[0])
         view = (-1,) + (1,) * (like.ndim - 1)
         a = self.alpha(tt).to(like.device, like.dtype).view(view)
@@ -121,17 +142,23 @@ class Schedule(ABC):
         if (start is None) == (native is None):
             raise ValueError("give exactly one of start (normalised M in (0, 1]) or native (e.g. sigma_M)")
         if native is not None:
-            start = float(self.from_native(native))
-        start = float(start)
-        if not math.isfinite(start) or not 0.0 < start <= 1.0:
+            t = self.from_native(native)
+            if t.numel() != 1:
+                raise ValueError(f"native must be one start time (e.g. a sigma or a timestep), got {t.numel()} values: {native!r}")
+            start = float(t)
+        start = check_number("start", start, fix="(the normalised start time M in (0, 1]; 1 = T)")
+        if not 0.0 < start <= 1.0:
             raise ValueError(f"start M must lie in (0, 1] (normalised; 1 = T), got {start!r}")
         return start
 
     @staticmethod
-    def _check_steps(n_steps: int, start: float) -> None:
+    def _check_steps(n_steps: int, start: float) -> float:
+        """Check ``n_steps`` (a positive int) and ``start`` (a real number in (0, 1]); returns ``start`` as a float."""
         check_int("n_steps", n_steps, min=1, fix="(the number of sampler steps)")
-        if not (isinstance(start, (int, float)) and math.isfinite(start) and 0.0 < start <= 1.0):
+        start = check_number("start", start, fix="(the normalised start time M in (0, 1]; 1 = T)")
+        if not 0.0 < start <= 1.0:
             raise ValueError(f"start M must lie in (0, 1] (normalised; 1 = T), got {start!r}")
+        return start
 
 
 # ----------------------------------------------------------------------------------------------
@@ -142,6 +169,8 @@ class Schedule(ABC):
 def vp_betas(kind: str = "linear", num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Float:
     """DDPM beta schedules ``linear``, ``scaled_linear`` (LDM/SD) and ``squaredcos_cap_v2`` (iDDPM)."""
     n = check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)", integral_float=True)
+    beta_start = check_number("beta_start", beta_start, lo=0, lo_open=True, hi=1, hi_open=True)
+    beta_end = check_number("beta_end", beta_end, lo=0, lo_open=True, hi=1, hi_open=True)
     if kind == "linear":
         return torch.linspace(beta_start, beta_end, n, dtype=_F64)
     if kind == "scaled_linear":
@@ -237,7 +266,7 @@ class VPSchedule(Schedule):
         return as_t(t) * self.T - 1
 
     def from_native(self, native) -> Float:
-        n = torch.as_tensor(native, dtype=_F64)
+        n = _times(native, "native (the timestep index)")
         return as_t((n + 1) / self.T, "timestep (index + 1) / T")
 
     def grid(self, n_steps: int, start: float = 1.0, power: float = 1.0) -> Float:
@@ -249,7 +278,7 @@ class VPSchedule(Schedule):
         ``dpm++3m`` sampler's default, :data:`cilnb.sampling.GRID_POWER`). Times that round to the same
         timestep are merged, so a grid can come out shorter than ``n_steps``.
         """
-        self._check_steps(n_steps, start)
+        start = self._check_steps(n_steps, start)
         power = check_number("power", power, lo=0, lo_open=True, fix="(grid exponent: 1 is trailing, > 1 packs steps near t = 0)")
         frac = (torch.arange(n_steps, 0, -1, dtype=_F64) / n_steps) ** power
         idx = torch.round(start * self.T * frac)
@@ -295,7 +324,7 @@ class EDMSchedule(Schedule):
         return float((1 + self.sigma(start) ** 2).sqrt())
 
     def from_native(self, native) -> Float:
-        s = torch.as_tensor(native, dtype=_F64)
+        s = _times(native, "native (sigma)")
         if not bool(torch.isfinite(s).all()) or bool((s < self.sigma_min * (1 - 1e-9)).any()) or bool((s > self.sigma_max * (1 + 1e-9)).any()):
             raise ValueError(f"sigma must lie in [{self.sigma_min}, {self.sigma_max}], got {native!r}")
         lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
@@ -303,7 +332,7 @@ class EDMSchedule(Schedule):
 
     def grid(self, n_steps: int, start: float = 1.0) -> Float:
         """Karras sigmas from ``sigma(start)`` down to ``sigma_min`` (``n_steps`` points), as normalised t."""
-        self._check_steps(n_steps, start)
+        start = self._check_steps(n_steps, start)
         if n_steps == 1:
             return torch.tensor([start], dtype=_F64)
         return torch.linspace(start, 0.0, n_steps, dtype=_F64)
@@ -339,7 +368,7 @@ class FlowSchedule(Schedule):
         return as_t(t) * self.T
 
     def from_native(self, native) -> Float:
-        return as_t(torch.as_tensor(native, dtype=_F64) / self.T, "timestep / num_train_timesteps")
+        return as_t(_times(native, "native (the timestep)") / self.T, "timestep / num_train_timesteps")
 
     def shifted(self, u) -> Float:
         u = as_t(u, "u")
@@ -355,7 +384,7 @@ class FlowSchedule(Schedule):
         (diffusers takes the lower end of the linspace from the already shifted training sigmas;
         we follow it so that ``start = 1`` reproduces ``FlowMatchEulerDiscreteScheduler.sigmas``.)
         """
-        self._check_steps(n_steps, start)
+        start = self._check_steps(n_steps, start)
         u_hi = float(self.unshifted(start))
         u_lo = min(float(self.shifted(1.0 / self.T)), u_hi)
         return self.shifted(torch.linspace(u_hi, u_lo, n_steps, dtype=_F64))
@@ -380,15 +409,34 @@ def from_diffusers(scheduler) -> Schedule:
     ``FlowMatchEulerDiscreteScheduler`` (and its Heun variant); dynamic shifting (resolution
     dependent ``mu``) is not a fixed schedule and is refused. Everything else with DDPM betas: VP.
     """
-    cfg = dict(getattr(scheduler, "config", scheduler))
+    raw = getattr(scheduler, "config", scheduler)
+    if not isinstance(raw, Mapping):
+        raise InputTypeError(f"scheduler must be a diffusers scheduler (e.g. pipe.scheduler) or its config dict, got {type(scheduler).__name__}")
+    cfg = dict(raw)
     name = cfg.get("_class_name") or type(scheduler).__name__
+    return _schedule_from_config(cfg, name)
+
+
+def _cfg_number(cfg: dict, key: str, default, name: str, *, kind=float, unset_is_default: bool = False):
+    """``kind(cfg[key])`` (``default`` when the key is missing, or with ``unset_is_default`` also when it is ``None``/0),
+    or a ``ValueError`` naming the scheduler's field instead of a bare ``float()``/``int()`` error."""
+    v = cfg.get(key, default)
+    if unset_is_default and not v:
+        v = default
+    try:
+        return kind(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"scheduler {name!r} config field {key}={v!r} is not a number: fix the scheduler config") from None
+
+
+def _schedule_from_config(cfg: dict, name: str) -> Schedule:
     if name in {"EDMEulerScheduler", "EDMDPMSolverMultistepScheduler"} or (
         name == "EulerDiscreteScheduler" and cfg.get("use_karras_sigmas") and cfg.get("timestep_type") == "continuous"
     ):
         return EDMSchedule(
-            sigma_min=float(cfg.get("sigma_min") or 0.002),
-            sigma_max=float(cfg.get("sigma_max") or 80.0),
-            rho=float(cfg.get("rho", 7.0)),
+            sigma_min=_cfg_number(cfg, "sigma_min", 0.002, name, unset_is_default=True),
+            sigma_max=_cfg_number(cfg, "sigma_max", 80.0, name, unset_is_default=True),
+            rho=_cfg_number(cfg, "rho", 7.0, name),
         )
     if name.startswith("FlowMatch") or cfg.get("use_flow_sigmas") or cfg.get("prediction_type") == "flow_prediction":
         # FlowMatch* schedulers, and multistep solvers run on flow sigmas (Wan's UniPC: flow_shift)
@@ -397,18 +445,19 @@ def from_diffusers(scheduler) -> Schedule:
                 f"{name} uses dynamic (resolution-dependent) shifting; build FlowSchedule(shift=exp(mu)) "
                 "for the resolution you sample at"
             )
-        shift = cfg.get("shift") if name.startswith("FlowMatch") else cfg.get("flow_shift", cfg.get("shift"))
-        return FlowSchedule(shift=float(shift or 1.0), num_train_timesteps=int(cfg.get("num_train_timesteps", 1000)))
+        key = "shift" if name.startswith("FlowMatch") or "flow_shift" not in cfg else "flow_shift"
+        return FlowSchedule(shift=_cfg_number(cfg, key, 1.0, name, unset_is_default=True),
+                            num_train_timesteps=_cfg_number(cfg, "num_train_timesteps", 1000, name, kind=int))
     if name in _VP_SCHEDULERS or "beta_schedule" in cfg:
         trained = cfg.get("trained_betas")
         rescale = bool(cfg.get("rescale_betas_zero_snr", False))
         return VPSchedule(
             beta_schedule=cfg.get("beta_schedule", "linear"),
-            beta_start=float(cfg.get("beta_start", 1e-4)),
-            beta_end=float(cfg.get("beta_end", 0.02)),
-            num_train_timesteps=int(cfg.get("num_train_timesteps", 1000)),
+            beta_start=_cfg_number(cfg, "beta_start", 1e-4, name),
+            beta_end=_cfg_number(cfg, "beta_end", 0.02, name),
+            num_train_timesteps=_cfg_number(cfg, "num_train_timesteps", 1000, name, kind=int),
             rescale_zero_terminal_snr=rescale,
-            snr_shift_scale=float(cfg.get("snr_shift_scale", 1.0)),
+            snr_shift_scale=_cfg_number(cfg, "snr_shift_scale", 1.0, name),
             betas=trained,
         )
     raise ValueError(f"cannot build a cilnb schedule from scheduler {name!r}: not a VP, EDM or flow-matching scheduler")

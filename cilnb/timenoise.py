@@ -78,6 +78,8 @@ def _is_scalar(x) -> bool:
 def _tensor(x, name: str) -> torch.Tensor:
     if isinstance(x, bool):
         raise ValueError(f"{name} must be a number or tensor, got a bool")
+    if x is None or isinstance(x, (str, bytes)):
+        raise checks.InputTypeError(f"{name} must be a real number or array, got {x!r} ({type(x).__name__})")
     try:
         out = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
     except (TypeError, ValueError) as exc:
@@ -109,6 +111,26 @@ def _check_beta_m(beta_m) -> torch.Tensor:
     if bool((bm <= 0).any()):
         raise ValueError(f"beta_m (the maximum noise level) must be > 0, got {beta_m!r}")
     return bm
+
+
+def _broadcast(**named: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The tensors broadcast together, or a ``ValueError`` naming each argument's shape (not torch's bare message)."""
+    try:
+        return torch.broadcast_tensors(*named.values())
+    except RuntimeError:
+        shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in named.items())
+        raise ValueError(f"the shapes of {shapes} do not broadcast together: give scalars, or arrays of one shape "
+                         "(e.g. t [B] with scalar a and beta_m)") from None
+
+
+def _scalar_param(name: str, value, check) -> float:
+    """One number (``a`` or ``beta_m``) for the tabulating functions, validated by ``check`` (:func:`_check_a`, ...)."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise checks.InputTypeError(f"{name} must be one real number, got {value!r} ({type(value).__name__})")
+    v = check(value)
+    if v.numel() != 1:
+        raise ValueError(f"{name} must be one number here, got shape {tuple(v.shape)}")
+    return float(v.reshape(()))
 
 
 def _generator(generator, seed) -> torch.Generator:
@@ -147,7 +169,7 @@ def _in_support(beta_s, t, a, beta_m):
     b = _tensor(beta_s, "beta_s")
     m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
     bm = _check_beta_m(beta_m)
-    b, m, bm = torch.broadcast_tensors(b, m, bm)
+    b, m, bm = _broadcast(beta_s=b, **{"mu(t, a)": m}, beta_m=bm)
     inside = (b > 0) & (b < bm)
     return b, m, bm, inside, torch.where(inside, b, bm / 2)
 
@@ -199,6 +221,7 @@ def quantile(q, t, a, beta_m):
         raise ValueError(f"q must lie in [0, 1], got {q!r}")
     m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
     bm = _check_beta_m(beta_m)
+    qq, m, bm = _broadcast(q=qq, **{"mu(t, a)": m}, beta_m=bm)
     return _ret(bm * torch.sigmoid(m + torch.special.ndtri(qq)), scalar)
 
 
@@ -213,7 +236,7 @@ def sample_beta(t, a, beta_m, generator: torch.Generator | None = None, *, seed:
     tt = _check_t(t)
     m = torch.as_tensor(mu(tt, _check_a(a)))
     bm = _check_beta_m(beta_m)
-    shape = torch.broadcast_shapes(tt.shape, m.shape, bm.shape)
+    shape = _broadcast(t=tt, **{"mu(t, a)": m}, beta_m=bm)[0].shape
     z = torch.randn(shape, generator=gen, dtype=_F64, device=gen.device).cpu()
     return bm * torch.sigmoid(m + z)
 
@@ -300,6 +323,8 @@ PAPER_SETTINGS = {"svd": (5.0, 100.0), "dynamicrafter": (5.0, 100.0), "videocraf
 
 def density_grid(a: float, beta_m: float, n_t: int = 101, n_beta: int = 200):
     """``(t, beta, p)``: normalised times ``[n_t]``, interior levels ``[n_beta]`` and ``p_t(beta)`` ``[n_beta, n_t]``."""
+    a = _scalar_param("a", a, _check_a)
+    beta_m = _scalar_param("beta_m", beta_m, _check_beta_m)
     n_t = checks.check_int("n_t", n_t, min=2, fix="(time grid points)")
     n_beta = checks.check_int("n_beta", n_beta, min=2, fix="(level grid points)")
     if n_t < 2 or n_beta < 2:
@@ -319,6 +344,12 @@ def check_samples(t_values: Sequence[float], a: float, beta_m: float, n: int = 2
     from scipy import stats
 
     t_values = checks.check_sequence("t_values", t_values, fix="e.g. [0.3, 0.8, 1.0]")
+    if not t_values:
+        raise ValueError("t_values is empty: give the normalised times to check, e.g. [0.3, 0.8, 1.0]")
+    t_values = [checks.check_number(f"t_values[{i}]", t, lo=0, hi=1, fix="(a normalised time in [0, 1]; 1 = T)")
+                for i, t in enumerate(t_values)]
+    a = _scalar_param("a", a, _check_a)
+    beta_m = _scalar_param("beta_m", beta_m, _check_beta_m)
     n = checks.check_int("n", n, min=2, fix="(draws per t for the KS test)")
     gen = make_generator(seed)
     rows = []
@@ -338,6 +369,16 @@ def check_verdict(table, p_min: float = 1e-3) -> dict:
     ``mu(t)`` (within 5 standard errors) and std 1 (within 5%); ``monotone_ok``: the median level
     grows with ``t``; ``holds``: all three.
     """
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise checks.InputTypeError(f"table must be a check_samples DataFrame, got {type(table).__name__}")
+    missing = [c for c in ("t", "n", "ks_p", "logit_mean", "mu", "logit_std", "median_beta") if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the columns {missing}: pass the DataFrame that check_samples returns")
+    if table.empty:
+        raise ValueError("table is empty: check_samples(t_values, ...) with at least one t")
+    p_min = checks.check_number("p_min", p_min, lo=0, hi=1, fix="(the smallest KS p-value accepted, e.g. 1e-3)")
     t = table.sort_values("t")
     se = 1.0 / t["n"] ** 0.5
     out = dict(

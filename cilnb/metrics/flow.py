@@ -279,6 +279,7 @@ def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, par
 
 
 _FARNEBACK_INTS = ("levels", "winsize", "iterations", "poly_n", "flags")
+_FARNEBACK_FLAGS = (0, 256)  # none, cv2.OPTFLOW_FARNEBACK_GAUSSIAN
 
 
 def check_farneback_params(params) -> None:
@@ -294,9 +295,17 @@ def check_farneback_params(params) -> None:
         raise ValueError(f"unknown farneback_params {sorted(unknown, key=str)}; known: {sorted(FARNEBACK_DEFAULTS)}")
     for k, v in params.items():
         if k in _FARNEBACK_INTS:
-            checks.check_int(f"farneback_params[{k!r}]", v, min=0, fix="(cv2.calcOpticalFlowFarneback takes an int)")
+            # levels 0 is one pyramid level; a 0 window, neighbourhood or iteration count gives NaN or all-zero flow
+            checks.check_int(f"farneback_params[{k!r}]", v, min=0 if k in ("levels", "flags") else 1,
+                             fix="(cv2.calcOpticalFlowFarneback takes an int)")
         else:
             checks.check_number(f"farneback_params[{k!r}]", v, lo=0, lo_open=True, fix="(cv2.calcOpticalFlowFarneback takes a number)")
+    if "pyr_scale" in params and not float(params["pyr_scale"]) < 1:
+        raise ValueError(f"farneback_params['pyr_scale'] must be < 1 (each pyramid level is this times smaller; 0.5 is the usual), "
+                         f"got {params['pyr_scale']!r}")
+    if "flags" in params and int(params["flags"]) not in _FARNEBACK_FLAGS:
+        raise ValueError(f"farneback_params['flags'] must be 0 or 256 (cv2.OPTFLOW_FARNEBACK_GAUSSIAN); "
+                         f"cv2.OPTFLOW_USE_INITIAL_FLOW (4) needs an initial flow, which the metrics never pass; got {params['flags']!r}")
 
 
 class FlowEngine:

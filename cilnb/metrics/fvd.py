@@ -55,9 +55,17 @@ def _stat_array(x, name: str, ndim: int) -> np.ndarray:
     """``x`` as a finite float64 array of ``ndim`` dims (a mean ``[D]``, 1; a covariance ``[D, D]``, 2), or a clear error."""
     x = _float_array(x, name, "a numpy array or tensor of numbers")
     x = np.atleast_2d(x) if ndim == 2 else x
+    if x.ndim != ndim:
+        what = "a mean [D]" if ndim == 1 else "a covariance [D, D]"
+        raise ValueError(f"{name} must be {what} (gaussian_stats), got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contains {int((~np.isfinite(x)).sum())} non-finite value(s) (NaN or inf): "
                          "compute the statistics from finite features (gaussian_stats)")
+    if ndim == 2 and x.shape[0] == x.shape[1]:
+        diag = np.diagonal(x)
+        if (diag < -1e-9 * max(1.0, float(np.abs(x).max()))).any():
+            raise ValueError(f"{name} is not a covariance: its diagonal holds {int((diag < 0).sum())} negative variance(s) "
+                             f"(smallest {diag.min():.3g}); pass the covariance from gaussian_stats")
     return x
 
 

@@ -329,6 +329,9 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
     dm = float(d.max()) if d_max is None else float(d_max)
     if not np.isfinite(dm) or dm < 0:
         raise ValueError(f"d_max must be a finite non-negative number, got {d_max!r}")
+    if dm == 0 and d_max is not None and float(d.max()) > 0:
+        raise ValueError(f"d_max=0 but these videos' frames differ from their condition (largest d^i = {float(d.max()):.4g}): "
+                         "m^i = d^i / d_max is undefined; pass the d_max of a reference set that moves, or d_max=None (this set's)")
     m = d / dm * (m_max - m_min) if dm > 0 else torch.zeros_like(d)
     keep = torch.ones(B, F_, dtype=torch.bool)
     if exclude is not None and F_ > 1:

@@ -37,7 +37,11 @@ def psnr(a, b, *, value_range=(0.0, 1.0)) -> torch.Tensor:
 
     Identical images give ``inf``.
     """
-    x, y = _pair(a, b, value_range)
+    return _psnr(a, b, value_range)
+
+
+def _psnr(a, b, value_range, names=("a", "b")) -> torch.Tensor:
+    x, y = _pair(a, b, value_range, names)
     mse = (x - y).pow(2).flatten(1).mean(1)
     return 10.0 * torch.log10(1.0 / mse)
 
@@ -94,9 +98,13 @@ def ssim(a, b, *, value_range=(0.0, 1.0), window: int = 11, sigma: float = 1.5) 
     Gaussian window ``window``/``sigma`` (11/1.5), ``K1 = 0.01``, ``K2 = 0.03``, data range 1, statistics
     over 'valid' windows only (no padding), mean over channels and positions.
     """
+    return _ssim(a, b, value_range, window, sigma)
+
+
+def _ssim(a, b, value_range, window, sigma, names=("a", "b")) -> torch.Tensor:
     window = checks.check_int("window", window, min=1, fix="(side of the Gaussian window in pixels; 11 is the usual)")
     sigma = checks.check_number("sigma", sigma, lo=0, lo_open=True, fix="(std of the Gaussian window in pixels; 1.5 is the usual)")
-    x, y = _pair(a, b, value_range)
+    x, y = _pair(a, b, value_range, names)
     if min(x.shape[-2:]) < window:
         raise ValueError(f"images of {tuple(x.shape[-2:])} are smaller than the SSIM window {window}")
     n, c = x.shape[:2]
@@ -124,8 +132,9 @@ def condition_alignment(videos, cond_images, *, value_range=(0.0, 1.0), frame: i
     if not -v.shape[1] <= frame < v.shape[1]:
         raise ValueError(f"frame={frame} is out of range for {v.shape[1]} frames")
     first = v[:, frame]
-    return {"psnr": psnr(first, cond_images, value_range=value_range),
-            "ssim": ssim(first, cond_images, value_range=value_range)}
+    names = (f"videos[:, {frame}]", "cond_images")  # the errors name the caller's arguments, not psnr's a and b
+    return {"psnr": _psnr(first, cond_images, value_range, names),
+            "ssim": _ssim(first, cond_images, value_range, 11, 1.5, names)}
 
 
 def _backward_warp(img: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

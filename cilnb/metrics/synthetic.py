@@ -33,6 +33,7 @@ def texture(x: np.ndarray, y: np.ndarray, *, channels: int = 3, seed: int = 0, n
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
+    seed = checks.check_int("seed", seed, min=0, fix="(the texture's numpy seed; None is refused so that videos are reproducible)")
     checks.check_int("n_waves", n_waves, min=1, fix="(plane waves summed per channel)")
     _pair("wavelengths", wavelengths, positive=True)
     if wavelengths[0] > wavelengths[1]:
@@ -55,7 +56,8 @@ def _pair(name: str, value, *, positive: bool = False) -> None:
         checks.check_number(f"{name}[{i}]", v, lo=0 if positive else None, lo_open=positive)
 
 
-def _check(n_frames, size, channels):
+def _check(n_frames, size, channels, seed):
+    checks.check_int("seed", seed, min=0, fix="(the texture's numpy seed; None is refused so that videos are reproducible)")
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
         raise ValueError(f"n_frames must be a positive int, got {n_frames!r}")
     if (not isinstance(size, (tuple, list)) or len(size) != 2
@@ -75,7 +77,7 @@ def synthetic_translation_video(n_frames: int = 8, size: tuple[int, int] = (128,
     Returns ``(video [F, C, H, W] float32 in [0, 1], flow [F-1, 2, H, W])`` with the exact forward
     flow ``(u, v) = (dx, dy)`` everywhere. ``velocity=(0, 0)`` is a static video.
     """
-    _check(n_frames, size, channels)
+    _check(n_frames, size, channels, seed)
     _pair("velocity", velocity)
     dy, dx = float(velocity[0]), float(velocity[1])
     ys, xs = np.meshgrid(np.arange(size[0], dtype=np.float64), np.arange(size[1], dtype=np.float64), indexing="ij")
@@ -93,7 +95,7 @@ def synthetic_rotation_video(n_frames: int = 8, size: tuple[int, int] = (128, 12
     Returns ``(video [F, C, H, W], flow [F-1, 2, H, W])``; the forward flow at ``p`` is
     ``R(theta)(p - c) - (p - c)``, magnitude ``2 |p - c| sin(theta / 2)``.
     """
-    _check(n_frames, size, channels)
+    _check(n_frames, size, channels, seed)
     checks.check_number("degrees_per_frame", degrees_per_frame)
     if center is not None:
         _pair("center", center)
@@ -120,6 +122,9 @@ def _check_flow(flow, *, exact_rank: bool) -> None:
         raise checks.InputTypeError(f"flow must be a torch.Tensor {layout} (u, v in pixels), got {type(flow).__name__}")
     if (flow.ndim != 4 if exact_rank else flow.ndim < 4) or flow.shape[-3] != 2:
         raise ValueError(f"flow must be {layout} (u, v in pixels), got shape {tuple(flow.shape)}")
+    if flow.dtype == torch.bool or flow.is_complex():
+        raise checks.InputTypeError(f"flow must hold real displacements in pixels, got dtype {flow.dtype}")
+    checks.check_finite("flow", flow, "a known flow is finite: pass the flow of synthetic_translation_video / synthetic_rotation_video")
 
 
 def true_motion_score(flow: torch.Tensor, reduce: str = "sum") -> float:
@@ -146,6 +151,7 @@ def synthetic_motion_set(speeds=(0.0, 0.5, 1.0, 2.0, 4.0), rotation_deg: float |
         checks.check_number("rotation_deg", rotation_deg, fix="(degrees per frame, or None for no rotation)")
     if not speeds and rotation_deg is None:
         raise ValueError("synthetic_motion_set got no speeds and rotation_deg=None: give at least one speed or a rotation")
+    _check(n_frames, size, channels, seed)
     a = math.radians(checks.check_number("direction_deg", direction_deg))
     vids, flows, labels = [], [], []
     for sp in speeds:

@@ -47,6 +47,11 @@ def _check(videos: torch.Tensor, name: str = "videos") -> torch.Tensor:
         raise ValueError(f"{name} need at least 2 frames")
     if not bool(torch.isfinite(videos).all()):
         raise ValueError(f"{name} contain NaN or inf")
+    if videos.is_floating_point():
+        lo, hi = float(videos.min()), float(videos.max())
+        if lo >= 0 and hi > 2:  # [-1, 1] data (a sample may overshoot a little) never looks like this
+            raise ValueError(f"{name} values span [{lo:.4g}, {hi:.4g}]; the toy features read frames in [-1, 1]: "
+                             f"it looks like 0..255 pixels, use {name} / 127.5 - 1")
     return videos.detach().to("cpu", torch.float64)
 
 

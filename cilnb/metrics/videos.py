@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from ..checks import as_tensor, check_images, check_value_range  # shared with the models' inputs (cilnb.checks)
 
 
@@ -62,7 +63,10 @@ def as_scores(x, name: str) -> torch.Tensor:
     if hasattr(x, "score"):
         x = x.score
     if isinstance(x, (list, tuple)):
-        x = torch.tensor(x, dtype=torch.float64)
+        try:
+            x = torch.tensor(x, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise checks.InputTypeError(f"{name} must be numbers (one score per video), got {x!r} ({exc})") from None
     x = as_tensor(x, name)
     if x.dim() != 1:
         raise ValueError(f"{name} must be 1-D (one score per video), got shape {tuple(x.shape)}")
