@@ -110,6 +110,9 @@ class Lab:
             raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
                                         f"got {type(model).__name__}")
         for name, v in (("images", images), ("truth", truth), ("x0", x0)):
+            if v is None and name != "x0":
+                what = "[N, C, H, W] conditional images" if name == "images" else "[N, F, C, H, W] ground-truth videos in [-1, 1]"
+                raise checks.InputTypeError(f"{name} must be a torch.Tensor ({what}), got None")
             if v is not None and not torch.is_tensor(v):
                 fix = f": pass torch.from_numpy({name})" if isinstance(v, np.ndarray) else ""
                 raise checks.InputTypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}{fix}")
@@ -118,7 +121,7 @@ class Lab:
                              f"{tuple(images.shape)} and {tuple(truth.shape)}")
         if images.shape[0] < 1:
             raise ValueError("the lab needs at least one image")
-        checks.check_finite("images", images)
+        checks.check_model_input("images", images, model, rank=4, layout="[N, C, H, W] (conditional images)")  # dtype, NaN/inf, range
         checks.check_finite("truth", truth)
         checks.check_range("truth", truth, checks.PIXEL_RANGE)  # the ground truth is in pixels [-1, 1]
         if x0 is not None and x0.shape[:1] != truth.shape[:1]:
@@ -141,6 +144,9 @@ class Lab:
         self.x0 = truth if x0 is None else x0
         self.cond = {k: v for k, v in (cond or {}).items() if k != "y"}
         for k, v in self.cond.items():
+            if isinstance(v, (list, tuple, np.ndarray)):  # not sliced per image by Cond.select: each video would get every image's
+                raise checks.InputTypeError(f"cond[{k!r}] is a {type(v).__name__}: per-image conditioning must be a tensor with one "
+                                            f"entry per image ({images.shape[0]}), e.g. cond={{{k!r}: torch.tensor([...])}}, so the lab can pick image i's")
             if torch.is_tensor(v) and v.shape[:1] != images.shape[:1]:
                 raise ValueError(f"cond[{k!r}] must be batch-first with one entry per image ({images.shape[0]}), got {tuple(v.shape)}")
         self.decode = decode or (lambda v: v)
@@ -164,8 +170,10 @@ class Lab:
         ``"bfloat16"`` (faster on CPUs with bf16 units; :func:`cilnb.models.toy.precision`).
         """
         from ._util import check_device, data_dir, progress_steps
+        from .checks import check_int
 
         check_device(device)
+        n_images = check_int("n_images", n_images, min=1, fix="(held-out sprite videos to sample from)")
         with progress_steps(["loading the model", "drawing images", "loading statistics"], disable=not show_progress,
                             desc="toy lab") as step:
             step("loading the model")
@@ -213,6 +221,10 @@ class Lab:
         from .sampling import sample
 
         i = self._index(i)
+        for key, how in (("start", "pass M= (the lab's start time)"), ("start_native", "pass M= (normalised; 1 = T)"),
+                         ("stats", "build the Lab with stats="), ("show_progress", "the lab samples without a bar")):
+            if key in sample_kwargs:
+                raise ValueError(f"Lab.sample sets {key} itself: {how}, not {key}={sample_kwargs[key]!r}")
         M = checks.check_number("M", M, fix="(the normalised start time in (0, 1]; 1 = T)")
         if not 0 < M <= 1:
             raise ValueError(f"M must lie in (0, 1] (the normalised start time; 1 = T), got {M:g}")
@@ -234,13 +246,25 @@ class Lab:
         x = sample(self.model, cond, n_steps=settings["n_steps"], start=float(M), init=init, stats=self.stats,
                    sampler=sampler, seed=[int(seed) + s for s in range(S)],
                    show_progress=False, **sample_kwargs)
-        videos = self.decode(x).float().clamp(-1, 1)
+        videos = self._decoded(x).float().clamp(-1, 1)
         seconds = time.perf_counter() - t0
         self.calls.append({"kind": "sample", **settings})
         return SampleResult(videos=videos.cpu(), truth=self.truth[i].cpu(), motion=np.asarray(self.motion_fn(videos), float),
                             truth_motion=float(self.truth_motion[i]),
                             alignment=_align_psnr(videos, self.decode_image(i).expand(S, -1, -1, -1)),
                             seconds=seconds, settings=settings)
+
+    def _decoded(self, x: torch.Tensor) -> torch.Tensor:
+        """``decode(x)``, which must be the pixel videos as a tensor."""
+        import torch
+
+        from .checks import InputTypeError
+
+        out = self.decode(x)
+        if not torch.is_tensor(out):
+            raise InputTypeError(f"decode must return the pixel videos as a torch.Tensor [B, F, C, H, W], got {type(out).__name__}"
+                                 + (": return torch.from_numpy(...)" if isinstance(out, np.ndarray) else ""))
+        return out
 
     def _cond_of(self, i: int, n: int) -> "Cond":
         """Image ``i``'s conditioning (``y`` and the extras), repeated ``n`` times along the batch."""
@@ -271,7 +295,7 @@ class Lab:
         sched = self.model.schedule
         eps = per_sample_noise([int(seed)], x0.shape[1:]).to(x0.device, x0.dtype)
         x_t = float(sched.alpha(torch.tensor(t))) * x0 + float(sched.sigma(torch.tensor(t))) * eps
-        pred_px, x_t_px = self.decode(pred).float(), self.decode(x_t).float()
+        pred_px, x_t_px = self._decoded(pred).float(), self._decoded(x_t).float()
         seconds = time.perf_counter() - t0
         self.calls.append({"kind": "probe", "i": i, "t": t, "seed": int(seed)})
         return ProbeResult(x_t=x_t_px[0].cpu(), x0_hat=pred_px[0].clamp(-1, 1).cpu(), truth=self.truth[i].cpu(), t=t,

@@ -15,6 +15,7 @@ sampler. The sampling notebooks reach it through :func:`cilnb.sweep.run_sweep`.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -37,6 +38,9 @@ def _coeffs(model, ts: torch.Tensor, x=None) -> tuple[torch.Tensor, torch.Tensor
     if not bool(torch.isfinite(ts).all()):
         raise ValueError(f"the time grid ts holds NaN or inf ({ts.tolist()}): build it with model.schedule.grid(n_steps, M)")
     if x is not None:
+        if not isinstance(x, torch.Tensor):
+            raise checks.InputTypeError(f"x (the noisy start video [B, F, C, H, W]) must be a torch.Tensor, got {type(x).__name__}"
+                                        + (": pass torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""))
         checks.check_finite("x", x, "the noisy start video must be finite (initial_noise, or a state of a finite run)")
     if ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all()):
         raise ValueError("the time grid must be strictly decreasing")
@@ -96,6 +100,11 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
         raise ValueError("eta > 0 draws fresh noise: pass generator=")
     if isinstance(generator, (list, tuple)) and len(generator) != x.shape[0]:
         raise ValueError(f"generator: give one torch.Generator, or one per sample ({x.shape[0]}), got {len(generator)}")
+    if generator is not None:
+        bad = [g for g in (generator if isinstance(generator, (list, tuple)) else [generator]) if not isinstance(g, torch.Generator)]
+        if bad:
+            raise checks.InputTypeError(f"generator must be a torch.Generator or a list of them (one per sample), got {bad[0]!r} "
+                                        f"({type(bad[0]).__name__}): pass e.g. torch.Generator().manual_seed(0)")
     a_var = _unrescaled_alphas(model, ts, a) if eta_convention == "official" else a
     for i in progress(range(len(ts)), disable=disable, desc="ddim", leave=False):
         x0 = _step_x0(model, x, ts, i, cond, callback)
@@ -136,6 +145,9 @@ def _karras(model, x, ts, cond, *, callback, disable, second_order: bool):
     ts, a, s = _coeffs(model, ts, x)
     if bool((a[:-1] <= 0).any()):
         raise ValueError("Euler/Heun work on x/alpha and need alpha_t > 0 on the grid (zero terminal SNR at T): use sampler='ddim' or start below T")
+    if bool((s[:-1] <= 0).any()):
+        raise ValueError(f"Euler/Heun divide by sigma_t, which is 0 at grid time(s) {[float(t) for t in ts[s[:-1] <= 0]]}: the grid must stop "
+                         "above the clean state (the sampler takes the last step to it itself); build it with model.schedule.grid(n_steps, M)")
     sig = s / a  # sigma-tilde, terminal 0
     xt = x / a[0]
     for i in progress(range(len(ts)), disable=disable, desc="heun" if second_order else "euler", leave=False):
@@ -262,6 +274,8 @@ def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], *, dtype=torch.
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
         raise checks.InputTypeError(f"shape must be the sample shape (a tuple of positive ints such as (F, C, H, W)), got {shape!r}")
     shape = tuple(checks.check_int(f"shape[{k}]", d, min=1, fix="(a sample dimension)") for k, d in enumerate(shape))
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise checks.InputTypeError(f"dtype must be a floating torch.dtype (e.g. torch.float32 or torch.float64), got {dtype!r}")
     out = torch.empty((len(seeds), *shape), dtype=dtype)
     gen = torch.Generator()
     for b, sd in enumerate(seeds):  # one draw per sample: results never depend on batch composition
@@ -319,6 +333,27 @@ def _check_guidance(cond: Mapping) -> None:
             continue  # not numbers: the model says which forms it takes
         if w.numel() and bool((w < 0).any()):
             raise ValueError(f"{key} must be >= 0 (1 = off, > 1 strengthens the image condition), got {g!r}")
+
+
+def _check_finite_cond(cond: Mapping) -> None:
+    """Refuse NaN/inf in the per-video conditioning extras (``motion``, embeddings...): they would turn every video into NaN.
+    Guidance weights are the model's to check (:func:`cilnb.models.base.guidance_weights` names them)."""
+    for k, v in cond.items():
+        if k in ("y", "guidance", "guidance_scale"):
+            continue
+        if torch.is_tensor(v):
+            bad = int((~torch.isfinite(v)).sum()) if (v.is_floating_point() or v.is_complex()) else 0
+        elif isinstance(v, np.ndarray):
+            bad = int((~np.isfinite(v)).sum()) if v.dtype.kind in "fc" else 0
+        elif isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
+            bad = int(not math.isfinite(float(v)))
+        elif isinstance(v, (list, tuple)) and all(isinstance(e, numbers.Real) and not isinstance(e, (bool, np.bool_)) for e in v):
+            bad = sum(not math.isfinite(float(e)) for e in v)
+        else:
+            continue
+        if bad:
+            raise ValueError(f"cond[{k!r}] contains {bad} non-finite value(s) (NaN or inf): give finite conditioning "
+                             "(every video of a NaN condition comes out NaN)")
 
 
 @torch.no_grad()
@@ -394,6 +429,15 @@ def sample(
         raise ValueError(f"conditioning {both} given both in y's Cond and in cond=: give each once")
     full = Cond(y, **extra, **added)  # every tensor with one entry per image
     _check_guidance(full)
+    _check_finite_cond(full)
+    if images is not None:
+        if not isinstance(images, torch.Tensor):
+            raise checks.InputTypeError(f"images must be a torch.Tensor [B, C, H, W] (the pixel conditional images) or None, got "
+                                        f"{type(images).__name__}" + (": pass torch.from_numpy(images)" if isinstance(images, np.ndarray) else ""))
+        if images.ndim != 4 or images.shape[0] != y.shape[0]:
+            raise ValueError(f"images must be the pixel conditional images [B, C, H, W], one per image of y ({y.shape[0]}), "
+                             f"got shape {tuple(images.shape)}")
+        checks.check_finite("images", images)
     batch_size = checks.check_batch_size("batch_size", batch_size)
     eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM)")
     frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")

@@ -76,7 +76,10 @@ def build(name, **settings) -> Remedy:
             raise ValueError("give either a spec dict or keyword settings, not both")
         if set(name) - {"name", "settings"} or "name" not in name:
             raise ValueError(f"a remedy spec is {{'name': ..., 'settings': {{...}}}}, got keys {sorted(name)}")
-        sett = dict(name.get("settings") or {})
+        sett = name.get("settings") or {}
+        if not isinstance(sett, dict):
+            raise InputTypeError(f"a remedy spec's settings must be a dict {{setting: value}}, got {sett!r} ({type(sett).__name__})")
+        sett = dict(sett)
         if name["name"] == "compose":
             members = sett.get("remedies", [])
             if isinstance(members, (str, dict)) or not isinstance(members, (list, tuple)):
@@ -86,7 +89,13 @@ def build(name, **settings) -> Remedy:
     if isinstance(name, str) and "+" in name:
         return _build_combo(name, settings)
     if name == "compose":
-        return Compose(tuple(resolve(r) for r in settings.pop("remedies", ())))
+        members = settings.pop("remedies", ())
+        if settings:
+            raise ValueError(f"unknown setting(s) {sorted(settings)} for remedy 'compose'; its only setting is 'remedies' (a list of remedies)")
+        if isinstance(members, (str, dict)) or not isinstance(members, (list, tuple)):
+            raise InputTypeError(f"compose's remedies must be a list of remedies (objects, names or specs), got {members!r}: "
+                                 f"pass remedies=[{members!r}]")
+        return Compose(tuple(resolve(r) for r in members))
     cls = _cls(name)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(settings) - fields)
@@ -95,8 +104,16 @@ def build(name, **settings) -> Remedy:
     return cls(**settings)
 
 
+def _check_members(name: str) -> list:
+    """The member names of a combination ``"alg+analytic_init"``, refusing an empty one (``"alg+"``, ``"+"``)."""
+    names = [n.strip() for n in name.split("+")]
+    if not all(names):
+        raise ValueError(f"remedy {name!r} has an empty name around '+': write the members joined by '+', e.g. 'alg+analytic_init'")
+    return names
+
+
 def _build_combo(name: str, settings: dict) -> Remedy:
-    names = [n.strip() for n in name.split("+") if n.strip()]
+    names = _check_members(name)
     for n in names:
         _cls(n)
     if len(set(names)) != len(names):
@@ -165,10 +182,14 @@ def from_cli(name: str, args=()) -> Remedy:
     (``alg.until=0.2``). This is what ``--remedy NAME --remedy-arg k=v`` passes through."""
     if isinstance(args, (str, bytes)):
         raise InputTypeError(f"args must be a list of 'key=value' strings, got the string {args!r}: pass [{args!r}]")
-    names = [n.strip() for n in str(name).split("+")]
+    if args is not None and not isinstance(args, (list, tuple)):
+        raise InputTypeError(f"args must be a list of 'key=value' strings (e.g. ['iterations=2']), got {args!r} ({type(args).__name__})")
+    names = _check_members(name) if isinstance(name, str) and "+" in name else [n.strip() for n in str(name).split("+")]
     hints = {n: typing.get_type_hints(_cls(n)) for n in names}
     settings = {}
     for a in args or ():
+        if not isinstance(a, str):
+            raise InputTypeError(f"remedy settings must be 'key=value' strings (e.g. 'iterations=2'), got {a!r} ({type(a).__name__})")
         if "=" not in a:
             raise ValueError(f"remedy setting {a!r} must be written key=value (e.g. iterations=2)")
         key, value = a.split("=", 1)

@@ -67,6 +67,15 @@ def per_sample_normal(seeds: Sequence[int], shape: Sequence[int], tag: str | Non
     return per_sample_noise([derive_seed(s, tag) for s in seeds], shape, dtype=dtype)
 
 
+def plain_settings(remedy) -> None:
+    """Store numpy scalar settings (``np.float32(0.3)``, ``np.int64(2)``) of the frozen dataclass ``remedy`` as Python numbers,
+    so that the settings checks take them like ``0.3`` and ``2`` and the spec stays JSON; called first in ``__post_init__``."""
+    for f in dataclasses.fields(remedy):
+        v = getattr(remedy, f.name)
+        if isinstance(v, np.generic):
+            object.__setattr__(remedy, f.name, v.item())
+
+
 @dataclass
 class Context:
     """What a remedy may read: the model, the conditioning, the seeds and the sampling setup.

@@ -18,7 +18,9 @@ little (benchmarks/README.md, "Paired remedies").
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -109,8 +111,9 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     resumes where it stopped with the same videos, bit for bit.
     """
     from .. import experiments, sweep
-    from ..sampling import sample
+    from ..sampling import _check_model, sample
 
+    _check_model(model)
     if not isinstance(remedies, Mapping):
         raise checks.InputTypeError(f"remedies must be a dict {{label: remedy}} (e.g. cilnb.remedies.default_grid(), or "
                                     f"{{'none': 'none', 'freeinit': 'freeinit'}}), got {type(remedies).__name__}")
@@ -125,6 +128,10 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     seeds = checks.check_sequence("seeds", seeds, fix="e.g. seeds=[0, 1]")
     for i, sd in enumerate(seeds):
         checks.check_int(f"seeds[{i}]", sd, fix="(noise seeds; one list for every remedy)")
+    dup = sorted(sd for sd, n in Counter(int(t) for t in seeds).items() if n > 1)
+    if dup:
+        raise ValueError(f"seeds {dup} are given more than once: a seed repeats the same videos, which the paired statistics would "
+                         "count twice; give distinct seeds (e.g. seeds=[0, 1])")
     n_reference = checks.check_int("n_reference", n_reference, min=0, fix="(real videos for the toy's Fréchet distance; 0: none)")
     if n_reference == 1:
         raise ValueError("n_reference must be 0 (no quality distance) or >= 2 (the Fréchet distance needs a covariance), got 1")
@@ -132,9 +139,16 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     if run_dir is not None:
         from .._util import check_output_path
 
+        if not isinstance(run_dir, (str, os.PathLike)):
+            raise checks.InputTypeError(f"run_dir must be a folder path (str or pathlib.Path, e.g. cilnb.run_root()) or None, "
+                                        f"got {run_dir!r} ({type(run_dir).__name__})")
         check_output_path(run_dir, option="run_dir", folder=True)  # before any sampling
     if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):
         raise checks.InputTypeError(f"cond_kwargs must be a dict of prepare_condition settings or None, got {type(cond_kwargs).__name__}")
+    if cond_kwargs and getattr(model, "sample_space", "pixel") != "latent":
+        raise ValueError(f"cond_kwargs {sorted(cond_kwargs)} are settings of a latent model's prepare_condition; this pixel model is "
+                         "conditioned on the images as they are (give per-image conditioning in the ImageSet's cond), so pass "
+                         "cond_kwargs=None")
     resolved = {str(k): resolve(v) for k, v in remedies.items()}
     toy = getattr(model, "sample_space", "pixel") == "pixel" and getattr(model, "name", "") == "toy" or images.spec.startswith("toy:")
     pix = images.images.float()
@@ -335,6 +349,7 @@ def paired(cmp: Comparison, baseline: str = "none") -> pd.DataFrame:
     from ..metrics import frechet_difference
 
     _check_comparison(cmp)
+    _check_baseline(baseline)
     labels = list(dict.fromkeys(cmp.per_video.remedy))
     if baseline not in labels:
         raise ValueError(f"the comparison has no {baseline!r} row to compare against")
@@ -364,6 +379,17 @@ def _check_comparison(cmp) -> None:
             raise ValueError(f"cmp.{name} lacks the columns {missing}: pass the Comparison that cilnb.remedies.compare returned")
 
 
+def _check_baseline(baseline) -> None:
+    """``baseline`` names a row of the comparison: a label, i.e. a string (:func:`compare` stores labels as text)."""
+    if not isinstance(baseline, str):
+        raise checks.InputTypeError(f"baseline must be the label of a remedy in the comparison (a string such as 'none'), "
+                                    f"got {baseline!r} ({type(baseline).__name__})")
+
+
+#: the summary columns :func:`assess` reads (all of them in what :func:`compare` returns)
+_ASSESS_COLUMNS = ("motion", "motion_ratio", "first_frame_psnr", "sec_per_video")
+
+
 def _sign(diff: float, sem: float) -> int:
     """+1 / -1 when a paired difference is above / below 0 by more than 2 standard errors, else 0."""
     if not (np.isfinite(diff) and np.isfinite(sem)):
@@ -391,6 +417,10 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
     FreeInit: about 2x the time) checked on this model. ``helps``: the remedies that raise motion without
     losing quality."""
     _check_comparison(cmp)
+    _check_baseline(baseline)
+    missing = [c for c in _ASSESS_COLUMNS if c not in cmp.summary]
+    if missing:
+        raise ValueError(f"cmp.summary lacks the columns {missing}: pass the Comparison that cilnb.remedies.compare returned")
     s = cmp.summary.set_index("remedy")
     if baseline not in s.index:
         raise ValueError(f"the comparison has no {baseline!r} row to compare against")

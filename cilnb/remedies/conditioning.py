@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .. import checks
-from .base import Context, Remedy
+from .base import Context, Remedy, plain_settings
 from .filters import check_cutoff, lowpass_image
 
 __all__ = ["ALG", "CondNoise", "alg_switch_time", "IMAGE_KEYS"]
@@ -33,8 +35,11 @@ def alg_switch_time(ts: torch.Tensor, until: float) -> float:
 
 
 def _check_until(u) -> None:
-    if isinstance(u, bool) or not isinstance(u, (int, float)) or not math.isfinite(float(u)) or not 0.0 <= float(u) <= 1.0:
-        raise ValueError(f"until (fraction of the steps conditioned on the low-passed image) must lie in [0, 1], got {u!r}")
+    msg = f"until (fraction of the steps conditioned on the low-passed image) must lie in [0, 1], got {u!r}"
+    if isinstance(u, (bool, np.bool_)) or not isinstance(u, numbers.Real):
+        raise checks.InputTypeError(msg)
+    if not math.isfinite(float(u)) or not 0.0 <= float(u) <= 1.0:
+        raise ValueError(msg)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ALG(Remedy):
     name = "alg"
 
     def __post_init__(self):
+        plain_settings(self)
         object.__setattr__(self, "resize_factor", check_cutoff("resize_factor", self.resize_factor))
         u = self.until
         _check_until(u)
@@ -105,9 +111,13 @@ class CondNoise(Remedy):
     name = "cond_noise"
 
     def __post_init__(self):
+        plain_settings(self)
         v = self.level
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)) or float(v) < 0:
-            raise ValueError(f"level (noise std on y) must be a finite number >= 0, got {v!r}")
+        msg = f"level (noise std on y) must be a finite number >= 0, got {v!r}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise checks.InputTypeError(msg)
+        if not math.isfinite(float(v)) or float(v) < 0:
+            raise ValueError(msg)
         object.__setattr__(self, "level", float(v))
 
     def prepare_condition(self, ctx: Context, cond: dict) -> dict:
@@ -115,4 +125,8 @@ class CondNoise(Remedy):
             raise ValueError("cond_noise perturbs cond['y'], the conditional image; this model's cond has no 'y'")
         y = cond["y"]
         eps = ctx.normal("cond_noise", tuple(y.shape[1:])).to(y.device)
-        return {**cond, "y": (y.to(torch.float64) + self.level * eps).to(y.dtype)}
+        out = (y.to(torch.float64) + self.level * eps).to(y.dtype)
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(f"cond_noise level = {self.level:g} overflows the conditional image's {y.dtype}: y + level * noise is "
+                             "not finite; give a level on the scale of y (SVD's default 0.02)")
+        return {**cond, "y": out}

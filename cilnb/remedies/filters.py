@@ -15,7 +15,9 @@ Videos are ``[B, F, C, H, W]`` (cilnb's layout); the 3D transforms run over fram
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as Fn
 
@@ -28,16 +30,30 @@ FILTERS = ("butterworth", "gaussian", "ideal")
 _DIMS = (1, 3, 4)  # F, H, W of [B, F, C, H, W]
 
 
+def _is_real(v) -> bool:
+    """A real number (Python or numpy), not a bool."""
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_integer(v) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
 def check_cutoff(name: str, value) -> float:
-    """A normalised cutoff frequency must lie in (0, 1]; returns it as float or raises a ValueError saying so."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)) or not 0.0 < float(value) <= 1.0:
-        raise ValueError(f"{name} must lie in (0, 1] (a normalised cutoff frequency; 1 keeps everything up to Nyquist), got {value!r}")
+    """A normalised cutoff frequency must lie in (0, 1]; returns it as float or raises a ValueError saying so
+    (an :class:`cilnb.checks.InputTypeError` for a non-number)."""
+    msg = f"{name} must lie in (0, 1] (a normalised cutoff frequency; 1 keeps everything up to Nyquist), got {value!r}"
+    if not _is_real(value):
+        raise checks.InputTypeError(msg)
+    if not math.isfinite(float(value)) or not 0.0 < float(value) <= 1.0:
+        raise ValueError(msg)
     return float(value)
 
 
 def check_filter_settings(method: str, order: int, d_s: float, d_t: float) -> None:
     """Raise a ValueError unless ``method`` is one of :data:`FILTERS`, ``order`` a positive int and both cutoffs in (0, 1]."""
-    if method not in FILTERS:
+    if not isinstance(method, str) or method not in FILTERS:
         raise ValueError(f"method must be one of {FILTERS}, got {method!r}")
     freq_filter(1, 1, 1, method=method, order=order, d_s=d_s, d_t=d_t)
 
@@ -54,10 +70,10 @@ def freq_filter(frames: int, height: int, width: int, *, method: str = "butterwo
     if method not in FILTERS:
         raise ValueError(f"filter method must be one of {FILTERS}, got {method!r}")
     d_s, d_t = check_cutoff("d_s (spatial cutoff)", d_s), check_cutoff("d_t (temporal cutoff)", d_t)
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise ValueError(f"order (Butterworth order) must be a positive int, got {order!r}")
-    for n, v in (("frames", frames), ("height", height), ("width", width)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+    for n, v in (("order (Butterworth order)", order), ("frames", frames), ("height", height), ("width", width)):
+        if not _is_integer(v):
+            raise checks.InputTypeError(f"{n} must be a positive int, got {v!r}")
+        if v < 1:
             raise ValueError(f"{n} must be a positive int, got {v!r}")
 
     def axis(n):

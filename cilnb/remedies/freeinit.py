@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from ..checks import InputTypeError
-from .base import Context, NoRemedy, Remedy
+from .base import Context, NoRemedy, Remedy, plain_settings
 from .filters import check_filter_settings, freq_filter, freq_mix
 
 __all__ = ["FreeInit"]
@@ -36,8 +36,12 @@ class FreeInit(Remedy):
     name = "freeinit"
 
     def __post_init__(self):
-        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
-            raise ValueError(f"iterations must be an int >= 1 (1 = plain sampling, FreeInit's default 3), got {self.iterations!r}")
+        plain_settings(self)
+        msg = f"iterations must be an int >= 1 (1 = plain sampling, FreeInit's default 3), got {self.iterations!r}"
+        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int):
+            raise InputTypeError(msg)
+        if self.iterations < 1:
+            raise ValueError(msg)
         check_filter_settings(self.method, self.order, self.d_s, self.d_t)
 
     def mask(self, ctx: Context) -> torch.Tensor:

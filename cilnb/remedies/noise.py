@@ -7,17 +7,25 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks
-from .base import Context, Remedy, analytic_params
+from .base import Context, Remedy, analytic_params, plain_settings
 from .filters import check_filter_settings, freq_filter, freq_mix
 
 __all__ = ["AnalyticInit", "FrameInit", "Progressive", "pyoco_matrix", "pyoco_correlation"]
 
 
+#: the largest PYoCo ``alpha`` (``alpha^2`` must not overflow a float); from ``alpha = 1000`` on, neighbouring frames already
+#: correlate beyond 0.9999995
+_MAX_ALPHA = 1e150
+
+
 def _unit_float(name: str, v, *, allow_none: bool = False, lo_open: bool = True):
     if v is None and allow_none:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)) or not (0.0 < float(v) <= 1.0):
-        raise ValueError(f"{name} must lie in (0, 1] (normalised time, 1 = T){' or be None' if allow_none else ''}, got {v!r}")
+    msg = f"{name} must lie in (0, 1] (normalised time, 1 = T){' or be None' if allow_none else ''}, got {v!r}"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise checks.InputTypeError(msg)
+    if not math.isfinite(float(v)) or not (0.0 < float(v) <= 1.0):
+        raise ValueError(msg)
     return float(v)
 
 
@@ -35,6 +43,7 @@ class AnalyticInit(Remedy):
     needs_stats = True
 
     def __post_init__(self):
+        plain_settings(self)
         object.__setattr__(self, "start", _unit_float("start", self.start, allow_none=True))
 
     def prior(self, ctx: Context):
@@ -62,6 +71,7 @@ class FrameInit(Remedy):
     name = "frameinit"
 
     def __post_init__(self):
+        plain_settings(self)
         check_filter_settings(self.method, self.order, self.d_s, self.d_t)
         object.__setattr__(self, "noise_level", _unit_float("noise_level", self.noise_level, allow_none=True))
 
@@ -94,7 +104,8 @@ class FrameInit(Remedy):
 
 def _check_pyoco(frames, alpha) -> None:
     checks.check_int("frames", frames, min=1, fix="(frames of the video)")
-    checks.check_number("alpha", alpha, lo=0, fix="(PYoCo's correlation strength; 0: independent frames)")
+    checks.check_number("alpha", alpha, lo=0, hi=_MAX_ALPHA, fix="(PYoCo's correlation strength; 0: independent frames, "
+                        "alpha >= 1000 all but identical noise in every frame)")
 
 
 def pyoco_matrix(frames: int, alpha: float, mode: str = "progressive") -> torch.Tensor:
@@ -142,10 +153,17 @@ class Progressive(Remedy):
     name = "progressive"
 
     def __post_init__(self):
+        plain_settings(self)
         if self.mode not in ("progressive", "mixed"):
             raise ValueError(f"mode must be 'progressive' or 'mixed', got {self.mode!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not math.isfinite(self.alpha) or self.alpha < 0:
-            raise ValueError(f"alpha (correlation strength) must be a finite number >= 0, got {self.alpha!r}")
+        msg = f"alpha (correlation strength) must be a finite number >= 0, got {self.alpha!r}"
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)):
+            raise checks.InputTypeError(msg)
+        if not math.isfinite(self.alpha) or self.alpha < 0:
+            raise ValueError(msg)
+        if self.alpha > _MAX_ALPHA:
+            raise ValueError(f"alpha (correlation strength) = {self.alpha:g} is too large (alpha^2 overflows); it must be at most "
+                             f"{_MAX_ALPHA:g}, and from alpha = 1000 on the frames' noise is all but identical already")
         object.__setattr__(self, "alpha", float(self.alpha))
 
     def noise(self, ctx: Context, z: torch.Tensor) -> torch.Tensor:
