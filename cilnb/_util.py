@@ -77,8 +77,9 @@ def make_generator(seed: int | torch.Generator | None, device: str | torch.devic
         return seed
     if seed is None:
         raise ValueError("a seed or torch.Generator is required (cilnb never draws from the global RNG)")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int or torch.Generator, got {type(seed).__name__}")
+    from .checks import check_int
+
+    seed = check_int("seed", seed, fix="or a torch.Generator")  # numpy ints too; bools, floats and strings refused
     gen = torch.Generator(device=torch.device(device))
     gen.manual_seed(int(seed))
     return gen

@@ -395,8 +395,13 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
     """
     import dataclasses
 
+    import numpy as np
     import torch
 
+    if not isinstance(flow, (bool, np.bool_)):
+        from .checks import InputTypeError
+
+        raise InputTypeError(f"flow must be True or False (add each toy clip's mean flow magnitude), got {flow!r}")
     cfg = getattr(model, "config", None)
     spec = str(spec)
     if spec.startswith("toy:"):

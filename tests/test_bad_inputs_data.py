@@ -207,6 +207,26 @@ def test_bad_input_raises_a_clear_error(call, exc, pattern):
         call()
 
 
+def test_numpy_ints_count_as_ints_and_other_types_are_named():
+    # numpy ints (from a loop over np.arange) were refused as seeds and frame counts; strings and flags are named
+    np.testing.assert_array_equal(D.generate(2, seed=np.int64(1), frames=3, size=16, flow=False).videos,
+                                  D.generate(2, seed=1, frames=3, size=16, flow=False).videos)
+    assert M.synthetic_motion_set(speeds=(1.0,), n_frames=np.int64(3), size=(16, 16))[0].shape[1] == 3
+    with pytest.raises(T, match=r"seed must be an int or a torch\.Generator, got 1\.5"):
+        D.generate(2, seed=1.5, frames=3, size=16)
+    with pytest.raises(T, match=r"flow must be True or False"):
+        IO.load_images("toy:2", flow="no")
+
+
+def test_toy_motion_condition_of_text_is_named():
+    from cilnb import sampling
+    from cilnb.models import toy
+
+    net = toy.build(frames=3, size=16, widths=(8, 16), temporal_levels=(1,), temporal_width=8, emb_dim=32)
+    with pytest.raises(T, match=r"cond\['motion'\] must be numbers .* got 'fast'"):
+        sampling.sample(net, torch.zeros(1, 1, 16, 16), cond={"motion": "fast"}, n_steps=1, seed=0, show_progress=False)
+
+
 def test_stats_save_to_a_folder_names_the_folder(tmp_path):
     """Was IsADirectoryError on the atomic writer's temporary file name."""
     (tmp_path / "a.safetensors").mkdir()

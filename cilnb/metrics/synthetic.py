@@ -58,8 +58,7 @@ def _pair(name: str, value, *, positive: bool = False) -> None:
 
 def _check(n_frames, size, channels, seed):
     checks.check_int("seed", seed, min=0, fix="(the texture's numpy seed; None is refused so that videos are reproducible)")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ValueError(f"n_frames must be a positive int, got {n_frames!r}")
+    checks.check_int("n_frames", n_frames, min=1, fix="(frames per video)")
     if (not isinstance(size, (tuple, list)) or len(size) != 2
             or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)):
         raise checks.InputTypeError(f"size must be (H, W) with positive ints, e.g. (128, 128), got {size!r}")

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as Fn
 from torch import nn
 
+from .. import checks
 from ..denoiser import Cond, Video
 from ..schedules import VPSchedule
 from .base import Denoiser, guidance_weights
@@ -572,7 +573,13 @@ class ToyModel(Denoiser):
         if y is None:
             raise ValueError("the toy I2V model needs the conditional image y=[B, C, H, W]")
         if motion is not None:
-            motion = torch.as_tensor(motion, dtype=torch.float32, device=x_t.device).reshape(-1)
+            try:
+                if isinstance(motion, (str, bytes)):
+                    raise TypeError(type(motion).__name__)
+                motion = torch.as_tensor(motion, dtype=torch.float32, device=x_t.device).reshape(-1)
+            except (TypeError, ValueError, RuntimeError):
+                raise checks.InputTypeError(f"cond['motion'] must be numbers (the toy's motion label: one, or one per video), "
+                                            f"got {motion!r}") from None
             if motion.numel() == 1 and x_t.shape[0] > 1:
                 motion = motion.expand(x_t.shape[0])
         return {"y": y.to(x_t.dtype), "motion": motion}
@@ -609,8 +616,6 @@ def motion_label(meta: dict) -> str:
     mean speed, px/frame; also for checkpoints that predate the option) or ``"flow"`` (the clip's whole-frame
     mean flow magnitude, :func:`cilnb.data.flow_score`)."""
     if not isinstance(meta, dict):
-        from .. import checks
-
         raise checks.InputTypeError(f"meta must be a checkpoint's metadata dict (read_metadata(path)), got {type(meta).__name__}")
     tc = meta.get("train_config") or {}
     label = tc.get("motion_label", "speed") if isinstance(tc, dict) else "speed"
