@@ -351,7 +351,7 @@ def run_all(
         wanted = {Path(n).stem for n in only}
         unknown = wanted - {p.stem for p in paths}
         if unknown:
-            raise ValueError(f"unknown notebook(s) {sorted(unknown)}; available: {[p.stem for p in paths]}")
+            raise ValueError(f"unknown notebook(s) {sorted(unknown)} in only (--only); available: {[p.stem for p in paths]}")
         paths = [p for p in paths if p.stem in wanted]
     for p in paths:  # fail fast on a bad profile before spending minutes
         notebook_parameters(p, profile)

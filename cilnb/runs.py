@@ -404,8 +404,11 @@ def run_sweep(
         raise ValueError(f"init modes must be among {INITS}, got {inits}")
     if not seeds:
         raise ValueError("give at least one seed")
-    if len(set(Ms)) != len(Ms) or len(set(inits)) != len(inits) or len(set(seeds)) != len(seeds):
-        raise ValueError("M values, init modes and seeds must each be distinct")
+    for opt, vals in (("--M", Ms), ("--init", inits), ("--seeds", seeds)):
+        twice = sorted({v for v in vals if vals.count(v) > 1}, key=vals.index)
+        if twice:
+            raise ValueError(f"M values, init modes and seeds must each be distinct: {opt} lists {', '.join(map(str, twice))} "
+                             "more than once; give each value once")
     if "analytic" in inits and stats is None:
         raise ValueError("init 'analytic' needs statistics: pass --stats FILE (from `python -m cilnb stats`)")
     n_steps = checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps over [0, M])")
@@ -435,7 +438,11 @@ def run_sweep(
                                  f"{float(sched.to_native(1.0)):g} at M = 1): {exc}") from None
             _check_native_start(sched, M, starts[M])
         else:
-            starts[M] = sched.parse_start(M)
+            try:
+                starts[M] = sched.parse_start(M)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (--M {M:g}): give normalised starts in (0, 1], or add --native for native start times "
+                                 f"(up to {float(sched.to_native(1.0)):g} at M = 1)") from None
     out = check_output_path(out, option="out (--out)", folder=True)
     for name in ("videos", "results"):  # the store's layout: found in the way, not after the first batch
         if (out / name).exists() and not (out / name).is_dir():

@@ -494,8 +494,15 @@ def _train(cfg: TrainConfig, out: Path, dev: torch.device, *, show_progress: boo
     """:func:`train` holding the lock."""
     state_path = resume_path(out)
     if out.is_file() and not force and not state_path.is_file():
-        with file_errors(out, "existing output", "delete it or pass --force to retrain"):
-            meta = toy.read_metadata(out)
+        not_ckpt = f"{out} (--out) exists and is not a cilnb toy checkpoint"
+        fix = "choose another --out, or pass --force to overwrite it"
+        try:
+            with file_errors(out, "existing output", "delete it or pass --force to retrain"):
+                meta = toy.read_metadata(out)
+        except UserError:  # not a readable safetensors file: a text file, a typo'd path
+            raise UserError(f"{not_ckpt} (not a readable safetensors file): {fix}") from None
+        if meta.get("format") != toy.FORMAT:  # statistics, another model's weights
+            raise UserError(f"{not_ckpt} (format {meta.get('format')!r}): {fix}")
         if meta.get("train_config") == json.loads(cfg.to_json()):
             return out
         raise ValueError(f"{out} exists and was trained with a different configuration: choose another --out or pass --force")

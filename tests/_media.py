@@ -1,4 +1,5 @@
-"""Small video folders for the I/O, stats and fine-tuning tests (imageio + PyAV; test files importorskip them)."""
+"""Small inputs for the I/O, stats, sweep, CLI and fine-tuning tests: video folders (imageio + PyAV; test files importorskip
+them) and a tiny toy checkpoint with statistics of its data."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,3 +40,19 @@ def video_folder(d):
     (d / ".hidden.mp4").write_bytes(b"ignored")
     (d / "notes.txt").write_text("not a video")
     return d
+
+
+def tiny_toy_files(d, frames, size, n_stats=8):
+    """A tiny toy network (widths 8, 16; seed 0) saved as ``d/toy.safetensors`` and Analytic-Init statistics of ``n_stats``
+    sprite videos of that shape as ``d/stats.safetensors``; returns both paths."""
+    import torch
+
+    from cilnb import data
+    from cilnb.analytic_init import MomentStats
+    from cilnb.models import toy
+
+    torch.manual_seed(0)
+    net = toy.build(frames=frames, size=size, widths=(8, 16), temporal_levels=(1,), temporal_width=8, emb_dim=32).net
+    ckpt = toy.save_checkpoint(d / "toy.safetensors", net, {})
+    MomentStats().update(data.generate(n_stats, seed=7, frames=frames, size=size, flow=False).videos).save(d / "stats.safetensors")
+    return ckpt, d / "stats.safetensors"

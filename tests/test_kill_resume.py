@@ -18,10 +18,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from cilnb import data
-from cilnb.analytic_init import MomentStats
 from cilnb.commands import main
-from cilnb.models import toy
 
 pytest.importorskip("av")
 
@@ -30,16 +27,13 @@ F, SIZE = 4, 16
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    from _media import video_folder
+    from _media import tiny_toy_files, video_folder
 
     d = tmp_path_factory.mktemp("kill_inputs")
-    torch.manual_seed(0)
-    net = toy.build(frames=F, size=SIZE, widths=(8, 16), temporal_levels=(1,), temporal_width=8, emb_dim=32).net
-    ckpt = toy.save_checkpoint(d / "toy.safetensors", net, {})
-    MomentStats().update(data.generate(8, seed=7, frames=F, size=SIZE, flow=False).videos).save(d / "stats.safetensors")
+    ckpt, stats = tiny_toy_files(d, F, SIZE)
     (d / "videos").mkdir()
     video_folder(d / "videos")
-    return {"ckpt": ckpt, "stats": d / "stats.safetensors", "videos": d / "videos"}
+    return {"ckpt": ckpt, "stats": stats, "videos": d / "videos"}
 
 
 JOBS = {

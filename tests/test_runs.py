@@ -24,13 +24,10 @@ N_UNITS = 2 * 2 * 2 * 2  # M x init x seed x image (toy:2)
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("sweep_inputs")
-    torch.manual_seed(0)
-    net = toy.build(frames=F, size=SIZE, widths=(8, 16), temporal_levels=(1,), temporal_width=8, emb_dim=32).net
-    ckpt = toy.save_checkpoint(d / "toy.safetensors", net, {})
-    st = MomentStats().update(data.generate(32, seed=7, frames=F, size=SIZE, flow=False).videos)
-    st.save(d / "stats.safetensors")
-    return {"ckpt": ckpt, "stats": d / "stats.safetensors"}
+    from _media import tiny_toy_files
+
+    ckpt, stats = tiny_toy_files(tmp_path_factory.mktemp("sweep_inputs"), F, SIZE, n_stats=32)
+    return {"ckpt": ckpt, "stats": stats}
 
 
 @pytest.fixture(scope="module")

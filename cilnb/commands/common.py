@@ -6,21 +6,22 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["DTYPES", "load_model", "check_device", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
-           "nonneg_float", "probability", "unit_interval", "size_hw"]
+__all__ = ["DTYPES", "load_model", "check_device", "check_videos_folder", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
+           "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg"]
 
 # the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere; the toy: float32)
 DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
 
 
-def load_model(name: str, model_path: str | None = None, *, device="auto", dtype=None, quiet: bool = False):
+def load_model(name: str, model_path: str | None = None, *, device="auto", dtype=None, quiet: bool = False, ready=None):
     """The model a command's options name, loaded by :func:`cilnb.models.load` (the one loader).
 
     ``toy`` without a path is the shipped ``base`` checkpoint (a path to a toy checkpoint file works
     too); other names need ``model_path`` (a local pipeline folder or a cached hub id). ``dtype``
     ``None``/``"auto"`` means float16 on CUDA and float32 elsewhere, and float32 for the toy (which computes in
     float32 or bfloat16, :func:`cilnb.models.toy.precision`). ``quiet``
-    (``--quiet``): diffusers' and transformers' loading bars are off too.
+    (``--quiet``): diffusers' and transformers' loading bars are off too. ``ready()``, when given, runs after these options
+    are checked and before the weights load (a command's own checks: a bad input fails before minutes of loading).
     """
     if quiet:
         _hf_progress_off()
@@ -47,6 +48,8 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
             raise ValueError(f"--dtype {dtype}: the toy computes in float32 or bfloat16; pass --dtype auto, float32 or bfloat16") from None
     if key != "toy" and model_path is None:
         raise ValueError(f"--model {name} needs --model-path (a local pipeline folder or a hub id already in the cache)")
+    if ready is not None:
+        ready()
     if key == "toy" and model_path is not None:
         from .._util import file_errors
 
@@ -74,15 +77,33 @@ def check_device(device, option: str = "--device") -> None:
     _check(device, option)
 
 
-def model_for_output(args: argparse.Namespace, *, folder: bool, device=None):
+def model_for_output(args: argparse.Namespace, *, folder: bool, device=None, ready=None):
     """A model command's set-up: ``--out`` checked first (:func:`cilnb._util.check_output_path`, so a bad
     path fails before anything loads), then the model of ``--model``/``--model-path``/``--dtype``
-    (:func:`load_model`) on ``device`` (default: ``--device``)."""
+    (:func:`load_model`) on ``device`` (default: ``--device``); ``ready()``: the command's checks before the weights load."""
     from .._util import check_output_path
 
     check_output_path(args.out, option="--out", folder=folder)
     return load_model(args.model, args.model_path, device=args.device if device is None else device, dtype=args.dtype,
-                      quiet=getattr(args, "quiet", False))
+                      quiet=getattr(args, "quiet", False), ready=ready)
+
+
+def check_videos_folder(videos, option: str = "--videos") -> None:
+    """``videos`` must be a folder holding videos (:func:`cilnb.io.find_videos`): checked before a model loads, not after."""
+    import warnings
+    from pathlib import Path
+
+    from .._util import UserError
+    from ..io import IMAGE_EXTS, VIDEO_EXTS, find_videos
+
+    if not Path(videos).is_dir():
+        raise UserError(f"{option} {videos} is not a folder; pass the folder that holds the videos")
+    with warnings.catch_warnings():  # what find_videos skips is reported again when the videos are read
+        warnings.simplefilter("ignore")
+        found = find_videos(videos)
+    if not found:
+        raise UserError(f"no videos found in {videos} (looked for {', '.join(VIDEO_EXTS)} files and folders of {', '.join(IMAGE_EXTS)} "
+                        f"frames): pass the folder that holds the videos as {option}")
 
 
 def rank_device(device: str) -> str:
@@ -100,9 +121,10 @@ def rank_device(device: str) -> str:
 def add_model_options(p: argparse.ArgumentParser, *, model_help: str, device_help: str = "auto | cpu | cuda | cuda:N") -> None:
     """``--model``, ``--model-path``, ``--device``, ``--dtype`` and ``--quiet``, as every model command spells them."""
     p.add_argument("--model", required=True, help=model_help)
-    p.add_argument("--model-path", default=None, help="local pipeline folder or cached hub id (toy: checkpoint file, default: shipped base)")
+    p.add_argument("--model-path", type=path_arg, default=None,
+                   help="local pipeline folder or cached hub id (toy: checkpoint file, default: shipped base)")
     p.add_argument("--device", default="auto", help=device_help)
-    p.add_argument("--dtype", default="auto", help="auto (fp16 on CUDA, fp32 on CPU; the toy: fp32) | float32 | float16 | bfloat16 (the toy: float32 or bfloat16)")
+    p.add_argument("--dtype", default="auto", choices=DTYPES, metavar="DTYPE", help="auto (fp16 on CUDA, fp32 on CPU; the toy: fp32) | float32 | float16 | bfloat16 (the toy: float32 or bfloat16)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -176,4 +198,13 @@ def size_hw(text: str) -> str:
         parse_size(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected HxW (e.g. 320x512) or one positive integer, got {text!r}") from None
+    return text
+
+
+def path_arg(text: str) -> str:
+    """argparse type: a file or folder path, returned as given; an empty one is refused (``Path("")`` is the current
+    folder, and ``--out ""`` would otherwise write there, or fall back to a default path, silently)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}, which would silently mean the current folder (or the "
+                                         "default): give the path (an unset shell variable?)")
     return text

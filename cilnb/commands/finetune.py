@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import finite_float, nonneg_float, nonneg_int, positive_float, positive_int, probability, size_hw
+from .common import finite_float, nonneg_float, nonneg_int, path_arg, positive_float, positive_int, size_hw, unit_interval
 
 
 def run(args: argparse.Namespace) -> int:
@@ -13,13 +13,20 @@ def run(args: argparse.Namespace) -> int:
 
     from ..svd_finetune import FinetuneConfig, finetune
     from .._util import UserError, check_output_path
-    from .common import load_model
+    from .common import check_videos_folder, load_model
 
     check_output_path(args.out, option="--out", folder=True)
     if args.model != "svd":
         raise UserError(f"finetune supports --model svd (the paper's diffusers model), got {args.model!r}")
+    given = [opt for opt, v in (("--a", args.a), ("--beta-m", args.beta_m)) if v is not None]
+    if args.naive and given:  # the naive baseline draws no TimeNoise: the values would be ignored
+        raise UserError(f"{' and '.join(given)} {'set' if len(given) > 1 else 'sets'} TimeNoise, which --naive does not draw: "
+                        f"drop {' and '.join(given)} or --naive")
+    check_videos_folder(args.videos)  # before the model loads (minutes for SVD)
+    d = FinetuneConfig.__dataclass_fields__
     cfg = FinetuneConfig(
-        timenoise=not args.naive, a=args.a, beta_m=args.beta_m, P_mean=args.P_mean, P_std=args.P_std,
+        timenoise=not args.naive, a=d["a"].default if args.a is None else args.a,
+        beta_m=d["beta_m"].default if args.beta_m is None else args.beta_m, P_mean=args.P_mean, P_std=args.P_std,
         motion_bucket_id=args.motion_bucket_id, fps_id=args.fps_id, cond_drop=args.cond_drop, lr=args.lr,
         weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm, batch_size=args.batch_size,
         gradient_accumulation_steps=args.gradient_accumulation_steps, max_steps=args.max_steps,
@@ -48,19 +55,20 @@ def add_parser(sub) -> None:
         "baseline; `accelerate launch -m cilnb finetune ...` for many GPUs.",
     )
     p.add_argument("--model", default="svd", help="only svd")
-    p.add_argument("--model-path", required=True, help="local SVD pipeline folder (or a cached hub id)")
-    p.add_argument("--videos", required=True, help="folder of training videos")
-    p.add_argument("--out", required=True, help="output folder (checkpoints, log.jsonl, unet/)")
+    p.add_argument("--model-path", type=path_arg, required=True, help="local SVD pipeline folder (or a cached hub id)")
+    p.add_argument("--videos", type=path_arg, required=True, help="folder of training videos")
+    p.add_argument("--out", type=path_arg, required=True, help="output folder (checkpoints, log.jsonl, unet/)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--timenoise", action="store_true", help="TimeNoise on the conditional latent (default)")
     g.add_argument("--naive", action="store_true", help="the naive baseline: SVD's log-normal pixel noise augmentation")
-    p.add_argument("--beta-m", type=positive_float, default=d["beta_m"].default, help="TimeNoise beta_m (official SVD config 15; the paper says 100)")
-    p.add_argument("--a", type=positive_float, default=d["a"].default, help="TimeNoise mu(t) = 2 t^a - 1 exponent")
+    p.add_argument("--beta-m", type=positive_float, default=None,
+                   help=f"TimeNoise beta_m (default {d['beta_m'].default:g}: official SVD config; the paper says 100)")
+    p.add_argument("--a", type=positive_float, default=None, help=f"TimeNoise mu(t) = 2 t^a - 1 exponent (default {d['a'].default:g})")
     p.add_argument("--P-mean", type=finite_float, default=d["P_mean"].default, help="EDM log-normal mean of log sigma")
     p.add_argument("--P-std", type=positive_float, default=d["P_std"].default, help="EDM log-normal std of log sigma")
     p.add_argument("--motion-bucket-id", type=finite_float, default=d["motion_bucket_id"].default, help="fixed motion bucket (paper: 20)")
     p.add_argument("--fps-id", type=finite_float, default=d["fps_id"].default, help="fps micro-condition fed to the UNet (official: 3)")
-    p.add_argument("--cond-drop", type=probability, default=d["cond_drop"].default, help="classifier-free dropout probability")
+    p.add_argument("--cond-drop", type=unit_interval, default=d["cond_drop"].default, help="classifier-free dropout probability")
     p.add_argument("--frames", type=positive_int, default=d["frames"].default, help="frames per clip")
     p.add_argument("--size", type=size_hw, default="320x512", help="HxW of the clips")
     g2 = p.add_mutually_exclusive_group()

@@ -4,10 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_model_options, finite_float, nonneg_int, positive_int, size_hw
+from .common import add_model_options, finite_float, nonneg_int, path_arg, positive_int, size_hw
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .._util import UserError
     from ..analytic_init import MomentStats
     from ..io import load_images
     from ..runs import run_sweep
@@ -15,6 +18,8 @@ def run(args: argparse.Namespace) -> int:
 
     model = model_for_output(args, folder=True, device=rank_device(args.device))
     _check_fixed_shape(model, args)
+    if args.stats and Path(args.stats).is_dir():
+        raise UserError(f"--stats {args.stats} is a folder: pass the statistics file in it (.safetensors from `python -m cilnb stats`)")
     stats = MomentStats.load(args.stats) if args.stats else None
     if stats is not None and hasattr(model, "data_config"):  # a toy: its statistics must describe its data
         from ..experiments.inputs import check_toy_stats
@@ -30,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
             cond_kwargs[key] = json.loads(val)
         except json.JSONDecodeError:
             cond_kwargs[key] = val
+    _check_cond_names(model, cond_kwargs)
     remedy = None
     if args.remedy is not None:
         from ..remedies import from_cli
@@ -51,6 +57,29 @@ def run(args: argparse.Namespace) -> int:
     if res.rank == 0:
         print(f"{len(res.table)} unit(s) stored in {res.out} (results.csv); this run: {res.computed} sampled on rank 0 of {res.world}, {res.recovered} recovered; {res.pending} were pending")
     return 0
+
+
+# the options that set a conditioning keyword of prepare_condition (the rest come from --cond KEY=VALUE)
+_COND_OPTIONS = {"motion_bucket_id": "--motion-bucket-id", "fps": "--cond-fps", "noise_aug_strength": "--noise-aug-strength"}
+
+
+def _check_cond_names(model, cond_kwargs: dict) -> None:
+    """A model whose ``prepare_condition`` is the base one passes extra conditioning through unchanged, and refuses the
+    keys it does not accept (``cond_keys``) only at the first sampler call, after ``sweep.json`` is written: refuse them
+    here, naming the option (e.g. the SVD-only ``--motion-bucket-id`` for the toy)."""
+    from .._util import UserError
+    from ..models.base import Adapter
+
+    keys = getattr(model, "cond_keys", None)
+    if keys is None or getattr(type(model), "prepare_condition", None) is not Adapter.prepare_condition:
+        return
+    extra = [k for k in keys if k != "y"]
+    for k in cond_kwargs:
+        if k not in keys:
+            opt = _COND_OPTIONS.get(k, f"--cond {k}=...")
+            takes = f"its extra conditioning: {', '.join(extra)}, via --cond KEY=VALUE" if extra else "it takes no extra conditioning"
+            raise UserError(f"{opt}: the {getattr(model, 'name', None) or type(model).__name__} model has no {k!r} conditioning "
+                            f"({takes}); drop {opt}")
 
 
 def _check_fixed_shape(model, args: argparse.Namespace) -> None:
@@ -85,7 +114,7 @@ def add_parser(sub) -> None:
     )
     add_model_options(p, model_help="model name for cilnb.models.load (toy, svd, ...)",
                       device_help="auto (cuda:LOCAL_RANK under torchrun) | cpu | cuda:N")
-    p.add_argument("--images", required=True, help="'toy:N' (first frames of N sprite videos of the toy checkpoint's training data) or a folder of images")
+    p.add_argument("--images", type=path_arg, required=True, help="'toy:N' (first frames of N sprite videos of the toy checkpoint's training data) or a folder of images")
     p.add_argument("--size", type=size_hw, default=None, help="HxW for folder images (default: the toy's size)")
     p.add_argument("--data-seed", type=nonneg_int, default=0, help="seed of the toy:N videos")
     p.add_argument("--M", type=finite_float, nargs="+", required=True, help="start times M: normalised in (0, 1] (or native with --native)")
@@ -95,7 +124,7 @@ def add_parser(sub) -> None:
     p.add_argument("--n-steps", type=positive_int, default=50, help="sampler steps over [0, M]")
     p.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m", "dpm++3m"],
                    help="ddim (VC1/DC), heun (SVD), dpm++2m (DPM-Solver++ 2M), dpm++3m (DPM-Solver++ 3M, on VP schedules a grid packed near t = 0)")
-    p.add_argument("--stats", default=None, help="Analytic-Init statistics (.safetensors from `cilnb stats`, or an official .pt)")
+    p.add_argument("--stats", type=path_arg, default=None, help="Analytic-Init statistics (.safetensors from `cilnb stats`, or an official .pt)")
     p.add_argument("--frames", type=positive_int, default=None, help="frames per video (default: the model's n_frames or the stats)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="units per sampler call")
     p.add_argument("--motion-bucket-id", type=finite_float, default=None, help="SVD motion bucket (adapter default if unset)")
@@ -108,7 +137,7 @@ def add_parser(sub) -> None:
     p.add_argument("--remedy-arg", action="append", metavar="KEY=VALUE",
                    help="a setting of the remedy (repeatable), read as the setting's type: iterations=2, method=gaussian; "
                    "member.key=value in a combination")
-    p.add_argument("--out", required=True, help="output folder (sweep.json, videos/, results/, results.csv)")
+    p.add_argument("--out", type=path_arg, required=True, help="output folder (sweep.json, videos/, results/, results.csv)")
     p.add_argument("--max-units", type=nonneg_int, default=None, help="stop this rank after that many units (resume later)")
     p.add_argument("--mp4", action="store_true", help="also write an mp4 preview per unit")
     p.add_argument("--motion-method", default="farneback", choices=["farneback", "raft", "none"],

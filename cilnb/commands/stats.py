@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_model_options, positive_float, positive_int, size_hw
+from .common import add_model_options, path_arg, positive_float, positive_int, size_hw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -11,11 +11,13 @@ def run(args: argparse.Namespace) -> int:
 
     from .._util import UserError
     from ..stats import compute_stats
-    from .common import model_for_output
+    from .common import check_videos_folder, model_for_output
 
     if not Path(args.videos).is_dir():
         raise UserError(f"--videos {args.videos} is not a folder; pass the folder that holds the videos")
-    model = model_for_output(args, folder=False)  # --out checked before the model loads and any video is encoded
+    _check_out_file(Path(args.out))
+    # --out checked before the model loads and any video is encoded; the videos found before the weights load
+    model = model_for_output(args, folder=False, ready=lambda: check_videos_folder(args.videos))
     res = compute_stats(
         model, args.videos, args.out, frames=args.frames, size=args.size, batch_size=args.batch_size,
         max_videos=args.max_videos, stride=args.stride, fps=args.fps, checkpoint_every=args.checkpoint_every,
@@ -24,6 +26,27 @@ def run(args: argparse.Namespace) -> int:
     print(res.summary())
     print(f"mean shape {tuple(res.stats.shape)}, tr(Cov)/d = {res.stats.avg_var:.6g}")
     return 0
+
+
+def _check_out_file(out: Path) -> None:
+    """An existing ``--out`` is replaced only when it is a statistics file (a rerun recomputes it): another file there (a
+    checkpoint, a typo'd path) would be overwritten silently."""
+    from safetensors import safe_open
+
+    from .._util import UserError
+    from ..analytic_init import FORMAT
+    from ..stats import _progress_path
+
+    if not out.is_file() or _progress_path(out).is_file():  # nothing there, or a run this one resumes (or restarts)
+        return
+    try:
+        with safe_open(str(out), framework="pt") as f:
+            fmt = (f.metadata() or {}).get("format")
+    except Exception:  # noqa: BLE001 (not a safetensors file at all)
+        fmt = None
+    if fmt != FORMAT:
+        raise UserError(f"--out {out} exists and is not a cilnb statistics file: choose another --out, or delete {out} first "
+                        "if it may be replaced")
 
 
 def add_parser(sub) -> None:
@@ -35,10 +58,10 @@ def add_parser(sub) -> None:
         "--model toy: pixels), stream the per-element moments into a safetensors file. Resumable.",
     )
     add_model_options(p, model_help="model name for cilnb.models.load (svd, toy, ...)")
-    p.add_argument("--videos", required=True, help="folder of videos (mp4/webm/gif/avi/mov/mkv) and/or frame folders")
+    p.add_argument("--videos", type=path_arg, required=True, help="folder of videos (mp4/webm/gif/avi/mov/mkv) and/or frame folders")
     p.add_argument("--frames", type=positive_int, required=True, help="frames per video (the model's F, e.g. 14 for SVD)")
     p.add_argument("--size", type=size_hw, required=True, help="HxW after resize + centre crop, e.g. 320x512")
-    p.add_argument("--out", required=True, help="output statistics file (.safetensors)")
+    p.add_argument("--out", type=path_arg, required=True, help="output statistics file (.safetensors)")
     p.add_argument("--batch-size", type=positive_int, default=4, help="videos per VAE batch")
     p.add_argument("--max-videos", type=positive_int, default=None, help="stop when this many videos are in the statistics")
     g = p.add_mutually_exclusive_group()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import nonneg_int, positive_int
+from .common import nonneg_int, path_arg, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
     s = sub.add_parser("toy-stats", help="Analytic-Init statistics (Eq. 5) of the toy training data")
     s.add_argument("--n", type=positive_int, default=5000, help="number of training videos")
     s.add_argument("--seed", type=nonneg_int, default=12345)
-    s.add_argument("--out", default=None, help="default: data/toy_stats.safetensors (refused if it exists, unless --force)")
+    s.add_argument("--out", type=path_arg, default=None, help="default: data/toy_stats.safetensors (refused if it exists, unless --force)")
     s.add_argument("--data-from", default="", metavar="CKPT",
                    help="the toy checkpoint (base | naive | timenoise | a file) whose training data the statistics describe "
                         "(default: the shipped base's)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .common import finite_float, int_list, nonneg_float, nonneg_int, positive_float, positive_int, probability, unit_interval
+from .common import finite_float, int_list, nonneg_float, nonneg_int, path_arg, positive_float, positive_int, probability, unit_interval
 
 # cilnb.toy_training.VARIANTS and cilnb.models.toy.TEMPORAL_KINDS, kept here so --help imports no torch
 # (tests/test_commands.py checks they agree)
@@ -35,6 +35,8 @@ def _recipe_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import torch
 
     from .._util import UserError, check_output_path
@@ -66,16 +68,33 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--variant {args.variant} fine-tunes a base model: pass --init data/toy_base.safetensors")
     if fine and over:
         raise UserError("architecture options are for --variant base; a fine-tune keeps the --init model's architecture")
+    if fine and args.init in toy.CHECKPOINTS and not Path(args.init).exists():
+        raise UserError(f"--init {args.init} is the name of a shipped checkpoint, not a file: --init takes a path, e.g. "
+                        f"--init {toy.checkpoint_path(args.init)}")
+    if fine and args.pretrain_steps is not None:  # a fine-tune has no image pre-training stage: it would be ignored
+        raise UserError("--pretrain-steps is for --variant base (image pre-training); a fine-tune trains videos only: "
+                        "drop --pretrain-steps (--steps sets its length)")
+    tn = [opt for opt, v in (("--timenoise-a", args.timenoise_a), ("--timenoise-beta-m", args.timenoise_beta_m)) if v is not None]
+    if tn and args.variant != "timenoise":  # only the TimeNoise fine-tune draws TimeNoise: the values would be ignored
+        raise UserError(f"{' and '.join(tn)} {'set' if len(tn) > 1 else 'sets'} the TimeNoise of --variant timenoise, which "
+                        f"--variant {args.variant} does not draw: drop {' and '.join(tn)} or pass --variant timenoise")
     kw = dict(
         variant=args.variant, seed=args.seed, init=args.init, model=None if fine else mcfg, steps=args.steps, lr=args.lr,
         batch_size=args.batch_size, ema=args.ema, motion_dropout=args.motion_dropout, checkpoint_every=args.checkpoint_every,
     )
     if not fine and args.pretrain_steps is not None:
         kw["pretrain_steps"] = args.pretrain_steps
-    if args.variant == "timenoise":
-        kw.update(timenoise_a=args.timenoise_a, timenoise_beta_m=args.timenoise_beta_m)
+    if args.timenoise_a is not None:
+        kw["timenoise_a"] = args.timenoise_a
+    if args.timenoise_beta_m is not None:
+        kw["timenoise_beta_m"] = args.timenoise_beta_m
     kw.update(_recipe_options(args))
     cfg = TrainConfig(**kw)
+    tp = [opt for opt, v in (("--t-p-mean", args.t_p_mean), ("--t-p-std", args.t_p_std)) if v is not None]
+    if tp and cfg.t_dist != "lognormal":  # they shape the lognormal t distribution only: they would be ignored
+        whose = " (the --init's)" if fine and args.t_dist is None else ""
+        raise UserError(f"{' and '.join(tp)} {'shape' if len(tp) > 1 else 'shapes'} the lognormal timestep distribution, but "
+                        f"this run's is {cfg.t_dist}{whose}: add --t-dist lognormal or drop {' and '.join(tp)}")
     out = args.out or str(toy.checkpoint_path(args.variant))
     check_output_path(out, option="--out")  # before any training
     path = train(cfg, out, device=args.device, show_progress=not args.quiet, force=args.force)
@@ -88,16 +107,18 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train-toy", help="train the built-in toy I2V model (base) or fine-tune it (naive / timenoise)",
                        description="Train the toy I2V model. Resumable: rerun the same command to continue from the last checkpoint.")
     p.add_argument("--variant", choices=VARIANTS, default="base", help="base: from scratch; naive/timenoise: fine-tune --init")
-    p.add_argument("--out", default=None, help="output checkpoint (default: data/toy_<variant>.safetensors)")
-    p.add_argument("--init", default=None, help="base checkpoint to fine-tune (naive/timenoise)")
+    p.add_argument("--out", type=path_arg, default=None, help="output checkpoint (default: data/toy_<variant>.safetensors)")
+    p.add_argument("--init", type=path_arg, default=None, help="base checkpoint to fine-tune (naive/timenoise)")
     p.add_argument("--steps", type=nonneg_int, default=None, help="video steps (base default 4000; fine-tune default 1000)")
     p.add_argument("--pretrain-steps", type=nonneg_int, default=None, help="image pre-training steps (base only; default 1000)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="videos per step")
     p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (base 5e-4, fine-tune 1e-4)")
     p.add_argument("--ema", type=unit_interval, default=0.998, help="EMA decay")
     p.add_argument("--motion-dropout", type=probability, default=0.2, help="probability of dropping the motion conditioning")
-    p.add_argument("--timenoise-a", type=positive_float, default=5.0, help="TimeNoise a (mu(t) = 2 t^a - 1)")
-    p.add_argument("--timenoise-beta-m", type=positive_float, default=2.0, help="TimeNoise beta_m (largest noise level)")
+    p.add_argument("--timenoise-a", type=positive_float, default=None,
+                   help="TimeNoise a (mu(t) = 2 t^a - 1; --variant timenoise, default 5)")
+    p.add_argument("--timenoise-beta-m", type=positive_float, default=None,
+                   help="TimeNoise beta_m (largest noise level; --variant timenoise, default 2)")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--checkpoint-every", type=positive_int, default=200, help="steps between resume states")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
