@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -86,16 +87,30 @@ class Cond(dict):
     @classmethod
     def cat(cls, conds: "Sequence[Cond | Mapping[str, Any]]") -> "Cond":
         """Conditionings of consecutive rows joined along the batch: tensors concatenated, equal non-tensor values kept once."""
+        if isinstance(conds, (Mapping, str, bytes)) or torch.is_tensor(conds) or not isinstance(conds, Sequence):
+            from .checks import InputTypeError
+
+            raise InputTypeError(f"Cond.cat takes a list of conditionings (Cond or dicts holding 'y'), got {type(conds).__name__}")
         conds = [cls.of(c) for c in conds]
         if not conds:
             raise ValueError("Cond.cat needs at least one conditioning")
+        for i, c in enumerate(conds[1:], 1):
+            if set(c) != set(conds[0]):
+                raise ValueError(f"Cond.cat: conditioning {i} has the keys {sorted(c)} but conditioning 0 has {sorted(conds[0])}: "
+                                 "every conditioning must hold the same entries")
         out = {}
         for k in conds[0]:
             vals = [c[k] for c in conds]
-            if torch.is_tensor(vals[0]):
+            if torch.is_tensor(vals[0]) or any(torch.is_tensor(v) for v in vals):
+                if not all(torch.is_tensor(v) and v.ndim for v in vals):
+                    raise ValueError(f"Cond.cat: {k!r} must be a tensor with a batch dim in every conditioning, got "
+                                     f"{[tuple(v.shape) if torch.is_tensor(v) else type(v).__name__ for v in vals]}")
+                if len({tuple(v.shape[1:]) for v in vals}) > 1:
+                    raise ValueError(f"Cond.cat: the rows of {k!r} differ in shape ({[tuple(v.shape) for v in vals]}): "
+                                     "only conditionings of the same model and settings can be joined")
                 out[k] = torch.cat(vals, dim=0)
             else:
-                if any(v != vals[0] for v in vals[1:]):
+                if any(not _same_value(v, vals[0]) for v in vals[1:]):
                     raise ValueError(f"the conditionings hold different non-tensor values for {k!r}: give one value per row as a tensor")
                 out[k] = vals[0]
         return cls.of(out)
@@ -121,7 +136,7 @@ class Cond(dict):
 
     def equals(self, other: "Cond | Mapping[str, Any]") -> bool:
         """The same keys and values: tensors of equal shape and elements (:func:`torch.equal`), other values ``==``."""
-        if set(self) != set(other):
+        if not isinstance(other, Mapping) or set(self) != set(other):
             return False
         for k, u in self.items():
             v = other[k]
@@ -149,19 +164,43 @@ class Cond(dict):
 
     def select(self, index: "int | slice | torch.Tensor | Sequence[int]") -> "Cond":
         """The rows ``index`` (an int keeps the batch dim) of every batched tensor (:meth:`is_batched`); other values kept."""
+        B = self.batch_size
         if not isinstance(index, (slice, list, tuple)) and not torch.is_tensor(index):
-            i = operator.index(index)  # ints (numpy ints too) keep the batch dim
+            try:
+                i = operator.index(index)  # ints (numpy ints too) keep the batch dim
+            except TypeError:
+                from .checks import InputTypeError
+
+                raise InputTypeError(f"index must be an int, a slice, a list of ints or an index tensor (the rows to keep), "
+                                     f"got {index!r} ({type(index).__name__})") from None
+            if B is not None and not -B <= i < B or B is None and i < 0:
+                raise ValueError(f"row {i} is out of range for a conditioning of {B} row(s): select 0 .. {B - 1}"
+                                 if B is not None else f"row {i}: a negative row needs a y tensor to count from")
+            i = i % B if i < 0 else i
             index = slice(i, i + 1)
+        elif B is not None and not isinstance(index, slice):
+            _check_rows(index, B)
         return Cond.of({k: (v[index] if self.is_batched(v) else v) for k, v in self.items()})
 
     def expand(self, n: int) -> "Cond":
         """A one-row conditioning repeated ``n`` times along the batch (a view: ``Tensor.expand``), other values kept."""
+        from .checks import check_int
+
+        n = check_int("n", n, min=1, fix="(the rows to repeat the conditioning to)")
         if self.batch_size not in (None, 1):
             raise ValueError(f"Cond.expand repeats one row, but this conditioning holds {self.batch_size}: select(i) one row first")
         return Cond.of({k: (v.expand(n, *v.shape[1:]) if self.is_batched(v) else v) for k, v in self.items()})
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Cond":
         """Every tensor moved to ``device``; floating-point tensors also cast to ``dtype`` when given."""
+        from ._util import check_device
+
+        check_device(device)
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            from .checks import InputTypeError
+
+            raise InputTypeError(f"dtype must be a torch.dtype such as torch.float32 (or None), got {dtype!r} ({type(dtype).__name__})")
+
         def move(v):
             if not torch.is_tensor(v):
                 return v
@@ -174,6 +213,32 @@ class Cond(dict):
             return f"tensor{list(v.shape)} {str(v.dtype).replace('torch.', '')}" if torch.is_tensor(v) else repr(v)
 
         return "Cond(" + ", ".join(f"{k}={show(v)}" for k, v in self.items()) + ")"
+
+
+def _same_value(u: Any, v: Any) -> bool:
+    """Whether two non-tensor conditioning values are equal (arrays element-wise, as :meth:`Cond.equals` compares tensors)."""
+    if u is v:
+        return True
+    if isinstance(u, np.ndarray) or isinstance(v, np.ndarray):
+        return isinstance(u, np.ndarray) and isinstance(v, np.ndarray) and u.shape == v.shape and bool(np.array_equal(u, v))
+    try:
+        return bool(u == v)
+    except (TypeError, ValueError, RuntimeError):  # a value whose == gives no single truth value
+        return False
+
+
+def _check_rows(index, B: int) -> None:
+    """Rows ``index`` (a list of ints, an integer or bool tensor) of a ``B``-row conditioning must exist (not deep torch's IndexError)."""
+    if torch.is_tensor(index) and index.dtype == torch.bool:
+        if index.shape != (B,):
+            raise ValueError(f"a boolean row mask must have one entry per row, shape ({B},), got {tuple(index.shape)}")
+        return
+    rows = index.flatten().tolist() if torch.is_tensor(index) else list(index)
+    if not all(isinstance(r, (int, np.integer)) and not isinstance(r, (bool, np.bool_)) for r in rows):
+        return  # torch's own indexing names other kinds of index
+    bad = [int(r) for r in rows if not -B <= r < B]
+    if bad:
+        raise ValueError(f"rows {bad} are out of range for a conditioning of {B} row(s): select rows 0 .. {B - 1}")
 
 
 #: The one spelling of prediction types inside cilnb (what the network outputs).

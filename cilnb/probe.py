@@ -271,6 +271,11 @@ def _uncond_ignores_image(model, x0: Video, cond: Cond, y_swap: Images) -> bool:
     return Cond.of(a).equals(b)
 
 
+class NoStartTime(ValueError):
+    """:func:`recommend_start` found no start time: no contiguous run of small probed t keeps the threshold (the
+    inputs were fine; the curve decides)."""
+
+
 def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) -> float:
     """Heuristic start time M: the largest probed t up to which mean ``column`` (e.g. a motion retention) stays >= threshold.
 
@@ -280,6 +285,9 @@ def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     """
     if not isinstance(table, pd.DataFrame):
         raise checks.InputTypeError(f"table must be a probe_table DataFrame, got {type(table).__name__}")
+    if not isinstance(column, str):
+        raise checks.InputTypeError(f"column must be the name of one probe column such as 'speed_retention', got {column!r}"
+                                    + (f": pass {column[0]!r}" if isinstance(column, (list, tuple)) and len(column) == 1 else ""))
     if column not in table:
         raise ValueError(f"column {column!r} not in the probe table; have {list(table.columns)}")
     if "t" not in table:
@@ -292,9 +300,9 @@ def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     curve = table.groupby("t")[column].mean().dropna().sort_index()
     ok = curve[curve >= threshold]
     if ok.empty:
-        raise ValueError(f"no probed t keeps mean {column} >= {threshold}; probe smaller t or lower the threshold")
+        raise NoStartTime(f"no probed t keeps mean {column} >= {threshold}; probe smaller t or lower the threshold")
     # largest t such that every probed t below it also qualifies (a contiguous low-noise run)
     run = np.cumprod(curve.values >= threshold).astype(bool)
     if not run[0]:
-        raise ValueError(f"the smallest probed t already has mean {column} < {threshold}")
+        raise NoStartTime(f"the smallest probed t already has mean {column} < {threshold}")
     return float(curve.index.values[run][-1])

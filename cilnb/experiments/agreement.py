@@ -66,6 +66,16 @@ def paired_agreement(ref: pd.DataFrame, cand: pd.DataFrame, columns: Sequence[st
     keys, pair_on, columns = _names("keys", keys), _names("pair_on", pair_on), _names("columns", columns)
     if not columns:
         raise ValueError("columns is empty: name the read-outs to compare, e.g. columns=['motion']")
+    if not keys:
+        raise ValueError("keys is empty: name the columns that make a cell, e.g. keys=['M', 'init']")
+    for name, names in (("keys", keys), ("pair_on", pair_on), ("columns", columns)):
+        twice = sorted({c for c in names if names.count(c) > 1}, key=str)
+        if twice:
+            raise ValueError(f"{name} names {twice} more than once: name each column once")
+    shared = [c for c in columns if c in keys + pair_on] + [c for c in keys if c in pair_on]
+    if shared:
+        raise ValueError(f"{shared} is named in more than one of keys, pair_on and columns: a cell key, a pairing column "
+                         "and a read-out must be different columns")
     for name, df in (("ref", ref), ("cand", cand)):
         if not isinstance(df, pd.DataFrame):
             raise checks.InputTypeError(f"{name} must be a pandas DataFrame (a per-video table of sample_grid), got {type(df).__name__}")

@@ -108,6 +108,9 @@ def toy_images(n_images: int, data_seed: int = 0, model=None, *, data=None, flow
     """Frame 0 of ``n_images`` fresh toy videos (:func:`cilnb.io.load_images` ``"toy:N"``), with their true speeds
     (and with ``flow=True`` their whole-frame flow magnitudes, ``input_flow``), drawn from ``data`` (anything
     :func:`toy_data` takes; default: ``model``'s data, else the shipped toy's)."""
+    from .. import checks
+
+    n_images = checks.check_int("n_images", n_images, min=1, fix="(the number of conditional images)")
     if data is None and model is None:
         data = ""  # the shipped toy's data
     return load_images(f"toy:{n_images}", model, data_seed=data_seed, data=None if data is None else toy_data(data), flow=flow)
@@ -162,15 +165,42 @@ def load_models(model: str = "toy", model_path: str = "", variants: str | Sequen
 def load_toy_models(model_path: str = "", variants: str | Sequence[str] = TOY_VARIANTS, device="auto", dtype=None) -> dict:
     """``{name: toy}`` for the checkpoints in ``variants``, or ``{stem: toy}`` of the one file ``model_path``, computing in
     ``dtype`` (:func:`cilnb.models.toy.precision`)."""
-    from .. import models
+    from .. import checks, models
 
+    if not isinstance(variants, (str, list, tuple)):
+        raise checks.InputTypeError(f"variants must name toy checkpoints, as 'base,naive,timenoise' or a list, got {variants!r}")
     names = [v.strip() for v in variants.split(",")] if isinstance(variants, str) else list(variants)
+    if not all(isinstance(n, str) for n in names):
+        raise checks.InputTypeError(f"variants must be checkpoint names (strings), got {names!r}")
     names = [n for n in names if n]
     if not names:
         raise ValueError("variants is empty: name toy checkpoints such as 'base,naive,timenoise'")
+    _check_model_path(model_path)
     if model_path:
         return {Path(model_path).stem: models.load("toy", model_path, device=device, dtype=dtype)}
     return {n: models.load("toy", n, device=device, dtype=dtype) for n in names}
+
+
+def _check_which(which) -> list:
+    """``which`` as a list of names from :data:`TOY_VARIANTS` (a single string is refused, not split into letters)."""
+    from .. import checks
+
+    if isinstance(which, str):
+        raise checks.InputTypeError(f"which must be a list of variants from {list(TOY_VARIANTS)}, got the string {which!r}: "
+                                    f"pass [{which!r}]")
+    if not isinstance(which, (list, tuple)):
+        raise checks.InputTypeError(f"which must be a list of variants from {list(TOY_VARIANTS)}, got {type(which).__name__}")
+    unknown = [w for w in which if w not in TOY_VARIANTS]
+    if unknown:
+        raise ValueError(f"which names unknown variant(s) {unknown}: choose from {list(TOY_VARIANTS)}")
+    return list(which)
+
+
+def _check_model_path(model_path) -> None:
+    if model_path is not None and not isinstance(model_path, (str, Path)):
+        from .. import checks
+
+        raise checks.InputTypeError(f"model_path must be a checkpoint path (str or pathlib.Path) or '', got {model_path!r}")
 
 
 def load_variants(model: str = "toy", model_path: str = "", *, naive: str = "", timenoise: str = "",
@@ -193,6 +223,8 @@ def load_toy_variants(model_path: str = "", *, naive: str = "", timenoise: str =
     in ``dtype`` (:func:`cilnb.models.toy.precision`)."""
     from .. import models
 
+    which = _check_which(which)
+    _check_model_path(model_path)
     files = {"base": model_path or "base", "naive": naive or "naive", "timenoise": timenoise or "timenoise"}
     return {k: models.load("toy", files[k], device=device, dtype=dtype) for k in which}
 
@@ -203,6 +235,8 @@ def load_tuned_variants(model: str, model_path: str = "", *, naive: str = "", ti
     from .. import models
     from ..models.base import from_pretrained
 
+    which = _check_which(which)
+    _check_model_path(model_path)
     out = {"base": models.load(model, model_path or None, device=device, dtype=dtype)}
     unet_cls = type(getattr(out["base"], "unet", None))
     unet_cls = unet_cls if callable(getattr(unet_cls, "from_pretrained", None)) else None
@@ -222,6 +256,10 @@ def load_tuned_variants(model: str, model_path: str = "", *, naive: str = "", ti
 def describe_models(models: Mapping) -> pd.DataFrame:
     """One row per model: its training settings (toy checkpoints) and a short weights digest.
     Shown in notebooks/timenoise_training.ipynb."""
+    if not isinstance(models, Mapping):
+        from .. import checks
+
+        raise checks.InputTypeError(f"models must be a dict {{label: model}} (e.g. load_variants(...)), got {type(models).__name__}")
     rows = []
     for k, m in models.items():
         cfg = getattr(m, "meta", {}).get("train_config", {})

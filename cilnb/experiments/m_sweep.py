@@ -14,14 +14,32 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import checks
 from .readouts import fd_with_interval, readout_for
 
 __all__ = ["sample_grid", "run_label"]
 
 
+def check_readout(readout) -> None:
+    """``readout`` must be a read-out object (:class:`~cilnb.experiments.ToyReadout` / :class:`~cilnb.experiments.FlowReadout`),
+    not a model name or ``None``."""
+    if not all(hasattr(readout, a) for a in ("sweep_motion", "read", "gt_motion")):
+        raise checks.InputTypeError(f"readout must be a read-out object such as sweep_inputs(...)[1] or motion_readout(model) "
+                                    f"(ToyReadout / FlowReadout), got {readout!r} ({type(readout).__name__})")
+
+
+def _grid_list(name: str, value, example: str) -> list:
+    """A grid axis (``Ms``, ``inits``, ``seeds``) as a list: one value or a string is refused, not split or iterated over."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise checks.InputTypeError(f"{name} must be a list, got {value!r} ({type(value).__name__}): pass e.g. {name}={example}")
+    return list(value)
+
+
 def run_label(model: str, model_path: str = "") -> str:
     """The label of a model's runs: the toy checkpoint's name (``base``, a file's stem), or the real model's name.
     Shown in notebooks/m_sweep.ipynb."""
+    if model_path is not None and not isinstance(model_path, (str, Path)):
+        raise checks.InputTypeError(f"model_path must be a checkpoint path (str or pathlib.Path) or '', got {model_path!r}")
     return readout_for(model).run_label(model, model_path)
 
 
@@ -43,6 +61,9 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     """
     from ..runs import run_sweep
 
+    check_readout(readout)
+    Ms, inits = _grid_list("Ms", Ms, "[1.0, 0.8]"), _grid_list("inits", inits, "['standard', 'analytic']")
+    seeds = _grid_list("seeds", seeds, "[0]")
     method, kw = readout.sweep_motion
     res = run_sweep(model, images, out_dir, Ms=list(Ms), inits=list(inits), seeds=list(seeds), n_steps=n_steps,
                           stats=stats, stats_path=stats_path, batch_size=batch_size, motion_method=method, motion_kwargs=kw, sampler=sampler,

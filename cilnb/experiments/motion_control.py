@@ -66,6 +66,13 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     protocol, Farneback over the whole frame) of the source video and of the output.
     Sampled through :func:`cilnb.experiments.compare_models`, so an interrupted run resumes.
     Shown in notebooks/motion_control.ipynb."""
+    from .. import checks
+    from ..io import ImageSet
+    from .probe import _check_models
+
+    _check_models(models)
+    if not isinstance(images, ImageSet):
+        raise checks.InputTypeError(f"images must be the cilnb.io.ImageSet of motion_control_images(...), got {type(images).__name__}")
     if len(images.cond) != 1:
         raise ValueError(f"images need exactly one per-image motion conditioning (motion_control_images), got {sorted(images.cond)}")
     (name, targets), = images.cond.items()

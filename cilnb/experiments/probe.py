@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import checks
 from .. import data as _data
 from .. import probe as _probe
 from ..denoiser import Cond
 from .inputs import Bench, prepare_condition, read_clips, toy_data
 from .readouts import SpriteMotion, flow_motion, readout_for
+from .verdicts import check_model_label
 
 __all__ = ["toy_bench", "video_bench", "probe_bench", "probe_times", "run_probe", "run_leakage_index", "recommend_start",
            "ProbePredictions"]
@@ -29,7 +31,8 @@ def toy_bench(n_videos: int, seed: int, *, device="cpu", data=None, frames: int 
     """Moving-sprite ground truth (:func:`cilnb.data.generate`) for the toy, drawn from ``data`` (anything
     :func:`cilnb.experiments.toy_data` takes; default: the shipped toy's data; ``frames``/``size`` replace
     its own); motion read by Farneback flow (``flow``) and by the tracker (``speed``, ``displacement``)."""
-    over = {k: int(v) for k, v in (("frames", frames), ("size", size)) if v is not None}
+    over = {k: checks.check_int(k, v, min=1, fix="(replaces the toy data's own)") for k, v in (("frames", frames), ("size", size))
+            if v is not None}
     sv = _data.generate(n_videos, seed=seed, config=toy_data(data), flow=True, **over)
     x0 = sv.videos.to(device)
     fns = {"flow": flow_motion, "speed": SpriteMotion(sv.videos, "speed"), "displacement": SpriteMotion(sv.videos, "displacement")}
@@ -70,9 +73,24 @@ def probe_bench(model: str, adapter, n_videos: int, seed: int = 0, *, videos_dir
 
 def probe_times(n: int, t_min: float = 0.05) -> torch.Tensor:
     """``n`` probe times evenly spaced on ``[t_min, 1]`` (normalised). Shown in notebooks/leakage_probe.ipynb."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    n = checks.check_int("n", n, min=1, fix="(the number of probe times)")
+    t_min = checks.check_number("t_min", t_min, lo=0, lo_open=True, hi=1, fix="(the smallest probe time, normalised: 1 = T)")
     return torch.linspace(t_min, 1.0, n, dtype=torch.float64) if n > 1 else torch.ones(1, dtype=torch.float64)
+
+
+def _check_models(models) -> None:
+    """``models`` must be a non-empty dict ``{label: model}``."""
+    if not isinstance(models, Mapping):
+        raise checks.InputTypeError(f"models must be a dict {{label: model}} (e.g. load_models(...)), got {type(models).__name__}"
+                                    + (": pass {'name': model}" if not isinstance(models, (list, tuple)) else ": give each model a label"))
+    if not models:
+        raise ValueError("models is empty: pass at least one model as {label: model}")
+
+
+def _check_bench(bench) -> None:
+    if not isinstance(bench, Bench):
+        raise checks.InputTypeError(f"bench must be the probe's ground truth, a Bench (probe_bench, toy_bench or video_bench), "
+                                    f"got {type(bench).__name__}")
 
 
 class ProbePredictions(dict):
@@ -95,6 +113,8 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
     reuse it (``keep_uncond``; the branch drops the image; as much memory again) for :func:`run_leakage_index`.
     Shown in notebooks/leakage_probe.ipynb.
     """
+    _check_models(models)
+    _check_bench(bench)
     tables, preds = [], ProbePredictions()
     for label, m in models.items():
         got = _probe.one_step_predictions(m, bench.x0, ts, cond=bench.cond, seed=seed, batch_size=batch_size,
@@ -116,6 +136,16 @@ def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch
     ``predictions``: :func:`run_probe`'s (same ``bench``, ``ts``, ``seed``, ``batch_size``), reused as the
     index's unperturbed prediction instead of computed again, and their unconditional branches
     (:class:`ProbePredictions`) for the swapped image. Shown in notebooks/leakage_probe.ipynb."""
+    _check_models(models)
+    _check_bench(bench)
+    if predictions is not None:
+        if not isinstance(predictions, Mapping):
+            raise checks.InputTypeError(f"predictions must be run_probe's predictions, a dict {{label: tensor}}, got "
+                                        f"{type(predictions).__name__}: pass the second value run_probe returned, or None")
+        missing = [k for k in models if k not in predictions]
+        if missing:
+            raise ValueError(f"predictions hold no predictions of the model(s) {missing} (they hold {list(predictions)}): "
+                             "pass run_probe's predictions of the same models, or None to compute them")
     out = []
     uncond = getattr(predictions, "uncond", {})
     for label, m in models.items():
@@ -131,9 +161,14 @@ def recommend_start(table: pd.DataFrame, model: str, column: str, threshold: flo
     """:func:`cilnb.probe.recommend_start` for one model of a :func:`run_probe` table, as ``(M or None, sentence)``:
     ``None`` (and the reason) when no contiguous run of small t keeps ``threshold`` of the motion.
     Shown in notebooks/leakage_probe.ipynb."""
-    try:
+    if not isinstance(table, pd.DataFrame):
+        raise checks.InputTypeError(f"table must be the table of run_probe (a DataFrame), got {type(table).__name__}")
+    if "model" not in table:
+        raise ValueError(f"table has no 'model' column (columns {list(table.columns)}): pass the table of run_probe")
+    check_model_label(table, model)
+    try:  # bad input raises; only a curve that keeps the threshold nowhere gives no start time
         M = _probe.recommend_start(table[table.model == model], column, threshold)
-    except ValueError as exc:
+    except _probe.NoStartTime as exc:
         return None, f"No recommended start time for {model}: {exc}."
     return M, (f"Recommended start time M = {M:.2f} T for {model} (largest t keeping >= {threshold:.0%} of the motion "
                f"by {column}; a heuristic to start an M sweep from).")

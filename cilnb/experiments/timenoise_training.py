@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -28,6 +29,12 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     """Table 1: each ``(model label, M, init)`` of ``configs`` sampled on the same images and seeds
     with :func:`cilnb.experiments.sample_grid` (resumable, one run folder per model), one summary row each.
     Shown in notebooks/timenoise_training.ipynb."""
+    from .m_sweep import check_readout
+    from .probe import _check_models
+
+    _check_models(models)
+    configs = _check_configs(configs)
+    check_readout(readout)
     per, rows = [], []
     for label in dict.fromkeys(c[0] for c in configs):
         if label not in models:
@@ -51,6 +58,24 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     return pd.concat(per, ignore_index=True), summary.sort_values("order").drop(columns="order").reset_index(drop=True)
 
 
+def _check_configs(configs) -> list:
+    """``configs`` as a non-empty list of ``(model label, M, init)`` triples."""
+    from .. import checks
+
+    example = "[('base', 1.0, 'standard'), ('base', 0.8, 'analytic')]"
+    if isinstance(configs, (str, bytes)) or not isinstance(configs, (list, tuple)):
+        raise checks.InputTypeError(f"configs must be a list of (model label, M, init) triples such as {example}, got {configs!r}")
+    if isinstance(configs, tuple) and len(configs) == 3 and isinstance(configs[0], str):
+        raise checks.InputTypeError(f"configs must be a list of (model label, M, init) triples, got one triple {configs!r}: "
+                                    f"pass [{configs!r}]")
+    if not configs:
+        raise ValueError(f"configs is empty: name the (model label, M, init) configurations to sample, e.g. {example}")
+    bad = [c for c in configs if isinstance(c, (str, bytes)) or not isinstance(c, (list, tuple)) or len(c) != 3]
+    if bad:
+        raise ValueError(f"each config must be a (model label, M, init) triple such as ('base', 1.0, 'standard'), got {bad[0]!r}")
+    return list(configs)
+
+
 def sample_space(model) -> str:
     """``"latent"`` for a model that samples VAE latents, ``"pixel"`` for a pixel model (the toy) or ``None``."""
     from ..stats import encoder_for
@@ -63,9 +88,29 @@ def timenoise_views(model, image: torch.Tensor, ts: Sequence[float], a: float, b
     row per draw of ``y + beta_s eps`` at each t. For latent models (``model`` with a VAE) the noise
     is added to the image's unscaled VAE latent, as fine-tuning does (:mod:`cilnb.svd_finetune`), and
     the result decoded; for pixel models (the toy, or ``model=None``) to the pixels."""
+    from .. import checks
     from ..stats import encoder_for
     from ..timenoise import add_timenoise
 
+    if isinstance(model, str):
+        raise checks.InputTypeError(f"model must be the loaded model (cilnb.models.load({model!r})) or None for a pixel model, "
+                                    f"not its name {model!r}")
+    if not isinstance(image, torch.Tensor):
+        raise checks.InputTypeError(f"image must be a torch.Tensor [C, H, W] in [-1, 1], got {type(image).__name__}"
+                                    + (": pass torch.from_numpy(image)" if isinstance(image, np.ndarray) else ""))
+    if image.ndim != 3:
+        raise ValueError(f"image must be one conditional image [C, H, W], got shape {tuple(image.shape)}"
+                         + (": pass image[0]" if image.ndim == 4 and image.shape[0] == 1 else ""))
+    if not image.is_floating_point():
+        raise checks.InputTypeError(f"image has dtype {image.dtype}; pass a float image in [-1, 1] (uint8 pixels: x.float() / 127.5 - 1)")
+    checks.check_finite("image", image)
+    checks.check_range("image", image, checks.PIXEL_RANGE)
+    ts = [checks.check_number(f"ts[{i}]", t, fix="(normalised time, 1 = T)")
+          for i, t in enumerate(checks.check_sequence("ts", ts, fix="pass a list of normalised times, e.g. [0.2, 0.9]"))]
+    if not ts:
+        raise ValueError("ts is empty: give the normalised times to show, e.g. [0.2, 0.9]")
+    n_draws = checks.check_int("n_draws", n_draws, min=1, fix="(rows of noise draws)")
+    seed = checks.check_int("seed", seed)
     ts_t = torch.tensor([float(t) for t in ts], dtype=torch.float64)
     g = torch.Generator().manual_seed(int(seed))
     encode, _, scale, space = encoder_for(model) if model is not None else (None, None, None, "pixel")
@@ -86,6 +131,11 @@ def timenoise_views(model, image: torch.Tensor, ts: Sequence[float], a: float, b
 def shown_image(model: str, images, seed: int = 0) -> torch.Tensor:
     """The conditional image ``[C, H, W]`` the TimeNoise pictures show: frame 0 of a fresh toy video from
     ``seed`` for the toy, the first image of ``images`` for a real model. Shown in notebooks/timenoise_training.ipynb."""
+    from .. import checks
+    from ..io import ImageSet
+
+    if not isinstance(images, ImageSet):
+        raise checks.InputTypeError(f"images must be the sweep's cilnb.io.ImageSet (sweep_inputs(...)[0]), got {type(images).__name__}")
     return readout_for(model).shown_image(images, seed)
 
 

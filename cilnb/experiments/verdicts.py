@@ -64,15 +64,34 @@ class Verdict:
 # ----------------------------------------------------------------------------------------------
 
 
-def _table(name: str, df, columns, what: str, *, empty_ok: bool = False) -> None:
-    """``df`` must be a DataFrame holding ``columns`` (and rows, unless ``empty_ok``); ``what`` says which table to pass."""
+def _table(name: str, df, columns, what: str, *, empty_ok: bool = False, numeric=()) -> None:
+    """``df`` must be a DataFrame holding ``columns`` (and rows, unless ``empty_ok``); ``what`` says which table to pass.
+    The columns in ``numeric`` must hold numbers (NaN allowed), not text or booleans."""
     if not isinstance(df, pd.DataFrame):
-        raise _checks.InputTypeError(f"{name} must be a pandas DataFrame ({what}), got {type(df).__name__}")
-    missing = [c for c in columns if c not in df]
+        hint = "; pass its .summary" if hasattr(df, "summary") and isinstance(getattr(df, "summary"), pd.DataFrame) else ""
+        raise _checks.InputTypeError(f"{name} must be a pandas DataFrame ({what}), got {type(df).__name__}{hint}")
+    missing = [c for c in list(columns) + [c for c in numeric if c not in columns] if c not in df]
     if missing:
         raise ValueError(f"{name} lacks the columns {missing}: pass {what}")
     if not empty_ok and df.empty:
         raise ValueError(f"{name} is empty (no rows): pass {what} with the run's rows")
+    for c in numeric:
+        col = df[c]
+        if isinstance(col, pd.DataFrame):
+            raise ValueError(f"{name} has several columns named {c!r}: pass {what}")
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            raise ValueError(f"{name}[{c!r}] must hold numbers (NaN where missing), got dtype {col.dtype}: pass {what}")
+
+
+def check_model_label(table: pd.DataFrame, model) -> None:
+    """``model`` must be the label of one model in ``table``'s ``model`` column (not a list, not another label)."""
+    models = list(dict.fromkeys(table.model))
+    try:
+        known = model in set(table.model)
+    except TypeError:  # an unhashable model (a list of labels)
+        raise _checks.InputTypeError(f"model must be the label of one model in the table (its models: {models}), got {model!r}") from None
+    if not known:
+        raise ValueError(f"model {model!r} is not in the table (its models: {models}): pass one of them")
 
 
 def has_fd(summary: pd.DataFrame) -> bool:
@@ -123,9 +142,14 @@ def _one_video(claim: str, cells: Mapping[str, tuple[int, float]], unit: str) ->
         f"  means ({unit}; videos): " + "; ".join(f"{k} {m:.3f} ({n})" for k, (n, m) in cells.items()) + "."])
 
 
+_INITS = ("standard", "analytic")  # the initial noises of a sweep (cilnb.runs)
+
+
 def config_name(model: str, M: float, init: str) -> str:
     """``"base"``, ``"base + Analytic-Init M=0.8"``, ``"base M=0.8 (N(0,I))"``."""
     _checks.check_number("M", M, fix="(the start time, normalised: 1 = T)")
+    if init not in _INITS:
+        raise ValueError(f"init must be one of {list(_INITS)} (the initial noise), got {init!r}")
     if M >= 1 and init == "standard":
         return model
     return f"{model} + Analytic-Init M={M:g}" if init == "analytic" else f"{model} M={M:g} (N(0,I))"
@@ -147,9 +171,11 @@ def leakage(table: pd.DataFrame, column: str, *, model: str, t_high: float = 0.9
     ``holds`` is ``None`` when no finite ``column`` exists at those t. Shown in notebooks/leakage_probe.ipynb."""
     if not isinstance(column, str):
         raise _checks.InputTypeError(f"column must be the name of a motion-retention column, got {column!r}")
-    _table("table", table, ["model", "t", "video", column], "the table of cilnb.experiments.run_probe")
-    if model not in set(table.model):
-        raise ValueError(f"model {model!r} is not in the table (its models: {list(dict.fromkeys(table.model))}): pass one of them")
+    if recommendation is not None and not isinstance(recommendation, str):
+        raise _checks.InputTypeError(f"recommendation must be the sentence of cilnb.experiments.recommend_start (a str) or None, "
+                                     f"got {type(recommendation).__name__}: pass its second value")
+    _table("table", table, ["model", "t", "video", column], "the table of cilnb.experiments.run_probe", numeric=["t", column])
+    check_model_label(table, model)
     _checks.check_number("t_high", t_high, fix="(normalised time, e.g. 0.9)")
     _checks.check_number("marked", marked, fix="(a retention fraction, e.g. 0.75)")
     claim = "Claim 1: at large t the one-step prediction keeps markedly less motion than the ground truth"
@@ -185,8 +211,14 @@ def start_time(summary: pd.DataFrame) -> Verdict:
     none. ``holds``: every judged part of (a)-(c) holds (``None`` when none could be judged).
     Shown in notebooks/m_sweep.ipynb."""
     _table("summary", summary, ["M", "init", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"],
-           "the summary of cilnb.experiments.sample_grid")
+           "the summary of cilnb.experiments.sample_grid",
+           numeric=["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"])
     claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
+    blind = summary[summary.motion.isna()]
+    if len(blind):  # a cell without a finite motion (no sprite found in any of its videos) decides nothing
+        return Verdict(claim, None, [
+            "Undecided: cell(s) " + ", ".join(f"M={r.M:g} {r.init}" for r in blind.itertuples()) + " have no finite motion "
+            "(no motion read in any of their videos); sample more images or seeds, or check the read-out."])
     if "n" in summary:
         few = _one_video(claim, {f"M={r.M:g} {r.init}": (int(r.n), r.motion) for r in summary.itertuples()}, "motion")
         if few:
@@ -308,7 +340,7 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
     Shown in notebooks/timenoise_training.ipynb."""
     claim = "Claim 3: TimeNoise fine-tuning gives more motion than naive fine-tuning"
     _table("summary", summary, ["model", "M", "init", "motion", "motion_sem", "gt_motion", "motion_name", "first_frame_psnr"],
-           "the summary of cilnb.experiments.compare_models", empty_ok=True)
+           "the summary of cilnb.experiments.compare_models", empty_ok=True, numeric=["M", "motion", "motion_sem", "gt_motion"])
     if per_video is not None:
         _table("per_video", per_video, ["model", "M", "init", "image", "seed"],
                "the per-video table compare_models returns first (or per_video=None for an unpaired comparison)")
@@ -363,7 +395,12 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     motion-score error (mean paired difference of per-image errors against the first, beyond 2 s.e.).
     ``holds``: both. Shown in notebooks/motion_control.ipynb."""
     _table("df", df, ["model", "M", "init", "image", "input_motion", "output_motion", "error"],
-           "the table of cilnb.experiments.motion_control")
+           "the table of cilnb.experiments.motion_control", numeric=["M", "input_motion", "output_motion", "error"])
+    dup = df.duplicated(["model", "M", "init", "image"])
+    if dup.any():
+        first = df.loc[dup, ["model", "M", "init", "image"]].iloc[0].to_dict()
+        raise ValueError(f"df has {int(dup.sum())} row(s) repeating an image of a configuration ({first}): pass the table of one "
+                         "cilnb.experiments.motion_control run (one seed), where each configuration reads each image once")
     groups = list(df.groupby(["model", "M", "init"], sort=False))
     claim = "Fig. 1: output motion stays below the requested motion, and the fixes lower the motion-score error"
     few = _one_video(claim, {config_name(*k): (int(g.output_motion.notna().sum()), g.output_motion.mean()) for k, g in groups},
@@ -434,6 +471,33 @@ def motion_protocol(svd, true_svd, labels: list[str], speeds, vbench, *, method:
     static one, and doubling the speed doubles the score (the paper's sum = (F-1) x the official mean is
     reported too). Shown in notebooks/motion_metrics.ipynb."""
     import torch
+
+    from ..metrics import MotionScores
+
+    for name, s, protocol in (("svd", svd, "svd"), ("vbench", vbench, "vbench")):
+        if not isinstance(s, MotionScores) or s.protocol != protocol:
+            got = f"the {s.protocol!r} protocol's scores" if isinstance(s, MotionScores) else type(s).__name__
+            raise _checks.InputTypeError(f"{name} must be the MotionScores of cilnb.metrics.motion_score(..., protocol={protocol!r}), "
+                                         f"got {got}")
+    if svd.reduce != "sum":
+        raise ValueError(f"svd must be scored with reduce='sum' (the paper's score, compared with the summed true motion), "
+                         f"got reduce={svd.reduce!r}: pass motion_score(..., protocol='svd', reduce='sum')")
+    true_svd = _checks.as_tensor(true_svd, "true_svd")
+    if tuple(true_svd.shape) != tuple(svd.per_pair.shape):
+        raise ValueError(f"true_svd must be the true per-pair motion at the size svd was scored at, shape "
+                         f"{tuple(svd.per_pair.shape)} [B, P] (cilnb.metrics.true_per_pair(flows, resize=...)), got {tuple(true_svd.shape)}")
+    _checks.check_finite("true_svd", true_svd)
+    labels = _checks.check_sequence("labels", labels, fix="pass the labels synthetic_motion_set returned")
+    if len(labels) != len(svd):
+        raise ValueError(f"got {len(labels)} labels for {len(svd)} scored videos: pass the labels synthetic_motion_set returned with them")
+    speeds = [_checks.check_number(f"speeds[{i}]", a) for i, a in enumerate(_checks.check_sequence("speeds", speeds))]
+    doubled = [a for a in speeds if a > 0 and 2 * a in speeds]
+    absent = [lab for a in doubled for lab in (f"shift {a:g} px/f", f"shift {2 * a:g} px/f") if lab not in labels]
+    if absent:
+        raise ValueError(f"speeds do not match labels (no video labelled {absent[0]!r}): pass the speeds and labels of one "
+                         "synthetic_motion_set call")
+    if not bool((true_svd.sum(1) > 0).any()):
+        raise ValueError("true_svd holds no moving video: the protocol is judged on videos of known, nonzero motion")
 
     moving = true_svd.sum(1) > 0
     rel_err = ((svd.score - true_svd.sum(1)).abs() / true_svd.sum(1))[moving]

@@ -13,11 +13,18 @@ __all__ = ["plot_init_params", "plot_init_kl", "plot_init_marginals"]
 _F64 = torch.float64
 
 
+def _kl_table(table, columns) -> None:
+    from ..experiments.verdicts import _table
+
+    _table("table", table, ["family", "M", *columns], "the table of cilnb.analytic_init.kl_table", numeric=["M", *columns])
+
+
 def plot_init_params(table):
     """Eq. (5) vs ``M`` per family: the optimal mean scale ``alpha_M`` and variance ``sigma_p^2*`` (lines),
     the numeric argmin (markers) and the baseline variance (dashed). Shown in notebooks/analytic_init.ipynb."""
     import matplotlib.pyplot as plt
 
+    _kl_table(table, ["mean_scale", "var_opt", "var_base"])
     fams = list(dict.fromkeys(table["family"]))
     fig, axes = plt.subplots(2, len(fams), figsize=(4.2 * len(fams), 6.4), squeeze=False, sharex=True)
     for j, fam in enumerate(fams):
@@ -48,6 +55,7 @@ def plot_init_kl(table):
     Shown in notebooks/analytic_init.ipynb."""
     import matplotlib.pyplot as plt
 
+    _kl_table(table, ["kl_gauss_baseline", "kl_gauss_analytic", "nongauss", "nongauss_se"])
     fams = list(dict.fromkeys(table["family"]))
     fig, axes = plt.subplots(1, len(fams), figsize=(4.3 * len(fams), 3.8), squeeze=False)
     for ax, fam in zip(axes[0], fams):
@@ -70,6 +78,17 @@ def plot_init_marginals(schedule, data: GaussianMixture, Ms: Sequence[float] = (
     Shown in notebooks/analytic_init.ipynb."""
     import matplotlib.pyplot as plt
 
+    from ..checks import InputTypeError, check_int, check_number, check_sequence
+    from ..schedules import Schedule
+
+    if not isinstance(schedule, Schedule):
+        raise InputTypeError(f"schedule must be a cilnb.schedules.Schedule (e.g. VPSchedule()), got {type(schedule).__name__}")
+    if not isinstance(data, GaussianMixture):
+        raise InputTypeError(f"data must be a cilnb.analytic_init.GaussianMixture (e.g. synthetic_data()), got {type(data).__name__}")
+    Ms = [check_number(f"Ms[{i}]", M) for i, M in enumerate(check_sequence("Ms", Ms, fix="pass e.g. Ms=(0.15, 0.6)"))]
+    if not Ms:
+        raise ValueError("Ms is empty: give at least one start time M, e.g. Ms=(0.15, 0.6)")
+    coord = check_int("coord", coord, min=0, fix="(the coordinate shown)")
     if not 0 <= coord < data.d:
         raise ValueError(f"coord must lie in [0, {data.d}), got {coord}")
     stats = data.stats()

@@ -17,7 +17,26 @@ __all__ = ["plot_probe_strips", "plot_probe_curves", "plot_leakage_index", "plot
 def plot_probe_strips(bench, predictions: torch.Tensor, ts, show_t: Sequence[float], video: int = 0):
     """Fig. 2: the ground-truth video above ``Xhat_{t->0}`` (Eq. 4) at the probed times nearest ``show_t``.
     Shown in notebooks/leakage_probe.ipynb."""
-    ts = torch.as_tensor(ts, dtype=torch.float64)
+    from .. import checks
+    from ..experiments.inputs import Bench
+
+    if not isinstance(bench, Bench):
+        raise checks.InputTypeError(f"bench must be the probe's Bench (probe_bench / toy_bench), got {type(bench).__name__}")
+    if isinstance(predictions, dict):
+        raise checks.InputTypeError(f"predictions must be one model's predictions [B, K, F, C, H, W], got the dict of every model's "
+                                    f"({list(predictions)}): pass predictions[label]")
+    if not isinstance(predictions, torch.Tensor) or predictions.ndim != 6:
+        got = tuple(predictions.shape) if isinstance(predictions, torch.Tensor) else type(predictions).__name__
+        raise ValueError(f"predictions must be run_probe's predictions of one model, [B, K, F, C, H, W], got {got}")
+    ts = checks.check_times("ts", ts, "the probed normalised times (a list or tensor)")
+    if ts.numel() != predictions.shape[1]:
+        raise ValueError(f"ts holds {ts.numel()} times but predictions hold {predictions.shape[1]} (dim 1): pass the ts the probe ran on")
+    show_t = [checks.check_number(f"show_t[{i}]", t, fix="(a normalised time to show)")
+              for i, t in enumerate(checks.check_sequence("show_t", show_t, fix="pass a list of times, e.g. [0.5, 0.9]"))]
+    B = predictions.shape[0]
+    video = checks.check_int("video", video, fix=f"(a video index, 0 .. {B - 1})")
+    if not -B <= video < B:
+        raise ValueError(f"video {video} is out of range: the probe holds {B} video(s), 0 .. {B - 1}")
     rows, labels = [bench.videos[video]], ["ground truth"]
     for t in show_t:
         k = int(torch.argmin((ts - float(t)).abs()))
@@ -33,6 +52,17 @@ def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: st
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from .. import checks
+    from ..experiments.verdicts import _table
+
+    if isinstance(columns, str):
+        raise checks.InputTypeError(f"columns must be a list of column names, got the string {columns!r}: pass [{columns!r}]")
+    columns = checks.check_sequence("columns", columns, fix="name the probe columns to plot, e.g. ['speed_retention']")
+    if not columns:
+        raise ValueError("columns is empty: name the probe columns to plot, e.g. ['speed_retention']")
+    _table("table", table, ["model", "t", *columns], "the table of cilnb.experiments.run_probe", numeric=["t", *columns])
+    if recommend is not None:
+        recommend = checks.check_number("recommend", recommend, fix="(the recommended start time; None for none)")
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.5), squeeze=False)
     for ax, col in zip(axes[0], columns):
         sns.lineplot(data=table, x="t", y=col, hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
@@ -53,6 +83,9 @@ def plot_leakage_index(li: pd.DataFrame):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from ..experiments.verdicts import _table
+
+    _table("li", li, ["model", "t", "index"], "the table of cilnb.experiments.run_leakage_index", numeric=["t", "index"])
     fig, ax = plt.subplots(figsize=(5, 3.5))
     sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
     ax.set_ylim(-0.02, 1.02)
@@ -79,7 +112,12 @@ def plot_m_sweep(summary: pd.DataFrame):
     Shown in notebooks/m_sweep.ipynb."""
     import matplotlib.pyplot as plt
 
-    travel = "net_travel_data" in summary  # the toy: net sprite travel against the data's, a panel of its own
+    from ..experiments.verdicts import _table
+
+    travel = isinstance(summary, pd.DataFrame) and "net_travel_data" in summary  # the toy: net sprite travel, a panel of its own
+    numeric = ["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
+    _table("summary", summary, numeric + ["init", "motion_name", "fd_name"] + (["net_travel", "net_travel_sem"] if travel else []),
+           "the summary of cilnb.experiments.sample_grid (its second value)", numeric=numeric)
     fig, axes = plt.subplots(1, 4 if travel else 3, figsize=(17 if travel else 13, 3.6))
     no_fd = _no_fd(axes[1], summary)
     for init, g in summary.groupby("init"):
@@ -123,6 +161,10 @@ def plot_compare(summary: pd.DataFrame):
     Shown in notebooks/timenoise_training.ipynb."""
     import matplotlib.pyplot as plt
 
+    from ..experiments.verdicts import _table
+
+    _table("summary", summary, ["model", "M", "init", "motion_ratio", "first_frame_psnr", "motion_name", "fd_name"],
+           "the summary of cilnb.experiments.compare_models (its second value)", numeric=["M", "motion_ratio", "first_frame_psnr"])
     names = [f"{r.model}\n{'M=' + format(r.M, 'g') + chr(10) + r.init if (r.M < 1 or r.init != 'standard') else 'M=T'}" for r in summary.itertuples()]
     fig, axes = plt.subplots(1, 3, figsize=(4 + 1.6 * len(names), 3.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -162,8 +204,15 @@ def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motio
     them the same way. Shown in notebooks/motion_control.ipynb."""
     import matplotlib.pyplot as plt
 
-    from ..experiments.verdicts import config_name
+    from ..experiments.verdicts import _table, config_name
 
+    _table("df", df, ["model", "M", "init", "input_motion", "output_motion"], "the table of cilnb.experiments.motion_control",
+           numeric=["M", "input_motion", "output_motion"])
+    for col in ("input_motion", "output_motion", "input_score", "output_score"):
+        if col in df and pd.api.types.is_numeric_dtype(df[col]) and bool(np.isinf(df[col].to_numpy(float)).any()):
+            raise ValueError(f"df[{col!r}] holds infinite values: nothing sensible can be drawn; check the read-out that made them")
+    if not bool((df.input_motion.notna() & df.output_motion.notna()).any()):
+        raise ValueError("df holds no row with both input_motion and output_motion finite: nothing to draw (no motion was read)")
     groups = list(df.groupby(["model", "M", "init"], sort=False))
     rows = [("input_motion", "output_motion", xlabel, ylabel)]
     if {"input_score", "output_score"} <= set(df) and "target" not in df:  # a flow-label toy: the first row is already it

@@ -12,8 +12,52 @@ __all__ = ["flow_to_rgb", "draw_color_wheel", "plot_flow_fields", "plot_per_pair
            "plot_agreement"]
 
 
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+def _np(x, name: str = "input") -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().double().numpy()
+    if x is None or isinstance(x, (str, bytes)):
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"{name} must be numbers (a tensor, array or list), got {x!r}")
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"{name} must be numbers (a tensor, array or list), got {type(x).__name__} ({exc})") from None
+
+
+def _flows(flow, name: str, rank: int | None = None) -> np.ndarray:
+    """``flow`` as float64 ``[..., 2, H, W]`` (``rank`` dims when given), finite: a clear error otherwise."""
+    f = _np(flow, name)
+    layout = "[N, 2, H, W]" if rank == 4 else "[..., 2, H, W]"
+    if f.ndim < 3 or f.shape[-3] != 2 or (rank is not None and f.ndim != rank):
+        hint = " (it looks like [..., H, W, 2]: move the last axis, e.g. flow.permute(0, 3, 1, 2))" if f.ndim >= 3 and f.shape[-1] == 2 else ""
+        raise ValueError(f"{name} must be flow {layout} (u, v in pixels), got shape {f.shape}{hint}")
+    if f.size == 0:
+        raise ValueError(f"{name} is empty (shape {f.shape}): pass at least one flow field")
+    if not np.isfinite(f).all():
+        raise ValueError(f"{name} holds {int((~np.isfinite(f)).sum())} non-finite value(s) (NaN or inf): check the flow estimator")
+    return f
+
+
+def _max_magnitude(max_magnitude) -> float | None:
+    from ..checks import check_number
+
+    if max_magnitude is None:
+        return None
+    return check_number("max_magnitude", max_magnitude, lo=0, lo_open=True, fix="(the |flow| shown fully saturated, px; None: the largest)")
+
+
+def _captions(name: str, labels, n: int, what: str) -> list:
+    """``labels`` as a list of ``n`` captions: a string or another count is refused."""
+    from ..checks import InputTypeError
+
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+        raise InputTypeError(f"{name} must be a list of captions, one per {what}, got {labels!r}")
+    if len(labels) != n:
+        raise ValueError(f"got {len(labels)} {name} for {n} {what}s: give one per {what}")
+    return list(labels)
 
 
 def flow_to_rgb(flow, max_magnitude: float | None = None) -> np.ndarray:
@@ -24,9 +68,10 @@ def flow_to_rgb(flow, max_magnitude: float | None = None) -> np.ndarray:
     """
     from matplotlib.colors import hsv_to_rgb
 
-    f = _np(flow)
+    f = _flows(flow, "flow")
     u, v = f[..., 0, :, :], f[..., 1, :, :]
     mag = np.hypot(u, v)
+    max_magnitude = _max_magnitude(max_magnitude)
     top = float(mag.max()) if max_magnitude is None else float(max_magnitude)
     hue = (np.arctan2(v, u) / (2 * np.pi)) % 1.0
     sat = np.clip(mag / top, 0.0, 1.0) if top > 0 else np.zeros_like(mag)
@@ -35,6 +80,9 @@ def flow_to_rgb(flow, max_magnitude: float | None = None) -> np.ndarray:
 
 def draw_color_wheel(ax, size: int = 65) -> None:
     """Legend of :func:`flow_to_rgb` on ``ax``: flow ``(x, y)`` at each point of a disc of radius 1."""
+    from ..checks import check_int
+
+    size = check_int("size", size, min=2, fix="(pixels across the wheel)")
     r = np.linspace(-1, 1, size)
     xx, yy = np.meshgrid(r, r)
     rgb = flow_to_rgb(np.stack([xx, yy]), max_magnitude=1.0)
@@ -60,11 +108,24 @@ def plot_flow_fields(frames, flows, titles=None, *, step: int | None = None, max
     import matplotlib.patheffects as pe
     import matplotlib.pyplot as plt
 
-    fl = _np(flows)
+    from ..checks import check_int
+
+    fl = _flows(flows, "flows", rank=4)
     n, _, h, w = fl.shape
+    fr = _np(frames, "frames")
+    if fr.ndim != 4 or fr.shape[0] != n or fr.shape[2:] != (h, w) or fr.shape[1] not in (1, 3):
+        raise ValueError(f"frames must be [N, C, H, W] = [{n}, 1 or 3, {h}, {w}] (the first frame of each pair, one per flow), "
+                         f"got shape {fr.shape}")
+    if not np.isfinite(fr).all():
+        raise ValueError("frames hold NaN or inf values: nothing sensible can be shown")
+    lo, hi = float(fr.min()), float(fr.max())
+    if lo < -10 or hi > 11:  # far outside [0, 1]: another scale, not an overshoot (0..255 pixels would show blank)
+        raise ValueError(f"frames values span [{lo:.4g}, {hi:.4g}] but are shown on [0, 1]"
+                         + (": they look like 0..255 pixels, use x / 255" if lo >= 0 else ": rescale them to [0, 1]"))
+    max_magnitude = _max_magnitude(max_magnitude)
     mags = np.hypot(fl[:, 0], fl[:, 1])
-    step = step or max(4, min(h, w) // 8)
-    titles = titles or [f"pair {i}" for i in range(n)]
+    step = max(4, min(h, w) // 8) if step is None else check_int("step", step, min=1, fix="(pixels between arrows)")
+    titles = [f"pair {i}" for i in range(n)] if titles is None else _captions("titles", titles, n, "flow")
     fig, axes = plt.subplots(n, 4, figsize=(12, 2.9 * n), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1, 1.1, 0.5]})
     ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
@@ -103,8 +164,17 @@ def plot_per_pair(scores, labels, true_per_pair=None, *, title: str = ""):
     """
     import matplotlib.pyplot as plt
 
+    if not hasattr(scores, "per_pair"):
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"scores must be the MotionScores of cilnb.metrics.motion_score, got {type(scores).__name__}")
     pp = _np(scores.per_pair)
     B, P = pp.shape
+    labels = _captions("labels", labels, B, "video")
+    if true_per_pair is not None:
+        true_per_pair = _np(true_per_pair, "true_per_pair")
+        if true_per_pair.shape != (B, P):
+            raise ValueError(f"true_per_pair must be [B, P] = {(B, P)} like scores.per_pair, got shape {true_per_pair.shape}")
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(12.5, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for b in range(B):
@@ -135,9 +205,19 @@ def plot_protocols(x, svd_scores, vbench_scores, *, xlabel: str = "speed (px / f
     threshold and dynamic/static decision, and optionally PIA's 1 - affinity, against ``x``."""
     import matplotlib.pyplot as plt
 
+    from ..checks import InputTypeError
+
+    for name, sc, protocol in (("svd_scores", svd_scores, "svd"), ("vbench_scores", vbench_scores, "vbench")):
+        if getattr(sc, "protocol", None) != protocol:
+            raise InputTypeError(f"{name} must be the MotionScores of motion_score(..., protocol={protocol!r}), got "
+                                 + (f"the {sc.protocol!r} protocol's" if hasattr(sc, "protocol") else type(sc).__name__))
+    x = _np(x, "x").reshape(-1)
+    if len(x) != len(svd_scores.score) or len(x) != len(vbench_scores.score):
+        raise ValueError(f"x has {len(x)} value(s) but the scores hold {len(svd_scores.score)} video(s): give one x per video")
+    if not np.isfinite(x).all():
+        raise ValueError("x holds NaN or inf values: give a finite x per video")
     n = 3 if pia_scores is not None else 2
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6))
-    x = _np(x)
     order = np.argsort(x, kind="stable")
     axes[0].plot(x[order], _np(svd_scores.score)[order], "o-")
     axes[0].set_title(f"SVD protocol ({svd_scores.reduce} over pairs)\nat {svd_scores.size[0]}x{svd_scores.size[1]}")
@@ -167,7 +247,21 @@ def plot_agreement(true, estimates: dict, *, xlabel: str = "true motion score (p
     """Scatter of each estimator's scores (``{name: [B]}``) against ``true`` with the identity line."""
     import matplotlib.pyplot as plt
 
-    t = _np(true)
+    from collections.abc import Mapping
+
+    from ..checks import InputTypeError
+
+    t = _np(true, "true").reshape(-1)
+    if not isinstance(estimates, Mapping):
+        raise InputTypeError(f"estimates must be a dict {{estimator name: scores [B]}}, got {type(estimates).__name__}")
+    estimates = {k: _np(v, f"estimates[{k!r}]").reshape(-1) for k, v in estimates.items()}
+    if not len(t):
+        raise ValueError("true is empty: give one true score per video")
+    for name, v in [("true", t)] + [(f"estimates[{k!r}]", e) for k, e in estimates.items()]:
+        if len(v) != len(t):
+            raise ValueError(f"{name} has {len(v)} value(s) but true has {len(t)}: give one score per video")
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name} holds NaN or inf values: give finite scores")
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     hi = max([t.max()] + [_np(v).max() for v in estimates.values()]) * 1.05
     ax.plot([0, hi], [0, hi], color="0.5", lw=1, ls="--", label="y = x")

@@ -92,7 +92,14 @@ def plot_tradeoff(summary: pd.DataFrame):
     from matplotlib.colors import to_rgb
     from matplotlib.lines import Line2D
 
+    from ..experiments.verdicts import _table
+
+    what = "the summary of cilnb.remedies.compare (cmp.summary)"
+    _table("summary", summary, ["remedy", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem",
+                                "sec_per_video"], what, numeric=["motion", "motion_sem", "gt_motion", "first_frame_psnr", "sec_per_video"])
     has_fd = "fd" in summary and bool(summary.fd.notna().all())
+    needed = (["fd_lo", "fd_hi"] if has_fd else []) + (["sprite_stability_sem"] if "sprite_stability" in summary else [])
+    _table("summary", summary, needed, what)
     panels = [("fd", "FD to real toy videos (lower is better;\nbars: 95% bootstrap)")] if has_fd else []
     if "sprite_stability" in summary:
         panels.append(("sprite_stability", "sprite stability (higher is better)"))
@@ -136,8 +143,14 @@ def plot_tradeoff(summary: pd.DataFrame):
 
 def plot_videos(cmp, image_index: int = 0, seed: int | None = None):
     """The videos of one conditional image under every remedy, one strip each (same seed)."""
+    from ..checks import InputTypeError, check_int
     from .video import video_grid
 
+    if not (isinstance(getattr(cmp, "per_video", None), pd.DataFrame) and isinstance(getattr(cmp, "videos", None), dict)):
+        raise InputTypeError(f"cmp must be the result of cilnb.remedies.compare (with .per_video and .videos), got {type(cmp).__name__}")
+    image_index = check_int("image_index", image_index, min=0, fix="(the conditional image's index)")
+    if seed is not None:
+        seed = check_int("seed", seed, fix="(a seed of the comparison, or None for the first)")
     pv = cmp.per_video
     first = pv[pv.remedy == pv.remedy.iloc[0]]
     sel = (first.image_index == image_index) & ((first.seed == seed) if seed is not None else True)

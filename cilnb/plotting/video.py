@@ -31,6 +31,9 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
     vmax = check_number("vmax", vmax, fix="(the value shown white)")
     if not vmax > vmin:
         raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
+    from .animation import _check_range
+
+    _check_range([r.numpy() for r in rows], vmin, vmax)  # 0..255 pixels on [-1, 1] would show blank frames
     check_number("cell", cell, lo=0, lo_open=True, fix="(inches per frame)")
     n_f = max(r.shape[0] for r in rows)
     for what, labs, n, per in (("labels", labels, len(rows), "row"), ("col_labels", col_labels, n_f, "frame column")):
@@ -38,6 +41,8 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
             continue
         if isinstance(labs, (str, bytes)):
             raise InputTypeError(f"{what} must be a list of captions, one per {per}, got the string {labs!r}: pass [{labs!r}]")
+        if not hasattr(labs, "__len__") or not hasattr(labs, "__getitem__"):
+            raise InputTypeError(f"{what} must be a list of captions, one per {per}, got {type(labs).__name__}")
         if len(labs) != n:
             raise ValueError(f"got {len(labs)} {what} for {n} {per}s: give one per {per} (or {what}=None)")
     fig, axes = plt.subplots(len(rows), n_f, figsize=(cell * n_f, cell * len(rows)), squeeze=False)

@@ -48,14 +48,17 @@ def sliders(fn: Callable, interactive: bool, **specs):
         raise InputTypeError(f"fn must be a function of the slider values that returns a matplotlib Figure, got {type(fn).__name__}")
     import ipywidgets as W
     import matplotlib.pyplot as plt
+    import torch
     from IPython.display import display
+
+    from ..checks import check_sequence
 
     controls = {}
     for name, spec in specs.items():
         if not isinstance(spec, (list, tuple)):
             raise InputTypeError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
-        if len(spec) == 2 and isinstance(spec[0], (list, tuple)):
-            options, value = list(spec[0]), spec[1]
+        if len(spec) == 2 and isinstance(spec[0], (list, tuple, np.ndarray, torch.Tensor)):
+            options, value = check_sequence(f"slider {name!r} options", spec[0]), spec[1]  # an array or tensor: its numbers
             if not options or value not in options:
                 raise ValueError(f"slider {name!r}: the value {value!r} must be one of its options {options!r}")
             controls[name] = W.SelectionSlider(options=options, value=value, description=name, continuous_update=False)
