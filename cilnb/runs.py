@@ -505,6 +505,8 @@ def run_sweep(
         settings = json.loads(json.dumps(settings))  # the form it is stored in (tuples -> lists)
     except TypeError as exc:
         raise ValueError(f"cond_kwargs and motion_kwargs must be JSON-serialisable (numbers, strings, lists): {exc}") from exc
+    if (cond_kwargs or images.cond) and callable(getattr(model, "prepare_condition", None)):
+        _try_condition(model, images, cond_kwargs, frames, device, dtype)
     units = grid_units(Ms, inits, seeds, images.names)
     if len({u.uid for u in units}) != len(units):
         raise ValueError("two grid cells share a unit id: M values that differ beyond 6 significant digits, or duplicate image names")
@@ -577,6 +579,27 @@ def canonical_batches(units: Sequence[Unit], Ms: Sequence[float], inits: Sequenc
             group = [u for u in units if u.M == M and u.init == init]
             batches += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
     return batches
+
+
+def _try_condition(model, images, cond_kwargs: dict, frames, device, dtype) -> None:
+    """The extra conditioning prepared once for the first image, before ``sweep.json`` is written: a setting the model
+    refuses (an unknown key, ``y`` given again, text where numbers belong) fails here, naming ``cond_kwargs`` (``--cond``),
+    not after the folder is made."""
+    import torch
+
+    from .checks import InputTypeError
+
+    with torch.no_grad():
+        try:
+            cond = model.prepare_condition(images.images[:1].to(device=device, dtype=dtype), generator=torch.Generator().manual_seed(0),
+                                           **cond_kwargs, **images.cond_of(0))
+            y, n_frames = cond.get("y"), frames or getattr(model, "n_frames", None)
+            if torch.is_tensor(y) and n_frames and callable(getattr(model, "check_condition", None)):  # as the sampler checks it
+                model.check_condition(torch.zeros((1, int(n_frames), *y.shape[1:]), dtype=y.dtype, device=y.device), cond)
+        except (TypeError, ValueError) as exc:
+            kind = InputTypeError if isinstance(exc, TypeError) else ValueError
+            raise kind(f"the extra conditioning {cond_kwargs or dict(images.cond_of(0))} (cond_kwargs, --cond KEY=VALUE) is refused "
+                       f"by the model: {exc}") from None
 
 
 def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, stats, sampler, n_steps, frames, batch_size, cond_kwargs,

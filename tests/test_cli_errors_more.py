@@ -254,3 +254,32 @@ def test_a_stats_folder_is_named_as_a_folder(capsys, files, tmp_path):
 def test_figures_unknown_notebook_names_only(capsys, tmp_path):
     one_error(*cli(capsys, "figures", "--profile", "smoke", "--only", "no_such_notebook", "--out", tmp_path / "figs"),
               "unknown notebook", "no_such_notebook", "--only", "timenoise")
+
+
+# ----------------------------------------------------------------------------------------------
+# extra conditioning the model refuses: named before the sweep folder is made
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("item, needle", [
+    ("y=1", "got y twice"),  # was: Cond's own message, after sweep.json was written
+    ("motion=abc", "must be numbers"),  # was: refused at the first sampler call, sweep.json already written
+    ("motion=[1,2]", "2 values for 1 video"),  # was: a per-batch-position list, applied to whichever units shared a batch
+])
+def test_sample_cond_the_model_refuses(capsys, files, tmp_path, item, needle):
+    out = tmp_path / "o"
+    one_error(*cli(capsys, *sample_args(files, out, "--cond", item)), "--cond", needle)
+    assert not out.exists()
+
+
+def test_sample_cond_one_motion_label_samples(capsys, files, tmp_path):
+    assert cli(capsys, *sample_args(files, tmp_path / "o", "--cond", "motion=[3]"))[0] == 0
+    assert (tmp_path / "o" / "results.csv").is_file()
+
+
+def test_toy_stats_of_another_shape_are_refused(capsys, files, tmp_path):
+    """Was: statistics at --frames / --size the toy cannot use, written after encoding every video."""
+    base = ["stats", "--model", "toy", "--model-path", files["ckpt"], "--videos", files["vids"], "--device", "cpu", "--quiet",
+            "--out", tmp_path / "s.safetensors"]
+    one_error(*cli(capsys, *base, "--frames", F, "--size", 2 * SIZE), f"--size {2 * SIZE}x{2 * SIZE}", f"pass --size {SIZE}x{SIZE}")
+    one_error(*cli(capsys, *base, "--frames", F + 1, "--size", SIZE), f"--frames {F + 1}", f"pass --frames {F}")
+    assert not (tmp_path / "s.safetensors").exists()

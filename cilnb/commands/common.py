@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["DTYPES", "load_model", "check_device", "check_videos_folder", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
+__all__ = ["DTYPES", "load_model", "check_device", "check_videos_folder", "check_toy_shape", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
            "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg"]
 
 # the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere; the toy: float32)
@@ -208,3 +208,24 @@ def path_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a path, got {text!r}, which would silently mean the current folder (or the "
                                          "default): give the path (an unset shell variable?)")
     return text
+
+
+def check_toy_shape(model, args: argparse.Namespace) -> None:
+    """A toy network is built for one frame count and one image size: refuse a ``--frames`` / ``--size`` it cannot take
+    before anything is written, naming the option (instead of a shape error at the first sampler call, or statistics of
+    another shape that the model cannot use)."""
+    from .._util import UserError
+    from ..io import parse_size
+
+    cfg = getattr(model, "config", None)
+    size, frames = getattr(cfg, "size", None), getattr(model, "n_frames", None)
+    if getattr(model, "name", None) != "toy" or not isinstance(size, int):
+        return
+    h, w = parse_size(args.size) if args.size is not None else (size, size)
+    if (h, w) != (size, size):
+        what = "is not square" if h != w else "does not fit this toy model"
+        raise UserError(f"--size {h}x{w} {what}: this toy model takes {size}x{size} images; "
+                        f"pass --size {size}x{size} or leave --size out (folder images are resized to it)")
+    if args.frames is not None and frames is not None and args.frames != frames:
+        raise UserError(f"--frames {args.frames} does not fit this toy model, built for {frames} frames: "
+                        f"pass --frames {frames} or leave --frames out")

@@ -14,10 +14,10 @@ def run(args: argparse.Namespace) -> int:
     from ..analytic_init import MomentStats
     from ..io import load_images
     from ..runs import run_sweep
-    from .common import model_for_output, rank_device
+    from .common import check_toy_shape, model_for_output, rank_device
 
     model = model_for_output(args, folder=True, device=rank_device(args.device))
-    _check_fixed_shape(model, args)
+    check_toy_shape(model, args)
     if args.stats and Path(args.stats).is_dir():
         raise UserError(f"--stats {args.stats} is a folder: pass the statistics file in it (.safetensors from `python -m cilnb stats`)")
     stats = MomentStats.load(args.stats) if args.stats else None
@@ -80,26 +80,6 @@ def _check_cond_names(model, cond_kwargs: dict) -> None:
             takes = f"its extra conditioning: {', '.join(extra)}, via --cond KEY=VALUE" if extra else "it takes no extra conditioning"
             raise UserError(f"{opt}: the {getattr(model, 'name', None) or type(model).__name__} model has no {k!r} conditioning "
                             f"({takes}); drop {opt}")
-
-
-def _check_fixed_shape(model, args: argparse.Namespace) -> None:
-    """A toy network is built for one frame count and one image size: refuse a ``--frames`` / ``--size`` it cannot take
-    before anything is written, naming the option (instead of a shape error at the first sampler call)."""
-    from .._util import UserError
-    from ..io import parse_size
-
-    cfg = getattr(model, "config", None)
-    size, frames = getattr(cfg, "size", None), getattr(model, "n_frames", None)
-    if getattr(model, "name", None) != "toy" or not isinstance(size, int):
-        return
-    h, w = parse_size(args.size) if args.size is not None else (size, size)
-    if (h, w) != (size, size):
-        what = "is not square" if h != w else "does not fit this toy model"
-        raise UserError(f"--size {h}x{w} {what}: this toy model takes {size}x{size} images; "
-                        f"pass --size {size}x{size} or leave --size out (folder images are resized to it)")
-    if args.frames is not None and frames is not None and args.frames != frames:
-        raise UserError(f"--frames {args.frames} does not fit this toy model, built for {frames} frames: "
-                        f"pass --frames {frames} or leave --frames out")
 
 
 def add_parser(sub) -> None:

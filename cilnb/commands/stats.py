@@ -11,13 +11,14 @@ def run(args: argparse.Namespace) -> int:
 
     from .._util import UserError
     from ..stats import compute_stats
-    from .common import check_videos_folder, model_for_output
+    from .common import check_toy_shape, check_videos_folder, model_for_output
 
     if not Path(args.videos).is_dir():
         raise UserError(f"--videos {args.videos} is not a folder; pass the folder that holds the videos")
     _check_out_file(Path(args.out))
     # --out checked before the model loads and any video is encoded; the videos found before the weights load
     model = model_for_output(args, folder=False, ready=lambda: check_videos_folder(args.videos))
+    check_toy_shape(model, args)  # a toy's statistics must have its frame count and size to be of use to it
     res = compute_stats(
         model, args.videos, args.out, frames=args.frames, size=args.size, batch_size=args.batch_size,
         max_videos=args.max_videos, stride=args.stride, fps=args.fps, checkpoint_every=args.checkpoint_every,

@@ -580,6 +580,9 @@ class ToyModel(Denoiser):
             except (TypeError, ValueError, RuntimeError):
                 raise checks.InputTypeError(f"cond['motion'] must be numbers (the toy's motion label: one, or one per video), "
                                             f"got {motion!r}") from None
+            if motion.numel() not in (1, x_t.shape[0]):
+                raise ValueError(f"cond['motion'] holds {motion.numel()} values for {x_t.shape[0]} video(s): give one motion label, "
+                                 "or one per video")
             if motion.numel() == 1 and x_t.shape[0] > 1:
                 motion = motion.expand(x_t.shape[0])
         return {"y": y.to(x_t.dtype), "motion": motion}
