@@ -46,7 +46,7 @@ JOBS = {
         lambda o: next((o / "videos").glob("*.safetensors"), None) if (o / "videos").is_dir() else None,
     ),
     "stats": (
-        lambda i, o: ["stats", "--model", "toy", "--model-path", i["ckpt"], "--videos", i["videos"], "--frames", "3", "--size", "16",
+        lambda i, o: ["stats", "--model", "toy", "--model-path", i["ckpt"], "--videos", i["videos"], "--frames", str(F), "--size", str(SIZE),
                       "--batch-size", "2", "--checkpoint-every", "2", "--device", "cpu", "--quiet", "--out", o / "st.safetensors"],
         lambda o: o / "st.safetensors",
         lambda o: o / "st.safetensors.progress.json" if (o / "st.safetensors.progress.json").is_file() else None,
