@@ -213,7 +213,8 @@ def read_clip(path: str | os.PathLike, frames: int, *, stride: int | None = None
     """``frames`` RGB frames ``[F, H, W, 3]`` uint8 from the start of a video file or frame folder.
 
     Frame indices ``0, s, ..., (F-1)s`` (see the module docstring for ``s``); decoding stops after
-    the last needed frame. Raises :class:`VideoSkip` for unreadable or too-short videos.
+    the last needed frame. Raises :class:`VideoSkip` for unreadable or too-short videos, FileNotFoundError
+    for a path where nothing is.
     """
     import numpy as np
 
@@ -221,6 +222,8 @@ def read_clip(path: str | os.PathLike, frames: int, *, stride: int | None = None
     from .checks import check_path
 
     path = check_path("path", path, "a file or folder path")
+    if not path.exists():  # a wrong path is the caller's error, not a video to skip
+        raise FileNotFoundError(f"no video file or frame folder at {path}: check the path")
     if path.is_dir():
         files = image_files(path)
         s = int(stride or 1) if fps is None else _stride(None, fps, None)
@@ -475,17 +478,20 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
 # ----------------------------------------------------------------------------------------------
 
 
+MP4_MAX_FPS = 1000  # measured: from 10000 fps on, PyAV writes mp4s it then decodes as empty
+
+
 def write_mp4(path: str | os.PathLike, frames, fps: int) -> None:
     """uint8 ``[F, H, W, 3]`` -> H.264 mp4 (yuv420p; odd sizes padded by one edge pixel), through PyAV.
 
-    ``fps`` is a whole number of frames per second (the stream's integer rate)."""
+    ``fps`` is a whole number of frames per second (the stream's integer rate), at most :data:`MP4_MAX_FPS`."""
     import av
     import numpy as np
 
     if isinstance(fps, float) and math.isfinite(fps) and fps == int(fps):
         fps = int(fps)
-    if isinstance(fps, bool) or not isinstance(fps, numbers.Integral) or fps < 1:
-        raise ValueError(f"fps must be a positive whole number (frames per second of the mp4), got {fps!r}")
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Integral) or not 1 <= fps <= MP4_MAX_FPS:
+        raise ValueError(f"fps must be a whole number from 1 to {MP4_MAX_FPS} (frames per second of the mp4), got {fps!r}")
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
         what = f"{frames.dtype} array of shape {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
         raise ValueError(f"frames must be uint8 RGB frames [F, H, W, 3] with F >= 1 (gray: np.repeat(frames, 3, axis=-1)), got a {what}")

@@ -258,13 +258,17 @@ def test_exporter_paths_are_checked_before_any_work(tmp_path):
     with pytest.raises(ValueError, match=r"too slow for an MP4"):  # was written at the encoder's default 24 fps
         A.save_mp4(_v(), tmp_path / "slow.mp4", fps=1e-9)
     assert not (tmp_path / "slow.mp4").exists()
+    for fps in (1e4, 1e12):  # an mp4 that decodes as empty; an OverflowError inside PyAV
+        with pytest.raises(ValueError, match=r"too fast for an MP4 written here.*fps <= 1000"):
+            A.save_mp4(_v(), tmp_path / "fast.mp4", fps=fps)
+    assert not (tmp_path / "fast.mp4").exists()
     assert A.save_gif(_v(), tmp_path / "new" / "deeper" / "ok.gif").is_file()  # missing folders are still made
 
 
 def test_write_mp4_checks_its_inputs(tmp_path):
     frames = np.zeros((2, 8, 8, 3), np.uint8)
-    for fps in (0, 2.5, NAN, True):  # 0 was written at the encoder's default, 2.5 silently at 2
-        with pytest.raises(ValueError, match="fps must be a positive whole number"):
+    for fps in (0, 2.5, NAN, True, 1001, 10**12):  # 0 was written at the encoder's default, 2.5 silently at 2,
+        with pytest.raises(ValueError, match="fps must be a whole number from 1 to 1000"):  # 10**4 as an empty mp4, 10**12 crashed
             IO.write_mp4(tmp_path / "a.mp4", frames, fps)
     with pytest.raises(ValueError, match=r"frames must be uint8 RGB frames"):
         IO.write_mp4(tmp_path / "a.mp4", frames.astype(np.float32), 8)
@@ -274,6 +278,8 @@ def test_write_mp4_checks_its_inputs(tmp_path):
         IO.write_mp4(tmp_path / "nope" / "a.mp4", frames, 8)
     IO.write_mp4(tmp_path / "ok.mp4", frames, 8.0)  # a whole float is a whole number
     assert (tmp_path / "ok.mp4").stat().st_size > 0
+    IO.write_mp4(tmp_path / "fast.mp4", frames, IO.MP4_MAX_FPS)  # the fastest allowed rate still reads back
+    assert IO.read_clip(tmp_path / "fast.mp4", 2).shape == (2, 8, 8, 3)
 
 
 def test_clip_reading_settings_are_errors_not_skipped_videos(tmp_path):
@@ -285,6 +291,8 @@ def test_clip_reading_settings_are_errors_not_skipped_videos(tmp_path):
             IO.read_clip(tmp_path / "clip", **kw)
         with pytest.raises(ValueError, match=pattern):
             IO.ClipSet(tmp_path, size=8, allow_empty=True, **kw)
+    with pytest.raises(FileNotFoundError, match=r"no video file or frame folder at .*nope\.mp4: check the path"):
+        IO.read_clip(tmp_path / "nope.mp4", 2)  # was a VideoSkip: a typo read as an unreadable video
 
 
 def test_an_unreadable_folder_image_names_the_fix(tmp_path):

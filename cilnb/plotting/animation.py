@@ -257,6 +257,10 @@ def save_mp4(videos, path: str | os.PathLike, labels: Sequence[str] | None = Non
 
     path = _out_path(path, ".mp4", "save_gif for .gif")
     fps = _check_fps(fps)
+    from ..io import MP4_MAX_FPS
+
+    if fps > MP4_MAX_FPS:
+        raise ValueError(f"fps = {fps:g} is too fast for an MP4 written here (players and decoders drop such streams): use fps <= {MP4_MAX_FPS}")
     if Fraction(fps).limit_denominator(1000) <= 0:  # the stream's rate: 0 would silently become the encoder's default
         raise ValueError(f"fps = {fps:g} is too slow for an MP4 (its frame rate is a fraction with denominator <= 1000): use fps >= 0.001")
     frames = tile_frames(videos, labels, **tile_kwargs)
