@@ -387,8 +387,8 @@ def _check_scaling(s):
 
 
 def _coef(name: str, v) -> float:
-    if isinstance(v, bool):
-        raise ValueError(f"{name} must be a number, got a bool")
+    if isinstance(v, (bool, str, bytes)):  # float("0.5") would take a string read from a file without a word
+        raise ValueError(f"{name} must be a number, got {v!r} ({type(v).__name__}): convert it with float() first")
     try:
         f = float(v)
     except (TypeError, ValueError, RuntimeError) as exc:

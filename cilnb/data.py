@@ -205,7 +205,13 @@ def bounce(p0: torch.Tensor, v: torch.Tensor, frames: torch.Tensor, lo: torch.Te
     """Closed-form position of a point moving at ``v`` from ``p0`` and reflecting off walls at ``lo``/``hi``.
 
     A triangle wave: ``lo + L - |((p0 + v f - lo) mod 2L) - L|`` with ``L = hi - lo``; broadcasts.
+    Each argument is a tensor or a real number.
     """
+    args = {"p0": p0, "v": v, "frames": frames, "lo": lo, "hi": hi}
+    for name, x in args.items():
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (torch.Tensor, numbers.Real)) or (isinstance(x, torch.Tensor) and x.is_complex()):
+            raise checks.InputTypeError(f"bounce: {name} must be a real tensor or number, got {type(x).__name__}")
+    p0, v, frames, lo, hi = (x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=torch.float64) for x in args.values())
     length = (hi - lo).clamp(min=1e-6)
     u = torch.remainder(p0 + v * frames - lo, 2 * length)
     return lo + length - (u - length).abs()
@@ -559,6 +565,13 @@ def motion(videos, *, threshold: float = THRESHOLD, min_area: int = 3, max_sprit
     for k, val in labels.items():
         if isinstance(val, torch.Tensor):
             val = val.detach().cpu().numpy()
+        try:
+            nd = 0 if isinstance(val, (str, bytes)) else np.ndim(val)
+        except ValueError:  # a ragged list
+            nd = -1
+        if isinstance(val, (dict, set, frozenset)) or nd not in (0, 1):
+            what = type(val).__name__ if nd in (0, 1) else "ragged values" if nd < 0 else f"{nd}-D values"
+            raise ValueError(f"label {k}= must be one constant or one value per video (a list or 1-D array), got {what}")
         if not isinstance(val, (str, bytes)) and np.ndim(val) > 0 and len(val) != B:
             raise ValueError(f"label {k}= has {len(val)} values for {B} videos: give one constant or one value per video")
         df[k] = val

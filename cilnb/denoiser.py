@@ -192,10 +192,12 @@ class Cond(dict):
         return Cond.of({k: (v.expand(n, *v.shape[1:]) if self.is_batched(v) else v) for k, v in self.items()})
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Cond":
-        """Every tensor moved to ``device``; floating-point tensors also cast to ``dtype`` when given."""
-        from ._util import check_device
+        """Every tensor moved to ``device`` (``"auto"``: CUDA when present; ``None``: where it is); floating-point tensors
+        also cast to ``dtype`` when given."""
+        from ._util import resolve_device
 
-        check_device(device)
+        if device is not None:
+            device = resolve_device(device)  # "auto" is cilnb's word, not torch's; "cuda" without CUDA is named here
         if dtype is not None and not isinstance(dtype, torch.dtype):
             from .checks import InputTypeError
 

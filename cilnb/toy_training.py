@@ -133,6 +133,7 @@ class TrainConfig:
         for name, default in RECIPE_DEFAULTS.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, inherited.get(name, default))
+        data_unrecorded = fine and self.data is None and not inherited.get("data")  # an init saved by hand: default sprites
         if self.data is None:
             d = inherited.get("data")
             object.__setattr__(self, "data", D.SpriteConfig.from_json(d) if d else D.SpriteConfig())
@@ -194,9 +195,19 @@ class TrainConfig:
         if self.variant == "timenoise" and not (0 < self.timenoise_a < math.inf and 0 < self.timenoise_beta_m < math.inf):
             raise ValueError(f"TimeNoise needs finite a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
         if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
+            if self.model.channels != 1:
+                raise ValueError(f"the toy's sprite data has 1 channel but the model has {self.model.channels}: build the model "
+                                 "with channels=1")
+            if data_unrecorded:
+                raise ValueError(
+                    f"init checkpoint {self.init} records no training data (it was not written by `python -m cilnb train-toy`), and "
+                    f"the default sprites ({self.data.frames} frames, {self.data.size}px) do not fit its model ({self.model.frames} "
+                    f"frames, {self.model.size}px): give TrainConfig data=cilnb.data.SpriteConfig(frames={self.model.frames}, "
+                    f"size={self.model.size}), or fine-tune a base that train-toy wrote")
             raise ValueError(
                 f"model ({self.model.frames} frames, {self.model.size}px, {self.model.channels} ch) and data "
-                f"({self.data.frames} frames, {self.data.size}px, 1 ch) disagree"
+                f"({self.data.frames} frames, {self.data.size}px, 1 ch) disagree: give data=cilnb.data.SpriteConfig(frames="
+                f"{self.model.frames}, size={self.model.size}) or a model of the data's shape"
             )
 
     @property

@@ -501,6 +501,8 @@ def test_cli_toy_stats_data_from_another_file_is_refused(capsys, files, tmp_path
     out = tmp_path / "ts.safetensors"
     _one_error(*_cli(capsys, "toy-stats", "--n", "2", "--quiet", "--data-from", files["stats"], "--out", out),
                "--data-from", "not a cilnb toy checkpoint", "train-toy")
+    _one_error(*_cli(capsys, "toy-stats", "--n", "2", "--quiet", "--data-from", files["ckpt"], "--out", out),
+               "--data-from", "records no training data", "leave --data-from out")  # a toy saved by hand: same silent default
     assert not out.exists()
 
 

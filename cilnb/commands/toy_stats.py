@@ -36,10 +36,14 @@ def _check_toy_checkpoint(source: str) -> None:
     from ..models import toy
 
     path = toy.resolve(source)
-    fmt = toy.read_metadata(path).get("format")
+    meta = toy.read_metadata(path)
+    fmt = meta.get("format")
     if fmt != toy.FORMAT:
         raise ValueError(f"{path} is not a cilnb toy checkpoint (format {fmt!r}, expected {toy.FORMAT!r}): pass a shipped name "
                          "(base, naive, timenoise) or a checkpoint written by `python -m cilnb train-toy`")
+    if toy.train_data(meta) is None:  # saved by hand: the statistics would silently describe the default sprites
+        raise ValueError(f"{path} records no training data (it was not written by `python -m cilnb train-toy`): leave --data-from "
+                         "out for the statistics of the default sprites, or pass the checkpoint train-toy wrote")
 
 
 def add_parser(sub) -> None:

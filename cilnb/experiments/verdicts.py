@@ -64,9 +64,11 @@ class Verdict:
 # ----------------------------------------------------------------------------------------------
 
 
-def _table(name: str, df, columns, what: str, *, empty_ok: bool = False, numeric=()) -> None:
+def _table(name: str, df, columns, what: str, *, empty_ok: bool = False, numeric=(), drawn=()) -> None:
     """``df`` must be a DataFrame holding ``columns`` (and rows, unless ``empty_ok``); ``what`` says which table to pass.
-    The columns in ``numeric`` must hold numbers (NaN allowed), not text or booleans."""
+    The columns in ``numeric`` must hold numbers (NaN allowed), not text or booleans; those in ``drawn`` (numeric too)
+    at least one value that is not NaN, or a plot would draw an empty panel."""
+    numeric = list(numeric) + [c for c in drawn if c not in numeric]
     if not isinstance(df, pd.DataFrame):
         hint = "; pass its .summary" if hasattr(df, "summary") and isinstance(getattr(df, "summary"), pd.DataFrame) else ""
         raise _checks.InputTypeError(f"{name} must be a pandas DataFrame ({what}), got {type(df).__name__}{hint}")
@@ -81,6 +83,11 @@ def _table(name: str, df, columns, what: str, *, empty_ok: bool = False, numeric
             raise ValueError(f"{name} has several columns named {c!r}: pass {what}")
         if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             raise ValueError(f"{name}[{c!r}] must hold numbers (NaN where missing), got dtype {col.dtype}: pass {what}")
+    for c in drawn:
+        if not empty_ok or not df.empty:
+            if not bool(df[c].notna().any()):
+                raise ValueError(f"{name}[{c!r}] holds only NaN: there is nothing to draw; check the run or read-out that made it "
+                                 "(e.g. no sprite or flow was found in any video)")
 
 
 def check_model_label(table: pd.DataFrame, model) -> None:

@@ -60,7 +60,7 @@ def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: st
     columns = checks.check_sequence("columns", columns, fix="name the probe columns to plot, e.g. ['speed_retention']")
     if not columns:
         raise ValueError("columns is empty: name the probe columns to plot, e.g. ['speed_retention']")
-    _table("table", table, ["model", "t", *columns], "the table of cilnb.experiments.run_probe", numeric=["t", *columns])
+    _table("table", table, ["model", "t", *columns], "the table of cilnb.experiments.run_probe", numeric=["t"], drawn=columns)
     if recommend is not None:
         recommend = checks.check_number("recommend", recommend, fix="(the recommended start time; None for none)")
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.5), squeeze=False)
@@ -85,7 +85,7 @@ def plot_leakage_index(li: pd.DataFrame):
 
     from ..experiments.verdicts import _table
 
-    _table("li", li, ["model", "t", "index"], "the table of cilnb.experiments.run_leakage_index", numeric=["t", "index"])
+    _table("li", li, ["model", "t", "index"], "the table of cilnb.experiments.run_leakage_index", numeric=["t"], drawn=["index"])
     fig, ax = plt.subplots(figsize=(5, 3.5))
     sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
     ax.set_ylim(-0.02, 1.02)
@@ -117,7 +117,7 @@ def plot_m_sweep(summary: pd.DataFrame):
     travel = isinstance(summary, pd.DataFrame) and "net_travel_data" in summary  # the toy: net sprite travel, a panel of its own
     numeric = ["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
     _table("summary", summary, numeric + ["init", "motion_name", "fd_name"] + (["net_travel", "net_travel_sem"] if travel else []),
-           "the summary of cilnb.experiments.sample_grid (its second value)", numeric=numeric)
+           "the summary of cilnb.experiments.sample_grid (its second value)", numeric=numeric, drawn=["motion", "first_frame_psnr"])
     fig, axes = plt.subplots(1, 4 if travel else 3, figsize=(17 if travel else 13, 3.6))
     no_fd = _no_fd(axes[1], summary)
     for init, g in summary.groupby("init"):
@@ -164,7 +164,8 @@ def plot_compare(summary: pd.DataFrame):
     from ..experiments.verdicts import _table
 
     _table("summary", summary, ["model", "M", "init", "motion_ratio", "first_frame_psnr", "motion_name", "fd_name"],
-           "the summary of cilnb.experiments.compare_models (its second value)", numeric=["M", "motion_ratio", "first_frame_psnr"])
+           "the summary of cilnb.experiments.compare_models (its second value)", numeric=["M"],
+           drawn=["motion_ratio", "first_frame_psnr"])
     names = [f"{r.model}\n{'M=' + format(r.M, 'g') + chr(10) + r.init if (r.M < 1 or r.init != 'standard') else 'M=T'}" for r in summary.itertuples()]
     fig, axes = plt.subplots(1, 3, figsize=(4 + 1.6 * len(names), 3.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -96,7 +96,7 @@ def plot_tradeoff(summary: pd.DataFrame):
 
     what = "the summary of cilnb.remedies.compare (cmp.summary)"
     _table("summary", summary, ["remedy", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem",
-                                "sec_per_video"], what, numeric=["motion", "motion_sem", "gt_motion", "first_frame_psnr", "sec_per_video"])
+                                "sec_per_video"], what, numeric=["motion_sem", "gt_motion", "first_frame_psnr", "sec_per_video"], drawn=["motion"])
     has_fd = "fd" in summary and bool(summary.fd.notna().all())
     needed = (["fd_lo", "fd_hi"] if has_fd else []) + (["sprite_stability_sem"] if "sprite_stability" in summary else [])
     _table("summary", summary, needed, what)
