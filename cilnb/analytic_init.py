@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 
 from . import checks
@@ -114,8 +115,7 @@ class MomentStats:
         if count is not None:
             if var is None:
                 raise ValueError("count needs per-element var (a streaming object needs its sums of squares)")
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise ValueError(f"count must be a positive int, got {count!r}")
+            count = checks.check_int("count", count, min=1, fix="(the number of samples the moments are of)")
             st._count, st._mean, st._m2 = count, mean.clone(), var * count
         else:
             st._count, st._mean = None, mean.clone()
@@ -321,6 +321,8 @@ class MomentStats:
         path = checks.check_path("path", path)
         if path.suffix in (".pt", ".pth", ".ckpt"):
             return cls.from_official(path)
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not a statistics file: give the .safetensors file inside it (MomentStats.save's path)")
         if not path.is_file():
             raise FileNotFoundError(f"no statistics file at {path}; create one with MomentStats.save or `python -m cilnb stats`")
         try:
@@ -367,6 +369,9 @@ class MomentStats:
 
 
 def _as64(name: str, x) -> torch.Tensor:
+    if (isinstance(x, torch.Tensor) and x.is_complex()) or (isinstance(x, np.ndarray) and np.iscomplexobj(x)) or isinstance(x, complex):
+        raise checks.InputTypeError(f"{name} must be real numbers, got complex values (their imaginary part would be dropped): "
+                                    "pass the real moments")
     try:
         t = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=_F64)
     except (TypeError, ValueError, RuntimeError) as exc:

@@ -162,7 +162,13 @@ def compute_stats(
     """
     from ._util import JobLock, check_output_path, clean_tmp_files
 
+    from . import checks
+
     t0 = time.time()
+    if model is None or isinstance(model, (str, bytes, os.PathLike)) or not (callable(model) or callable(getattr(model, "encode_video", None))):
+        raise checks.InputTypeError(
+            f"model must be a loaded model (e.g. cilnb.models.load('svd', path) or cilnb.models.load('toy')), got {model!r} "
+            f"({type(model).__name__}); its statistics would otherwise be taken as pixels")
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise ValueError(f"frames must be a positive int, got {frames!r}")
     hw = parse_size(size)
@@ -170,14 +176,18 @@ def compute_stats(
         raise ValueError("give either stride or fps, not both")
     if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int) or stride < 1):
         raise ValueError(f"stride must be a positive int, got {stride!r}")
-    if fps is not None and not (fps > 0 and math.isfinite(fps)):
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
-    if batch_size < 1 or checkpoint_every < 1:
-        raise ValueError("batch_size and checkpoint_every must be >= 1")
-    if max_videos is not None and max_videos < 1:
-        raise ValueError(f"max_videos must be >= 1, got {max_videos}")
-    out = check_output_path(out, option="out (--out)")
-    root = Path(videos)
+    if fps is not None:
+        fps = checks.check_number("fps", fps, lo=0, lo_open=True, fix="(the frame rate to sample clips at; None to use stride)")
+    batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per VAE batch)")
+    checkpoint_every = checks.check_int("checkpoint_every", checkpoint_every, min=1, fix="(videos between checkpoints)")
+    if max_videos is not None:
+        max_videos = checks.check_int("max_videos", max_videos, min=1, fix="(None for all videos)")
+    if not isinstance(resume, bool):
+        raise checks.InputTypeError(f"resume must be True or False, got {resume!r} ({type(resume).__name__})")
+    if on_batch is not None and not callable(on_batch):
+        raise checks.InputTypeError(f"on_batch must be a callable taking a dict (or None), got {type(on_batch).__name__}")
+    out = check_output_path(checks.check_path("out", out, "a statistics file path"), option="out (--out)")
+    root = checks.check_path("videos", videos, "a folder of videos")
     if not root.is_dir():
         raise ValueError(f"--videos {root} is not a folder; pass the folder that holds the videos")
     with JobLock(out.with_name(out.name + ".lock"), f"statistics file {out}"):

@@ -91,12 +91,33 @@ class FinetuneConfig:
     workers: int = 0  # DataLoader workers decoding videos
 
     def __post_init__(self):
+        from . import checks
+
+        for name in ("timenoise", "gradient_checkpointing"):
+            v = getattr(self, name)
+            if not isinstance(v, bool):
+                raise checks.InputTypeError(f"{name} must be True or False, got {v!r} ({type(v).__name__})")
         for name in ("a", "beta_m", "P_std", "lr"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if not 0 <= self.cond_drop < 1:
-            raise ValueError(f"cond_drop must lie in [0, 1), got {self.cond_drop}")
+        for name in ("P_mean", "motion_bucket_id", "fps_id"):
+            checks.check_number(name, getattr(self, name))
+        checks.check_number("cond_drop", self.cond_drop, lo=0, hi=1, hi_open=True, fix="(the probability of dropping the condition)")
+        checks.check_number("weight_decay", self.weight_decay, lo=0, fix="(AdamW's decoupled weight decay)")
+        checks.check_number("adam_eps", self.adam_eps, lo=0, lo_open=True, fix="(AdamW's epsilon, e.g. 1e-8)")
+        checks.check_number("max_grad_norm", self.max_grad_norm, lo=0, fix="(gradient-norm clipping; 0 for none)")
+        betas = self.adam_betas
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"adam_betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}")
+        for i, b in enumerate(betas):
+            checks.check_number(f"adam_betas[{i}]", b, lo=0, hi=1, hi_open=True, fix="(AdamW's moment decay rates, e.g. (0.9, 0.999))")
+        checks.check_int("seed", self.seed, fix="(the run's random seed)")
+        checks.check_int("workers", self.workers, min=0, fix="(DataLoader worker processes; 0 decodes in the main process)")
+        if self.stride is not None:
+            checks.check_int("stride", self.stride, min=1, fix="(take every stride-th frame; None for 1)")
+        if self.fps is not None:
+            checks.check_number("fps", self.fps, lo=0, lo_open=True, fix="(sample clips at this frame rate; None to use stride)")
         for name in ("batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every", "frames"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

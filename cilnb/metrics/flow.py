@@ -47,7 +47,7 @@ _RAFT_CACHE: dict = {}
 
 
 def _check_arch(arch: str) -> str:
-    if arch not in RAFT_WEIGHT_FILES:
+    if not isinstance(arch, str) or arch not in RAFT_WEIGHT_FILES:
         raise ValueError(f"arch must be one of {sorted(RAFT_WEIGHT_FILES)}, got {arch!r}")
     return arch
 
@@ -60,8 +60,10 @@ def raft_weights_path(arch: str = "large", weights: str | os.PathLike | None = N
     """
     _check_arch(arch)
     fname, url = RAFT_WEIGHT_FILES[arch]
-    if weights is not None and str(weights) != "":
-        p = Path(weights).expanduser()
+    if weights is not None and not (isinstance(weights, str) and weights == ""):
+        p = checks.check_path("weights", weights, "a RAFT weights file path (or a state dict, or None for the torch hub cache)").expanduser()
+        if p.is_dir():
+            raise ValueError(f"RAFT weights {str(p)!r} is a folder: pass the weights file itself, e.g. {str(p / fname)!r}")
         if not p.is_file():
             raise FileNotFoundError(f"RAFT weights file {str(p)!r} does not exist")
         return p
@@ -95,11 +97,19 @@ def load_raft(arch: str = "large", weights: str | os.PathLike | dict | None = No
         key = (arch, str(path.resolve()), path.stat().st_mtime_ns, str(dev))
         if cache and key in _RAFT_CACHE:
             return _RAFT_CACHE[key]
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling errors of many kinds (a text file, a safetensors file, a TorchScript archive)
+            raise ValueError(f"RAFT weights {str(path)!r} are not a readable torch state dict ({type(exc).__name__}: {str(exc)[:200]}); "
+                             f"pass torchvision's {RAFT_WEIGHT_FILES[arch][0]} (a torch.save'd state dict)") from None
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"RAFT weights must be a state dict, got {type(state).__name__}")
+    odd = [k for k in state if not isinstance(k, str)]
+    if odd:
+        raise ValueError(f"RAFT weights must be a state dict of named tensors (str keys), got the key {odd[0]!r}; "
+                         f"pass torchvision's {RAFT_WEIGHT_FILES[arch][0]}")
     if any(k.startswith(("module.fnet", "fnet.")) for k in state):
         raise ValueError("these are original princeton-vl RAFT weights (keys 'module.fnet...'); cilnb uses "
                          f"torchvision's port: {RAFT_WEIGHT_FILES[arch][0]}")

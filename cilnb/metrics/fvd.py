@@ -5,6 +5,7 @@ Used by the sampling notebooks' quality read-outs (:mod:`cilnb.experiments.reado
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -175,7 +176,12 @@ def frechet_difference(feats_a, feats_c, feats_b, *, n_boot: int = 200, level: f
 
 def i3d_path(path: str | os.PathLike | None = None) -> Path:
     """The I3D TorchScript file: ``path``, else ``<cilnb data dir>/i3d_torchscript.pt``; never downloaded."""
-    p = Path(path).expanduser() if path not in (None, "") else data_dir() / I3D_FILE
+    if path is None or (isinstance(path, str) and path == ""):
+        p = data_dir() / I3D_FILE
+    else:
+        p = checks.check_path("path", path, "the I3D TorchScript file path (or None for the data folder's)").expanduser()
+        if p.is_dir():
+            raise ValueError(f"I3D detector {str(p)!r} is a folder: pass the TorchScript file itself, e.g. {str(p / I3D_FILE)!r}")
     if not p.is_file():
         raise FileNotFoundError(
             f"I3D TorchScript file not found at {str(p)!r}: download {I3D_FILE} (the paper's FVD detector, {I3D_URL}) "
@@ -188,10 +194,25 @@ def load_i3d(path: str | os.PathLike | None = None, device="auto") -> torch.jit.
     import warnings
 
     dev = resolve_device(device)
+    file = i3d_path(path)
     with warnings.catch_warnings():  # the detector only exists as TorchScript: silence the deprecation notice
         warnings.simplefilter("ignore", FutureWarning)
-        model = torch.jit.load(str(i3d_path(path)), map_location=dev)
+        try:
+            model = torch.jit.load(str(file), map_location=dev)
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(f"{str(file)!r} is not a TorchScript module ({str(exc).splitlines()[0][:160]}): pass {I3D_FILE}, the paper's "
+                             f"FVD detector ({I3D_URL})") from None
     return model.eval()
+
+
+def _detector(detector, dev) -> torch.nn.Module:
+    """``detector`` (a loaded module, a path or ``None``) as a module on its device."""
+    if isinstance(detector, torch.nn.Module):
+        return detector
+    if detector is not None and not isinstance(detector, (str, os.PathLike)):
+        raise checks.InputTypeError(f"detector must be a torch.nn.Module (e.g. load_i3d()), the path of {I3D_FILE}, or None, "
+                                    f"got {type(detector).__name__}")
+    return load_i3d(detector, dev)
 
 
 def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: int = 16, device="auto",
@@ -206,7 +227,10 @@ def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: i
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     dev = resolve_device(device)
-    det = detector if isinstance(detector, torch.nn.Module) else load_i3d(detector, dev)
+    if detector_kwargs is not None and not isinstance(detector_kwargs, Mapping):
+        raise checks.InputTypeError(f"detector_kwargs must be a dict of keyword arguments for the detector (or None for "
+                                    f"{I3D_KWARGS}), got {type(detector_kwargs).__name__}")
+    det = _detector(detector, dev)
     kw = dict(I3D_KWARGS if detector_kwargs is None else detector_kwargs)
     out = []
     with torch.inference_mode():
@@ -227,7 +251,7 @@ def fvd(videos_a, videos_b, detector=None, *, value_range=(0.0, 1.0), batch_size
     or a loaded module (a clear ``FileNotFoundError`` when the file is missing).
     """
     dev = resolve_device(device)
-    det = detector if isinstance(detector, torch.nn.Module) else load_i3d(detector, dev)
+    det = _detector(detector, dev)
     fa = i3d_features(videos_a, det, value_range=value_range, batch_size=batch_size, device=dev,
                       show_progress=show_progress)
     fb = i3d_features(videos_b, det, value_range=value_range, batch_size=batch_size, device=dev,

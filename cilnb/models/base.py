@@ -19,12 +19,13 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from .. import checks
 from ..denoiser import PREDICTION_TYPES, Cond, Images, Times, Video, edm_scalings, to_x0
 from ..schedules import EDMSchedule, FlowSchedule, Schedule, batch_times
 
 __all__ = [
     "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions", "as_cond",
-    "missing_components", "check_images", "check_video", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
+    "missing_components", "check_images", "check_video", "check_chunk_size", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
     "CLIP_MEAN", "CLIP_STD",
     "resolve_pretrained", "pipeline_folder", "load_pipeline", "from_pretrained", "torch_dtype", "offline",
     "WeightsNotFoundError",
@@ -444,27 +445,50 @@ class _Wrapped(nn.Module):
 
 
 def check_images(images: Images, what: str = "images") -> None:
-    """Raise unless ``images`` is a float tensor ``[B, 3, H, W]`` with values in ``[-1, 1]``."""
+    """Raise unless ``images`` is a float tensor ``[B, 3, H, W]`` with values in ``[-1, 1]`` (at least one image, no NaN/inf)."""
     if not torch.is_tensor(images) or images.ndim != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
         raise ValueError(f"{what} must be a float tensor [B, 3, H, W] in [-1, 1], got {shape}")
     if not images.is_floating_point():
         raise ValueError(f"{what} must be floating point in [-1, 1] (convert uint8 with x / 127.5 - 1)")
+    if images.numel() == 0:
+        raise ValueError(f"{what} is empty (shape {tuple(images.shape)}): pass at least one image [B >= 1, 3, H, W]")
+    checks.check_finite(what, images, fix="the images must be finite pixels in [-1, 1]")
     lo, hi = float(images.min()), float(images.max())
     if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
         raise ValueError(f"{what} must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] (convert [0, 1] with 2 x - 1)")
 
 
 def check_video(frames: Video, what: str = "frames") -> None:
-    """Raise unless ``frames`` is a tensor ``[B, F, 3, H, W]`` (RGB videos in [-1, 1])."""
+    """Raise unless ``frames`` is a float tensor ``[B, F, 3, H, W]`` (RGB videos, at least one frame, values in [-1, 1])."""
     if not torch.is_tensor(frames) or frames.ndim != 5 or frames.shape[2] != 3:
         shape = tuple(frames.shape) if torch.is_tensor(frames) else type(frames).__name__
         raise ValueError(f"{what} must be a float tensor [B, F, 3, H, W] in [-1, 1], got {shape}")
+    if not frames.is_floating_point():
+        raise ValueError(f"{what} has dtype {frames.dtype}; pass float frames in [-1, 1] (convert uint8 0..255 pixels with x.float() / 127.5 - 1)")
+    if frames.numel() == 0:
+        raise ValueError(f"{what} is empty (shape {tuple(frames.shape)}): pass at least one video of at least one frame")
+    checks.check_finite(what, frames, fix="the frames must be finite pixels in [-1, 1]")
+    lo, hi = float(frames.min()), float(frames.max())
+    if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
+        how = "0..255 pixels: use x / 127.5 - 1" if lo >= 0 and hi > 1.5 else "[0, 1] frames: use 2 x - 1" if lo >= 0 else "rescale them"
+        raise ValueError(f"{what} must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] ({how})")
+
+
+def check_chunk_size(chunk_size, name: str = "chunk_size") -> int:
+    """``chunk_size`` (frames per VAE call) as a positive int; 0, negatives, floats and bools are refused, not clamped."""
+    return checks.check_int(name, chunk_size, min=1, fix="(frames per VAE call, e.g. 8)")
 
 
 def per_sample(value, B: int, name: str, *, dtype=torch.float64) -> torch.Tensor:
     """A scalar, a sequence or a tensor as a finite ``[B]`` CPU tensor (one value broadcast to all)."""
-    t = torch.as_tensor(value, dtype=dtype).detach().cpu().flatten()
+    if value is None or isinstance(value, (str, bytes, bool)):
+        raise checks.InputTypeError(f"{name} must be one number or one per image, got {value!r} ({type(value).__name__})")
+    try:
+        t = torch.as_tensor(value, dtype=dtype).detach().cpu().flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise checks.InputTypeError(f"{name} must be one number or one per image (a number, list or tensor), "
+                                    f"got {value!r} ({type(value).__name__})") from None
     if t.numel() == 1:
         t = t.expand(B).clone()
     if t.shape != (B,):
@@ -490,7 +514,9 @@ def make_generator_or_none(generator: torch.Generator | None, seed: int | None) 
     if generator is not None and seed is not None:
         raise ValueError("pass generator= or seed=, not both")
     if seed is not None:
-        return torch.Generator().manual_seed(int(seed))
+        return torch.Generator().manual_seed(checks.check_int("seed", seed, fix="(or pass generator=)"))
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise checks.InputTypeError(f"generator must be a torch.Generator, got {type(generator).__name__}; pass an int as seed= instead")
     return generator
 
 
@@ -659,6 +685,37 @@ _from_pretrained = from_pretrained  # deprecated alias for callers outside cilnb
 # ----------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _ignored_keywords(what: str, cls_name: str):
+    """Turn diffusers' "Keyword arguments {...} are not expected by <Pipeline> and will be ignored" (a log line, the
+    keywords dropped) into a ``ValueError``: a misspelt or misplaced option (``guidance_scale=`` for SVD, whose option is
+    ``guidance=``) must not be ignored."""
+    import logging
+
+    found: list[str] = []
+
+    class _Catch(logging.Filter):
+        def filter(self, record):
+            msg = record.getMessage()
+            if "are not expected by" in msg and "will be ignored" in msg:
+                found.append(msg.split(" are not expected by")[0].removeprefix("Keyword arguments ").strip())
+                return False
+            return True
+
+    logger = logging.getLogger("diffusers.pipelines.pipeline_utils")
+    catch, level = _Catch(), logger.level
+    logger.addFilter(catch)
+    logger.setLevel(logging.WARNING)  # seen even when diffusers' verbosity hides warnings
+    try:
+        yield
+    finally:
+        logger.removeFilter(catch)
+        logger.setLevel(level)
+    if found:
+        raise ValueError(f"{what}: keyword arguments {found[0]} are options of neither the loader nor {cls_name}, so they would be "
+                         "ignored: remove them or fix their spelling (see the loader's docstring, e.g. help(cilnb.models.svd.load))")
+
+
 def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype,
                   cuda_default: torch.dtype = torch.bfloat16, upcast_vae: bool = False, **kwargs):
     """``pipeline_cls.from_pretrained(folder, **kwargs)`` on a local folder or a cached hub id (:func:`pipeline_folder`;
@@ -679,7 +736,8 @@ def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint:
         import diffusers
 
         pipeline_cls = getattr(diffusers, pipeline_cls)
-    pipe = from_pretrained(pipeline_cls, folder, dt, **kwargs)
+    with _ignored_keywords(f"{what} loader", pipeline_cls.__name__):
+        pipe = from_pretrained(pipeline_cls, folder, dt, **kwargs)
     pipe.set_progress_bar_config(disable=True)
     if upcast_vae and dt == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         pipe.vae.to(torch.float32)
@@ -716,7 +774,7 @@ class TransformerAdapter(Adapter):
     def _setup(self, pipe, guidance_scale: float, prompt, negative_prompt) -> None:
         self.pipe = pipe  # not an nn.Module: kept as a plain attribute
         self.vae = pipe.vae
-        self.guidance_scale = float(guidance_scale)
+        self.guidance_scale = checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
         self._prompt = (prompt, negative_prompt)
         self._embeds = None
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
+from .. import checks
 from ..denoiser import Cond, Times, Video
 from ..schedules import Schedule, VPSchedule, as_t
 from .base import Adapter, as_cond, check_video
@@ -130,6 +132,19 @@ class GenericAdapter(Adapter):
             raise ValueError(f"prediction must be 'eps', 'v' or 'x0' (LVDM's parameterization), got {prediction!r}")
         if layout not in ("BCFHW", "BFCHW"):
             raise ValueError(f"layout must be 'BCFHW' (LVDM) or 'BFCHW' (diffusers), got {layout!r}")
+        for opt, fn in (("make_cond", make_cond), ("encode_fn", encode_fn), ("decode_fn", decode_fn)):
+            if fn is not None and not callable(fn):
+                raise checks.InputTypeError(f"{opt} must be a callable or None, got {type(fn).__name__} (see docs/real_models.md)")
+        guidance_scale = checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
+        if n_frames is not None:
+            n_frames = checks.check_int("n_frames", n_frames, min=1, fix="(frames per video; None if the model takes any)")
+        if scaling_factor is not None:
+            scaling_factor = checks.check_number("scaling_factor", scaling_factor, lo=0, lo_open=True,
+                                                 fix="(the VAE's latent scale, e.g. 0.18215; None for a pixel model)")
+        if not isinstance(integer_timesteps, (bool, np.bool_)):
+            raise checks.InputTypeError(f"integer_timesteps must be True or False, got {integer_timesteps!r} ({type(integer_timesteps).__name__})")
+        if not isinstance(name, str) or not name:
+            raise checks.InputTypeError(f"name must be a non-empty string (the model's name in results), got {name!r}")
         owner = apply_model if isinstance(apply_model, torch.nn.Module) else getattr(apply_model, "__self__", None)
         if isinstance(owner, torch.nn.Module):
             self.model = owner  # registered, so .parameters() / .to() see the wrapped model's device and dtype
@@ -215,6 +230,9 @@ def load(path_or_id: Any = None, device: Any = "auto", dtype: Any = None, *, app
     stays where it is (``device``/``dtype`` are not applied to foreign modules). See
     docs/real_models.md for the DynamiCrafter recipe.
     """
+    if apply_model is not None and path_or_id is not None and path_or_id is not apply_model:
+        raise ValueError("the generic adapter got two models: pass the apply_model callable once, either as path_or_id "
+                         "(cilnb.models.load('generic', model.apply_model, ...)) or as apply_model=, not both")
     fn = apply_model if apply_model is not None else path_or_id
     if fn is None or not callable(fn):
         raise ValueError(

@@ -28,7 +28,9 @@ import torch
 
 from ..denoiser import Cond, Images, Times, Video, prediction_from_diffusers
 from ..schedules import EDMSchedule, from_diffusers
-from .base import Adapter, check_images, check_video, clip_image_embeds, load_pipeline, per_sample
+from ..checks import check_int
+from .base import (Adapter, check_chunk_size, check_images, check_video, clip_image_embeds, guidance_weights, load_pipeline,
+                   make_generator_or_none, per_sample)
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
@@ -77,9 +79,12 @@ class SVDAdapter(Adapter):
         self.feature_extractor = feature_extractor
         self.schedule = sched
         self.scheduler_config = cfg
+        self.n_frames = (int(getattr(unet.config, "num_frames", 14)) if n_frames is None
+                         else check_int("n_frames", n_frames, min=1, fix="(frames per video; None: the UNet's num_frames)"))
+        self.decode_chunk_size = check_chunk_size(decode_chunk_size, "decode_chunk_size")
+        if guidance is not None and not torch.is_tensor(guidance) and not (isinstance(guidance, (list, tuple)) and len(guidance) != 2):
+            guidance_weights(guidance, 1, self.n_frames)  # a bad value fails here, not at the first sample
         self.guidance = guidance
-        self.n_frames = int(n_frames or getattr(unet.config, "num_frames", 14))
-        self.decode_chunk_size = int(decode_chunk_size)
         self.scaling_factor = float(vae.config.scaling_factor) if vae is not None else 0.18215
 
     # -- the contract (forward is the base's) --------------------------------------------------------
@@ -152,11 +157,10 @@ class SVDAdapter(Adapter):
         motion = per_sample(motion_bucket_id, B, "motion_bucket_id")
         fps_id = per_sample(fps, B, "fps") - 1
         x = images.float()
+        generator = make_generator_or_none(generator, seed)
         if bool((aug > 0).any()):
-            if generator is None and seed is None:
-                raise ValueError("noise_aug_strength > 0 draws noise: pass generator= or seed= (cilnb never uses the global RNG)")
             if generator is None:
-                generator = torch.Generator().manual_seed(int(seed))
+                raise ValueError("noise_aug_strength > 0 draws noise: pass generator= or seed= (cilnb never uses the global RNG)")
             noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype).to(x.device)
             x = x + aug.to(x.device, x.dtype).view(B, 1, 1, 1) * noise
         y = self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mode()
@@ -176,10 +180,11 @@ class SVDAdapter(Adapter):
         if self.vae is None:
             raise ValueError("this SVDAdapter has no VAE")
         check_video(frames)
+        chunk_size = check_chunk_size(chunk_size)
         B, F = frames.shape[:2]
         flat = frames.reshape(B * F, *frames.shape[2:])
         outs = []
-        for lo in range(0, B * F, max(1, int(chunk_size))):
+        for lo in range(0, B * F, chunk_size):
             dist = self.vae.encode(flat[lo:lo + chunk_size].to(self.device, self.vae.dtype)).latent_dist
             outs.append(dist.mode() if generator is None else dist.sample(generator))
         lat = torch.cat(outs).float() * self.scaling_factor
@@ -193,10 +198,10 @@ class SVDAdapter(Adapter):
         """
         if self.vae is None:
             raise ValueError("this SVDAdapter has no VAE")
-        if latents.ndim != 5:
-            raise ValueError(f"latents must be [B, F, C, h, w], got shape {tuple(latents.shape)}")
+        if not torch.is_tensor(latents) or latents.ndim != 5:
+            raise ValueError(f"latents must be a tensor [B, F, C, h, w], got {tuple(latents.shape) if torch.is_tensor(latents) else type(latents).__name__}")
         B, F = latents.shape[:2]
-        step = max(1, int(chunk_size or self.decode_chunk_size))
+        step = self.decode_chunk_size if chunk_size is None else check_chunk_size(chunk_size)
         z = latents / self.scaling_factor
         outs = []
         for lo in range(0, F, step):
@@ -225,6 +230,8 @@ def load(path_or_id=None, device="auto", dtype=None, *, variant: str | None = No
     weight files. Missing weights raise :class:`~cilnb.models.base.WeightsNotFoundError` saying
     where to put them (no download unless ``HF_HUB_OFFLINE=0``). See docs/real_models.md.
     """
+    if n_frames is not None:
+        check_int("n_frames", n_frames, min=1, fix="(frames per video; None: the UNet's num_frames)")
     pipe = load_pipeline(
         "StableVideoDiffusionPipeline", path_or_id, what="SVD", default_id=DEFAULT_ID, device=device, dtype=dtype,
         hint="SVD weights: https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt (or img2vid for 14 frames).",

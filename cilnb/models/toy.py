@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,17 @@ class ToyConfig:
 
         for name in ("frames", "size", "channels", "patch", "temporal_width", "emb_dim", "num_train_timesteps"):
             pos_int(name, getattr(self, name))
+        for name in ("widths", "temporal_levels"):
+            v = getattr(self, name)
+            if not isinstance(v, (tuple, list)):
+                raise checks.InputTypeError(f"ToyConfig.{name} must be a tuple of ints, e.g. {name}=(1,) for one, got {v!r} ({type(v).__name__})")
+        for lv in self.temporal_levels:
+            if isinstance(lv, bool) or not isinstance(lv, int):
+                raise checks.InputTypeError(f"ToyConfig.temporal_levels must be level indices (ints), got {self.temporal_levels!r}")
+        if not isinstance(self.motion_cond, bool):
+            raise checks.InputTypeError(f"ToyConfig.motion_cond must be True or False, got {self.motion_cond!r} ({type(self.motion_cond).__name__})")
+        checks.check_number("ToyConfig.motion_scale", self.motion_scale, lo=0, lo_open=True,
+                            fix="(motion is embedded as sinusoidal(motion * motion_scale); default 100)")
         if not self.widths:
             raise ValueError("ToyConfig.widths must list at least one level width")
         for w in self.widths:
@@ -115,7 +127,14 @@ class ToyConfig:
 
     @classmethod
     def from_json(cls, text: str | dict) -> "ToyConfig":
-        d = json.loads(text) if isinstance(text, str) else dict(text)
+        if isinstance(text, (str, bytes, bytearray)):
+            d = checks.parse_json(text, "ToyConfig JSON (a checkpoint's 'config' metadata)")
+        elif isinstance(text, dict):
+            d = dict(text)
+        else:
+            raise checks.InputTypeError(f"ToyConfig.from_json takes JSON text or a dict, got {type(text).__name__}")
+        if not isinstance(d, dict):
+            raise ValueError(f"ToyConfig JSON must be an object of ToyConfig fields, got {type(d).__name__}: the checkpoint's config is corrupt")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -544,6 +563,10 @@ class ToyModel(Denoiser):
     NULL_IMAGES = ("image_mode", "zero")
 
     def __init__(self, net: ToyUNet, meta: dict | None = None, *, null_image: str | None = None, guidance="default"):
+        if not isinstance(net, ToyUNet):
+            raise checks.InputTypeError(f"net must be a ToyUNet (build one with cilnb.models.toy.init_net(config)), got {type(net).__name__}")
+        if meta is not None and not isinstance(meta, dict):
+            raise checks.InputTypeError(f"meta must be a dict of checkpoint metadata (or None), got {type(meta).__name__}")
         super().__init__(net, net.config.schedule(), prediction="v", time_input="t")
         self.config = net.config
         self.n_frames = net.config.frames
@@ -639,8 +662,11 @@ def train_data(meta: dict):
 
 def init_net(config: ToyConfig, seed: int = 0) -> ToyUNet:
     """A freshly initialised :class:`ToyUNet`, deterministic in ``seed`` (the global RNG is left untouched)."""
+    if not isinstance(config, ToyConfig):
+        raise checks.InputTypeError(f"config must be a ToyConfig (e.g. ToyConfig(frames=8, size=32); or pass fields as keywords "
+                                    f"to build()), got {type(config).__name__}")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.manual_seed(checks.check_int("seed", seed, fix="(the weights' random seed)"))
         return ToyUNet(config)
 
 
@@ -661,10 +687,48 @@ def save_checkpoint(path, net: ToyUNet, meta: dict) -> Path:
     """Write ``net``'s weights (float32) and ``meta`` (values JSON-encoded) as safetensors, atomically."""
     from .._util import save_safetensors
 
+    path = checks.check_path("path", path, "a checkpoint file path")
+    if path.is_dir():
+        raise ValueError(f"path {path} is a folder: give a checkpoint file path such as {path / 'toy.safetensors'}")
+    if isinstance(net, ToyModel):
+        raise checks.InputTypeError("net must be the network (a ToyUNet), got a ToyModel: pass model.net "
+                                    "(its weights would be saved under 'net.' names that no checkpoint loader reads)")
+    if not isinstance(net, ToyUNet):
+        raise checks.InputTypeError(f"net must be a ToyUNet, got {type(net).__name__}")
+    if not isinstance(meta, dict):
+        raise checks.InputTypeError(f"meta must be a dict of metadata (e.g. {{'train_config': {{...}}}}; {{}} for none), got {type(meta).__name__}")
+    if "format" in meta and meta["format"] != FORMAT:
+        raise ValueError(f"meta['format'] is {meta['format']!r}, but save_checkpoint writes the toy format {FORMAT!r} itself: "
+                         "remove 'format' from meta")
+    if "config" in meta:  # e.g. a loaded model's meta passed on: it must describe this net
+        try:
+            same = ToyConfig.from_json(meta["config"]) == net.config
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise ValueError("meta['config'] does not describe net (save_checkpoint writes net.config itself): remove 'config' from meta")
+    md = {}
+    for k, v in meta.items():
+        if not isinstance(k, str):
+            raise checks.InputTypeError(f"meta keys must be strings, got {k!r} ({type(k).__name__})")
+        try:
+            md[k] = v if isinstance(v, str) else json.dumps(v)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"meta[{k!r}] cannot be stored: it must be JSON (numbers, strings, lists, dicts) ({exc})") from None
+    md.update({"format": FORMAT, "config": net.config.to_json()})
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
-    md = {"format": FORMAT, "config": net.config.to_json()}
-    md.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
     return save_safetensors(path, tensors, md)
+
+
+def _checkpoint_file(path) -> Path:
+    """``path`` of an existing toy checkpoint file: not ``None``/a number (InputTypeError), not missing (FileNotFoundError), not a folder."""
+    path = checks.check_path("path", path, "a toy checkpoint file path")
+    if path.is_dir():
+        raise ValueError(f"toy checkpoint {path} is a folder: give the checkpoint file inside it (a .safetensors file)")
+    if not path.is_file():
+        raise FileNotFoundError(f"toy checkpoint {path} does not exist: give an existing checkpoint file, or a shipped name "
+                                f"({', '.join(CHECKPOINTS)}) to cilnb.models.toy.load")
+    return path
 
 
 def read_metadata(path) -> dict:
@@ -673,6 +737,7 @@ def read_metadata(path) -> dict:
 
     from .._util import file_errors
 
+    path = _checkpoint_file(path)
     with file_errors(path, "toy checkpoint", "retrain it (python -m cilnb train-toy, data/README.md) or restore the file"):
         with safe_open(str(path), framework="pt") as f:
             md = f.metadata() or {}
@@ -689,9 +754,12 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> ToyModel:
     """Load a toy checkpoint file (any path) as a :class:`ToyModel` in eval mode."""
     from safetensors.torch import load_file
 
-    path = Path(path)
-    if not path.is_file():
+    from .._util import check_device
+
+    path = checks.check_path("path", path, "a toy checkpoint file path")
+    if not path.is_file() and not path.is_dir():
         raise ValueError(f"toy checkpoint {path} does not exist")
+    check_device(device)
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a cilnb toy checkpoint (format {meta.get('format')!r}, expected {FORMAT!r})")
@@ -720,6 +788,9 @@ def checkpoint_path(name: str) -> Path:
 def resolve(name) -> Path:
     """The file of a shipped checkpoint name (``"base"``, ``"naive"``, ``"timenoise"``) or a checkpoint path;
     a missing one is an error naming how to make it."""
+    if not isinstance(name, (str, os.PathLike)) or str(name) == "":
+        raise checks.InputTypeError(f"the toy checkpoint must be a shipped name ({', '.join(CHECKPOINTS)}) or a file path, got {name!r} "
+                                    f"({type(name).__name__})")
     if str(name) in CHECKPOINTS:
         path = checkpoint_path(str(name))
         if not path.is_file():

@@ -24,9 +24,10 @@ import sys
 
 import torch
 
+from .. import checks
 from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import (Adapter, check_images, check_video, clip_image_embeds, from_pretrained, load_pipeline, make_generator_or_none,
+from .base import (Adapter, check_chunk_size, check_images, check_video, clip_image_embeds, from_pretrained, load_pipeline, make_generator_or_none,
                    per_sample, pipeline_folder, torch_dtype)
 
 __all__ = ["VPVideoAdapter", "PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
@@ -70,9 +71,9 @@ class VPVideoAdapter(Adapter):
         self.schedule = sched
         self.prediction = prediction
         self.scheduler_config = cfg
-        self.guidance_scale = float(guidance_scale)
-        self.n_frames = int(n_frames)
-        self.clip_skip = clip_skip
+        self.guidance_scale = checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
+        self.n_frames = checks.check_int("n_frames", n_frames, min=1, fix="(frames per video, e.g. 16)")
+        self.clip_skip = None if clip_skip is None else checks.check_int("clip_skip", clip_skip, min=0, fix="(CLIP text layers skipped; None for none)")
         self.scaling_factor = float(pipe.vae.config.scaling_factor)
 
     @property
@@ -156,18 +157,18 @@ class VPVideoAdapter(Adapter):
         check_video(frames)
         B, F = frames.shape[:2]
         flat = frames.reshape(B * F, *frames.shape[2:])
-        step = max(1, int(chunk_size))
+        step = check_chunk_size(chunk_size)
         lat = torch.cat([self._image_latent(flat[lo:lo + step], generator) for lo in range(0, B * F, step)])
         return lat.reshape(B, F, *lat.shape[1:])
 
     @torch.no_grad()
     def decode_latents(self, latents: Video, *, chunk_size: int = 16) -> Video:
         """Latents ``[B, F, 4, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1] (float32)."""
-        if latents.ndim != 5:
-            raise ValueError(f"latents must be [B, F, C, h, w], got shape {tuple(latents.shape)}")
+        if not torch.is_tensor(latents) or latents.ndim != 5:
+            raise ValueError(f"latents must be a tensor [B, F, C, h, w], got {tuple(latents.shape) if torch.is_tensor(latents) else type(latents).__name__}")
+        step = check_chunk_size(chunk_size)
         B, F = latents.shape[:2]
         flat = (latents / self.scaling_factor).reshape(B * F, *latents.shape[2:])
-        step = max(1, int(chunk_size))
         imgs = torch.cat([self.vae.decode(flat[lo:lo + step].to(self.device, self.vae.dtype)).sample.float()
                           for lo in range(0, B * F, step)])
         return imgs.reshape(B, F, *imgs.shape[1:]).clamp(-1, 1)
@@ -330,10 +331,15 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
 
     from .._util import resolve_device
 
+    checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
+    checks.check_int("n_frames", n_frames, min=1, fix="(frames per video, e.g. 16)")
     hint = "PIA in diffusers: an SD 1.5 pipeline folder plus https://huggingface.co/openmmlab/PIA-condition-adapter."
     folder = pipeline_folder(path_or_id, what="PIA", default_id=PIA_DEFAULT_ID, hint=hint)
     unet_cfg = Path(folder) / "unet" / "config.json"
-    is_motion = unet_cfg.is_file() and json.loads(unet_cfg.read_text()).get("_class_name") == "UNetMotionModel"
+    is_motion = False
+    if unet_cfg.is_file():
+        unet_info = checks.parse_json(unet_cfg.read_text(errors="replace"), f"PIA: {unet_cfg} (the UNet's config; download the pipeline again)")
+        is_motion = isinstance(unet_info, dict) and unet_info.get("_class_name") == "UNetMotionModel"
     adapter_folder = None
     if not is_motion:
         adapter_folder = pipeline_folder(motion_adapter, what="PIA motion adapter", default_id=PIA_ADAPTER_ID,
@@ -356,6 +362,8 @@ def load_i2vgenxl(path_or_id=None, device="auto", dtype=None, *, guidance_scale:
     No downloads unless ``HF_HUB_OFFLINE=0``; ``dtype=None`` -> float16 on CUDA (``variant="fp16"``
     picks the fp16 files). See docs/real_models.md.
     """
+    checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
+    checks.check_int("n_frames", n_frames, min=1, fix="(frames per video, e.g. 16)")
     pipe = load_pipeline("I2VGenXLPipeline", path_or_id, what="I2VGen-XL", default_id=I2VGENXL_DEFAULT_ID, device=device,
                          dtype=dtype, hint="I2VGen-XL weights: https://huggingface.co/ali-vilab/i2vgen-xl.",
                          cuda_default=torch.float16, upcast_vae=True, variant=variant, **pipeline_kwargs)
