@@ -29,9 +29,16 @@ __all__ = ["PROFILES", "notebook_paths", "notebook_parameters", "declared_parame
 PROFILES = ("default", "workshop", "smoke")  # full evidence; minutes per notebook on a laptop; seconds (CI)
 
 
+def _opt_path(name: str, path, what: str) -> Path | None:
+    """``path`` as a Path, or None when not given; ``""`` (which would silently mean the default) and non-paths are refused."""
+    from .checks import check_path
+
+    return None if path is None else check_path(name, path, f"{what}, or None for the default")
+
+
 def notebook_paths(notebook_dir: str | os.PathLike | None = None) -> list[Path]:
     """All ``*.ipynb`` in ``notebooks/`` (sorted), skipping checkpoints."""
-    nb_dir = Path(notebook_dir) if notebook_dir else repo_root() / "notebooks"
+    nb_dir = _opt_path("notebook_dir", notebook_dir, "the folder of the notebooks") or repo_root() / "notebooks"
     paths = sorted(p for p in nb_dir.glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if not paths:
         raise FileNotFoundError(f"no notebooks found in {nb_dir}")
@@ -40,13 +47,36 @@ def notebook_paths(notebook_dir: str | os.PathLike | None = None) -> list[Path]:
 
 def _read_notebook(path: str | os.PathLike) -> dict:
     """A notebook's JSON; a corrupt file or one that is no notebook is an error naming it (not a bare JSONDecodeError)."""
+    from .checks import check_path
+
+    path = check_path("path", path, "a notebook file (.ipynb)")
+    if not path.is_file():
+        what = "is a folder, not a notebook file" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"notebook {path} {what}: pass a .ipynb file (the figure notebooks are in {repo_root() / 'notebooks'})")
     try:
-        nb = json.loads(Path(path).read_text())
+        nb = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"notebook {path} is not valid JSON ({exc}): restore it from git or re-save it in Jupyter") from None
     if not isinstance(nb, dict):
         raise ValueError(f"notebook {path} is not a Jupyter notebook (its JSON is a {type(nb).__name__}, not an object)")
+    for key, kind in (("metadata", dict), ("cells", list)):
+        if not isinstance(nb.get(key, kind()), kind):
+            raise ValueError(f"notebook {path} is not a Jupyter notebook: its {key!r} is a {type(nb[key]).__name__}, not a "
+                             f"{'JSON object' if kind is dict else 'list'}; restore it from git or re-save it in Jupyter")
     return nb
+
+
+def _cilnb_meta(path, nb: dict, key: str) -> dict:
+    """``metadata.cilnb.<key>`` of a notebook (``{}`` when absent); a malformed entry is an error naming the notebook."""
+    meta = nb.get("metadata", {}).get("cilnb", {})
+    if not isinstance(meta, dict):
+        raise ValueError(f"notebook {path}: metadata.cilnb must be a JSON object, got a {type(meta).__name__}; "
+                         "restore the notebook's metadata from git")
+    value = meta.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"notebook {path}: metadata.cilnb.{key} must be a JSON object {{name: ...}}, got a {type(value).__name__}; "
+                         "restore the notebook's metadata from git")
+    return value
 
 
 def notebook_parameters(path: str | os.PathLike, profile: str) -> dict:
@@ -55,16 +85,21 @@ def notebook_parameters(path: str | os.PathLike, profile: str) -> dict:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     if profile == "default":
         return {}
-    meta = _read_notebook(path).get("metadata", {})
-    profiles = meta.get("cilnb", {}).get("profiles", {})
+    profiles = _cilnb_meta(path, _read_notebook(path), "profiles")
     if profile not in profiles:
         raise ValueError(f"{Path(path).name} has no '{profile}' profile in metadata.cilnb.profiles")
+    if not isinstance(profiles[profile], dict):
+        raise ValueError(f"notebook {path}: metadata.cilnb.profiles.{profile} must be a JSON object {{parameter: value}}, got "
+                         f"{profiles[profile]!r}; restore the notebook's metadata from git")
     return dict(profiles[profile])
 
 
 def declared_parameters(path: str | os.PathLike) -> set[str]:
     """Names assigned in the notebook's cell tagged ``parameters`` (``name: type = value`` or ``name = value``)."""
     cells = _read_notebook(path).get("cells", [])
+    if not all(isinstance(c, dict) and isinstance(c.get("metadata", {}), dict) for c in cells):
+        raise ValueError(f"notebook {path} has a cell that is not a JSON object with a metadata object; restore it from git or "
+                         "re-save it in Jupyter")
     src = next(("".join(c.get("source", "")) for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), "")
     names = set()
     for line in src.splitlines():
@@ -115,6 +150,11 @@ def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, prog
     ``--dtype``) goes to a notebook that declares that parameter."""
     if params is not None and not isinstance(params, dict):
         raise TypeError(f"params must be a dict of notebook parameters (e.g. {{'model': 'svd'}}), got {type(params).__name__}")
+    from .checks import check_path
+
+    path = check_path("path", path, "a notebook file (.ipynb)")
+    fig_dir = check_path("fig_dir", fig_dir, "the figure folder")
+    out_dir = check_path("out_dir", out_dir, "the folder of the executed copies")
     import papermill as pm
 
     params = {**notebook_parameters(path, profile), **dict(params or {})}
@@ -263,10 +303,12 @@ def start_order(paths: list[Path], profile: str, times_md: Path) -> list[Path]:
     time shipped with the notebook, so a fresh clone does not start the longest one last), the larger of
     the two: a notebook re-run alone from its stored samples (seconds) must not be started last in the next
     run from empty stores (minutes). Notebooks with neither start first."""
+    if not isinstance(profile, str) or profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     before = previous_seconds(times_md, profile)
 
     def seconds(p: Path) -> float:
-        shipped = _read_notebook(p).get("metadata", {}).get("cilnb", {}).get("seconds", {}).get(profile)
+        shipped = _cilnb_meta(p, _read_notebook(p), "seconds").get(profile)
         known = [before[p.stem]] if p.stem in before else []
         if isinstance(shipped, (int, float)) and not isinstance(shipped, bool):
             known.append(float(shipped))
@@ -342,6 +384,13 @@ def run_all(
         only = list(only)
         if not only:
             raise ValueError("only=[] names no notebook: pass the notebooks to run, or only=None for all of them")
+        bad = [n for n in only if not isinstance(n, (str, os.PathLike)) or not str(n).strip()]
+        if bad:
+            from .checks import InputTypeError
+
+            raise InputTypeError(f"only (--only) must list notebook names such as 'explore', got {bad[0]!r} ({type(bad[0]).__name__})")
+    out = _opt_path("out", out, "the figure folder (--out)")  # "" would silently be <repo>/figures
+    executed_dir = _opt_path("executed_dir", executed_dir, "the folder of the executed notebooks")
     fig_dir = Path(out).resolve() if out else repo_root() / "figures"
     executed = Path(executed_dir).resolve() if executed_dir else repo_root() / "build" / "executed" / profile
     check_output_path(fig_dir, option="--out", folder=True)  # before minutes of notebooks, not after

@@ -122,10 +122,19 @@ class Lab:
         if images.shape[0] < 1:
             raise ValueError("the lab needs at least one image")
         checks.check_model_input("images", images, model, rank=4, layout="[N, C, H, W] (conditional images)")  # dtype, NaN/inf, range
+        if not truth.is_floating_point():  # the read-outs (alignment, motion) take float pixels
+            how = "truth.float() / 127.5 - 1" if truth.dtype == torch.uint8 else "truth.float() (values in [-1, 1])"
+            raise checks.InputTypeError(f"truth has dtype {truth.dtype}; the lab takes float ground-truth videos in [-1, 1]: pass {how}")
         checks.check_finite("truth", truth)
         checks.check_range("truth", truth, checks.PIXEL_RANGE)  # the ground truth is in pixels [-1, 1]
         if x0 is not None and x0.shape[:1] != truth.shape[:1]:
             raise ValueError(f"x0 must hold one video per image ({truth.shape[0]}), got shape {tuple(x0.shape)}")
+        if x0 is None and decode is None and tuple(truth.shape[2:]) != tuple(images.shape[1:]):  # a pixel model: truth is x0
+            raise ValueError(f"truth frames are [C, H, W] = {tuple(truth.shape[2:])} but images are {tuple(images.shape[1:])}: the "
+                             "conditional image is frame 0 of its video; pass images and truth of one size (e.g. images = truth[:, 0]), "
+                             "or, for a latent model, x0= (the latents) and decode=")
+        if x0 is not None:  # what probe() gives the model: checked now (rank, dtype, NaN/inf, range), not at the first probe
+            checks.check_model_input("x0", x0, model, rank=5, layout="[N, F, C, H, W] (the ground truth in the model's sample space)")
         n_steps = checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps)")
         n_seeds = checks.check_int("n_seeds", n_seeds, min=1, fix="(videos per image)")
         from .sampling import SAMPLERS
@@ -152,7 +161,12 @@ class Lab:
         self.decode = decode or (lambda v: v)
         self.motion_fn = motion_fn or _sprite_speed
         self.n_steps, self.n_seeds, self.sampler = n_steps, n_seeds, sampler
-        self.truth_motion = np.asarray(self.motion_fn(truth), dtype=float)
+        motion = self.motion_fn(truth)
+        try:
+            self.truth_motion = np.asarray(motion.detach().cpu() if torch.is_tensor(motion) else motion, dtype=float)
+        except (TypeError, ValueError):
+            raise checks.InputTypeError(f"motion_fn must return one number per video (a list, array or tensor of {truth.shape[0]} "
+                                        f"numbers for truth), got {motion!r:.80} ({type(motion).__name__})") from None
         if self.truth_motion.shape != (truth.shape[0],):
             raise ValueError(f"motion_fn must return one value per video ({truth.shape[0]} for truth), got shape {self.truth_motion.shape}")
         self.calls: list[dict] = []  # the settings of every computation, in order (for tests and curiosity)

@@ -94,6 +94,10 @@ def tensors_digest(named, *, shapes: bool = True) -> str:
 
 def weights_digest(model) -> str:
     """SHA-256 of a model's parameters and buffers (names, shapes and values): which weights made a result."""
+    if not callable(getattr(model, "state_dict", None)):
+        from .checks import InputTypeError
+
+        raise InputTypeError(f"model must be a torch model with weights (e.g. cilnb.models.load('toy')), got {type(model).__name__}")
     return tensors_digest(sorted(model.state_dict().items()))
 
 
@@ -205,6 +209,13 @@ def _append_rows(path: Path, rows: list[dict]) -> None:
 
 def read_rows(out: str | os.PathLike) -> dict:
     """All result rows under ``out/results/*.jsonl`` keyed by unit id (later rows win; torn lines skipped)."""
+    from .checks import check_path
+
+    out = check_path("out", out, "the sweep's folder")
+    if not out.is_dir():
+        if out.exists():
+            raise ValueError(f"out {out} is a file, not a sweep folder: pass the folder given to run_sweep (--out)")
+        raise FileNotFoundError(f"no sweep folder at {out}: pass the folder given to run_sweep (--out), or run the sweep first")
     rows: dict = {}
     for p in sorted(Path(out, "results").glob("*.jsonl")):
         if not p.is_file():
@@ -234,6 +245,15 @@ def _num(x):
 
 def frame_diff(videos):
     """Model-free motion proxy ``[B]``: mean over frame pairs of mean ``|x_{f+1} - x_f|`` (``[-1, 1]`` units)."""
+    import torch
+
+    from .checks import InputTypeError
+
+    if not torch.is_tensor(videos):
+        raise InputTypeError(f"videos must be a torch.Tensor [B, F, C, H, W] in [-1, 1], got {type(videos).__name__}"
+                             + (": pass torch.from_numpy(videos)" if type(videos).__module__ == "numpy" else ""))
+    if videos.ndim != 5:
+        raise ValueError(f"videos must be [B, F, C, H, W] (for one video use videos[None]), got shape {tuple(videos.shape)}")
     v = videos.float().clamp(-1, 1)
     return (v[:, 1:] - v[:, :-1]).abs().mean(dim=(2, 3, 4)).mean(1)
 
@@ -393,6 +413,21 @@ def run_sweep(
     if not isinstance(images, ImageSet):
         raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (cilnb.io.load_images('toy:8', model) or a folder of images), "
                                     f"got {type(images).__name__}")
+    out = checks.check_path("out", out, "the sweep's folder path (--out)")  # "" would be the current folder, silently
+    import numpy as np
+
+    for flag, v in (("native", native), ("mp4", mp4)):  # a string such as "no" would be true
+        if not isinstance(v, (bool, np.bool_)):
+            raise checks.InputTypeError(f"{flag} must be True or False, got {v!r} ({type(v).__name__})")
+    from collections.abc import Mapping
+
+    if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):
+        raise checks.InputTypeError(f"cond_kwargs must be a dict of extra conditioning {{key: value}} (--cond KEY=VALUE) or None, "
+                                    f"got {cond_kwargs!r} ({type(cond_kwargs).__name__})")
+    from .analytic_init import MomentStats
+
+    if stats is not None and not isinstance(stats, MomentStats):
+        raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, got {type(stats).__name__}")
     papermill = "with papermill give lists as YAML: -y 'Ms: [1.0, 0.6]' (or -p with a list value)"
     Ms = [checks.check_number("M", m) for m in checks.check_sequence("Ms", Ms, fix=papermill)]
     inits = [str(i) for i in checks.check_sequence("inits", inits, fix=papermill)]
@@ -573,6 +608,9 @@ def canonical_batches(units: Sequence[Unit], Ms: Sequence[float], inits: Sequenc
     resumed or sharded run recomputes a unit in exactly the batch an uninterrupted run used: its
     video is bit-identical (CPU kernels may round differently for another batch size).
     """
+    from .checks import check_int
+
+    batch_size = check_int("batch_size", batch_size, min=1, fix="(units per sampler call)")
     batches: list[list[Unit]] = []
     for M in Ms:
         for init in inits:

@@ -2,6 +2,8 @@
 them) and a tiny toy checkpoint with statistics of its data."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # the folder made by :func:`video_folder`: usable videos, and the unusable ones with the reason they are skipped
@@ -56,3 +58,30 @@ def tiny_toy_files(d, frames, size, n_stats=8):
     ckpt = toy.save_checkpoint(d / "toy.safetensors", net, {})
     MomentStats().update(data.generate(n_stats, seed=7, frames=frames, size=size, flow=False).videos).save(d / "stats.safetensors")
     return ckpt, d / "stats.safetensors"
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_toy(size: int = 8):
+    """A tiny random-weight toy of 2 frames of ``size`` x ``size`` (seed 0, eval mode); 16 fits the default sprites of toy:N
+    images (sweeps). Shared by the bad-input test files: treat it as read-only."""
+    from cilnb.models import toy
+
+    return toy.build(frames=2, size=size, widths=(8,), temporal="none", temporal_levels=(), temporal_width=8, emb_dim=16, seed=0).eval()
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_sprites():
+    """Two sprite videos of 2 frames of 8 x 8 (seed 0) with their conditions: inputs for :func:`tiny_toy`."""
+    from cilnb import data as D
+
+    return D.generate(2, seed=0, config=D.SpriteConfig(frames=2, size=8, radius=(1.0, 2.0)))
+
+
+def tiny_y():
+    """A fresh copy of :func:`tiny_sprites`' conditional images ``[2, 1, 8, 8]``."""
+    return tiny_sprites().condition.clone()
+
+
+def tiny_x0():
+    """A fresh copy of :func:`tiny_sprites`' videos ``[2, 2, 1, 8, 8]``."""
+    return tiny_sprites().videos.clone()

@@ -18,7 +18,7 @@ from cilnb import stats as S
 from cilnb import svd_finetune as SF
 from cilnb.checks import InputTypeError
 from cilnb.metrics import flow as FL
-from cilnb.models import base, generic, toy
+from cilnb.models import base, toy
 
 FV = importlib.import_module("cilnb.metrics.fvd")  # cilnb.metrics.fvd is also the name of a function
 T, V = InputTypeError, ValueError

@@ -11,13 +11,13 @@ argument nor the fix (``ZeroDivisionError``, ``IndexError``, ``TraitError``, ``O
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 
 import numpy as np
 import pytest
 import torch
 
+from _media import tiny_toy
 from cilnb import data as D
 from cilnb import figures as FG
 from cilnb import io as IO
@@ -25,7 +25,6 @@ from cilnb import probe as P
 from cilnb import runs as R
 from cilnb import sampling as S
 from cilnb.analytic_init import MomentStats
-from cilnb.checks import InputTypeError
 from cilnb.live import Lab
 from cilnb.models import toy
 from cilnb.plotting import animation as A
@@ -41,16 +40,8 @@ T, V = TypeError, ValueError
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
-def _toy():
-    """A tiny random-weight toy (2 frames of 8 x 8, pixels in [-1, 1])."""
-    return toy.build(frames=2, size=8, widths=(8,), temporal="none", temporal_levels=(), temporal_width=8, emb_dim=16, seed=0).eval()
-
-
-@functools.lru_cache(maxsize=None)
-def _toy16():
-    """The same at 16 x 16 (the default sprites of toy:N images fit it): sweeps."""
-    return toy.build(frames=2, size=16, widths=(8,), temporal="none", temporal_levels=(), temporal_width=8, emb_dim=16, seed=0).eval()
+_toy = functools.partial(tiny_toy, 8)  # a tiny random-weight toy: 2 frames of 8 x 8, pixels in [-1, 1]
+_toy16 = functools.partial(tiny_toy, 16)  # the same at 16 x 16 (the default sprites of toy:N images fit it): sweeps
 
 
 @functools.lru_cache(maxsize=None)

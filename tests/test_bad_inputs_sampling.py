@@ -19,11 +19,10 @@ import pytest
 import torch
 
 import cilnb.remedies as R
-from cilnb import data as D
+from _media import tiny_sprites as _sprites, tiny_toy, tiny_x0 as _x0, tiny_y as _y
 from cilnb import sampling as S
 from cilnb.io import ImageSet
 from cilnb.live import Lab
-from cilnb.models import toy
 
 NAN, INF = float("nan"), float("inf")
 T, V = TypeError, ValueError
@@ -34,23 +33,7 @@ T, V = TypeError, ValueError
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
-def _toy():
-    """A tiny random-weight toy (2 frames of 8 x 8, pixels in [-1, 1])."""
-    return toy.build(frames=2, size=8, widths=(8,), temporal="none", temporal_levels=(), temporal_width=8, emb_dim=16, seed=0).eval()
-
-
-@functools.lru_cache(maxsize=None)
-def _sprites():
-    return D.generate(2, seed=0, config=D.SpriteConfig(frames=2, size=8, radius=(1.0, 2.0)))
-
-
-def _y():
-    return _sprites().condition.clone()  # [2, 1, 8, 8]
-
-
-def _x0():
-    return _sprites().videos.clone()  # [2, 2, 1, 8, 8]
+_toy = functools.partial(tiny_toy, 8)  # a tiny random-weight toy: 2 frames of 8 x 8, pixels in [-1, 1]
 
 
 def _x():

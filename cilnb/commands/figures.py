@@ -16,6 +16,13 @@ def jobs_arg(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}") from None
 
 
+def notebook_name(text: str) -> str:
+    """argparse type: a notebook stem such as ``explore`` (an empty one, e.g. an unset shell variable, is refused)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a notebook name such as explore, got {text!r} (an unset shell variable?)")
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     from ..figures import auto_jobs, run_all
 
@@ -28,7 +35,7 @@ def add_parser(sub) -> None:
     """Register ``python -m cilnb figures``."""
     fig = sub.add_parser("figures", help="run every notebook headlessly and regenerate its figures")
     fig.add_argument("--profile", default="default", choices=["default", "workshop", "smoke"])
-    fig.add_argument("--only", nargs="+", metavar="NAME", help="notebook stems to run (default: all)")
+    fig.add_argument("--only", nargs="+", metavar="NAME", type=notebook_name, help="notebook stems to run (default: all)")
     fig.add_argument("--out", type=path_arg, default=None, help="figure folder (default: <repo>/figures)")
     fig.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
     fig.add_argument("--jobs", type=jobs_arg, default="auto",

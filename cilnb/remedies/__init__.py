@@ -81,6 +81,9 @@ def build(name, **settings) -> Remedy:
             raise InputTypeError(f"a remedy spec's settings must be a dict {{setting: value}}, got {sett!r} ({type(sett).__name__})")
         sett = dict(sett)
         if name["name"] == "compose":
+            extra = sorted(set(sett) - {"remedies"})
+            if extra:
+                raise ValueError(f"unknown setting(s) {extra} in a compose spec; its only setting is 'remedies' (a list of remedy specs)")
             members = sett.get("remedies", [])
             if isinstance(members, (str, dict)) or not isinstance(members, (list, tuple)):
                 raise InputTypeError(f"a compose spec's settings['remedies'] must be a list of remedy specs, got {members!r}")
@@ -194,6 +197,8 @@ def from_cli(name: str, args=()) -> Remedy:
             raise ValueError(f"remedy setting {a!r} must be written key=value (e.g. iterations=2)")
         key, value = a.split("=", 1)
         key = key.strip()
+        if key in settings:
+            raise ValueError(f"remedy setting {key!r} is given twice (--remedy-arg {a!r} after {key}=...): give each setting once")
         member, k = key.split(".", 1) if "." in key else (None, key)
         owners = [member] if member else [n for n in names if k in {f.name for f in dataclasses.fields(REMEDIES[n])}]
         if not owners or owners[0] not in hints or k not in {f.name for f in dataclasses.fields(REMEDIES[owners[0]])}:

@@ -139,7 +139,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     if run_dir is not None:
         from .._util import check_output_path
 
-        if not isinstance(run_dir, (str, os.PathLike)):
+        if not isinstance(run_dir, (str, os.PathLike)) or str(run_dir) == "":  # "": the current folder, silently
             raise checks.InputTypeError(f"run_dir must be a folder path (str or pathlib.Path, e.g. cilnb.run_root()) or None, "
                                         f"got {run_dir!r} ({type(run_dir).__name__})")
         check_output_path(run_dir, option="run_dir", folder=True)  # before any sampling
@@ -150,6 +150,18 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
                          "conditioned on the images as they are (give per-image conditioning in the ImageSet's cond), so pass "
                          "cond_kwargs=None")
     resolved = {str(k): resolve(v) for k, v in remedies.items()}
+    # what the sampler would refuse only at a remedy's row, after minutes of the rows before it: refused now
+    checks.check_int("n_steps", n_steps, min=1, fix="(the number of sampler steps)")
+    if stats is not None:
+        from ..analytic_init import MomentStats
+
+        if not isinstance(stats, MomentStats):
+            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, got {type(stats).__name__}")
+    for label, rem in resolved.items():
+        try:
+            rem.check(stats=stats)
+        except ValueError as exc:
+            raise ValueError(f"remedies[{label!r}]: {exc}") from None
     toy = getattr(model, "sample_space", "pixel") == "pixel" and getattr(model, "name", "") == "toy" or images.spec.startswith("toy:")
     pix = images.images.float()
     n_img = len(images)
@@ -273,6 +285,7 @@ class _RowStore:
                "video_seeds": list(video_seeds), **settings}
         self.dir = default_run_dir("remedies", safe_name(str(getattr(model, "name", "") or type(model).__name__)), model, root=run_dir, **key)
         self.key_text = json.dumps(key, sort_keys=True, default=str)
+        self.n_videos = len(video_seeds)
 
     def __enter__(self):
         from .._util import JobLock, atomic_write
@@ -298,11 +311,25 @@ class _RowStore:
     def load(self, label: str, rem):
         from safetensors import safe_open
 
+        from .._util import UserError, file_errors
+
         path = self._file(label, rem)
         if not path.is_file():
             return None
-        with safe_open(str(path), framework="pt") as f:
-            return f.get_tensor("out"), float(f.metadata()["seconds"])
+        fix = "delete it and rerun: its row is sampled again"
+        with file_errors(path, "stored comparison row", fix):
+            with safe_open(str(path), framework="pt") as f:
+                keys, meta = list(f.keys()), f.metadata() or {}
+                out = f.get_tensor("out") if "out" in keys else None
+        try:
+            seconds = float(meta["seconds"])
+        except (KeyError, ValueError):
+            seconds = None
+        if out is None or seconds is None or out.ndim < 2 or out.shape[0] != self.n_videos:
+            raise UserError(f"stored comparison row {path} is not a row of this comparison (tensors {keys}, metadata {sorted(meta)}"
+                            + ("" if out is None else f", 'out' of shape {tuple(out.shape)} for {self.n_videos} videos")
+                            + f"; it needs an 'out' tensor of one sample per video and its 'seconds'): {fix}")
+        return out, seconds
 
     def save(self, label: str, rem, out: torch.Tensor, seconds: float) -> None:
         from .._util import save_safetensors
