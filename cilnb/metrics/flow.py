@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checks
-from .._util import progress, resolve_device
+from .._util import check_device, progress, resolve_device
 from . import videos as _videos
 
 __all__ = [
@@ -279,7 +279,7 @@ def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, par
     if params:
         check_farneback_params(params)
         p.update(params)
-    gray = (_videos.to_gray(frames.float().cpu()) * 255.0).numpy().astype(np.float32)
+    gray = (_videos.to_gray(frames.detach().float().cpu()) * 255.0).numpy().astype(np.float32)  # detach: videos that need grad
     out = np.empty((len(i1), 2, *gray.shape[-2:]), dtype=np.float32)
     for k, (a, b) in enumerate(zip(i1.tolist(), i2.tolist())):
         flow = cv2.calcOpticalFlowFarneback(gray[a], gray[b], None, p["pyr_scale"], p["levels"], p["winsize"],
@@ -289,6 +289,7 @@ def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, par
 
 
 _FARNEBACK_INTS = ("levels", "winsize", "iterations", "poly_n", "flags")
+_C_INT_MAX = 2**31 - 1  # OpenCV takes C ints
 _FARNEBACK_FLAGS = (0, 256)  # none, cv2.OPTFLOW_FARNEBACK_GAUSSIAN
 
 
@@ -306,8 +307,11 @@ def check_farneback_params(params) -> None:
     for k, v in params.items():
         if k in _FARNEBACK_INTS:
             # levels 0 is one pyramid level; a 0 window, neighbourhood or iteration count gives NaN or all-zero flow
-            checks.check_int(f"farneback_params[{k!r}]", v, min=0 if k in ("levels", "flags") else 1,
-                             fix="(cv2.calcOpticalFlowFarneback takes an int)")
+            n = checks.check_int(f"farneback_params[{k!r}]", v, min=0 if k in ("levels", "flags") else 1,
+                                 fix="(cv2.calcOpticalFlowFarneback takes an int)")
+            if n > _C_INT_MAX:
+                raise ValueError(f"farneback_params[{k!r}]={n} does not fit OpenCV's C int (at most {_C_INT_MAX}); "
+                                 f"the default is {FARNEBACK_DEFAULTS[k]}")
         else:
             checks.check_number(f"farneback_params[{k!r}]", v, lo=0, lo_open=True, fix="(cv2.calcOpticalFlowFarneback takes a number)")
     if "pyr_scale" in params and not float(params["pyr_scale"]) < 1:
@@ -323,11 +327,12 @@ class FlowEngine:
 
     def __init__(self, method: str = "raft", *, arch: str = "large", weights=None, flow_model=None,
                  num_flow_updates: int = 20, farneback_params: dict | None = None, device="auto", batch_size=None):
-        if method not in ("raft", "farneback"):
+        if not isinstance(method, str) or method not in ("raft", "farneback"):
             raise ValueError(f"method must be 'raft' or 'farneback', got {method!r}")
-        if isinstance(num_flow_updates, bool) or not isinstance(num_flow_updates, int) or num_flow_updates < 1:
-            raise ValueError(f"num_flow_updates must be a positive int, got {num_flow_updates!r}")
-        pairs_per_batch(batch_size)  # checked before any weights are read
+        num_flow_updates = checks.check_int("num_flow_updates", num_flow_updates, min=1, fix="(RAFT's refinement iterations; 20 is the original)")
+        _check_arch(arch)  # a RAFT option, but a typo is refused with any method
+        check_device(device)  # unknown devices are refused with any method (Farneback runs on the CPU)
+        batch_size = pairs_per_batch(batch_size) if batch_size is not None else None  # checked before any weights are read
         check_farneback_params(farneback_params)
         self.method, self.num_flow_updates, self.farneback_params = method, num_flow_updates, farneback_params
         self.batch_size = batch_size
@@ -422,7 +427,4 @@ def pairs_per_batch(batch_size, size=None, method: str = "raft", device="cpu") -
                 free, _ = torch.cuda.mem_get_info(dev)
                 pairs = min(pairs, free // 2 // corr_pyramid_bytes(size))
         return max(1, pairs)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int (pairs per flow batch) or None (automatic), "
-                         f"got {batch_size!r}")
-    return batch_size
+    return checks.check_int("batch_size", batch_size, min=1, fix="(pairs per flow batch) or None (automatic)")

@@ -29,6 +29,8 @@ I3D_KWARGS = dict(rescale=True, resize=True, return_features=True)
 
 def _float_array(x, name: str, what: str) -> np.ndarray:
     """``x`` (a numpy array, tensor or nested list of numbers) as float64 numpy, or an InputTypeError saying ``name`` must be ``what``."""
+    if (isinstance(x, torch.Tensor) and x.is_complex()) or np.iscomplexobj(x):  # float64 would drop the imaginary part
+        raise checks.InputTypeError(f"{name} must hold real numbers ({what}), got complex values")
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().double().numpy()
     if x is None or isinstance(x, (str, bytes)):
@@ -59,14 +61,21 @@ def _stat_array(x, name: str, ndim: int) -> np.ndarray:
     if x.ndim != ndim:
         what = "a mean [D]" if ndim == 1 else "a covariance [D, D]"
         raise ValueError(f"{name} must be {what} (gaussian_stats), got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}): statistics of at least one feature are needed (gaussian_stats)")
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contains {int((~np.isfinite(x)).sum())} non-finite value(s) (NaN or inf): "
                          "compute the statistics from finite features (gaussian_stats)")
     if ndim == 2 and x.shape[0] == x.shape[1]:
+        scale = max(1.0, float(np.abs(x).max()))
         diag = np.diagonal(x)
-        if (diag < -1e-9 * max(1.0, float(np.abs(x).max()))).any():
+        if (diag < -1e-9 * scale).any():
             raise ValueError(f"{name} is not a covariance: its diagonal holds {int((diag < 0).sum())} negative variance(s) "
                              f"(smallest {diag.min():.3g}); pass the covariance from gaussian_stats")
+        asym = float(np.abs(x - x.T).max())
+        if asym > 1e-6 * scale:
+            raise ValueError(f"{name} is not a covariance: it is not symmetric (largest |S - S^T| = {asym:.3g}); "
+                             "pass the covariance from gaussian_stats")
     return x
 
 
@@ -112,10 +121,7 @@ def frechet_distance(feats_a, feats_b) -> float:
 def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level, seed) -> None:
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int):
-        raise checks.InputTypeError(f"n_boot must be an int >= 10, got {n_boot!r} ({type(n_boot).__name__})")
-    if n_boot < 10:
-        raise ValueError(f"n_boot must be an int >= 10, got {n_boot!r}")
+    checks.check_int("n_boot", n_boot, min=10, fix="(bootstrap resamples; 200 is the default)")
     level = checks.check_number("level", level, fix="(in (0, 1), e.g. 0.95 for a 95% interval)")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1) (e.g. 0.95 for a 95% interval), got {level}")
@@ -224,8 +230,7 @@ def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: i
     to 224x224 itself). ``detector``: a loaded module, a path, or ``None`` (see :func:`i3d_path`).
     """
     v = _videos.check_videos(videos, value_range, min_frames=1)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per detector call)")
     dev = resolve_device(device)
     if detector_kwargs is not None and not isinstance(detector_kwargs, Mapping):
         raise checks.InputTypeError(f"detector_kwargs must be a dict of keyword arguments for the detector (or None for "

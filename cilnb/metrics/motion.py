@@ -104,7 +104,7 @@ def vbench_params(n_frames: int, fps: float, size: tuple[int, int], *, rule: str
 def _protocol_setup(protocol, reduce, resize, fps, shape, vbench_rule="current"):
     if vbench_rule not in VBENCH_RULES:
         raise ValueError(f"vbench_rule must be one of {VBENCH_RULES} (see docs/parity.md), got {vbench_rule!r}")
-    if protocol not in PROTOCOLS:
+    if not isinstance(protocol, str) or protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
     default_size, default_reduce = PROTOCOLS[protocol]
     reduce = default_reduce if reduce is None else reduce
@@ -112,7 +112,7 @@ def _protocol_setup(protocol, reduce, resize, fps, shape, vbench_rule="current")
         raise ValueError(f"reduce must be 'sum' (the paper) or 'mean' (the official code), got {reduce!r}")
     size = default_size if (isinstance(resize, str) and resize == "protocol") else _videos.check_size(resize)
     size = tuple(size) if size is not None else tuple(shape[-2:])
-    B, F_ = shape[0], shape[1]
+    F_ = shape[1]
     if protocol == "vbench":
         if fps is None:
             raise ValueError("protocol='vbench' needs fps= (the frame rate of the input frames; VBench keeps every "
@@ -236,6 +236,8 @@ def motion_score_error(output_scores, input_scores) -> torch.Tensor:
     inp = _videos.as_scores(input_scores, "input_scores")
     if out.shape != inp.shape:
         raise ValueError(f"output_scores ({out.numel()}) and input_scores ({inp.numel()}) must score the same videos")
+    if out.numel() == 0:
+        raise ValueError("output_scores and input_scores hold no scores: pass one score per video (at least one video)")
     return (out - inp).abs()
 
 
@@ -243,7 +245,24 @@ def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
     """HSV of RGB ``[..., 3, H, W]`` in [0, 1]: H as a fraction of the circle in [0, 1), S and V in [0, 1].
 
     Same as OpenCV's float ``COLOR_RGB2HSV`` with H divided by 360 (ties: red, then green, win).
+    ``x`` must be a float tensor in [0, 1] (tolerance 1e-3), finite: uint8 pixels, [-1, 1] or 0..255 images are refused.
     """
+    if not isinstance(x, torch.Tensor):
+        fix = ": pass torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""
+        raise checks.InputTypeError(f"x must be a torch.Tensor [..., 3, H, W] of RGB in [0, 1], got {type(x).__name__}{fix}")
+    if x.ndim < 3 or x.shape[-3] != 3:
+        raise ValueError(f"x must be RGB [..., 3, H, W] (channels at dim -3), got shape {tuple(x.shape)}; "
+                         "repeat grayscale to 3 channels first")
+    if not x.is_floating_point():
+        how = " (0..255 pixels? use x.float() / 255)" if x.dtype == torch.uint8 else ""
+        raise checks.InputTypeError(f"x has dtype {x.dtype}; rgb_to_hsv reads float RGB in [0, 1]{how}")
+    if x.numel():
+        checks.check_finite("x", x)
+        checks.check_range("x", x, (0.0, 1.0), fix="rgb_to_hsv reads RGB in [0, 1]: use (x + 1) / 2 for [-1, 1] images, x / 255 for 0..255")
+    return _rgb_to_hsv(x)
+
+
+def _rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
     r, g, b = x.unbind(-3)
     maxc = torch.maximum(torch.maximum(r, g), b)
     minc = torch.minimum(torch.minimum(r, g), b)
@@ -294,19 +313,25 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
     """
     v = _videos.check_videos(videos, value_range, min_frames=1)
     B, F_ = v.shape[:2]
-    if hsv_scale not in _HSV_SCALES:
+    if not isinstance(hsv_scale, str) or hsv_scale not in _HSV_SCALES:
         raise ValueError(f"hsv_scale must be one of {sorted(_HSV_SCALES)}, got {hsv_scale!r}")
     m_max = checks.check_number("m_max", m_max, fix="(PIA uses 1)")
     m_min = checks.check_number("m_min", m_min, fix="(PIA uses 0.2)")
     if not (np.isfinite(m_max) and np.isfinite(m_min) and m_max > m_min):
         raise ValueError(f"need finite m_max > m_min, got ({m_max}, {m_min})")
+    if isinstance(cond_frame, (list, tuple)):  # [B] frame indices given as a list
+        cond_frame = torch.tensor([checks.check_int(f"cond_frame[{i}]", c, fix="(a frame index)") for i, c in enumerate(cond_frame)],
+                                  dtype=torch.long)
+    if not (checks._is_int(cond_frame) or isinstance(cond_frame, (torch.Tensor, np.ndarray))):
+        raise checks.InputTypeError(f"cond_frame must be a frame index (int), {B} int indices (one per video) or condition "
+                                    f"images [B, C, H, W], got {cond_frame!r} ({type(cond_frame).__name__})")
     scale = torch.tensor(_HSV_SCALES[hsv_scale], dtype=torch.float64).view(3, 1, 1)
-    hsv = rgb_to_hsv(_videos.to_rgb(_videos.to_unit(v.reshape(B * F_, *v.shape[2:]), value_range)).double())
+    hsv = _rgb_to_hsv(_videos.to_rgb(_videos.to_unit(v.reshape(B * F_, *v.shape[2:]), value_range)).double())
     hsv = hsv.reshape(B, F_, 3, *v.shape[-2:]) * scale
     exclude = None
-    if isinstance(cond_frame, (int, np.integer)) and not isinstance(cond_frame, bool):
+    if checks._is_int(cond_frame):  # an int, a numpy int or a 0-d integer tensor
         idx = torch.full((B,), int(cond_frame), dtype=torch.long)
-    elif isinstance(cond_frame, (torch.Tensor, np.ndarray)) and _videos.as_tensor(cond_frame, "cond_frame").dim() == 1:
+    elif _videos.as_tensor(cond_frame, "cond_frame").dim() == 1:
         idx = _videos.as_tensor(cond_frame, "cond_frame")
         if idx.dtype not in (torch.int32, torch.int64) or idx.numel() != B:
             raise ValueError(f"cond_frame indices must be {B} ints, got {idx.dtype} of shape {tuple(idx.shape)}")
@@ -316,10 +341,13 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
         c = _videos.check_images(cond_frame, "cond_frame", value_range)
         if c.shape[0] != B or c.shape[1:] != v.shape[2:]:
             raise ValueError(f"cond_frame images must be [B, C, H, W] = {(B, *v.shape[2:])}, got {tuple(c.shape)}")
-        cond = rgb_to_hsv(_videos.to_rgb(_videos.to_unit(c, value_range)).double()) * scale
+        cond = _rgb_to_hsv(_videos.to_rgb(_videos.to_unit(c, value_range)).double()) * scale
     if idx is not None:
         if bool(((idx < -F_) | (idx >= F_)).any()):
             raise ValueError(f"cond_frame index out of range for {F_} frames: {idx.tolist()}")
+        if F_ < 2:
+            raise ValueError("videos have 1 frame, the condition frame itself: no other frame is left to score; pass videos of "
+                             "at least 2 frames, or the condition images [B, C, H, W] as cond_frame")
         idx = idx % F_
         cond = hsv[torch.arange(B), idx]
         exclude = idx

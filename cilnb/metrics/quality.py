@@ -75,6 +75,8 @@ def _check_align(videos, images) -> None:
     if videos.ndim != 5:
         hint = " For one video use videos[None]." if videos.ndim == 4 else ""
         raise ValueError(f"videos must be [B, F, C, H, W], got shape {tuple(videos.shape)} (rank {videos.ndim}).{hint}")
+    if videos.shape[1] == 0:
+        raise ValueError(f"videos have no frames (shape {tuple(videos.shape)}): align_psnr compares frame 0 with the conditional image")
     frame0 = tuple(videos[:, 0].shape)
     try:
         ok = tuple(torch.broadcast_shapes(tuple(images.shape), frame0)) == frame0
@@ -84,12 +86,24 @@ def _check_align(videos, images) -> None:
         raise ValueError(f"images {tuple(images.shape)} do not match the videos' frame 0 {frame0}: "
                          "give one conditional image [B, C, H, W] per video, of the videos' channels and size")
     checks.check_finite("images", images)
+    if images.numel():
+        lo, hi = float(images.min()), float(images.max())
+        if lo >= 0 and hi > 2:  # [-1, 1] images never look like this
+            raise ValueError(f"images values span [{lo:.4g}, {hi:.4g}]; align_psnr reads conditional images in [-1, 1]: "
+                             "it looks like 0..255 pixels, use images / 127.5 - 1")
 
 
 def _gauss(window: int, sigma: float) -> torch.Tensor:
     r = torch.arange(window, dtype=torch.float64) - (window - 1) / 2
-    g = torch.exp(-r**2 / (2 * sigma**2))
-    return g / g.sum()
+    try:
+        g = torch.exp(-r**2 / (2 * sigma**2))
+        g = g / g.sum()
+    except OverflowError:  # sigma**2 beyond float64
+        g = torch.full((window,), float("nan"), dtype=torch.float64)
+    if not bool(torch.isfinite(g).all()):
+        raise ValueError(f"sigma={sigma:g} gives no usable Gaussian window of {window} px (weights underflow or overflow): "
+                         "use a sigma of the window's scale, e.g. sigma=1.5 for window=11")
+    return g
 
 
 def ssim(a, b, *, value_range=(0.0, 1.0), window: int = 11, sigma: float = 1.5) -> torch.Tensor:

@@ -31,10 +31,12 @@ def texture(x: np.ndarray, y: np.ndarray, *, channels: int = 3, seed: int = 0, n
 
     Each channel: ``0.5 + s / (6 std(s))`` clipped to [0, 1], ``s`` a sum of ``n_waves`` plane waves.
     """
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    channels = _channels(channels)
     seed = checks.check_int("seed", seed, min=0, fix="(the texture's numpy seed; None is refused so that videos are reproducible)")
     checks.check_int("n_waves", n_waves, min=1, fix="(plane waves summed per channel)")
+    x, y = _coords("x", x), _coords("y", y)
+    if x.shape != y.shape:
+        raise ValueError(f"x {x.shape} and y {y.shape} must have the same shape (the coordinates of each sample point)")
     _pair("wavelengths", wavelengths, positive=True)
     if wavelengths[0] > wavelengths[1]:
         raise ValueError(f"wavelengths must be (shortest, longest) in pixels, got {wavelengths!r}")
@@ -48,8 +50,36 @@ def texture(x: np.ndarray, y: np.ndarray, *, channels: int = 3, seed: int = 0, n
     return np.stack(out).astype(np.float32)
 
 
+def _channels(channels) -> int:
+    """``channels`` as an int, 1 or 3 (not ``True``, ``"3"`` or ``3.0``)."""
+    c = checks.check_int("channels", channels, fix="(1 for grayscale or 3 for RGB)")
+    if c not in (1, 3):
+        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {c}")
+    return c
+
+
+def _coords(name: str, value):
+    """Sample coordinates checked: real and finite (a clear error for ``None``, strings, NaN). Arrays and tensors are
+    returned as given, anything else (a nested list) as a float64 array."""
+    what = f"{name} must be an array of pixel coordinates (real numbers)"
+    if value is None or isinstance(value, (str, bytes)):
+        raise checks.InputTypeError(f"{what}, got {value!r}")
+    if (isinstance(value, torch.Tensor) and (value.is_complex() or value.dtype == torch.bool)) or (
+            isinstance(value, np.ndarray) and value.dtype.kind not in "iuf"):
+        raise checks.InputTypeError(f"{what}, got dtype {value.dtype}")
+    try:
+        arr = value.detach().cpu().double().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise checks.InputTypeError(f"{what}, got {type(value).__name__} ({exc})") from None
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} non-finite coordinate(s) (NaN or inf): pass finite pixel coordinates")
+    return value if isinstance(value, (np.ndarray, torch.Tensor)) else arr
+
+
 def _pair(name: str, value, *, positive: bool = False) -> None:
     """``value`` must be a pair of finite real numbers (each > 0 when ``positive``)."""
+    if isinstance(value, torch.Tensor) and value.ndim == 1:
+        value = value.detach().cpu().tolist()  # a tensor of two numbers is a pair
     if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
         raise checks.InputTypeError(f"{name} must be a pair of numbers, got {value!r}")
     for i, v in enumerate(value):
@@ -64,8 +94,7 @@ def _check(n_frames, size, channels, seed):
         raise checks.InputTypeError(f"size must be (H, W) with positive ints, e.g. (128, 128), got {size!r}")
     if min(size) < 1:
         raise ValueError(f"size must be (H, W) with positive ints, got {size!r}")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    _channels(channels)
 
 
 def synthetic_translation_video(n_frames: int = 8, size: tuple[int, int] = (128, 128),
@@ -98,7 +127,7 @@ def synthetic_rotation_video(n_frames: int = 8, size: tuple[int, int] = (128, 12
     checks.check_number("degrees_per_frame", degrees_per_frame)
     if center is not None:
         _pair("center", center)
-    cy, cx = center if center is not None else ((size[0] - 1) / 2, (size[1] - 1) / 2)
+    cy, cx = (float(c) for c in center) if center is not None else ((size[0] - 1) / 2, (size[1] - 1) / 2)
     th = math.radians(float(degrees_per_frame))
     ys, xs = np.meshgrid(np.arange(size[0], dtype=np.float64), np.arange(size[1], dtype=np.float64), indexing="ij")
     rx, ry = xs - cx, ys - cy
@@ -124,6 +153,9 @@ def _check_flow(flow, *, exact_rank: bool) -> None:
     if flow.dtype == torch.bool or flow.is_complex():
         raise checks.InputTypeError(f"flow must hold real displacements in pixels, got dtype {flow.dtype}")
     checks.check_finite("flow", flow, "a known flow is finite: pass the flow of synthetic_translation_video / synthetic_rotation_video")
+    if flow.numel() == 0:
+        raise ValueError(f"flow is empty (shape {tuple(flow.shape)}): a video of F frames has F - 1 pairs; pass the flow of a video "
+                         "of at least 2 frames")
 
 
 def true_motion_score(flow: torch.Tensor, reduce: str = "sum") -> float:

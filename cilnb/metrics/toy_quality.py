@@ -45,6 +45,8 @@ def _check(videos: torch.Tensor, name: str = "videos") -> torch.Tensor:
         raise ValueError(f"{name} holds no videos (shape {tuple(videos.shape)}): pass at least one")
     if videos.shape[1] < 2:
         raise ValueError(f"{name} need at least 2 frames")
+    if videos.shape[3] == 0 or videos.shape[4] == 0:
+        raise ValueError(f"{name} have empty frames (shape {tuple(videos.shape)}): pass frames of at least 1x1 pixels")
     if not bool(torch.isfinite(videos).all()):
         raise ValueError(f"{name} contain NaN or inf")
     if videos.is_floating_point():

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checks
-from ..checks import as_tensor, check_images, check_value_range  # shared with the models' inputs (cilnb.checks)
+from ..checks import as_tensor, check_value_range  # shared with the models' inputs (cilnb.checks)
 
 
 def check_size(size, name: str = "resize") -> tuple[int, int] | None:
@@ -19,6 +19,24 @@ def check_size(size, name: str = "resize") -> tuple[int, int] | None:
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)):
         raise ValueError(f"{name} must be None or (H, W) with positive ints, e.g. (450, 800); got {size!r}")
     return int(size[0]), int(size[1])
+
+
+def check_metric_range(value_range) -> tuple[float, float]:
+    """``value_range`` as ``(lo, hi)``: a pair of real numbers (not strings or bools, which ``float()`` would read), ``lo < hi``."""
+    if isinstance(value_range, (str, bytes)) or not hasattr(value_range, "__len__") or len(value_range) != 2:
+        raise checks.InputTypeError(f"value_range must be a pair (lo, hi) of numbers such as (0, 1) or (-1, 1), got {value_range!r}")
+    for i, v in enumerate(value_range):
+        checks.check_number(f"value_range[{i}]", v, fix="(value_range is (lo, hi), e.g. (0, 1) or (-1, 1))")
+    return check_value_range(value_range)
+
+
+def check_images(x, name: str, value_range, **kw) -> torch.Tensor:
+    """:func:`cilnb.checks.check_images` after a strict check of ``value_range`` (:func:`check_metric_range`)."""
+    check_metric_range(value_range)
+    if isinstance(x, torch.Tensor):  # checked detached (no autograd warning on its min/max), returned as given
+        checks.check_images(x.detach(), name, value_range, **kw)
+        return x
+    return checks.check_images(x, name, value_range, **kw)
 
 
 def check_videos(videos, value_range, name: str = "videos", min_frames: int = 2) -> torch.Tensor:
@@ -64,9 +82,17 @@ def as_scores(x, name: str) -> torch.Tensor:
         x = x.score
     if isinstance(x, (list, tuple)):
         try:
+            kind = np.asarray(x).dtype.kind  # a list of bools is not a list of scores (float() reads True as 1)
             x = torch.tensor(x, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise checks.InputTypeError(f"{name} must be numbers (one score per video), got {x!r} ({exc})") from None
+        if kind == "b":
+            raise checks.InputTypeError(f"{name} must be numbers (one score per video), got booleans")
+    if isinstance(x, np.ndarray) and x.dtype.kind not in "biufc":
+        raise checks.InputTypeError(f"{name} must hold numbers (one score per video), got a numpy array of dtype {x.dtype}")
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        raise checks.InputTypeError(f"{name} must be one score per video: a 1-D tensor, array or list, or the result of "
+                                    f"motion_score / pia_motion_score; got {type(x).__name__}")
     x = as_tensor(x, name)
     if x.dim() != 1:
         raise ValueError(f"{name} must be 1-D (one score per video), got shape {tuple(x.shape)}")

@@ -13,6 +13,10 @@ __all__ = ["flow_to_rgb", "draw_color_wheel", "plot_flow_fields", "plot_per_pair
 
 
 def _np(x, name: str = "input") -> np.ndarray:
+    if (isinstance(x, torch.Tensor) and x.is_complex()) or np.iscomplexobj(x):  # float64 would drop the imaginary part
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"{name} must be real numbers, got complex values")
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().double().numpy()
     if x is None or isinstance(x, (str, bytes)):
@@ -82,6 +86,10 @@ def draw_color_wheel(ax, size: int = 65) -> None:
     """Legend of :func:`flow_to_rgb` on ``ax``: flow ``(x, y)`` at each point of a disc of radius 1."""
     from ..checks import check_int
 
+    if not callable(getattr(ax, "imshow", None)):
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"ax must be a matplotlib Axes (e.g. plt.gca() or fig.add_subplot()), got {type(ax).__name__}")
     size = check_int("size", size, min=2, fix="(pixels across the wheel)")
     r = np.linspace(-1, 1, size)
     xx, yy = np.meshgrid(r, r)
@@ -122,6 +130,9 @@ def plot_flow_fields(frames, flows, titles=None, *, step: int | None = None, max
     if lo < -10 or hi > 11:  # far outside [0, 1]: another scale, not an overshoot (0..255 pixels would show blank)
         raise ValueError(f"frames values span [{lo:.4g}, {hi:.4g}] but are shown on [0, 1]"
                          + (": they look like 0..255 pixels, use x / 255" if lo >= 0 else ": rescale them to [0, 1]"))
+    if lo < -0.25:  # a [0, 1] frame does not overshoot this far; a [-1, 1] one would show half black
+        raise ValueError(f"frames values span [{lo:.4g}, {hi:.4g}] but are shown on [0, 1]: they look like [-1, 1] frames, "
+                         "use (x + 1) / 2")
     max_magnitude = _max_magnitude(max_magnitude)
     mags = np.hypot(fl[:, 0], fl[:, 1])
     step = max(4, min(h, w) // 8) if step is None else check_int("step", step, min=1, fix="(pixels between arrows)")
@@ -168,6 +179,11 @@ def plot_per_pair(scores, labels, true_per_pair=None, *, title: str = ""):
         from ..checks import InputTypeError
 
         raise InputTypeError(f"scores must be the MotionScores of cilnb.metrics.motion_score, got {type(scores).__name__}")
+    if getattr(scores, "protocol", "svd") != "svd":
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"scores must be the MotionScores of motion_score(..., protocol='svd') (spatial mean |flow| per pair), "
+                             f"got the {scores.protocol!r} protocol's")
     pp = _np(scores.per_pair)
     B, P = pp.shape
     labels = _captions("labels", labels, B, "video")
@@ -175,6 +191,8 @@ def plot_per_pair(scores, labels, true_per_pair=None, *, title: str = ""):
         true_per_pair = _np(true_per_pair, "true_per_pair")
         if true_per_pair.shape != (B, P):
             raise ValueError(f"true_per_pair must be [B, P] = {(B, P)} like scores.per_pair, got shape {true_per_pair.shape}")
+        if not np.isfinite(true_per_pair).all():
+            raise ValueError("true_per_pair holds NaN or inf values: give the finite true magnitudes (cilnb.metrics.true_per_pair)")
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(12.5, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for b in range(B):
@@ -211,9 +229,16 @@ def plot_protocols(x, svd_scores, vbench_scores, *, xlabel: str = "speed (px / f
         if getattr(sc, "protocol", None) != protocol:
             raise InputTypeError(f"{name} must be the MotionScores of motion_score(..., protocol={protocol!r}), got "
                                  + (f"the {sc.protocol!r} protocol's" if hasattr(sc, "protocol") else type(sc).__name__))
+    if pia_scores is not None and not (hasattr(pia_scores, "per_frame") and hasattr(pia_scores, "score")):
+        raise InputTypeError(f"pia_scores must be the PIAMotionScores of pia_motion_score (or None), got {type(pia_scores).__name__}")
     x = _np(x, "x").reshape(-1)
-    if len(x) != len(svd_scores.score) or len(x) != len(vbench_scores.score):
-        raise ValueError(f"x has {len(x)} value(s) but the scores hold {len(svd_scores.score)} video(s): give one x per video")
+    n_svd, n_vb = len(svd_scores.score), len(vbench_scores.score)
+    if n_svd != n_vb:
+        raise ValueError(f"svd_scores hold {n_svd} video(s) but vbench_scores hold {n_vb}: score the same videos with both protocols")
+    if len(x) != n_svd:
+        raise ValueError(f"x has {len(x)} value(s) but the scores hold {n_svd} video(s): give one x per video")
+    if pia_scores is not None and len(pia_scores.score) != n_svd:
+        raise ValueError(f"pia_scores hold {len(pia_scores.score)} video(s) but svd_scores hold {n_svd}: score the same videos")
     if not np.isfinite(x).all():
         raise ValueError("x holds NaN or inf values: give a finite x per video")
     n = 3 if pia_scores is not None else 2
