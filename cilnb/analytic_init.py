@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from . import checks
-from ._util import check_finite, make_generator
+from ._util import check_finite, make_generator, resolve_device
 
 __all__ = [
     "FORMAT",
@@ -392,7 +392,8 @@ def _check_scaling(s):
 
 
 def _coef(name: str, v) -> float:
-    if isinstance(v, (bool, str, bytes)):  # float("0.5") would take a string read from a file without a word
+    if isinstance(v, (bool, np.bool_, str, bytes)) or (isinstance(v, torch.Tensor) and v.dtype == torch.bool):
+        # float("0.5") would take a string read from a file without a word, float(True) a flag
         raise ValueError(f"{name} must be a number, got {v!r} ({type(v).__name__}): convert it with float() first")
     try:
         f = float(v)
@@ -426,7 +427,11 @@ def init_params_at(stats: MomentStats, schedule, start: float) -> tuple[torch.Te
     """:func:`init_params` with ``alpha_M, sigma_M`` read from a :class:`cilnb.schedules.Schedule` at normalised ``M``."""
     if not (callable(getattr(schedule, "alpha", None)) and callable(getattr(schedule, "sigma", None))):
         raise checks.InputTypeError(f"schedule must be a cilnb.schedules.Schedule (e.g. model.schedule), got {type(schedule).__name__}")
-    return init_params(stats, float(schedule.alpha(start)), float(schedule.sigma(start)))
+    alpha, sigma = schedule.alpha(start), schedule.sigma(start)
+    if torch.as_tensor(alpha).numel() != 1:  # float() of several would fail naming neither start nor the fix
+        raise ValueError(f"start must be one normalised start time M in (0, 1] (Analytic-Init draws the start of one sampling run), "
+                         f"got {torch.as_tensor(alpha).numel()} values: call init_params_at once per M")
+    return init_params(stats, float(alpha), float(sigma))
 
 
 def sample_init(
@@ -455,7 +460,10 @@ def sample_init(
         full = (checks.check_int("shape (batch size)", shape, min=1), *stats.shape)
     else:
         full = tuple(checks.check_int("shape entry", s, min=0) for s in shape)
-        if len(full) < 1 or full[1:] != stats.shape:
+        if len(full) != 1 + len(stats.shape):  # not a resolution mismatch: the batch dim or the sample dims are missing
+            raise ValueError(f"shape {full} must be the batch size B or the full latents shape (B, *stats.shape) = "
+                             f"(B, {', '.join(map(str, stats.shape))}), got {len(full)} dim(s)")
+        if full[1:] != stats.shape:
             raise ValueError(f"stats shape {stats.shape} does not match latents {full[1:]}: {_RECOMPUTE}")
     if full[0] < 1:
         raise ValueError(f"batch size must be >= 1, got {full[0]}")
@@ -466,10 +474,7 @@ def sample_init(
     if generator is None and seed is None:
         raise ValueError("a generator= (torch.Generator) or seed= (int) is required: cilnb never draws from the global RNG")
     gen = make_generator(generator if generator is not None else seed)
-    try:
-        dev = gen.device if device is None else torch.device(device)
-    except (TypeError, RuntimeError) as exc:
-        raise ValueError(f"device {device!r} is not a torch device (use 'cpu', 'cuda' or 'cuda:N'): {exc}") from None
+    dev = gen.device if device is None else resolve_device(device)  # names an unknown device, or CUDA that is not there
     z = torch.randn(full, generator=gen, dtype=_F64, device=gen.device)
     x = (mean.to(z.device) + math.sqrt(var) * z).to(dev, dtype)
     checks.check_finite("the Analytic-Init draw", x, fix=f"N(alpha E[X0], {var:.3g} I) does not fit {dtype}: use a wider dtype or check the statistics")
@@ -484,6 +489,9 @@ def pipeline_latents(latents: torch.Tensor, init_noise_sigma) -> torch.Tensor:
     trCov_d) + E[X0]`` and skips the multiplication; with diffusers' ``init_noise_sigma =
     sqrt(sigma_M^2 + 1)`` that is Eq. (5) plus 1 in the variance.)
     """
+    if not isinstance(latents, torch.Tensor) or not latents.is_floating_point():
+        raise checks.InputTypeError(f"latents must be a floating torch.Tensor (an Analytic-Init draw of sample_init), got "
+                                    f"{type(latents).__name__} {getattr(latents, 'dtype', '')}".rstrip())
     s = _coef("init_noise_sigma", init_noise_sigma)
     if s == 0:
         raise ValueError("init_noise_sigma must be > 0")
@@ -578,6 +586,8 @@ class GaussianMixture:
         w, m, v = (_as64(n, x) for n, x in (("weights", self.weights), ("means", self.means), ("variances", self.variances)))
         if w.ndim != 1 or m.ndim != 2 or m.shape != v.shape or m.shape[0] != w.shape[0]:
             raise ValueError(f"need weights [K], means [K, d], variances [K, d]; got {tuple(w.shape)}, {tuple(m.shape)}, {tuple(v.shape)}")
+        if m.shape[1] == 0:
+            raise ValueError(f"means {tuple(m.shape)} has d = 0 dimensions: give every component a mean and variance of d >= 1 values")
         if bool((w <= 0).any()) or abs(float(w.sum()) - 1) > 1e-9:
             raise ValueError("weights must be positive and sum to 1")
         if bool((v < 0).any()):
@@ -783,6 +793,8 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
     """
     import pandas as pd
 
+    from .experiments.verdicts import _table
+
     if not isinstance(table, pd.DataFrame):
         raise checks.InputTypeError(f"table must be a kl_table DataFrame, got {type(table).__name__}")
     missing = [c for c in ("kl_baseline", "kl_analytic") if c not in table.columns]
@@ -790,6 +802,10 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
         raise ValueError(f"table lacks the columns {missing}: pass the DataFrame that kl_table returns")
     if table.empty:
         raise ValueError("table is empty: kl_table(schedules, data, Ms) with at least one M")
+    numeric = [c for c in ("kl_baseline", "kl_analytic", "num_shift_sd", "num_var", "var_opt", "kl_numeric") if c in table.columns]
+    if "num_mean_scale" in table:
+        numeric += [c for c in ("num_shift_sd", "num_var", "var_opt", "kl_numeric") if c not in numeric]
+    _table("table", table, [], "the DataFrame that kl_table returns", numeric=numeric)  # text would fail deep in numpy
     rtol = checks.check_number("rtol", rtol, lo=0, fix="(relative tolerance of the numeric argmin, e.g. 1e-4)")
     tol = 1e-9 * (1 + table["kl_baseline"].abs())
     gap = table["kl_baseline"] - table["kl_analytic"]

@@ -165,6 +165,14 @@ class Cond(dict):
     def select(self, index: "int | slice | torch.Tensor | Sequence[int]") -> "Cond":
         """The rows ``index`` (an int keeps the batch dim) of every batched tensor (:meth:`is_batched`); other values kept."""
         B = self.batch_size
+        if isinstance(index, (bool, np.bool_)):  # operator.index(True) is 1: a flag would select row 1
+            from .checks import InputTypeError
+
+            raise InputTypeError(f"index must be an int, a slice, a list of ints or an index tensor (the rows to keep), got {index!r} (bool)")
+        if torch.is_tensor(index) and (index.is_floating_point() or index.is_complex()):
+            from .checks import InputTypeError
+
+            raise InputTypeError(f"an index tensor must hold integer rows (or be a bool mask), got dtype {index.dtype}: use index.long()")
         if not isinstance(index, (slice, list, tuple)) and not torch.is_tensor(index):
             try:
                 i = operator.index(index)  # ints (numpy ints too) keep the batch dim
@@ -202,6 +210,8 @@ class Cond(dict):
             from .checks import InputTypeError
 
             raise InputTypeError(f"dtype must be a torch.dtype such as torch.float32 (or None), got {dtype!r} ({type(dtype).__name__})")
+        if dtype is not None and not dtype.is_floating_point:  # float images cast to ints would be truncated
+            raise ValueError(f"dtype must be a floating dtype such as torch.float32 or torch.float16 (it casts the floating tensors), got {dtype}")
 
         def move(v):
             if not torch.is_tensor(v):
@@ -236,8 +246,15 @@ def _check_rows(index, B: int) -> None:
             raise ValueError(f"a boolean row mask must have one entry per row, shape ({B},), got {tuple(index.shape)}")
         return
     rows = index.flatten().tolist() if torch.is_tensor(index) else list(index)
+    if rows and all(isinstance(r, (bool, np.bool_)) for r in rows):  # a list of bools: a row mask
+        if len(rows) != B:
+            raise ValueError(f"a boolean row mask must have one entry per row ({B}), got {len(rows)}")
+        return
     if not all(isinstance(r, (int, np.integer)) and not isinstance(r, (bool, np.bool_)) for r in rows):
-        return  # torch's own indexing names other kinds of index
+        from .checks import InputTypeError
+
+        bad = next(r for r in rows if not isinstance(r, (int, np.integer)) or isinstance(r, (bool, np.bool_)))
+        raise InputTypeError(f"the rows to select must be ints (or a bool mask of {B} entries), got {bad!r} ({type(bad).__name__}) in the index")
     bad = [int(r) for r in rows if not -B <= r < B]
     if bad:
         raise ValueError(f"rows {bad} are out of range for a conditioning of {B} row(s): select rows 0 .. {B - 1}")
@@ -251,6 +268,11 @@ _DIFFUSERS_PREDICTIONS = {"epsilon": "eps", "v_prediction": "v", "sample": "x0",
 
 def prediction_from_diffusers(prediction_type: str) -> str:
     """A diffusers ``prediction_type`` (``epsilon``, ``v_prediction``, ``sample``, ``flow_prediction``) in cilnb's spelling."""
+    if not isinstance(prediction_type, str):
+        from .checks import InputTypeError
+
+        raise InputTypeError(f"prediction_type must be a string, one of {sorted(_DIFFUSERS_PREDICTIONS)} (the scheduler config's "
+                             f"prediction_type), got {prediction_type!r} ({type(prediction_type).__name__})")
     if prediction_type not in _DIFFUSERS_PREDICTIONS:
         raise ValueError(f"unsupported prediction_type {prediction_type!r}; expected one of {sorted(_DIFFUSERS_PREDICTIONS)}")
     return _DIFFUSERS_PREDICTIONS[prediction_type]
@@ -263,6 +285,22 @@ def to_x0(prediction: str, x_t: Video, out: Video, alpha, sigma, *, c_skip=None,
     ``flow`` uses ``sigma = t``; ``edm`` needs Karras' ``c_skip``/``c_out`` (``out`` is ``F`` of
     the preconditioned network, evaluated at ``c_in x_t``).
     """
+    if not (torch.is_tensor(x_t) and torch.is_tensor(out)):
+        from .checks import InputTypeError
+
+        bad, v = ("x_t", x_t) if not torch.is_tensor(x_t) else ("out", out)
+        raise InputTypeError(f"{bad} must be a torch.Tensor (the noisy video and the network output, [B, F, C, H, W]), "
+                             f"got {type(v).__name__}" + (f": pass torch.from_numpy({bad})" if isinstance(v, np.ndarray) else ""))
+    try:
+        return _to_x0(prediction, x_t, out, alpha, sigma, c_skip, c_out)
+    except RuntimeError:
+        if out.shape != x_t.shape:  # torch's broadcast error names neither tensor
+            raise ValueError(f"the network output {tuple(out.shape)} and x_t {tuple(x_t.shape)} must have the same shape: "
+                             "the network must predict one value per element of x_t") from None
+        raise
+
+
+def _to_x0(prediction: str, x_t: Video, out: Video, alpha, sigma, c_skip, c_out) -> Video:
     if prediction == "eps":
         return x0_from_eps(x_t, out, alpha, sigma)
     if prediction == "v":
@@ -306,8 +344,23 @@ def v_from_x0_eps(x0, eps, alpha, sigma):
 
 
 def edm_scalings(sigma, sigma_data: float = 0.5):
-    """EDM preconditioning (Karras et al. 2022, Table 1): ``c_skip, c_out, c_in, c_noise``."""
-    sigma = torch.as_tensor(sigma)
+    """EDM preconditioning (Karras et al. 2022, Table 1): ``c_skip, c_out, c_in, c_noise``.
+
+    ``sigma`` > 0 (a number or tensor; ``c_noise = log(sigma) / 4``), ``sigma_data`` > 0."""
+    from .checks import InputTypeError, check_number
+
+    sigma_data = check_number("sigma_data", sigma_data, lo=0, lo_open=True, fix="(the data std of EDM's preconditioning; SVD: 0.5)")
+    if sigma is None or isinstance(sigma, (str, bytes, bool, np.bool_)):
+        raise InputTypeError(f"sigma must be a number or a tensor of noise levels > 0, got {sigma!r} ({type(sigma).__name__})")
+    try:
+        sigma = torch.as_tensor(sigma)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(f"sigma must be a number or a tensor of noise levels > 0, got {type(sigma).__name__} ({exc})") from None
+    if sigma.is_complex() or sigma.dtype == torch.bool:
+        raise InputTypeError(f"sigma must hold real noise levels > 0, got dtype {sigma.dtype}")
+    if sigma.device.type == "cpu" and sigma.numel() and not bool(((sigma > 0) & torch.isfinite(sigma)).all()):  # free on the CPU (no sync)
+        raise ValueError(f"sigma must be finite and > 0 (c_noise = log(sigma) / 4), got min {float(sigma.min()):g}: "
+                         "EDM's preconditioning is for the noisy steps; the last step to sigma = 0 needs no network call")
     s2, d2 = sigma**2, sigma_data**2
     c_skip = d2 / (s2 + d2)
     c_out = sigma * sigma_data / (s2 + d2).sqrt()

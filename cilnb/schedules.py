@@ -30,9 +30,12 @@ import math
 from abc import ABC, abstractmethod
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 from .checks import InputTypeError, check_int, check_number
+
+_START_FIX = "(the normalised start time M in (0, 1]; 1 = T)"
 
 __all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas", "as_t", "batch_times"]
 
@@ -107,6 +110,7 @@ class Schedule(ABC):
         EDM: ``sqrt(1 + sigma_M^2)``, what diffusers' SVD pipeline draws (``init_noise_sigma``)
         once the Karras sigmas are rebuilt with ``sigma_max = sigma_M``.
         """
+        check_number("start", start, lo=0, hi=1, fix=_START_FIX)  # VP/flow ignore its value, but not a bad one
         return 1.0
 
     def log_snr(self, t) -> Float:
@@ -120,8 +124,13 @@ class Schedule(ABC):
             if not isinstance(x, torch.Tensor):
                 raise InputTypeError(f"{name} must be a torch.Tensor [B, ...], got {type(x).__name__}"
                                      + (f": pass torch.from_numpy({name})" if hasattr(x, "__array__") else ""))
+            if not x.is_floating_point():  # alpha_t, sigma_t would be cast to x0's integer dtype (truncated to 0 and 1)
+                raise InputTypeError(f"{name} must be a floating tensor [B, ...], got dtype {x.dtype}: convert it with .float() "
+                                     "(uint8 pixels: x.float() / 127.5 - 1)")
         if x0.shape != noise.shape:
             raise ValueError(f"x0 {tuple(x0.shape)} and noise {tuple(noise.shape)} must have the same shape")
+        if x0.ndim == 0:
+            raise ValueError("x0 must have a batch dim [B, ...], got a 0-d tensor: use x0[None] for one item")
         a, s = self.broadcast(t, x0)
         return a * x0 + s * noise
 
@@ -129,6 +138,11 @@ class Schedule(ABC):
         """``(alpha_t, sigma_t)`` shaped ``[B, 1, ..., 1]`` on ``like``'s device and dtype; ``t`` a scalar or ``[B]`` (dim 0 of ``like``)."""
         if not isinstance(like, torch.Tensor):
             raise InputTypeError(f"like must be a torch.Tensor [B, ...] (its batch size, device and dtype are used), got {type(like).__name__}")
+        if not like.is_floating_point():  # alpha_t, sigma_t in an integer dtype would be truncated to 0 and 1
+            raise InputTypeError(f"like must be a floating tensor [B, ...] (alpha_t, sigma_t take its dtype), got dtype {like.dtype}: "
+                                 "convert it with .float() (uint8 pixels: x.float() / 127.5 - 1)")
+        if like.ndim == 0:
+            raise ValueError("like must have a batch dim [B, ...], got a 0-d tensor: use x[None] for one item")
         tt = batch_times(t, like.shape[0])
         view = (-1,) + (1,) * (like.ndim - 1)
         a = self.alpha(tt).to(like.device, like.dtype).view(view)
@@ -171,6 +185,9 @@ def vp_betas(kind: str = "linear", num_train_timesteps: int = 1000, beta_start: 
     n = check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)", integral_float=True)
     beta_start = check_number("beta_start", beta_start, lo=0, lo_open=True, hi=1, hi_open=True)
     beta_end = check_number("beta_end", beta_end, lo=0, lo_open=True, hi=1, hi_open=True)
+    if kind in ("linear", "scaled_linear") and beta_start > beta_end:
+        raise ValueError(f"beta_start ({beta_start:g}) > beta_end ({beta_end:g}): the betas would decrease with the timestep; "
+                         "swap them (e.g. beta_start=1e-4, beta_end=0.02)")
     if kind == "linear":
         return torch.linspace(beta_start, beta_end, n, dtype=_F64)
     if kind == "scaled_linear":
@@ -210,7 +227,14 @@ class VPSchedule(Schedule):
         snr_shift_scale: float = 1.0,
         betas=None,
     ):
+        if not isinstance(rescale_zero_terminal_snr, (bool, np.bool_)):  # "no" or None would be read as true/false
+            raise InputTypeError(f"rescale_zero_terminal_snr must be True or False, got {rescale_zero_terminal_snr!r} "
+                                 f"({type(rescale_zero_terminal_snr).__name__})")
+        rescale_zero_terminal_snr = bool(rescale_zero_terminal_snr)
         if betas is not None:
+            if (isinstance(betas, torch.Tensor) and betas.is_complex()) or (isinstance(betas, np.ndarray) and np.iscomplexobj(betas)):
+                raise InputTypeError(f"betas must be real numbers in (0, 1), got a complex {type(betas).__name__} "
+                                     "(its imaginary part would be dropped)")
             try:
                 betas = torch.as_tensor(betas, dtype=_F64).detach().cpu()
             except (TypeError, ValueError, RuntimeError) as exc:
@@ -321,6 +345,7 @@ class EDMSchedule(Schedule):
         return self.sigma(t)
 
     def prior_std(self, start: float = 1.0) -> float:
+        start = check_number("start", start, lo=0, hi=1, fix=_START_FIX)
         return float((1 + self.sigma(start) ** 2).sqrt())
 
     def from_native(self, native) -> Float:
@@ -414,6 +439,9 @@ def from_diffusers(scheduler) -> Schedule:
         raise InputTypeError(f"scheduler must be a diffusers scheduler (e.g. pipe.scheduler) or its config dict, got {type(scheduler).__name__}")
     cfg = dict(raw)
     name = cfg.get("_class_name") or type(scheduler).__name__
+    if not isinstance(name, str):
+        raise InputTypeError(f"scheduler config field _class_name must be the scheduler's class name (a string such as "
+                             f"'DDIMScheduler'), got {name!r} ({type(name).__name__}): fix the scheduler config")
     return _schedule_from_config(cfg, name)
 
 
@@ -421,12 +449,27 @@ def _cfg_number(cfg: dict, key: str, default, name: str, *, kind=float, unset_is
     """``kind(cfg[key])`` (``default`` when the key is missing, or with ``unset_is_default`` also when it is ``None``/0),
     or a ``ValueError`` naming the scheduler's field instead of a bare ``float()``/``int()`` error."""
     v = cfg.get(key, default)
-    if unset_is_default and not v:
+    if unset_is_default and not v and not isinstance(v, (bool, np.bool_)):
         v = default
+    if isinstance(v, (bool, np.bool_)):  # float(True) = 1.0 would take a flag for a number
+        raise ValueError(f"scheduler {name!r} config field {key}={v!r} is not a number: fix the scheduler config")
     try:
-        return kind(v)
-    except (TypeError, ValueError):
+        out = kind(v)
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"scheduler {name!r} config field {key}={v!r} is not a number: fix the scheduler config") from None
+    if kind is int and isinstance(v, (float, np.floating)) and out != v:  # int(1000.5) = 1000 would truncate silently
+        raise ValueError(f"scheduler {name!r} config field {key}={v!r} must be a whole number: fix the scheduler config")
+    return out
+
+
+def _cfg_flag(cfg: dict, key: str, name: str) -> bool:
+    """``cfg[key]`` as a bool (missing or ``None``: false), or a ``ValueError``: ``bool("false")`` is true."""
+    v = cfg.get(key)
+    if v is None:
+        return False
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"scheduler {name!r} config field {key}={v!r} must be true or false: fix the scheduler config")
+    return bool(v)
 
 
 def _schedule_from_config(cfg: dict, name: str) -> Schedule:
@@ -450,7 +493,7 @@ def _schedule_from_config(cfg: dict, name: str) -> Schedule:
                             num_train_timesteps=_cfg_number(cfg, "num_train_timesteps", 1000, name, kind=int))
     if name in _VP_SCHEDULERS or "beta_schedule" in cfg:
         trained = cfg.get("trained_betas")
-        rescale = bool(cfg.get("rescale_betas_zero_snr", False))
+        rescale = _cfg_flag(cfg, "rescale_betas_zero_snr", name)
         return VPSchedule(
             beta_schedule=cfg.get("beta_schedule", "linear"),
             beta_start=_cfg_number(cfg, "beta_start", 1e-4, name),

@@ -75,11 +75,29 @@ def _is_scalar(x) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
+def _bool_or_complex(x) -> bool:
+    """Whether ``x`` holds booleans or complex numbers (which a float64 conversion would turn into 0/1 or real parts)."""
+    if isinstance(x, torch.Tensor):
+        return x.dtype == torch.bool or x.is_complex()
+    if isinstance(x, (list, tuple)):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "bc"
+    return isinstance(x, (np.bool_, complex, np.complexfloating))
+
+
 def _tensor(x, name: str) -> torch.Tensor:
     if isinstance(x, bool):
         raise ValueError(f"{name} must be a number or tensor, got a bool")
     if x is None or isinstance(x, (str, bytes)):
         raise checks.InputTypeError(f"{name} must be a real number or array, got {x!r} ({type(x).__name__})")
+    if _bool_or_complex(x):
+        dtype = f" of dtype {x.dtype}" if isinstance(x, (torch.Tensor, np.ndarray)) else ""
+        raise checks.InputTypeError(f"{name} must hold real numbers, got booleans or complex values ({type(x).__name__}{dtype}; "
+                                    "booleans would be read as 0/1, complex values lose their imaginary part): pass float values")
     try:
         out = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
     except (TypeError, ValueError) as exc:
@@ -160,7 +178,12 @@ def mu(t, a):
     """
     scalar = _is_scalar(t) and _is_scalar(a)
     tt, aa = _check_t(t), _check_a(a)
-    return _ret(2 * tt**aa - 1, scalar)
+    try:
+        out = 2 * tt**aa - 1
+    except RuntimeError:  # shapes that do not broadcast: say which
+        _broadcast(t=tt, a=aa)
+        raise
+    return _ret(out, scalar)
 
 
 def _in_support(beta_s, t, a, beta_m):
@@ -371,13 +394,17 @@ def check_verdict(table, p_min: float = 1e-3) -> dict:
     """
     import pandas as pd
 
+    from .experiments.verdicts import _table
+
     if not isinstance(table, pd.DataFrame):
         raise checks.InputTypeError(f"table must be a check_samples DataFrame, got {type(table).__name__}")
-    missing = [c for c in ("t", "n", "ks_p", "logit_mean", "mu", "logit_std", "median_beta") if c not in table.columns]
+    cols = ["t", "n", "ks_p", "logit_mean", "mu", "logit_std", "median_beta"]
+    missing = [c for c in cols if c not in table.columns]
     if missing:
         raise ValueError(f"table lacks the columns {missing}: pass the DataFrame that check_samples returns")
     if table.empty:
         raise ValueError("table is empty: check_samples(t_values, ...) with at least one t")
+    _table("table", table, cols, "the DataFrame that check_samples returns", numeric=cols)  # text columns compared as text
     p_min = checks.check_number("p_min", p_min, lo=0, hi=1, fix="(the smallest KS p-value accepted, e.g. 1e-3)")
     t = table.sort_values("t")
     se = 1.0 / t["n"] ** 0.5

@@ -150,6 +150,8 @@ class TrainConfig:
                 raise checks.InputTypeError(f"{name} must be a number (a Python int or float), got {v!r} ({type(v).__name__})")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise checks.InputTypeError(f"seed must be a Python int (the run's seed), got {self.seed!r} ({type(self.seed).__name__})")
+        if not -(2**62) <= self.seed < 2**63:  # the data and noise generators are seeded with 2 seed and 2 seed + 1
+            raise ValueError(f"seed must lie in [-2**62, 2**63) (the run's generators are seeded with 2 * seed + 0/1), got {self.seed}")
         if not (self.grad_clip > 0 and math.isfinite(self.grad_clip)):
             raise ValueError(f"grad_clip must be a positive number (the largest gradient norm), got {self.grad_clip}")
         for name in ("steps", "pretrain_steps", "warmup"):
@@ -192,7 +194,7 @@ class TrainConfig:
         if self.motion_label != "speed" and not self.model.motion_cond:
             raise ValueError(f"motion_label={self.motion_label!r} (--motion-label) needs a model with motion conditioning: "
                              "motion_cond=True (drop --no-motion-cond), or leave the label at 'speed'")
-        if self.variant == "timenoise" and not (0 < self.timenoise_a < math.inf and 0 < self.timenoise_beta_m < math.inf):
+        if not (0 < self.timenoise_a < math.inf and 0 < self.timenoise_beta_m < math.inf):  # every variant: none is ignored silently
             raise ValueError(f"TimeNoise needs finite a > 0 and beta_m > 0, got a={self.timenoise_a}, beta_m={self.timenoise_beta_m}")
         if (self.model.frames, self.model.size, self.model.channels) != (self.data.frames, self.data.size, 1):
             if self.model.channels != 1:
@@ -364,7 +366,7 @@ def sample_train_t(n: int, schedule, generator: torch.Generator, dist: str = "un
     """
     checks.check_int("n", n, min=0, fix="(training timesteps to draw)")
     _check_generator(generator)
-    T = schedule.T
+    T = _check_discrete(schedule)
     if dist == "lognormal":
         _check_lognormal(p_mean, p_std)
     if dist == "uniform":
@@ -375,6 +377,16 @@ def sample_train_t(n: int, schedule, generator: torch.Generator, dist: str = "un
         k = torch.searchsorted(ratio.log(), log_s).clamp(max=T - 1) + 1
         return k.to(torch.float64) / T
     raise ValueError(f"dist must be one of {T_DISTS}, got {dist!r}")
+
+
+def _check_discrete(schedule) -> int:
+    """``schedule.T`` of a discrete VP schedule (the toy's), or an :class:`~cilnb.checks.InputTypeError` naming the fix."""
+    from .schedules import VPSchedule
+
+    if not isinstance(schedule, VPSchedule):
+        raise checks.InputTypeError(f"schedule must be a discrete cilnb.schedules.VPSchedule (its training timesteps k / T are drawn; "
+                                    f"e.g. ToyConfig().schedule()), got {type(schedule).__name__}")
+    return schedule.T
 
 
 def _check_generator(generator) -> None:
@@ -395,6 +407,7 @@ def _ve_levels(schedule) -> torch.Tensor:
 
 def lognormal_t_cdf(schedule, p_mean: float = 0.7, p_std: float = 1.6) -> torch.Tensor:
     """``P(k <= j)`` for ``j = 1..T`` under :func:`sample_train_t` ``"lognormal"`` (closed form; the last is 1)."""
+    _check_discrete(schedule)
     _check_lognormal(p_mean, p_std)
     z = (_ve_levels(schedule).log() - p_mean) / p_std
     cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
@@ -428,6 +441,8 @@ def noisy_motion_label(speed: torch.Tensor, s: float, generator: torch.Generator
 
 def null_image(y: torch.Tensor) -> torch.Tensor:
     """The toy's null conditional image: zeros (SVD zeroes its image latents); the video path stays on."""
+    if not isinstance(y, torch.Tensor):
+        raise checks.InputTypeError(f"y must be the conditional images, a torch.Tensor [B, C, H, W], got {type(y).__name__}")
     return torch.zeros_like(y)
 
 
@@ -490,6 +505,7 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
         raise checks.InputTypeError(f"cfg must be a TrainConfig (e.g. TrainConfig(variant='base')), got {type(cfg).__name__}")
     if stop_after is not None:
         checks.check_int("stop_after", stop_after, min=1, fix="(optimizer steps in this call before stopping; None: run to the end)")
+    checks.check_path("out", out, "the output checkpoint path (e.g. data/toy_base.safetensors)")
     out = check_output_path(out, option="out (--out)")
     dev = resolve_device(device)
     with JobLock(out.with_name(out.name + ".lock"), f"training output {out}"):
@@ -593,6 +609,8 @@ def finetune_toy_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: floa
                       device="auto", show_progress: bool = True) -> dict:
     """Alg. 2 on the toy: naive and TimeNoise fine-tuning from one base checkpoint with the same seed, data and steps
     (:func:`train`, resumable): ``{"naive": path, "timenoise": path}``."""
+    checks.check_path("out_dir", out_dir, "the folder for the two checkpoints")
+    checks.check_path("base", base, "a base checkpoint path or a shipped name such as 'base'")
     checks.check_int("steps", steps, min=1, fix="(fine-tuning steps of each variant)")
     checks.check_int("seed", seed, fix="(the runs' seed)")
     checks.check_number("a", a, lo=0, lo_open=True, fix="(TimeNoise's a; the paper: 5)")

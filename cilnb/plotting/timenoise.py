@@ -14,14 +14,15 @@ __all__ = ["plot_timenoise_density", "plot_timenoise_mu", "plot_timenoise_sample
 _F64 = torch.float64
 
 
-def _numbers(name: str, values, example: str) -> list:
-    """``values`` as a non-empty list of finite numbers: one number or a string is refused with the fix."""
+def _numbers(name: str, values, example: str, **bounds) -> list:
+    """``values`` as a non-empty list of finite numbers (within ``bounds``, :func:`~cilnb.checks.check_number`'s
+    ``lo``/``hi``/``lo_open``/``fix``): one number or a string is refused with the fix."""
     from ..checks import check_number, check_sequence
 
     values = check_sequence(name, values, fix=f"pass e.g. {name}={example}")
     if not values:
         raise ValueError(f"{name} is empty: give at least one value, e.g. {name}={example}")
-    return [check_number(f"{name}[{i}]", v) for i, v in enumerate(values)]
+    return [check_number(f"{name}[{i}]", v, **bounds) for i, v in enumerate(values)]
 
 
 def plot_timenoise_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequence[float] = (0.2, 0.6, 0.8, 0.9, 1.0), n_t: int = 201, n_beta: int = 300):
@@ -33,7 +34,7 @@ def plot_timenoise_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequ
     """
     import matplotlib.pyplot as plt
 
-    t_slices = _numbers("t_slices", t_slices, "(0.2, 0.9)")
+    t_slices = _numbers("t_slices", t_slices, "(0.2, 0.9)", lo=0, hi=1, fix="(a normalised time in [0, 1]; 1 = T)")
     t, beta, p = density_grid(a, beta_m, n_t, n_beta)
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.2, 1]})
     im = ax0.imshow((p * beta_m).numpy(), origin="lower", aspect="auto", extent=(0, 1, 0, beta_m), cmap="magma")
@@ -62,7 +63,7 @@ def plot_timenoise_mu(a_values: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0), bet
 
     from ..checks import check_number
 
-    a_values = _numbers("a_values", a_values, "(0.5, 1.0, 5.0)")
+    a_values = _numbers("a_values", a_values, "(0.5, 1.0, 5.0)", lo=0, lo_open=True, fix="(the exponent a of mu(t) = 2 t^a - 1)")
     if beta_m is not None:
         beta_m = check_number("beta_m", beta_m, lo=0, lo_open=True, fix="(TimeNoise's maximum level; None: the fraction beta_s / beta_m)")
     t = torch.linspace(0, 1, 201, dtype=_F64)
