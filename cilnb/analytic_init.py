@@ -369,7 +369,7 @@ class MomentStats:
 
 
 def _as64(name: str, x) -> torch.Tensor:
-    if (isinstance(x, torch.Tensor) and x.is_complex()) or (isinstance(x, np.ndarray) and np.iscomplexobj(x)) or isinstance(x, complex):
+    if checks.is_complex(x):
         raise checks.InputTypeError(f"{name} must be real numbers, got complex values (their imaginary part would be dropped): "
                                     "pass the real moments")
     try:

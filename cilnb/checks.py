@@ -59,6 +59,37 @@ class InputTypeError(TypeError, ValueError):
     """An input of the wrong type; also a ``ValueError``, so callers catching bad input keep working."""
 
 
+def check_bool(name: str, value: Any, *, numpy_bools: bool = True) -> bool:
+    """``value`` as a ``bool``: ``True``/``False`` (and numpy bools unless ``numpy_bools=False``, for JSON-stored configs);
+    a string such as ``"no"``, ``None`` or a number is an :class:`InputTypeError` (``bool("no")`` would be true)."""
+    if not isinstance(value, (bool, np.bool_) if numpy_bools else bool):
+        raise InputTypeError(f"{name} must be True or False, got {value!r} ({_kind(value)})")
+    return bool(value)
+
+
+def check_stats(stats: Any, *, optional: bool = True):
+    """``stats``: a :class:`cilnb.analytic_init.MomentStats` (or ``None`` when ``optional``), else an :class:`InputTypeError`."""
+    from .analytic_init import MomentStats
+
+    if stats is None and optional:
+        return None
+    if not isinstance(stats, MomentStats):
+        raise InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)){' or None' if optional else ''}, "
+                             f"got {_kind(stats)}")
+    return stats
+
+
+def is_complex(x: Any) -> bool:
+    """Whether ``x`` holds complex numbers: a complex tensor, numpy array or scalar, a Python complex, or a list of them
+    (``float()``/``float64`` would drop their imaginary part without a word)."""
+    if isinstance(x, torch.Tensor):
+        return x.is_complex()
+    try:
+        return bool(np.iscomplexobj(x))
+    except (TypeError, ValueError):  # a ragged list: not numbers at all, the caller's conversion names it
+        return False
+
+
 def _kind(x: Any) -> str:
     return type(x).__name__
 

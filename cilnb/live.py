@@ -104,7 +104,6 @@ class Lab:
         from collections.abc import Mapping
 
         from . import checks
-        from .analytic_init import MomentStats
 
         if not callable(model) or not hasattr(model, "schedule"):
             raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
@@ -141,9 +140,7 @@ class Lab:
 
         if not isinstance(sampler, str) or sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-        if stats is not None and not isinstance(stats, MomentStats):
-            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, "
-                                        f"got {type(stats).__name__}")
+        checks.check_stats(stats)
         if cond is not None and not isinstance(cond, Mapping):
             raise checks.InputTypeError(f"cond must be a dict of per-image conditioning {{name: tensor [N, ...]}}, got {type(cond).__name__}")
         for name, fn in (("decode", decode), ("motion_fn", motion_fn)):

@@ -414,20 +414,14 @@ def run_sweep(
         raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (cilnb.io.load_images('toy:8', model) or a folder of images), "
                                     f"got {type(images).__name__}")
     out = checks.check_path("out", out, "the sweep's folder path (--out)")  # "" would be the current folder, silently
-    import numpy as np
-
     for flag, v in (("native", native), ("mp4", mp4)):  # a string such as "no" would be true
-        if not isinstance(v, (bool, np.bool_)):
-            raise checks.InputTypeError(f"{flag} must be True or False, got {v!r} ({type(v).__name__})")
+        checks.check_bool(flag, v)
     from collections.abc import Mapping
 
     if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):
         raise checks.InputTypeError(f"cond_kwargs must be a dict of extra conditioning {{key: value}} (--cond KEY=VALUE) or None, "
                                     f"got {cond_kwargs!r} ({type(cond_kwargs).__name__})")
-    from .analytic_init import MomentStats
-
-    if stats is not None and not isinstance(stats, MomentStats):
-        raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, got {type(stats).__name__}")
+    checks.check_stats(stats)
     papermill = "with papermill give lists as YAML: -y 'Ms: [1.0, 0.6]' (or -p with a list value)"
     Ms = [checks.check_number("M", m) for m in checks.check_sequence("Ms", Ms, fix=papermill)]
     inits = [str(i) for i in checks.check_sequence("inits", inits, fix=papermill)]

@@ -295,10 +295,9 @@ def initial_noise(model, seeds: Sequence[int], shape: Sequence[int], start: floa
     if init == "analytic":
         if stats is None:
             raise ValueError("init='analytic' needs stats= (a cilnb.analytic_init.MomentStats for this data/latent space)")
-        from .analytic_init import MomentStats, init_params
+        from .analytic_init import init_params
 
-        if not isinstance(stats, MomentStats):
-            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)), got {type(stats).__name__}")
+        checks.check_stats(stats, optional=False)
         if tuple(stats.shape) != tuple(shape):
             raise ValueError(
                 f"stats shape {tuple(stats.shape)} does not match the sample shape {tuple(shape)}: "
@@ -447,11 +446,7 @@ def sample(
         raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS} (see docs/parity.md), got {eta_convention!r}")
     if callback is not None and not callable(callback):
         raise checks.InputTypeError(f"callback must be a function of one dict (or None), got {type(callback).__name__}")
-    if stats is not None:
-        from .analytic_init import MomentStats
-
-        if not isinstance(stats, MomentStats):
-            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, got {type(stats).__name__}")
+    checks.check_stats(stats)
     if start is not None:
         start = checks.check_number("start M", start, fix="(normalised in (0, 1]; 1 = T)")
     if start_native is not None:

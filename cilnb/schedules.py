@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .checks import InputTypeError, check_int, check_number
+from .checks import InputTypeError, check_bool, check_int, check_number, is_complex
 
 _START_FIX = "(the normalised start time M in (0, 1]; 1 = T)"
 
@@ -227,12 +227,9 @@ class VPSchedule(Schedule):
         snr_shift_scale: float = 1.0,
         betas=None,
     ):
-        if not isinstance(rescale_zero_terminal_snr, (bool, np.bool_)):  # "no" or None would be read as true/false
-            raise InputTypeError(f"rescale_zero_terminal_snr must be True or False, got {rescale_zero_terminal_snr!r} "
-                                 f"({type(rescale_zero_terminal_snr).__name__})")
-        rescale_zero_terminal_snr = bool(rescale_zero_terminal_snr)
+        rescale_zero_terminal_snr = check_bool("rescale_zero_terminal_snr", rescale_zero_terminal_snr)  # "no" would be true
         if betas is not None:
-            if (isinstance(betas, torch.Tensor) and betas.is_complex()) or (isinstance(betas, np.ndarray) and np.iscomplexobj(betas)):
+            if is_complex(betas):
                 raise InputTypeError(f"betas must be real numbers in (0, 1), got a complex {type(betas).__name__} "
                                      "(its imaginary part would be dropped)")
             try:

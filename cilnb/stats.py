@@ -31,7 +31,6 @@ Statistics files are read only by :meth:`cilnb.analytic_init.MomentStats.load`. 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -182,8 +181,7 @@ def compute_stats(
     checkpoint_every = checks.check_int("checkpoint_every", checkpoint_every, min=1, fix="(videos between checkpoints)")
     if max_videos is not None:
         max_videos = checks.check_int("max_videos", max_videos, min=1, fix="(None for all videos)")
-    if not isinstance(resume, bool):
-        raise checks.InputTypeError(f"resume must be True or False, got {resume!r} ({type(resume).__name__})")
+    checks.check_bool("resume", resume, numpy_bools=False)
     if on_batch is not None and not callable(on_batch):
         raise checks.InputTypeError(f"on_batch must be a callable taking a dict (or None), got {type(on_batch).__name__}")
     out = check_output_path(checks.check_path("out", out, "a statistics file path"), option="out (--out)")

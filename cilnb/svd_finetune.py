@@ -94,9 +94,7 @@ class FinetuneConfig:
         from . import checks
 
         for name in ("timenoise", "gradient_checkpointing"):
-            v = getattr(self, name)
-            if not isinstance(v, bool):
-                raise checks.InputTypeError(f"{name} must be True or False, got {v!r} ({type(v).__name__})")
+            checks.check_bool(name, getattr(self, name), numpy_bools=False)
         for name in ("a", "beta_m", "P_std", "lr"):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):

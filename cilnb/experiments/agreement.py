@@ -24,8 +24,7 @@ def _numbers(x, name: str) -> np.ndarray:
     """``x`` (a list, array, Series or tensor of numbers; NaN allowed) as a float array, or a clear error."""
     if x is None or isinstance(x, (str, bytes)):
         raise checks.InputTypeError(f"{name} must be numbers (a list, array or Series), got {type(x).__name__}")
-    tensor = callable(getattr(x, "is_complex", None))  # a torch tensor, without importing torch here
-    if (x.is_complex() if tensor else np.iscomplexobj(x)):  # float() would drop .imag without a word
+    if checks.is_complex(x):
         raise checks.InputTypeError(f"{name} must be real numbers, got complex values: pass their .real or abs()")
     try:
         return np.asarray(x, dtype=float)

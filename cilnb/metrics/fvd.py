@@ -29,7 +29,7 @@ I3D_KWARGS = dict(rescale=True, resize=True, return_features=True)
 
 def _float_array(x, name: str, what: str) -> np.ndarray:
     """``x`` (a numpy array, tensor or nested list of numbers) as float64 numpy, or an InputTypeError saying ``name`` must be ``what``."""
-    if (isinstance(x, torch.Tensor) and x.is_complex()) or np.iscomplexobj(x):  # float64 would drop the imaginary part
+    if checks.is_complex(x):
         raise checks.InputTypeError(f"{name} must hold real numbers ({what}), got complex values")
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().double().numpy()

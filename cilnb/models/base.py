@@ -451,12 +451,7 @@ def check_images(images: Images, what: str = "images") -> None:
         raise ValueError(f"{what} must be a float tensor [B, 3, H, W] in [-1, 1], got {shape}")
     if not images.is_floating_point():
         raise ValueError(f"{what} must be floating point in [-1, 1] (convert uint8 with x / 127.5 - 1)")
-    if images.numel() == 0:
-        raise ValueError(f"{what} is empty (shape {tuple(images.shape)}): pass at least one image [B >= 1, 3, H, W]")
-    checks.check_finite(what, images, fix="the images must be finite pixels in [-1, 1]")
-    lo, hi = float(images.min()), float(images.max())
-    if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
-        raise ValueError(f"{what} must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] (convert [0, 1] with 2 x - 1)")
+    _check_pixels(images, what, "pass at least one image [B >= 1, 3, H, W]")
 
 
 def check_video(frames: Video, what: str = "frames") -> None:
@@ -466,13 +461,16 @@ def check_video(frames: Video, what: str = "frames") -> None:
         raise ValueError(f"{what} must be a float tensor [B, F, 3, H, W] in [-1, 1], got {shape}")
     if not frames.is_floating_point():
         raise ValueError(f"{what} has dtype {frames.dtype}; pass float frames in [-1, 1] (convert uint8 0..255 pixels with x.float() / 127.5 - 1)")
-    if frames.numel() == 0:
-        raise ValueError(f"{what} is empty (shape {tuple(frames.shape)}): pass at least one video of at least one frame")
-    checks.check_finite(what, frames, fix="the frames must be finite pixels in [-1, 1]")
-    lo, hi = float(frames.min()), float(frames.max())
-    if lo < -1.0 - 1e-3 or hi > 1.0 + 1e-3:
-        how = "0..255 pixels: use x / 127.5 - 1" if lo >= 0 and hi > 1.5 else "[0, 1] frames: use 2 x - 1" if lo >= 0 else "rescale them"
-        raise ValueError(f"{what} must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] ({how})")
+    _check_pixels(frames, what, "pass at least one video of at least one frame")
+
+
+def _check_pixels(x: torch.Tensor, what: str, empty_fix: str) -> None:
+    """The float pixels of :func:`check_images` / :func:`check_video`: not empty, finite, in [-1, 1] (the hint for
+    0..255 or [0, 1] data is :func:`cilnb.checks.check_range`'s)."""
+    if x.numel() == 0:
+        raise ValueError(f"{what} is empty (shape {tuple(x.shape)}): {empty_fix}")
+    checks.check_finite(what, x, fix="they must be finite pixels in [-1, 1]")
+    checks.check_range(what, x, checks.PIXEL_RANGE)
 
 
 def check_chunk_size(chunk_size, name: str = "chunk_size") -> int:

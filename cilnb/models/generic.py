@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from .. import checks
@@ -141,8 +140,7 @@ class GenericAdapter(Adapter):
         if scaling_factor is not None:
             scaling_factor = checks.check_number("scaling_factor", scaling_factor, lo=0, lo_open=True,
                                                  fix="(the VAE's latent scale, e.g. 0.18215; None for a pixel model)")
-        if not isinstance(integer_timesteps, (bool, np.bool_)):
-            raise checks.InputTypeError(f"integer_timesteps must be True or False, got {integer_timesteps!r} ({type(integer_timesteps).__name__})")
+        checks.check_bool("integer_timesteps", integer_timesteps)
         if not isinstance(name, str) or not name:
             raise checks.InputTypeError(f"name must be a non-empty string (the model's name in results), got {name!r}")
         owner = apply_model if isinstance(apply_model, torch.nn.Module) else getattr(apply_model, "__self__", None)

@@ -99,8 +99,7 @@ class ToyConfig:
         for lv in self.temporal_levels:
             if isinstance(lv, bool) or not isinstance(lv, int):
                 raise checks.InputTypeError(f"ToyConfig.temporal_levels must be level indices (ints), got {self.temporal_levels!r}")
-        if not isinstance(self.motion_cond, bool):
-            raise checks.InputTypeError(f"ToyConfig.motion_cond must be True or False, got {self.motion_cond!r} ({type(self.motion_cond).__name__})")
+        checks.check_bool("ToyConfig.motion_cond", self.motion_cond, numpy_bools=False)
         checks.check_number("ToyConfig.motion_scale", self.motion_scale, lo=0, lo_open=True,
                             fix="(motion is embedded as sinusoidal(motion * motion_scale); default 100)")
         if not self.widths:

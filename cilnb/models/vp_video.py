@@ -326,7 +326,6 @@ def load_pia(path_or_id=None, device="auto", dtype=None, *, motion_adapter=None,
     only needed when the pipeline's UNet is not already a ``UNetMotionModel``. No downloads unless
     ``HF_HUB_OFFLINE=0``. See docs/real_models.md.
     """
-    import json
     from pathlib import Path
 
     from .._util import resolve_device

@@ -13,21 +13,17 @@ __all__ = ["flow_to_rgb", "draw_color_wheel", "plot_flow_fields", "plot_per_pair
 
 
 def _np(x, name: str = "input") -> np.ndarray:
-    if (isinstance(x, torch.Tensor) and x.is_complex()) or np.iscomplexobj(x):  # float64 would drop the imaginary part
-        from ..checks import InputTypeError
+    from ..checks import InputTypeError, is_complex
 
+    if is_complex(x):
         raise InputTypeError(f"{name} must be real numbers, got complex values")
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().double().numpy()
     if x is None or isinstance(x, (str, bytes)):
-        from ..checks import InputTypeError
-
         raise InputTypeError(f"{name} must be numbers (a tensor, array or list), got {x!r}")
     try:
         return np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        from ..checks import InputTypeError
-
         raise InputTypeError(f"{name} must be numbers (a tensor, array or list), got {type(x).__name__} ({exc})") from None
 
 

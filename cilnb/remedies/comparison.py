@@ -152,11 +152,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     resolved = {str(k): resolve(v) for k, v in remedies.items()}
     # what the sampler would refuse only at a remedy's row, after minutes of the rows before it: refused now
     checks.check_int("n_steps", n_steps, min=1, fix="(the number of sampler steps)")
-    if stats is not None:
-        from ..analytic_init import MomentStats
-
-        if not isinstance(stats, MomentStats):
-            raise checks.InputTypeError(f"stats must be a cilnb.analytic_init.MomentStats (MomentStats.load(path)) or None, got {type(stats).__name__}")
+    checks.check_stats(stats)
     for label, rem in resolved.items():
         try:
             rem.check(stats=stats)
