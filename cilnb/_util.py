@@ -69,17 +69,33 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
+def _check_flag(name: str, value, *, allow_none: bool = False):
+    """:func:`cilnb.checks.check_bool` without importing torch or numpy for a valid flag (the command line's
+    set-up checks run before them): ``True``/``False``, numpy bools, and ``None`` when ``allow_none``."""
+    if isinstance(value, bool) or (value is None and allow_none):
+        return value
+    np = sys.modules.get("numpy")  # a numpy bool exists only once numpy is imported
+    if np is not None and isinstance(value, np.bool_):
+        return bool(value)
+    from .checks import check_bool
+
+    return check_bool(name, value, allow_none=allow_none)  # raises InputTypeError naming the flag
+
+
 def make_generator(seed: int | torch.Generator | None, device: str | torch.device = "cpu") -> torch.Generator:
-    """A ``torch.Generator`` from a seed (or the generator itself). ``None`` is refused: pass a seed."""
+    """A ``torch.Generator`` from a seed (or the generator itself). ``None`` is refused: pass a seed.
+
+    Seeds lie in ``[-2**63, 2**64 - 1]`` (:data:`cilnb.checks.SEED_RANGE`, what torch takes; a negative seed is read
+    modulo ``2**64``, so ``-1`` gives the generator of ``2**64 - 1``); others are a ``ValueError`` naming the range."""
     import torch
 
     if isinstance(seed, torch.Generator):
         return seed
     if seed is None:
         raise ValueError("a seed or torch.Generator is required (cilnb never draws from the global RNG)")
-    from .checks import check_int
+    from .checks import check_seed
 
-    seed = check_int("seed", seed, fix="or a torch.Generator")  # numpy ints too; bools, floats and strings refused
+    seed = check_seed("seed", seed, fix="or a torch.Generator")  # numpy ints too; bools, floats and strings refused
     gen = torch.Generator(device=torch.device(device))
     gen.manual_seed(int(seed))
     return gen
@@ -165,6 +181,8 @@ def save_safetensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor
     ``atomic=False`` (a file inside a temporary folder that is renamed as a whole)."""
     from safetensors.torch import save_file
 
+    atomic = _check_flag("atomic", atomic)
+
     def write(p: Path) -> None:
         save_file(dict(tensors), str(p), metadata=None if metadata is None else dict(metadata))
         _sort_safetensors_metadata(Path(p))
@@ -179,7 +197,7 @@ def progress(iterable: Iterable, *, disable: bool | None = None, **kwargs):
     """``tqdm.auto`` progress bar; ``disable=None`` hides it when output is not a terminal/notebook."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, disable=disable, **kwargs)
+    return tqdm(iterable, disable=_check_flag("disable", disable, allow_none=True), **kwargs)
 
 
 @contextlib.contextmanager
@@ -190,6 +208,7 @@ def progress_steps(names: Sequence[str], *, disable: bool | None = None, desc: s
     so slow set-up (loading a model, reading statistics) shows what it is doing; the bar is
     completed when the block ends (left unfinished on an error). ``disable=True`` shows nothing.
     """
+    _check_flag("disable", disable, allow_none=True)
     names = list(names)
     bar = progress(None, total=len(names), disable=disable, desc=desc, unit="step")
     started = [0]
@@ -267,6 +286,7 @@ def check_output_path(path: str | os.PathLike, *, option: str = "--out", folder:
     writable). ``folder=True``: ``path`` is a folder (it must not be a file). Nothing is left behind: the
     nearest existing folder is tested by making and removing an empty folder in it.
     """
+    folder = _check_flag("folder", folder)
     path = Path(path)
     if folder:
         if path.exists() and not path.is_dir():

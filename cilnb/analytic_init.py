@@ -746,6 +746,8 @@ def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int
 
     from ._util import progress
 
+    numeric = checks.check_bool("numeric", numeric)
+    show_progress = checks.check_bool("show_progress", show_progress)
     if not isinstance(schedules, Mapping):
         schedules = {getattr(schedules, "kind", "") or type(schedules).__name__: schedules}
     if not isinstance(data, GaussianMixture):

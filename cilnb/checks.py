@@ -34,7 +34,10 @@ __all__ = [
     "check_int",
     "check_batch_size",
     "check_number",
+    "check_seed",
     "check_seeds",
+    "offset_seed",
+    "SEED_RANGE",
     "check_finite",
     "check_value_range",
     "check_range",
@@ -53,17 +56,24 @@ __all__ = [
 PIXEL_RANGE = (-1.0, 1.0)
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _SEED_MIN, _SEED_MAX = -(2**63), 2**64 - 1  # what torch.Generator.manual_seed accepts
+#: The seeds cilnb takes: what ``torch.Generator.manual_seed`` accepts (it reads a negative seed modulo ``2**64``,
+#: so ``-1`` and ``2**64 - 1`` seed the same generator).
+SEED_RANGE = (_SEED_MIN, _SEED_MAX)
 
 
 class InputTypeError(TypeError, ValueError):
     """An input of the wrong type; also a ``ValueError``, so callers catching bad input keep working."""
 
 
-def check_bool(name: str, value: Any, *, numpy_bools: bool = True) -> bool:
+def check_bool(name: str, value: Any, *, numpy_bools: bool = True, allow_none: bool = False) -> bool | None:
     """``value`` as a ``bool``: ``True``/``False`` (and numpy bools unless ``numpy_bools=False``, for JSON-stored configs);
-    a string such as ``"no"``, ``None`` or a number is an :class:`InputTypeError` (``bool("no")`` would be true)."""
+    a string such as ``"no"``, ``None`` or a number is an :class:`InputTypeError` (``bool("no")`` would be true).
+    ``allow_none``: ``None`` is a documented value of the flag (e.g. tqdm's ``disable=None``) and is returned as is."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, (bool, np.bool_) if numpy_bools else bool):
-        raise InputTypeError(f"{name} must be True or False, got {value!r} ({_kind(value)})")
+        want = "True, False or None" if allow_none else "True or False"
+        raise InputTypeError(f"{name} must be {want}, got {value!r} ({_kind(value)}): pass {want}")
     return bool(value)
 
 
@@ -149,6 +159,29 @@ def check_number(name: str, value: Any, *, lo: float | None = None, hi: float | 
     return v
 
 
+def _seed_range_error(name: str, value: int) -> ValueError:
+    return ValueError(f"{name} = {value} is outside the range a torch.Generator accepts, [-2**63, 2**64 - 1]: "
+                      f"pass a seed in that range (e.g. {name} % 2**64 = {value % 2**64})")
+
+
+def check_seed(name: str, value: Any, *, fix: str = "") -> int:
+    """One seed as a Python ``int`` (:func:`check_int`: ints, numpy ints, 0-d integer tensors; never bool) within
+    :data:`SEED_RANGE` ``[-2**63, 2**64 - 1]``, else a ``ValueError`` naming the range and the fix (not torch's bare
+    ``Overflow when unpacking long long``). Negative seeds are kept (torch reads them modulo ``2**64``)."""
+    v = check_int(name, value, fix=fix)
+    if not _SEED_MIN <= v <= _SEED_MAX:
+        raise _seed_range_error(name, v)
+    return v
+
+
+def offset_seed(seed: int, offset: int) -> int:
+    """``seed + offset`` reduced modulo ``2**64``: a seed derived from another (a second noise stream, a per-epoch
+    permutation) stays in :data:`SEED_RANGE` for every seed in it, even near the top, instead of overflowing in
+    torch. The generator is the same as ``manual_seed(seed + offset)`` whenever that sum is in range (torch reads a
+    negative seed modulo ``2**64`` too), so the reduction changes no stream that worked before."""
+    return (int(seed) + int(offset)) % 2**64
+
+
 def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
     """One int seed per item: ``seed`` an int (item ``b`` uses ``seed + b``) or a sequence of ``n`` ints."""
     if _is_int(seed):
@@ -171,9 +204,16 @@ def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
         raise InputTypeError(
             f"{name} must be an int (item b uses {name} + b) or a list of {n} ints, got {seed!r} ({_kind(seed)})"
         )
-    out = [s for s in seeds if not _SEED_MIN <= s <= _SEED_MAX]
+    out = [(b, s) for b, s in enumerate(seeds) if not _SEED_MIN <= s <= _SEED_MAX]
     if out:
-        raise ValueError(f"{name} {out[0]} is outside the range a torch.Generator accepts [-2**63, 2**64 - 1]")
+        b, s = out[0]
+        if _is_int(seed):
+            if s == base:
+                raise _seed_range_error(name, s)
+            raise ValueError(f"{name} = {base} gives item {b} the seed {name} + {b} = {s}, outside the range a torch.Generator "
+                             f"accepts, [-2**63, 2**64 - 1]: pass a smaller {name} (at most {_SEED_MAX - (n - 1)} for {n} items) "
+                             f"or one {name} per item")
+        raise _seed_range_error(f"{name}[{b}]", s)
     return seeds
 
 

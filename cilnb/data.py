@@ -233,6 +233,7 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive int (number of videos), got {n!r}")
     n = int(n)  # numpy ints too
+    flow = checks.check_bool("flow", flow)
     if config is not None and not isinstance(config, SpriteConfig):
         raise checks.InputTypeError(f"config must be a SpriteConfig (or None), got {type(config).__name__}; "
                                     "keyword overrides such as frames=8 go directly to generate()")

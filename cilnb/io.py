@@ -294,6 +294,9 @@ class ClipSet:
 
     def __init__(self, root: str | os.PathLike, *, frames: int, size, stride: int | None = None, fps: float | None = None,
                  channels: int = 3, allow_empty: bool = False):
+        from .checks import check_bool
+
+        allow_empty = check_bool("allow_empty", allow_empty)
         _check_clip_args(frames, stride, fps)
         if channels not in (1, 3) or isinstance(channels, bool):
             raise ValueError(f"channels must be 1 (luma) or 3 (RGB), got {channels!r}")

@@ -181,10 +181,12 @@ class Lab:
         ``"bfloat16"`` (faster on CPUs with bf16 units; :func:`cilnb.models.toy.precision`).
         """
         from ._util import check_device, data_dir, progress_steps
-        from .checks import check_int
+        from .checks import check_bool, check_int, check_seed
 
+        show_progress = check_bool("show_progress", show_progress)
         check_device(device)
         n_images = check_int("n_images", n_images, min=1, fix="(held-out sprite videos to sample from)")
+        seed = check_seed("seed", seed, fix="(the held-out videos' seed)")
         with progress_steps(["loading the model", "drawing images", "loading statistics"], disable=not show_progress,
                             desc="toy lab") as step:
             step("loading the model")
@@ -240,6 +242,7 @@ class Lab:
         if not 0 < M <= 1:
             raise ValueError(f"M must lie in (0, 1] (the normalised start time; 1 = T), got {M:g}")
         seed = checks.check_int("seed", seed, fix="(videos use seed, seed + 1, ...)")
+        checks.check_seeds(seed, self.n_seeds)  # seed + n_seeds - 1 must be a seed too
         n_steps = self.n_steps if n_steps is None else checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps; None: the lab's)")
         if init == "analytic" and self.stats is None:
             raise ValueError("init='analytic' needs Analytic-Init statistics: build the Lab with stats= "
@@ -299,7 +302,7 @@ class Lab:
         t = checks.check_number("t", t, fix="(the normalised time in (0, 1]; 1 = T)")
         if not 0 < t <= 1:
             raise ValueError(f"t must lie in (0, 1] (normalised; 1 = T), got {t}")
-        seed = checks.check_int("seed", seed)
+        seed = checks.check_seed("seed", seed)
         t0 = time.perf_counter()
         x0 = self.x0[i:i + 1]
         pred = one_step_predictions(self.model, x0, [t], cond=self._cond_of(i, 1), seed=int(seed))[:, 0]

@@ -76,6 +76,8 @@ def one_step_predictions(
     outputs ``[B, K, ...]``, which :func:`leakage_index` reuses; ``None`` (nothing kept) for a model without guidance,
     without :meth:`~cilnb.models.base.Adapter.forward_parts`, or whose unconditional branch sees the image.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
+    with_uncond = checks.check_bool("with_uncond", with_uncond)
     x0, ts, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
     seeds = checks.check_seeds(seed, x0.shape[0])
     eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
@@ -149,6 +151,7 @@ def probe_table(
     ``name``: ``<name>_pred``, ``<name>_gt`` and ``<name>_retention = pred / gt`` (NaN where the
     ground truth is static). Pass ``predictions`` from :func:`one_step_predictions` to reuse them.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     x0, ts, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
     y = cond.y
     if motion_fns is not None and (not isinstance(motion_fns, Mapping) or not all(callable(f) for f in motion_fns.values())):
@@ -213,7 +216,10 @@ def leakage_index(
     comparing the model's :meth:`~cilnb.models.base.Adapter.uncond` conditioning with either image, and not under a
     condition hook), ``P_y`` shares ``P``'s unconditional branch, so it is reused (from ``uncond``, or kept when
     ``P`` is computed here) and only the conditional branch runs: a quarter fewer network passes with guidance.
+    ``X_t'``'s noise is drawn from seed ``(seed_b + 7919011) mod 2**64`` (:func:`cilnb.checks.offset_seed`), so every
+    seed in ``[-2**63, 2**64 - 1]`` works, the top of the range too.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     x0, ts, batch_size, cond = _validate(model, x0, ts, y, batch_size, cond)
     y, B = cond.y, x0.shape[0]
     if y_swap is None:
@@ -226,7 +232,7 @@ def leakage_index(
         raise ValueError(f"y_swap must have the shape of y {tuple(y.shape)}, got {tuple(y_swap.shape)}")
     seeds = checks.check_seeds(seed, B)
     eps = per_sample_noise(seeds, x0.shape[1:]).to(x0.device, x0.dtype)
-    eps2 = per_sample_noise([s + 7_919_011 for s in seeds], x0.shape[1:]).to(x0.device, x0.dtype)
+    eps2 = per_sample_noise([checks.offset_seed(s, 7_919_011) for s in seeds], x0.shape[1:]).to(x0.device, x0.dtype)
     reuse = _uncond_ignores_image(model, x0, cond, y_swap)
     want = (B, ts.numel(), *x0.shape[1:])
     if predictions is None:

@@ -80,6 +80,10 @@ def tensors_digest(named, *, shapes: bool = True) -> str:
     bytes, or ``repr`` of a value that is not a tensor."""
     import torch
 
+    from .checks import check_bool
+
+    shapes = check_bool("shapes", shapes)
+
     h = hashlib.sha256()
     for name, v in named:
         h.update(name.encode())
@@ -414,7 +418,7 @@ def run_sweep(
         raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (cilnb.io.load_images('toy:8', model) or a folder of images), "
                                     f"got {type(images).__name__}")
     out = checks.check_path("out", out, "the sweep's folder path (--out)")  # "" would be the current folder, silently
-    for flag, v in (("native", native), ("mp4", mp4)):  # a string such as "no" would be true
+    for flag, v in (("native", native), ("mp4", mp4), ("show_progress", show_progress)):  # a string such as "no" would be true
         checks.check_bool(flag, v)
     from collections.abc import Mapping
 

@@ -91,6 +91,7 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
     sample (a list of ``B``), so that each sample's noise depends on its own generator only, not on
     the batch it runs in (what :func:`sample` passes).
     """
+    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM, 1: DDPM-like noise)")
@@ -141,6 +142,7 @@ def sample_heun(model, x, ts, cond=None, *, callback=None, disable=None, generat
 
 
 def _karras(model, x, ts, cond, *, callback, disable, second_order: bool):
+    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     if bool((a[:-1] <= 0).any()):
@@ -176,6 +178,7 @@ def sample_dpmpp_2m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     steps: it returns the last ``x0``. Written in ``(alpha, sigma)`` rather than ``sigma / alpha``, so a
     zero-SNR start (``alpha_T = 0``) is a plain first step. Same calls and signature as :func:`sample_ddim`.
     """
+    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state
@@ -210,6 +213,7 @@ def sample_dpmpp_3m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     ``x0``. A step from a zero-SNR time (``alpha = 0``) starts the history anew. Same calls and signature as
     :func:`sample_ddim`; :data:`GRID_POWER` gives it a grid packed towards ``t = 0`` in :func:`sample`.
     """
+    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state
@@ -415,6 +419,7 @@ def sample(
     (``dpm++3m``: 1.2), else 1. EDM and flow schedules step on their own grids (Karras sigmas, shifted flow times).
     """
     _check_model(model)
+    show_progress = checks.check_bool("show_progress", show_progress)
     full = Cond.of(y) if isinstance(y, Mapping) else Cond(y)  # the one coercion; y itself is checked next
     y = checks.check_model_input("y", full.y, model, rank=4, layout="[B, C, H, W] (conditional images)")  # rank, dtype, NaN/inf
     seeds = checks.check_seeds(seed, y.shape[0])  # one int per image

@@ -182,6 +182,7 @@ def compute_stats(
     if max_videos is not None:
         max_videos = checks.check_int("max_videos", max_videos, min=1, fix="(None for all videos)")
     checks.check_bool("resume", resume, numpy_bools=False)
+    show_progress = checks.check_bool("show_progress", show_progress)
     if on_batch is not None and not callable(on_batch):
         raise checks.InputTypeError(f"on_batch must be a callable taking a dict (or None), got {type(on_batch).__name__}")
     out = check_output_path(checks.check_path("out", out, "a statistics file path"), option="out (--out)")

@@ -110,7 +110,7 @@ class FinetuneConfig:
             raise ValueError(f"adam_betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}")
         for i, b in enumerate(betas):
             checks.check_number(f"adam_betas[{i}]", b, lo=0, hi=1, hi_open=True, fix="(AdamW's moment decay rates, e.g. (0.9, 0.999))")
-        checks.check_int("seed", self.seed, fix="(the run's random seed)")
+        checks.check_seed("seed", self.seed, fix="(the run's random seed)")
         checks.check_int("workers", self.workers, min=0, fix="(DataLoader worker processes; 0 decodes in the main process)")
         if self.stride is not None:
             checks.check_int("stride", self.stride, min=1, fix="(take every stride-th frame; None for 1)")
@@ -251,9 +251,11 @@ class _StepBatches:
     def _permutation(self, epoch: int):
         import torch
 
-        if self._perm[0] != epoch:
+        from .checks import offset_seed
+
+        if self._perm[0] != epoch:  # seeded (seed * 100003 + epoch) mod 2**64: every seed in range works, the same stream below it
             n = len(self.data)
-            self._perm = (epoch, torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100003 + epoch)))
+            self._perm = (epoch, torch.randperm(n, generator=torch.Generator().manual_seed(offset_seed(self.seed * 100003, epoch))))
         return self._perm[1]
 
     def __len__(self) -> int:
@@ -419,8 +421,11 @@ def finetune(adapter, videos, out, *, config: FinetuneConfig | None = None, resu
     import torch
     from accelerate import Accelerator
 
+    from . import checks
     from ._util import JobLock
 
+    resume = checks.check_bool("resume", resume)
+    show_progress = checks.check_bool("show_progress", show_progress)
     cfg = config or FinetuneConfig()
     out = Path(out)
     if accelerator is None:

@@ -287,6 +287,7 @@ def add_timenoise(
     dtype, and with ``return_beta=True`` also the float64 ``[B]`` levels used.
     Drawn in notebooks/timenoise_training.ipynb (:func:`cilnb.experiments.timenoise_views`).
     """
+    return_beta = checks.check_bool("return_beta", return_beta)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not isinstance(y0, torch.Tensor) or y0.ndim < 1 or not y0.is_floating_point():

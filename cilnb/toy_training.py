@@ -503,6 +503,8 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
     """
     if not isinstance(cfg, TrainConfig):
         raise checks.InputTypeError(f"cfg must be a TrainConfig (e.g. TrainConfig(variant='base')), got {type(cfg).__name__}")
+    show_progress = checks.check_bool("show_progress", show_progress)
+    force = checks.check_bool("force", force)
     if stop_after is not None:
         checks.check_int("stop_after", stop_after, min=1, fix="(optimizer steps in this call before stopping; None: run to the end)")
     checks.check_path("out", out, "the output checkpoint path (e.g. data/toy_base.safetensors)")
@@ -609,6 +611,7 @@ def finetune_toy_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: floa
                       device="auto", show_progress: bool = True) -> dict:
     """Alg. 2 on the toy: naive and TimeNoise fine-tuning from one base checkpoint with the same seed, data and steps
     (:func:`train`, resumable): ``{"naive": path, "timenoise": path}``."""
+    show_progress = checks.check_bool("show_progress", show_progress)
     checks.check_path("out_dir", out_dir, "the folder for the two checkpoints")
     checks.check_path("base", base, "a base checkpoint path or a shipped name such as 'base'")
     checks.check_int("steps", steps, min=1, fix="(fine-tuning steps of each variant)")
@@ -635,6 +638,7 @@ def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, c
 
     checks.check_int("n", n, min=1, fix="(toy videos to average)")
     checks.check_int("batch", batch, min=1, fix="(videos per generated batch)")
+    show_progress = checks.check_bool("show_progress", show_progress)
     g = make_generator(seed)
     st = MomentStats()
     for lo in progress(range(0, n, batch), disable=not show_progress, desc="toy stats"):

@@ -55,8 +55,11 @@ def prepare_condition(adapter, images: Images, seed: int = 0, **kwargs) -> Cond:
     augmentation) from a generator seeded ``seed``, when the adapter takes one and no ``seed=`` is given."""
     import inspect
 
+    from .. import checks
+
+    seed = checks.check_seed("seed", seed, fix="(the conditioning's random draws)")
     if "generator" in inspect.signature(adapter.prepare_condition).parameters and "seed" not in kwargs:
-        kwargs.setdefault("generator", torch.Generator().manual_seed(int(seed)))
+        kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
     with torch.no_grad():
         return Cond.of(adapter.prepare_condition(images, **kwargs))
 
@@ -111,6 +114,7 @@ def toy_images(n_images: int, data_seed: int = 0, model=None, *, data=None, flow
     from .. import checks
 
     n_images = checks.check_int("n_images", n_images, min=1, fix="(the number of conditional images)")
+    flow = checks.check_bool("flow", flow)
     if data is None and model is None:
         data = ""  # the shipped toy's data
     return load_images(f"toy:{n_images}", model, data_seed=data_seed, data=None if data is None else toy_data(data), flow=flow)

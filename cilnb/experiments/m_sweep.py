@@ -61,6 +61,7 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     """
     from ..runs import run_sweep
 
+    show_progress = checks.check_bool("show_progress", show_progress)
     check_readout(readout)
     Ms, inits = _grid_list("Ms", Ms, "[1.0, 0.8]"), _grid_list("inits", inits, "['standard', 'analytic']")
     seeds = _grid_list("seeds", seeds, "[0]")

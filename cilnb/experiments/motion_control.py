@@ -70,6 +70,7 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     from ..io import ImageSet
     from .probe import _check_models
 
+    show_progress = checks.check_bool("show_progress", show_progress)
     _check_models(models)
     if not isinstance(images, ImageSet):
         raise checks.InputTypeError(f"images must be the cilnb.io.ImageSet of motion_control_images(...), got {type(images).__name__}")

@@ -21,10 +21,12 @@ def model_videos(model: str, model_path: str = "", *, n_videos: int, seed: int =
     sprite videos from ``seed``, of the data the checkpoint was trained on; real models: the clips in
     ``videos_dir``, decoded by the VAE).
     Shown in notebooks/motion_metrics.ipynb."""
+    from .. import checks
     from .. import models as _models
     from ..sampling import sample
     from .timenoise_training import sample_space
 
+    checks.check_seeds(checks.check_int("seed", seed), checks.check_int("n_videos", n_videos, min=1, fix="(videos to sample)"))  # before loading
     net = _models.load(model, model_path or None, device=device)
     truth = readout_for(model).truth_videos(n_videos, seed, videos_dir=videos_dir, frames=frames, size=size, data=net)
     dev, dtype = next(net.parameters()).device, next(net.parameters()).dtype

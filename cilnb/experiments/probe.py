@@ -47,6 +47,7 @@ def video_bench(adapter, videos_dir: str, n_videos: int, *, frames: int, size, s
     :func:`cilnb.experiments.read_clips`, encoded by ``adapter.encode_video``, conditioned by
     ``adapter.prepare_condition`` on frame 0 (its random draws, e.g. SVD's noise augmentation, from
     ``seed``); motion is the Farneback score of decoded predictions."""
+    seed = checks.check_seed("seed", seed, fix="(the conditioning's random draws)")
     pix, _ = read_clips(videos_dir, n_videos, frames=frames, size=size, stride=stride)  # [B, F, 3, H, W] in [-1, 1]
     dev = next(adapter.parameters()).device
     dtype = next(adapter.parameters()).dtype
@@ -113,6 +114,8 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
     reuse it (``keep_uncond``; the branch drops the image; as much memory again) for :func:`run_leakage_index`.
     Shown in notebooks/leakage_probe.ipynb.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
+    keep_uncond = checks.check_bool("keep_uncond", keep_uncond)
     _check_models(models)
     _check_bench(bench)
     tables, preds = [], ProbePredictions()
@@ -136,6 +139,7 @@ def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch
     ``predictions``: :func:`run_probe`'s (same ``bench``, ``ts``, ``seed``, ``batch_size``), reused as the
     index's unperturbed prediction instead of computed again, and their unconditional branches
     (:class:`ProbePredictions`) for the swapped image. Shown in notebooks/leakage_probe.ipynb."""
+    show_progress = checks.check_bool("show_progress", show_progress)
     _check_models(models)
     _check_bench(bench)
     if predictions is not None:

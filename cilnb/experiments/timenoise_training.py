@@ -29,9 +29,11 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     """Table 1: each ``(model label, M, init)`` of ``configs`` sampled on the same images and seeds
     with :func:`cilnb.experiments.sample_grid` (resumable, one run folder per model), one summary row each.
     Shown in notebooks/timenoise_training.ipynb."""
+    from .. import checks
     from .m_sweep import check_readout
     from .probe import _check_models
 
+    show_progress = checks.check_bool("show_progress", show_progress)
     _check_models(models)
     configs = _check_configs(configs)
     check_readout(readout)
@@ -110,7 +112,7 @@ def timenoise_views(model, image: torch.Tensor, ts: Sequence[float], a: float, b
     if not ts:
         raise ValueError("ts is empty: give the normalised times to show, e.g. [0.2, 0.9]")
     n_draws = checks.check_int("n_draws", n_draws, min=1, fix="(rows of noise draws)")
-    seed = checks.check_int("seed", seed)
+    seed = checks.check_seed("seed", seed)
     ts_t = torch.tensor([float(t) for t in ts], dtype=torch.float64)
     g = torch.Generator().manual_seed(int(seed))
     encode, _, scale, space = encoder_for(model) if model is not None else (None, None, None, "pixel")
@@ -145,6 +147,9 @@ def finetune_pair(out_dir: str | Path, *, steps: int, a: float, beta_m: float, s
     the same seed, data and steps (:func:`finetune_toy_pair`; resumable); returns their paths.
     The toy only: real models are fine-tuned with ``python -m cilnb finetune`` (docs/at_scale.md).
     Shown in notebooks/timenoise_training.ipynb."""
+    from .. import checks
+
+    show_progress = checks.check_bool("show_progress", show_progress)
     return readout_for(model).finetune_pair(out_dir, steps=steps, a=a, beta_m=beta_m, seed=seed, base=base, device=device,
                                             show_progress=show_progress, model=model)
 

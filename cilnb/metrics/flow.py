@@ -87,6 +87,7 @@ def load_raft(arch: str = "large", weights: str | os.PathLike | dict | None = No
     """
     from torchvision.models.optical_flow import raft_large, raft_small
 
+    cache = checks.check_bool("cache", cache)
     _check_arch(arch)
     dev = resolve_device(device)
     key = None
@@ -375,6 +376,7 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     ``resize=(h, w)`` resizes both first (bilinear, antialiased); ``None`` keeps the size. Other
     arguments as in :func:`cilnb.metrics.motion_score`, which notebooks/motion_metrics.ipynb calls.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     a = _videos.check_images(image1, "image1", value_range)
     b = _videos.check_images(image2, "image2", value_range)
     if a.shape != b.shape:

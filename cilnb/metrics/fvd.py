@@ -229,6 +229,7 @@ def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: i
     ``detector(x, **I3D_KWARGS)`` (StyleGAN-V's convention: the detector rescales to [-1, 1] and resizes
     to 224x224 itself). ``detector``: a loaded module, a path, or ``None`` (see :func:`i3d_path`).
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     v = _videos.check_videos(videos, value_range, min_frames=1)
     batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per detector call)")
     dev = resolve_device(device)
@@ -255,6 +256,7 @@ def fvd(videos_a, videos_b, detector=None, *, value_range=(0.0, 1.0), batch_size
     The paper: 2,048 videos of 16 frames at 3 fps on UCF101. ``detector``: path to ``i3d_torchscript.pt``
     or a loaded module (a clear ``FileNotFoundError`` when the file is missing).
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     dev = resolve_device(device)
     det = _detector(detector, dev)
     fa = i3d_features(videos_a, det, value_range=value_range, batch_size=batch_size, device=dev,

@@ -129,6 +129,7 @@ def _protocol_setup(protocol, reduce, resize, fps, shape, vbench_rule="current")
 def iter_flows(v, engine, frames, size, value_range, show_progress, desc):
     """Yield ``(start, flows [n, 2, h, w])`` for the adjacent pairs of ``frames`` of every video, in
     chunks of ``engine.pairs_per_batch(size)`` pairs."""
+    show_progress = checks.check_bool("show_progress", show_progress)
     B = v.shape[0]
     total = B * (len(frames) - 1)
     bar = progress(None, total=total, disable=not show_progress, desc=desc, unit="pair")
@@ -157,6 +158,7 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
     Same batching as :func:`motion_score`, but keeps every field in memory: use it for a few videos.
     Shown in notebooks/motion_metrics.ipynb.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     v = _videos.check_videos(videos, value_range)
     size = _videos.check_size(resize) or tuple(v.shape[-2:])
     frame_stride = checks.check_int("frame_stride", frame_stride, min=1, fix="(keep every frame_stride-th frame)")
@@ -198,6 +200,7 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     within half its free memory (:func:`cilnb.metrics.flow.pairs_per_batch`).
     Returns :class:`MotionScores` (``.score`` is ``[B]`` float64). Shown in notebooks/motion_metrics.ipynb.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     v = _videos.check_videos(videos, value_range)
     reduce, size, frames, vb = _protocol_setup(protocol, reduce, resize, fps, v.shape, vbench_rule)
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,

@@ -174,6 +174,7 @@ def warping_error(videos, method: str = "farneback", *, value_range=(0.0, 1.0), 
     [0, 1] units; the video's value is the mean over pairs. No occlusion mask: a proxy for the paper's
     user-study 'temporal consistency', not its measurement. Shown in notebooks/motion_metrics.ipynb.
     """
+    show_progress = checks.check_bool("show_progress", show_progress)
     v = _videos.check_videos(videos, value_range)
     size = _videos.check_size(resize) or tuple(v.shape[-2:])
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,

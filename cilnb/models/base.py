@@ -512,7 +512,7 @@ def make_generator_or_none(generator: torch.Generator | None, seed: int | None) 
     if generator is not None and seed is not None:
         raise ValueError("pass generator= or seed=, not both")
     if seed is not None:
-        return torch.Generator().manual_seed(checks.check_int("seed", seed, fix="(or pass generator=)"))
+        return torch.Generator().manual_seed(checks.check_seed("seed", seed, fix="(or pass generator=)"))
     if generator is not None and not isinstance(generator, torch.Generator):
         raise checks.InputTypeError(f"generator must be a torch.Generator, got {type(generator).__name__}; pass an int as seed= instead")
     return generator
@@ -727,6 +727,7 @@ def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint:
     """
     from .._util import resolve_device
 
+    upcast_vae = checks.check_bool("upcast_vae", upcast_vae)
     folder = pipeline_folder(path_or_id, what=what, default_id=default_id, hint=hint)
     dev = resolve_device(device)
     dt = torch_dtype(dtype, dev, cuda_default=cuda_default)

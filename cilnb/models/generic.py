@@ -34,6 +34,7 @@ def ldm_schedule(linear_start: float = 0.00085, linear_end: float = 0.012, times
 
     ``zero_snr=True`` is DynamiCrafter 512/1024's ``rescale_betas_zero_snr`` (``alpha_T = 0``).
     """
+    zero_snr = checks.check_bool("zero_snr", zero_snr)
     return VPSchedule("scaled_linear", linear_start, linear_end, timesteps, rescale_zero_terminal_snr=zero_snr)
 
 

@@ -433,6 +433,7 @@ class ToyUNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, motion: torch.Tensor | None = None, *, image_mode: bool = False, motion_drop: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
+        image_mode = checks.check_bool("image_mode", image_mode)
         if x.ndim != 5:
             raise ValueError(f"x_t must be [B, F, C, H, W], got shape {tuple(x.shape)}")
         B, F, C, H, W = x.shape
@@ -665,7 +666,7 @@ def init_net(config: ToyConfig, seed: int = 0) -> ToyUNet:
         raise checks.InputTypeError(f"config must be a ToyConfig (e.g. ToyConfig(frames=8, size=32); or pass fields as keywords "
                                     f"to build()), got {type(config).__name__}")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(checks.check_int("seed", seed, fix="(the weights' random seed)"))
+        torch.manual_seed(checks.check_seed("seed", seed, fix="(the weights' random seed)"))
         return ToyUNet(config)
 
 

@@ -55,7 +55,7 @@ def per_sample_normal(seeds: Sequence[int], shape: Sequence[int], tag: str | Non
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range, np.ndarray, torch.Tensor)):
         raise checks.InputTypeError(f"seeds must be a list of int seeds (one per sample), got {seeds!r} ({type(seeds).__name__})")
     for i, s in enumerate(seeds):
-        checks.check_int(f"seeds[{i}]", s, fix="(one noise seed per sample)")
+        checks.check_seed(f"seeds[{i}]", s, fix="(one noise seed per sample)")
     if isinstance(shape, (str, bytes)) or not isinstance(shape, (list, tuple, torch.Size)):
         raise checks.InputTypeError(f"shape must be one sample's shape, a tuple of ints such as (F, C, H, W), got {shape!r}")
     for i, n in enumerate(shape):

@@ -81,7 +81,7 @@ def _toy_reference(n_reference: int, data_seed: int, data):
     from ..experiments import reference_videos
     from ..metrics import video_features
 
-    ref = reference_videos(n_reference, seed=data_seed + 10_007, data=data)
+    ref = reference_videos(n_reference, seed=checks.offset_seed(data_seed, 10_007), data=data)  # mod 2**64: no overflow at the top
     return video_features(ref), float(_data.track_sprites(ref).count_stability.mean())
 
 
@@ -113,6 +113,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     from .. import experiments, sweep
     from ..sampling import _check_model, sample
 
+    show_progress = checks.check_bool("show_progress", show_progress)
     _check_model(model)
     if not isinstance(remedies, Mapping):
         raise checks.InputTypeError(f"remedies must be a dict {{label: remedy}} (e.g. cilnb.remedies.default_grid(), or "
@@ -135,7 +136,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     n_reference = checks.check_int("n_reference", n_reference, min=0, fix="(real videos for the toy's Fréchet distance; 0: none)")
     if n_reference == 1:
         raise ValueError("n_reference must be 0 (no quality distance) or >= 2 (the Fréchet distance needs a covariance), got 1")
-    checks.check_int("data_seed", data_seed, fix="(seed of the reference videos)")
+    checks.check_seed("data_seed", data_seed, fix="(seed of the reference videos)")
     if run_dir is not None:
         from .._util import check_output_path
 
@@ -168,6 +169,11 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
         raise ValueError(f"{n_img} image(s) x {len(seeds)} seed(s) give one video per remedy; the Fréchet distance needs at least 2: "
                          "pass more images or seeds, or n_reference=0 (no quality distance)")
     video_seeds = [s * 100_003 + i for s in seeds for i in range(n_img)]
+    lo_s, hi_s = -(-checks.SEED_RANGE[0] // 100_003), (checks.SEED_RANGE[1] - (n_img - 1)) // 100_003
+    for j, s in enumerate(seeds):  # refused here, not by the sampler after the set-up (the noise seeds are stored as they are)
+        if not lo_s <= s <= hi_s:
+            raise ValueError(f"seeds[{j}] = {s}: its videos use the noise seeds {s} * 100003 + image index, outside the range a "
+                             f"torch.Generator accepts, [-2**63, 2**64 - 1]: pass seeds in [{lo_s}, {hi_s}]")
     idx = torch.arange(n_img).repeat(len(seeds))
     dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     latent = getattr(model, "sample_space", "pixel") == "latent"
