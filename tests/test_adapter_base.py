@@ -300,3 +300,32 @@ def test_hook_sees_every_sampler_step(model):
         hooked = sample(model, y, **kw)
     torch.testing.assert_close(torch.tensor(seen, dtype=torch.float64), model.schedule.grid(4, 1.0), rtol=0, atol=1e-12)
     assert not torch.equal(hooked, plain) and torch.equal(sample(model, y, **kw), plain)
+
+
+def test_a_denoiser_moves_its_inputs_to_the_networks_device_and_its_output_back():
+    """The adapter contract gives ``raw`` ``x_in`` on ``x_t``'s device: a network elsewhere (a toy on a GPU, conditional
+    images on the CPU) got tensors of two devices and failed deep inside torch. A network with a parameter on the
+    "meta" device stands in for the GPU: it must see every tensor input there, and the adapter's output comes back on
+    the CPU, guided (both branches) or not."""
+    seen = []
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1, device="meta"))
+
+        def forward(self, x, t, y=None, motion=None):
+            seen.append({x.device, t.device} | ({y.device} if y is not None else set()))
+            return torch.full(x.shape, 0.5)  # on the CPU, as a GPU network's output is not
+
+    class Guided(Denoiser):
+        def uncond(self, cond):
+            return D.Cond(torch.zeros_like(cond["y"]))
+
+    m = Guided(Net(), VPSchedule(), prediction="eps")
+    x, y, t = _inputs()
+    out = m(x, t, y=y)
+    assert out.device.type == "cpu" and torch.isfinite(out).all()
+    out_g = m(x, t, y=y, guidance=(1.0, 2.0))  # uncond and cond branch, combined on x_t's device
+    assert out_g.device.type == "cpu"
+    assert seen and all(devs == {torch.device("meta")} for devs in seen)

@@ -427,7 +427,15 @@ class Denoiser(Adapter):
         return super().net_time(t, like, c_noise)
 
     def raw(self, x_in, native_t, cond):
-        return self.net(x_in, native_t, **cond)
+        """The network's output; its inputs moved to the network's device first (the adapter contract: ``x_in`` comes
+        on ``x_t``'s device) and its output moved back, so a toy on a GPU samples from conditional images on the CPU
+        and gives CPU videos (the computation runs on the GPU)."""
+        dev = next((p.device for p in self.net.parameters()), None)
+        if dev is None or x_in.device == dev:
+            return self.net(x_in, native_t, **cond)
+        home = x_in.device
+        cond = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in cond.items()}
+        return self.net(x_in.to(dev), native_t.to(dev), **cond).to(home)
 
 
 class _Wrapped(nn.Module):
