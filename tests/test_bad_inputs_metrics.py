@@ -102,6 +102,8 @@ CASES = [
     pytest.param(lambda: M.align_psnr(_v(2, 0, 1, 8, 8), _v(2, 1, 8, 8)), VE, r"videos have no frames", id="align-no-frames"),
     pytest.param(lambda: M.align_psnr(_v(2, 2, 1, 8, 8) * 2 - 1, _v(2, 1, 8, 8) * 255), VE,
                  r"images values span .*0\.\.255 pixels, use images / 127\.5 - 1", id="align-0-255-images"),
+    pytest.param(lambda: M.align_psnr(_v(2, 2, 1, 8, 8) * 255, _v(2, 1, 8, 8) * 2 - 1), VE,
+                 r"videos values span .*0\.\.255 pixels, use videos / 127\.5 - 1", id="align-0-255-videos"),
     # --- Fréchet statistics -----------------------------------------------------------------------------------------------
     pytest.param(lambda: M.frechet_distance(_A.astype(complex), _B), T, r"feats_a must hold real numbers.*complex", id="fd-complex"),
     pytest.param(lambda: M.frechet_distance(torch.tensor(_A).to(torch.complex64), _B), T, r"feats_a must hold real numbers", id="fd-complex-tensor"),

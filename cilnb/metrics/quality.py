@@ -86,11 +86,14 @@ def _check_align(videos, images) -> None:
         raise ValueError(f"images {tuple(images.shape)} do not match the videos' frame 0 {frame0}: "
                          "give one conditional image [B, C, H, W] per video, of the videos' channels and size")
     checks.check_finite("images", images)
-    if images.numel():
-        lo, hi = float(images.min()), float(images.max())
-        if lo >= 0 and hi > 2:  # [-1, 1] images never look like this
-            raise ValueError(f"images values span [{lo:.4g}, {hi:.4g}]; align_psnr reads conditional images in [-1, 1]: "
-                             "it looks like 0..255 pixels, use images / 127.5 - 1")
+    frame0 = videos[:, 0]
+    frame0 = frame0[torch.isfinite(frame0)]  # a generated video may hold NaN (its PSNR is NaN)
+    for name, x, what in (("images", images, "conditional images"), ("videos", frame0, "videos (frame 0 is clamped to [-1, 1])")):
+        if x.numel():
+            lo, hi = float(x.min()), float(x.max())
+            if lo >= 0 and hi > 2:  # [-1, 1] frames never look like this, not even a sampler's overshoot
+                raise ValueError(f"{name} values span [{lo:.4g}, {hi:.4g}]; align_psnr reads {what} in [-1, 1]: "
+                                 f"it looks like 0..255 pixels, use {name} / 127.5 - 1")
 
 
 def _gauss(window: int, sigma: float) -> torch.Tensor:
