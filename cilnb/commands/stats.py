@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .common import add_model_options, path_arg, positive_float, positive_int, size_hw
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .._util import UserError
     from ..stats import compute_stats
     from .common import check_toy_shape, check_videos_folder, model_for_output

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..runs import default_run_dir
 from ..toy_training import finetune_toy_pair  # its home is cilnb.toy_training; kept importable from here
 from .m_sweep import sample_grid
 from .readouts import readout_for
