@@ -321,3 +321,16 @@ def test_timenoise_figures_name_their_own_lists():
         plot_timenoise_density(t_slices=[0.5, 2.0], n_t=3, n_beta=3)
     with pytest.raises(ValueError, match=r"a_values\[0\] must be > 0"):
         plot_timenoise_mu(a_values=[-1.0])
+
+
+@pytest.mark.parametrize("sched", [VPSchedule(), EDMSchedule(), FlowSchedule(shift=3.0)], ids=["vp", "edm", "flow"])
+def test_a_step_count_beyond_any_use_is_named_before_the_grid_is_allocated(sched):
+    """Was: ``grid(10**12)`` asked torch for terabytes (a bare allocator error, or minutes of swapping); the most steps
+    a grid takes is :data:`cilnb.schedules.MAX_STEPS`, and that many still works."""
+    from cilnb.schedules import MAX_STEPS
+
+    with pytest.raises(ValueError, match=r"n_steps = 1000000000000 is beyond any sampler's use .*pass the number of sampler steps"):
+        sched.grid(10**12)
+    with pytest.raises(ValueError, match=r"n_steps = 1000001 is beyond"):
+        sched.grid(MAX_STEPS + 1)
+    assert len(sched.grid(1000)) >= 1  # ordinary counts unchanged
