@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from cilnb import _util as U
 from cilnb import analytic_init as AI
 from cilnb import checks
 from cilnb import data as D
+from cilnb import figures as FG
 from cilnb import experiments as E
 from cilnb import io as IO
 from cilnb import probe as P
@@ -275,3 +277,20 @@ def test_seeds_near_the_top_with_an_offset_do_not_overflow():
         R.compare(_toy(), _images(), {"none": "none"}, seeds=[2**60], n_steps=1, n_reference=0)
     with pytest.raises(ValueError, match=rf"data_seed = {TOP + 1} is {RANGE}"):
         R.compare(_toy(), _images(), {"none": "none"}, data_seed=TOP + 1, n_steps=1, n_reference=0)
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda v: E.sweep_inputs("toy", n_images=2, n_reference=0, show_progress=v), id="sweep_inputs"),
+    pytest.param(lambda v: E.ToyReadout(0, show_progress=v), id="ToyReadout"),
+    pytest.param(lambda v: FG.run_all(only=["explore"], progress=v), id="run_all"),
+    pytest.param(lambda v: FG.run_notebook(Path("x.ipynb"), "smoke", Path("f"), Path("o"), progress=v), id="run_notebook"),
+    pytest.param(lambda v: FG.write_verdicts(Path("V.md"), "smoke", [], keep_others=v), id="write_verdicts"),
+    pytest.param(lambda v: FG.write_times(Path("T.md"), "smoke", [], load_before="", load_after="", keep_others=v),
+                 id="write_times"),
+])
+@pytest.mark.parametrize("bad", ["no", 1, None], ids=["str", "int", "none"])
+def test_the_read_outs_and_the_figure_runner_refuse_a_flag_that_is_not_a_bool(call, bad, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputTypeError, match=r"(show_progress|progress|keep_others) must be True or False.*pass True or False"):
+        call(bad)
+    assert not any(tmp_path.iterdir())

@@ -145,6 +145,7 @@ class ToyReadout:
         from .._util import progress_steps
         from ..metrics import video_features
 
+        show_progress = checks.check_bool("show_progress", show_progress)
         checks.check_int("n_reference", n_reference, fix="(0: no quality distance, else >= 2)")
         checks.check_int("data_seed", data_seed, fix="(seed of the reference videos)")
         if n_reference < 0 or n_reference == 1:
@@ -477,6 +478,7 @@ def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int =
     :class:`ToyReadout` (of the data the checkpoint ``model_path`` was trained on; empty: the shipped base's), or frame 0 of the clips in ``videos_dir`` with :class:`FlowReadout`
     (``show_progress``: a bar over the set-up steps, the reference features being the slow one).
     Shown in notebooks/m_sweep.ipynb and notebooks/timenoise_training.ipynb."""
+    show_progress = checks.check_bool("show_progress", show_progress)
     return readout_for(model).sweep_inputs(n_images=n_images, seed=seed, n_reference=n_reference, videos_dir=videos_dir, frames=frames,
                                            size=size, stride=stride, motion_method=motion_method, motion_kwargs=motion_kwargs,
                                            i3d_path=i3d_path, device=device, model_path=model_path, show_progress=show_progress)
