@@ -69,14 +69,12 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
-def _check_flag(name: str, value, *, allow_none: bool = False):
+def check_flag(name: str, value, *, allow_none: bool = False):
     """:func:`cilnb.checks.check_bool` without importing torch or numpy for a valid flag (the command line's
-    set-up checks run before them): ``True``/``False``, numpy bools, and ``None`` when ``allow_none``."""
+    set-up checks run before them): ``True``/``False``, and ``None`` when ``allow_none``; anything else (numpy bools
+    too) goes to ``check_bool``."""
     if isinstance(value, bool) or (value is None and allow_none):
         return value
-    np = sys.modules.get("numpy")  # a numpy bool exists only once numpy is imported
-    if np is not None and isinstance(value, np.bool_):
-        return bool(value)
     from .checks import check_bool
 
     return check_bool(name, value, allow_none=allow_none)  # raises InputTypeError naming the flag
@@ -181,7 +179,7 @@ def save_safetensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor
     ``atomic=False`` (a file inside a temporary folder that is renamed as a whole)."""
     from safetensors.torch import save_file
 
-    atomic = _check_flag("atomic", atomic)
+    atomic = check_flag("atomic", atomic)
 
     def write(p: Path) -> None:
         save_file(dict(tensors), str(p), metadata=None if metadata is None else dict(metadata))
@@ -197,7 +195,7 @@ def progress(iterable: Iterable, *, disable: bool | None = None, **kwargs):
     """``tqdm.auto`` progress bar; ``disable=None`` hides it when output is not a terminal/notebook."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, disable=_check_flag("disable", disable, allow_none=True), **kwargs)
+    return tqdm(iterable, disable=check_flag("disable", disable, allow_none=True), **kwargs)
 
 
 @contextlib.contextmanager
@@ -208,7 +206,6 @@ def progress_steps(names: Sequence[str], *, disable: bool | None = None, desc: s
     so slow set-up (loading a model, reading statistics) shows what it is doing; the bar is
     completed when the block ends (left unfinished on an error). ``disable=True`` shows nothing.
     """
-    _check_flag("disable", disable, allow_none=True)
     names = list(names)
     bar = progress(None, total=len(names), disable=disable, desc=desc, unit="step")
     started = [0]
@@ -286,7 +283,7 @@ def check_output_path(path: str | os.PathLike, *, option: str = "--out", folder:
     writable). ``folder=True``: ``path`` is a folder (it must not be a file). Nothing is left behind: the
     nearest existing folder is tested by making and removing an empty folder in it.
     """
-    folder = _check_flag("folder", folder)
+    folder = check_flag("folder", folder)
     path = Path(path)
     if folder:
         if path.exists() and not path.is_dir():

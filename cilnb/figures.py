@@ -21,7 +21,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._util import _check_flag, atomic_write, check_output_path, repo_root
+from ._util import atomic_write, check_flag, check_output_path, repo_root
 
 __all__ = ["PROFILES", "notebook_paths", "notebook_parameters", "declared_parameters", "run_notebook", "run_all", "NotebookResult",
            "write_times", "previous_seconds", "start_order", "auto_jobs"]
@@ -148,7 +148,7 @@ def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, prog
     """Execute one notebook with papermill; the executed copy goes to ``out_dir``. ``params``
     override the profile's parameters (e.g. ``model="svd"``, ``model_path=...``); ``dtype`` (the runner's
     ``--dtype``) goes to a notebook that declares that parameter."""
-    progress = _check_flag("progress", progress)
+    progress = check_flag("progress", progress)
     if params is not None and not isinstance(params, dict):
         raise TypeError(f"params must be a dict of notebook parameters (e.g. {{'model': 'svd'}}), got {type(params).__name__}")
     from .checks import check_path
@@ -200,7 +200,7 @@ def write_verdicts(path: Path, profile: str, results: list[NotebookResult], *, k
     (a run of some notebooks only) the sections of notebooks not run this time are kept from the
     existing file of the same profile and precision (``dtype``, named in the title when not float32);
     sections are in notebook-name order."""
-    keep_others = _check_flag("keep_others", keep_others)
+    keep_others = check_flag("keep_others", keep_others)
     header = f"# Verdicts ({_run_title(profile, dtype)})"
     sections = {}
     if keep_others and path.is_file():
@@ -234,7 +234,7 @@ def write_times(path: Path, profile: str, results: list[NotebookResult], *, load
     profile. Kept apart from ``VERDICTS.md`` so that file stays deterministic."""
     import datetime
 
-    keep_others = _check_flag("keep_others", keep_others)
+    keep_others = check_flag("keep_others", keep_others)
 
     header = f"# Notebook times ({_run_title(profile, dtype)})"
     rows: dict[str, str] = {}
@@ -374,7 +374,7 @@ def run_all(
     that share a run store are safe together (its lock). Results are reported in notebook order.
     ``dtype`` (one of :data:`DTYPES`; ``None``: each notebook's own, ``auto``) is the toy's precision in every notebook
     with a ``dtype`` parameter; a run in bfloat16 says so in the titles of ``VERDICTS.md`` and ``TIMES.md``."""
-    progress = _check_flag("progress", progress)
+    progress = check_flag("progress", progress)
     if dtype is not None and dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES} (the toy's precision), got {dtype!r}")
     if jobs == "auto":

@@ -91,7 +91,6 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
     sample (a list of ``B``), so that each sample's noise depends on its own generator only, not on
     the batch it runs in (what :func:`sample` passes).
     """
-    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM, 1: DDPM-like noise)")
@@ -142,7 +141,6 @@ def sample_heun(model, x, ts, cond=None, *, callback=None, disable=None, generat
 
 
 def _karras(model, x, ts, cond, *, callback, disable, second_order: bool):
-    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     if bool((a[:-1] <= 0).any()):
@@ -178,7 +176,6 @@ def sample_dpmpp_2m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     steps: it returns the last ``x0``. Written in ``(alpha, sigma)`` rather than ``sigma / alpha``, so a
     zero-SNR start (``alpha_T = 0``) is a plain first step. Same calls and signature as :func:`sample_ddim`.
     """
-    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state
@@ -213,7 +210,6 @@ def sample_dpmpp_3m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     ``x0``. A step from a zero-SNR time (``alpha = 0``) starts the history anew. Same calls and signature as
     :func:`sample_ddim`; :data:`GRID_POWER` gives it a grid packed towards ``t = 0`` in :func:`sample`.
     """
-    checks.check_bool("disable", disable, allow_none=True)
     cond = cond or {}
     ts, a, s = _coeffs(model, ts, x)
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state

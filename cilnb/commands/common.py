@@ -23,9 +23,9 @@ def load_model(name: str, model_path: str | None = None, *, device="auto", dtype
     (``--quiet``): diffusers' and transformers' loading bars are off too. ``ready()``, when given, runs after these options
     are checked and before the weights load (a command's own checks: a bad input fails before minutes of loading).
     """
-    from .._util import _check_flag
+    from ..checks import check_bool
 
-    if _check_flag("quiet", quiet):  # "no" would be true (no torch imported for a valid flag)
+    if check_bool("quiet", quiet):  # "no" would be true
         _hf_progress_off()
     import torch
 

@@ -86,9 +86,9 @@ def _check_align(videos, images) -> None:
         raise ValueError(f"images {tuple(images.shape)} do not match the videos' frame 0 {frame0}: "
                          "give one conditional image [B, C, H, W] per video, of the videos' channels and size")
     checks.check_finite("images", images)
-    frame0 = videos[:, 0]
-    frame0 = frame0[torch.isfinite(frame0)]  # a generated video may hold NaN (its PSNR is NaN)
-    for name, x, what in (("images", images, "conditional images"), ("videos", frame0, "videos (frame 0 is clamped to [-1, 1])")):
+    first = videos[:, 0]
+    first = first[torch.isfinite(first)]  # a generated video may hold NaN (its PSNR is NaN)
+    for name, x, what in (("images", images, "conditional images"), ("videos", first, "videos (frame 0 is clamped to [-1, 1])")):
         if x.numel():
             lo, hi = float(x.min()), float(x.max())
             if lo >= 0 and hi > 2:  # [-1, 1] frames never look like this, not even a sampler's overshoot
