@@ -33,6 +33,8 @@ __all__ = [
     "InputTypeError",
     "check_int",
     "check_batch_size",
+    "check_n_steps",
+    "MAX_STEPS",
     "check_number",
     "check_seed",
     "check_seeds",
@@ -59,6 +61,9 @@ _SEED_MIN, _SEED_MAX = -(2**63), 2**64 - 1  # what torch.Generator.manual_seed a
 #: The seeds cilnb takes: what ``torch.Generator.manual_seed`` accepts (it reads a negative seed modulo ``2**64``,
 #: so ``-1`` and ``2**64 - 1`` seed the same generator).
 SEED_RANGE = (_SEED_MIN, _SEED_MAX)
+#: The most sampler steps cilnb takes (:func:`check_n_steps`): far above any use, low enough that a schedule's grid
+#: arrays fit in memory (a larger count failed in torch's allocator).
+MAX_STEPS = 1_000_000
 
 
 class InputTypeError(TypeError, ValueError):
@@ -139,6 +144,16 @@ def check_batch_size(name: str, value: Any, *, allow_none: bool = True) -> int |
         return None
     fix = "(items per model call" + ("; None for all at once)" if allow_none else ")")
     return check_int(name, value, min=1, fix=fix)
+
+
+def check_n_steps(n_steps: Any, fix: str = "(the number of sampler steps)") -> int:
+    """A sampler step count: :func:`check_int` (at least 1) and at most :data:`MAX_STEPS`, else a ``ValueError`` naming
+    the count and the fix; every entry that takes ``n_steps`` checks it here, before it writes or samples anything."""
+    n = check_int("n_steps", n_steps, min=1, fix=fix)
+    if n > MAX_STEPS:
+        raise ValueError(f"n_steps = {n} is beyond any sampler's use (at most {MAX_STEPS:,}; a DDPM schedule has "
+                         "1000 timesteps, samplers take 10-50 steps): pass the number of sampler steps, e.g. 25")
+    return n
 
 
 def check_number(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,

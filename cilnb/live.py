@@ -134,7 +134,7 @@ class Lab:
                              "or, for a latent model, x0= (the latents) and decode=")
         if x0 is not None:  # what probe() gives the model: checked now (rank, dtype, NaN/inf, range), not at the first probe
             checks.check_model_input("x0", x0, model, rank=5, layout="[N, F, C, H, W] (the ground truth in the model's sample space)")
-        n_steps = checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps)")
+        n_steps = checks.check_n_steps(n_steps, fix="(sampler steps)")
         n_seeds = checks.check_int("n_seeds", n_seeds, min=1, fix="(videos per image)")
         from .sampling import SAMPLERS
 
@@ -243,7 +243,7 @@ class Lab:
             raise ValueError(f"M must lie in (0, 1] (the normalised start time; 1 = T), got {M:g}")
         seed = checks.check_int("seed", seed, fix="(videos use seed, seed + 1, ...)")
         checks.check_seeds(seed, self.n_seeds)  # seed + n_seeds - 1 must be a seed too
-        n_steps = self.n_steps if n_steps is None else checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps; None: the lab's)")
+        n_steps = self.n_steps if n_steps is None else checks.check_n_steps(n_steps, fix="(sampler steps; None: the lab's)")
         if init == "analytic" and self.stats is None:
             raise ValueError("init='analytic' needs Analytic-Init statistics: build the Lab with stats= "
                              "(python -m cilnb stats, or the shipped data/toy_stats.safetensors for the toy)")

@@ -444,7 +444,7 @@ def run_sweep(
                              "more than once; give each value once")
     if "analytic" in inits and stats is None:
         raise ValueError("init 'analytic' needs statistics: pass --stats FILE (from `python -m cilnb stats`)")
-    n_steps = checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps over [0, M])")
+    n_steps = checks.check_n_steps(n_steps, fix="(sampler steps over [0, M])")
     batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(units per sampler call)")
     if max_units is not None:
         max_units = checks.check_int("max_units", max_units, min=0, fix="(units this run samples; None: all)")

@@ -33,12 +33,9 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .checks import InputTypeError, check_bool, check_int, check_number, is_complex
+from .checks import InputTypeError, check_bool, check_int, check_n_steps, check_number, is_complex
 
 _START_FIX = "(the normalised start time M in (0, 1]; 1 = T)"
-#: The most sampler steps a grid takes (:meth:`Schedule.grid`): far above any use, low enough that the grid's arrays fit
-#: in memory (a larger count failed in torch's allocator).
-MAX_STEPS = 1_000_000
 
 __all__ = ["Schedule", "VPSchedule", "EDMSchedule", "FlowSchedule", "from_diffusers", "vp_betas", "as_t", "batch_times"]
 
@@ -171,10 +168,7 @@ class Schedule(ABC):
     @staticmethod
     def _check_steps(n_steps: int, start: float) -> float:
         """Check ``n_steps`` (a positive int) and ``start`` (a real number in (0, 1]); returns ``start`` as a float."""
-        check_int("n_steps", n_steps, min=1, fix="(the number of sampler steps)")
-        if n_steps > MAX_STEPS:  # the grid's arrays alone would take gigabytes (a VP grid merges past T steps anyway)
-            raise ValueError(f"n_steps = {n_steps} is beyond any sampler's use (at most {MAX_STEPS:,}; a DDPM schedule has "
-                             "1000 timesteps, samplers take 10-50 steps): pass the number of sampler steps, e.g. 25")
+        check_n_steps(n_steps)
         start = check_number("start", start, fix="(the normalised start time M in (0, 1]; 1 = T)")
         if not 0.0 < start <= 1.0:
             raise ValueError(f"start M must lie in (0, 1] (normalised; 1 = T), got {start!r}")

@@ -326,11 +326,36 @@ def test_timenoise_figures_name_their_own_lists():
 @pytest.mark.parametrize("sched", [VPSchedule(), EDMSchedule(), FlowSchedule(shift=3.0)], ids=["vp", "edm", "flow"])
 def test_a_step_count_beyond_any_use_is_named_before_the_grid_is_allocated(sched):
     """Was: ``grid(10**12)`` asked torch for terabytes (a bare allocator error, or minutes of swapping); the most steps
-    a grid takes is :data:`cilnb.schedules.MAX_STEPS`, and that many still works."""
-    from cilnb.schedules import MAX_STEPS
+    a grid takes is :data:`cilnb.checks.MAX_STEPS`, and that many still works."""
+    from cilnb.checks import MAX_STEPS
 
     with pytest.raises(ValueError, match=r"n_steps = 1000000000000 is beyond any sampler's use .*pass the number of sampler steps"):
         sched.grid(10**12)
     with pytest.raises(ValueError, match=r"n_steps = 1000001 is beyond"):
         sched.grid(MAX_STEPS + 1)
     assert len(sched.grid(1000)) >= 1  # ordinary counts unchanged
+
+
+def test_a_step_count_beyond_any_use_is_refused_before_a_sweep_or_comparison_writes_anything(tmp_path):
+    """Was: ``cilnb sample --n-steps 10000000`` wrote the sweep's ``sweep.json`` and then failed at the first grid; the
+    sweep, the remedies' comparison, the run store's folder name and the live lab check the count at their entry."""
+    from _media import tiny_toy
+    from cilnb import experiments as E
+    from cilnb import remedies as R
+    from cilnb import runs
+    from cilnb.io import load_images
+    from cilnb.live import Lab
+
+    toy = tiny_toy(16)  # 16 px: the default sprites of toy:N
+    images = load_images("toy:2", toy)
+    big = 10**7
+    calls = [
+        lambda: runs.run_sweep(toy, images, tmp_path / "sweep", Ms=[1.0], n_steps=big, show_progress=False),
+        lambda: R.compare(toy, images, {"none": "none"}, n_steps=big, n_reference=0, run_dir=tmp_path / "cmp"),
+        lambda: E.sample_store_dir("x", toy, images, n_steps=big),
+        lambda: Lab(toy, images.images, images.videos, n_steps=big),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"n_steps = 10000000 is beyond any sampler's use"):
+            call()
+    assert not any(tmp_path.iterdir())

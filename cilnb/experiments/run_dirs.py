@@ -41,7 +41,7 @@ def sample_store_dir(label: str, model, images, *, n_steps: int, sampler: str = 
     if not isinstance(images, ImageSet):
         raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (sweep_inputs(...)[0] or cilnb.io.load_images), "
                                     f"got {type(images).__name__}")
-    n_steps = checks.check_int("n_steps", n_steps, min=1, fix="(sampler steps)")
+    n_steps = checks.check_n_steps(n_steps, fix="(sampler steps)")
     batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per model call)")
     if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):
         raise checks.InputTypeError(f"cond_kwargs must be a dict of prepare_condition settings (or None), got {type(cond_kwargs).__name__}")

@@ -152,7 +152,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
                          "cond_kwargs=None")
     resolved = {str(k): resolve(v) for k, v in remedies.items()}
     # what the sampler would refuse only at a remedy's row, after minutes of the rows before it: refused now
-    checks.check_int("n_steps", n_steps, min=1, fix="(the number of sampler steps)")
+    checks.check_n_steps(n_steps)
     checks.check_stats(stats)
     for label, rem in resolved.items():
         try:
