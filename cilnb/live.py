@@ -78,10 +78,29 @@ def _sprite_speed(videos: torch.Tensor) -> np.ndarray:
     return np.nan_to_num(sprite_speed(videos), nan=0.0)
 
 
+def _describe(v) -> str:
+    return f"a tensor [N, {', '.join(map(str, v.shape[1:]))}]" if hasattr(v, "shape") and hasattr(v, "dtype") else f"{v!r:.40}"
+
+
 def _align_psnr(videos: torch.Tensor, images: torch.Tensor) -> np.ndarray:
     from .metrics import align_psnr
 
     return align_psnr(videos, images).cpu().numpy()
+
+
+class _ToyDraw:
+    """:meth:`Lab.toy`'s ``draw``: draw ``k`` is one held-out sprite video of the checkpoint's data, from the seed
+    ``hashed_seed("<data seed>:lab-draw:<k>")`` (a stream apart from the lab's first images)."""
+
+    def __init__(self, config, seed: int):
+        self.config, self.seed = config, int(seed)
+
+    def __call__(self, k: int):
+        from . import data
+        from ._util import hashed_seed
+
+        sv = data.generate(1, seed=hashed_seed(f"{self.seed}:lab-draw:{int(k)}"), config=self.config, flow=False)
+        return sv.condition, sv.videos
 
 
 class Lab:
@@ -92,22 +111,56 @@ class Lab:
     ``x0``: the ground truth in the model's sample space (defaults to ``truth``: pixel models);
     ``cond``: extra per-image conditioning, batch-first (e.g. SVD's ``image_embeds``);
     ``decode``: sample space -> pixels (defaults to the identity); ``motion_fn``: pixel videos ->
-    ``[B]`` motion (defaults to the toy's sprite tracker, px/frame). Use :meth:`toy` for the
-    built-in model.
+    ``[B]`` motion (defaults to the toy's sprite tracker, px/frame); ``draw``: ``seed -> (images, truth)`` (or a dict
+    with ``images``, ``truth``, ``x0``, ``cond``), new images on demand (:meth:`draw_image`, the widgets' "new image"
+    button; ``None``: the lab's images only, :meth:`add_images` still adds yours). Use :meth:`toy` for the
+    built-in model (it draws fresh held-out sprite videos).
     """
 
     def __init__(self, model, images: torch.Tensor, truth: torch.Tensor, *, stats=None, x0: torch.Tensor | None = None,
                  cond: dict | None = None,
                  decode: Callable | None = None, motion_fn: Callable | None = None, n_steps: int = 25,
-                 n_seeds: int = 3, sampler: str = "ddim"):
-        import torch
-        from collections.abc import Mapping
-
+                 n_seeds: int = 3, sampler: str = "ddim", draw: Callable | None = None):
         from . import checks
 
         if not callable(model) or not hasattr(model, "schedule"):
             raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
                                         f"got {type(model).__name__}")
+        self.model = model
+        self._latent = x0 is not None  # the ground truth in the sample space is given apart from the pixels
+        self._decoded_given = decode is not None
+        images, truth, x0, cond = self._checked_set(images, truth, x0, cond, adding=False)
+        n_steps = checks.check_n_steps(n_steps, fix="(sampler steps)")
+        n_seeds = checks.check_int("n_seeds", n_seeds, min=1, fix="(videos per image)")
+        from .sampling import SAMPLERS
+
+        if not isinstance(sampler, str) or sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+        checks.check_stats(stats)
+        for name, fn in (("decode", decode), ("motion_fn", motion_fn), ("draw", draw)):
+            if fn is not None and not callable(fn):
+                raise checks.InputTypeError(f"{name} must be a function (or None for the default), got {type(fn).__name__}")
+        self.images, self.truth, self.stats = images, truth, stats
+        self.x0 = truth if x0 is None else x0
+        self.cond = cond
+        self.decode = decode or (lambda v: v)
+        self.motion_fn = motion_fn or _sprite_speed
+        self.n_steps, self.n_seeds, self.sampler = n_steps, n_seeds, sampler
+        self.truth_motion = self._motion_of(truth)
+        self.draw, self.n_draws = draw, 0
+        self.calls: list[dict] = []  # the settings of every computation, in order (for tests and curiosity)
+        self._on_added: list = []  # weak references to the widgets' refresh methods (_follow): their image choices follow add_images
+
+    def _checked_set(self, images, truth, x0, cond, *, adding: bool):
+        """``(images, truth, x0, cond)`` checked as the lab takes them (``cond`` without ``y``); when ``adding``, also
+        against the lab's own (the same frame and image sizes, ``x0`` given exactly when the lab was built with it, the
+        same ``cond`` names)."""
+        import torch
+        from collections.abc import Mapping
+
+        from . import checks
+
+        model = self.model
         for name, v in (("images", images), ("truth", truth), ("x0", x0)):
             if v is None and name != "x0":
                 what = "[N, C, H, W] conditional images" if name == "images" else "[N, F, C, H, W] ground-truth videos in [-1, 1]"
@@ -119,7 +172,16 @@ class Lab:
             raise ValueError(f"images must be [N, C, H, W] and truth [N, F, C, H, W] with the same N, got "
                              f"{tuple(images.shape)} and {tuple(truth.shape)}")
         if images.shape[0] < 1:
-            raise ValueError("the lab needs at least one image")
+            raise ValueError("the lab needs at least one image" if not adding else "add_images got no image (N = 0)")
+        if adding:
+            for name, new, old in (("images", images, self.images), ("truth", truth, self.truth)):
+                if tuple(new.shape[1:]) != tuple(old.shape[1:]):
+                    raise ValueError(f"new {name} must have the lab's shape [N, {', '.join(map(str, old.shape[1:]))}], got {tuple(new.shape)}")
+            if (x0 is not None) != self._latent:
+                raise ValueError("this lab was built with x0= (a latent model): pass the new videos' x0 too" if self._latent else
+                                 "this lab was built without x0 (its ground truth is the model's input): add images without x0=")
+            if x0 is not None and tuple(x0.shape[1:]) != tuple(self.x0.shape[1:]):
+                raise ValueError(f"new x0 must have the lab's shape [N, {', '.join(map(str, self.x0.shape[1:]))}], got {tuple(x0.shape)}")
         checks.check_model_input("images", images, model, rank=4, layout="[N, C, H, W] (conditional images)")  # dtype, NaN/inf, range
         if not truth.is_floating_point():  # the read-outs (alignment, motion) take float pixels
             how = "truth.float() / 127.5 - 1" if truth.dtype == torch.uint8 else "truth.float() (values in [-1, 1])"
@@ -128,45 +190,104 @@ class Lab:
         checks.check_range("truth", truth, checks.PIXEL_RANGE)  # the ground truth is in pixels [-1, 1]
         if x0 is not None and x0.shape[:1] != truth.shape[:1]:
             raise ValueError(f"x0 must hold one video per image ({truth.shape[0]}), got shape {tuple(x0.shape)}")
-        if x0 is None and decode is None and tuple(truth.shape[2:]) != tuple(images.shape[1:]):  # a pixel model: truth is x0
+        if x0 is None and not self._decoded_given and tuple(truth.shape[2:]) != tuple(images.shape[1:]):  # a pixel model: truth is x0
             raise ValueError(f"truth frames are [C, H, W] = {tuple(truth.shape[2:])} but images are {tuple(images.shape[1:])}: the "
                              "conditional image is frame 0 of its video; pass images and truth of one size (e.g. images = truth[:, 0]), "
                              "or, for a latent model, x0= (the latents) and decode=")
         if x0 is not None:  # what probe() gives the model: checked now (rank, dtype, NaN/inf, range), not at the first probe
             checks.check_model_input("x0", x0, model, rank=5, layout="[N, F, C, H, W] (the ground truth in the model's sample space)")
-        n_steps = checks.check_n_steps(n_steps, fix="(sampler steps)")
-        n_seeds = checks.check_int("n_seeds", n_seeds, min=1, fix="(videos per image)")
-        from .sampling import SAMPLERS
-
-        if not isinstance(sampler, str) or sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-        checks.check_stats(stats)
         if cond is not None and not isinstance(cond, Mapping):
             raise checks.InputTypeError(f"cond must be a dict of per-image conditioning {{name: tensor [N, ...]}}, got {type(cond).__name__}")
-        for name, fn in (("decode", decode), ("motion_fn", motion_fn)):
-            if fn is not None and not callable(fn):
-                raise checks.InputTypeError(f"{name} must be a function (or None for the default), got {type(fn).__name__}")
-        self.model, self.images, self.truth, self.stats = model, images, truth, stats
-        self.x0 = truth if x0 is None else x0
-        self.cond = {k: v for k, v in (cond or {}).items() if k != "y"}
-        for k, v in self.cond.items():
+        cond = {k: v for k, v in (cond or {}).items() if k != "y"}
+        for k, v in cond.items():
             if isinstance(v, (list, tuple, np.ndarray)):  # not sliced per image by Cond.select: each video would get every image's
                 raise checks.InputTypeError(f"cond[{k!r}] is a {type(v).__name__}: per-image conditioning must be a tensor with one "
                                             f"entry per image ({images.shape[0]}), e.g. cond={{{k!r}: torch.tensor([...])}}, so the lab can pick image i's")
             if torch.is_tensor(v) and v.shape[:1] != images.shape[:1]:
                 raise ValueError(f"cond[{k!r}] must be batch-first with one entry per image ({images.shape[0]}), got {tuple(v.shape)}")
-        self.decode = decode or (lambda v: v)
-        self.motion_fn = motion_fn or _sprite_speed
-        self.n_steps, self.n_seeds, self.sampler = n_steps, n_seeds, sampler
+        if adding:
+            if sorted(cond) != sorted(self.cond):
+                raise ValueError(f"new cond must name the lab's per-image conditioning {sorted(self.cond)}, got {sorted(cond)}")
+            for k, v in cond.items():
+                old = self.cond[k]
+                if torch.is_tensor(old) != torch.is_tensor(v) or (torch.is_tensor(v) and tuple(v.shape[1:]) != tuple(old.shape[1:])):
+                    raise ValueError(f"new cond[{k!r}] must be like the lab's ({_describe(old)}), got {_describe(v)}")
+                if not torch.is_tensor(v) and v != old:  # one value for every image (a number, a string)
+                    raise ValueError(f"cond[{k!r}] is one value for every image of this lab ({old!r}): add images with the same, got {v!r}")
+        return images, truth, x0, cond
+
+    def _motion_of(self, truth: torch.Tensor) -> np.ndarray:
+        """``motion_fn(truth)`` as one float per video, checked."""
+        import torch
+
+        from .checks import InputTypeError
+
         motion = self.motion_fn(truth)
         try:
-            self.truth_motion = np.asarray(motion.detach().cpu() if torch.is_tensor(motion) else motion, dtype=float)
+            out = np.asarray(motion.detach().cpu() if torch.is_tensor(motion) else motion, dtype=float)
         except (TypeError, ValueError):
-            raise checks.InputTypeError(f"motion_fn must return one number per video (a list, array or tensor of {truth.shape[0]} "
-                                        f"numbers for truth), got {motion!r:.80} ({type(motion).__name__})") from None
-        if self.truth_motion.shape != (truth.shape[0],):
-            raise ValueError(f"motion_fn must return one value per video ({truth.shape[0]} for truth), got shape {self.truth_motion.shape}")
-        self.calls: list[dict] = []  # the settings of every computation, in order (for tests and curiosity)
+            raise InputTypeError(f"motion_fn must return one number per video (a list, array or tensor of {truth.shape[0]} "
+                                 f"numbers for truth), got {motion!r:.80} ({type(motion).__name__})") from None
+        if out.shape != (truth.shape[0],):
+            raise ValueError(f"motion_fn must return one value per video ({truth.shape[0]} for truth), got shape {out.shape}")
+        return out
+
+    def add_images(self, images: torch.Tensor, truth: torch.Tensor, *, x0: torch.Tensor | None = None,
+                   cond: dict | None = None) -> list[int]:
+        """Append conditional images with their ground truth (checked as the constructor checks them, and against the
+        lab's sizes); returns their indices. Widgets built on this lab list them at once."""
+        import torch
+
+        images, truth, x0, cond = self._checked_set(images, truth, x0, cond, adding=True)
+        motion = self._motion_of(truth)
+        first = self.n_images
+        pixel = self.x0 is self.truth
+        self.images = torch.cat([self.images, images.to(self.images.device, self.images.dtype)])
+        self.truth = torch.cat([self.truth, truth.to(self.truth.device, self.truth.dtype)])
+        self.x0 = self.truth if pixel else torch.cat([self.x0, x0.to(self.x0.device, self.x0.dtype)])
+        self.cond = {k: torch.cat([v, cond[k].to(v.device, v.dtype)]) if torch.is_tensor(v) else v for k, v in self.cond.items()}
+        self.truth_motion = np.concatenate([self.truth_motion, motion])
+        self._on_added = [ref for ref in self._on_added if ref() is not None]  # widgets gone are dropped
+        for ref in list(self._on_added):
+            refresh = ref()
+            if refresh is not None:
+                refresh()
+        return list(range(first, self.n_images))
+
+    def _follow(self, refresh) -> None:
+        """Call the bound method ``refresh()`` after every :meth:`add_images` while its object lives (a weak reference: a
+        widget closed and dropped is not kept alive by the lab)."""
+        import weakref
+
+        self._on_added.append(weakref.WeakMethod(refresh))
+
+    def draw_image(self, seed: int | None = None) -> int:
+        """A new conditional image and its ground-truth video from the lab's ``draw`` (:meth:`toy`: a fresh held-out sprite
+        video of the checkpoint's data), appended (:meth:`add_images`); returns its index. ``seed``: which draw (``None``:
+        the next of ``0, 1, 2, ...``), so the same clicks give the same images."""
+        from collections.abc import Mapping
+
+        from . import checks
+
+        if self.draw is None:
+            raise ValueError("this lab cannot draw new images: build it with draw= (a function seed -> (images, truth)), "
+                             "or add your own with add_images()")
+        seed = self.n_draws if seed is None else checks.check_seed("seed", seed, fix="(which draw; None: the next)")
+        out = self.draw(seed)
+        if isinstance(out, Mapping):
+            kwargs = dict(out)
+            unknown = sorted(set(kwargs) - {"images", "truth", "x0", "cond"})
+            if unknown or not {"images", "truth"} <= set(kwargs):
+                raise checks.InputTypeError(f"draw must return (images, truth) or a dict with images, truth and optionally x0, cond; "
+                                            f"got keys {sorted(kwargs)}")
+        elif isinstance(out, tuple) and len(out) == 2:
+            kwargs = dict(images=out[0], truth=out[1])
+        else:
+            raise checks.InputTypeError(f"draw must return (images [n, C, H, W], truth [n, F, C, H, W]) or a dict of them, "
+                                        f"got {type(out).__name__}")
+        index = self.add_images(kwargs.pop("images"), kwargs.pop("truth"), **kwargs)[0]
+        self.n_draws += 1
+        return index
 
     @classmethod
     def toy(cls, checkpoint: str = "base", *, n_images: int = 8, seed: int = 2026, device="cpu", show_progress: bool = False,
@@ -210,6 +331,7 @@ class Lab:
                 stats = MomentStats.load(path)
             if stats is not None:  # the statistics must describe this checkpoint's data
                 check_toy_stats(stats, path or "(given)", model)
+        kwargs.setdefault("draw", _ToyDraw(model.data_config, seed))
         return cls(model, sv.condition, sv.videos, stats=stats, **kwargs)
 
     @property

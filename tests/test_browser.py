@@ -339,6 +339,19 @@ def test_explore_notebook_runs_and_responds_in_jupyterlab(lab_server, driver):
     # still one of each after the update
     assert driver.execute_script(_JS_SLIDERS).get("M") == 1
 
+    # (a') the "new image" button draws a fresh image, selects it, and its video replaces the old one
+    button = [b for b in box.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "new image"]
+    assert len(button) == 1, f"no single 'new image' button in the sampling widget: {[b.text for b in box.find_elements(By.CSS_SELECTOR, 'button')]}"
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button[0])
+    n_images = len(box.find_element(By.CSS_SELECTOR, ".widget-dropdown select").find_elements(By.CSS_SELECTOR, "option"))
+    button[0].click()
+    _wait(lambda: _video_in(_widget_of(_slider(driver, "M")))[1] != src1, 120, "a new video after drawing a new image")
+    select = _widget_of(_slider(driver, "M")).find_element(By.CSS_SELECTOR, ".widget-dropdown select")
+    options = select.find_elements(By.CSS_SELECTOR, "option")
+    assert len(options) == n_images + 1 and options[-1].text.strip() == str(n_images) and options[-1].is_selected(), \
+        f"image {n_images} is not listed and chosen: {[(o.text, o.is_selected()) for o in options]}"
+    assert driver.execute_script(_JS_SLIDERS).get("M") == 1
+
     # the probe section, for a person to look at (t readout beside its animation)
     pbox = _widget_of(_slider(driver, "t"))
     driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", pbox)

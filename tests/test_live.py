@@ -100,3 +100,69 @@ def test_probe_widget_t_is_continuous(lab):
 def test_bad_input_is_named(lab, call, match):
     with pytest.raises(ValueError, match=match):
         call(lab)
+
+
+def test_new_image_button_draws_samples_and_lists_it_everywhere():
+    pytest.importorskip("ipywidgets")
+    lab = Lab.toy(n_images=2, n_steps=2, n_seeds=1)
+    box, pbox = lab.sampling_widget(M=1.0), lab.probe_widget(t=0.5)
+    image, _, new = box.children[0].children
+    video = pbox.children[0].children[0]
+    view, before, n_calls = box.children[-2], box.children[-2].value, len(lab.calls)
+    assert new.description == "new image" and pbox.children[0].children[2].description == "new video"
+    new.click()
+    assert lab.n_images == 3 and image.value == 2 and list(image.options) == [0, 1, 2]
+    assert len(lab.calls) == n_calls + 1 and lab.calls[-1]["kind"] == "sample" and lab.calls[-1]["i"] == 2  # one run, on it
+    assert view.value != before
+    assert list(video.options) == [0, 1, 2] and video.value == 0  # the probe widget lists it, keeps its choice, runs nothing
+    ref = lab.sample(2, M=1.0, seed=0)
+    assert torch.equal(ref.truth, lab.truth[2]) and torch.equal(lab.images[2], lab.truth[2, 0])
+    pbox.children[0].children[2].click()
+    assert lab.calls[-1] == {"kind": "probe", "i": 3, "t": pytest.approx(0.5), "seed": 0} and image.value == 2
+
+
+def test_drawn_images_are_new_and_the_same_for_the_same_clicks():
+    a, b = Lab.toy(n_images=2, n_steps=2, n_seeds=1), Lab.toy(n_images=2, n_steps=2, n_seeds=1)
+    assert [a.draw_image(), a.draw_image()] == [2, 3] and b.draw_image() == 2 and b.draw_image() == 3
+    assert torch.equal(a.images, b.images) and torch.equal(a.truth, b.truth) and np.array_equal(a.truth_motion, b.truth_motion)
+    flat = a.truth.flatten(1)
+    assert torch.cdist(flat, flat).fill_diagonal_(1.0).min() > 0.5  # four different videos
+    assert a.draw_image(seed=0) == 4 and torch.equal(a.truth[4], a.truth[2])  # a draw is named by its seed
+    other = Lab.toy(n_images=2, seed=7, n_steps=2, n_seeds=1)
+    other.draw_image()
+    assert not torch.equal(other.truth[2], a.truth[2])  # another data seed, other draws
+
+
+def test_add_images_checks_them_against_the_lab():
+    lab = Lab.toy(n_images=2, n_steps=2, n_seeds=1)
+    plain = Lab(lab.model, lab.images, lab.truth, n_steps=2, n_seeds=1)
+    assert plain.draw is None
+    with pytest.raises(ValueError, match=r"cannot draw new images: build it with draw="):
+        plain.draw_image()
+    assert plain.add_images(lab.images[:1] * 0.5, lab.truth[:1] * 0.5) == [2]
+    assert plain.n_images == 3 and plain.x0 is plain.truth and plain.truth_motion.shape == (3,)
+    with pytest.raises(ValueError, match=r"new truth must have the lab's shape \[N, 8, 1, 32, 32\]"):
+        plain.add_images(lab.images[:1], lab.truth[:1, :4])
+    with pytest.raises(ValueError, match="without x0="):
+        plain.add_images(lab.images[:1], lab.truth[:1], x0=lab.truth[:1])
+    with pytest.raises(ValueError, match=r"truth .* \[-1, 1\]|outside"):
+        plain.add_images(lab.images[:1], lab.truth[:1] * 3)
+    latent = Lab(lab.model, lab.images, lab.truth, x0=lab.truth.clone(), n_steps=2, n_seeds=1)
+    with pytest.raises(ValueError, match=r"built with x0= .*pass the new videos' x0 too"):
+        latent.add_images(lab.images[:1], lab.truth[:1])
+    assert latent.add_images(lab.images[:1], lab.truth[:1], x0=lab.truth[:1]) == [2] and latent.x0.shape[0] == 3
+    assert plain.n_images == 3  # a refused addition changes nothing
+
+
+@pytest.mark.parametrize("draw, exc, match", [
+    (lambda k: "an image", TypeError, r"draw must return \(images \[n, C, H, W\], truth"),
+    (lambda k: {"images": None}, TypeError, r"got keys \['images'\]"),
+    (lambda k: (torch.zeros(1, 1, 32, 32), torch.zeros(1, 8, 1, 16, 16)), ValueError, "new truth must have the lab's shape"),
+])
+def test_a_bad_draw_is_named(draw, exc, match):
+    lab = Lab.toy(n_images=1, n_steps=2, n_seeds=1, draw=draw)
+    with pytest.raises(exc, match=match):
+        lab.draw_image()
+    assert lab.n_images == 1 and lab.n_draws == 0
+    with pytest.raises(TypeError, match="draw must be a function"):
+        Lab(lab.model, lab.images, lab.truth, draw=3)

@@ -69,9 +69,41 @@ def _check_choice(name: str, value, options: list, fix: str = "") -> None:
         raise ValueError(f"{name} must be one of {options}{fix}, got {value!r}")
 
 
+class _ImageChoice:
+    """A widget's image dropdown and, when the lab draws new images (:meth:`cilnb.live.Lab.draw_image`), a button that
+    draws one and selects it. The dropdown lists every image of the lab, those added later too (:meth:`Lab.add_images`,
+    from any widget); ``muted`` is true while it is refreshed, when its value moves without a user's choice."""
+
+    def __init__(self, lab, noun: str):
+        import ipywidgets as W
+
+        self.lab, self.muted = lab, False
+        self.dropdown = W.Dropdown(options=list(range(lab.n_images)), value=0, description=noun)
+        self.button = None
+        if lab.draw is not None:
+            self.button = W.Button(description=f"new {noun}", tooltip=f"draw a fresh {noun} and show it", icon="plus")
+            self.button.on_click(self._new)
+        lab._follow(self._refresh)
+
+    def widgets(self) -> list:
+        return [self.dropdown] + ([self.button] if self.button is not None else [])
+
+    def _refresh(self) -> None:
+        value, self.muted = self.dropdown.value, True
+        try:  # a new options list moves the value; put it back
+            self.dropdown.options = list(range(self.lab.n_images))
+            self.dropdown.value = value
+        finally:
+            self.muted = False
+
+    def _new(self, _button=None) -> None:
+        self.dropdown.value = self.lab.draw_image()  # the lab refreshes the options first (_refresh), then this runs the model
+
+
 def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 0, guidance="default",
                     remedy: str = "none", fps: float = 6.0):
-    """Controls (image, M, init, guidance, remedy, seed) that re-sample on every change, above the playing videos.
+    """Controls (image, M, init, guidance, remedy, seed) that re-sample on every change, above the playing videos; with a
+    lab that draws images (:meth:`cilnb.live.Lab.draw_image`, the toy's does), a "new image" button samples a fresh one.
 
     ``guidance`` is one of :func:`guidance_options`' values: ``"default"`` (the model's own, for the
     shipped toy SVD's frame-wise 1 → 3), ``1.0`` (off), ``(1.0, 3.0)`` or a constant scale; ``remedy``
@@ -92,8 +124,9 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     _check_choice("remedy", remedy, list(WIDGET_REMEDIES))
     seed = _check_seed(seed)
     fps = _check_fps(fps)
+    images = _ImageChoice(lab, "image")
     c = {
-        "i": W.Dropdown(options=list(range(lab.n_images)), value=0, description="image"),
+        "i": images.dropdown,
         "M": W.FloatSlider(min=0.05, max=1.0, step=0.01, value=float(M), description="M", continuous_update=False,
                            readout_format=".2f"),
         "init": W.ToggleButtons(options=inits, value=init, description="init"),
@@ -104,6 +137,8 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     view, line = W.HTML(), W.Label()
 
     def update(_=None):
+        if images.muted:
+            return
         g = c["guidance"].value
         res = lab.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value,
                           guidance=None if g == "default" else g, remedy=c["remedy"].value)
@@ -115,10 +150,12 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     for w in c.values():
         w.observe(update, names="value")
     update()
-    return W.VBox([W.HBox([c["i"], c["seed"]]), c["M"], c["init"], W.HBox([c["guidance"], c["remedy"]]), view, line])
+    return W.VBox([W.HBox([c["i"], c["seed"], *images.widgets()[1:]]), c["M"], c["init"], W.HBox([c["guidance"], c["remedy"]]),
+                   view, line])
 
 def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
-    """Controls (video, continuous t, seed) that re-run the one-step prediction, shown playing beside X_t and the truth."""
+    """Controls (video, continuous t, seed) that re-run the one-step prediction, shown playing beside X_t and the truth;
+    with a lab that draws images, a "new video" button probes a fresh one."""
     import ipywidgets as W
 
     from .animation import _check_fps, play
@@ -127,8 +164,9 @@ def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
     t = _check_control("t", t, 0.01, 1.0, "the normalised time; 1 = T")
     seed = _check_seed(seed)
     fps = _check_fps(fps)
+    videos = _ImageChoice(lab, "video")
     c = {
-        "i": W.Dropdown(options=list(range(lab.n_images)), value=0, description="video"),
+        "i": videos.dropdown,
         "t": W.FloatSlider(min=0.01, max=1.0, step=0.01, value=float(t), description="t", continuous_update=False,
                            readout_format=".2f"),
         "seed": W.BoundedIntText(min=0, max=2**31 - 1, value=int(seed), description="seed"),
@@ -136,6 +174,8 @@ def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
     view, line = W.HTML(), W.Label()
 
     def update(_=None):
+        if videos.muted:
+            return
         res = lab.probe(c["i"].value, t=c["t"].value, seed=c["seed"].value)
         view.value = play([res.x_t.clamp(-1, 1), res.x0_hat, res.truth], ["X_t", "X̂ (t→0)", "ground truth"], fps=fps,
                           title=f"t = {res.t:.2f}").data
@@ -144,4 +184,4 @@ def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
     for w in c.values():
         w.observe(update, names="value")
     update()
-    return W.VBox([W.HBox([c["i"], c["seed"]]), c["t"], view, line])
+    return W.VBox([W.HBox([c["i"], c["seed"], *videos.widgets()[1:]]), c["t"], view, line])
