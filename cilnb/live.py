@@ -147,7 +147,7 @@ class Lab:
         self.motion_fn = motion_fn or _sprite_speed
         self.n_steps, self.n_seeds, self.sampler = n_steps, n_seeds, sampler
         self.truth_motion = self._motion_of(truth)
-        self.draw, self.n_draws = draw, 0
+        self.draw, self.n_draws, self._drawn = draw, 0, set()
         self.calls: list[dict] = []  # the settings of every computation, in order (for tests and curiosity)
         self._on_added: list = []  # weak references to the widgets' refresh methods (_follow): their image choices follow add_images
 
@@ -264,7 +264,7 @@ class Lab:
     def draw_image(self, seed: int | None = None) -> int:
         """A new conditional image and its ground-truth video from the lab's ``draw`` (:meth:`toy`: a fresh held-out sprite
         video of the checkpoint's data), appended (:meth:`add_images`); returns its index. ``seed``: which draw (``None``:
-        the next of ``0, 1, 2, ...``), so the same clicks give the same images."""
+        the next of ``0, 1, 2, ...`` not drawn yet), so the same clicks give the same images."""
         from collections.abc import Mapping
 
         from . import checks
@@ -272,7 +272,12 @@ class Lab:
         if self.draw is None:
             raise ValueError("this lab cannot draw new images: build it with draw= (a function seed -> (images, truth)), "
                              "or add your own with add_images()")
-        seed = self.n_draws if seed is None else checks.check_seed("seed", seed, fix="(which draw; None: the next)")
+        if seed is None:  # the next draw not taken yet (an explicit seed may have taken it)
+            seed = self.n_draws
+            while seed in self._drawn:
+                seed += 1
+        else:
+            seed = checks.check_seed("seed", seed, fix="(which draw; None: the next)")
         out = self.draw(seed)
         if isinstance(out, Mapping):
             kwargs = dict(out)
@@ -287,6 +292,7 @@ class Lab:
                                         f"got {type(out).__name__}")
         index = self.add_images(kwargs.pop("images"), kwargs.pop("truth"), **kwargs)[0]
         self.n_draws += 1
+        self._drawn.add(seed)
         return index
 
     @classmethod

@@ -128,6 +128,9 @@ def test_drawn_images_are_new_and_the_same_for_the_same_clicks():
     flat = a.truth.flatten(1)
     assert torch.cdist(flat, flat).fill_diagonal_(1.0).min() > 0.5  # four different videos
     assert a.draw_image(seed=0) == 4 and torch.equal(a.truth[4], a.truth[2])  # a draw is named by its seed
+    b.draw_image(seed=4)
+    assert b.draw_image() == 5 and b.draw_image() == 6  # seeds 3, then 5: the next draws skip the seed 4 taken
+    assert not torch.equal(b.truth[6], b.truth[4]) and not torch.equal(b.truth[5], b.truth[4])
     other = Lab.toy(n_images=2, seed=7, n_steps=2, n_seeds=1)
     other.draw_image()
     assert not torch.equal(other.truth[2], a.truth[2])  # another data seed, other draws
