@@ -97,6 +97,27 @@ def test_sweep_verdict_reads_motion_quality_and_alignment():
     assert V.start_time(s[s.M == 1.0].iloc[:1]).holds is None
 
 
+def test_sweep_verdict_says_which_parts_a_sweep_cannot_judge():
+    """A sweep at M = T only, or with one init, names the parts it cannot judge instead of judging (b) at M = T
+    (where Analytic-Init and standard noise nearly coincide) or leaving (a) and (c) out without a word."""
+    s = pd.DataFrame({
+        "M": [1.0, 0.6, 1.0, 0.6], "init": ["standard", "standard", "analytic", "analytic"],
+        "motion": [1.0, 1.5, 1.0, 1.4], "motion_sem": 0.1, "gt_motion": 1.4, "motion_ratio": [0.7, 1.1, 0.7, 1.0],
+        "fd": [2.0, 5.0, 2.0, 1.5], "fd_lo": [1.8, 4.5, 1.8, 1.2], "fd_hi": [2.2, 5.5, 2.2, 1.7],
+        "first_frame_psnr": [30.0, 20.0, 30.0, 29.0], "first_frame_psnr_sem": 0.5, "motion_name": "speed", "fd_name": "FD",
+        "sprite_stability": 0.9, "sprite_stability_sem": 0.02,
+    })
+    v = V.start_time(s[s.M == 1.0])
+    assert v.holds is None and [r[:3] for r in v.reasons] == ["(a)", "(b)", "(c)"]
+    assert all("not judged" in r for r in v.reasons) and "add an M < T with both inits" in v.reasons[1]
+    v = V.start_time(s[s.init == "standard"])  # no Analytic-Init: (a) alone decides
+    assert v.holds is True and "rises" in v.reasons[0] and "(c) not judged" in v.reasons[1] and len(v.reasons) == 2
+    v = V.start_time(s[(s.init == "analytic") | (s.M == 1.0)])  # Analytic-Init at 0.6, standard only at T: no pair below T
+    assert "(a) not judged" in v.reasons[0] and "(b) not judged" in v.reasons[1] and v.reasons[2].startswith("(c) best")
+    extra = pd.concat([s, s.iloc[[3]].assign(M=0.3, fd=1.0, fd_lo=0.9, fd_hi=1.1)])  # Analytic-Init also at 0.3: (b) at 0.6
+    assert V.start_time(extra).reasons[1].startswith("(b) at M=0.6")
+
+
 def test_verdicts_with_one_video_per_cell_are_undecided_not_nan():
     # one image x one seed: no standard error, so a sweep that plainly rose must not read "does NOT rise", and no
     # line may print "+- nan"; two videos per cell decide again
@@ -744,3 +765,27 @@ def test_motion_control_table_reads_the_sources_with_the_outputs_tracker(tmp_pat
     np.testing.assert_allclose(np.sort(df.output_score.to_numpy()), np.sort(E.flow_motion(outs)), rtol=1e-12)
     np.testing.assert_array_equal(df.input_travel.to_numpy(), np.asarray(src.displacement, float)[df.image.to_numpy()])
     np.testing.assert_allclose(df.input_motion.to_numpy(), np.asarray(images.cond["motion"], float)[df.image.to_numpy()])
+
+
+def test_a_sweep_with_one_video_per_cell_and_a_frechet_distance_is_refused_before_sampling(tmp_path):
+    """One image x one seed cannot give a Fréchet distance (a covariance of one video): refused up front, naming the
+    fixes, instead of after sampling every cell at the first distance (timenoise_training/m_sweep with n_images=1)."""
+    from cilnb import data as D
+    from cilnb.models import toy
+    from cilnb.runs import ImageSet
+
+    net = toy.build(toy.ToyConfig(frames=4, size=16, widths=(16, 16), temporal_levels=(1,)))
+    cfg = D.SpriteConfig(frames=4, size=16)
+    sv = D.generate(1, seed=0, config=cfg)
+    images = ImageSet(["a"], sv.condition, "toy:1", {"input_speed": sv.speed.tolist()}, sv.videos, {"motion": sv.speed.tolist()}, cfg)
+    out = tmp_path / "sweep"
+    with pytest.raises(ValueError, match=r"1 image\(s\) x 1 seed\(s\) give one video per cell.*more images or seeds, or n_reference=0"):
+        E.sample_grid(net, out, images, E.ToyReadout(4, data=cfg), Ms=[1.0], inits=["standard"], seeds=[0], n_steps=1,
+                      show_progress=False)
+    assert not out.exists()
+    per, summ = E.sample_grid(net, out, images, E.ToyReadout(0, data=cfg), Ms=[1.0], inits=["standard"], seeds=[0], n_steps=1,
+                              show_progress=False)  # without the distance one video per cell samples and reads
+    assert len(per) == 1 and "fd" not in summ
+    per, summ = E.sample_grid(net, out, images, E.ToyReadout(4, data=cfg), Ms=[1.0], inits=["standard"], seeds=[0, 1], n_steps=1,
+                              show_progress=False)  # two seeds: two videos per cell
+    assert len(per) == 2 and np.isfinite(summ.fd.iloc[0])

@@ -65,6 +65,9 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     check_readout(readout)
     Ms, inits = _grid_list("Ms", Ms, "[1.0, 0.8]"), _grid_list("inits", inits, "['standard', 'analytic']")
     seeds = _grid_list("seeds", seeds, "[0]")
+    if readout.fd_name and hasattr(images, "__len__") and len(images) * len(seeds) < 2:  # refused before sampling, not after at the first Fréchet distance
+        raise ValueError(f"{len(images)} image(s) x {len(seeds)} seed(s) give one video per cell; the Fréchet distance ({readout.fd_name}) "
+                         "needs at least 2: pass more images or seeds, or n_reference=0 (no quality distance)")
     method, kw = readout.sweep_motion
     res = run_sweep(model, images, out_dir, Ms=list(Ms), inits=list(inits), seeds=list(seeds), n_steps=n_steps,
                           stats=stats, stats_path=stats_path, batch_size=batch_size, motion_method=method, motion_kwargs=kw, sampler=sampler,

@@ -221,6 +221,7 @@ def start_time(summary: pd.DataFrame) -> Verdict:
            "the summary of cilnb.experiments.sample_grid",
            numeric=["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"])
     claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
+    summary = summary.reset_index(drop=True)  # rows are looked up by label below: a concatenated summary repeats labels
     blind = summary[summary.motion.isna()]
     if len(blind):  # a cell without a finite motion (no sprite found in any of its videos) decides nothing
         return Verdict(claim, None, [
@@ -243,8 +244,15 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         out.append(f"(a) motion {'rises' if rising else 'does NOT rise'} as M falls (standard noise): "
                    f"{hi.motion:.2f} +- {hi.motion_sem:.2f} at M={hi.M:g} -> {lo.motion:.2f} +- {lo.motion_sem:.2f} at M={lo.M:g} "
                    f"({unit}, +- 1 s.e.; ground truth {summary.gt_motion.iloc[0]:.2f}).")
-    if len(ana) and len(std):  # both inits at the smallest M
-        m = min(ana.M.min(), std.M.min())
+    else:
+        out.append("(a) not judged: standard noise was sampled at fewer than two M (add M values to the sweep, e.g. Ms=[1.0, 0.7, 0.4]).")
+    top, m = summary.M.max(), None  # m: the M of (b), when judged
+    both = sorted(set(ana.M) & set(std.M))  # the Ms sampled with both inits
+    if len(ana) and len(std) and (not both or both[0] >= top):  # nothing to compare below the top M
+        out.append(f"(b) not judged: no M below M={top:g} was sampled with both Analytic-Init and standard noise (they differ "
+                   "only there; add an M < T with both inits to the sweep).")
+    elif len(ana) and len(std):  # both inits at the smallest M sampled with both
+        m = both[0]
         a, s = ana[ana.M == m].iloc[0], std[std.M == m].iloc[0]
         align = _column_versus(a, s, "first_frame_psnr")
         psnr = f"frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB (alignment {align})"
@@ -259,7 +267,9 @@ def start_time(summary: pd.DataFrame) -> Verdict:
             out.append(f"(b) at M={m:g} Analytic-Init {'beats' if better else 'does NOT beat'} standard noise on alignment: "
                        f"{psnr}; quality not measured (no i3d_path).")
         parts.append(better)
-    if len(ana) > 1 and len(base) and fd:
+    if fd and not (ana.M < top).any():
+        out.append(f"(c) not judged: no Analytic-Init start below M={top:g} was sampled (add one to the sweep).")
+    if len(ana) > 1 and len(base) and fd and (ana.M < top).any():
         early = ana[ana.M < summary.M.max()]
         best = early.loc[early.fd.idxmin()]
         paired = _paired_fd(best, "fd_vs_top")
@@ -269,7 +279,7 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         parts.append(order == "better")
         out.append(f"(c) best Analytic-Init start M={best.M:g}: FD {_fd_text(best)} vs {_fd_text(ref)} at M={summary.M.max():g} "
                    f"({order}{'; ' + how if how else ''}), motion ratio {best.motion_ratio:.2f}.")
-    if "sprite_stability" in summary and len(ana) and len(std):
+    if "sprite_stability" in summary and m is not None:
         word = _column_versus(a, s, "sprite_stability")
         top = summary[summary.M == summary.M.max()].sprite_stability.mean()
         out.append(f"(d) sprite stability (frames keeping frame 0's sprite count; an outlier-robust quality read-out) at M={m:g}: "
