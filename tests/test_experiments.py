@@ -111,7 +111,14 @@ def test_sweep_verdict_says_which_parts_a_sweep_cannot_judge():
     assert v.holds is None and [r[:3] for r in v.reasons] == ["(a)", "(b)", "(c)"]
     assert all("not judged" in r for r in v.reasons) and "add an M < T with both inits" in v.reasons[1]
     v = V.start_time(s[s.init == "standard"])  # no Analytic-Init: (a) alone decides
-    assert v.holds is True and "rises" in v.reasons[0] and "(c) not judged" in v.reasons[1] and len(v.reasons) == 2
+    assert v.holds is True and "rises" in v.reasons[0] and len(v.reasons) == 3
+    assert "(b) not judged: the sweep sampled standard noise only" in v.reasons[1] and "(c) not judged" in v.reasons[2]
+    v = V.start_time(s[s.init == "analytic"])
+    assert "(b) not judged: the sweep sampled Analytic-Init only" in v.reasons[1] and v.reasons[2].startswith("(c) best")
+    # the sprite stability of real videos is absent without reference videos (n_reference=0): said, never "nan"
+    v = V.start_time(s.assign(sprite_stability_data=np.nan))
+    assert "(no real videos to compare" in v.reasons[3] and "nan" not in str(v).lower()
+    assert "real videos 0.91" in V.start_time(s.assign(sprite_stability_data=0.91)).reasons[3]
     v = V.start_time(s[(s.init == "analytic") | (s.M == 1.0)])  # Analytic-Init at 0.6, standard only at T: no pair below T
     assert "(a) not judged" in v.reasons[0] and "(b) not judged" in v.reasons[1] and v.reasons[2].startswith("(c) best")
     extra = pd.concat([s, s.iloc[[3]].assign(M=0.3, fd=1.0, fd_lo=0.9, fd_hi=1.1)])  # Analytic-Init also at 0.3: (b) at 0.6

@@ -267,6 +267,9 @@ def start_time(summary: pd.DataFrame) -> Verdict:
             out.append(f"(b) at M={m:g} Analytic-Init {'beats' if better else 'does NOT beat'} standard noise on alignment: "
                        f"{psnr}; quality not measured (no i3d_path).")
         parts.append(better)
+    else:
+        only = "Analytic-Init" if len(ana) else "standard noise"
+        out.append(f"(b) not judged: the sweep sampled {only} only (add the other init to compare them).")
     if fd and not (ana.M < top).any():
         out.append(f"(c) not judged: no Analytic-Init start below M={top:g} was sampled (add one to the sweep).")
     if len(ana) > 1 and len(base) and fd and (ana.M < top).any():
@@ -280,11 +283,13 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         out.append(f"(c) best Analytic-Init start M={best.M:g}: FD {_fd_text(best)} vs {_fd_text(ref)} at M={summary.M.max():g} "
                    f"({order}{'; ' + how if how else ''}), motion ratio {best.motion_ratio:.2f}.")
     if "sprite_stability" in summary and m is not None:
+        data = float(a.get("sprite_stability_data", float("nan")))
         word = _column_versus(a, s, "sprite_stability")
         top = summary[summary.M == summary.M.max()].sprite_stability.mean()
         out.append(f"(d) sprite stability (frames keeping frame 0's sprite count; an outlier-robust quality read-out) at M={m:g}: "
                    f"Analytic-Init {a.sprite_stability:.2f} vs standard {s.sprite_stability:.2f} ({word}); "
-                   f"{top:.2f} at M={summary.M.max():g}, real videos {a.get('sprite_stability_data', float('nan')):.2f}.")
+                   f"{top:.2f} at M={summary.M.max():g}" + (f", real videos {data:.2f}." if np.isfinite(data) else
+                                                            " (no real videos to compare: n_reference=0)."))
     for col, tag, what, digits in _DATA_LINES:
         if f"{col}_data" in summary:
             out += _data_lines(summary, col, tag, what, digits)
