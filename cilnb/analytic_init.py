@@ -182,6 +182,7 @@ class MomentStats:
                 batch = torch.as_tensor(batch)
             except (TypeError, ValueError, RuntimeError) as exc:
                 raise checks.InputTypeError(f"batch must be a tensor [N, *sample_shape] of numbers, got {type(batch).__name__} ({exc})") from None
+        checks.check_not_meta("batch", batch)
         if batch.ndim < 2:
             raise ValueError(f"batch must be [N, *sample_shape] with a sample shape, got shape {tuple(batch.shape)}")
         if not (batch.is_floating_point() or batch.dtype in (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)):

@@ -52,6 +52,7 @@ __all__ = [
     "check_path",
     "parse_json",
     "PIXEL_RANGE",
+    "check_not_meta",
 ]
 
 #: Value range of pixel-space frames and images everywhere in cilnb (the diffusers convention).
@@ -430,3 +431,13 @@ def check_path(name: str, path: Any, what: str = "a file path") -> Path:
     if isinstance(path, (str, os.PathLike)) and str(path) != "":
         return Path(path)
     raise InputTypeError(f"{name} must be {what} (str or pathlib.Path), got {path!r} ({_kind(path)})")
+
+
+def check_not_meta(name: str, x: Any) -> Any:
+    """``x`` as given, unless it is a tensor on the ``"meta"`` device (a shape without values), which every value check
+    would otherwise meet as torch's bare "Tensor.item() cannot be called on meta tensors": then an
+    :class:`InputTypeError` naming ``name`` and the fix. Anything else (other devices, non-tensors) is the caller's to check."""
+    if isinstance(x, torch.Tensor) and x.is_meta:
+        raise InputTypeError(f"{name} is a tensor on the 'meta' device (a shape without values, shape {tuple(x.shape)}): "
+                             "it has no values to check or compute with (nor to copy to another device): pass the real tensor, on 'cpu' or 'cuda'")
+    return x

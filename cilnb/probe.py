@@ -21,7 +21,7 @@ import torch
 from . import checks
 from ._util import progress
 from .denoiser import Cond, Images, Video
-from .sampling import _check_guidance, _check_model, per_sample_noise
+from .sampling import _check_finite_cond, _check_guidance, _check_model, per_sample_noise
 
 __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_start", "MotionFn"]
 
@@ -32,7 +32,7 @@ def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None
     """Checked ``(x0, ts, batch_size, cond)``: videos and images float in the model's range (cilnb.checks); ``cond``
     the one :class:`~cilnb.denoiser.Cond` (``y``: given, or ``cond["y"]``, or frame 0 of ``x0``)."""
     _check_model(model)
-    x0 = checks.check_model_input("x0", x0, model, rank=5, layout="a batch of videos [B, F, C, H, W]")
+    x0 = checks.check_model_input("x0", checks.check_not_meta("x0", x0), model, rank=5, layout="a batch of videos [B, F, C, H, W]")
     ts = checks.check_times("ts", ts, "normalised times in (0, 1] (a list or tensor)")
     if ts.numel() == 0:
         raise ValueError("ts is empty: give at least one normalised time in (0, 1]")
@@ -45,12 +45,13 @@ def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None
     if y is None:
         y = x0[:, 0]
     else:
-        y = checks.check_model_input("y", y, model, rank=4, layout="conditional images [B, C, H, W]")
+        y = checks.check_model_input("y", checks.check_not_meta("y", y), model, rank=4, layout="conditional images [B, C, H, W]")
     if y.shape != (x0.shape[0], *x0.shape[2:]):
         raise ValueError(f"y must be [B, C, H, W] = {(x0.shape[0], *x0.shape[2:])}, got {tuple(y.shape)}")
     batch_size = checks.check_batch_size("batch_size", batch_size)
     cond = checks.check_cond(cond, x0.shape[0])
     _check_guidance(cond)
+    _check_finite_cond(cond)  # a NaN motion label made every prediction NaN, as in sample
     return x0, ts, batch_size, Cond(y, **cond)
 
 
@@ -163,6 +164,7 @@ def probe_table(
         raise ValueError(f"predictions must be one_step_predictions(...) for these videos and ts, [B, K, F, C, H, W] = "
                          f"{(x0.shape[0], ts.numel(), *x0.shape[1:])}, got {got}")
     else:
+        checks.check_not_meta("predictions", predictions)
         checks.check_finite("predictions", predictions, "the model gave non-finite one-step predictions: check its weights")
     B, K = predictions.shape[:2]
     flat = predictions.reshape(B * K, *predictions.shape[2:])
@@ -303,6 +305,13 @@ def recommend_start(table: pd.DataFrame, column: str, threshold: float = 0.8) ->
     if table.empty:
         raise ValueError("table is empty: pass a probe_table(...) result with at least one probed t")
     threshold = checks.check_number("threshold", threshold, lo=0, lo_open=True, fix="(e.g. 0.8 for a retention)")
+    t = table["t"]
+    if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
+        raise ValueError(f"table's 't' column holds {t.dtype} values, not probe times: pass a probe_table(...) result")
+    bad = t[~(np.isfinite(t.to_numpy(dtype=np.float64)) & (t > 0) & (t <= 1))]
+    if len(bad):  # a time outside (0, 1] would come back as a start M that sample refuses (or, NaN, be dropped silently)
+        raise ValueError(f"table's 't' column holds {len(bad)} value(s) outside (0, 1] (e.g. {float(bad.iloc[0]):g}): probe times are "
+                         "normalised start times (1 = T); pass a probe_table(...) result")
     curve = table.groupby("t")[column].mean().dropna().sort_index()
     ok = curve[curve >= threshold]
     if ok.empty:

@@ -41,6 +41,7 @@ def _coeffs(model, ts: torch.Tensor, x=None) -> tuple[torch.Tensor, torch.Tensor
         if not isinstance(x, torch.Tensor):
             raise checks.InputTypeError(f"x (the noisy start video [B, F, C, H, W]) must be a torch.Tensor, got {type(x).__name__}"
                                         + (": pass torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""))
+        checks.check_not_meta("x", x)
         checks.check_finite("x", x, "the noisy start video must be finite (initial_noise, or a state of a finite run)")
     if ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all()):
         raise ValueError("the time grid must be strictly decreasing")
@@ -48,6 +49,20 @@ def _coeffs(model, ts: torch.Tensor, x=None) -> tuple[torch.Tensor, torch.Tensor
     alphas = torch.cat([sched.alpha(ts), torch.ones(1, dtype=torch.float64)])
     sigmas = torch.cat([sched.sigma(ts), torch.zeros(1, dtype=torch.float64)])
     return ts, alphas, sigmas
+
+
+def _low_level_cond(cond, callback) -> Mapping:
+    """The low-level samplers' ``cond`` (``None`` or a dict / :class:`~cilnb.denoiser.Cond`) and ``callback`` (``None`` or
+    a function), checked before the first model call: a tensor given as ``cond`` (``sample_ddim(model, x, ts, y)``)
+    failed inside ``cond or {}`` with torch's "Boolean value of Tensor ... is ambiguous", a non-callable callback only
+    after the first model call."""
+    if cond is not None and not isinstance(cond, Mapping):
+        fix = ": pass the conditional images as {'y': y}" if isinstance(cond, torch.Tensor) else ""
+        raise checks.InputTypeError(f"cond must be a dict of conditioning (e.g. {{'y': y}} or model.prepare_condition(images)) or None, "
+                                    f"got {type(cond).__name__}{fix}")
+    if callback is not None and not callable(callback):
+        raise checks.InputTypeError(f"callback must be a function of one dict (or None), got {type(callback).__name__}")
+    return cond if cond is not None else {}
 
 
 def _denoise(model, x: Video, t: float, cond: Cond | dict) -> Video:
@@ -91,7 +106,7 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
     sample (a list of ``B``), so that each sample's noise depends on its own generator only, not on
     the batch it runs in (what :func:`sample` passes).
     """
-    cond = cond or {}
+    cond = _low_level_cond(cond, callback)
     ts, a, s = _coeffs(model, ts, x)
     eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM, 1: DDPM-like noise)")
     if eta_convention not in ETA_CONVENTIONS:
@@ -141,7 +156,7 @@ def sample_heun(model, x, ts, cond=None, *, callback=None, disable=None, generat
 
 
 def _karras(model, x, ts, cond, *, callback, disable, second_order: bool):
-    cond = cond or {}
+    cond = _low_level_cond(cond, callback)
     ts, a, s = _coeffs(model, ts, x)
     if bool((a[:-1] <= 0).any()):
         raise ValueError("Euler/Heun work on x/alpha and need alpha_t > 0 on the grid (zero terminal SNR at T): use sampler='ddim' or start below T")
@@ -176,7 +191,7 @@ def sample_dpmpp_2m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     steps: it returns the last ``x0``. Written in ``(alpha, sigma)`` rather than ``sigma / alpha``, so a
     zero-SNR start (``alpha_T = 0``) is a plain first step. Same calls and signature as :func:`sample_ddim`.
     """
-    cond = cond or {}
+    cond = _low_level_cond(cond, callback)
     ts, a, s = _coeffs(model, ts, x)
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state
     x0_prev = None
@@ -210,7 +225,7 @@ def sample_dpmpp_3m(model, x, ts, cond=None, *, callback=None, disable=None, gen
     ``x0``. A step from a zero-SNR time (``alpha = 0``) starts the history anew. Same calls and signature as
     :func:`sample_ddim`; :data:`GRID_POWER` gives it a grid packed towards ``t = 0`` in :func:`sample`.
     """
-    cond = cond or {}
+    cond = _low_level_cond(cond, callback)
     ts, a, s = _coeffs(model, ts, x)
     lam = torch.log(a) - torch.log(s)  # -inf at alpha = 0, +inf at the clean state
     prev: list[torch.Tensor] = []  # the model's x0 at the previous grid times with finite lambda, newest last
@@ -417,7 +432,8 @@ def sample(
     _check_model(model)
     show_progress = checks.check_bool("show_progress", show_progress)
     full = Cond.of(y) if isinstance(y, Mapping) else Cond(y)  # the one coercion; y itself is checked next
-    y = checks.check_model_input("y", full.y, model, rank=4, layout="[B, C, H, W] (conditional images)")  # rank, dtype, NaN/inf
+    y = checks.check_model_input("y", checks.check_not_meta("y", full.y), model, rank=4,
+                                 layout="[B, C, H, W] (conditional images)")  # rank, dtype, NaN/inf
     seeds = checks.check_seeds(seed, y.shape[0])  # one int per image
     extra = checks.check_cond(full.extras, y.shape[0], scalars=False)
     added = checks.check_cond(cond, y.shape[0], scalars=False)
@@ -443,6 +459,8 @@ def sample(
     frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")
     if not isinstance(sampler, str) or sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+    if not isinstance(init, str) or init not in ("standard", "analytic"):  # with a remedy, any other value was read as "standard"
+        raise ValueError(f"init must be 'standard' or 'analytic', got {init!r}")
     if not isinstance(eta_convention, str) or eta_convention not in ETA_CONVENTIONS:
         raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS} (see docs/parity.md), got {eta_convention!r}")
     if callback is not None and not callable(callback):

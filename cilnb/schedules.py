@@ -405,11 +405,14 @@ class FlowSchedule(Schedule):
 
         (diffusers takes the lower end of the linspace from the already shifted training sigmas;
         we follow it so that ``start = 1`` reproduces ``FlowMatchEulerDiscreteScheduler.sigmas``.)
+        Equal times are merged, as in :meth:`VPSchedule.grid`: a start at or below that lower end (or
+        ``num_train_timesteps=1``) gives the one-point grid ``[start]``, not ``n_steps`` copies of it, which
+        every sampler refuses as not strictly decreasing.
         """
         start = self._check_steps(n_steps, start)
         u_hi = float(self.unshifted(start))
         u_lo = min(float(self.shifted(1.0 / self.T)), u_hi)
-        return self.shifted(torch.linspace(u_hi, u_lo, n_steps, dtype=_F64))
+        return torch.unique_consecutive(self.shifted(torch.linspace(u_hi, u_lo, n_steps, dtype=_F64)))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -295,6 +295,7 @@ def add_timenoise(
             f"y0 must be a floating tensor [B, ...], got {type(y0).__name__} {getattr(y0, 'dtype', '')} {tuple(getattr(y0, 'shape', ()))}: "
             "convert images with y0.float() (uint8 pixels: y0.float() / 127.5 - 1)"
         )
+    checks.check_not_meta("y0", y0)
     if y0.shape[0] == 0:
         raise ValueError(f"y0 holds no items (batch size 0, shape {tuple(y0.shape)})")
     check_finite("y0", y0)

@@ -32,7 +32,7 @@ def _float_array(x, name: str, what: str) -> np.ndarray:
     if checks.is_complex(x):
         raise checks.InputTypeError(f"{name} must hold real numbers ({what}), got complex values")
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().double().numpy()
+        x = checks.check_not_meta(name, x).detach().cpu().double().numpy()
     if x is None or isinstance(x, (str, bytes)):
         raise checks.InputTypeError(f"{name} must be {what}, got {type(x).__name__}")
     try:
@@ -100,6 +100,11 @@ def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
     if mu_a.shape != mu_b.shape or sa.shape != sb.shape or sa.shape != (mu_a.size, mu_a.size):
         raise ValueError(f"shape mismatch: mu {mu_a.shape} / {mu_b.shape}, sigma {sa.shape} / {sb.shape}")
     w, V = np.linalg.eigh((sa + sa.T) / 2)
+    for name, ev in (("sigma_a", w), ("sigma_b", np.linalg.eigvalsh((sb + sb.T) / 2))):
+        tol = 1e-5 * max(1.0, float(np.abs(ev).max()))  # round-off of a singular covariance (N <= D, float32) stays far above
+        if ev.min() < -tol:  # clipped at 0 below, it gave a distance for a matrix that is no covariance
+            raise ValueError(f"{name} is not a covariance: it is not positive semi-definite (smallest eigenvalue {ev.min():.3g}, "
+                             f"largest {ev.max():.3g}); pass the covariance from gaussian_stats")
     root_a = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
     m = root_a @ ((sb + sb.T) / 2) @ root_a
     ev = np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)

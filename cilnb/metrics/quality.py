@@ -50,7 +50,7 @@ def align_psnr(videos, images) -> torch.Tensor:
     """Image alignment of sampled videos ``[B]``: PSNR (dB, data range 2) of generated frame 0 to the conditional image.
 
     ``videos [B, F, C, H, W]`` and ``images [B, C, H, W]`` in ``[-1, 1]``; frame 0 is clamped to
-    ``[-1, 1]``, the images are not; float32; the MSE is floored at ``1e-12`` (identical frames give
+    ``[-1, 1]``, the images are not (a frame 0 holding NaN or inf gives NaN); float32; the MSE is floored at ``1e-12`` (identical frames give
     ~126 dB, not ``inf``). The same quantity as :func:`psnr` with ``value_range=(-1, 1)``, but not
     computed by it, on purpose: :func:`psnr` works in float64, returns ``inf`` for identical images and
     refuses images outside the range, so it would change the ``align_psnr`` numbers every stored sweep
@@ -58,7 +58,9 @@ def align_psnr(videos, images) -> torch.Tensor:
     Written into every sweep row by :mod:`cilnb.runs`.
     """
     _check_align(videos, images)
-    mse = (videos[:, 0].float().clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
+    first = videos[:, 0].float()
+    first = first.masked_fill(torch.isinf(first), float("nan"))  # a diverged (inf) frame is NaN like a NaN one, not clamped to +-1
+    mse = (first.clamp(-1, 1) - images.float().to(videos.device)).pow(2).mean(dim=(1, 2, 3))
     return 10 * (4.0 / mse.clamp(min=1e-12)).log10()
 
 
@@ -69,6 +71,7 @@ def _check_align(videos, images) -> None:
         if not isinstance(x, torch.Tensor):
             fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
             raise checks.InputTypeError(f"{name} must be a torch.Tensor {layout} in [-1, 1], got {type(x).__name__}{fix}")
+        checks.check_not_meta(name, x)
         if not x.is_floating_point():
             how = f" (0..255 pixels? use {name}.float() / 127.5 - 1)" if x.dtype == torch.uint8 else ""
             raise checks.InputTypeError(f"{name} has dtype {x.dtype}; align_psnr reads float frames in [-1, 1]{how}")

@@ -39,6 +39,7 @@ def _check(videos: torch.Tensor, name: str = "videos") -> torch.Tensor:
     if not torch.is_tensor(videos):
         fix = f": pass torch.from_numpy({name})" if isinstance(videos, np.ndarray) else ""
         raise checks.InputTypeError(f"{name} must be a [N, F, 1, H, W] torch.Tensor (toy layout), got {type(videos).__name__}{fix}")
+    checks.check_not_meta(name, videos)
     if videos.ndim != 5 or videos.shape[2] != 1:
         raise ValueError(f"{name} must be a [N, F, 1, H, W] tensor (toy layout), got {getattr(videos, 'shape', type(videos))}")
     if videos.shape[0] == 0:
@@ -47,6 +48,9 @@ def _check(videos: torch.Tensor, name: str = "videos") -> torch.Tensor:
         raise ValueError(f"{name} need at least 2 frames")
     if videos.shape[3] == 0 or videos.shape[4] == 0:
         raise ValueError(f"{name} have empty frames (shape {tuple(videos.shape)}): pass frames of at least 1x1 pixels")
+    if videos.shape[3] < 3 or videos.shape[4] < 3:  # the Laplacian's interior and a frame's spread: NaN features below 3x3
+        raise ValueError(f"{name} have frames of {videos.shape[3]}x{videos.shape[4]} pixels (shape {tuple(videos.shape)}); the toy "
+                         "features need at least 3x3 (a Laplacian over the frame's interior): pass frames of at least 3x3 pixels")
     if not bool(torch.isfinite(videos).all()):
         raise ValueError(f"{name} contain NaN or inf")
     if videos.is_floating_point():

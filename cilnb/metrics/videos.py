@@ -33,6 +33,7 @@ def check_metric_range(value_range) -> tuple[float, float]:
 def check_images(x, name: str, value_range, **kw) -> torch.Tensor:
     """:func:`cilnb.checks.check_images` after a strict check of ``value_range`` (:func:`check_metric_range`)."""
     check_metric_range(value_range)
+    checks.check_not_meta(name, x)
     if isinstance(x, torch.Tensor):  # checked detached (no autograd warning on its min/max), returned as given
         checks.check_images(x.detach(), name, value_range, **kw)
         return x

@@ -151,6 +151,9 @@ def resolve(remedy) -> Remedy:
         return remedy
     if isinstance(remedy, (str, dict)):
         return build(remedy)
+    if isinstance(remedy, type) and issubclass(remedy, Remedy):  # the class, not a remedy: say how to make one
+        raise InputTypeError(f"remedy must be a Remedy object, got the class {remedy.__name__}: pass {remedy.__name__}() "
+                             f"(or settings, {remedy.__name__}(...)), or its name {getattr(remedy, 'name', '')!r}")
     raise ValueError(f"remedy must be a Remedy, a name ({', '.join(REMEDIES)}), a spec dict or None, got {type(remedy).__name__}")
 
 
