@@ -565,6 +565,14 @@ def test_one_video_pair_decides_nothing():
     assert V.remedy_table2(two).holds is not None and "undecided" not in str(V.remedy_table2(two))
 
 
+def test_a_comparison_of_plain_sampling_alone_says_there_is_nothing_to_compare():
+    from cilnb.experiments import verdicts as V
+
+    cmp = _comparison({"none": (0, 0, 0)}, n=4)
+    v = V.remedy_table2(cmp)
+    assert v.holds is None and len(v.reasons) == 1 and "Nothing to compare" in v.reasons[0] and "remedies=" in v.reasons[0]
+
+
 def test_assess_decides_on_paired_differences():
     """Remedies share each video's image and noise, so a small shift that an unpaired comparison cannot see
     (image spread 1 vs shift 0.1, unpaired s.e. ~0.18) is decided by the per-video differences; the paired
@@ -591,3 +599,21 @@ def test_assess_decides_on_paired_differences():
     assert "up" in helps and "none" not in helps
     with pytest.raises(ValueError, match="no 'nope' row"):
         R.paired(cmp, "nope")
+
+
+def test_grid_adds_plain_sampling_and_refuses_bad_lists():
+    """The notebook's ``remedies`` list: plain sampling ("none") is added first when absent (every verdict compares
+    against it; ``["freeinit"]`` sampled everything and then failed at the verdict), names are checked before sampling."""
+    g = R.grid(["freeinit", "alg+analytic_init"])
+    assert list(g) == ["none", "freeinit", "alg+analytic_init"] and isinstance(g["none"], R.NoRemedy)
+    assert isinstance(g["alg+analytic_init"], R.Compose)
+    assert list(R.grid(["freeinit", "none"])) == ["freeinit", "none"]  # kept where given
+    assert list(R.grid([], start=0.7)) == list(R.default_grid(0.7))
+    with pytest.raises(ValueError, match=r"'freeinit' more than once"):
+        R.grid(["freeinit", "freeinit"])
+    with pytest.raises(TypeError, match=r"a list of remedy names, e.g."):
+        R.grid("freeinit")
+    with pytest.raises(TypeError, match=r"remedy names \(str\), got \{'name': 'alg'\}"):
+        R.grid([{"name": "alg"}])
+    with pytest.raises(ValueError, match="unknown remedy"):
+        R.grid(["freinit"])

@@ -620,12 +620,16 @@ def remedy_table2(cmp, baseline: str = "none") -> Verdict:
     """
     from ..remedies.comparison import assess, effects
 
+    claim = "Table 2: Analytic-Init raises motion without losing quality, among inference-time remedies"
+    if hasattr(cmp, "summary") and "remedy" in getattr(cmp.summary, "columns", ()) and set(cmp.summary.remedy) == {baseline}:
+        return Verdict(claim, None, [f"Nothing to compare: the comparison holds plain sampling ({baseline!r}) only; "
+                                     "list remedies to compare with it (e.g. remedies=['freeinit', 'analytic_init'])."])
     lines, helps = assess(cmp, baseline)
     eff = effects(cmp, baseline)
     decided = set(eff.remedy[np.isfinite(eff.motion_diff_sem.to_numpy(float))])  # one video pair decides nothing
     ai = [r for r in cmp.summary.remedy if str(r).startswith("analytic_init") and r in decided]
     holds = None if not ai else any(r in helps for r in ai)
-    return Verdict("Table 2: Analytic-Init raises motion without losing quality, among inference-time remedies", holds, lines)
+    return Verdict(claim, holds, lines)
 
 
 def start_on_one_image(base, early, M: float, init: str) -> Verdict:

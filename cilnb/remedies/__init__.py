@@ -40,7 +40,7 @@ from .noise import AnalyticInit, FrameInit, Progressive, pyoco_correlation, pyoc
 __all__ = [
     "REMEDIES", "Remedy", "Context", "Compose", "NoRemedy", "AnalyticInit", "FreeInit", "FrameInit", "Progressive", "ALG",
     "CondNoise", "build", "from_cli", "compose", "resolve", "known", "derive_seed", "per_sample_normal", "freq_filter",
-    "freq_mix", "lowpass_image", "FILTERS", "pyoco_correlation", "pyoco_matrix", "alg_switch_time", "compare", "default_grid", "verdict",
+    "freq_mix", "lowpass_image", "FILTERS", "pyoco_correlation", "pyoco_matrix", "alg_switch_time", "compare", "default_grid", "grid", "verdict",
     "plot_tradeoff", "plot_videos", "Comparison", "assess", "paired",
 ]
 
@@ -211,7 +211,7 @@ def from_cli(name: str, args=()) -> Remedy:
     return build(name, **settings)
 
 
-_COMPARISON = ("compare", "default_grid", "verdict", "Comparison", "assess", "paired")
+_COMPARISON = ("compare", "default_grid", "grid", "verdict", "Comparison", "assess", "paired")
 _PLOTS = ("plot_tradeoff", "plot_videos")  # drawn by cilnb.plotting.remedies; old names kept
 
 

@@ -36,7 +36,7 @@ from . import build, compose, resolve
 from .base import NoRemedy, Remedy
 from .freeinit import FreeInit
 
-__all__ = ["assess", "Comparison", "compare", "default_grid", "effects", "paired", "verdict"]
+__all__ = ["assess", "Comparison", "compare", "default_grid", "effects", "grid", "paired", "verdict"]
 
 #: the per-video read-outs whose paired differences :func:`paired` reports (those present)
 PAIRED_COLUMNS = ("motion", "sprite_stability", "first_frame_psnr")
@@ -62,6 +62,26 @@ def default_grid(start: float = 0.9) -> dict[str, Remedy]:
         g[f"cond_noise {lv:g}"] = build("cond_noise", level=lv)
     g[f"alg + analytic_init M={start:g}"] = compose("alg", build("analytic_init", start=start))
     return g
+
+
+def grid(names: Sequence[str] = (), start: float = 0.9) -> dict[str, Remedy]:
+    """label -> remedy for :func:`compare`: :func:`default_grid` ``(start)`` when ``names`` is empty, else each name built
+    (:func:`cilnb.remedies.build`: ``"freeinit"``, ``"alg+analytic_init"``), with plain sampling (``"none"``) put first
+    when it is not among them, since every verdict is a paired comparison against it. Shown in notebooks/remedies.ipynb."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise checks.InputTypeError(f"remedies must be a list of remedy names, e.g. ['none', 'freeinit'], got {names!r:.60} "
+                                    f"({type(names).__name__})")
+    if not names:
+        return default_grid(start)
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise checks.InputTypeError(f"remedies must be a list of remedy names (str), got {bad[0]!r:.60} ({type(bad[0]).__name__}); "
+                                    "for settings, build the grid yourself: {'label': cilnb.remedies.build(name, **settings)}")
+    twice = sorted({n for n in names if names.count(n) > 1}, key=list(names).index)
+    if twice:
+        raise ValueError(f"remedies lists {', '.join(map(repr, twice))} more than once; give each remedy once")
+    built = {name: build(name) for name in names}  # every name checked before anything is sampled
+    return built if "none" in built else {"none": build("none"), **built}
 
 
 @dataclass
