@@ -233,11 +233,28 @@ def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
     return seeds
 
 
+def _holds_bool(x: Any) -> bool:
+    """Whether ``x`` is a bool, a bool tensor or array, or a (nested) list or tuple holding one."""
+    if isinstance(x, (bool, np.bool_)):
+        return True
+    if isinstance(x, torch.Tensor):
+        return x.dtype == torch.bool
+    if isinstance(x, np.ndarray):
+        return x.dtype == np.bool_
+    if isinstance(x, (list, tuple)):
+        return any(_holds_bool(v) for v in x)
+    return False
+
+
 def check_times(name: str, ts: Any, what: str) -> torch.Tensor:
     """``ts`` (a list, array or tensor of times) as a flat float64 tensor, or an :class:`InputTypeError` saying
     that ``name`` must be ``what``. Range and order are the caller's to check."""
     if isinstance(ts, (str, bytes)):
         raise InputTypeError(f"{name} must be {what}, got the string {ts!r}")
+    if _holds_bool(ts):  # True/False would be read as the times 1 and 0
+        raise InputTypeError(f"{name} must be {what}, got booleans ({ts!r:.60}): pass the times as numbers, e.g. [1.0, 0.5]")
+    if is_complex(ts):
+        raise InputTypeError(f"{name} must be {what}, got complex numbers ({ts!r:.60})")
     try:
         return torch.as_tensor(ts, dtype=torch.float64).flatten()
     except (TypeError, ValueError, RuntimeError) as exc:

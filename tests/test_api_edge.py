@@ -74,6 +74,17 @@ def test_low_level_samplers_name_a_tensor_cond_and_a_bad_callback(toy, name):
         fn(toy, x, [0.5], {"y": y}, callback=3, disable=True)
 
 
+@pytest.mark.parametrize("ts", [[True, False], np.array([True]), torch.tensor([True, False]), [0.9, np.bool_(True)],
+                                [0.9 + 0j, 0.5]])
+def test_times_refuse_booleans_and_complex_numbers(toy, ts):
+    """A sampler's or the probe's times given as booleans were read as 1 and 0 (complex ones lost their imaginary part)."""
+    with pytest.raises(InputTypeError, match=r"ts must be .*got (booleans|complex numbers)"):
+        S.sample_ddim(toy, torch.randn(1, 8, 1, 32, 32), ts, {"y": _y()}, disable=True)
+    with pytest.raises(InputTypeError, match=r"ts must be .*got (booleans|complex numbers)"):
+        P.one_step_predictions(toy, _x0(), ts)
+    assert P.one_step_predictions(toy, _x0(), [1.0, 0.5]).shape[:2] == (1, 2)  # numbers still pass
+
+
 def test_flow_grid_merges_equal_times():
     """A start at or below the flow grid's lower end (or num_train_timesteps=1) gave n_steps copies of one time, which
     every sampler refused as "not strictly decreasing": sample(flow_model, start=1e-3) failed with that message."""
