@@ -207,3 +207,16 @@ def test_a_remedy_class_is_named_with_the_fix(toy):
         S.sample(toy, _y(), n_steps=1, remedy=R.ALG, show_progress=False)
     with pytest.raises(ValueError, match=r"got the class Progressive"):
         R.compose("alg", R.Progressive)
+
+
+@pytest.mark.parametrize("y, pattern", [
+    (torch.zeros(2, 3, 32, 32), r"takes conditional images y \[B, 1, 32, 32\] .*got \(2, 3, 32, 32\)"),
+    (torch.zeros(2, 1, 16, 16), r"takes conditional images y \[B, 1, 32, 32\] .*got \(2, 1, 16, 16\)"),
+])
+def test_the_toy_names_a_conditional_image_of_another_size(toy, y, pattern):
+    """A 3-channel or 16x16 y made sample fail inside the network as "takes [B, F, 1, 32, 32] videos, got (4, ...)": the
+    videos it never got, with the batch doubled by guidance."""
+    with pytest.raises(ValueError, match=pattern):
+        S.sample(toy, y, n_steps=1, show_progress=False)
+    with pytest.raises(ValueError, match=r"y holds 3 image\(s\) for 2 video\(s\)"):
+        toy(_x0(2), 0.5, y=_y(3))

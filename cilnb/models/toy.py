@@ -595,6 +595,16 @@ class ToyModel(Denoiser):
         y, motion = cond.get("y"), cond.get("motion")
         if y is None:
             raise ValueError("the toy I2V model needs the conditional image y=[B, C, H, W]")
+        cfg = self.config  # sizes checked here, before guidance doubles the batch inside the network call
+        frame = (cfg.channels, cfg.size, cfg.size)
+        if torch.is_tensor(y) and tuple(y.shape[1:]) != frame:
+            raise ValueError(f"this toy model takes conditional images y [B, {', '.join(map(str, frame))}] (its frames: "
+                             f"{cfg.channels} channel(s), {cfg.size}x{cfg.size}), got {tuple(y.shape)}: pass images of that size")
+        if tuple(x_t.shape[1:]) != (cfg.frames, *frame):
+            raise ValueError(f"this toy model was built for {cfg.frames} frames of {cfg.channels}x{cfg.size}x{cfg.size}: x_t must be "
+                             f"[B, {cfg.frames}, {', '.join(map(str, frame))}], got {tuple(x_t.shape)}")
+        if torch.is_tensor(y) and y.shape[0] != x_t.shape[0]:
+            raise ValueError(f"y holds {y.shape[0]} image(s) for {x_t.shape[0]} video(s): give one conditional image per video")
         if motion is not None:
             try:
                 if isinstance(motion, (str, bytes)):
