@@ -13,7 +13,8 @@ instead. User errors are :class:`cilnb._util.UserError`, ``ValueError`` and ``Ty
 validates its inputs with them), ``FileNotFoundError`` (also ``models.WeightsNotFoundError``),
 ``NotADirectoryError``, ``IsADirectoryError``, ``PermissionError`` and ``FileExistsError``;
 argparse's own errors use the same one-line form. Anything else is unexpected: the traceback
-is shown and the exit status is 1. Ctrl-C prints one line and exits 130.
+is shown and the exit status is 1, except running out of memory and a file name too long, which are one line and exit
+2 too. A refused run removes the folders of ``--out`` it created, when they hold no file. Ctrl-C prints one line and exits 130.
 """
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from .._util import keep_heap
 
     keep_heap()  # freed memory stays in the heap: faster CPU sampling, same numbers (cilnb._util.KEEP_HEAP_ENV)
+    made = _first_missing_folder(getattr(args, "out", None))
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -76,8 +78,70 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         if args.debug:
             raise
+        _remove_empty_folders(made)
         print(f"cilnb {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:
+        if args.debug or not _out_of_memory(exc):
+            raise
+        _remove_empty_folders(made)
+        first = (str(exc).strip().splitlines() or ["MemoryError"])[0]
+        print(f"cilnb {args.command}: error: out of memory ({first[:200]}): {_SMALLER.get(args.command, 'use smaller sizes')}",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        import errno
+
+        if args.debug or exc.errno != errno.ENAMETOOLONG:
+            raise
+        _remove_empty_folders(made)
+        print(f"cilnb {args.command}: error: {one_line(exc)}: use a shorter name", file=sys.stderr)
+        return 2
+
+
+# what to make smaller when a command runs out of memory
+_SMALLER = {
+    "sample": "use a smaller --batch-size, fewer --images toy:N or a smaller --size",
+    "stats": "use a smaller --batch-size, --size or --frames",
+    "train-toy": "use a smaller --batch-size or --widths",
+    "toy-stats": "use a smaller --n",
+    "finetune": "use a smaller --batch-size, --size or --frames (or --gradient-checkpointing, --mixed-precision)",
+}
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation the machine cannot make (``MemoryError``, torch's CPU allocator, CUDA out of memory): a size the user
+    chose, not a bug."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _first_missing_folder(out):
+    """The outermost folder of ``--out`` (a file or a folder path) that does not exist yet: what a run may create."""
+    if not out:
+        return None
+    from pathlib import Path
+
+    path, missing = Path(out).absolute(), None
+    try:
+        while not path.exists() and path != path.parent:
+            missing, path = path, path.parent
+    except OSError:  # e.g. a name too long: the command reports it
+        return None
+    return missing
+
+
+def _remove_empty_folders(top) -> None:
+    """After a refused run: remove the folders it created under ``top`` if they hold no file (never a file)."""
+    import os
+
+    if top is None or not os.path.isdir(top) or os.path.islink(top):
+        return
+    for root, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):  # deepest first
+        try:
+            os.rmdir(root)  # only empty folders go
+        except OSError:
+            pass
 
 
 def one_line(exc: BaseException) -> str:

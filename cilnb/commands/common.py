@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 __all__ = ["DTYPES", "load_model", "check_device", "check_videos_folder", "check_toy_shape", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
-           "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg"]
+           "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg", "file_path_arg"]
 
 # the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere; the toy: float32)
 DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
@@ -74,9 +75,22 @@ def _hf_progress_off() -> None:
 def check_device(device, option: str = "--device") -> None:
     """Refuse a device torch does not know (``--device gpu``) as a one-line user error naming ``option``
     (:func:`cilnb._util.check_device`)."""
-    from .._util import check_device as _check
+    from .._util import UserError, check_device as _check
 
     _check(device, option)
+    if isinstance(device, str) and device != "auto":  # a device torch knows, but this machine or build may not have
+        import torch
+
+        kind = torch.device(device).type
+        if kind == "meta":
+            raise UserError(f"{option} {device}: the meta device holds shapes without values, nothing can be computed on it; "
+                            "use auto, cpu, cuda or cuda:N")
+        if kind not in ("cpu", "cuda"):  # cuda: resolve_device names a missing GPU
+            try:
+                torch.empty(1, device=device)
+            except Exception:  # noqa: BLE001 (RuntimeError, AssertionError, ImportError: torch says it many ways)
+                raise UserError(f"{option} {device}: this PyTorch build or machine has no {kind} device; use auto, cpu, cuda "
+                                "or cuda:N") from None
 
 
 def model_for_output(args: argparse.Namespace, *, folder: bool, device=None, ready=None):
@@ -209,6 +223,16 @@ def path_arg(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"expected a path, got {text!r}, which would silently mean the current folder (or the "
                                          "default): give the path (an unset shell variable?)")
+    return text
+
+
+def file_path_arg(text: str) -> str:
+    """argparse type: an output *file* path (:func:`path_arg`); one ending in ``/`` names a folder, and ``Path`` would drop
+    the slash and write a file of that name instead of a file in that folder."""
+    text = path_arg(text)
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"expected a file path, got {text!r}, which ends in {text[-1]!r} (a folder): give the file "
+                                         f"name too, e.g. {text}x.safetensors")
     return text
 
 

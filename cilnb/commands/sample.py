@@ -31,10 +31,15 @@ def run(args: argparse.Namespace) -> int:
         key, sep, val = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--cond takes KEY=VALUE (e.g. prompt='a dog' or num_frames=81), got {item!r}")
+        if key in cond_kwargs:  # one value would silently win over the other
+            given = _COND_OPTIONS.get(key, f"--cond {key}=...")
+            raise UserError(f"--cond {item}: {key} is already given ({given}); give each conditioning once")
         try:
             cond_kwargs[key] = json.loads(val)
         except json.JSONDecodeError:
             cond_kwargs[key] = val
+        if not _finite(cond_kwargs[key]):  # json reads NaN and Infinity; refused here, before the sweep folder is made
+            raise UserError(f"--cond {item}: the value is not finite (NaN or inf); give a finite number")
     _check_cond_names(model, cond_kwargs)
     remedy = None
     if args.remedy is not None:
@@ -57,6 +62,19 @@ def run(args: argparse.Namespace) -> int:
     if res.rank == 0:
         print(f"{len(res.table)} unit(s) stored in {res.out} (results.csv); this run: {res.computed} sampled on rank 0 of {res.world}, {res.recovered} recovered; {res.pending} were pending")
     return 0
+
+
+def _finite(value) -> bool:
+    """No NaN or inf anywhere in a JSON value (numbers, lists, objects)."""
+    import math
+
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 # the options that set a conditioning keyword of prepare_condition (the rest come from --cond KEY=VALUE)

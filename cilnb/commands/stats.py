@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_model_options, path_arg, positive_float, positive_int, size_hw
+from .common import add_model_options, file_path_arg, path_arg, positive_float, positive_int, size_hw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
     p.add_argument("--videos", type=path_arg, required=True, help="folder of videos (mp4/webm/gif/avi/mov/mkv) and/or frame folders")
     p.add_argument("--frames", type=positive_int, required=True, help="frames per video (the model's F, e.g. 14 for SVD)")
     p.add_argument("--size", type=size_hw, required=True, help="HxW after resize + centre crop, e.g. 320x512")
-    p.add_argument("--out", type=path_arg, required=True, help="output statistics file (.safetensors)")
+    p.add_argument("--out", type=file_path_arg, required=True, help="output statistics file (.safetensors)")
     p.add_argument("--batch-size", type=positive_int, default=4, help="videos per VAE batch")
     p.add_argument("--max-videos", type=positive_int, default=None, help="stop when this many videos are in the statistics")
     g = p.add_mutually_exclusive_group()

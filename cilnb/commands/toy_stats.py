@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import nonneg_int, path_arg, positive_int
+from .common import file_path_arg, nonneg_int, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,6 +15,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or str(data_dir() / "toy_stats.safetensors")
     check_output_path(out, option="--out")
+    source = _source_file(args.data_from)
+    if source is not None and Path(out).is_file() and Path(out).samefile(source):  # --force would replace the checkpoint
+        raise UserError(f"--out {out} is the --data-from checkpoint: the statistics would replace it; choose another --out")
     if Path(out).exists() and not args.force:
         shipped = " (the shipped statistics the notebooks use)" if not args.out else ""
         raise UserError(f"{out} exists{shipped}: pass --out elsewhere, or --force to overwrite it (or delete it first)")
@@ -28,6 +31,18 @@ def run(args: argparse.Namespace) -> int:
     toy_stats(out, n=args.n, seed=args.seed, config=data, show_progress=not args.quiet)
     print(f"wrote {out}")
     return 0
+
+
+def _source_file(source: str):
+    """The file ``--data-from`` names (a path or a shipped name), or None."""
+    from pathlib import Path
+
+    from ..models import toy
+
+    if not source:
+        return None
+    path = toy.checkpoint_path(source) if source in toy.CHECKPOINTS and not Path(source).exists() else Path(source)
+    return path if path.is_file() else None
 
 
 def _check_toy_checkpoint(source: str) -> None:
@@ -51,7 +66,7 @@ def add_parser(sub) -> None:
     s = sub.add_parser("toy-stats", help="Analytic-Init statistics (Eq. 5) of the toy training data")
     s.add_argument("--n", type=positive_int, default=5000, help="number of training videos")
     s.add_argument("--seed", type=nonneg_int, default=12345)
-    s.add_argument("--out", type=path_arg, default=None, help="default: data/toy_stats.safetensors (refused if it exists, unless --force)")
+    s.add_argument("--out", type=file_path_arg, default=None, help="default: data/toy_stats.safetensors (refused if it exists, unless --force)")
     s.add_argument("--data-from", default="", metavar="CKPT",
                    help="the toy checkpoint (base | naive | timenoise | a file) whose training data the statistics describe "
                         "(default: the shipped base's)")

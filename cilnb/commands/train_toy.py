@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .common import finite_float, int_list, nonneg_float, nonneg_int, path_arg, positive_float, positive_int, probability, unit_interval
+from .common import file_path_arg, finite_float, int_list, nonneg_float, nonneg_int, path_arg, positive_float, positive_int, probability, unit_interval
 
 # cilnb.toy_training.VARIANTS and cilnb.models.toy.TEMPORAL_KINDS, kept here so --help imports no torch
 # (tests/test_commands.py checks they agree)
@@ -35,6 +35,7 @@ def _recipe_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     import torch
@@ -45,8 +46,16 @@ def run(args: argparse.Namespace) -> int:
     from .common import check_device
 
     check_device(args.device)
+    cpus = os.cpu_count() or 1
+    if args.threads > cpus:  # torch starts that many threads: thousands crash the process (a segfault, a stale lock left)
+        raise UserError(f"--threads {args.threads} is more than the {cpus} CPUs of this machine: pass at most {cpus} "
+                        "(0: torch's default)")
     if args.threads:
         torch.set_num_threads(args.threads)
+    ignored = [opt for opt, v in (("--temporal-levels", args.temporal_levels), ("--temporal-width", args.temporal_width)) if v is not None]
+    if args.temporal == "none" and ignored:  # no temporal layers: the values would be ignored
+        raise UserError(f"{' and '.join(ignored)} {'shape' if len(ignored) > 1 else 'shapes'} the temporal layers, which --temporal "
+                        f"none leaves out: drop {' and '.join(ignored)} or pass --temporal conv, attn or conv+attn")
     mcfg = toy.ToyConfig()
     over = {}
     if args.widths:
@@ -68,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--variant {args.variant} fine-tunes a base model: pass --init data/toy_base.safetensors")
     if fine and over:
         raise UserError("architecture options are for --variant base; a fine-tune keeps the --init model's architecture")
+    if fine and Path(args.init).is_dir():
+        raise UserError(f"--init {args.init} is a folder: pass the base checkpoint file, e.g. --init {toy.checkpoint_path('base')}")
     if fine and args.init in toy.CHECKPOINTS and not Path(args.init).exists():
         raise UserError(f"--init {args.init} is the name of a shipped checkpoint, not a file: --init takes a path, e.g. "
                         f"--init {toy.checkpoint_path(args.init)}")
@@ -97,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
                         f"this run's is {cfg.t_dist}{whose}: add --t-dist lognormal or drop {' and '.join(tp)}")
     out = args.out or str(toy.checkpoint_path(args.variant))
     check_output_path(out, option="--out")  # before any training
+    if fine and Path(out).is_file() and Path(args.init).is_file() and Path(out).samefile(args.init):  # --force would replace it
+        raise UserError(f"--out {out} is the --init checkpoint: the fine-tune would replace the model it starts from; "
+                        "choose another --out")
     path = train(cfg, out, device=args.device, show_progress=not args.quiet, force=args.force)
     print(f"wrote {path}")
     return 0
@@ -107,7 +121,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train-toy", help="train the built-in toy I2V model (base) or fine-tune it (naive / timenoise)",
                        description="Train the toy I2V model. Resumable: rerun the same command to continue from the last checkpoint.")
     p.add_argument("--variant", choices=VARIANTS, default="base", help="base: from scratch; naive/timenoise: fine-tune --init")
-    p.add_argument("--out", type=path_arg, default=None, help="output checkpoint (default: data/toy_<variant>.safetensors)")
+    p.add_argument("--out", type=file_path_arg, default=None, help="output checkpoint (default: data/toy_<variant>.safetensors)")
     p.add_argument("--init", type=path_arg, default=None, help="base checkpoint to fine-tune (naive/timenoise)")
     p.add_argument("--steps", type=nonneg_int, default=None, help="video steps (base default 4000; fine-tune default 1000)")
     p.add_argument("--pretrain-steps", type=nonneg_int, default=None, help="image pre-training steps (base only; default 1000)")
