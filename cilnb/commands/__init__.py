@@ -14,7 +14,8 @@ validates its inputs with them), ``FileNotFoundError`` (also ``models.WeightsNot
 ``NotADirectoryError``, ``IsADirectoryError``, ``PermissionError`` and ``FileExistsError``;
 argparse's own errors use the same one-line form. Anything else is unexpected: the traceback
 is shown and the exit status is 1, except running out of memory and a file name too long, which are one line and exit
-2 too. A refused run removes the folders of ``--out`` it created, when they hold no file. Ctrl-C prints one line and exits 130.
+2 too. A refused run removes the folders of ``--out`` it created, when they hold no file. Ctrl-C prints one line and exits 130;
+SIGTERM (``kill``) stops the same way (locks released, all saved so far kept for a resume) and exits 143.
 """
 from __future__ import annotations
 
@@ -68,13 +69,15 @@ def main(argv: list[str] | None = None) -> int:
 
     keep_heap()  # freed memory stays in the heap: faster CPU sampling, same numbers (cilnb._util.KEEP_HEAP_ENV)
     made = _first_missing_folder(getattr(args, "out", None))
+    previous = _on_sigterm()
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print(f"cilnb {args.command}: interrupted (rerun the same command to resume where it stopped)", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"cilnb {args.command}: {how} (rerun the same command to resume where it stopped)", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except USER_ERRORS as exc:
         if args.debug:
             raise
@@ -97,6 +100,31 @@ def main(argv: list[str] | None = None) -> int:
         _remove_empty_folders(made)
         print(f"cilnb {args.command}: error: {one_line(exc)}: use a shorter name", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a command (``kill PID``, a job scheduler's stop): raised where the command is, so it stops as after
+    Ctrl-C (locks released, partial files removed, everything saved so far kept for a resume) and exits 143."""
+
+
+def _on_sigterm():
+    """Turn SIGTERM into :class:`Terminated` for the command's duration; returns the handler to restore (``None`` when
+    not in the main thread, where Python cannot set one)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 # what to make smaller when a command runs out of memory
