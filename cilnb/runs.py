@@ -431,19 +431,19 @@ def run_sweep(
     inits = [str(i) for i in checks.check_sequence("inits", inits, fix=papermill)]
     seeds = [checks.check_int("seed", s, integral_float=True) for s in checks.check_sequence("seeds", seeds, fix=papermill)]
     if not Ms:
-        raise ValueError("give at least one M (--M 1.0 0.96 ...)")
+        raise ValueError("give at least one M (Ms=[1.0, 0.7]; --M 1.0 0.96 ...)")
     bad = [i for i in inits if i not in INITS]
     if bad or not inits:
         raise ValueError(f"init modes must be among {INITS}, got {inits}")
     if not seeds:
         raise ValueError("give at least one seed")
-    for opt, vals in (("--M", Ms), ("--init", inits), ("--seeds", seeds)):
+    for name, opt, vals in (("Ms", "--M", Ms), ("inits", "--init", inits), ("seeds", "--seeds", seeds)):
         twice = sorted({v for v in vals if vals.count(v) > 1}, key=vals.index)
         if twice:
-            raise ValueError(f"M values, init modes and seeds must each be distinct: {opt} lists {', '.join(map(str, twice))} "
+            raise ValueError(f"M values, init modes and seeds must each be distinct: {name} / {opt} lists {', '.join(map(str, twice))} "
                              "more than once; give each value once")
     if "analytic" in inits and stats is None:
-        raise ValueError("init 'analytic' needs statistics: pass --stats FILE (from `python -m cilnb stats`)")
+        raise ValueError("init 'analytic' needs statistics: pass stats= / --stats FILE (from `python -m cilnb stats`)")
     n_steps = checks.check_n_steps(n_steps, fix="(sampler steps over [0, M])")
     batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(units per sampler call)")
     if max_units is not None:
@@ -474,7 +474,7 @@ def run_sweep(
             try:
                 starts[M] = sched.parse_start(M)
             except ValueError as exc:
-                raise ValueError(f"{exc} (--M {M:g}): give normalised starts in (0, 1], or add --native for native start times "
+                raise ValueError(f"{exc} (--M {M:g}): give normalised starts in (0, 1], or native=True / --native for native start times "
                                  f"(up to {float(sched.to_native(1.0)):g} at M = 1)") from None
     out = check_output_path(out, option="out (--out)", folder=True)
     for name in ("videos", "results"):  # the store's layout: found in the way, not after the first batch
@@ -511,10 +511,10 @@ def run_sweep(
             rem = None
     if rem is not None:
         if rem.start is not None:
-            raise ValueError(f"remedy {rem.label()} sets its own start M = {rem.start}; in a sweep M comes from --M: "
-                             "give the remedy without start (e.g. --remedy analytic_init) and list the starts in --M")
+            raise ValueError(f"remedy {rem.label()} sets its own start M = {rem.start}; in a sweep M comes from Ms / --M: "
+                             "give the remedy without start (e.g. --remedy analytic_init) and list the starts in Ms / --M")
         if rem.needs_stats and stats is None:
-            raise ValueError(f"remedy {rem.label()} needs Analytic-Init statistics: pass --stats FILE (from `python -m cilnb stats`)")
+            raise ValueError(f"remedy {rem.label()} needs Analytic-Init statistics: pass stats= / --stats FILE (from `python -m cilnb stats`)")
     settings = {
         "format": SWEEP_FORMAT,
         "model": model_name or type(model).__name__,

@@ -144,8 +144,10 @@ def test_bad_input_and_changed_settings_are_refused(model, files, tmp_path):
         runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["analytic"], show_progress=False)
     with pytest.raises(ValueError, match="init modes"):
         runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["fancy"], show_progress=False)
-    with pytest.raises(ValueError, match="start M"):
+    with pytest.raises(ValueError, match=r"start M.*native=True / --native"):
         runs.run_sweep(model, images, tmp_path / "a", Ms=[1.5], show_progress=False)
+    with pytest.raises(ValueError, match=r"Ms / --M lists 0.6 more than once"):  # a notebook's Ms named too, not only the CLI's --M
+        runs.run_sweep(model, images, tmp_path / "a", Ms=[0.6, 1.0, 0.6], show_progress=False)
     with pytest.raises(ValueError, match="toy:N"):
         io.load_images("toy:x", model)
     runs.run_sweep(model, images, tmp_path / "b", Ms=[1.0], n_steps=2, show_progress=False)
