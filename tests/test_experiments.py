@@ -249,6 +249,8 @@ def test_inputs_refuse_bad_settings(tmp_path):
 def test_load_models_refuses_empty_variants():
     with pytest.raises(ValueError, match="variants is empty"):
         E.load_models("toy", "", " , ")
+    with pytest.raises(ValueError, match=r"variants lists 'base' more than once"):  # was one model, silently
+        E.load_models("toy", "", "base, naive,base")
 
 
 def test_run_hashing_and_toy_pair_stay_importable_from_experiments():
