@@ -432,6 +432,9 @@ def init_params_at(stats: MomentStats, schedule, start: float) -> tuple[torch.Te
     if torch.as_tensor(alpha).numel() != 1:  # float() of several would fail naming neither start nor the fix
         raise ValueError(f"start must be one normalised start time M in (0, 1] (Analytic-Init draws the start of one sampling run), "
                          f"got {torch.as_tensor(alpha).numel()} values: call init_params_at once per M")
+    m = float(torch.as_tensor(start, dtype=_F64).reshape(()))
+    if not 0.0 < m <= 1.0:  # M = 0 is the clean data, not a start: Eq. 5 there is the data's own moments
+        raise ValueError(f"start M must lie in (0, 1] (normalised; 1 = T), got {m!r}: sampling starts from noise at M > 0")
     return init_params(stats, float(alpha), float(sigma))
 
 

@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 import numbers
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +70,10 @@ class SpriteConfig:
     turn_angle: tuple[float, float] = (90.0, 180.0)  # turn angle range in degrees, sign random
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # lists (from YAML, argparse) as tuples: equal configs compare, hash and serialise equal
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+
         def rng(name, lo_ok=-math.inf):
             pair = getattr(self, name)
             if isinstance(pair, (str, bytes)) or not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -217,6 +222,21 @@ def bounce(p0: torch.Tensor, v: torch.Tensor, frames: torch.Tensor, lo: torch.Te
     return lo + length - (u - length).abs()
 
 
+def _check_memory(n: int, cfg: SpriteConfig) -> None:
+    """Refuse an ``n`` whose videos alone (float32 frames, int8 sprite owners, float64 texture) cannot fit in this
+    machine's memory, before anything is allocated (torch's allocator would fail deep inside, or the OS kill the process)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no check
+        return
+    px = cfg.size * cfg.size
+    need = n * (cfg.frames * px * 5 + max(cfg.texture_waves, 1) * px * 8)  # a lower bound of the peak
+    if ram > 0 and need > ram:
+        raise ValueError(f"generate(n={n}) needs more than {need / 2**30:.3g} GiB for {n} videos of {cfg.frames} frames at "
+                         f"{cfg.size}x{cfg.size} px, but this machine has {ram / 2**30:.3g} GiB: generate fewer videos per call "
+                         "(batches drawn from one torch.Generator, as cilnb.toy_training.toy_stats does)")
+
+
 def _uniform(gen: torch.Generator, shape, lo: float, hi: float) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=torch.float64)
 
@@ -242,6 +262,7 @@ def generate(n: int, seed: int | torch.Generator = 0, *, config: SpriteConfig | 
         raise checks.InputTypeError(f"generate() got unknown SpriteConfig field(s) {unknown}; "
                                     f"known: {sorted(f.name for f in dataclasses.fields(SpriteConfig))}")
     cfg = dataclasses.replace(config or SpriteConfig(), **overrides) if overrides else (config or SpriteConfig())
+    _check_memory(n, cfg)
     if isinstance(seed, torch.Generator) and seed.device.type != "cpu":
         raise ValueError("generate() draws on the CPU: pass a CPU torch.Generator or an int seed")
     gen = make_generator(seed)

@@ -107,7 +107,9 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
     read: a FIFO, socket, device or broken link with a video name is skipped with a warning
     (opening a FIFO would block forever).
     """
-    root = Path(root)
+    from .checks import check_path
+
+    root = check_path("root", root, "the folder that holds the videos")  # None or "" (the current folder) named, not scanned
     if not root.is_dir():
         raise ValueError(f"--videos {root} is not a folder; pass the folder that holds the videos")
     out: list[Path] = []
@@ -164,14 +166,24 @@ def to_rgb(frame):
     a = np.asarray(frame)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
-        raise VideoSkip(f"unexpected frame shape {a.shape} (an image is [H, W], or [H, W, C] with C = 1, 3 or 4)")
-    if a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
+        raise VideoSkip(f"unexpected frame shape {a.shape} (an image is [H, W], or [H, W, C] with C = 1, 2 (gray + alpha), 3 or 4)")
+    if a.size == 0:
+        raise VideoSkip(f"empty image (shape {a.shape})")
+    if not (a.dtype == np.bool_ or np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise VideoSkip(f"image values of dtype {a.dtype} are not real pixel values (an image holds ints, or floats in [0, 1])")
+    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+        raise VideoSkip("image holds NaN or infinite values")
+    if a.shape[2] in (1, 2):  # gray (+ alpha): the gray channel as RGB
+        a = np.repeat(a[..., :1], 3, axis=2)
     elif a.shape[2] == 4:
         a = a[..., :3]
     if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.integer):
+        if np.issubdtype(a.dtype, np.signedinteger):  # a signed int image holds no negative pixels: 0..max
+            if (a < 0).any():
+                raise VideoSkip(f"image of dtype {a.dtype} holds negative values (min {a.min()}): pixels are >= 0")
+            a = (a.astype(np.float64) / np.iinfo(a.dtype).max * 255).round().astype(np.uint8)
+        elif np.issubdtype(a.dtype, np.integer):
             a = (a.astype(np.float64) / np.iinfo(a.dtype).max * 255).round().astype(np.uint8)
         else:
             a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
@@ -303,7 +315,9 @@ class ClipSet:
         self.root = Path(root)
         self.paths = find_videos(self.root)
         if not self.paths and not allow_empty:
-            raise ValueError(f"no videos found in {root} (looked for {', '.join(VIDEO_EXTS)} files and folders of {', '.join(IMAGE_EXTS)} frames)")
+            hint = (f"; {root} itself holds image frames: a frame folder is one video, so pass the folder above it"
+                    if image_files(self.root) else "")
+            raise ValueError(f"no videos found in {root} (looked for {', '.join(VIDEO_EXTS)} files and folders of {', '.join(IMAGE_EXTS)} frames){hint}")
         self.names = [p.relative_to(self.root).as_posix() for p in self.paths]
         self.frames, self.size, self.stride, self.fps, self.channels = frames, parse_size(size), stride, fps, channels
 
@@ -473,6 +487,11 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
     names = [safe_name(p.stem) for p in files]
     if len(set(names)) != len(names):
         names = [safe_name(p.name) for p in files]
+    if len(set(names)) != len(names):  # "a b.png" and "a_b.png" are both a_b.png: number the repeats (files are sorted)
+        seen: dict = {}
+        for i, n in enumerate(names):
+            seen[n] = seen.get(n, 0) + 1
+            names[i] = n if seen[n] == 1 else f"{n}_{seen[n]}"
     return ImageSet(names, torch.stack(imgs), str(root), {})
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .io import ClipSet, VideoSkip, parse_size
+from .io import ClipSet, VideoSkip, _whole, parse_size
 
 __all__ = ["StatsResult", "encoder_for", "compute_stats"]
 
@@ -168,13 +168,15 @@ def compute_stats(
         raise checks.InputTypeError(
             f"model must be a loaded model (e.g. cilnb.models.load('svd', path) or cilnb.models.load('toy')), got {model!r} "
             f"({type(model).__name__}); its statistics would otherwise be taken as pixels")
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+    if not _whole(frames) or frames < 1:
         raise ValueError(f"frames must be a positive int, got {frames!r}")
+    frames = int(frames)  # numpy ints too: the settings are stored as JSON
     hw = parse_size(size)
     if stride is not None and fps is not None:
         raise ValueError("give either stride or fps, not both")
-    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int) or stride < 1):
+    if stride is not None and (not _whole(stride) or stride < 1):
         raise ValueError(f"stride must be a positive int, got {stride!r}")
+    stride = None if stride is None else int(stride)
     if fps is not None:
         fps = checks.check_number("fps", fps, lo=0, lo_open=True, fix="(the frame rate to sample clips at; None to use stride)")
     batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per VAE batch)")

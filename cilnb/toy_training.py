@@ -107,6 +107,8 @@ class TrainConfig:
         fine = self.variant != "base"
         if self.init is not None and not isinstance(self.init, (str, os.PathLike)):
             raise checks.InputTypeError(f"init must be the path of a base checkpoint (a string), got {self.init!r} ({type(self.init).__name__})")
+        if self.init is not None:  # a pathlib.Path is stored as text: the config is written as JSON
+            object.__setattr__(self, "init", os.fspath(self.init))
         if fine and self.init is None:
             raise ValueError(f"variant {self.variant!r} fine-tunes a base checkpoint: pass init= (e.g. data/toy_base.safetensors)")
         if self.steps is None:
@@ -639,6 +641,8 @@ def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, c
     checks.check_int("n", n, min=1, fix="(toy videos to average)")
     checks.check_int("batch", batch, min=1, fix="(videos per generated batch)")
     show_progress = checks.check_bool("show_progress", show_progress)
+    if out is not None:  # before the moments are computed, not after
+        out = check_output_path(checks.check_path("out", out, "the statistics file path (e.g. data/toy_stats.safetensors)"), option="out")
     g = make_generator(seed)
     st = MomentStats()
     for lo in progress(range(0, n, batch), disable=not show_progress, desc="toy stats"):

@@ -199,7 +199,7 @@ CASES = [
     pytest.param(lambda: IO.clip_to_tensor(np.zeros((2, 8, 8, 3), np.float32), (4, 4)), V, r"clip must be uint8 frames", id="clip-float"),
     pytest.param(lambda: IO.clip_to_tensor(np.zeros((8, 8, 3), np.uint8), (4, 4)), V, r"clip must be uint8 frames \[F, H, W, 3\]", id="clip-3d"),
     pytest.param(lambda: IO.clip_to_tensor(np.zeros((2, 8, 8, 3), np.uint8), (0, 4)), V, r"size must be two positive ints", id="clip-zero-size"),
-    pytest.param(lambda: IO.to_rgb(np.zeros((4, 4, 2), np.uint8)), IO.VideoSkip, r"unexpected frame shape", id="to-rgb-two-channels"),
+    pytest.param(lambda: IO.to_rgb(np.zeros((4, 4, 5), np.uint8)), IO.VideoSkip, r"unexpected frame shape", id="to-rgb-five-channels"),
     pytest.param(lambda: IO.load_images("toy:2", _toy16(), size="16x24"), V, r"not square", id="toy-images-non-square-size"),
     pytest.param(lambda: IO.load_images("toy:2", _toy16(), data_seed=1.5), T, r"data_seed must be an int", id="toy-images-float-seed"),
     # --- the figure runner -------------------------------------------------------------------------------------
