@@ -396,7 +396,7 @@ def run_all(
             raise InputTypeError(f"only (--only) must list notebook names such as 'explore', got {bad[0]!r} ({type(bad[0]).__name__})")
     out = _opt_path("out", out, "the figure folder (--out)")  # "" would silently be <repo>/figures
     executed_dir = _opt_path("executed_dir", executed_dir, "the folder of the executed notebooks")
-    fig_dir = Path(out).resolve() if out else repo_root() / "figures"
+    fig_dir = Path(out).expanduser().resolve() if out else repo_root() / "figures"  # --out=~/figs: bash leaves the ~ to us
     executed = Path(executed_dir).resolve() if executed_dir else repo_root() / "build" / "executed" / profile
     check_output_path(fig_dir, option="--out", folder=True)  # before minutes of notebooks, not after
     check_output_path(executed, option="executed_dir", folder=True)

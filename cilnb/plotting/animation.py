@@ -17,6 +17,7 @@ import base64
 import io
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +37,11 @@ def _as_videos(videos) -> list[np.ndarray]:
     from ..checks import InputTypeError
 
     def arr(v, what: str):
+        from ..checks import check_not_meta
+
+        check_not_meta(what, v)
+        if (torch.is_tensor(v) and v.dtype == torch.bool) or (isinstance(v, np.ndarray) and v.dtype == np.bool_):
+            raise InputTypeError(f"{what} holds booleans (a mask?), not pixel values: pass v.float() * 2 - 1 for [-1, 1] pixels")
         if torch.is_tensor(v):
             if v.is_complex():
                 raise InputTypeError(f"{what} has the complex dtype {v.dtype}; pass real pixel values (e.g. v.real or v.abs())")
@@ -77,6 +83,21 @@ _FAR = 10.0  # values further than this many range widths outside [vmin, vmax] a
 _MAX_CANVAS_BYTES = 2 << 30  # 2 GiB of frames: far beyond any GIF worth showing
 
 
+def _check_uint8(videos, vmin: float, vmax: float) -> None:
+    """Refuse ``uint8`` videos (0..255 pixels) shown on the default ``[-1, 1]``: dark ones would pass the range check and
+    show saturated."""
+    import torch
+
+    if (vmin, vmax) != (-1.0, 1.0):
+        return
+    items = [videos] if torch.is_tensor(videos) or isinstance(videos, np.ndarray) else list(videos)
+    for i, v in enumerate(items):
+        if getattr(v, "dtype", None) in (torch.uint8, np.uint8):
+            what = "videos are" if len(items) == 1 else f"video {i} is"
+            raise ValueError(f"{what} uint8 (0..255 pixels) but shown on [vmin, vmax] = [-1, 1]: pass vmin=0, vmax=255, "
+                             "or rescale with x.float() / 127.5 - 1")
+
+
 def _check_range(vids: list[np.ndarray], vmin: float, vmax: float) -> None:
     """Refuse videos far outside ``[vmin, vmax]`` (e.g. 0..255 pixels on the default [-1, 1]): clipping would show garbage."""
     width = vmax - vmin
@@ -105,6 +126,7 @@ def tile_frames(videos, labels: Sequence[str] | None = None, *, ncols: int | Non
     vmax = check_number("vmax", vmax, fix="(the value shown white)")
     if not vmax > vmin:
         raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
+    _check_uint8(videos, vmin, vmax)
     _check_range(vids, vmin, vmax)
     labels = _check_labels(labels, len(vids))
     n = len(vids)
@@ -145,12 +167,18 @@ def _check_labels(labels, n: int):
 
     if isinstance(labels, (str, bytes)):
         raise InputTypeError(f"labels must be a list of captions, one per video, got the string {labels!r}: pass [{labels!r}] for one video")
+    if isinstance(labels, (set, frozenset, Mapping)):  # no order (a set), or keys mistaken for captions (a dict)
+        raise InputTypeError(f"labels must be a list of captions in the videos' order, got a {type(labels).__name__}: pass a list")
     try:
         labels = list(labels)
     except TypeError:
         raise InputTypeError(f"labels must be a list of captions, one per video, got {type(labels).__name__}") from None
     if len(labels) != n:
         raise ValueError(f"got {len(labels)} labels for {n} videos: give one label per video (or labels=None)")
+    for i, lab in enumerate(labels):
+        if "\n" in str(lab) or "\r" in str(lab):
+            raise ValueError(f"label {i} ({str(lab)!r}) has a line break, but a caption is one line above its tile: "
+                             f"pass {' '.join(str(lab).split())!r}")
     return labels
 
 
@@ -198,11 +226,11 @@ _GIF_MAX_MS = 655350  # a GIF frame delay is 16 bits of 10 ms
 
 def _gif_duration(fps: float) -> int:
     """Milliseconds per GIF frame for ``fps`` (at least 20 ms: GIF players show faster frames at 20 ms anyway)."""
-    ms = round(1000 / fps)
-    if ms > _GIF_MAX_MS:
+    ms = 1000 / fps  # inf for a subnormal fps: checked before round(), which cannot take it
+    if not math.isfinite(ms) or round(ms) > _GIF_MAX_MS:
         raise ValueError(f"fps = {fps:g} is too slow for a GIF (a frame shows at most {_GIF_MAX_MS / 1000:g} s): "
                          f"use fps >= {math.ceil(1e7 / _GIF_MAX_MS) / 1e4:g}")
-    return max(20, ms)
+    return max(20, round(ms))
 
 
 def _out_path(path, suffix: str, other: str) -> Path:
@@ -212,7 +240,7 @@ def _out_path(path, suffix: str, other: str) -> Path:
 
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"path must be a file path (str or pathlib.Path) ending in {suffix}, got {type(path).__name__}")
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/slides/a.gif" is the home folder's, not a folder named "~" here
     if path.suffix.lower() != suffix:
         writer = "save_gif" if suffix == ".gif" else "save_mp4"
         raise ValueError(f"{writer} writes {suffix} files, got {path.name!r}: use {other}")
@@ -233,6 +261,12 @@ def gif_bytes(videos, labels: Sequence[str] | None = None, *, fps: float = 6.0, 
     fps = _check_fps(fps)
     _gif_duration(fps)
     frames = tile_frames(videos, labels, **tile_kwargs)
+    ms = _gif_duration(fps)
+    same = np.all(frames[1:] == frames[:-1], axis=(1, 2, 3))  # Pillow merges identical frames in a row, adding their delays
+    run = max((len(r) for r in "".join("1" if x else "0" for x in same).split("0")), default=0) + 1
+    if run > 1 and run * ms > _GIF_MAX_MS:  # its 16-bit delay field would overflow inside Pillow
+        raise ValueError(f"at fps = {fps:g}, {run} identical frames in a row would show for {run * ms / 1000:g} s, longer than a GIF "
+                         f"frame can ({_GIF_MAX_MS / 1000:g} s): use fps >= {math.ceil(run * 1e7 / _GIF_MAX_MS) / 1e4:g}")
     images = [Image.fromarray(f) for f in frames]
     buf = io.BytesIO()
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=_gif_duration(fps),

@@ -14,6 +14,20 @@ __all__ = ["plot_probe_strips", "plot_probe_curves", "plot_leakage_index", "plot
            "plot_timenoise_conditioning", "plot_motion_control"]
 
 
+def _keys(name: str, df: pd.DataFrame, columns, what: str, *, finite=()) -> None:
+    """Refuse missing values in the key ``columns`` of ``df`` (grouping and seaborn would drop those rows without a word,
+    or draw empty panels) and infinite values in the numeric ``finite`` columns present (matplotlib would drop the
+    points, or fail deep inside with "'yerr' must not contain negative values")."""
+    for c in columns:
+        bad = df[c].isna().to_numpy()
+        if bad.any():
+            raise ValueError(f"{name}[{c!r}] is missing in {int(bad.sum())} of {len(df)} rows (e.g. row {df.index[bad][0]!r}): "
+                             f"each row needs its {c}; pass {what}")
+    for c in finite:
+        if c in df and pd.api.types.is_numeric_dtype(df[c]) and bool(np.isinf(df[c].to_numpy(float)).any()):
+            raise ValueError(f"{name}[{c!r}] holds infinite values: nothing sensible can be drawn; check the read-out that made them")
+
+
 def plot_probe_strips(bench, predictions: torch.Tensor, ts, show_t: Sequence[float], video: int = 0):
     """Fig. 2: the ground-truth video above ``Xhat_{t->0}`` (Eq. 4) at the probed times nearest ``show_t``.
     Shown in notebooks/leakage_probe.ipynb."""
@@ -61,6 +75,7 @@ def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: st
     if not columns:
         raise ValueError("columns is empty: name the probe columns to plot, e.g. ['speed_retention']")
     _table("table", table, ["model", "t", *columns], "the table of cilnb.experiments.run_probe", numeric=["t"], drawn=columns)
+    _keys("table", table, ["model", "t"], "the table of cilnb.experiments.run_probe")
     if recommend is not None:
         recommend = checks.check_number("recommend", recommend, fix="(the recommended start time; None for none)")
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.5), squeeze=False)
@@ -86,6 +101,7 @@ def plot_leakage_index(li: pd.DataFrame):
     from ..experiments.verdicts import _table
 
     _table("li", li, ["model", "t", "index"], "the table of cilnb.experiments.run_leakage_index", numeric=["t"], drawn=["index"])
+    _keys("li", li, ["model", "t"], "the table of cilnb.experiments.run_leakage_index")
     fig, ax = plt.subplots(figsize=(5, 3.5))
     sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
     ax.set_ylim(-0.02, 1.02)
@@ -118,6 +134,8 @@ def plot_m_sweep(summary: pd.DataFrame):
     numeric = ["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
     _table("summary", summary, numeric + ["init", "motion_name", "fd_name"] + (["net_travel", "net_travel_sem"] if travel else []),
            "the summary of cilnb.experiments.sample_grid (its second value)", numeric=numeric, drawn=["motion", "first_frame_psnr"])
+    _keys("summary", summary, ["M", "init"], "the summary of cilnb.experiments.sample_grid (its second value)",
+          finite=["motion", "fd", "fd_lo", "fd_hi", "first_frame_psnr", "net_travel"])
     fig, axes = plt.subplots(1, 4 if travel else 3, figsize=(17 if travel else 13, 3.6))
     no_fd = _no_fd(axes[1], summary)
     for init, g in summary.groupby("init"):
@@ -166,6 +184,10 @@ def plot_compare(summary: pd.DataFrame):
     _table("summary", summary, ["model", "M", "init", "motion_ratio", "first_frame_psnr", "motion_name", "fd_name"],
            "the summary of cilnb.experiments.compare_models (its second value)", numeric=["M"],
            drawn=["motion_ratio", "first_frame_psnr"])
+    _keys("summary", summary, ["model", "M", "init"], "the summary of cilnb.experiments.compare_models (its second value)",
+          finite=["motion_ratio", "fd", "fd_lo", "fd_hi", "first_frame_psnr"])
+    if "fd" in summary and bool(summary.fd.notna().all()):  # drawn with its bootstrap interval
+        _table("summary", summary, ["fd_lo", "fd_hi"], "the summary of cilnb.experiments.compare_models (its second value)")
     names = [f"{r.model}\n{'M=' + format(r.M, 'g') + chr(10) + r.init if (r.M < 1 or r.init != 'standard') else 'M=T'}" for r in summary.itertuples()]
     fig, axes = plt.subplots(1, 3, figsize=(4 + 1.6 * len(names), 3.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -209,6 +231,7 @@ def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motio
 
     _table("df", df, ["model", "M", "init", "input_motion", "output_motion"], "the table of cilnb.experiments.motion_control",
            numeric=["M", "input_motion", "output_motion"])
+    _keys("df", df, ["model", "M", "init"], "the table of cilnb.experiments.motion_control")
     for col in ("input_motion", "output_motion", "input_score", "output_score"):
         if col in df and pd.api.types.is_numeric_dtype(df[col]) and bool(np.isinf(df[col].to_numpy(float)).any()):
             raise ValueError(f"df[{col!r}] holds infinite values: nothing sensible can be drawn; check the read-out that made them")

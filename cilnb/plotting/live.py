@@ -57,15 +57,16 @@ def _check_seed(seed) -> int:
     return seed
 
 
+def _same(value, o) -> bool:
+    try:
+        return not isinstance(value, bool) and bool(value == o)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
 def _check_choice(name: str, value, options: list, fix: str = "") -> None:
     """``value`` must be one of a control's ``options`` (ipywidgets' own error would not name the control)."""
-    def same(o) -> bool:
-        try:
-            return not isinstance(value, bool) and bool(value == o)
-        except (TypeError, ValueError, RuntimeError):
-            return False
-
-    if not any(same(o) for o in options):
+    if not any(_same(value, o) for o in options):
         raise ValueError(f"{name} must be one of {options}{fix}, got {value!r}")
 
 
@@ -121,6 +122,8 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     inits = ["standard", "analytic"] if lab.stats is not None else ["standard"]
     _check_choice("init", init, inits, "" if lab.stats is not None else " (build the lab with stats= for 'analytic')")
     _check_choice("guidance", guidance, [v for _, v in guidance_options(lab.model)], " (guidance_options(model))")
+    guidance = next(v for _, v in guidance_options(lab.model) if _same(guidance, v))  # the option itself: ipywidgets compares
+    # a numpy float (np.float64(2.0)) with the (1.0, 3.0) option element-wise and fails with "Invalid selection"
     _check_choice("remedy", remedy, list(WIDGET_REMEDIES))
     seed = _check_seed(seed)
     fps = _check_fps(fps)

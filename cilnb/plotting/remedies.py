@@ -100,6 +100,9 @@ def plot_tradeoff(summary: pd.DataFrame):
     has_fd = "fd" in summary and bool(summary.fd.notna().all())
     needed = (["fd_lo", "fd_hi"] if has_fd else []) + (["sprite_stability_sem"] if "sprite_stability" in summary else [])
     _table("summary", summary, needed, what)
+    from .experiments import _keys
+
+    _keys("summary", summary, ["remedy"], what, finite=["motion", "fd", "fd_lo", "fd_hi", "first_frame_psnr", "sprite_stability"])
     panels = [("fd", "FD to real toy videos (lower is better;\nbars: 95% bootstrap)")] if has_fd else []
     if "sprite_stability" in summary:
         panels.append(("sprite_stability", "sprite stability (higher is better)"))

@@ -51,6 +51,10 @@ def savefig(fig, name: str, fig_dir: str | os.PathLike | None = None, formats=("
 
     if not isinstance(name, str) or not _NAME.match(name) or name.endswith((".png", ".pdf")):
         raise ValueError(f"figure name must be a plain stem like 'timenoise_density', got {name!r}")
+    stem, _, ext = name.rpartition(".")
+    if stem and ext.lower() in FigureCanvasBase.get_supported_filetypes():  # "fig.jpg" would be written as fig.jpg.png
+        raise ValueError(f"figure name must be a plain stem like 'timenoise_density', got {name!r}: pass {stem!r} and "
+                         f"formats=({ext.lower()!r},) for a .{ext.lower()} file")
     if not isinstance(fig, Figure):
         hint = ": pass ax.figure" if hasattr(fig, "figure") and isinstance(getattr(fig, "figure"), Figure) else ""
         raise InputTypeError(f"fig must be a matplotlib Figure (what the plot_* functions return), got {type(fig).__name__}{hint}")

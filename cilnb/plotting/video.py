@@ -1,7 +1,11 @@
 """Frames of videos in a grid: probe strips (Fig. 2), generated videos (Fig. 3), TimeNoise views."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = ["video_grid"]
+
+_MAX_PIXELS = 2**28  # 268 megapixels (1 GiB of RGBA): far beyond any grid worth drawing
 
 
 def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: float = 1.0, cell: float = 1.0, title: str | None = None):
@@ -17,7 +21,8 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
 
     from ..checks import InputTypeError, check_number
 
-    rows = [_as_row(i, r) for i, r in enumerate(_as_rows(rows))]
+    raw = _as_rows(rows)
+    rows = [_as_row(i, r) for i, r in enumerate(raw)]
     if not rows:
         raise ValueError("video_grid needs at least one video")
     for i, r in enumerate(rows):
@@ -31,17 +36,23 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
     vmax = check_number("vmax", vmax, fix="(the value shown white)")
     if not vmax > vmin:
         raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
-    from .animation import _check_range
+    from .animation import _check_range, _check_uint8
 
+    _check_uint8(raw, vmin, vmax)  # dark 0..255 pixels pass the range check below and show saturated
     _check_range([r.numpy() for r in rows], vmin, vmax)  # 0..255 pixels on [-1, 1] would show blank frames
-    check_number("cell", cell, lo=0, lo_open=True, fix="(inches per frame)")
+    cell = check_number("cell", cell, lo=0, lo_open=True, fix="(inches per frame)")
     n_f = max(r.shape[0] for r in rows)
+    dpi = max(float(plt.rcParams["figure.dpi"]), float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else 0.0)
+    px = (cell * n_f * dpi) * (cell * len(rows) * dpi)
+    if px > _MAX_PIXELS:  # matplotlib would fail when drawing or saving it (std::bad_alloc, "Image size ... too large")
+        raise ValueError(f"the grid would be {cell * n_f:g} x {cell * len(rows):g} inches ({px / 1e6:.0f} megapixels at {dpi:g} dpi): "
+                         f"lower cell (now {cell:g} inches per frame) or show fewer or shorter videos")
     for what, labs, n, per in (("labels", labels, len(rows), "row"), ("col_labels", col_labels, n_f, "frame column")):
         if labs is None:
             continue
         if isinstance(labs, (str, bytes)):
             raise InputTypeError(f"{what} must be a list of captions, one per {per}, got the string {labs!r}: pass [{labs!r}]")
-        if not hasattr(labs, "__len__") or not hasattr(labs, "__getitem__"):
+        if not hasattr(labs, "__len__") or not hasattr(labs, "__getitem__") or isinstance(labs, Mapping):
             raise InputTypeError(f"{what} must be a list of captions, one per {per}, got {type(labs).__name__}")
         if len(labs) != n:
             raise ValueError(f"got {len(labs)} {what} for {n} {per}s: give one per {per} (or {what}=None)")
@@ -86,10 +97,14 @@ def _as_rows(rows) -> list:
 
 def _as_row(i: int, r):
     """Row ``i`` as a float32 CPU tensor (tensors are converted as before; arrays and lists through ``torch.as_tensor``)."""
+    import numpy as np
     import torch
 
-    from ..checks import InputTypeError
+    from ..checks import InputTypeError, check_not_meta
 
+    check_not_meta(f"video {i}", r)
+    if torch.is_tensor(r) and r.dtype == torch.bool or isinstance(r, np.ndarray) and r.dtype == np.bool_:
+        raise InputTypeError(f"video {i} holds booleans (a mask?), not pixel values: pass v.float() * 2 - 1 for [-1, 1] pixels")
     if torch.is_tensor(r):
         if r.is_complex():
             raise InputTypeError(f"video {i} has the complex dtype {r.dtype}; pass real pixel values")
