@@ -70,9 +70,15 @@ class SpriteConfig:
     turn_angle: tuple[float, float] = (90.0, 180.0)  # turn angle range in degrees, sign random
 
     def __post_init__(self):
+        def plain(v):  # numpy ints (from an array, a sweep over sizes) as Python ints: the config is written to JSON
+            return int(v) if isinstance(v, np.integer) else v
+
         for f in dataclasses.fields(self):  # lists (from YAML, argparse) as tuples: equal configs compare, hash and serialise equal
-            if isinstance(getattr(self, f.name), list):
-                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+            v = getattr(self, f.name)
+            if isinstance(v, (list, tuple)):
+                object.__setattr__(self, f.name, tuple(plain(x) for x in v))
+            elif isinstance(v, np.integer):
+                object.__setattr__(self, f.name, int(v))
 
         def rng(name, lo_ok=-math.inf):
             pair = getattr(self, name)

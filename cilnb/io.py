@@ -272,6 +272,8 @@ def clip_to_tensor(clip, size: tuple[int, int], channels: int = 3):
     import torch.nn.functional as Fn
 
     h, w = parse_size(size)
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels not in (1, 3):  # True == 1
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     if not isinstance(clip, np.ndarray) or clip.dtype != np.uint8 or clip.ndim != 4 or clip.shape[-1] != 3 or 0 in clip.shape:
         what = f"{clip.dtype} array of shape {clip.shape}" if isinstance(clip, np.ndarray) else type(clip).__name__
         raise ValueError(f"clip must be uint8 frames [F, H, W, 3] (read_clip's output; to_rgb converts an image), got a {what}")

@@ -48,10 +48,17 @@ class SampleResult:
 
     def summary(self) -> str:
         """One line: motion vs the ground truth's, alignment, and the time taken."""
-        m = np.nanmean(self.motion)
-        ratio = m / self.truth_motion if self.truth_motion > 0 else float("nan")
-        return (f"motion {m:.2f} px/frame vs ground truth {self.truth_motion:.2f} (ratio {ratio:.2f}); "
-                f"first-frame alignment {np.nanmean(self.alignment):.1f} dB; {self.seconds:.2f} s")
+        finite = np.asarray(self.motion, float)[np.isfinite(np.asarray(self.motion, float))]
+        truth = f"ground truth {_number(self.truth_motion, '.2f')}"
+        if not len(finite):  # the read-out found no motion in any video (a motion_fn's NaN): said, not printed as "nan"
+            head = f"motion not read in the generated videos (vs {truth})"
+        else:
+            m = float(finite.mean())
+            ratio = f"ratio {m / self.truth_motion:.2f}" if np.isfinite(self.truth_motion) and self.truth_motion > 0 else "no ratio"
+            head = f"motion {m:.2f} px/frame vs {truth} ({ratio})"
+        align = np.asarray(self.alignment, float)
+        return (f"{head}; first-frame alignment {_number(np.nanmean(align) if np.isfinite(align).any() else np.nan, '.1f', ' dB')}; "
+                f"{self.seconds:.2f} s")
 
 
 @dataclass
@@ -67,8 +74,13 @@ class ProbeResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"t = {self.t:.3f}: motion of X̂ {self.motion:.2f} px/frame vs ground truth {self.truth_motion:.2f}; "
-                f"{self.seconds:.2f} s")
+        return (f"t = {self.t:.3f}: motion of X̂ {_number(self.motion, '.2f', ' px/frame')} vs ground truth "
+                f"{_number(self.truth_motion, '.2f')}; {self.seconds:.2f} s")
+
+
+def _number(v, fmt: str, unit: str = "") -> str:
+    """``v`` formatted with its unit, or "not read" for NaN (a read-out that found nothing), never "nan"."""
+    return f"{v:{fmt}}{unit}" if np.isfinite(v) else "not read"
 
 
 def _sprite_speed(videos: torch.Tensor) -> np.ndarray:
@@ -196,6 +208,11 @@ class Lab:
                              "or, for a latent model, x0= (the latents) and decode=")
         if x0 is not None:  # what probe() gives the model: checked now (rank, dtype, NaN/inf, range), not at the first probe
             checks.check_model_input("x0", x0, model, rank=5, layout="[N, F, C, H, W] (the ground truth in the model's sample space)")
+        frames, F = getattr(model, "n_frames", None), (truth if x0 is None else x0).shape[1]
+        if isinstance(frames, int) and not isinstance(frames, bool) and frames != F:  # sample() draws model.n_frames
+            which = "truth" if x0 is None else "x0"
+            raise ValueError(f"the model samples videos of {frames} frames but {which} has {F}: the generated videos would be "
+                             f"compared with a ground truth of another length; pass {frames}-frame videos (or a model set to {F} frames)")
         if cond is not None and not isinstance(cond, Mapping):
             raise checks.InputTypeError(f"cond must be a dict of per-image conditioning {{name: tensor [N, ...]}}, got {type(cond).__name__}")
         cond = {k: v for k, v in (cond or {}).items() if k != "y"}

@@ -169,3 +169,18 @@ def test_toy_stats_checks_its_output_before_computing(tmp_path, monkeypatch):
         TR.toy_stats(tmp_path, n=2, show_progress=False)
     with pytest.raises(InputTypeError, match=r"out must be the statistics file path"):
         TR.toy_stats(5, n=2, show_progress=False)
+
+
+def test_numpy_ints_in_a_sprite_config_and_bool_channels():
+    """SpriteConfig(frames=np.int64(4)) was refused as "must be an int >= 2, got np.int64(4)"; clip_to_tensor(channels=True)
+    converted to luma (True == 1)."""
+    from cilnb import data as D
+    from cilnb import io as IO
+
+    cfg = D.SpriteConfig(frames=np.int64(4), size=np.int32(16), n_sprites=(np.int64(1), np.int64(2)))
+    assert cfg == D.SpriteConfig(frames=4, size=16, n_sprites=(1, 2)) and type(cfg.frames) is int
+    assert D.SpriteConfig.from_json(cfg.to_json()) == cfg
+    clip = np.zeros((2, 8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"channels must be 1 or 3, got True"):
+        IO.clip_to_tensor(clip, (4, 4), channels=True)
+    assert IO.clip_to_tensor(clip, (4, 4), channels=np.int64(1)).shape == (2, 1, 4, 4)

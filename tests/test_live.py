@@ -169,3 +169,13 @@ def test_a_bad_draw_is_named(draw, exc, match):
     assert lab.n_images == 1 and lab.n_draws == 0
     with pytest.raises(TypeError, match="draw must be a function"):
         Lab(lab.model, lab.images, lab.truth, draw=3)
+
+
+def test_a_truth_of_another_length_is_refused_and_unread_motion_is_said():
+    lab = Lab.toy(n_images=2, n_steps=2, n_seeds=2)
+    with pytest.raises(ValueError, match=r"samples videos of 8 frames but truth has 4"):  # was compared with 8-frame samples
+        Lab(lab.model, lab.images, lab.truth[:, :4])
+    blind = Lab(lab.model, lab.images, lab.truth, n_steps=2, n_seeds=2, motion_fn=lambda v: torch.full((len(v),), float("nan")))
+    text = blind.sample(0).summary()
+    assert "motion not read" in text and "nan" not in text.lower()  # a read-out that found nothing is said, not "nan"
+    assert "nan" not in blind.probe(0, t=0.5).summary().lower()
