@@ -644,11 +644,12 @@ def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, c
     if out is not None:  # before the moments are computed, not after
         out = check_output_path(checks.check_path("out", out, "the statistics file path (e.g. data/toy_stats.safetensors)"), option="out")
     g = make_generator(seed)
-    st = MomentStats()
+    # the returned object says what it describes, as its file does (stats_data reads it from either)
+    st = MomentStats(source=f"cilnb.data.generate: {n} toy training videos, seed {seed}{_CONFIG_TAG}{(config or D.SpriteConfig()).to_json()}")
     for lo in progress(range(0, n, batch), disable=not show_progress, desc="toy stats"):
         st.update(D.generate(min(batch, n - lo), g, config=config, flow=False).videos)
     if out is not None:
-        st.save(out, source=f"cilnb.data.generate: {n} toy training videos, seed {seed}{_CONFIG_TAG}{(config or D.SpriteConfig()).to_json()}")
+        st.save(out)
     return st
 
 

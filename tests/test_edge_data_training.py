@@ -184,3 +184,15 @@ def test_numpy_ints_in_a_sprite_config_and_bool_channels():
     with pytest.raises(ValueError, match=r"channels must be 1 or 3, got True"):
         IO.clip_to_tensor(clip, (4, 4), channels=True)
     assert IO.clip_to_tensor(clip, (4, 4), channels=np.int64(1)).shape == (2, 1, 4, 4)
+
+
+def test_toy_stats_returns_what_its_file_says_it_describes(tmp_path):
+    from cilnb.analytic_init import MomentStats
+    from cilnb.data import SpriteConfig
+    from cilnb.toy_training import stats_data, toy_stats
+
+    cfg = SpriteConfig(frames=4, size=16)
+    st = toy_stats(tmp_path / "s.safetensors", n=4, batch=2, config=cfg, show_progress=False)
+    saved = MomentStats.load(tmp_path / "s.safetensors")
+    assert st.source == saved.source and stats_data(st) == stats_data(saved) == cfg  # the returned object had source ''
+    assert stats_data(toy_stats(None, n=2, config=cfg, show_progress=False)) == cfg
