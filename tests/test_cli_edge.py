@@ -167,3 +167,18 @@ def test_a_name_too_long_is_one_line(capsys, files, tmp_path):
     one_error(*cli(capsys, "stats", "--model", "toy", "--model-path", files["ckpt"], "--videos", files["short"], "--frames", F,
                    "--size", SIZE, "--device", "cpu", "--quiet", "--out", out / "s.safetensors"), "File name too long")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_model_name_is_recorded_as_cilnb_spells_it(capsys, files, tmp_path):
+    """--model TOY ran, but recorded "TOY", so a rerun typed --model toy was refused as a run of other settings."""
+    import json
+
+    from cilnb.commands import main
+
+    out = tmp_path / "o"
+    argv = sample_args(files, out)
+    argv[argv.index("--model") + 1] = "TOY"
+    assert main([str(a) for a in argv]) == 0
+    assert json.loads((out / "sweep.json").read_text())["model"] == "toy"
+    assert main([str(a) for a in sample_args(files, out)]) == 0  # resumes (nothing left to do), not refused
+    capsys.readouterr()

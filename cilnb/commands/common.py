@@ -8,7 +8,7 @@ import math
 import os
 
 __all__ = ["DTYPES", "load_model", "check_device", "check_videos_folder", "check_toy_shape", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
-           "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg", "file_path_arg"]
+           "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg", "file_path_arg", "model_name"]
 
 # the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere; the toy: float32)
 DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
@@ -134,9 +134,15 @@ def rank_device(device: str) -> str:
     return device
 
 
+def model_name(text: str) -> str:
+    """argparse type: a model name as cilnb.models spells it (``TOY`` and ``cogvideox_i2v`` are ``toy`` and ``cogvideox-i2v``),
+    so the name a run records does not depend on how it was typed (a rerun with ``--model toy`` resumes a ``--model TOY`` run)."""
+    return text.strip().lower().replace("_", "-")
+
+
 def add_model_options(p: argparse.ArgumentParser, *, model_help: str, device_help: str = "auto | cpu | cuda | cuda:N") -> None:
     """``--model``, ``--model-path``, ``--device``, ``--dtype`` and ``--quiet``, as every model command spells them."""
-    p.add_argument("--model", required=True, help=model_help)
+    p.add_argument("--model", required=True, type=model_name, help=model_help)
     p.add_argument("--model-path", type=path_arg, default=None,
                    help="local pipeline folder or cached hub id (toy: checkpoint file, default: shipped base)")
     p.add_argument("--device", default="auto", help=device_help)
