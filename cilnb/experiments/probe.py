@@ -94,6 +94,27 @@ def _check_bench(bench) -> None:
                                     f"got {type(bench).__name__}")
 
 
+def _times(ts) -> list[float]:
+    """The probe times as a list of floats (to tell whether two calls probed the same times)."""
+    return torch.as_tensor(ts, dtype=torch.float64).detach().cpu().reshape(-1).tolist()
+
+
+def _check_same_inputs(predictions, bench: Bench, ts, seed) -> None:
+    """Predictions of :func:`run_probe` are reused only on the bench, times and seed they were made with: others would
+    mix one-step predictions of other videos, times or noise into the index silently."""
+    made = getattr(predictions, "made_with", None)
+    if not made:
+        return
+    x0 = made["x0"]
+    other = [name for name, same in (
+        ("ts", made["ts"] == _times(ts)), ("seed", made["seed"] == seed),
+        ("bench", x0 is bench.x0 or (x0.shape == bench.x0.shape and torch.equal(x0, bench.x0.to(x0.device)))),
+    ) if not same]
+    if other:
+        raise ValueError(f"predictions were made by run_probe with another {' and '.join(other)} (ts {made['ts']}, seed {made['seed']}): "
+                         "pass the same bench, ts and seed as that run_probe call, or predictions=None to compute them")
+
+
 class ProbePredictions(dict):
     """:func:`run_probe`'s predictions: ``label -> [B, K, F, C, H, W]`` (a ``dict``), and in :attr:`uncond` each model's
     unconditional guidance branch (raw outputs of the same shape, or ``None``), which :func:`run_leakage_index`
@@ -102,6 +123,7 @@ class ProbePredictions(dict):
     def __init__(self, *args, uncond: Mapping | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.uncond = dict(uncond or {})
+        self.made_with: dict = {}  # set by run_probe: the times, seed and ground truth they were made with
 
 
 def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: int = 64, show_progress: bool = False,
@@ -130,6 +152,7 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
         df.insert(0, "model", label)
         tables.append(df)
         preds[label] = pred
+    preds.made_with = {"ts": _times(ts), "seed": seed, "x0": bench.x0}  # run_leakage_index reuses them only on the same inputs
     return pd.concat(tables, ignore_index=True), preds
 
 
@@ -150,6 +173,7 @@ def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch
         if missing:
             raise ValueError(f"predictions hold no predictions of the model(s) {missing} (they hold {list(predictions)}): "
                              "pass run_probe's predictions of the same models, or None to compute them")
+        _check_same_inputs(predictions, bench, ts, seed)
     out = []
     uncond = getattr(predictions, "uncond", {})
     for label, m in models.items():

@@ -36,10 +36,9 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     _check_models(models)
     configs = _check_configs(configs)
     check_readout(readout)
+    _check_config_cells(configs, models, stats, stats_path)  # every cell, before the first is sampled
     per, rows = [], []
     for label in dict.fromkeys(c[0] for c in configs):
-        if label not in models:
-            raise ValueError(f"config names model {label!r}, not among {list(models)}")
         mine = [c for c in configs if c[0] == label]
         # one store per (model, images, sampler settings), shared with every other experiment on them (the M sweep)
         out = (Path(out_root) / label) if out_root else sample_store_dir(
@@ -75,6 +74,28 @@ def _check_configs(configs) -> list:
     if bad:
         raise ValueError(f"each config must be a (model label, M, init) triple such as ('base', 1.0, 'standard'), got {bad[0]!r}")
     return list(configs)
+
+
+def _check_config_cells(configs: list, models: Mapping, stats, stats_path) -> None:
+    """Every ``(model label, M, init)`` must name a model of ``models``, a start time in (0, 1] and a known init, once;
+    Analytic-Init needs statistics. Checked before sampling, not when the loop reaches the bad cell."""
+    from .. import checks
+    from .verdicts import _INITS
+
+    seen = set()
+    for label, M, init in configs:
+        if not isinstance(label, str) or label not in models:
+            raise ValueError(f"config ({label!r}, {M!r}, {init!r}) names model {label!r}, not among {list(models)}: "
+                             "name a label of models")
+        M = checks.check_number("M", M, lo=0, lo_open=True, hi=1, fix=f"(the start time of config {label!r}, normalised: 1 = T)")
+        if init not in _INITS:
+            raise ValueError(f"config ({label!r}, {M:g}, {init!r}) has init {init!r}: choose one of {list(_INITS)}")
+        if (label, M, init) in seen:
+            raise ValueError(f"configs repeat the cell ({label!r}, {M:g}, {init!r}): name each (model label, M, init) once")
+        seen.add((label, M, init))
+        if init == "analytic" and stats is None and stats_path is None:
+            raise ValueError(f"config ({label!r}, {M:g}, 'analytic') needs Analytic-Init statistics: pass stats= or stats_path= "
+                             "(load_stats)")
 
 
 def sample_space(model) -> str:

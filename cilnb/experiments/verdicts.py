@@ -90,6 +90,21 @@ def _table(name: str, df, columns, what: str, *, empty_ok: bool = False, numeric
                                  "(e.g. no sprite or flow was found in any video)")
 
 
+def _check_keys(name: str, df: pd.DataFrame, keys: list, what: str) -> None:
+    """``df``'s ``init`` must name known initial noises, ``M`` be finite, and each ``keys`` combination appear once
+    (a row picked by them would otherwise be whichever came first)."""
+    bad = [i for i in dict.fromkeys(df["init"]) if i not in _INITS]
+    if bad:
+        raise ValueError(f"{name}['init'] holds {bad}: each row's init must be one of {list(_INITS)}; pass {what}")
+    if not bool(np.isfinite(df["M"].to_numpy(dtype=float)).all()):
+        raise ValueError(f"{name}['M'] holds NaN or infinite start times: pass {what}")
+    dup = df.duplicated(keys)
+    if dup.any():
+        first = df.loc[dup, keys].iloc[0].to_dict()
+        raise ValueError(f"{name} has {int(dup.sum())} row(s) repeating a cell ({first}): pass {what}, where each "
+                         f"({', '.join(keys)}) appears once")
+
+
 def check_model_label(table: pd.DataFrame, model) -> None:
     """``model`` must be the label of one model in ``table``'s ``model`` column (not a list, not another label)."""
     models = list(dict.fromkeys(table.model))
@@ -185,12 +200,20 @@ def leakage(table: pd.DataFrame, column: str, *, model: str, t_high: float = 0.9
     check_model_label(table, model)
     _checks.check_number("t_high", t_high, fix="(normalised time, e.g. 0.9)")
     _checks.check_number("marked", marked, fix="(a retention fraction, e.g. 0.75)")
+    if bool(np.isinf(table[column].to_numpy(dtype=float)).any()):
+        raise ValueError(f"table[{column!r}] holds infinite values: a retention needs a finite prediction and a moving ground "
+                         "truth; pass the table of cilnb.experiments.run_probe (NaN where nothing moves)")
     claim = "Claim 1: at large t the one-step prediction keeps markedly less motion than the ground truth"
     sub = table[(table.model == model) & (table.t >= t_high)].groupby("video")[column].mean().dropna()
     if sub.empty:
         holds = None
         msg = (f"Claim 1 could NOT be measured on {model}: no finite {column} at t >= {t_high} "
                "(no moving ground truth or no motion found in the predictions); see the strips.")
+    elif len(sub) < 2:  # one video gives no interval: undecided, not judged against an infinite one
+        holds = None
+        msg = (f"Claim 1 undecided on {model}: at t >= {t_high} the one-step prediction keeps {100 * float(sub.mean()):.0f}% of the "
+               f"ground truth's motion ({column}) in a single moving video, which gives no confidence interval; probe two or more "
+               "moving videos.")
     else:
         val = float(sub.mean())
         half = 1.96 * float(sub.std(ddof=1)) / np.sqrt(len(sub)) if len(sub) > 1 else float("inf")
@@ -202,7 +225,7 @@ def leakage(table: pd.DataFrame, column: str, *, model: str, t_high: float = 0.9
     lines = [msg]
     for name in dict.fromkeys(table.model):
         late = table[(table.model == name) & (table.t >= t_high)][column].mean()
-        lines.append(f"  {name:>10}: mean {column} at t >= {t_high:g} = {late:.2f}")
+        lines.append(f"  {name:>10}: mean {column} at t >= {t_high:g} = " + (f"{late:.2f}" if np.isfinite(late) else "none (no finite value)"))
     if recommendation is not None:
         lines.append(recommendation)
     return Verdict(claim, holds, lines)
@@ -219,7 +242,9 @@ def start_time(summary: pd.DataFrame) -> Verdict:
     Shown in notebooks/m_sweep.ipynb."""
     _table("summary", summary, ["M", "init", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"],
            "the summary of cilnb.experiments.sample_grid",
-           numeric=["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"])
+           numeric=["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
+           + [c for c in ("n", "motion_ratio", "fd", "fd_lo", "fd_hi") if c in summary])
+    _check_keys("summary", summary, ["M", "init"], "the summary of one cilnb.experiments.sample_grid run (one model)")
     claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
     summary = summary.reset_index(drop=True)  # rows are looked up by label below: a concatenated summary repeats labels
     blind = summary[summary.motion.isna()]
@@ -231,6 +256,11 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         few = _one_video(claim, {f"M={r.M:g} {r.init}": (int(r.n), r.motion) for r in summary.itertuples()}, "motion")
         if few:
             return few
+    no_se = summary[summary.motion_sem.isna()]
+    if len(no_se):  # no standard error: no difference can be judged (and none printed as "+- nan")
+        return Verdict(claim, None, [
+            "Undecided: cell(s) " + ", ".join(f"M={r.M:g} {r.init}" for r in no_se.itertuples()) + " have no standard error of "
+            "their motion (no motion_sem: fewer than two finite motions); sample more images or seeds, or check the read-out."])
     out, parts = [], []
     fd = has_fd(summary)
     ana = summary[summary.init == "analytic"].sort_values("M")
@@ -362,7 +392,11 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
     Shown in notebooks/timenoise_training.ipynb."""
     claim = "Claim 3: TimeNoise fine-tuning gives more motion than naive fine-tuning"
     _table("summary", summary, ["model", "M", "init", "motion", "motion_sem", "gt_motion", "motion_name", "first_frame_psnr"],
-           "the summary of cilnb.experiments.compare_models", empty_ok=True, numeric=["M", "motion", "motion_sem", "gt_motion"])
+           "the summary of cilnb.experiments.compare_models", empty_ok=True,
+           numeric=["M", "motion", "motion_sem", "gt_motion"] + [c for c in ("n", "first_frame_psnr") if c in summary])
+    _check_keys("summary", summary, ["model", "M", "init"], "the summary of one cilnb.experiments.compare_models run")
+    if naive == timenoise:
+        raise ValueError(f"naive and timenoise both name {naive!r}: name the two fine-tuned models to compare")
     if per_video is not None:
         _table("per_video", per_video, ["model", "M", "init", "image", "seed"],
                "the per-video table compare_models returns first (or per_video=None for an unpaired comparison)")
@@ -383,6 +417,11 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
         few = _one_video(claim, {naive: (int(a.n), a.motion), timenoise: (int(b.n), b.motion)}, a.motion_name)
         if few:
             return few
+    blind = [m for m, r in ((naive, a), (timenoise, b)) if not (np.isfinite(r.motion) and np.isfinite(r.motion_sem))]
+    if blind:  # no finite motion or standard error: nothing to judge (and no "+- nan" printed)
+        return Verdict(claim, None, [f"Undecided: {blind} at M = T with standard noise {'has' if len(blind) == 1 else 'have'} no finite "
+                                     "motion or standard error (fewer than two videos with a motion read); sample more images or "
+                                     "seeds, or check the read-out."])
     dm, band, what = _difference(a, b, "motion", _paired_column(per_video, naive, timenoise, "motion"))
     more = _versus(dm, band) == "better"
     quality = (f"quality {a.fd_name}: {_fd_text(b)} vs {_fd_text(a)} ({_fd_order(b, a)}); "
@@ -418,6 +457,8 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     ``holds``: both. Shown in notebooks/motion_control.ipynb."""
     _table("df", df, ["model", "M", "init", "image", "input_motion", "output_motion", "error"],
            "the table of cilnb.experiments.motion_control", numeric=["M", "input_motion", "output_motion", "error"])
+    if not bool(np.isfinite(df["M"].to_numpy(dtype=float)).all()):
+        raise ValueError("df['M'] holds NaN or infinite start times: pass the table of cilnb.experiments.motion_control")
     dup = df.duplicated(["model", "M", "init", "image"])
     if dup.any():
         first = df.loc[dup, ["model", "M", "init", "image"]].iloc[0].to_dict()
@@ -438,9 +479,15 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     holds = word == "BELOW"
     out = [f"{config_name(name0, M0, i0)} output/input motion = {ratio:.2f} (output - input {gap.mean():+.3f} +- {2 * se:.3f}, 2 s.e.): "
            f"output motion is {word} the input; Fig. 1's 'always below' {'reproduced' if word == 'BELOW' else 'NOT reproduced'}."]
+    undecided = False
     for (model, M, init), g in groups[1:]:
         g = g.set_index("image")
         d = (g.error - g0.error).dropna()
+        if len(d) < 2:  # a paired difference needs two images both configurations read
+            undecided = True
+            out.append(f"{config_name(model, M, init)}: error not judged: it shares {len(d)} image(s) with a finite error with "
+                       f"{config_name(name0, M0, i0)} (a paired difference needs two or more; sample the same images).")
+            continue
         se = d.sem()
         word = _versus(d.mean(), 2 * se, ("higher", "lower", "not different"))
         holds = holds and word == "lower"
@@ -457,7 +504,7 @@ def motion_control(df: pd.DataFrame) -> Verdict:
         out.append("The paper's motion score (SVD protocol, Farneback over the whole frame, px/frame), output / its source video "
                    "(for information; it counts the panning background, which the speed target does not ask for): "
                    + "; ".join(_source_parts(groups, "output_score", "input_score", 3, errors=True)) + ".")
-    return Verdict(claim, bool(holds), out)
+    return Verdict(claim, None if undecided and holds else bool(holds), out)
 
 
 def _source_parts(groups, out_col: str, in_col: str, digits: int, unit: str = "", errors: bool = False) -> list[str]:
