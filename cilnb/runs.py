@@ -14,8 +14,9 @@ paired (``standard`` and ``analytic``, every ``M``, start from the same ``N(0, I
 
 Outputs under ``DIR``:
 
-- ``sweep.json``: the settings that change results (model, steps, sampler, statistics file hash,
-  frames, conditioning, images); a rerun with other settings is refused.
+- ``sweep.json``: the settings that change results (model, the SHA-256 of its weights, steps, sampler,
+  statistics file hash, frames, conditioning, images); a rerun with other settings is refused (a model
+  retrained under the same name or path too; stores written before the weights' digest still resume).
 - ``videos/<unit>.safetensors``: one file per finished unit, written atomically: ``video``
   ``[F, C, H, W]`` in ``[-1, 1]`` (float32; float16 for latent models, decoded by the VAE) and,
   for latent models, ``latents`` (float32, the sampler's output); metadata says the unit.
@@ -530,6 +531,8 @@ def run_sweep(
         "motion": motion,
         "noise": NOISE_RULE,
     }
+    if callable(getattr(model, "state_dict", None)):  # which weights: a model retrained under the same name or path never
+        settings["weights"] = weights_digest(model)  # resumes the old one's videos (checked only against stores that have it)
     if rem is not None:  # only when used, so sweeps stored before this key existed still resume
         settings["remedy"] = rem.spec()
     if images.cond:  # only when used, so sweeps stored before this key existed still resume
@@ -563,6 +566,10 @@ def run_sweep(
             dist.destroy_process_group()
 
 
+#: settings keys added after stores existed: a store written before them (without the key) still resumes
+_LATER_KEYS = ("weights",)
+
+
 def _commit_settings(out: Path, settings: dict, rank: int) -> None:
     """Write ``sweep.json`` (rank 0), or check a stored one. A folder without finished units is re-initialised
     (a failed first start must not lock it); one with finished units must keep its settings."""
@@ -583,7 +590,10 @@ def _commit_settings(out: Path, settings: dict, rank: int) -> None:
                 ) from None
             stored = None
         if stored is not None:
-            diff = {k: (stored.get(k), v) for k, v in settings.items() if stored.get(k) != v}
+            diff = {k: (stored.get(k), v) for k, v in settings.items()
+                    if stored.get(k) != v and not (k in _LATER_KEYS and k not in stored)}
+            if "weights" in diff:  # a digest pair says little: say what differs
+                diff["weights"] = "another model's weights (retrained, or another checkpoint under the same name)"
             if not diff:
                 return
             if finished:

@@ -341,3 +341,25 @@ def test_every_safetensors_file_is_written_through_save_safetensors():
                     {a.name for a in node.names} & {"save_file", "save"} and path.name != "_util.py":
                 offenders.append(f"{path.relative_to(package)}:{node.lineno}")
     assert not offenders
+
+
+def test_a_store_of_other_weights_is_refused_and_an_old_store_still_resumes(model, files, tmp_path):
+    """A model retrained under the same name (and path) resumed the old model's videos: the weights' digest is part of
+    the settings now. A store written before the digest existed (no "weights" key) still resumes."""
+    import copy
+    import json
+
+    import torch
+
+    out = tmp_path / "s"
+    _run(model, files, out)
+    assert json.loads((out / "sweep.json").read_text())["weights"] == runs.weights_digest(model)
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.01)
+    with pytest.raises(ValueError, match=r"other settings .*another model's weights"):
+        _run(other, files, out)
+    stored = json.loads((out / "sweep.json").read_text())
+    del stored["weights"]
+    (out / "sweep.json").write_text(json.dumps(stored))
+    assert _run(model, files, out).computed == 0  # an old store resumes
