@@ -12,6 +12,7 @@ See :class:`Adapter` for the steps and the hook, and ``docs/real_models.md`` ("A
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -25,7 +26,7 @@ from ..schedules import EDMSchedule, FlowSchedule, Schedule, batch_times
 
 __all__ = [
     "Adapter", "Denoiser", "TransformerAdapter", "ConditionHook", "guidance_weights", "cfg_combine", "stack_conditions", "as_cond",
-    "missing_components", "check_images", "check_video", "check_chunk_size", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
+    "missing_components", "check_images", "check_video", "check_latents", "check_text_embeds", "check_latent_channels", "check_chunk_size", "per_sample", "batch_to", "make_generator_or_none", "clip_image_embeds", "to_pil",
     "CLIP_MEAN", "CLIP_STD",
     "resolve_pretrained", "pipeline_folder", "load_pipeline", "from_pretrained", "torch_dtype", "offline",
     "WeightsNotFoundError",
@@ -65,10 +66,17 @@ def guidance_weights(guidance, B: int, F: int) -> torch.Tensor | None:
     """
     if guidance is None:
         return None
+    if checks._holds_bool(guidance):  # True was read as 1 (off), False as 0 (the unconditional branch only)
+        raise checks.InputTypeError(f"guidance must be a number, (first, last), [B] or [B, F] weights, got {guidance!r}: "
+                                    "pass 1.0 for off or None for the model's default")
     if isinstance(guidance, (tuple, list)) and len(guidance) == 2 and not torch.is_tensor(guidance[0]):
+        if not all(isinstance(v, numbers.Real) or (torch.is_tensor(v) and v.numel() == 1) for v in guidance):
+            raise checks.InputTypeError(f"guidance (first, last) must be two real numbers, got {guidance!r}")
         first, last = float(guidance[0]), float(guidance[1])
         if not all(map(lambda v: v == v and abs(v) != float("inf"), (first, last))):
             raise ValueError(f"guidance (first, last) must be finite, got {guidance!r}")
+        if first < 0 or last < 0:
+            raise ValueError(f"guidance must be >= 0 (1 = off, > 1 strengthens the image condition), got {guidance!r}")
         if last <= 1.0:  # StableVideoDiffusionPipeline: guidance is on when max_guidance_scale > 1
             return None
         return torch.linspace(first, last, F).unsqueeze(0).expand(B, F)
@@ -89,6 +97,8 @@ def guidance_weights(guidance, B: int, F: int) -> torch.Tensor | None:
         raise ValueError(f"guidance must be a number, (first, last), [B] or [B, F]; got shape {tuple(g.shape)}")
     if not bool(torch.isfinite(g).all()):
         raise ValueError(f"guidance must be finite, got {guidance!r}")
+    if bool((g < 0).any()):
+        raise ValueError(f"guidance must be >= 0 (1 = off, > 1 strengthens the image condition), got {guidance!r}")
     return None if bool((g == 1.0).all()) else g
 
 
@@ -260,6 +270,8 @@ class Adapter(nn.Module):
         """Validate ``x_t [B, F, C, H, W]`` and ``t`` (``[B]`` or scalar, finite, in ``[0, 1]``); ``t`` as float64 ``[B]`` on the CPU."""
         if not torch.is_tensor(x_t) or x_t.ndim != 5:
             raise ValueError(f"x_t must be a video [B, F, C, H, W], got shape {tuple(getattr(x_t, 'shape', ()))}")
+        if not x_t.is_floating_point():  # x0_hat is returned in x_t's dtype: an integer x_t truncated it
+            raise ValueError(f"x_t must be a floating-point video, got dtype {x_t.dtype}; convert it with x_t.float()")
         return batch_times(t, x_t.shape[0])
 
     def _pop_guidance(self, cond: Cond):
@@ -384,8 +396,8 @@ class Adapter(nn.Module):
         want = (x_t.shape[0], *x_t.shape[2:])
         if y is None:
             raise ValueError(f"{self._label} needs y= ({what} [B, C, H, W] = {want}); build cond with model.prepare_condition(images)")
-        if tuple(y.shape) != want:
-            raise ValueError(f"y must be {what} [B, C, H, W] = {want}, got {tuple(y.shape)}; build cond with model.prepare_condition(images)")
+        if not torch.is_tensor(y) or tuple(y.shape) != want:
+            raise ValueError(f"y must be {what} [B, C, H, W] = {want}, got {tuple(y.shape) if torch.is_tensor(y) else type(y).__name__}; build cond with model.prepare_condition(images)")
         return y
 
     def _check_prediction(self) -> None:
@@ -479,6 +491,40 @@ def _check_pixels(x: torch.Tensor, what: str, empty_fix: str) -> None:
         raise ValueError(f"{what} is empty (shape {tuple(x.shape)}): {empty_fix}")
     checks.check_finite(what, x, fix="they must be finite pixels in [-1, 1]")
     checks.check_range(what, x, checks.PIXEL_RANGE)
+
+
+def check_latents(latents, channels: int | None, what: str = "latents") -> torch.Tensor:
+    """Raise unless ``latents`` is a finite float tensor ``[B, F, C, h, w]`` with ``C = channels`` (the VAE's latent
+    channels; ``None``: not checked), before a VAE call would fail deep inside torch or decode NaN into a video."""
+    if not torch.is_tensor(latents) or latents.ndim != 5:
+        raise ValueError(f"{what} must be a tensor [B, F, C, h, w], got {tuple(latents.shape) if torch.is_tensor(latents) else type(latents).__name__}")
+    if not latents.is_floating_point():
+        raise ValueError(f"{what} must be floating point (the model's latents), got dtype {latents.dtype}")
+    if channels is not None and latents.shape[2] != int(channels):
+        raise ValueError(f"{what} must have the VAE's {int(channels)} latent channels in dim 2 ([B, F, C, h, w]), got shape "
+                         f"{tuple(latents.shape)}; pass latents as sampled (pixels go through encode_video first)")
+    checks.check_finite(what, latents, fix="they must come from a finite sampling run")
+    return latents
+
+
+def check_text_embeds(v, name: str, width: int | None) -> None:
+    """Raise unless ``v`` is ``None`` or a float tensor ``[B, L, D]`` of text states with ``D = width`` (when known)."""
+    if v is None:
+        return
+    if not torch.is_tensor(v) or not v.is_floating_point() or v.ndim != 3:
+        got = f"shape {tuple(v.shape)} ({v.dtype})" if torch.is_tensor(v) else type(v).__name__
+        raise ValueError(f"{name} must be a float tensor [B, L, D] of text-encoder states, got {got}; "
+                         "use the model's prepare_condition(images, prompt=...) or encode_prompt")
+    if isinstance(width, int) and v.shape[-1] != width:
+        raise ValueError(f"{name} must have the text encoder's width D = {width} ([B, L, D]), got shape {tuple(v.shape)}: "
+                         "they were made by another text encoder")
+
+
+def check_latent_channels(x_t: Video, channels: int | None, label: str) -> None:
+    """Raise unless ``x_t [B, F, C, H, W]`` has ``C = channels`` (the VAE's latent channels; ``None``: not checked)."""
+    if channels is not None and x_t.shape[2] != int(channels):
+        raise ValueError(f"x_t must have {label}'s {int(channels)} latent channels in dim 2 ([B, F, C, H, W]), got shape "
+                         f"{tuple(x_t.shape)}; sample in the model's latent space (model.encode_video(frames) for pixels)")
 
 
 def check_chunk_size(chunk_size, name: str = "chunk_size") -> int:
@@ -789,14 +835,22 @@ class TransformerAdapter(Adapter):
     def device(self) -> torch.device:
         return next(self.transformer.parameters()).device
 
+    _text_width_key: str | None = None  # the transformer config's text-state width (text_embed_dim, text_dim, ...)
+
+    @property
+    def text_width(self) -> int | None:
+        """The width ``D`` of the text states ``[B, L, D]`` the transformer takes (``None``: unknown, not checked)."""
+        w = getattr(self.transformer.config, self._text_width_key, None) if self._text_width_key else None
+        return w if isinstance(w, int) else None
+
     @property
     def dtype(self) -> torch.dtype:
         return self.transformer.dtype
 
     def set_prompt_embeds(self, prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.Tensor | None = None) -> None:
         """Use precomputed text states ``[1 or B, L, D]`` (T5/UMT5) as the default text conditioning."""
-        if prompt_embeds.ndim != 3:
-            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
+        check_text_embeds(prompt_embeds, "prompt_embeds", self.text_width)
+        check_text_embeds(negative_prompt_embeds, "negative_prompt_embeds", self.text_width)
         self._embeds = (prompt_embeds, negative_prompt_embeds)
 
     def text_condition(self, cond: Cond, B: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -805,6 +859,8 @@ class TransformerAdapter(Adapter):
         if pe is None:
             pe, default_neg = self._default_embeds()
             ne = default_neg if ne is None else ne
+        check_text_embeds(pe, "prompt_embeds", self.text_width)
+        check_text_embeds(ne, "negative_prompt_embeds", self.text_width)
         return batch_to(pe, B, "prompt_embeds"), batch_to(ne, B, "negative_prompt_embeds")
 
     def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:

@@ -23,7 +23,7 @@ import torch
 
 from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import TransformerAdapter, batch_to, check_images, check_video, load_pipeline
+from .base import TransformerAdapter, batch_to, check_images, check_latent_channels, check_latents, check_video, load_pipeline
 
 __all__ = ["CogVideoXI2VAdapter", "load", "from_pipeline"]
 
@@ -47,6 +47,7 @@ class CogVideoXI2VAdapter(TransformerAdapter):
 
     name = "cogvideox-i2v"
     cond_keys = ("y", "prompt_embeds", "negative_prompt_embeds")
+    _text_width_key = "text_embed_dim"
 
     def __init__(self, pipe, *, guidance_scale: float = 1.0, prompt: str | None = None, negative_prompt: str = ""):
         super().__init__()
@@ -115,8 +116,7 @@ class CogVideoXI2VAdapter(TransformerAdapter):
     @torch.no_grad()
     def decode_latents(self, latents: Video) -> Video:
         """Latents ``[B, f, C, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
-        if latents.ndim != 5:
-            raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
+        check_latents(latents, getattr(self.vae.config, "latent_channels", None))
         z = (latents / self.scaling_factor).permute(0, 2, 1, 3, 4).to(self.device, self.vae.dtype)
         return self.vae.decode(z).sample.float().permute(0, 2, 1, 3, 4)
 
@@ -151,6 +151,7 @@ class CogVideoXI2VAdapter(TransformerAdapter):
     def check_condition(self, x_t: Video, cond: Cond) -> Cond:
         """``y`` checked; the default prompt when none is given; text embeddings broadcast to the batch."""
         cond = super().check_condition(x_t, cond)
+        check_latent_channels(x_t, getattr(self.vae.config, "latent_channels", None), "CogVideoX-I2V")
         y = self.require_y(cond, x_t)
         B, F = x_t.shape[:2]
         if self.patch_size_t is not None and F % self.patch_size_t:

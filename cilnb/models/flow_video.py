@@ -30,7 +30,9 @@ import torch
 
 from ..denoiser import Cond, Images, Times, Video
 from ..schedules import FlowSchedule, from_diffusers
-from .base import TransformerAdapter, batch_to, check_images, check_video, load_pipeline, to_pil
+from .. import checks
+from .base import (TransformerAdapter, batch_to, check_images, check_latent_channels, check_latents, check_text_embeds, check_video,
+                   load_pipeline, to_pil)
 
 __all__ = [
     "FlowAdapter", "WanI2VAdapter", "LTXI2VAdapter", "LTXFlowSchedule", "flow_schedule", "ltx_mu", "load_wan", "load_ltx", "from_pipeline",
@@ -111,6 +113,7 @@ class FlowAdapter(TransformerAdapter):
 
     name = "flow"
     prediction = "flow"
+    _latent_channels: int | None = None  # the VAE's latent channels (checked by decode_latents)
 
     @torch.no_grad()
     def encode_video(self, frames: Video) -> Video:
@@ -121,8 +124,7 @@ class FlowAdapter(TransformerAdapter):
     @torch.no_grad()
     def decode_latents(self, latents: Video) -> Video:
         """Normalised latents ``[B, f, C, h, w]`` -> frames ``[B, F, 3, H, W]`` in [-1, 1]."""
-        if latents.ndim != 5:
-            raise ValueError(f"latents must be [B, F, C, H, W], got shape {tuple(latents.shape)}")
+        check_latents(latents, self._latent_channels)
         return self._decode(latents.permute(0, 2, 1, 3, 4).float()).float().permute(0, 2, 1, 3, 4)
 
 
@@ -143,6 +145,11 @@ class WanI2VAdapter(FlowAdapter):
 
     name = "wan-i2v"
     cond_keys = ("y", "condition", "image_embeds", "prompt_embeds", "negative_prompt_embeds")
+    _text_width_key = "text_dim"
+
+    @property
+    def _latent_channels(self) -> int | None:
+        return getattr(self.vae.config, "z_dim", None)
 
     def __init__(self, pipe, *, guidance_scale: float = 1.0, prompt: str | None = None, negative_prompt: str = ""):
         super().__init__()
@@ -212,7 +219,8 @@ class WanI2VAdapter(FlowAdapter):
         argmax), so ``generator`` is accepted for a uniform interface and unused.
         """
         check_images(images)
-        nf = (self.n_frames - 1) * self.n_mask + 1 if num_frames is None else int(num_frames)
+        nf = (self.n_frames - 1) * self.n_mask + 1 if num_frames is None else checks.check_int(
+            "num_frames", num_frames, min=1, integral_float=True, fix=f"(pixel frames, {self.n_mask}k + 1)")
         if nf < 1 or (nf - 1) % self.n_mask:
             raise ValueError(f"num_frames must be {self.n_mask}k + 1 pixel frames, got {nf}")
         self.n_frames = (nf - 1) // self.n_mask + 1
@@ -302,6 +310,11 @@ class LTXI2VAdapter(FlowAdapter):
 
     name = "ltx-i2v"
     cond_keys = ("y", "prompt_embeds", "prompt_attention_mask", "negative_prompt_embeds", "negative_prompt_attention_mask")
+    _text_width_key = "caption_channels"
+
+    @property
+    def _latent_channels(self) -> int | None:
+        return getattr(self.vae.config, "latent_channels", None)
 
     def __init__(self, pipe, *, num_frames: int = 161, height: int = 512, width: int = 704, frame_rate: float = 25,
                  guidance_scale: float = 1.0, prompt: str | None = None, negative_prompt: str = "",
@@ -314,8 +327,8 @@ class LTXI2VAdapter(FlowAdapter):
         name = type(pipe.scheduler).__name__
         if not name.startswith("FlowMatch"):
             raise ValueError(f"LTX needs a FlowMatch scheduler, got {name}")
-        if float(frame_rate) <= 0:
-            raise ValueError(f"frame_rate must be > 0, got {frame_rate}")
+        frame_rate = checks.check_number("frame_rate", frame_rate, lo=0, lo_open=True, fix="(frames per second, e.g. 25)")
+        decode_timestep = checks.check_number("decode_timestep", decode_timestep, lo=0, fix="(the VAE's decode timestep, e.g. 0.05)")
         self._setup(pipe, guidance_scale, prompt, negative_prompt)
         self.transformer = pipe.transformer
         self.p, self.p_t = int(pipe.transformer_spatial_patch_size), int(pipe.transformer_temporal_patch_size)
@@ -328,6 +341,9 @@ class LTXI2VAdapter(FlowAdapter):
 
     def set_resolution(self, num_frames: int, height: int, width: int) -> None:
         """Pixel frames/size to sample at: sets ``n_frames`` and the schedule (``shift = exp(mu)`` of the token count)."""
+        num_frames = checks.check_int("num_frames", num_frames, min=1, integral_float=True, fix=f"(pixel frames, {self.t_ratio}k + 1)")
+        height = checks.check_int("height", height, min=1, integral_float=True, fix=f"(pixels, a multiple of {self.s_ratio})")
+        width = checks.check_int("width", width, min=1, integral_float=True, fix=f"(pixels, a multiple of {self.s_ratio})")
         if num_frames < 1 or (num_frames - 1) % self.t_ratio:
             raise ValueError(f"num_frames must be {self.t_ratio}k + 1 pixel frames, got {num_frames}")
         if height % self.s_ratio or width % self.s_ratio:
@@ -351,8 +367,8 @@ class LTXI2VAdapter(FlowAdapter):
     def set_prompt_embeds(self, prompt_embeds, prompt_attention_mask=None, negative_prompt_embeds=None,
                           negative_prompt_attention_mask=None) -> None:
         """Precomputed T5 states ``[1 or B, L, D]`` (masks default to all ones) as the default text conditioning."""
-        if prompt_embeds.ndim != 3:
-            raise ValueError(f"prompt_embeds must be [B, L, D], got shape {tuple(prompt_embeds.shape)}")
+        check_text_embeds(prompt_embeds, "prompt_embeds", self.text_width)
+        check_text_embeds(negative_prompt_embeds, "negative_prompt_embeds", self.text_width)
         self._embeds = (prompt_embeds, prompt_attention_mask, negative_prompt_embeds, negative_prompt_attention_mask)
 
     def encode_prompt(self, prompt, negative_prompt=""):
@@ -396,7 +412,8 @@ class LTXI2VAdapter(FlowAdapter):
         frames (unset: the current frame count), so the schedule matches what is sampled next.
         """
         check_images(images)
-        nf = (self.n_frames - 1) * self.t_ratio + 1 if num_frames is None else int(num_frames)
+        nf = (self.n_frames - 1) * self.t_ratio + 1 if num_frames is None else checks.check_int(
+            "num_frames", num_frames, min=1, integral_float=True, fix=f"(pixel frames, {self.t_ratio}k + 1)")
         if (nf, *images.shape[-2:]) != self.resolution:
             self.set_resolution(nf, *images.shape[-2:])
         y = self._encode(images.float()[:, :, None], generator)[:, :, 0]
@@ -425,6 +442,7 @@ class LTXI2VAdapter(FlowAdapter):
     def check_condition(self, x_t: Video, cond: Cond) -> Cond:
         """``y`` checked, the latent size matched to the schedule's; text embeddings and masks (default all ones) to the batch."""
         cond = super().check_condition(x_t, cond)
+        check_latent_channels(x_t, self._latent_channels, "LTX-Video I2V")
         y = self.require_y(cond, x_t)
         B, F, C, h, w = x_t.shape
         if (F, h, w) != self.latent_size and self.mu is not None:
@@ -438,6 +456,8 @@ class LTXI2VAdapter(FlowAdapter):
             pe, pm, d_ne, d_nm = self._default_embeds()
             if ne is None:
                 ne, nm = d_ne, d_nm
+        check_text_embeds(pe, "prompt_embeds", self.text_width)
+        check_text_embeds(ne, "negative_prompt_embeds", self.text_width)
         pe = batch_to(pe, B, "prompt_embeds")
         pm = batch_to(pm, B, "prompt_attention_mask") if pm is not None else torch.ones(pe.shape[:2])
         if ne is not None:

@@ -29,8 +29,8 @@ import torch
 from ..denoiser import Cond, Images, Times, Video, prediction_from_diffusers
 from ..schedules import EDMSchedule, from_diffusers
 from ..checks import check_int
-from .base import (Adapter, check_chunk_size, check_images, check_video, clip_image_embeds, guidance_weights, load_pipeline,
-                   make_generator_or_none, per_sample)
+from .base import (Adapter, check_chunk_size, check_images, check_latent_channels, check_latents, check_video, clip_image_embeds,
+                   guidance_weights, load_pipeline, make_generator_or_none, per_sample)
 
 __all__ = ["SVDAdapter", "from_pipeline", "load", "svd_scalings", "DEFAULT_ID"]
 
@@ -96,7 +96,13 @@ class SVDAdapter(Adapter):
         cond = super().check_condition(x_t, cond)
         if cond.get("y") is None or cond.get("image_embeds") is None:
             raise ValueError("SVD needs y (the conditional latent) and image_embeds: build them with adapter.prepare_condition(images)")
+        check_latent_channels(x_t, self.unet.config.out_channels, "SVD")
         self.require_y(cond, x_t, "the conditional latent")
+        emb, D = cond["image_embeds"], self.unet.config.cross_attention_dim
+        if not torch.is_tensor(emb) or emb.ndim != 3 or emb.shape[0] != x_t.shape[0] or (isinstance(D, int) and emb.shape[-1] != D):
+            got = tuple(emb.shape) if torch.is_tensor(emb) else type(emb).__name__
+            raise ValueError(f"image_embeds must be the CLIP image embedding [B, 1, D] = [{x_t.shape[0]}, 1, {D}], got {got}; "
+                             "build cond with adapter.prepare_condition(images)")
         return cond
 
     def uncond(self, cond: Cond) -> Cond:
@@ -155,7 +161,12 @@ class SVDAdapter(Adapter):
         if bool((aug < 0).any()):
             raise ValueError(f"noise_aug_strength must be >= 0, got {noise_aug_strength!r}")
         motion = per_sample(motion_bucket_id, B, "motion_bucket_id")
-        fps_id = per_sample(fps, B, "fps") - 1
+        if bool((motion < 0).any()):
+            raise ValueError(f"motion_bucket_id must be >= 0 (SVD's buckets, 127 by default), got {motion_bucket_id!r}")
+        fps_id = per_sample(fps, B, "fps")
+        if bool((fps_id <= 0).any()):
+            raise ValueError(f"fps must be > 0 (the frame rate, 7 by default; the UNet sees fps - 1), got {fps!r}")
+        fps_id = fps_id - 1
         x = images.float()
         generator = make_generator_or_none(generator, seed)
         if bool((aug > 0).any()):
@@ -198,8 +209,7 @@ class SVDAdapter(Adapter):
         """
         if self.vae is None:
             raise ValueError("this SVDAdapter has no VAE")
-        if not torch.is_tensor(latents) or latents.ndim != 5:
-            raise ValueError(f"latents must be a tensor [B, F, C, h, w], got {tuple(latents.shape) if torch.is_tensor(latents) else type(latents).__name__}")
+        check_latents(latents, self.vae.config.latent_channels)
         B, F = latents.shape[:2]
         step = self.decode_chunk_size if chunk_size is None else check_chunk_size(chunk_size)
         z = latents / self.scaling_factor

@@ -27,8 +27,8 @@ import torch
 from .. import checks
 from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import (Adapter, check_chunk_size, check_images, check_video, clip_image_embeds, from_pretrained, load_pipeline, make_generator_or_none,
-                   per_sample, pipeline_folder, torch_dtype)
+from .base import (Adapter, batch_to, check_chunk_size, check_images, check_latent_channels, check_latents, check_text_embeds, check_video,
+                   clip_image_embeds, from_pretrained, load_pipeline, make_generator_or_none, per_sample, pipeline_folder, torch_dtype)
 
 __all__ = ["VPVideoAdapter", "PIAAdapter", "I2VGenXLAdapter", "pia_from_pipeline", "i2vgenxl_from_pipeline", "load_pia", "load_i2vgenxl",
            "PIA_DEFAULT_ID", "PIA_ADAPTER_ID", "I2VGENXL_DEFAULT_ID"]
@@ -71,7 +71,7 @@ class VPVideoAdapter(Adapter):
         self.schedule = sched
         self.prediction = prediction
         self.scheduler_config = cfg
-        self.guidance_scale = checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
+        self.guidance_scale = checks.check_number("guidance_scale", guidance_scale, lo=0, fix="(classifier-free guidance; 1 for none)")
         self.n_frames = checks.check_int("n_frames", n_frames, min=1, fix="(frames per video, e.g. 16)")
         self.clip_skip = None if clip_skip is None else checks.check_int("clip_skip", clip_skip, min=0, fix="(CLIP text layers skipped; None for none)")
         self.scaling_factor = float(pipe.vae.config.scaling_factor)
@@ -89,8 +89,17 @@ class VPVideoAdapter(Adapter):
 
     def check_condition(self, x_t: Video, cond: Cond) -> Cond:
         cond = super().check_condition(x_t, cond)
+        check_latent_channels(x_t, self.vae.config.latent_channels, self._label)
         self.require_y(cond, x_t, "the conditional latent")
-        return cond
+        text = {}
+        for key in ("prompt_embeds", "negative_prompt_embeds"):
+            self._check_text(cond.get(key), key)
+            if cond.get(key) is not None:
+                text[key] = batch_to(cond[key], x_t.shape[0], key)
+        return Cond.of({**cond, **text}) if text else cond
+
+    def _check_text(self, v, name: str) -> None:
+        check_text_embeds(v, name, self.unet.config.cross_attention_dim)
 
     def uncond(self, cond: Cond) -> Cond:
         """Text CFG: the negative prompt embeddings in place of the prompt's (I2VGen-XL also zeroes the image embedding)."""
@@ -164,8 +173,7 @@ class VPVideoAdapter(Adapter):
     @torch.no_grad()
     def decode_latents(self, latents: Video, *, chunk_size: int = 16) -> Video:
         """Latents ``[B, F, 4, h, w]`` (times the scaling factor) -> frames ``[B, F, 3, H, W]`` in [-1, 1] (float32)."""
-        if not torch.is_tensor(latents) or latents.ndim != 5:
-            raise ValueError(f"latents must be a tensor [B, F, C, h, w], got {tuple(latents.shape) if torch.is_tensor(latents) else type(latents).__name__}")
+        check_latents(latents, self.vae.config.latent_channels)
         step = check_chunk_size(chunk_size)
         B, F = latents.shape[:2]
         flat = (latents / self.scaling_factor).reshape(B * F, *latents.shape[2:])
@@ -204,6 +212,12 @@ class PIAAdapter(VPVideoAdapter):
                 [self._coef_fn(n_frames, 0, s) for s in range(self._n_scales)], dtype=torch.float32)
         return self._coef_cache[n_frames][m.long()]
 
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        cond = super().check_condition(x_t, cond)
+        if cond.get("motion") is not None:
+            self.mask_coefficients(per_sample(cond["motion"], x_t.shape[0], "motion"), 2)  # one preset per video, in range
+        return cond
+
     def _net(self, x, timestep, cond):
         B, C, F, h, w = x.shape
         motion = cond.get("motion")
@@ -227,12 +241,15 @@ class PIAAdapter(VPVideoAdapter):
         check_images(images)
         B = images.shape[0]
         gen = make_generator_or_none(generator, seed)
+        self._check_text(prompt_embeds, "prompt_embeds")
+        self._check_text(negative_prompt_embeds, "negative_prompt_embeds")
+        motion = per_sample(motion_scale, B, "motion_scale", dtype=torch.float64)
+        self.mask_coefficients(motion, 2)  # validates the range (before .long() would truncate 1.5 to 1)
+        motion = motion.long()
         y = self._image_latent(images.float(), gen)
         if prompt_embeds is None:
             prompt_embeds, neg = self.encode_prompt(prompt, negative_prompt, batch_size=B)
             negative_prompt_embeds = neg if negative_prompt_embeds is None else negative_prompt_embeds
-        motion = per_sample(motion_scale, B, "motion_scale", dtype=torch.float64).long()
-        self.mask_coefficients(motion, 2)  # validates the range
         return self._on_device({"y": y, "prompt_embeds": prompt_embeds, "motion": motion,
                                 "negative_prompt_embeds": negative_prompt_embeds})
 
@@ -250,6 +267,16 @@ class I2VGenXLAdapter(VPVideoAdapter):
 
     def __init__(self, pipe, *, guidance_scale: float = 9.0, n_frames: int = 16, clip_skip: int | None = 1):
         super().__init__(pipe, guidance_scale=guidance_scale, n_frames=n_frames, clip_skip=clip_skip)
+
+    def check_condition(self, x_t: Video, cond: Cond) -> Cond:
+        cond = super().check_condition(x_t, cond)
+        emb, D = cond.get("image_embeds"), self.unet.config.cross_attention_dim
+        if emb is not None and (not torch.is_tensor(emb) or emb.ndim not in (2, 3) or emb.shape[0] != x_t.shape[0]
+                                or (isinstance(D, int) and emb.shape[-1] != D)):
+            got = tuple(emb.shape) if torch.is_tensor(emb) else type(emb).__name__
+            raise ValueError(f"image_embeds must be the CLIP image embedding [B, 1, D] = [{x_t.shape[0]}, 1, {D}], got {got}; "
+                             "build cond with adapter.prepare_condition(images)")
+        return cond
 
     def uncond(self, cond: Cond) -> Cond:
         """The pipeline's unconditional branch: negative prompt and a zero CLIP image embedding (image latent kept)."""
@@ -298,13 +325,18 @@ class I2VGenXLAdapter(VPVideoAdapter):
         check_images(images)
         B = images.shape[0]
         gen = make_generator_or_none(generator, seed)
+        self._check_text(prompt_embeds, "prompt_embeds")
+        self._check_text(negative_prompt_embeds, "negative_prompt_embeds")
+        fps = per_sample(target_fps, B, "target_fps")
+        if bool((fps <= 0).any()):
+            raise ValueError(f"target_fps must be > 0 (frames per second, 16 by default), got {target_fps!r}")
         emb = self.encode_image_embeds(images)
         y = self._image_latent(images.float(), gen)
         if prompt_embeds is None:
             prompt_embeds, neg = self.encode_prompt(prompt, negative_prompt, batch_size=B)
             negative_prompt_embeds = neg if negative_prompt_embeds is None else negative_prompt_embeds
         return self._on_device({"y": y, "image_embeds": emb, "prompt_embeds": prompt_embeds,
-                                "fps": per_sample(target_fps, B, "target_fps"), "negative_prompt_embeds": negative_prompt_embeds})
+                                "fps": fps, "negative_prompt_embeds": negative_prompt_embeds})
 
 
 def pia_from_pipeline(pipe, **kwargs) -> PIAAdapter:
