@@ -53,6 +53,7 @@ __all__ = [
     "parse_json",
     "PIXEL_RANGE",
     "check_not_meta",
+    "repeated",
 ]
 
 #: Value range of pixel-space frames and images everywhere in cilnb (the diffusers convention).
@@ -458,3 +459,9 @@ def check_not_meta(name: str, x: Any) -> Any:
         raise InputTypeError(f"{name} is a tensor on the 'meta' device (a shape without values, shape {tuple(x.shape)}): "
                              "it has no values to check or compute with (nor to copy to another device): pass the real tensor, on 'cpu' or 'cuda'")
     return x
+
+
+def repeated(values) -> list:
+    """The values listed more than once in ``values``, in the order of their first appearance (``[]`` when all differ)."""
+    values = list(values)
+    return sorted({v for v in values if values.count(v) > 1}, key=values.index)

@@ -439,7 +439,7 @@ def run_sweep(
     if not seeds:
         raise ValueError("give at least one seed")
     for name, opt, vals in (("Ms", "--M", Ms), ("inits", "--init", inits), ("seeds", "--seeds", seeds)):
-        twice = sorted({v for v in vals if vals.count(v) > 1}, key=vals.index)
+        twice = checks.repeated(vals)
         if twice:
             raise ValueError(f"M values, init modes and seeds must each be distinct: {name} / {opt} lists {', '.join(map(str, twice))} "
                              "more than once; give each value once")

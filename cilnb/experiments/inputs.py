@@ -179,7 +179,7 @@ def load_toy_models(model_path: str = "", variants: str | Sequence[str] = TOY_VA
     names = [n for n in names if n]
     if not names:
         raise ValueError("variants is empty: name toy checkpoints such as 'base,naive,timenoise'")
-    twice = sorted({n for n in names if names.count(n) > 1}, key=names.index)
+    twice = checks.repeated(names)
     if twice:  # one model per name: the second would silently replace the first
         raise ValueError(f"variants lists {', '.join(map(repr, twice))} more than once; name each checkpoint once")
     _check_model_path(model_path)

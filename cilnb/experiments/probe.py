@@ -96,7 +96,9 @@ def _check_bench(bench) -> None:
 
 def _times(ts) -> list[float]:
     """The probe times as a list of floats (to tell whether two calls probed the same times)."""
-    return torch.as_tensor(ts, dtype=torch.float64).detach().cpu().reshape(-1).tolist()
+    from .. import checks
+
+    return checks.check_times("ts", ts, "normalised times in (0, 1] (a list or tensor)").tolist()
 
 
 def _check_same_inputs(predictions, bench: Bench, ts, seed) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import math
 import os
 from collections.abc import Mapping
@@ -259,17 +260,16 @@ def gif_bytes(videos, labels: Sequence[str] | None = None, *, fps: float = 6.0, 
     from PIL import Image
 
     fps = _check_fps(fps)
-    _gif_duration(fps)
+    ms = _gif_duration(fps)  # a bad fps fails before the frames are tiled
     frames = tile_frames(videos, labels, **tile_kwargs)
-    ms = _gif_duration(fps)
     same = np.all(frames[1:] == frames[:-1], axis=(1, 2, 3))  # Pillow merges identical frames in a row, adding their delays
-    run = max((len(r) for r in "".join("1" if x else "0" for x in same).split("0")), default=0) + 1
+    run = max((sum(1 for _ in g) for still, g in itertools.groupby(same) if still), default=0) + 1
     if run > 1 and run * ms > _GIF_MAX_MS:  # its 16-bit delay field would overflow inside Pillow
         raise ValueError(f"at fps = {fps:g}, {run} identical frames in a row would show for {run * ms / 1000:g} s, longer than a GIF "
                          f"frame can ({_GIF_MAX_MS / 1000:g} s): use fps >= {math.ceil(run * 1e7 / _GIF_MAX_MS) / 1e4:g}")
     images = [Image.fromarray(f) for f in frames]
     buf = io.BytesIO()
-    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=_gif_duration(fps),
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=ms,
                    loop=0, disposal=1, optimize=False)
     return buf.getvalue()
 

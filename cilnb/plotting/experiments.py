@@ -231,10 +231,8 @@ def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motio
 
     _table("df", df, ["model", "M", "init", "input_motion", "output_motion"], "the table of cilnb.experiments.motion_control",
            numeric=["M", "input_motion", "output_motion"])
-    _keys("df", df, ["model", "M", "init"], "the table of cilnb.experiments.motion_control")
-    for col in ("input_motion", "output_motion", "input_score", "output_score"):
-        if col in df and pd.api.types.is_numeric_dtype(df[col]) and bool(np.isinf(df[col].to_numpy(float)).any()):
-            raise ValueError(f"df[{col!r}] holds infinite values: nothing sensible can be drawn; check the read-out that made them")
+    _keys("df", df, ["model", "M", "init"], "the table of cilnb.experiments.motion_control",
+          finite=["input_motion", "output_motion", "input_score", "output_score"])
     if not bool((df.input_motion.notna() & df.output_motion.notna()).any()):
         raise ValueError("df holds no row with both input_motion and output_motion finite: nothing to draw (no motion was read)")
     groups = list(df.groupby(["model", "M", "init"], sort=False))

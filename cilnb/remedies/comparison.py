@@ -77,7 +77,7 @@ def grid(names: Sequence[str] = (), start: float = 0.9) -> dict[str, Remedy]:
     if bad:
         raise checks.InputTypeError(f"remedies must be a list of remedy names (str), got {bad[0]!r:.60} ({type(bad[0]).__name__}); "
                                     "for settings, build the grid yourself: {'label': cilnb.remedies.build(name, **settings)}")
-    twice = sorted({n for n in names if names.count(n) > 1}, key=list(names).index)
+    twice = checks.repeated(names)
     if twice:
         raise ValueError(f"remedies lists {', '.join(map(repr, twice))} more than once; give each remedy once")
     built = {name: build(name) for name in names}  # every name checked before anything is sampled
