@@ -121,8 +121,30 @@ def has_fd(summary: pd.DataFrame) -> bool:
     return "fd" in summary and bool(summary.fd.notna().all())
 
 
+def _num(x, spec: str = ".2f", missing: str = "not read") -> str:
+    """``x`` formatted by ``spec``, or ``missing`` when it is NaN or infinite (a read-out that found nothing, a ratio
+    to zero): a verdict never prints "nan" or "inf"."""
+    try:
+        ok = bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        ok = False
+    return format(x, spec) if ok else missing
+
+
+def _ratio(a, b, spec: str = ".2f") -> str:
+    """``a / b`` formatted, or why there is none (``b`` zero, either not read)."""
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return "not read"
+    return format(a / b, spec) if b != 0 else "undefined (divides by 0)"
+
+
+def _times(ratio_text: str) -> str:
+    """``"1.23x"`` from :func:`_ratio`'s text, or its reason when there is no ratio."""
+    return f"{ratio_text}x" if ratio_text[-1].isdigit() else f"a multiple {ratio_text} of"
+
+
 def _fd_text(r) -> str:
-    return f"{r.fd:.1f} [{r.fd_lo:.1f}-{r.fd_hi:.1f}]"
+    return f"{_num(r.fd, '.1f')} [{_num(r.fd_lo, '.1f')}-{_num(r.fd_hi, '.1f')}]"
 
 
 def _fd_order(a, b) -> str:
@@ -149,8 +171,15 @@ def _versus(d: float, band: float, words=("better", "worse", "indistinguishable"
 
 
 def _column_versus(a, b, col: str) -> str:
-    """Row ``a`` against row ``b`` on ``col`` (a mean with its ``col_sem``): :func:`_versus` at 2 standard errors."""
+    """Row ``a`` against row ``b`` on ``col`` (a mean with its ``col_sem``): :func:`_versus` at 2 standard errors;
+    ``"not compared (not read)"`` when a mean or standard error is missing."""
+    vals = (a[col], b[col], a[f"{col}_sem"], b[f"{col}_sem"])
+    if not all(np.isfinite(float(v)) for v in vals):
+        return NOT_READ
     return _versus(a[col] - b[col], 2 * max(a[f"{col}_sem"], b[f"{col}_sem"]))
+
+
+NOT_READ = "not compared (not read)"
 
 
 def _one_video(claim: str, cells: Mapping[str, tuple[int, float]], unit: str) -> Verdict | None:
@@ -273,7 +302,7 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         parts.append(rising)
         out.append(f"(a) motion {'rises' if rising else 'does NOT rise'} as M falls (standard noise): "
                    f"{hi.motion:.2f} +- {hi.motion_sem:.2f} at M={hi.M:g} -> {lo.motion:.2f} +- {lo.motion_sem:.2f} at M={lo.M:g} "
-                   f"({unit}, +- 1 s.e.; ground truth {summary.gt_motion.iloc[0]:.2f}).")
+                   f"({unit}, +- 1 s.e.; ground truth {_num(summary.gt_motion.iloc[0])}).")
     else:
         out.append("(a) not judged: standard noise was sampled at fewer than two M (add M values to the sweep, e.g. Ms=[1.0, 0.7, 0.4]).")
     top, m = summary.M.max(), None  # m: the M of (b), when judged
@@ -285,18 +314,26 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         m = both[0]
         a, s = ana[ana.M == m].iloc[0], std[std.M == m].iloc[0]
         align = _column_versus(a, s, "first_frame_psnr")
-        psnr = f"frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB (alignment {align})"
+        psnr = (f"frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB (alignment {align})" if align != NOT_READ else
+                f"frame-0 PSNR {_num(a.first_frame_psnr, '.1f')} vs {_num(s.first_frame_psnr, '.1f')} (alignment {align})")
         if fd:
             paired = _paired_fd(a, "fd_vs_standard")
             quality, how = paired if paired else (_fd_order(a, s), "")
             better = quality == "better" and align != "worse"
-            out.append(f"(b) at M={m:g} Analytic-Init {'beats' if better else 'does NOT beat'} standard noise on quality and alignment: "
+            if better and align == NOT_READ:  # better on quality, alignment unknown: the claim is both
+                better = None
+            verb = {True: "beats", False: "does NOT beat", None: "beats on quality only (alignment not read; not judged)"}[better]
+            out.append(f"(b) at M={m:g} Analytic-Init {verb} standard noise on quality and alignment: "
                        f"FD {_fd_text(a)} vs {_fd_text(s)} (quality {quality}{'; ' + how if how else ''}), {psnr}.")
+        elif align == NOT_READ:  # alignment is all (b) has here, and it was not read
+            better = None
+            out.append(f"(b) not judged at M={m:g}: {psnr}; quality not measured (no i3d_path).")
         else:
             better = align == "better"
             out.append(f"(b) at M={m:g} Analytic-Init {'beats' if better else 'does NOT beat'} standard noise on alignment: "
                        f"{psnr}; quality not measured (no i3d_path).")
-        parts.append(better)
+        if better is not None:
+            parts.append(better)
     else:
         only = "Analytic-Init" if len(ana) else "standard noise"
         out.append(f"(b) not judged: the sweep sampled {only} only (add the other init to compare them).")
@@ -311,14 +348,14 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         order, how = paired if paired else (_fd_order(best, ref), "")
         parts.append(order == "better")
         out.append(f"(c) best Analytic-Init start M={best.M:g}: FD {_fd_text(best)} vs {_fd_text(ref)} at M={summary.M.max():g} "
-                   f"({order}{'; ' + how if how else ''}), motion ratio {best.motion_ratio:.2f}.")
+                   f"({order}{'; ' + how if how else ''}), motion ratio {_num(best.motion_ratio)}.")
     if "sprite_stability" in summary and m is not None:
         data = float(a.get("sprite_stability_data", float("nan")))
         word = _column_versus(a, s, "sprite_stability")
         top = summary[summary.M == summary.M.max()].sprite_stability.mean()
         out.append(f"(d) sprite stability (frames keeping frame 0's sprite count; an outlier-robust quality read-out) at M={m:g}: "
-                   f"Analytic-Init {a.sprite_stability:.2f} vs standard {s.sprite_stability:.2f} ({word}); "
-                   f"{top:.2f} at M={summary.M.max():g}" + (f", real videos {data:.2f}." if np.isfinite(data) else
+                   f"Analytic-Init {_num(a.sprite_stability)} vs standard {_num(s.sprite_stability)} ({word}); "
+                   f"{_num(top)} at M={summary.M.max():g}" + (f", real videos {data:.2f}." if np.isfinite(data) else
                                                             " (no real videos to compare: n_reference=0)."))
     for col, tag, what, digits in _DATA_LINES:
         if f"{col}_data" in summary:
@@ -327,10 +364,14 @@ def start_time(summary: pd.DataFrame) -> Verdict:
 
 
 def _data_ratio(row, col: str = "net_travel") -> tuple[float, float]:
-    """``col`` over the data's, with its delta-method standard error (sample and data means independent)."""
-    a, sa, b, sb = row[col], row[f"{col}_sem"], row[f"{col}_data"], row.get(f"{col}_data_sem", 0.0)
+    """``col`` over the data's, with its delta-method standard error (sample and data means independent); NaN for
+    both when either mean is missing or the data's is 0 (no ratio). A sample mean of 0 has ratio 0 and a finite s.e."""
+    a, sa, b = (float(row[k]) for k in (col, f"{col}_sem", f"{col}_data"))
+    sb = float(row.get(f"{col}_data_sem", 0.0))
+    if not (np.isfinite(a) and np.isfinite(b)) or b == 0:
+        return float("nan"), float("nan")
     r = a / b
-    return r, abs(r) * float(np.hypot(sa / a, sb / b))
+    return r, float(np.hypot(sa, r * sb)) / abs(b)  # = |r| hypot(sa / a, sb / b), without dividing by a
 
 
 #: the toy's read-outs compared with the data's in the M sweep, for information: (column, tag, what, digits)
@@ -345,14 +386,20 @@ def _data_lines(summary: pd.DataFrame, col: str, tag: str, what: str, digits: in
     tops = summary[summary.M == summary.M.max()]
     top = (tops[tops.init == "standard"] if (tops.init == "standard").any() else tops).iloc[0]  # the default sampler's start
     r, se = _data_ratio(top, col)
-    word = _versus(r - 1.0, 2 * se, ("ABOVE", "BELOW", "not distinguishable from"))
-    out = [f"{tag} {what} at M={top.M:g}: "
-           f"{top[col]:.{digits}f} +- {top[f'{col}_sem']:.{digits}f} vs {top[f'{col}_data']:.{digits}f} in real videos: ratio {r:.2f} +- {se:.2f}, "
-           f"{word} the data's beyond 2 s.e." + (" (the sampled videos under-move)" if word == "BELOW" else "")]
+    f = f".{digits}f"
+    head = (f"{tag} {what} at M={top.M:g}: {_num(top[col], f)} +- {_num(top[f'{col}_sem'], f)} vs {_num(top[f'{col}_data'], f)} "
+            "in real videos: ")
+    if np.isfinite(r) and np.isfinite(se):
+        word = _versus(r - 1.0, 2 * se, ("ABOVE", "BELOW", "not distinguishable from"))
+        out = [head + f"ratio {r:.2f} +- {se:.2f}, {word} the data's beyond 2 s.e."
+               + (" (the sampled videos under-move)" if word == "BELOW" else "")]
+    else:
+        out = [head + "no ratio (" + ("the data's is 0" if float(top[f"{col}_data"]) == 0 else "not read") + ")."]
     rest = summary[summary.M < summary.M.max()].sort_values(["M", "init"], ascending=[False, True])
     if len(rest):
-        out.append("    at M < T: " + "; ".join(f"M={row.M:g} {row.init} {row[col]:.{digits}f} +- {row[f'{col}_sem']:.{digits}f} "
-                                                f"(ratio {_data_ratio(row, col)[0]:.2f})" for _, row in rest.iterrows()) + ".")
+        out.append("    at M < T: " + "; ".join(f"M={row.M:g} {row.init} {_num(row[col], f)} +- {_num(row[f'{col}_sem'], f)} "
+                                                f"(ratio {_num(_data_ratio(row, col)[0], missing='none')})"
+                                                for _, row in rest.iterrows()) + ".")
     return out
 
 
@@ -373,13 +420,22 @@ def _paired_column(per_video: pd.DataFrame | None, a: str, b: str, col: str) -> 
     return (float(r["diff"]), float(r.diff_se), int(r.n)) if r.n > 1 else None
 
 
-def _difference(a, b, col: str, paired) -> tuple[float, float, str]:
+def _difference(a, b, col: str, paired, per_video=None) -> tuple[float, float, str]:
     """``(b - a, 2 s.e. band, wording)`` of ``col``: paired over images when ``paired`` (from
-    :func:`_paired_column`) is given, else the unpaired band of :func:`_column_versus`."""
+    :func:`_paired_column`) is given, else the unpaired band of :func:`_column_versus`; when ``per_video`` was given but
+    fewer than two images pair, the wording says the difference is unpaired and why."""
     if paired is None:
-        return b[col] - a[col], 2 * max(a[f"{col}_sem"], b[f"{col}_sem"]), "difference"
+        why = " (unpaired: fewer than two images with this read-out in both models)" if per_video is not None else ""
+        return b[col] - a[col], 2 * max(a[f"{col}_sem"], b[f"{col}_sem"]), "difference" + why
     d, se, n = paired
     return d, 2 * se, f"paired difference over {n} images"
+
+
+def _difference_text(d: float, band: float, what: str, digits: int) -> str:
+    """``"<what> +0.30 +- 0.10 (2 s.e.)"``, or that it was not read."""
+    if not (np.isfinite(d) and np.isfinite(band)):
+        return f"{what} not read"
+    return f"{what} {d:+.{digits}f} +- {band:.{digits}f} (2 s.e.)"
 
 
 def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: str = "timenoise",
@@ -422,32 +478,35 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
         return Verdict(claim, None, [f"Undecided: {blind} at M = T with standard noise {'has' if len(blind) == 1 else 'have'} no finite "
                                      "motion or standard error (fewer than two videos with a motion read); sample more images or "
                                      "seeds, or check the read-out."])
-    dm, band, what = _difference(a, b, "motion", _paired_column(per_video, naive, timenoise, "motion"))
+    dm, band, what = _difference(a, b, "motion", _paired_column(per_video, naive, timenoise, "motion"), per_video)
     more = _versus(dm, band) == "better"
     quality = (f"quality {a.fd_name}: {_fd_text(b)} vs {_fd_text(a)} ({_fd_order(b, a)}); "
                if has_fd(summary) else "quality not measured (no i3d_path); ")
     return Verdict(claim, more, [
         f"Claim 3 (TimeNoise adds motion) {'REPRODUCED' if more else 'NOT reproduced'}: {a.motion_name} {b.motion:.2f} "
-        f"(timenoise) vs {a.motion:.2f} (naive), ground truth {a.gt_motion:.2f}; "
+        f"(timenoise) vs {a.motion:.2f} (naive), ground truth {_num(a.gt_motion)}; "
         f"{what} {dm:+.2f} +- {band:.2f} (2 s.e.).",
-        f"{quality}alignment {b.first_frame_psnr:.1f} vs {a.first_frame_psnr:.1f} dB "
+        f"{quality}alignment {_num(b.first_frame_psnr, '.1f')} vs {_num(a.first_frame_psnr, '.1f')} dB "
         f"(the paper reports TimeNoise keeps quality and trades some alignment for motion at high beta_m)."
-        + (_stability_text(a, b, _paired_column(per_video, naive, timenoise, "sprite_stability")) if "sprite_stability" in summary else ""),
-    ] + [_column_line(a, b, _paired_column(per_video, naive, timenoise, col), col, what, digits)
+        + (_stability_text(a, b, _paired_column(per_video, naive, timenoise, "sprite_stability"), per_video)
+           if "sprite_stability" in summary else ""),
+    ] + [_column_line(a, b, _paired_column(per_video, naive, timenoise, col), col, what, digits, per_video)
          for col, _, what, digits in _DATA_LINES if f"{col}_data" in summary])
 
 
-def _stability_text(a, b, paired) -> str:
-    d, band, what = _difference(a, b, "sprite_stability", paired)
-    return f" Sprite stability {b.sprite_stability:.2f} vs {a.sprite_stability:.2f} ({what} {d:+.3f} +- {band:.3f}, 2 s.e.)."
+def _stability_text(a, b, paired, per_video=None) -> str:
+    d, band, what = _difference(a, b, "sprite_stability", paired, per_video)
+    return f" Sprite stability {_num(b.sprite_stability)} vs {_num(a.sprite_stability)} ({_difference_text(d, band, what, 3)})."
 
 
-def _column_line(a, b, paired, col: str, title: str, digits: int) -> str:
+def _column_line(a, b, paired, col: str, title: str, digits: int, per_video=None) -> str:
     """For information: one toy read-out (net travel, the paper's motion score) of TimeNoise vs naive, and the data's."""
-    head = (f"{title[0].upper()}{title[1:]} (for information): {b[col]:.{digits}f} (timenoise) vs {a[col]:.{digits}f} (naive), "
-            f"data {a[f'{col}_data']:.{digits}f}; ")
-    d, band, what = _difference(a, b, col, paired)
-    return head + f"{what} {d:+.{digits}f} +- {band:.{digits}f} (2 s.e.): {_versus(d, band, ('more', 'less', 'indistinguishable'))}."
+    f = f".{digits}f"
+    head = (f"{title[0].upper()}{title[1:]} (for information): {_num(b[col], f)} (timenoise) vs {_num(a[col], f)} (naive), "
+            f"data {_num(a[f'{col}_data'], f)}; ")
+    d, band, what = _difference(a, b, col, paired, per_video)
+    text = _difference_text(d, band, what, digits)
+    return head + text + (f": {_versus(d, band, ('more', 'less', 'indistinguishable'))}." if text[-1] == ")" else ".")
 
 
 def motion_control(df: pd.DataFrame) -> Verdict:
@@ -474,10 +533,10 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     g0 = g0.set_index("image")
     gap = g0.output_motion - g0.input_motion
     se = gap.sem()
-    ratio = g0.output_motion.sum() / g0.input_motion.sum()
+    ratio = _ratio(g0.output_motion.sum(), g0.input_motion.sum())
     word = _versus(gap.mean(), 2 * se, ("ABOVE", "BELOW", "NOT distinguishable from"))
     holds = word == "BELOW"
-    out = [f"{config_name(name0, M0, i0)} output/input motion = {ratio:.2f} (output - input {gap.mean():+.3f} +- {2 * se:.3f}, 2 s.e.): "
+    out = [f"{config_name(name0, M0, i0)} output/input motion = {ratio} (output - input {gap.mean():+.3f} +- {2 * se:.3f}, 2 s.e.): "
            f"output motion is {word} the input; Fig. 1's 'always below' {'reproduced' if word == 'BELOW' else 'NOT reproduced'}."]
     undecided = False
     for (model, M, init), g in groups[1:]:
@@ -491,14 +550,14 @@ def motion_control(df: pd.DataFrame) -> Verdict:
         se = d.sem()
         word = _versus(d.mean(), 2 * se, ("higher", "lower", "not different"))
         holds = holds and word == "lower"
-        out.append(f"{config_name(model, M, init)}: ratio {g.output_motion.sum() / g.input_motion.sum():.2f}, error {g.error.mean():.2f} "
+        out.append(f"{config_name(model, M, init)}: ratio {_ratio(g.output_motion.sum(), g.input_motion.sum())}, error {g.error.mean():.2f} "
                    f"vs {g0.error.mean():.2f} ({word}: paired difference {d.mean():+.3f} +- {2 * se:.3f}).")
     if "output_travel" in df:  # for information: the toy's net travel, which jitter does not count
         out.append("Net sprite travel, output / source video (px, first to last frame; for information): "
                    + "; ".join(_source_parts(groups, "output_travel", "input_travel", 2, " px")) + ".")
     if "input_tracked" in df:  # for information: the same estimator on both sides (the target is the renderer's exact speed)
         out.append("Output speed / the source video's speed, both read by the tracker (for information; the tracker reads "
-                   "the sources at " + f"{df.input_tracked.mean() / df.input_motion.mean():.2f}x their true speed): "
+                   "the sources at " + _times(_ratio(df.input_tracked.mean(), df.input_motion.mean())) + " their true speed): "
                    + "; ".join(_source_parts(groups, "output_motion", "input_tracked", 3)) + ".")
     if "output_score" in df and "target" not in df:  # for information (a flow-label toy is judged in it: above)
         out.append("The paper's motion score (SVD protocol, Farneback over the whole frame, px/frame), output / its source video "
@@ -516,8 +575,11 @@ def _source_parts(groups, out_col: str, in_col: str, digits: int, unit: str = ""
         g = g.set_index("image")
         g = g[g[out_col].notna() & g[in_col].notna()]  # e.g. videos whose sprites were tracked to the last frame
         d = g[out_col] - g[in_col]
+        if len(d) < 2:  # no standard error (and no mean without an image): not read, never "nan"
+            parts.append(f"{config_name(model, M, init)} not read ({len(d)} image(s) with both)")
+            continue
         word = _versus(d.mean(), 2 * d.sem(), ("ABOVE", "BELOW", "not distinguishable from"))
-        text = (f"{config_name(model, M, init)} {g[out_col].mean() / g[in_col].mean():.2f} "
+        text = (f"{config_name(model, M, init)} {_ratio(g[out_col].mean(), g[in_col].mean())} "
                 f"({d.mean():+.{digits}f} +- {2 * d.sem():.{digits}f}{unit}, {word} the source's")
         if errors:
             err = d.abs()
@@ -526,7 +588,8 @@ def _source_parts(groups, out_col: str, in_col: str, digits: int, unit: str = ""
                 e0 = err
             else:
                 dd = (err - e0).dropna()
-                text += f", {_versus(dd.mean(), 2 * dd.sem(), ('higher', 'lower', 'not different'))} than the first: {dd.mean():+.3f} +- {2 * dd.sem():.3f}"
+                text += (f", {_versus(dd.mean(), 2 * dd.sem(), ('higher', 'lower', 'not different'))} than the first: {dd.mean():+.3f} "
+                         f"+- {2 * dd.sem():.3f}" if len(dd) > 1 else f", not compared with the first ({len(dd)} shared image(s))")
         parts.append(text + ")")
     return parts
 
