@@ -234,7 +234,7 @@ def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
     return seeds
 
 
-def _holds_bool(x: Any) -> bool:
+def holds_bool(x: Any) -> bool:
     """Whether ``x`` is a bool, a bool tensor or array, or a (nested) list or tuple holding one."""
     if isinstance(x, (bool, np.bool_)):
         return True
@@ -243,7 +243,7 @@ def _holds_bool(x: Any) -> bool:
     if isinstance(x, np.ndarray):
         return x.dtype == np.bool_
     if isinstance(x, (list, tuple)):
-        return any(_holds_bool(v) for v in x)
+        return any(holds_bool(v) for v in x)
     return False
 
 
@@ -252,7 +252,7 @@ def check_times(name: str, ts: Any, what: str) -> torch.Tensor:
     that ``name`` must be ``what``. Range and order are the caller's to check."""
     if isinstance(ts, (str, bytes)):
         raise InputTypeError(f"{name} must be {what}, got the string {ts!r}")
-    if _holds_bool(ts):  # True/False would be read as the times 1 and 0
+    if holds_bool(ts):  # True/False would be read as the times 1 and 0
         raise InputTypeError(f"{name} must be {what}, got booleans ({ts!r:.60}): pass the times as numbers, e.g. [1.0, 0.5]")
     if is_complex(ts):
         raise InputTypeError(f"{name} must be {what}, got complex numbers ({ts!r:.60})")
@@ -465,3 +465,21 @@ def repeated(values) -> list:
     """The values listed more than once in ``values``, in the order of their first appearance (``[]`` when all differ)."""
     values = list(values)
     return sorted({v for v in values if values.count(v) > 1}, key=values.index)
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where the OS does not say (not POSIX)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return ram if ram > 0 else None
+
+
+def check_fits_in_memory(need: float, what: str, fix: str) -> None:
+    """Refuse, before anything is allocated, a request whose arrays alone (``need`` bytes, a lower bound of the peak) are
+    more than this machine's memory: torch's or numpy's allocator would fail deep inside, or the OS kill the process.
+    ``what`` names the request (``"frechet_interval(n_boot=10**9)"``), ``fix`` says what to pass instead."""
+    ram = physical_memory()
+    if ram is not None and need > ram:
+        raise ValueError(f"{what} needs more than {need / 2**30:.3g} GiB but this machine has {ram / 2**30:.3g} GiB of memory: {fix}")

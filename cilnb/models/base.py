@@ -66,7 +66,7 @@ def guidance_weights(guidance, B: int, F: int) -> torch.Tensor | None:
     """
     if guidance is None:
         return None
-    if checks._holds_bool(guidance):  # True was read as 1 (off), False as 0 (the unconditional branch only)
+    if checks.holds_bool(guidance):  # True was read as 1 (off), False as 0 (the unconditional branch only)
         raise checks.InputTypeError(f"guidance must be a number, (first, last), [B] or [B, F] weights, got {guidance!r}: "
                                     "pass 1.0 for off or None for the model's default")
     if isinstance(guidance, (tuple, list)) and len(guidance) == 2 and not torch.is_tensor(guidance[0]):
