@@ -21,7 +21,6 @@ import itertools
 import json
 import math
 import numbers
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -231,16 +230,10 @@ def bounce(p0: torch.Tensor, v: torch.Tensor, frames: torch.Tensor, lo: torch.Te
 def _check_memory(n: int, cfg: SpriteConfig) -> None:
     """Refuse an ``n`` whose videos alone (float32 frames, int8 sprite owners, float64 texture) cannot fit in this
     machine's memory, before anything is allocated (torch's allocator would fail deep inside, or the OS kill the process)."""
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # not POSIX: no check
-        return
     px = cfg.size * cfg.size
     need = n * (cfg.frames * px * 5 + max(cfg.texture_waves, 1) * px * 8)  # a lower bound of the peak
-    if ram > 0 and need > ram:
-        raise ValueError(f"generate(n={n}) needs more than {need / 2**30:.3g} GiB for {n} videos of {cfg.frames} frames at "
-                         f"{cfg.size}x{cfg.size} px, but this machine has {ram / 2**30:.3g} GiB: generate fewer videos per call "
-                         "(batches drawn from one torch.Generator, as cilnb.toy_training.toy_stats does)")
+    checks.check_fits_in_memory(need, f"generate(n={n})", f"{n} videos of {cfg.frames} frames at {cfg.size}x{cfg.size} px; generate "
+                                "fewer videos per call (batches drawn from one torch.Generator, as cilnb.toy_training.toy_stats does)")
 
 
 def _uniform(gen: torch.Generator, shape, lo: float, hi: float) -> torch.Tensor:

@@ -503,6 +503,7 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
 
 
 MP4_MAX_FPS = 1000  # measured: from 10000 fps on, PyAV writes mp4s it then decodes as empty
+MP4_MAX_SIDE = 16384  # measured: libx264 opens frames up to 16384 px a side and refuses 16386 (PyAV 2026, x264)
 
 
 def write_mp4(path: str | os.PathLike, frames, fps: int) -> None:
@@ -525,6 +526,9 @@ def write_mp4(path: str | os.PathLike, frames, fps: int) -> None:
     if path.is_dir() or not path.parent.is_dir():
         raise ValueError(f"mp4 path {path} is a folder or its folder does not exist: give a file path in an existing folder")
     H, W = frames.shape[1:3]
+    if max(H + H % 2, W + W % 2) > MP4_MAX_SIDE:  # libx264 refused it with "Generic error in an external library"
+        raise ValueError(f"frames of {H}x{W} px are larger than H.264 (libx264) encodes, at most {MP4_MAX_SIDE} px a side: "
+                         "save fewer tiles per row or smaller frames, or a GIF")
     if H % 2 or W % 2:
         frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge")
     with av.open(str(path), mode="w", format="mp4") as container:

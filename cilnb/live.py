@@ -144,6 +144,9 @@ class Lab:
         images, truth, x0, cond = self._checked_set(images, truth, x0, cond, adding=False)
         n_steps = checks.check_n_steps(n_steps, fix="(sampler steps)")
         n_seeds = checks.check_int("n_seeds", n_seeds, min=1, fix="(videos per image)")
+        checks.check_fits_in_memory(16.0 * n_seeds * truth[0].numel(), f"Lab(n_seeds={n_seeds})",
+                                    "every update samples n_seeds videos in one batch (the state, its guided double and the "
+                                    "decoded videos at least): pass a few, e.g. n_seeds=3 (the default)")
         from .sampling import SAMPLERS
 
         if not isinstance(sampler, str) or sampler not in SAMPLERS:

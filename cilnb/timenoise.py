@@ -376,6 +376,8 @@ def check_samples(t_values: Sequence[float], a: float, beta_m: float, n: int = 2
     a = _scalar_param("a", a, _check_a)
     beta_m = _scalar_param("beta_m", beta_m, _check_beta_m)
     n = checks.check_int("n", n, min=2, fix="(draws per t for the KS test)")
+    checks.check_fits_in_memory(48 * n, f"check_samples(n={n})", "the draws of one t, their logits and the KS test's copies "
+                                "(~48 bytes a draw) must fit at once: pass fewer draws, e.g. n=20000 (the default)")
     gen = make_generator(seed)
     rows = []
     for t in t_values:

@@ -279,6 +279,7 @@ class _Run:
     def __init__(self, cfg: TrainConfig, device: torch.device):
         self.cfg, self.device = cfg, device
         self.meta_init: dict = {}
+        self.init_sha256 = ""  # the init checkpoint's bytes, which a resume must still find there
         if cfg.variant == "base":
             self.net = toy.init_net(cfg.model, cfg.seed)
         else:
@@ -288,6 +289,9 @@ class _Run:
                 raise ValueError(f"init checkpoint {cfg.init} has model config {base.config}, expected {cfg.model}")
             self.net = base.net
             self.meta_init = {k: base.meta.get(k) for k in ("variant", "seed", "steps", "sha")}
+            from .runs import file_digest
+
+            self.init_sha256 = file_digest(cfg.init)
         self.net.to(device).train()
         self.net.requires_grad_(True)
         self.ema = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
@@ -315,6 +319,7 @@ class _Run:
         md = {
             "format": STATE_FORMAT, "train_config": self.cfg.to_json(), "stage_idx": str(self.stage_idx),
             "step": str(self.step), "curve": json.dumps(self.curve), "acc": json.dumps(self.acc), "elapsed": repr(self.elapsed), "param_groups": groups,
+            "init_sha256": self.init_sha256,
         }
         save_safetensors(path, tensors, md)
 
@@ -333,6 +338,11 @@ class _Run:
             raise ValueError(
                 f"resume state {path} was written by a run with a different configuration; delete it to start over, "
                 "or rerun with the original options"
+            )
+        if md.get("init_sha256", self.init_sha256) != self.init_sha256:  # states written before the digest resume as before
+            raise ValueError(
+                f"resume state {path} continues a fine-tune of another init checkpoint: {self.cfg.init} changed since the run "
+                "started (its SHA-256 differs); restore the original file, or delete the resume state to start over from the new one"
             )
         self.net.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
         self.ema = {k[4:]: v.to(self.device) for k, v in t.items() if k.startswith("ema.")}

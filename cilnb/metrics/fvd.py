@@ -126,7 +126,9 @@ def frechet_distance(feats_a, feats_b) -> float:
 def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level, seed) -> None:
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
-    checks.check_int("n_boot", n_boot, min=10, fix="(bootstrap resamples; 200 is the default)")
+    n_boot = checks.check_int("n_boot", n_boot, min=10, fix="(bootstrap resamples; 200 is the default)")
+    checks.check_fits_in_memory(8.0 * n_boot * a.shape[0], f"a bootstrap of n_boot={n_boot} resamples of {a.shape[0]} rows",
+                                "its resampled row indices are drawn at once: pass fewer resamples, e.g. n_boot=200 (the default)")
     level = checks.check_number("level", level, fix="(in (0, 1), e.g. 0.95 for a 95% interval)")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1) (e.g. 0.95 for a 95% interval), got {level}")

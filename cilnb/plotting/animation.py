@@ -291,7 +291,7 @@ def save_mp4(videos, path: str | os.PathLike, labels: Sequence[str] | None = Non
 
     path = _out_path(path, ".mp4", "save_gif for .gif")
     fps = _check_fps(fps)
-    from ..io import MP4_MAX_FPS
+    from ..io import MP4_MAX_FPS, MP4_MAX_SIDE
 
     if fps > MP4_MAX_FPS:
         raise ValueError(f"fps = {fps:g} is too fast for an MP4 written here (players and decoders drop such streams): use fps <= {MP4_MAX_FPS}")
@@ -299,6 +299,9 @@ def save_mp4(videos, path: str | os.PathLike, labels: Sequence[str] | None = Non
         raise ValueError(f"fps = {fps:g} is too slow for an MP4 (its frame rate is a fraction with denominator <= 1000): use fps >= 0.001")
     frames = tile_frames(videos, labels, **tile_kwargs)
     frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), constant_values=255)
+    if max(frames.shape[1:3]) > MP4_MAX_SIDE:
+        raise ValueError(f"the grid is {frames.shape[1]}x{frames.shape[2]} px, larger than H.264 encodes (at most {MP4_MAX_SIDE} px "
+                         "a side): pass fewer videos, ncols= for more rows, a smaller scale=, or save a GIF")
     atomic_write(path, lambda tmp: _write_mp4(tmp, frames, fps, path))
     return path
 

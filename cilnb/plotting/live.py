@@ -3,6 +3,8 @@ replace a playing animation. Both return the widget and never display it, so a c
 Shown in notebooks/explore.ipynb (through ``Lab.sampling_widget`` / ``Lab.probe_widget``)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = ["sampling_widget", "probe_widget", "guidance_options", "WIDGET_REMEDIES"]
@@ -55,6 +57,22 @@ def _check_seed(seed) -> int:
     if seed > _SEED_MAX:
         raise ValueError(f"seed must be at most {_SEED_MAX} (the seed box's range), got {seed}")
     return seed
+
+
+def _keep_finite(slider) -> None:
+    """A NaN or infinite value set on ``slider`` from code (ipywidgets clamps inf to the range but keeps NaN) is put back to
+    the one before, so the lab never runs with it and later updates still work. Register before the update observer."""
+    def back(change):
+        if not math.isfinite(change["new"]):
+            slider.value = change["old"] if math.isfinite(change["old"]) else slider.min
+
+    slider.observe(back, names="value")
+
+
+def _not_finite(change) -> bool:
+    """Whether an observer's ``change`` is a slider moved to NaN or :func:`_keep_finite` putting it back (the value
+    before is shown already: nothing to re-run)."""
+    return isinstance(change, dict) and any(isinstance(change.get(k), float) and not math.isfinite(change[k]) for k in ("new", "old"))
 
 
 def _same(value, o) -> bool:
@@ -139,8 +157,8 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     }
     view, line = W.HTML(), W.Label()
 
-    def update(_=None):
-        if images.muted:
+    def update(change=None):
+        if images.muted or _not_finite(change):
             return
         g = c["guidance"].value
         res = lab.sample(c["i"].value, M=c["M"].value, init=c["init"].value, seed=c["seed"].value,
@@ -150,6 +168,7 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
                           title=f"M = {c['M'].value:.2f}, {c['init'].value} init").data
         line.value = res.summary()
 
+    _keep_finite(c["M"])
     for w in c.values():
         w.observe(update, names="value")
     update()
@@ -176,14 +195,15 @@ def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
     }
     view, line = W.HTML(), W.Label()
 
-    def update(_=None):
-        if videos.muted:
+    def update(change=None):
+        if videos.muted or _not_finite(change):
             return
         res = lab.probe(c["i"].value, t=c["t"].value, seed=c["seed"].value)
         view.value = play([res.x_t.clamp(-1, 1), res.x0_hat, res.truth], ["X_t", "X̂ (t→0)", "ground truth"], fps=fps,
                           title=f"t = {res.t:.2f}").data
         line.value = res.summary()
 
+    _keep_finite(c["t"])
     for w in c.values():
         w.observe(update, names="value")
     update()

@@ -82,6 +82,10 @@ def plot_timenoise_mu(a_values: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0), bet
     return fig
 
 
+#: the most histogram bins :func:`plot_timenoise_samples` draws (a panel is ~300 pixels wide)
+MAX_BINS = 10_000
+
+
 def plot_timenoise_samples(a: float = 5.0, beta_m: float = 100.0, t_values: Sequence[float] = (0.3, 0.8, 0.9, 1.0), n: int = 20000, seed: int = 0, bins: int = 60,
                            p_min: float = 1e-3):
     """Histograms of :func:`sample_beta` draws at a few ``t`` over the Eq. (6) density, with KS p-values
@@ -95,6 +99,9 @@ def plot_timenoise_samples(a: float = 5.0, beta_m: float = 100.0, t_values: Sequ
     from ..checks import check_int, check_number
 
     bins = check_int("bins", bins, min=1, fix="(histogram bins)")
+    if bins > MAX_BINS:  # a panel is a few hundred pixels wide; 10**9 bins failed in matplotlib's allocator
+        raise ValueError(f"bins = {bins} is more than a histogram panel can show (at most {MAX_BINS}, a few per pixel): pass "
+                         "e.g. bins=60, the default")
     p_min = check_number("p_min", p_min, lo=0, hi=1, fix="(smallest KS p-value that passes, e.g. 1e-3)")
     table = check_samples(t_values, a, beta_m, n, seed)
     gen = make_generator(seed)
