@@ -188,6 +188,9 @@ class Cond(dict):
             index = slice(i, i + 1)
         elif B is not None and not isinstance(index, slice):
             _check_rows(index, B)
+        if isinstance(index, slice) and index.step is not None and (not isinstance(index.step, (int, np.integer)) or index.step <= 0):
+            raise ValueError(f"the slice's step must be a positive int (tensors take no reversed or zero steps), got {index.step!r}: "
+                             "select the rows in order, e.g. slice(0, 4, 2), or a list of rows for another order")
         return Cond.of({k: (v[index] if self.is_batched(v) else v) for k, v in self.items()})
 
     def expand(self, n: int) -> "Cond":
@@ -349,7 +352,8 @@ def edm_scalings(sigma, sigma_data: float = 0.5):
     ``sigma`` > 0 (a number or tensor; ``c_noise = log(sigma) / 4``), ``sigma_data`` > 0."""
     from .checks import InputTypeError, check_number
 
-    sigma_data = check_number("sigma_data", sigma_data, lo=0, lo_open=True, fix="(the data std of EDM's preconditioning; SVD: 0.5)")
+    sigma_data = check_number("sigma_data", sigma_data, lo=0, lo_open=True, hi=1e150,  # its square must not overflow a float
+                              fix="(the data std of EDM's preconditioning; SVD: 0.5)")
     if sigma is None or isinstance(sigma, (str, bytes, bool, np.bool_)):
         raise InputTypeError(f"sigma must be a number or a tensor of noise levels > 0, got {sigma!r} ({type(sigma).__name__})")
     try:

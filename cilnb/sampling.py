@@ -42,6 +42,8 @@ def _coeffs(model, ts: torch.Tensor, x=None) -> tuple[torch.Tensor, torch.Tensor
             raise checks.InputTypeError(f"x (the noisy start video [B, F, C, H, W]) must be a torch.Tensor, got {type(x).__name__}"
                                         + (": pass torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""))
         checks.check_not_meta("x", x)
+        if x.ndim and x.shape[0] == 0:  # the model failed deep inside (a convolution of no items)
+            raise ValueError(f"x (the noisy start video) holds no videos (batch size 0, shape {tuple(x.shape)}): pass at least one")
         checks.check_finite("x", x, "the noisy start video must be finite (initial_noise, or a state of a finite run)")
     if ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all()):
         raise ValueError("the time grid must be strictly decreasing")
@@ -79,6 +81,11 @@ def _step_x0(model, x: Video, ts: torch.Tensor, i: int, cond, callback) -> Video
 
 
 ETA_CONVENTIONS = ("cilnb", "official")
+#: the largest DDIM ``eta`` (0: deterministic, 1: DDPM-like noise; above 1 the fresh noise already exceeds the next time's
+#: sigma on most steps): far beyond any use, low enough that the noise cannot overflow (``eta = 1e200`` failed with a bare
+#: ``OverflowError``, larger ones turned the videos into inf/NaN)
+MAX_ETA = 1000.0
+_ETA_FIX = "(0: deterministic DDIM, 1: DDPM-like noise)"
 
 
 def _unrescaled_alphas(model, ts: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -108,7 +115,7 @@ def sample_ddim(model, x, ts, cond=None, *, callback=None, disable=None, generat
     """
     cond = _low_level_cond(cond, callback)
     ts, a, s = _coeffs(model, ts, x)
-    eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM, 1: DDPM-like noise)")
+    eta = checks.check_number("eta", eta, lo=0, hi=MAX_ETA, fix=_ETA_FIX)
     if eta_convention not in ETA_CONVENTIONS:
         raise ValueError(f"eta_convention must be one of {ETA_CONVENTIONS} (see docs/parity.md), got {eta_convention!r}")
     if eta > 0 and generator is None:
@@ -280,6 +287,14 @@ def _eta_generators(seeds: Sequence[int]) -> list:
     return [torch.Generator().manual_seed(hashed_seed(f"cilnb-ddim-eta:{int(sd)}")) for sd in seeds]
 
 
+def _check_noise_fits(n: int, shape: Sequence[int], dtype: torch.dtype, what: str, fix: str) -> None:
+    """Refuse, before torch's allocator fails, a draw of ``n`` samples of ``shape`` that alone exceeds this machine's memory."""
+    numel = float(n)
+    for d in shape:
+        numel *= d
+    checks.check_fits_in_memory(numel * torch.finfo(dtype).bits / 8, f"{what}({n} x {tuple(shape)} {str(dtype).replace('torch.', '')})", fix)
+
+
 def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], *, dtype=torch.float32) -> torch.Tensor:
     """``N(0, I)`` of ``[len(seeds), *shape]``; sample ``b`` drawn from its own CPU generator seeded ``seeds[b]``."""
     if isinstance(seeds, (str, bytes, int)) or not hasattr(seeds, "__len__") or np.ndim(seeds) == 0:
@@ -291,6 +306,7 @@ def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], *, dtype=torch.
     shape = tuple(checks.check_int(f"shape[{k}]", d, min=1, fix="(a sample dimension)") for k, d in enumerate(shape))
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise checks.InputTypeError(f"dtype must be a floating torch.dtype (e.g. torch.float32 or torch.float64), got {dtype!r}")
+    _check_noise_fits(len(seeds), shape, dtype, "per_sample_noise", "pass one sample's shape (F, C, H, W), e.g. (8, 1, 32, 32)")
     out = torch.empty((len(seeds), *shape), dtype=dtype)
     gen = torch.Generator()
     for b, sd in enumerate(seeds):  # one draw per sample: results never depend on batch composition
@@ -353,6 +369,7 @@ def _check_finite_cond(cond: Mapping) -> None:
     """Refuse NaN/inf in the per-video conditioning extras (``motion``, embeddings...): they would turn every video into NaN.
     Guidance weights are the model's to check (:func:`cilnb.models.base.guidance_weights` names them)."""
     for k, v in cond.items():
+        checks.check_not_meta(f"cond[{k!r}]", v)  # every value check below met torch's "item() cannot be called on meta tensors"
         if k in ("y", "guidance", "guidance_scale"):
             continue
         if torch.is_tensor(v):
@@ -453,9 +470,13 @@ def sample(
         if images.ndim != 4 or images.shape[0] != y.shape[0]:
             raise ValueError(f"images must be the pixel conditional images [B, C, H, W], one per image of y ({y.shape[0]}), "
                              f"got shape {tuple(images.shape)}")
+        checks.check_not_meta("images", images)
+        if not images.is_floating_point():
+            raise checks.InputTypeError(f"images must be float pixels in [-1, 1], got dtype {images.dtype}"
+                                        + (": convert with images.float() / 127.5 - 1" if images.dtype == torch.uint8 else ": convert with images.float()"))
         checks.check_finite("images", images)
     batch_size = checks.check_batch_size("batch_size", batch_size)
-    eta = checks.check_number("eta", eta, lo=0, fix="(0: deterministic DDIM)")
+    eta = checks.check_number("eta", eta, lo=0, hi=MAX_ETA, fix=_ETA_FIX)
     frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")
     if not isinstance(sampler, str) or sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
@@ -500,6 +521,8 @@ def sample(
         if frames is None:
             raise ValueError("pass frames= (the model has no n_frames and no stats were given)")
     shape = (int(frames), *y.shape[1:])
+    _check_noise_fits(B, shape, torch.float64, "the initial noise of sample",
+                      f"pass the frames the model makes (frames={getattr(model, 'n_frames', None) or 'the model.n_frames'}) or fewer images per call")
     ts = _grid(sched, n_steps, start, sampler, grid_power)
     device = y.device
     gens = _eta_generators(seeds) if eta > 0 else None  # per sample: a video never depends on its batch

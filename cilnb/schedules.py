@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .checks import InputTypeError, check_bool, check_int, check_n_steps, check_number, is_complex
+from .checks import InputTypeError, check_bool, check_fits_in_memory, check_int, check_n_steps, check_not_meta, check_number, is_complex
 
 _START_FIX = "(the normalised start time M in (0, 1]; 1 = T)"
 
@@ -48,7 +48,11 @@ def _times(t: Any, name: str) -> Float:
     if isinstance(t, torch.Tensor):
         if t.is_complex() or t.dtype == torch.bool:
             raise InputTypeError(f"{name} must hold real numbers, got a tensor of dtype {t.dtype}")
-        return t.detach().to("cpu", _F64)
+        try:
+            return t.detach().to("cpu", _F64)
+        except NotImplementedError:  # a 'meta' tensor has no values to copy (torch: "Cannot copy out of meta tensor")
+            check_not_meta(name, t)
+            raise
     if t is None or isinstance(t, (str, bytes, bool)):
         raise InputTypeError(f"{name} must be a number or a list/array/tensor of numbers, got {t!r} ({type(t).__name__})")
     try:
@@ -183,6 +187,7 @@ class Schedule(ABC):
 def vp_betas(kind: str = "linear", num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Float:
     """DDPM beta schedules ``linear``, ``scaled_linear`` (LDM/SD) and ``squaredcos_cap_v2`` (iDDPM)."""
     n = check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)", integral_float=True)
+    _check_train_steps_fit(n)
     beta_start = check_number("beta_start", beta_start, lo=0, lo_open=True, hi=1, hi_open=True)
     beta_end = check_number("beta_end", beta_end, lo=0, lo_open=True, hi=1, hi_open=True)
     if kind in ("linear", "scaled_linear") and beta_start > beta_end:
@@ -197,6 +202,13 @@ def vp_betas(kind: str = "linear", num_train_timesteps: int = 1000, beta_start: 
         abar = torch.cos((i / n + 0.008) / 1.008 * math.pi / 2) ** 2
         return torch.clamp(1 - abar[1:] / abar[:-1], max=0.999)
     raise ValueError(f"unknown beta schedule {kind!r}; choose linear, scaled_linear or squaredcos_cap_v2")
+
+
+def _check_train_steps_fit(n: int) -> None:
+    """Refuse, before torch's allocator does, a count of training timesteps whose schedule arrays (betas, their cumulative
+    product and its knots, float64) alone exceed this machine's memory."""
+    check_fits_in_memory(4 * 8 * float(n), f"a VP schedule of num_train_timesteps = {n}",
+                         "pass the number of timesteps the model was trained with (DDPM: 1000)")
 
 
 def _zero_terminal_snr(alphas_cumprod: Float) -> Float:
@@ -229,6 +241,7 @@ class VPSchedule(Schedule):
     ):
         rescale_zero_terminal_snr = check_bool("rescale_zero_terminal_snr", rescale_zero_terminal_snr)  # "no" would be true
         if betas is not None:
+            check_not_meta("betas", betas)
             if is_complex(betas):
                 raise InputTypeError(f"betas must be real numbers in (0, 1), got a complex {type(betas).__name__} "
                                      "(its imaginary part would be dropped)")
@@ -244,7 +257,8 @@ class VPSchedule(Schedule):
         else:
             if not isinstance(beta_schedule, str):
                 raise InputTypeError(f"beta_schedule must be a string (linear, scaled_linear or squaredcos_cap_v2), got {beta_schedule!r}")
-            check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)", integral_float=True)
+            _check_train_steps_fit(check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)",
+                                             integral_float=True))
             check_number("beta_start", beta_start, lo=0, lo_open=True, hi=1, hi_open=True)
             check_number("beta_end", beta_end, lo=0, lo_open=True, hi=1, hi_open=True)
             if not (0 < beta_start < beta_end < 1):
@@ -254,6 +268,11 @@ class VPSchedule(Schedule):
             raise ValueError("a VP schedule needs at least 2 training timesteps")
         if bool((betas <= 0).any()) or bool((betas >= 1).any()):
             raise ValueError("betas must lie in (0, 1)")
+        lost = (1.0 - betas) == 1.0  # below float64's resolution at 1: the step adds no noise (sigma stays 0, NaN after a rescale)
+        if bool(lost.any()):
+            k = int(lost.nonzero()[0])
+            raise ValueError(f"betas[{k}] = {float(betas[k]):.3g} is below float64's resolution of 1 - beta (about 1.1e-16), so that step adds "
+                             "no noise (sigma_t stays 0 and the samplers divide by it): pass betas of at least 1e-12 (DDPM's start from 1e-4)")
         check_number("snr_shift_scale", snr_shift_scale, lo=0, lo_open=True, fix="(CogVideoX's SNR shift; 1 = none)")
         abar = torch.cumprod(1.0 - betas, dim=0)
         if snr_shift_scale != 1.0:
@@ -312,6 +331,23 @@ class VPSchedule(Schedule):
 # ----------------------------------------------------------------------------------------------
 
 
+def _check_edm_map(sigma_min: float, sigma_max: float, rho: float) -> None:
+    """Refuse a ``rho`` whose Karras map ``sigma^(1/rho)`` cannot be computed and inverted in float64 for these sigmas: a small
+    rho overflows (``OverflowError`` deep in the arithmetic), a huge one maps both ends to 1 (``from_native`` divides by 0,
+    sigma(1) is no longer sigma_max)."""
+    try:
+        lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+        back = (lo**rho, hi**rho)
+    except OverflowError:
+        lo = hi = math.nan
+        back = (math.nan, math.nan)
+    ok = math.isfinite(lo) and math.isfinite(hi) and lo < hi and all(
+        math.isfinite(b) and abs(b - v) <= 1e-6 * v for b, v in zip(back, (sigma_min, sigma_max)))
+    if not ok:
+        raise ValueError(f"rho = {rho:g} cannot map sigma in [{sigma_min:g}, {sigma_max:g}] through sigma^(1/rho) in float64 (the map "
+                         "overflows, or loses the sigmas' ends): pass Karras' rho, e.g. 7 (SVD)")
+
+
 class EDMSchedule(Schedule):
     """Variance-exploding EDM schedule (Karras et al. 2022; SVD: sigma in [0.002, 700], rho = 7).
 
@@ -328,6 +364,7 @@ class EDMSchedule(Schedule):
             raise ValueError(f"need 0 < sigma_min < sigma_max < inf, got {sigma_min}, {sigma_max}")
         check_number("rho", rho, lo=0, lo_open=True, fix="(Karras' rho; SVD uses 7)")
         self.sigma_min, self.sigma_max, self.rho = float(sigma_min), float(sigma_max), float(rho)
+        _check_edm_map(self.sigma_min, self.sigma_max, self.rho)
         self.config = dict(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)
 
     def alpha(self, t) -> Float:
@@ -377,8 +414,14 @@ class FlowSchedule(Schedule):
     def __init__(self, shift: float = 1.0, num_train_timesteps: int = 1000):
         check_number("shift", shift, lo=0, lo_open=True, fix="(the timestep shift; 1 = none)")
         T = check_int("num_train_timesteps", num_train_timesteps, min=1, fix="(the model's timestep scale, e.g. 1000)", integral_float=True)
-        self.shift, self.T = float(shift), T
-        self.config = dict(shift=shift, num_train_timesteps=num_train_timesteps)
+        given, shift = shift, float(shift)
+        # the shift map t = s u / (1 + (s - 1) u) and its inverse at u = t = 1 must give 1 in float64, else the grid holds NaN/inf
+        den, inv = 1 + (shift - 1), shift - (shift - 1)
+        if not (den > 0 and inv > 0 and abs(shift / den - 1) <= 1e-6 and abs(1 / inv - 1) <= 1e-6):
+            raise ValueError(f"shift = {shift:g} is beyond float64's precision in the timestep shift t = shift u / (1 + (shift - 1) u) "
+                             "(its grid would hold NaN or inf): pass a shift such as 3 or 5 (SD3, Wan; 1 = none)")
+        self.shift, self.T = shift, T
+        self.config = dict(shift=given, num_train_timesteps=num_train_timesteps)
 
     def alpha(self, t) -> Float:
         return 1 - as_t(t)
@@ -412,7 +455,8 @@ class FlowSchedule(Schedule):
         start = self._check_steps(n_steps, start)
         u_hi = float(self.unshifted(start))
         u_lo = min(float(self.shifted(1.0 / self.T)), u_hi)
-        return torch.unique_consecutive(self.shifted(torch.linspace(u_hi, u_lo, n_steps, dtype=_F64)))
+        # clamp(max=1): shift(unshift(1)) can round to 1 + 2^-52 (shift = 0.2, 0.45), which every sampler refused as t > 1
+        return torch.unique_consecutive(self.shifted(torch.linspace(u_hi, u_lo, n_steps, dtype=_F64)).clamp(max=1.0))
 
 
 # ----------------------------------------------------------------------------------------------

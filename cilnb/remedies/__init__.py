@@ -80,6 +80,10 @@ def build(name, **settings) -> Remedy:
         if not isinstance(sett, dict):
             raise InputTypeError(f"a remedy spec's settings must be a dict {{setting: value}}, got {sett!r} ({type(sett).__name__})")
         sett = dict(sett)
+        bad = [k for k in sett if not isinstance(k, str)]
+        if bad:  # build(name, **sett) failed with Python's bare "keywords must be strings"
+            raise InputTypeError(f"a remedy spec's settings must be keyed by setting names (str), got the key {bad[0]!r} "
+                                 f"({type(bad[0]).__name__}): e.g. {{'iterations': 2}}")
         if name["name"] == "compose":
             extra = sorted(set(sett) - {"remedies"})
             if extra:
@@ -122,19 +126,27 @@ def _build_combo(name: str, settings: dict) -> Remedy:
     if len(set(names)) != len(names):
         raise ValueError(f"remedy {name!r} names a member twice; use compose() with two built remedies instead")
     per: dict[str, dict] = {n: {} for n in names}
+    given: dict[tuple, str] = {}  # (member, setting) -> the key that set it
+
+    def put(member: str, k: str, key: str, v) -> None:
+        if (member, k) in given:  # "alg.until" and "until" name the same setting: the later one silently won
+            raise ValueError(f"setting {member}.{k} of {name!r} is given twice (as {given[member, k]!r} and {key!r}): give it once")
+        given[member, k] = key
+        per[member][k] = v
+
     for key, v in settings.items():
         if "." in key:
             member, k = key.split(".", 1)
             if member not in per:
                 raise ValueError(f"setting {key!r} names {member!r}, which is not one of {names}")
-            per[member][k] = v
+            put(member, k, key, v)
             continue
         owners = [n for n in names if key in {f.name for f in dataclasses.fields(REMEDIES[n])}]
         if not owners:
             raise ValueError(f"unknown setting {key!r} for {name!r}; settings: " + "; ".join(f"{n}: {sorted(f.name for f in dataclasses.fields(REMEDIES[n]))}" for n in names))
         if len(owners) > 1:
             raise ValueError(f"setting {key!r} belongs to several of {owners}: write it as '{owners[0]}.{key}'")
-        per[owners[0]][key] = v
+        put(owners[0], key, key, v)
     return Compose(tuple(build(n, **per[n]) for n in names))
 
 
@@ -190,7 +202,9 @@ def from_cli(name: str, args=()) -> Remedy:
         raise InputTypeError(f"args must be a list of 'key=value' strings, got the string {args!r}: pass [{args!r}]")
     if args is not None and not isinstance(args, (list, tuple)):
         raise InputTypeError(f"args must be a list of 'key=value' strings (e.g. ['iterations=2']), got {args!r} ({type(args).__name__})")
-    names = _check_members(name) if isinstance(name, str) and "+" in name else [n.strip() for n in str(name).split("+")]
+    if not isinstance(name, str):  # str(None) was looked up as the remedy 'None'
+        raise InputTypeError(f"name must be a remedy name (str) such as 'freeinit' or 'alg+analytic_init', got {name!r} ({type(name).__name__})")
+    names = _check_members(name) if "+" in name else [name.strip()]
     hints = {n: typing.get_type_hints(_cls(n)) for n in names}
     settings = {}
     for a in args or ():
@@ -207,7 +221,10 @@ def from_cli(name: str, args=()) -> Remedy:
         if not owners or owners[0] not in hints or k not in {f.name for f in dataclasses.fields(REMEDIES[owners[0]])}:
             valid = "; ".join(f"{n}: {sorted(f.name for f in dataclasses.fields(REMEDIES[n]))}" for n in names)
             raise ValueError(f"unknown setting {key!r} for remedy {name!r}; settings: {valid}")
-        settings[key] = _parse(value, hints[owners[0]][k], f"remedy setting {key}")
+        store = k if member and len(names) == 1 else key  # "alg.until" on the single remedy "alg" is its setting "until"
+        if store in settings:
+            raise ValueError(f"remedy setting {key!r} is given twice (--remedy-arg {a!r} after {store}=...): give each setting once")
+        settings[store] = _parse(value, hints[owners[0]][k], f"remedy setting {key}")
     return build(name, **settings)
 
 

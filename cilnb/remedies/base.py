@@ -220,6 +220,14 @@ class Compose(Remedy):
         priors = [r.name for r in flat if type(r).prior is not Remedy.prior]
         if len(priors) > 1:
             raise ValueError(f"at most one remedy may set the initial distribution, got {priors}")
+        from .freeinit import MAX_ITERATIONS, FreeInit
+
+        passes = 1
+        for r in flat:  # a FreeInit's around() runs everything after it once per pass: nested FreeInits multiply
+            passes *= r.iterations if isinstance(r, FreeInit) else 1
+        if passes > MAX_ITERATIONS:
+            raise ValueError(f"the composed remedies run {passes} sampler passes (their FreeInit iterations multiply); at most "
+                             f"{MAX_ITERATIONS}: compose one FreeInit, or fewer iterations")
         starts = {r.start for r in flat if r.start is not None}
         if len(starts) > 1:
             raise ValueError(f"the remedies ask for different start times {sorted(starts)}: give one")

@@ -171,6 +171,9 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
                          "conditioned on the images as they are (give per-image conditioning in the ImageSet's cond), so pass "
                          "cond_kwargs=None")
     resolved = {str(k): resolve(v) for k, v in remedies.items()}
+    if "none" in resolved and not (isinstance(resolved["none"], NoRemedy) or not resolved["none"].members()):  # it was timed, re-timed and paired against as plain sampling
+        raise ValueError(f"remedies['none'] is {resolved['none'].label()}, but the label 'none' is plain sampling, the baseline every "
+                         "paired effect and time ratio is read against: give this remedy another label, and 'none': 'none'")
     # what the sampler would refuse only at a remedy's row, after minutes of the rows before it: refused now
     checks.check_n_steps(n_steps)
     checks.check_stats(stats)
@@ -182,6 +185,8 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     toy = getattr(model, "sample_space", "pixel") == "pixel" and getattr(model, "name", "") == "toy" or images.spec.startswith("toy:")
     pix = images.images.float()
     n_img = len(images)
+    if n_img == 0:  # the sampler named y, not the images
+        raise ValueError("images holds no images: pass at least one conditional image (e.g. cilnb.experiments.toy_images(8))")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("give at least one seed")

@@ -27,6 +27,11 @@ __all__ = ["FILTERS", "check_cutoff", "check_filter_settings", "freq_filter", "f
 
 #: FreeInit's filter families.
 FILTERS = ("butterworth", "gaussian", "ideal")
+#: the smallest FreeInit cutoff ``d_s``/``d_t`` (below it ``d_s^2`` underflows or ``d_s / d_t`` overflows in float64 and the mask
+#: is NaN); far below any use: a cutoff under ``1 / (2 n)`` already keeps only the mean of an ``n``-long axis
+MIN_CUTOFF = 1e-100
+#: the largest Butterworth order (an int64; larger ones overflowed in torch); from order ~100 on the mask is the ideal filter's
+MAX_ORDER = 2**63 - 1
 _DIMS = (1, 3, 4)  # F, H, W of [B, F, C, H, W]
 
 
@@ -70,11 +75,18 @@ def freq_filter(frames: int, height: int, width: int, *, method: str = "butterwo
     if method not in FILTERS:
         raise ValueError(f"filter method must be one of {FILTERS}, got {method!r}")
     d_s, d_t = check_cutoff("d_s (spatial cutoff)", d_s), check_cutoff("d_t (temporal cutoff)", d_t)
+    for n, v in (("d_s (spatial cutoff)", d_s), ("d_t (temporal cutoff)", d_t)):
+        if v < MIN_CUTOFF:
+            raise ValueError(f"{n} = {v:g} is too small for float64 (the mask would be NaN): pass a cutoff in [{MIN_CUTOFF:g}, 1], "
+                             "e.g. FreeInit's 0.25")
     for n, v in (("order (Butterworth order)", order), ("frames", frames), ("height", height), ("width", width)):
         if not _is_integer(v):
             raise checks.InputTypeError(f"{n} must be a positive int, got {v!r}")
         if v < 1:
             raise ValueError(f"{n} must be a positive int, got {v!r}")
+    if order > MAX_ORDER:
+        raise ValueError(f"order (Butterworth order) = {order!r:.24} is too large (at most 2**63 - 1; from order ~100 on the mask is the "
+                         "ideal filter's): pass a small order, e.g. FreeInit's 4")
 
     def axis(n):
         return 2 * torch.arange(n, dtype=torch.float64) / n - 1
@@ -102,12 +114,19 @@ def freq_mix(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor) -> torch
         if not isinstance(x, torch.Tensor):
             raise checks.InputTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}"
                                         + (f": pass torch.from_numpy({name})" if type(x).__module__ == "numpy" else ""))
+    for name, x in (("low", low), ("high", high)):
+        if not x.is_floating_point():  # integers were truncated on the way back, complex values lost their imaginary part
+            raise checks.InputTypeError(f"{name} must be a float video [B, F, C, H, W], got dtype {x.dtype}: convert it with {name}.float()")
     if low.shape != high.shape or low.ndim != 5:
         raise ValueError(f"low and high must be the same [B, F, C, H, W] shape, got {tuple(low.shape)} and {tuple(high.shape)}")
+    if low.numel() == 0:
+        raise ValueError(f"low and high hold no values (shape {tuple(low.shape)}): pass at least one video of at least one frame and pixel")
     F_, C, H, W = low.shape[1:]
     if mask.ndim != 4 or (mask.shape[0], mask.shape[2], mask.shape[3]) != (F_, H, W) or mask.shape[1] not in (1, C):
         raise ValueError(f"mask must be [F, 1, H, W] = {(F_, 1, H, W)} for videos {tuple(low.shape)} (freq_filter(F, H, W)), "
                          f"got {tuple(mask.shape)}")
+    checks.check_not_meta("mask", mask)
+    checks.check_finite("mask", mask, "build it with freq_filter(F, H, W)")
     work = torch.float64 if low.dtype == torch.float64 else torch.float32
     m = torch.fft.ifftshift(mask.to(low.device, work), dim=(0, 2, 3))  # [F, 1, H, W] -> unshifted frequency order
     h = high.to(work)
@@ -125,6 +144,12 @@ def lowpass_image(images: torch.Tensor, resize_factor: float) -> torch.Tensor:
                                     + (": pass torch.from_numpy(images)" if type(images).__module__ == "numpy" else ""))
     if images.ndim < 3:
         raise ValueError(f"images must be [B, C, H, W] (or [..., H, W]), got shape {tuple(images.shape)}")
+    if not images.is_floating_point():  # integers were truncated after the filter, complex values lost their imaginary part
+        fix = "images.float() / 127.5 - 1" if images.dtype == torch.uint8 else "images.float()"
+        raise checks.InputTypeError(f"images must be float images, got dtype {images.dtype}: convert them with {fix}")
+    if images.shape[-2] == 0 or images.shape[-1] == 0:
+        raise ValueError(f"images have no pixels (H x W = {images.shape[-2]} x {images.shape[-1]}, shape {tuple(images.shape)}): "
+                         "pass images of at least 1 x 1 pixels")
     if resize_factor == 1.0:
         return images
     h0, w0 = images.shape[-2:]

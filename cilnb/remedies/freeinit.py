@@ -9,7 +9,11 @@ from ..checks import InputTypeError
 from .base import Context, NoRemedy, Remedy, plain_settings
 from .filters import check_filter_settings, freq_filter, freq_mix
 
-__all__ = ["FreeInit"]
+__all__ = ["FreeInit", "MAX_ITERATIONS"]
+
+#: the most FreeInit passes (each one a whole sampler run): far above the method's use (diffusers' default 3, the paper up
+#: to 5), low enough that a mistyped count (``iterations=10**6``) is refused instead of sampling for days
+MAX_ITERATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class FreeInit(Remedy):
             raise InputTypeError(msg)
         if self.iterations < 1:
             raise ValueError(msg)
+        if self.iterations > MAX_ITERATIONS:
+            raise ValueError(f"iterations = {self.iterations} FreeInit passes would take {self.iterations}x the sampling time; at most "
+                             f"{MAX_ITERATIONS} (FreeInit's default is 3): pass a small count, e.g. iterations=3")
         check_filter_settings(self.method, self.order, self.d_s, self.d_t)
 
     def mask(self, ctx: Context) -> torch.Tensor:

@@ -103,7 +103,8 @@ class FrameInit(Remedy):
 
 
 def _check_pyoco(frames, alpha) -> None:
-    checks.check_int("frames", frames, min=1, fix="(frames of the video)")
+    frames = checks.check_int("frames", frames, min=1, fix="(frames of the video)")
+    checks.check_fits_in_memory(3 * 8 * float(frames) ** 2, f"PYoCo's {frames} x {frames} frame matrix", "pass the frames of one video (e.g. 16)")
     checks.check_number("alpha", alpha, lo=0, hi=_MAX_ALPHA, fix="(PYoCo's correlation strength; 0: independent frames, "
                         "alpha >= 1000 all but identical noise in every frame)")
 
