@@ -38,6 +38,9 @@ def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None
         raise ValueError("ts is empty: give at least one normalised time in (0, 1]")
     if not bool(torch.isfinite(ts).all()) or bool((ts <= 0).any()) or bool((ts > 1).any()):
         raise ValueError(f"probe times must lie in (0, 1] (normalised; 1 = T), got {ts.tolist()}")
+    if torch.unique(ts).numel() != ts.numel():  # the same predictions twice, and two rows per (video, t) in the tables
+        raise ValueError(f"ts lists the time(s) {checks.repeated(ts.tolist())} more than once: probe each time once "
+                         f"(e.g. ts=sorted(set(ts)))")
     if isinstance(cond, Mapping) and "y" in cond:
         if y is not None and y is not cond["y"]:
             raise ValueError("y is given twice (y= and another cond['y']): pass the conditioning once, as cond=Cond(y, **extras)")
@@ -118,12 +121,19 @@ def _predict(model, x0: Video, eps: Video, ts: torch.Tensor, cond: Cond, batch_s
     return out.view(B, K, *x0.shape[1:]), None if kept is None else kept.view(B, K, *kept.shape[1:])
 
 
-def _per_video(fn: MotionFn, videos: torch.Tensor) -> np.ndarray:
+def _per_video(fn: MotionFn, videos: torch.Tensor, name: str = "") -> np.ndarray:
     out = fn(videos)
     out = out.detach().cpu().numpy() if torch.is_tensor(out) else np.asarray(out)
     if out.shape != (videos.shape[0],):
         raise ValueError(f"a motion function must return one value per video ({videos.shape[0]}), got shape {out.shape}")
+    if out.dtype.kind not in "biuf":  # strings, objects, complex: numpy's bare "could not convert string to float"
+        raise checks.InputTypeError(f"motion function {name!r} must return one real number per video, got a {out.dtype} array "
+                                    f"({out[:3].tolist()!r:.60}): return a float array or tensor [N]")
     return out.astype(np.float64)
+
+
+#: The columns every probe table has (a motion function's name may not produce one of them).
+_BASE_COLUMNS = ("video", "t", "err_gt", "dist_y_pred", "dist_y_gt")
 
 
 def _dist_to_cond(videos: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -157,8 +167,16 @@ def probe_table(
     y = cond.y
     if motion_fns is not None and (not isinstance(motion_fns, Mapping) or not all(callable(f) for f in motion_fns.values())):
         raise checks.InputTypeError("motion_fns must be a dict {name: function(videos [N, F, C, H, W]) -> [N] values}")
+    for name in motion_fns or {}:  # a column of its own would overwrite the table's (name "err": err_gt)
+        clash = sorted({f"{name}_pred", f"{name}_gt", f"{name}_retention"} & set(_BASE_COLUMNS))
+        if clash:
+            raise ValueError(f"motion_fns name {name!r} would overwrite the probe table's column {clash[0]!r}: "
+                             f"rename it (e.g. {f'{name}_motion'!r})")
     if predictions is None:
         predictions = one_step_predictions(model, x0, ts, cond=cond, seed=seed, batch_size=batch_size, show_progress=show_progress)
+    elif isinstance(predictions, torch.Tensor) and not predictions.is_floating_point():
+        raise checks.InputTypeError(f"predictions have dtype {predictions.dtype}; one_step_predictions(...) returns the model's float "
+                                    "predictions: pass those, or None to compute them")
     elif not isinstance(predictions, torch.Tensor) or tuple(predictions.shape) != (x0.shape[0], ts.numel(), *x0.shape[1:]):
         got = tuple(predictions.shape) if isinstance(predictions, torch.Tensor) else type(predictions).__name__
         raise ValueError(f"predictions must be one_step_predictions(...) for these videos and ts, [B, K, F, C, H, W] = "
@@ -178,8 +196,8 @@ def probe_table(
         "dist_y_gt": np.repeat(_dist_to_cond(x0, y).cpu().numpy(), K),
     })
     for name, fn in (motion_fns or {}).items():
-        pred = _per_video(fn, flat)
-        gt = np.repeat(_per_video(fn, x0), K)
+        pred = _per_video(fn, flat, name)
+        gt = np.repeat(_per_video(fn, x0, name), K)
         df[f"{name}_pred"] = pred
         df[f"{name}_gt"] = gt
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -246,13 +264,14 @@ def leakage_index(
         if tuple(predictions.shape) != want:
             raise ValueError(f"predictions must be one_step_predictions of these videos and times, shape {want}, "
                              f"got {tuple(predictions.shape)}: pass the probe's predictions, or None to compute them")
-        checks.check_finite("predictions", predictions, "the model gave non-finite one-step predictions: check its weights")
+        _float_outputs("predictions", predictions)
         base = predictions.to(x0.device, x0.dtype)
         unc = None
         if uncond is not None:
             if not isinstance(uncond, torch.Tensor) or tuple(uncond.shape) != want:
                 raise ValueError(f"uncond must be the unconditional outputs one_step_predictions(..., with_uncond=True) returned "
                                  f"with predictions, shape {want}, got {tuple(getattr(uncond, 'shape', ())) or type(uncond).__name__}")
+            _float_outputs("uncond", uncond)
             unc = uncond if reuse else None
     swapped, _ = _predict(model, x0, eps, ts, cond.with_y(y_swap), batch_size, show_progress, uncond=unc)
     renoised, _ = _predict(model, x0, eps2, ts, cond, batch_size, show_progress)
@@ -262,6 +281,16 @@ def leakage_index(
     with np.errstate(divide="ignore", invalid="ignore"):
         index = np.where(d_y + d_x > 0, d_y / (d_y + d_x), np.nan)
     return pd.DataFrame({"video": np.repeat(np.arange(B), K), "t": np.tile(ts.numpy(), B), "d_y": d_y, "d_x": d_x, "index": index})
+
+
+def _float_outputs(name: str, x: torch.Tensor) -> None:
+    """``x`` (the probe's own outputs, given back) must be a real float tensor with values: not on the meta device, not
+    integer or bool, finite."""
+    checks.check_not_meta(name, x)
+    if not x.is_floating_point():
+        raise checks.InputTypeError(f"{name} have dtype {x.dtype}; one_step_predictions(...) returns the model's float outputs: "
+                                    "pass those, or None to compute them")
+    checks.check_finite(name, x, "the model gave non-finite one-step predictions: check its weights")
 
 
 def _uncond_ignores_image(model, x0: Video, cond: Cond, y_swap: Images) -> bool:

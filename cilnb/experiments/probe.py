@@ -76,6 +76,10 @@ def probe_times(n: int, t_min: float = 0.05) -> torch.Tensor:
     """``n`` probe times evenly spaced on ``[t_min, 1]`` (normalised). Shown in notebooks/leakage_probe.ipynb."""
     n = checks.check_int("n", n, min=1, fix="(the number of probe times)")
     t_min = checks.check_number("t_min", t_min, lo=0, lo_open=True, hi=1, fix="(the smallest probe time, normalised: 1 = T)")
+    if n > 1 and t_min == 1:  # linspace(1, 1, n): the time 1 n times, which the probe refuses
+        raise ValueError(f"t_min = 1 leaves no room for n = {n} different probe times on [t_min, 1]: pass a smaller t_min "
+                         "(e.g. 0.05) or n = 1")
+    checks.check_fits_in_memory(8.0 * n, f"probe_times(n={n})", "pass a number of probe times that the probe can run, e.g. n=10")
     return torch.linspace(t_min, 1.0, n, dtype=torch.float64) if n > 1 else torch.ones(1, dtype=torch.float64)
 
 

@@ -47,6 +47,24 @@ def _videos5(name: str, x) -> None:
         raise ValueError(f"{name} holds no videos (shape {tuple(x.shape)}): pass at least one")
 
 
+def _pixel_scale(name: str, x, lo: float = -1.0, hi: float = 1.0, *, clamped: bool = True) -> None:
+    """Refuse a tensor that is clamped to ``[lo, hi]`` before it is read but looks like 0..255 pixels (nothing below the
+    range's middle, values beyond half its width above it; a prediction overshoots both ways, never like this): clamped,
+    its frames were all ``hi`` and their motion 0. Anything else is the read-out's to check."""
+    if not isinstance(x, torch.Tensor) or x.is_meta or x.is_complex() or x.dtype == torch.bool or x.numel() == 0:
+        return
+    x = x.detach()
+    if x.is_floating_point():
+        x = x[torch.isfinite(x)]  # NaN/inf are named by the read-out
+        if x.numel() == 0:
+            return
+    xmin, xmax = float(x.min()), float(x.max())
+    if xmin >= (lo + hi) / 2 and xmax > hi + (hi - lo) / 2:
+        fix = f"use {name}.float() / 127.5 - 1" if (lo, hi) == (-1.0, 1.0) else f"rescale it to [{lo:g}, {hi:g}]"
+        raise ValueError(f"{name} values span [{xmin:.4g}, {xmax:.4g}] but are read in [{lo:g}, {hi:g}]"
+                         f"{' (clamped to it first)' if clamped else ''}: it looks like 0..255 pixels, {fix}")
+
+
 def flow_motion(videos: torch.Tensor, *, value_range=(-1.0, 1.0), upsample: int = 1) -> np.ndarray:
     """Farneback SVD-protocol motion score at the videos' own size: per-pair spatial mean flow
     magnitude, mean over pairs (``reduce="mean"``, the official code's choice), in px/frame.
@@ -58,11 +76,17 @@ def flow_motion(videos: torch.Tensor, *, value_range=(-1.0, 1.0), upsample: int 
     before showing a video.
     """
     from ..metrics import motion_score
+    from ..metrics.videos import check_frames_fit, check_metric_range
 
     _tensor("videos", videos, "[B, F, C, H, W]")
+    lo, hi = check_metric_range(value_range)  # before clamp() reads it
     upsample = checks.check_int("upsample", upsample, min=1, fix="(the flow is computed at upsample x the videos' size)")
     h, w = videos.shape[-2:]
-    v = videos.detach().float().cpu().clamp(*value_range)
+    if videos.ndim == 5:
+        check_frames_fit((h * upsample, w * upsample), videos.shape[2], 1, f"flow_motion(upsample={upsample}) of {h}x{w} frames",
+                         "pass a smaller upsample (1, the default, unless frames are tiny)")
+    _pixel_scale("videos", videos, lo, hi)
+    v = videos.detach().float().cpu().clamp(lo, hi)
     res = motion_score(v, method="farneback", protocol="svd", reduce="mean",
                        resize=(h * upsample, w * upsample), value_range=value_range, show_progress=False)
     return res.score.numpy() / upsample
@@ -86,8 +110,10 @@ class SpriteMotion:
         if what not in ("speed", "displacement"):
             raise ValueError(f"what must be 'speed' or 'displacement', got {what!r}")
         _videos5("ground_truth", ground_truth)
+        _pixel_scale("ground_truth", ground_truth, clamped=False)  # uint8 or 0..255 ground truth gave a background of another scale
         checks.check_finite("ground_truth", ground_truth, "the background is estimated from the ground-truth videos")
-        checks.check_number("threshold", threshold, fix="(excess over the background, in data units)")
+        checks.check_number("threshold", threshold, lo=0, lo_open=True,
+                            fix="(excess over the background, in data units; 0.2 is the default)")  # <= 0: every pixel a sprite
         gt = ground_truth.detach().float().cpu()  # [B, F, C, H, W]
         B, Fr, C, H, W = gt.shape
         covered = torch.nn.functional.max_pool2d((gt > _data.THRESHOLD).float().view(B * Fr, C, H, W), 3, 1, 1).view_as(gt) > 0
@@ -99,6 +125,9 @@ class SpriteMotion:
 
     def __call__(self, videos: torch.Tensor) -> np.ndarray:
         _videos5("videos", videos)
+        if not videos.is_floating_point():  # .float() read uint8 pixels as 0..255 against a [-1, 1] background
+            raise checks.InputTypeError(f"videos have dtype {videos.dtype}; SpriteMotion reads float frames in [-1, 1] (the "
+                                        "probe's predictions)" + (": use videos.float() / 127.5 - 1" if videos.dtype == torch.uint8 else ""))
         if tuple(videos.shape[2:]) != tuple(self.background.shape[1:]):
             raise ValueError(f"videos have frames {tuple(videos.shape[2:])} (C, H, W) but the ground truth's are "
                              f"{tuple(self.background.shape[1:])}: read videos of the same size")
@@ -115,6 +144,7 @@ def sprite_speed(videos: torch.Tensor) -> np.ndarray:
     """Centroid speed (px/frame) of the sprites of generated toy videos (fixed-threshold tracker on
     the clamped videos); NaN where no sprite is found. For one-step predictions use :class:`SpriteMotion`."""
     _tensor("videos", videos, "[B, F, 1, H, W]")
+    _pixel_scale("videos", videos)  # clamped to [-1, 1], 0..255 frames were all 1: no sprite, speed 0
     return _data.track_sprites(videos.detach().float().cpu().clamp(-1, 1)).speed
 
 

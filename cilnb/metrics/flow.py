@@ -292,6 +292,9 @@ def farneback_flow(frames: torch.Tensor, i1: torch.Tensor, i2: torch.Tensor, par
 _FARNEBACK_INTS = ("levels", "winsize", "iterations", "poly_n", "flags")
 _C_INT_MAX = 2**31 - 1  # OpenCV takes C ints
 _FARNEBACK_FLAGS = (0, 256)  # none, cv2.OPTFLOW_FARNEBACK_GAUSSIAN
+#: The largest Farneback window and iteration count taken: OpenCV's time per pair grows linearly with both (winsize
+#: 10**9 or iterations 2**31 - 1 ran for hours on a 16x16 pair), far beyond any use (OpenCV's example: 15 and 3).
+FARNEBACK_MAX = {"winsize": 4095, "iterations": 1000}
 
 
 def check_farneback_params(params) -> None:
@@ -313,6 +316,9 @@ def check_farneback_params(params) -> None:
             if n > _C_INT_MAX:
                 raise ValueError(f"farneback_params[{k!r}]={n} does not fit OpenCV's C int (at most {_C_INT_MAX}); "
                                  f"the default is {FARNEBACK_DEFAULTS[k]}")
+            if n > FARNEBACK_MAX.get(k, _C_INT_MAX):
+                raise ValueError(f"farneback_params[{k!r}]={n} is beyond any use (at most {FARNEBACK_MAX[k]}; OpenCV's time per "
+                                 f"frame pair grows with it, hours at this value): the default is {FARNEBACK_DEFAULTS[k]}")
         else:
             checks.check_number(f"farneback_params[{k!r}]", v, lo=0, lo_open=True, fix="(cv2.calcOpticalFlowFarneback takes a number)")
     if "pyr_scale" in params and not float(params["pyr_scale"]) < 1:
@@ -382,6 +388,7 @@ def optical_flow(image1, image2, method: str = "raft", *, value_range=(0.0, 1.0)
     if a.shape != b.shape:
         raise ValueError(f"image1 {tuple(a.shape)} and image2 {tuple(b.shape)} must have the same shape")
     size = _videos.check_size(resize)
+    _videos.check_frames_fit(size, a.shape[1], a.shape[0], f"optical_flow(resize={size})")
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     bs = engine.pairs_per_batch(size or a.shape[-2:])

@@ -31,6 +31,8 @@ def _float_array(x, name: str, what: str) -> np.ndarray:
     """``x`` (a numpy array, tensor or nested list of numbers) as float64 numpy, or an InputTypeError saying ``name`` must be ``what``."""
     if checks.is_complex(x):
         raise checks.InputTypeError(f"{name} must hold real numbers ({what}), got complex values")
+    if (isinstance(x, torch.Tensor) and x.dtype == torch.bool) or (isinstance(x, np.ndarray) and x.dtype == np.bool_):
+        raise checks.InputTypeError(f"{name} must be {what}, got booleans (read as 0 and 1): pass the features as numbers")
     if isinstance(x, torch.Tensor):
         x = checks.check_not_meta(name, x).detach().cpu().double().numpy()
     if x is None or isinstance(x, (str, bytes)):
@@ -85,7 +87,11 @@ def gaussian_stats(feats, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
     checks.check_int("ddof", ddof, min=0, fix="(delta degrees of freedom of the covariance: 1 unbiased, 0 maximum likelihood)")
     if ddof >= x.shape[0]:
         raise ValueError(f"ddof={ddof} needs more than {ddof} samples, got {x.shape[0]}: use ddof=1 (unbiased) or pass more samples")
-    return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof))
+    cov = np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof))
+    if not np.isfinite(cov).all():  # finite features whose squares overflow float64 (|x| beyond ~1e154)
+        raise ValueError(f"feats are too large for a float64 covariance (largest |value| {np.abs(x).max():.3g}; their squares overflow): "
+                         "rescale the features (e.g. divide them by their standard deviation)")
+    return x.mean(0), cov
 
 
 def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
@@ -106,10 +112,22 @@ def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
             raise ValueError(f"{name} is not a covariance: it is not positive semi-definite (smallest eigenvalue {ev.min():.3g}, "
                              f"largest {ev.max():.3g}); pass the covariance from gaussian_stats")
     root_a = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
-    m = root_a @ ((sb + sb.T) / 2) @ root_a
-    ev = np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)
-    diff = mu_a - mu_b
-    return float(diff @ diff + np.trace(sa) + np.trace(sb) - 2.0 * np.sqrt(ev).sum())
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named below, not warned about
+        m = root_a @ ((sb + sb.T) / 2) @ root_a
+        if not np.isfinite(m).all():  # eigvalsh failed with a bare LinAlgError ("Eigenvalues did not converge")
+            raise _too_large(sa, sb, mu_a, mu_b)
+        ev = np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)
+        diff = mu_a - mu_b
+        fd = float(diff @ diff + np.trace(sa) + np.trace(sb) - 2.0 * np.sqrt(ev).sum())
+    if not np.isfinite(fd):  # a distance of inf (or nan) from finite statistics: float64 overflow
+        raise _too_large(sa, sb, mu_a, mu_b)
+    return fd
+
+
+def _too_large(*stats) -> ValueError:
+    big = max(float(np.abs(x).max()) for x in stats)
+    return ValueError(f"the statistics are too large for a float64 Fréchet distance (largest |value| {big:.3g}; the products "
+                      "overflow): rescale the features (e.g. divide them by their standard deviation) before gaussian_stats")
 
 
 def frechet_distance(feats_a, feats_b) -> float:
@@ -252,8 +270,17 @@ def i3d_features(videos, detector=None, *, value_range=(0.0, 1.0), batch_size: i
             b, f = chunk.shape[:2]
             x = _videos.to_rgb(_videos.to_unit(chunk.reshape(b * f, *chunk.shape[2:]), value_range, dev))
             x = (x * 255.0).reshape(b, f, 3, *x.shape[-2:]).permute(0, 2, 1, 3, 4).contiguous()
-            out.append(det(x, **kw).detach().double().cpu().numpy())
-    return np.concatenate(out).reshape(v.shape[0], -1)
+            got = det(x, **kw)
+            if not isinstance(got, torch.Tensor) or got.ndim < 1 or got.shape[0] != b:
+                shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+                raise ValueError(f"the detector returned {shape} for a batch of {b} videos; it must return features [b, D] "
+                                 f"(one row per video, as {I3D_FILE} does with detector_kwargs {I3D_KWARGS})")
+            out.append(got.detach().double().cpu().numpy())
+    feats = np.concatenate(out).reshape(v.shape[0], -1)
+    if not np.isfinite(feats).all():
+        raise ValueError(f"the detector gave {int((~np.isfinite(feats)).sum())} non-finite feature value(s) (NaN or inf) for finite "
+                         f"videos: check the detector (pass {I3D_FILE}, the paper's FVD detector) and its weights")
+    return feats
 
 
 def fvd(videos_a, videos_b, detector=None, *, value_range=(0.0, 1.0), batch_size: int = 16, device="auto",

@@ -165,6 +165,7 @@ def video_flows(videos, method: str = "raft", *, value_range=(0.0, 1.0), resize=
     frames = _videos.frame_indices(v.shape[1], frame_stride)
     if len(frames) < 2:
         raise ValueError(f"frame_stride={frame_stride} leaves fewer than 2 of {v.shape[1]} frames")
+    _videos.check_frames_fit(size, v.shape[2], v.shape[0] * (len(frames) - 1), f"video_flows(resize={size})")  # every field is kept
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     P = len(frames) - 1
@@ -203,6 +204,7 @@ def motion_score(videos, method: str = "raft", protocol: str = "svd", reduce: st
     show_progress = checks.check_bool("show_progress", show_progress)
     v = _videos.check_videos(videos, value_range)
     reduce, size, frames, vb = _protocol_setup(protocol, reduce, resize, fps, v.shape, vbench_rule)
+    _videos.check_frames_fit(size, v.shape[2], 1, f"motion_score(resize={size})")
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     B, P = v.shape[0], len(frames) - 1

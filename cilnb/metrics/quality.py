@@ -50,7 +50,8 @@ def align_psnr(videos, images) -> torch.Tensor:
     """Image alignment of sampled videos ``[B]``: PSNR (dB, data range 2) of generated frame 0 to the conditional image.
 
     ``videos [B, F, C, H, W]`` and ``images [B, C, H, W]`` in ``[-1, 1]``; frame 0 is clamped to
-    ``[-1, 1]``, the images are not (a frame 0 holding NaN or inf gives NaN); float32; the MSE is floored at ``1e-12`` (identical frames give
+    ``[-1, 1]``, the images are not and must lie in it (up to 0.002 of round-off; others are refused) (a frame 0 holding
+    NaN or inf gives NaN); float32; the MSE is floored at ``1e-12`` (identical frames give
     ~126 dB, not ``inf``). The same quantity as :func:`psnr` with ``value_range=(-1, 1)``, but not
     computed by it, on purpose: :func:`psnr` works in float64, returns ``inf`` for identical images and
     refuses images outside the range, so it would change the ``align_psnr`` numbers every stored sweep
@@ -80,6 +81,10 @@ def _check_align(videos, images) -> None:
         raise ValueError(f"videos must be [B, F, C, H, W], got shape {tuple(videos.shape)} (rank {videos.ndim}).{hint}")
     if videos.shape[1] == 0:
         raise ValueError(f"videos have no frames (shape {tuple(videos.shape)}): align_psnr compares frame 0 with the conditional image")
+    if videos.shape[0] == 0:
+        raise ValueError(f"videos holds no videos (shape {tuple(videos.shape)}): pass at least one")
+    if any(s == 0 for s in videos.shape[2:]):  # the mean over no pixels was NaN
+        raise ValueError(f"videos have empty frames (shape {tuple(videos.shape)}): pass frames of at least 1x1 pixels and 1 channel")
     frame0 = tuple(videos[:, 0].shape)
     try:
         ok = tuple(torch.broadcast_shapes(tuple(images.shape), frame0)) == frame0
@@ -97,6 +102,9 @@ def _check_align(videos, images) -> None:
             if lo >= 0 and hi > 2:  # [-1, 1] frames never look like this, not even a sampler's overshoot
                 raise ValueError(f"{name} values span [{lo:.4g}, {hi:.4g}]; align_psnr reads {what} in [-1, 1]: "
                                  f"it looks like 0..255 pixels, use {name} / 127.5 - 1")
+            if name == "images" and (lo < -1.002 or hi > 1.002):  # not clamped: a PSNR to images of another scale (-29 dB)
+                raise ValueError(f"images values span [{lo:.4g}, {hi:.4g}] but align_psnr reads conditional images in [-1, 1] "
+                                 "(they are not clamped): rescale them to [-1, 1]")
 
 
 def _gauss(window: int, sigma: float) -> torch.Tensor:
@@ -183,6 +191,7 @@ def warping_error(videos, method: str = "farneback", *, value_range=(0.0, 1.0), 
     show_progress = checks.check_bool("show_progress", show_progress)
     v = _videos.check_videos(videos, value_range)
     size = _videos.check_size(resize) or tuple(v.shape[-2:])
+    _videos.check_frames_fit(size, v.shape[2], 1, f"warping_error(resize={size})")
     engine = FlowEngine(method, arch=arch, weights=weights, flow_model=flow_model, num_flow_updates=num_flow_updates,
                         farneback_params=farneback_params, device=device, batch_size=batch_size)
     B, Fr = v.shape[:2]

@@ -99,6 +99,10 @@ def standardised_features(videos: torch.Tensor, reference) -> tuple[np.ndarray, 
         raise checks.InputTypeError("reference features must be a numpy array [M, D] (reference.numpy()), or pass the reference videos")
     else:
         _check(reference, "reference")  # named in its errors; the features read the tensor as given
+        if torch.is_tensor(videos) and videos.ndim == 5 and tuple(videos.shape[3:]) != tuple(reference.shape[3:]):
+            raise ValueError(f"reference videos are {reference.shape[3]}x{reference.shape[4]} pixels but videos are "
+                             f"{videos.shape[3]}x{videos.shape[4]}: the sprite areas and speeds are in pixels, so compare videos "
+                             "with reference videos of the same size")
         ref = video_features(reference)
     if ref.shape[0] < 2:
         raise ValueError(f"reference has {ref.shape[0]} video(s); standardising by its spread needs at least 2")

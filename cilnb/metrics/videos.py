@@ -21,6 +21,17 @@ def check_size(size, name: str = "resize") -> tuple[int, int] | None:
     return int(size[0]), int(size[1])
 
 
+def check_frames_fit(size, channels: int, n_fields: int, what: str,
+                     fix: str = "pass a frame size that fits, e.g. resize=(450, 800) (the SVD protocol's) or None (the videos' own)") -> None:
+    """Refuse, before any frame is resized, a ``resize=(H, W)`` whose frames alone do not fit in this machine's memory
+    (one pair of float32 frames at ``size`` and ``n_fields`` float32 flow fields ``[2, H, W]``): torch's allocator failed
+    deep inside with the byte count. ``size=None`` (native size) is always taken."""
+    if size is None:
+        return
+    px = float(size[0]) * float(size[1])
+    checks.check_fits_in_memory(4.0 * px * (2 * max(int(channels), 3) + 2 * max(int(n_fields), 1)), what, fix)
+
+
 def check_metric_range(value_range) -> tuple[float, float]:
     """``value_range`` as ``(lo, hi)``: a pair of real numbers (not strings or bools, which ``float()`` would read), ``lo < hi``."""
     if isinstance(value_range, (str, bytes)) or not hasattr(value_range, "__len__") or len(value_range) != 2:
