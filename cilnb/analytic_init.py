@@ -60,6 +60,9 @@ _OFFICIAL_KEYS = (("Expectation_x_0", "trCov_d"), ("Expectation_X0", "Tr_Cov_d")
 #: 0..255 pixels or VAE latents are far below it; beyond it the statistics are corrupt or in the wrong units,
 #: and a start drawn from them overflows float16/float32 models into an all-NaN video.
 MAX_DATA_SCALE = 1e4
+#: Largest sample count a :class:`MomentStats` takes (``2**53``, the integers float64 holds exactly): far beyond any
+#: data set; a larger one (a corrupt file's metadata) overflowed torch.
+MAX_COUNT = 2**53
 
 
 # ----------------------------------------------------------------------------------------------
@@ -116,6 +119,9 @@ class MomentStats:
             if var is None:
                 raise ValueError("count needs per-element var (a streaming object needs its sums of squares)")
             count = checks.check_int("count", count, min=1, fix="(the number of samples the moments are of)")
+            if count > MAX_COUNT:  # var * count failed in torch ("int too big to convert")
+                raise ValueError(f"count = {count} is more samples than any data set holds (at most 2**53 = {MAX_COUNT}, "
+                                 "float64's exact integers): pass the number of samples the moments are of")
             st._count, st._mean, st._m2 = count, mean.clone(), var * count
         else:
             st._count, st._mean = None, mean.clone()
@@ -135,6 +141,10 @@ class MomentStats:
         batch axis of size 1 is dropped.
         """
         path = checks.check_path("path", path)
+        if layout is not None and layout not in ("fchw", "cfhw"):  # "" was read as None (the inferred layout) without a word
+            raise ValueError(f"layout must be 'fchw', 'cfhw' or None (inferred from the file's keys), got {layout!r}")
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not an official Analytic-Init file: give the initial_noise_*.pt file inside it")
         if not path.is_file():
             raise FileNotFoundError(f"no official Analytic-Init file at {path}")
         try:
@@ -148,9 +158,7 @@ class MomentStats:
                 break
         else:
             raise ValueError(f"{path} lacks the official keys (Expectation_x_0 + trCov_d, or Expectation_X0 + Tr_Cov_d); found {sorted(map(str, data))}")
-        layout = layout or default_layout
-        if layout not in ("fchw", "cfhw"):
-            raise ValueError(f"layout must be 'fchw' or 'cfhw', got {layout!r}")
+        layout = default_layout if layout is None else layout
         mean = _as64(f"{km} in {path}", data[km])
         if mean.ndim == 5 and mean.shape[0] == 1:
             mean = mean[0]
@@ -161,7 +169,10 @@ class MomentStats:
         avg = _as64(f"{kv} in {path}", data[kv])
         if avg.numel() != 1:
             raise ValueError(f"{kv} in {path} should be one number (tr(Cov)/d), got shape {tuple(avg.shape)}")
-        return cls.from_moments(mean, avg_var=float(avg.reshape(())), source=f"official Analytic-Init file {path.name} ({km}/{kv}, layout {layout})")
+        try:
+            return cls.from_moments(mean, avg_var=float(avg.reshape(())), source=f"official Analytic-Init file {path.name} ({km}/{kv}, layout {layout})")
+        except ValueError as exc:  # a negative tr(Cov)/d, an empty mean: name the file and its keys, not from_moments' arguments
+            raise type(exc)(f"{path} ({km}/{kv}) is not usable: {exc}") from None
 
     # -- streaming --------------------------------------------------------------------------
 
@@ -190,6 +201,9 @@ class MomentStats:
         n = int(batch.shape[0])
         if n == 0:
             raise ValueError("batch holds no samples (N = 0)")
+        if batch[0].numel() == 0:  # failed deep in torch ("max(): Expected reduction dim")
+            raise ValueError(f"batch samples are empty (shape {tuple(batch.shape)}, {tuple(batch.shape[1:])} per sample): "
+                             "pass samples of at least one element, e.g. [N, F, C, H, W] videos")
         if self._mean is not None and tuple(batch.shape[1:]) != self.shape:
             raise ValueError(f"batch samples have shape {tuple(batch.shape[1:])} but these statistics are for {self.shape}")
         x = batch.detach().to(_F64)
@@ -294,7 +308,12 @@ class MomentStats:
         path = checks.check_path("path", path)
         if path.is_dir():
             raise ValueError(f"path {path} is a folder: give a file path such as {path / 'stats.safetensors'}")
+        above = next((q for q in path.parents if q.exists()), None)
+        if above is not None and not above.is_dir():  # was NotADirectoryError from the folder creation
+            raise ValueError(f"path {path}: {above} is a file, so no folder can be made under it: give a path in a folder")
         source = self.source if source is None else str(source)
+        # a path of undecodable bytes (os.fsdecode's lone surrogates) in the text failed in safetensors' UTF-8 metadata
+        source = source.encode("utf-8", "backslashreplace").decode("utf-8")
         scaling = self.vae_scaling_factor if vae_scaling_factor is None else _check_scaling(vae_scaling_factor)
         tensors = {"mean": self._mean.contiguous()}
         if self._m2 is not None or self._var is not None:
@@ -320,7 +339,7 @@ class MomentStats:
         from safetensors import safe_open
 
         path = checks.check_path("path", path)
-        if path.suffix in (".pt", ".pth", ".ckpt"):
+        if path.suffix.lower() in (".pt", ".pth", ".ckpt"):  # .PT too: read as safetensors it was "not readable"
             return cls.from_official(path)
         if path.is_dir():
             raise ValueError(f"{path} is a folder, not a statistics file: give the .safetensors file inside it (MomentStats.save's path)")
@@ -342,6 +361,8 @@ class MomentStats:
             version = int(meta.get("format_version", ""))
         except ValueError:
             raise ValueError(f"{bad}: format_version {meta.get('format_version')!r} is not an int") from None
+        if version < 1:
+            raise ValueError(f"{bad}: format_version {version} (versions start at 1): rewrite it with MomentStats.save or `python -m cilnb stats`")
         if version > FORMAT_VERSION:
             raise ValueError(f"{path} has statistics format version {version}; this cilnb reads up to {FORMAT_VERSION}: upgrade cilnb")
         try:
@@ -355,9 +376,15 @@ class MomentStats:
         mean = tensors["mean"].to(_F64)
         if tuple(mean.shape) != shape:
             raise ValueError(f"{bad}: mean has shape {tuple(mean.shape)} but the metadata says {shape}")
+        for name in ("mean", "var", "avg_var"):  # bool or int moments were converted to float64 without a word
+            if name in tensors and not tensors[name].is_floating_point():
+                raise ValueError(f"{bad}: tensor {name!r} has dtype {tensors[name].dtype}, but statistics are float moments "
+                                 "(float64): recompute them with `python -m cilnb stats` or MomentStats.update")
         for name, tensor in tensors.items():
             if not bool(torch.isfinite(tensor).all()):
                 raise ValueError(f"{bad}: tensor {name!r} holds NaN or infinity")
+        if "var" not in tensors and tensors["avg_var"].numel() != 1:  # [] failed with an IndexError, [a, b] read as a
+            raise ValueError(f"{bad}: tensor 'avg_var' must hold one number (tr(Cov)/d), got shape {tuple(tensors['avg_var'].shape)}")
         try:
             if "var" in tensors:
                 var = tensors["var"].to(_F64)
@@ -370,6 +397,8 @@ class MomentStats:
 
 
 def _as64(name: str, x) -> torch.Tensor:
+    if checks.holds_bool(x):  # True/False were read as 1.0/0.0
+        raise checks.InputTypeError(f"{name} must be real numbers, got booleans ({x!r:.60}): pass the moments as numbers")
     if checks.is_complex(x):
         raise checks.InputTypeError(f"{name} must be real numbers, got complex values (their imaginary part would be dropped): "
                                     "pass the real moments")
@@ -421,7 +450,11 @@ def init_params(stats: MomentStats, alpha, sigma) -> tuple[torch.Tensor, float]:
             f"(source: {stats.source or 'unknown'}); data moments of pixels or VAE latents are far below "
             f"{MAX_DATA_SCALE:g} and a start drawn from these gives NaN videos: {_RECOMPUTE}, in the space the model samples in"
         )
-    return a * mean, a * a * avg_var + s * s
+    mean_p, var_p = a * mean, a * a * avg_var + s * s
+    if not math.isfinite(var_p) or not bool(torch.isfinite(mean_p).all()):  # was returned as inf
+        raise ValueError(f"alpha = {a:g}, sigma = {s:g} give an infinite Analytic-Init start (variance {var_p:g}): pass the "
+                         "schedule's alpha_M and sigma_M at the start time (e.g. init_params_at(stats, model.schedule, M))")
+    return mean_p, var_p
 
 
 def init_params_at(stats: MomentStats, schedule, start: float) -> tuple[torch.Tensor, float]:
@@ -471,6 +504,8 @@ def sample_init(
             raise ValueError(f"stats shape {stats.shape} does not match latents {full[1:]}: {_RECOMPUTE}")
     if full[0] < 1:
         raise ValueError(f"batch size must be >= 1, got {full[0]}")
+    checks.check_fits_in_memory(16.0 * math.prod(full), f"sample_init(shape={full})",
+                                "draw fewer videos per call (the float64 noise and its scaled copy are held at once)")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise checks.InputTypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
     if generator is not None and seed is not None:
@@ -518,8 +553,8 @@ def _q_moments(q_mean, q_var):
         if not torch.allclose(v, v.T, rtol=1e-10, atol=1e-12):
             raise ValueError("q_var as a matrix must be symmetric")
         sign, logdet = torch.linalg.slogdet(v)
-        if sign <= 0:
-            raise ValueError("q_var must be positive definite")
+        if sign <= 0 or int(torch.linalg.cholesky_ex(v).info) != 0:  # diag(-1, -2) has det > 0 and gave a wrong KL
+            raise ValueError("q_var must be positive definite (a covariance matrix: symmetric with positive eigenvalues)")
         return m.reshape(-1), float(torch.diagonal(v).sum()), float(logdet)
     try:
         v = torch.broadcast_to(v, m.shape)
@@ -648,6 +683,7 @@ class GaussianMixture:
         if generator is not None and seed is not None:
             raise ValueError("pass either generator= or seed=, not both")
         n = checks.check_int("n", n, min=1, fix="(number of draws)")
+        checks.check_fits_in_memory(24.0 * n * self.d, f"GaussianMixture.sample(n={n})", f"draw fewer samples (each holds d = {self.d} float64 values)")
         gen = make_generator(generator if generator is not None else seed)
         k = torch.multinomial(self.weights, n, replacement=True, generator=gen)
         z = torch.randn((n, self.d), generator=gen, dtype=_F64)
@@ -670,10 +706,9 @@ class GaussianMixture:
         Monte Carlo ``mean(log q(x_i) - log g(x_i))`` over ``n_mc`` draws with the exact densities
         (low variance when ``q`` is nearly Gaussian, e.g. at large ``M``).
         """
+        n_mc = checks.check_int("n_mc", n_mc, min=2, fix="(Monte Carlo draws)")  # before K = 1's answer: a bad n_mc was taken there
         if self.weights.numel() == 1:
             return 0.0, 0.0
-        if isinstance(n_mc, bool) or not isinstance(n_mc, int) or n_mc < 2:
-            raise ValueError(f"n_mc must be an int >= 2, got {n_mc!r}")
         x = self.sample(n_mc, generator, seed=seed)
         if bool((self.variances <= 0).any()):
             raise ValueError("nongaussianity needs strictly positive variances (sigma_M > 0 or non-degenerate data)")
@@ -688,8 +723,8 @@ def synthetic_data(kind: str = "mixture", d: int = 16, seed: int = 0) -> Gaussia
     """
     if kind not in ("mixture", "gaussian"):
         raise ValueError(f"kind must be 'mixture' or 'gaussian', got {kind!r}")
-    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be a positive int, got {d!r}")
+    d = checks.check_int("d", d, min=1, fix="(the dimension of the synthetic data)")  # numpy ints too
+    checks.check_fits_in_memory(64.0 * d, f"synthetic_data(d={d})", "pass a smaller d (e.g. 16)")
     gen = make_generator(seed)
     K = 3 if kind == "mixture" else 1
     means = 0.5 + 1.2 * torch.randn((K, d), generator=gen, dtype=_F64)

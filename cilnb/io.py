@@ -152,7 +152,10 @@ def _stride(stride: int | None, fps: float | None, native_fps: float | None) -> 
         return int(stride or 1)
     if not native_fps or not math.isfinite(native_fps) or native_fps <= 0:
         raise VideoSkip("frame rate unknown (needed for --fps); use --stride instead")
-    return max(1, int(round(native_fps / fps)))
+    ratio = native_fps / fps
+    if not ratio < 2**62:  # int(round(inf)) failed, and the video was reported "unreadable (OverflowError ...)"
+        raise VideoSkip(f"too short: fps={fps:g} at its {native_fps:g} fps is a stride of {ratio:.3g} frames; pass a larger fps")
+    return max(1, int(round(ratio)))
 
 
 def to_rgb(frame):
@@ -187,6 +190,17 @@ def to_rgb(frame):
             a = (a.astype(np.float64) / np.iinfo(a.dtype).max * 255).round().astype(np.uint8)
         else:
             a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+    return a
+
+
+def _imread(path):
+    """One image file as an array, as ``imageio.v3.imread`` reads it; a CMYK JPEG is converted to RGB by Pillow (its four
+    ink channels were taken as RGBA: cyan, magenta and yellow read as red, green and blue)."""
+    import imageio.v3 as iio
+
+    a = iio.imread(path)
+    if getattr(a, "ndim", 0) == 3 and a.shape[2] == 4 and iio.immeta(path).get("mode") == "CMYK":
+        a = iio.imread(path, mode="RGB")
     return a
 
 
@@ -242,10 +256,8 @@ def read_clip(path: str | os.PathLike, frames: int, *, stride: int | None = None
         need = (frames - 1) * s + 1
         if len(files) < need:
             raise VideoSkip(f"too short: {len(files)} frames, needs {need} ({frames} frames at stride {s})")
-        import imageio.v3 as iio
-
         try:
-            clip = [to_rgb(iio.imread(files[i * s])) for i in range(frames)]
+            clip = [to_rgb(_imread(files[i * s])) for i in range(frames)]
         except VideoSkip:
             raise
         except Exception as exc:
@@ -277,10 +289,15 @@ def clip_to_tensor(clip, size: tuple[int, int], channels: int = 3):
     if not isinstance(clip, np.ndarray) or clip.dtype != np.uint8 or clip.ndim != 4 or clip.shape[-1] != 3 or 0 in clip.shape:
         what = f"{clip.dtype} array of shape {clip.shape}" if isinstance(clip, np.ndarray) else type(clip).__name__
         raise ValueError(f"clip must be uint8 frames [F, H, W, 3] (read_clip's output; to_rgb converts an image), got a {what}")
-    x = torch.from_numpy(clip).permute(0, 3, 1, 2).to(torch.float32) / 255.0
-    H, W = x.shape[-2:]
+    from .checks import check_fits_in_memory
+
+    H, W = clip.shape[1:3]
     scale = max(h / H, w / W)
     nh, nw = max(h, int(math.ceil(H * scale - 1e-6))), max(w, int(math.ceil(W * scale - 1e-6)))
+    # the float32 frames at the cover size (and the input): a size beyond memory failed in torch's allocator
+    check_fits_in_memory(4.0 * clip.shape[0] * 3 * (nh * nw + H * W), f"clip_to_tensor(size={h}x{w})",
+                         f"pass a smaller size (frames of {H}x{W} px are resized to cover it)")
+    x = torch.from_numpy(clip).permute(0, 3, 1, 2).to(torch.float32) / 255.0
     if (nh, nw) != (H, W):
         x = Fn.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
     top, left = (nh - h) // 2, (nw - w) // 2
@@ -312,7 +329,7 @@ class ClipSet:
 
         allow_empty = check_bool("allow_empty", allow_empty)
         _check_clip_args(frames, stride, fps)
-        if channels not in (1, 3) or isinstance(channels, bool):
+        if not _whole(channels) or channels not in (1, 3):  # 1.0 was taken here and refused only when a clip was read
             raise ValueError(f"channels must be 1 (luma) or 3 (RGB), got {channels!r}")
         self.root = Path(root)
         self.paths = find_videos(self.root)
@@ -358,8 +375,9 @@ def read_clips(videos_dir: str | os.PathLike, n_videos: int, *, frames: int, siz
 
     import torch
 
-    if isinstance(n_videos, bool) or not isinstance(n_videos, int) or n_videos < 1:
+    if not _whole(n_videos) or n_videos < 1:  # numpy ints too (they were refused as "not a positive int")
         raise ValueError(f"n_videos must be a positive int, got {n_videos!r}")
+    n_videos = int(n_videos)
     if not videos_dir:
         raise ValueError("videos_dir is empty: real models need a folder of ground-truth videos (files or frame folders)")
     videos = ClipSet(videos_dir, frames=frames, size=size, stride=stride, channels=channels, allow_empty=True)
@@ -476,12 +494,10 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
         channels = encoder_for(model)[1]
     else:
         channels = 3
-    import imageio.v3 as iio
-
     imgs = []
     for p in files:
         try:
-            arr = to_rgb(iio.imread(p))
+            arr = to_rgb(_imread(p))
         except Exception as exc:
             raise ValueError(f"cannot read image {p} ({type(exc).__name__}: {exc}): replace it with a readable image "
                              f"or remove it from {root}") from exc

@@ -92,7 +92,8 @@ class StatsResult:
         if self.skipped:
             lines.append("skipped:")
             lines += [f"  {name}: {why}" for name, why in sorted(self.skipped.items())]
-        return "\n".join(lines)
+        # names of undecodable bytes (os.fsdecode's lone surrogates) failed in print(): shown escaped
+        return "\n".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _progress_path(out: Path) -> Path:
@@ -113,6 +114,9 @@ def _read_progress(out: Path, settings: dict):
         raise ValueError(f"progress file {prog} is unreadable ({exc}); delete it (and {out.name}.ckpt-*) to start over, or pass resume=False / --no-resume") from exc
     if state.get("format") != PROGRESS_FORMAT:
         raise ValueError(f"{prog} is not a cilnb stats progress file; delete it or choose another --out")
+    if not isinstance(state.get("settings"), dict):  # a list failed with an AttributeError
+        raise ValueError(f"progress file {prog} is corrupt (its settings are {type(state.get('settings')).__name__}, not an object): "
+                         "delete it to start over, or pass resume=False / --no-resume")
     if state.get("settings") != settings:
         diff = {k: (state.get("settings", {}).get(k), v) for k, v in settings.items() if state.get("settings", {}).get(k) != v}
         raise ValueError(
@@ -124,6 +128,16 @@ def _read_progress(out: Path, settings: dict):
         done, skipped, serial = list(state["done"]), dict(state.get("skipped", {})), int(state.get("serial", 0))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"progress file {prog} is incomplete ({exc!r} missing or malformed): delete it to start over, or pass --no-resume") from exc
+    # "done": "ab" was read as the two videos "a" and "b" (then counted again); a stats_file of another folder was
+    # loaded and, at the next checkpoint, deleted
+    if (not isinstance(state["done"], list) or not all(isinstance(n, str) for n in done)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in skipped.items())):
+        raise ValueError(f"progress file {prog} is corrupt ('done' must list video names, 'skipped' map names to reasons): "
+                         "delete it to start over, or pass --no-resume")
+    name = state["stats_file"]
+    if not isinstance(name, str) or not (name == out.name or (name.startswith(f"{out.name}.ckpt-") and name.rpartition("-")[2].isdigit())):
+        raise ValueError(f"progress file {prog} is corrupt: its statistics file {name!r} is neither {out.name} nor one of its "
+                         f"checkpoints ({out.name}.ckpt-N): delete it to start over, or pass --no-resume")
     try:
         stats = MomentStats.load(stats_file)
     except (ValueError, FileNotFoundError) as exc:
@@ -191,11 +205,28 @@ def compute_stats(
     root = checks.check_path("videos", videos, "a folder of videos")
     if not root.is_dir():
         raise ValueError(f"--videos {root} is not a folder; pass the folder that holds the videos")
+    _check_out_not_input(out, root, model_path)
+    channels = encoder_for(model)[1]
+    checks.check_fits_in_memory(8.0 * frames * max(3, channels) * hw[0] * hw[1], f"compute_stats(frames={frames}, size={hw[0]}x{hw[1]})",
+                                "one clip at this size does not fit: pass a smaller --size (e.g. 320x512) or fewer --frames")
     with JobLock(out.with_name(out.name + ".lock"), f"statistics file {out}"):
         clean_tmp_files(out.parent, [out.name, f"{out.name}.ckpt-*", _progress_path(out).name])
         return _compute(model, root, out, frames=frames, hw=hw, batch_size=batch_size, max_videos=max_videos, stride=stride,
                         fps=fps, checkpoint_every=checkpoint_every, resume=resume, model_name=model_name, model_path=model_path,
                         show_progress=show_progress, on_batch=on_batch, t0=t0)
+
+
+def _check_out_not_input(out: Path, root: Path, model_path) -> None:
+    """Refuse an ``out`` that is one of the inputs: a video or frame of ``root`` (it was read, then overwritten with the
+    statistics) or the model's weights file ``model_path``."""
+    from .io import IMAGE_EXTS, VIDEO_EXTS
+
+    o, r = out.resolve(), root.resolve()
+    if o.suffix.lower() in VIDEO_EXTS + IMAGE_EXTS and (o.parent == r or r in o.parents):
+        raise ValueError(f"out (--out) {out} is a video or frame name inside --videos {root}: it would be read as a video "
+                         "and overwritten with the statistics; choose a .safetensors path outside the videos (e.g. stats.safetensors)")
+    if isinstance(model_path, (str, os.PathLike)) and str(model_path) and Path(model_path).is_file() and Path(model_path).resolve() == o:
+        raise ValueError(f"out (--out) {out} is the model's weights file (model_path): choose another path for the statistics")
 
 
 def _compute(model, root: Path, out: Path, *, frames, hw, batch_size, max_videos, stride, fps, checkpoint_every, resume,

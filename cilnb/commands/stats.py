@@ -9,12 +9,16 @@ from .common import add_model_options, file_path_arg, path_arg, positive_float, 
 
 def run(args: argparse.Namespace) -> int:
     from .._util import UserError
-    from ..stats import compute_stats
+    from ..stats import _check_out_not_input, compute_stats
     from .common import check_toy_shape, check_videos_folder, model_for_output
 
     if not Path(args.videos).is_dir():
         raise UserError(f"--videos {args.videos} is not a folder; pass the folder that holds the videos")
     _check_out_file(Path(args.out))
+    try:  # an --out among the inputs (a video name in --videos, the weights) refused before the model loads
+        _check_out_not_input(Path(args.out), Path(args.videos), args.model_path)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     # --out checked before the model loads and any video is encoded; the videos found before the weights load
     model = model_for_output(args, folder=False, ready=lambda: check_videos_folder(args.videos))
     check_toy_shape(model, args)  # a toy's statistics must have its frame count and size to be of use to it
