@@ -14,6 +14,7 @@ which stays deterministic).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -109,6 +110,72 @@ def declared_parameters(path: str | os.PathLike) -> set[str]:
     return names
 
 
+def _parameter_types(path) -> dict[str, str]:
+    """``{name: annotation}`` of the annotated assignments in the notebook's ``parameters`` cell (``n_steps: int = 10``
+    gives ``"int"``); an unannotated one (``batch_size = None``) is left out. A cell that does not parse gives ``{}``."""
+    import ast
+
+    cells = _read_notebook(path).get("cells", [])
+    src = next(("".join(c.get("source", "")) for c in cells
+                if isinstance(c, dict) and isinstance(c.get("metadata", {}), dict) and "parameters" in c.get("metadata", {}).get("tags", [])), "")
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return {}
+    return {node.target.id: node.annotation.id for node in tree.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(node.annotation, ast.Name)}
+
+
+#: the values papermill writes into a notebook as what they are; anything else (a tuple, a Path, a numpy number) it
+#: writes as the *string* of the value, so the notebook would silently get ``"(1.0, 0.5)"`` or ``"0.5"``
+_PAPERMILL_TYPES = (type(None), str, bool, int, float, list, dict)
+_ANNOTATION_TYPES = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,), "list": (list,), "dict": (dict,)}
+
+
+def _faithful(value) -> bool:
+    """Whether papermill writes ``value`` into a notebook as what it is (nested lists and dicts too)."""
+    if isinstance(value, (list, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return all(_faithful(v) for v in items) and (not isinstance(value, dict) or all(isinstance(k, str) for k in value))
+    return isinstance(value, _PAPERMILL_TYPES)
+
+
+def _check_params(path: Path, params: dict, declared: set[str]) -> None:
+    """``run_notebook``'s ``params``: names the notebook declares, of the type its parameters cell annotates, in a form
+    papermill passes on as is; ``fig_dir`` and ``interactive`` are the runner's own (its ``fig_dir`` argument)."""
+    from .checks import InputTypeError
+
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise InputTypeError(f"params keys must be parameter names (str), got {name!r} ({type(name).__name__})")
+        if name in ("fig_dir", "interactive"):
+            fix = "pass the folder as run_notebook's fig_dir" if name == "fig_dir" else "the runner always runs with interactive=False"
+            raise ValueError(f"params[{name!r}] is set by the runner and would be ignored: {fix}, and leave {name!r} out of params")
+        if name not in declared:
+            raise ValueError(f"params[{name!r}]: {path.name} declares no parameter {name!r} (papermill would add it unused); "
+                             f"its parameters are {', '.join(sorted(declared))}")
+        kind = _parameter_types(path).get(name)
+        ok = _ANNOTATION_TYPES.get(kind, _PAPERMILL_TYPES)
+        if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok) or not _faithful(value):
+            want = (f"{'an' if kind == 'int' else 'a'} {kind}" if kind in _ANNOTATION_TYPES else "None, a str, bool, int, float, list or dict")
+            nested = isinstance(value, (list, dict)) and isinstance(value, ok)
+            if nested:
+                want += " of plain values"
+            plain = value.item() if type(value).__module__ == "numpy" and callable(getattr(value, "item", None)) else None
+            if nested:
+                fix = "inside it papermill writes a tuple, a Path or a numpy number as its string: use lists, str and float/int"
+            elif isinstance(value, tuple) and kind in ("list", None):
+                fix = f"pass a list, {list(value)!r}"
+            elif isinstance(plain, ok) and not (isinstance(plain, bool) and bool not in ok):
+                fix = f"pass {plain!r} (a plain Python {type(plain).__name__}: .item() of the numpy value)"
+            elif isinstance(value, os.PathLike) and kind in ("str", None):
+                fix = f"pass str({str(value)!r})"
+            else:
+                fix = f"pass {want}"
+            raise InputTypeError(f"params[{name!r}] must be {want} ({path.name} declares {name}: {kind or 'any'}), got {value!r} "
+                                 f"({type(value).__name__}); {fix}")
+
+
 @dataclass
 class NotebookResult:
     name: str
@@ -158,9 +225,12 @@ def run_notebook(path: Path, profile: str, fig_dir: Path, out_dir: Path, *, prog
     out_dir = check_path("out_dir", out_dir, "the folder of the executed copies")
     import papermill as pm
 
-    params = {**notebook_parameters(path, profile), **dict(params or {})}
-    params.update(fig_dir=str(fig_dir), interactive=False)
+    profile_params = notebook_parameters(path, profile)
     declared = declared_parameters(path)
+    if params:
+        _check_params(path, params, declared)
+    params = {**profile_params, **dict(params or {})}
+    params.update(fig_dir=str(fig_dir), interactive=False)
     if "show_progress" in declared:  # no tqdm bars stored in the executed copy
         params.setdefault("show_progress", False)
     if dtype is not None and "dtype" in declared:
@@ -244,6 +314,12 @@ def write_times(path: Path, profile: str, results: list[NotebookResult], *, load
             for line in old.splitlines():
                 cells = [c.strip() for c in line.strip().strip("|").split("|")]
                 if len(cells) == 4 and cells[0] not in ("notebook", "---", "total") and not cells[0].startswith("-"):
+                    if _times_row(line) is None:  # edited by hand: its seconds are no number (the total below needs them)
+                        import warnings
+
+                        warnings.warn(f"{path}: the row of {cells[0]} has no time in seconds ({cells[1]!r}) and is dropped; "
+                                      f"rerun that notebook (--only {cells[0]}) to record its time again", stacklevel=2)
+                        continue
                     rows[cells[0]] = line
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
     for r in results:
@@ -265,13 +341,43 @@ def previous_seconds(path: Path, profile: str) -> dict[str, float]:
     if not path.is_file() or not path.read_text().startswith(f"# Notebook times ({profile} profile)\n"):
         return out
     for line in path.read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[0] not in ("notebook", "total") and not cells[0].startswith("-"):
-            try:
-                out[cells[0]] = float(cells[1])
-            except ValueError:
-                pass
+        row = _times_row(line)  # a time edited by hand into nan or -1 would put the notebook at a random place in the order
+        if row is not None:
+            out[row[0]] = row[1]
     return out
+
+
+def _repeated(values) -> list:
+    """:func:`cilnb.checks.repeated` (imported when needed: the command line's checks run before numpy and torch)."""
+    from .checks import repeated
+
+    return repeated(values)
+
+
+def _check_outside_notebooks(nb_dir: Path, folder: Path, option: str, what: str) -> None:
+    """``folder`` (where the runner writes) must not be the notebooks' own folder nor inside it: the executed copies
+    would overwrite the notebooks themselves, and figures, ``VERDICTS.md`` and ``TIMES.md`` would be mixed into the
+    sources."""
+    nb_dir, target = Path(nb_dir).resolve(), Path(folder).expanduser().resolve()
+    if target == nb_dir or nb_dir in target.parents:
+        where = "is the notebooks' own folder" if target == nb_dir else f"is inside the notebooks' folder {nb_dir}"
+        harm = ("the executed copies would overwrite the notebooks" if option == "executed_dir"
+                else "its figures, VERDICTS.md and TIMES.md would be mixed into the notebooks")
+        raise ValueError(f"{option} {folder} {where}: {harm}; choose {what} outside {nb_dir} "
+                         f"(default: {repo_root() / ('build/executed' if option == 'executed_dir' else 'figures')})")
+
+
+def _times_row(line: str) -> tuple[str, float] | None:
+    """``(notebook, seconds)`` of a notebook row of ``TIMES.md`` (``| name | 12.3 | ok | when, load |``); None for the header,
+    the total and any line that is not such a row (a row edited by hand whose seconds are not a finite number >= 0)."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) != 4 or cells[0] in ("notebook", "total", "") or cells[0].startswith("-"):
+        return None
+    try:
+        seconds = float(cells[1])
+    except ValueError:
+        return None
+    return (cells[0], seconds) if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _gpu_present() -> bool:
@@ -314,7 +420,7 @@ def start_order(paths: list[Path], profile: str, times_md: Path) -> list[Path]:
     def seconds(p: Path) -> float:
         shipped = _cilnb_meta(p, _read_notebook(p), "seconds").get(profile)
         known = [before[p.stem]] if p.stem in before else []
-        if isinstance(shipped, (int, float)) and not isinstance(shipped, bool):
+        if isinstance(shipped, (int, float)) and not isinstance(shipped, bool) and math.isfinite(shipped) and shipped >= 0:
             known.append(float(shipped))
         return max(known) if known else float("inf")
 
@@ -401,14 +507,34 @@ def run_all(
     check_output_path(fig_dir, option="--out", folder=True)  # before minutes of notebooks, not after
     check_output_path(executed, option="executed_dir", folder=True)
     paths = notebook_paths(notebook_dir)
+    _check_outside_notebooks(paths[0].parent, fig_dir, "out (--out)", "the figure folder")
+    _check_outside_notebooks(paths[0].parent, executed, "executed_dir", "the folder of the executed copies")
     if only:
-        wanted = {Path(n).stem for n in only}
+        # "explore", "explore.ipynb" or "notebooks/explore.ipynb"; another suffix ("explore.py") is no notebook name
+        named = [Path(n).stem if Path(n).suffix == ".ipynb" else Path(n).name for n in only]
+        twice = _repeated(named)
+        if twice:  # the notebook would run once, the repetition silently dropped
+            raise ValueError(f"only (--only) names the notebook(s) {', '.join(twice)} more than once ({' '.join(map(str, only))}): "
+                             "name each notebook once")
+        wanted = set(named)
         unknown = wanted - {p.stem for p in paths}
         if unknown:
             raise ValueError(f"unknown notebook(s) {sorted(unknown)} in only (--only); available: {[p.stem for p in paths]}")
         paths = [p for p in paths if p.stem in wanted]
+    lacking = []
     for p in paths:  # fail fast on a bad profile before spending minutes
-        notebook_parameters(p, profile)
+        try:
+            notebook_parameters(p, profile)
+        except ValueError as exc:
+            if not str(exc).startswith(f"{p.name} has no '{profile}' profile"):
+                raise
+            lacking.append(p.stem)
+    if lacking:  # a profile only some notebooks have: name them all, and what runs instead
+        having = [p.stem for p in paths if p.stem not in lacking]
+        run_others = f"run the others alone (--only {' '.join(having)}), " if having else ""
+        raise ValueError(f"--profile {profile}: {', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no '{profile}' profile in "
+                         f"metadata.cilnb.profiles: add one to {'that notebook' if len(lacking) == 1 else 'those notebooks'}, "
+                         f"{run_others}or use --profile default (each notebook's own defaults)")
     fig_dir.mkdir(parents=True, exist_ok=True)
     load_before = machine_load()
     jobs = min(jobs, len(paths)) or 1

@@ -119,6 +119,14 @@ def default_run_dir(kind: str, label: str, model, *, root=None, **settings) -> P
     resume, so a retrained model or other settings never reuse stale videos."""
     from ._util import run_root
 
+    for name, value in (("kind", kind), ("label", label)):  # the folder's name: no path separators, no '' or '..'
+        if not isinstance(value, str) or not value.strip() or "/" in value or "\\" in value or value in (".", ".."):
+            raise ValueError(f"{name} must be a plain name for the run folder such as 'samples' or 'base' (no path separators), "
+                             f"got {value!r}")
+    if root is not None:
+        from .checks import check_path
+
+        root = check_path("root", root, "the folder of the run folders, or None for $CILNB_RUN_DIR / build/runs")
     # the sweep's noise rule is part of the key: folders of sweeps seeded another way are never resumed
     # so is the model's default guidance: an attribute, not a weight (toy.load(...).guidance = None samples unguided)
     # and, where a model declares one, how its code computes (``numerics``: the toy's inference path rounds otherwise than
@@ -225,7 +233,7 @@ def read_rows(out: str | os.PathLike) -> dict:
     for p in sorted(Path(out, "results").glob("*.jsonl")):
         if not p.is_file():
             continue
-        for line in p.read_bytes().decode("utf-8", errors="replace").splitlines():  # bytes a kill tore are a torn line too
+        for number, line in enumerate(p.read_bytes().decode("utf-8", errors="replace").splitlines(), 1):  # bytes a kill tore are a torn line too
             line = line.strip()
             if not line:
                 continue
@@ -234,8 +242,24 @@ def read_rows(out: str | os.PathLike) -> dict:
             except json.JSONDecodeError:
                 continue  # a line torn by a kill: its unit is redone or recovered from its video
             if isinstance(r, dict) and isinstance(r.get("unit"), str):
+                _check_row(r, p, number)
                 rows[r["unit"]] = r
     return rows
+
+
+#: what every row a sweep writes holds (and its table is sorted by): a row without them is not one of a cilnb sweep
+_ROW_KEYS = {"M": (int, float), "init": (str,), "seed": (int,), "image_index": (int,)}
+
+
+def _check_row(row: dict, path: Path, line: int) -> None:
+    """A whole JSON row with a unit id must be a sweep's row: a foreign or hand-edited one is refused, naming its file and
+    line (it would count its unit as done and break the table's sort, or pass into results.csv as a row of this sweep)."""
+    bad = [k for k, kinds in _ROW_KEYS.items() if not isinstance(row.get(k), kinds) or isinstance(row.get(k), bool)]
+    if bad:
+        what = ", ".join(f"{k} = {row[k]!r}" if k in row else f"no {k!r}" for k in bad)
+        raise ValueError(f"{path} line {line} is not a row of a cilnb sweep ({what}): it was edited by hand or comes from another "
+                         "tool; delete that line (or move the file out of results/) and rerun: its unit is recovered from its "
+                         "video or sampled again")
 
 
 def _num(x):
@@ -337,6 +361,20 @@ class SweepResult:
     pending: int  # units left before this run (all ranks)
     rank: int = 0
     world: int = 1
+
+
+def load_unit_video(path: Path, fix: str = "delete it and rerun: its unit is sampled again"):
+    """The ``video`` tensor (float) of a sweep unit's stored file, or a one-line error naming the file and ``fix`` (the file
+    is unreadable, or holds no ``video``: not a unit of a cilnb sweep)."""
+    from safetensors.torch import load_file
+
+    from ._util import file_errors
+
+    with file_errors(path, "stored video", fix):
+        stored = load_file(str(path))
+    if "video" not in stored:
+        raise ValueError(f"stored video {path} holds no 'video' tensor (keys {sorted(stored)}): it is not a unit of a cilnb sweep; {fix}")
+    return stored["video"].float()
 
 
 def file_digest(path) -> str:
@@ -550,9 +588,9 @@ def run_sweep(
     try:
         lock = JobLock(out / ("sample.lock" if rank == 0 else f"sample.rank{rank}.lock"), f"sweep folder {out}")
         with lock:
-            if rank == 0:  # leftovers of a killed run's atomic writes (before any rank writes again)
-                for d in (out, out / "videos"):
-                    clean_tmp_files(d)
+            if rank == 0:  # leftovers of a killed run's atomic writes (before any rank writes again); in --out only those of
+                clean_tmp_files(out, _STORE_FILES)  # the store's own files: a folder given as --out may hold other .tmp files
+                clean_tmp_files(out / "videos")
             return _run_units(
                 model, images, out, settings=settings, units=units, Ms=Ms, inits=inits, starts=starts, stats=stats, sampler=sampler,
                 n_steps=n_steps, frames=frames, batch_size=batch_size, cond_kwargs=cond_kwargs, max_units=max_units, mp4=mp4,
@@ -565,6 +603,9 @@ def run_sweep(
 
             dist.destroy_process_group()
 
+
+#: the files the store writes atomically in its folder (beside its videos/ and results/)
+_STORE_FILES = ("sweep.json", "results.csv")
 
 #: settings keys added after stores existed: a store written before them (without the key) still resumes
 _LATER_KEYS = ("weights",)
@@ -590,8 +631,9 @@ def _commit_settings(out: Path, settings: dict, rank: int) -> None:
                 ) from None
             stored = None
         if stored is not None:
-            diff = {k: (stored.get(k), v) for k, v in settings.items()
-                    if stored.get(k) != v and not (k in _LATER_KEYS and k not in stored)}
+            # every key of either side: a key stored but not set now (a sweep made with --remedy, rerun without it) differs too
+            diff = {k: (stored.get(k), settings.get(k)) for k in [*settings, *(k for k in stored if k not in settings)]
+                    if stored.get(k) != settings.get(k) and not (k in _LATER_KEYS and k not in stored)}
             if "weights" in diff:  # a digest pair says little: say what differs
                 diff["weights"] = "another model's weights (retrained, or another checkpoint under the same name)"
             if not diff:
@@ -654,7 +696,7 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
     """:func:`run_sweep` after its checks, holding the lock: settings, the canonical batches of this rank, the table."""
     import torch
 
-    from ._util import atomic_write, file_errors, progress
+    from ._util import atomic_write, progress
     from .denoiser import Cond
     from .sampling import sample
 
@@ -690,7 +732,6 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
         """Rows of stored videos whose row was lost, from the videos (no resampling); metrics over the stored
         videos of the same canonical batch, so (pixel models) they equal those of the run that made them."""
         nonlocal recovered
-        from safetensors.torch import load_file
 
         for b in batches:
             chunk = [u for u in b if u.uid in has_vid]
@@ -700,12 +741,7 @@ def _run_units(model, images, out: Path, *, settings, units, Ms, inits, starts, 
             vids = []
             for u in chunk:
                 path = vid_dir / f"{u.uid}.safetensors"
-                with file_errors(path, "stored video", "delete it and rerun: its unit is sampled again"):
-                    stored = load_file(str(path))
-                if "video" not in stored:
-                    raise ValueError(f"stored video {path} holds no 'video' tensor (keys {sorted(stored)}): it is not a unit of a cilnb sweep; "
-                                     "delete it and rerun: its unit is sampled again")
-                v = stored["video"].float()
+                v = load_unit_video(path)
                 if v.ndim != 4 or (frames is not None and v.shape[0] != frames) or (vids and v.shape != vids[0].shape):
                     like = f", unlike {tuple(vids[0].shape)} of the other stored videos of its batch" if vids else ""
                     raise ValueError(f"stored video {path} has shape {tuple(v.shape)}, not [F, C, H, W] of this sweep{like}: "

@@ -8,7 +8,7 @@ import math
 import os
 
 __all__ = ["DTYPES", "load_model", "check_device", "check_videos_folder", "check_toy_shape", "model_for_output", "add_model_options", "rank_device", "positive_int", "nonneg_int", "int_list", "finite_float", "positive_float",
-           "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg", "file_path_arg", "model_name"]
+           "nonneg_float", "probability", "unit_interval", "size_hw", "path_arg", "file_path_arg", "model_name", "OnceList"]
 
 # the --dtype values the commands accept ("auto": float16 on CUDA, float32 elsewhere; the toy: float32)
 DTYPES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")
@@ -240,6 +240,22 @@ def file_path_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a file path, got {text!r}, which ends in {text[-1]!r} (a folder): give the file "
                                          f"name too, e.g. {text}x.safetensors")
     return text
+
+
+class OnceList(argparse.Action):
+    """argparse action of a list option (``nargs="+"``) that may be given only once: ``--seeds 0 --seeds 1`` would
+    otherwise keep the last list alone (seed 1) and drop the first silently; the error says to list every value after one
+    option."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        if current is not self.default:  # set already by an earlier occurrence of this option
+            first = " ".join(map(str, current))
+            again = " ".join(map(str, values))
+            raise argparse.ArgumentError(self, f"given more than once ({option_string} {first}, then {option_string} {again}), and "
+                                               f"only the last list would be used: list every value after one {option_string}, "
+                                               f"e.g. {option_string} {first} {again}")
+        setattr(namespace, self.dest, list(values))
 
 
 def check_toy_shape(model, args: argparse.Namespace) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import path_arg, positive_int
+from .common import OnceList, path_arg, positive_int
 
 
 def jobs_arg(text: str) -> int | str:
@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     """Register ``python -m cilnb figures``."""
     fig = sub.add_parser("figures", help="run every notebook headlessly and regenerate its figures")
     fig.add_argument("--profile", default="default", choices=["default", "workshop", "smoke"])
-    fig.add_argument("--only", nargs="+", metavar="NAME", type=notebook_name, help="notebook stems to run (default: all)")
+    fig.add_argument("--only", nargs="+", metavar="NAME", type=notebook_name, action=OnceList, help="notebook stems to run (default: all)")
     fig.add_argument("--out", type=path_arg, default=None, help="figure folder (default: <repo>/figures)")
     fig.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
     fig.add_argument("--jobs", type=jobs_arg, default="auto",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_model_options, finite_float, nonneg_int, path_arg, positive_int, size_hw
+from .common import OnceList, add_model_options, finite_float, nonneg_int, path_arg, positive_int, size_hw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,10 +115,10 @@ def add_parser(sub) -> None:
     p.add_argument("--images", type=path_arg, required=True, help="'toy:N' (first frames of N sprite videos of the toy checkpoint's training data) or a folder of images")
     p.add_argument("--size", type=size_hw, default=None, help="HxW for folder images (default: the toy's size)")
     p.add_argument("--data-seed", type=nonneg_int, default=0, help="seed of the toy:N videos")
-    p.add_argument("--M", type=finite_float, nargs="+", required=True, help="start times M: normalised in (0, 1] (or native with --native)")
+    p.add_argument("--M", type=finite_float, nargs="+", required=True, action=OnceList, help="start times M: normalised in (0, 1] (or native with --native)")
     p.add_argument("--native", action="store_true", help="--M values are native times (SVD: sigma_M, e.g. 700 100)")
-    p.add_argument("--init", nargs="+", default=["standard"], choices=INITS, help="initial noise modes")
-    p.add_argument("--seeds", type=nonneg_int, nargs="+", default=[0], help="seeds (each image is sampled once per seed)")
+    p.add_argument("--init", nargs="+", default=["standard"], choices=INITS, action=OnceList, help="initial noise modes")
+    p.add_argument("--seeds", type=nonneg_int, nargs="+", default=[0], action=OnceList, help="seeds (each image is sampled once per seed)")
     p.add_argument("--n-steps", type=positive_int, default=50, help="sampler steps over [0, M]")
     p.add_argument("--sampler", default="ddim", choices=["ddim", "euler", "heun", "dpm++2m", "dpm++3m"],
                    help="ddim (VC1/DC), heun (SVD), dpm++2m (DPM-Solver++ 2M), dpm++3m (DPM-Solver++ 3M, on VP schedules a grid packed near t = 0)")

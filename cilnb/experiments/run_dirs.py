@@ -57,8 +57,6 @@ def sample_store_dir(label: str, model, images, *, n_steps: int, sampler: str = 
 
 def load_sweep_videos(out: str | Path, table: pd.DataFrame) -> torch.Tensor:
     """The stored videos of the rows of a :func:`cilnb.runs.run_sweep` table, in row order."""
-    from safetensors.torch import load_file
-
     from .. import checks
 
     out = checks.check_path("out", out, "the sweep's folder")
@@ -73,7 +71,17 @@ def load_sweep_videos(out: str | Path, table: pd.DataFrame) -> torch.Tensor:
     if missing:
         raise ValueError(f"{out} holds no stored video {missing[0]!r} ({len(missing)} of {len(table)} missing): pass the folder "
                          "this table's sweep stored its videos in (sample_grid's out_dir)")
-    return torch.stack([load_file(str(Path(out) / f))["video"].float() for f in table["file"]])
+    from ..runs import load_unit_video
+
+    videos = []
+    for f in table["file"]:
+        path = out / f
+        video = load_unit_video(path, "delete it and rerun the sweep: its unit is sampled again")
+        if videos and video.shape != videos[0].shape:
+            raise ValueError(f"stored video {path} has shape {tuple(video.shape)}, unlike {tuple(videos[0].shape)} of {table['file'].iloc[0]}: "
+                             "it comes from another run; delete it and rerun the sweep: its unit is sampled again")
+        videos.append(video)
+    return torch.stack(videos)
 
 
 def sweep_videos(per_video: pd.DataFrame, out: str | Path, *, image_index: int = 0, seed: int | None = None,
