@@ -54,9 +54,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["FinetuneConfig", "StepOutput", "FinetuneResult", "training_step", "finetune", "ClipDataset", "latest_checkpoint", "RESUMABLE_CHANGES"]
+from ._util import UserError
+
+__all__ = ["FinetuneConfig", "StepOutput", "FinetuneResult", "training_step", "finetune", "ClipDataset", "latest_checkpoint", "RESUMABLE_CHANGES",
+           "FinetuneDiverged", "check_clips"]
 
 CKPT_FORMAT = "cilnb.finetune_checkpoint"
+
+
+class FinetuneDiverged(UserError, FloatingPointError):
+    """The loss became NaN/inf: nothing was written for that step (the last checkpoint is kept). A ``ValueError`` (the command
+    line prints one line) and, as before, a ``FloatingPointError``."""
 
 
 @dataclass
@@ -237,7 +245,21 @@ class ClipDataset:
         order = [(i + k) % n for k in range(n) if str(self.paths[(i + k) % n]) not in self.bad]
         for _, clip in self.clips.usable(order, on_skip=self._skip):
             return clip
-        raise ValueError(f"none of the {n} videos is usable for {self.frames} frames: {self.bad}")
+        path, why = next(iter(self.bad.items()))
+        how = f"every {self.stride}th frame" if self.stride else (f"at {self.fps:g} fps" if self.fps else "consecutive")
+        raise UserError(f"none of the {n} videos under {self.clips.root} is usable for clips of {self.frames} frames ({how}); "
+                            f"e.g. {path}: {why}: pass fewer --frames (frames=), a smaller --stride, a higher --fps, or longer videos")
+
+
+def check_clips(videos, config: "FinetuneConfig") -> None:
+    """Refuse, before a model loads, a ``videos`` folder in which no video gives a clip of ``config``'s frames (every
+    one too short, or unreadable): the run failed only at its first step, after SVD had loaded (minutes)."""
+    from . import checks
+
+    if not isinstance(config, FinetuneConfig):
+        raise checks.InputTypeError(f"config must be a FinetuneConfig, got {type(config).__name__}")
+    ClipDataset(checks.check_path("videos", videos, "the folder of training videos"), frames=config.frames, size=config.size,
+                stride=config.stride, fps=config.fps)[0]
 
 
 class _StepBatches:
@@ -345,7 +367,6 @@ RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "keep_checkpoints", "worke
 
 def _check_resume_config(path: Path, saved: str | None, config: FinetuneConfig) -> None:
     """Refuse to continue a checkpoint written with other training settings (the run would mix two recipes)."""
-    from ._util import UserError
 
     try:
         old = json.loads(saved) if saved else None
@@ -367,7 +388,7 @@ def _load_checkpoint(path: Path, unet, optimizer, config: FinetuneConfig) -> tup
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from ._util import UserError, file_errors
+    from ._util import file_errors
 
     fix = "remove that checkpoint folder to resume from an older one, or pass --no-resume"
     with file_errors(path / "optimizer.safetensors", "checkpoint file", fix):
@@ -377,6 +398,24 @@ def _load_checkpoint(path: Path, unet, optimizer, config: FinetuneConfig) -> tup
     if meta.get("format") != CKPT_FORMAT:
         raise UserError(f"{path} is not a cilnb finetune checkpoint; remove it or pass --no-resume")
     _check_resume_config(path, meta.get("config"), config)
+    try:  # read every field before anything is loaded: a damaged file is named, not a KeyError deep inside
+        step = int(meta["step"])
+        if step < 0:
+            raise ValueError(f"it records step {step}")
+        groups, scalars, old_losses = json.loads(meta["param_groups"]), json.loads(meta["scalars"]), json.loads(meta.get("losses", "[]"))
+        if not isinstance(scalars, dict) or not isinstance(old_losses, list):
+            raise ValueError("its scalars or losses are not what a checkpoint records")
+        state: dict = {}
+        for k, v in tensors.items():
+            _, idx, key = k.split(".", 2)
+            state.setdefault(int(idx), {})[key] = v
+        for k, v in scalars.items():
+            idx, key = k.split(".", 1)
+            state.setdefault(int(idx), {})[key] = v
+    except KeyError as exc:
+        raise UserError(f"checkpoint {path} is incomplete (no {exc.args[0]!r} in optimizer.safetensors): {fix}") from None
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"checkpoint {path} is corrupt ({' '.join(str(exc).split())[:200]}): {fix}") from None
     with file_errors(path / "unet.safetensors", "checkpoint file", fix):
         weights = load_file(str(path / "unet.safetensors"))
     try:
@@ -385,15 +424,12 @@ def _load_checkpoint(path: Path, unet, optimizer, config: FinetuneConfig) -> tup
         first = str(exc).strip().splitlines()[0]
         raise UserError(f"checkpoint {path} does not fit this model's UNet ({first}): it was trained from another model; "
                         "resume with that model, pass --no-resume to start over, or choose another --out") from None
-    state: dict = {}
-    for k, v in tensors.items():
-        _, idx, key = k.split(".", 2)
-        state.setdefault(int(idx), {})[key] = v
-    for k, v in json.loads(meta["scalars"]).items():
-        idx, key = k.split(".", 1)
-        state.setdefault(int(idx), {})[key] = v
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    return int(meta["step"]), json.loads(meta.get("losses", "[]"))
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"checkpoint {path} holds an optimizer state that does not fit this UNet ({' '.join(str(exc).split())[:200]}): "
+                        f"{fix}") from None
+    return step, old_losses
 
 
 # ----------------------------------------------------------------------------------------------
@@ -422,17 +458,23 @@ def finetune(adapter, videos, out, *, config: FinetuneConfig | None = None, resu
     from accelerate import Accelerator
 
     from . import checks
-    from ._util import JobLock
+    from ._util import JobLock, check_output_path
 
     resume = checks.check_bool("resume", resume)
     show_progress = checks.check_bool("show_progress", show_progress)
+    if config is not None and not isinstance(config, FinetuneConfig):
+        raise checks.InputTypeError(f"config must be a FinetuneConfig (e.g. FinetuneConfig(max_steps=100)) or None for the "
+                                    f"defaults, got {type(config).__name__}: build one with FinetuneConfig(**fields)")
     cfg = config or FinetuneConfig()
-    out = Path(out)
+    checks.check_path("videos", videos, "the folder of training videos")
+    out = check_output_path(checks.check_path("out", out, "the output folder (checkpoints, log.jsonl, unet/)"), option="out (--out)",
+                            folder=True)
     if accelerator is None:
         accelerator = Accelerator(gradient_accumulation_steps=cfg.gradient_accumulation_steps, mixed_precision=cfg.mixed_precision,
                                   cpu=adapter.device.type == "cpu")
     rank, world = accelerator.process_index, accelerator.num_processes
     data = ClipDataset(videos, frames=cfg.frames, size=cfg.size, stride=cfg.stride, fps=cfg.fps)
+    data[0]  # no usable clip at all (every video too short): refused now, before anything is written into out
 
     for mod in (adapter.vae, adapter.image_encoder):
         if mod is not None:
@@ -462,6 +504,10 @@ def _finetune_locked(adapter, out: Path, data, unet, optimizer, cfg: FinetuneCon
         ckpt = latest_checkpoint(out)
         if ckpt is not None:
             start, losses = _load_checkpoint(ckpt, unet, optimizer, cfg)
+            if start > cfg.max_steps:  # it was returned as this run's result: weights of more steps than asked, unet/ not rewritten
+                raise UserError(f"{out} holds a fine-tune already at step {start} ({ckpt.name}), past --max-steps (max_steps) "
+                                    f"{cfg.max_steps}: pass --max-steps {start} or more to continue it, --no-resume to start over "
+                                    "in this folder, or choose another --out")
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         for tmp in (*out.glob(".checkpoint-*.tmp"), *out.glob(".unet.tmp")):  # unfinished folders of a killed run
@@ -493,7 +539,9 @@ def _finetune_locked(adapter, out: Path, data, unet, optimizer, cfg: FinetuneCon
             with accelerator.accumulate(model):
                 res = training_step(adapter, frames, config=cfg, generator=gen, denoiser=model)
                 if not torch.isfinite(res.loss):
-                    raise FloatingPointError(f"non-finite loss {float(res.loss)} at step {step}: lower the learning rate or use --mixed-precision no")
+                    kept = f"the last checkpoint ({ckpt.name}) is kept" if ckpt is not None else "no checkpoint had been written"
+                    raise FinetuneDiverged(f"non-finite loss {float(res.loss.detach())} at step {step + 1}: nothing was written for it, "
+                                           f"{kept}; lower the learning rate (--lr, now {cfg.lr:g}) or use --mixed-precision no")
                 accelerator.backward(res.loss)
                 if accelerator.sync_gradients and cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(unet.parameters(), cfg.max_grad_norm)

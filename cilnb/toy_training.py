@@ -62,6 +62,10 @@ SHIPPED_DATA = D.SpriteConfig(speed=(0.0, 4.0), speed_power=3.0, pan=(0.0, 1.0),
 SHIPPED_TIMENOISE = {"timenoise_a": 5.0, "timenoise_beta_m": 6.0}
 
 
+_EXAMPLES = {"lr": 5e-4, "grad_clip": 1.0, "timenoise_a": 5.0, "timenoise_beta_m": 2.0, "t_p_mean": 0.7, "t_p_std": 1.6,
+             "cond_aug": 0.1, "motion_label_noise": 0.5, "ema": 0.998, "motion_dropout": 0.2, "image_dropout": 0.15}  # named in errors
+
+
 class TrainingDiverged(UserError):
     """The loss or the weights became NaN/inf: nothing was written over the last good resume state or the output."""
 
@@ -126,8 +130,10 @@ class TrainConfig:
                 meta = toy.read_metadata(self.init)
             if "config" not in meta:
                 raise UserError(f"init checkpoint {self.init} is not a cilnb toy checkpoint (no model config in its metadata)")
+            _check_init_meta(self.init, meta)
             if self.model is None:
-                object.__setattr__(self, "model", toy.ToyConfig.from_json(meta["config"]))
+                with _init_errors(self.init):
+                    object.__setattr__(self, "model", toy.ToyConfig.from_json(meta["config"]))
             tc = meta.get("train_config")
             inherited = tc if isinstance(tc, dict) else {}
         if self.model is None:
@@ -138,7 +144,8 @@ class TrainConfig:
         data_unrecorded = fine and self.data is None and not inherited.get("data")  # an init saved by hand: default sprites
         if self.data is None:
             d = inherited.get("data")
-            object.__setattr__(self, "data", D.SpriteConfig.from_json(d) if d else D.SpriteConfig())
+            with _init_errors(self.init):
+                object.__setattr__(self, "data", D.SpriteConfig.from_json(d) if d else D.SpriteConfig())
         if not isinstance(self.model, toy.ToyConfig):
             raise checks.InputTypeError(f"model must be a cilnb.models.toy.ToyConfig (or None), got {type(self.model).__name__}: "
                                         "build one with toy.ToyConfig(**fields)")
@@ -150,20 +157,24 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):  # Python numbers: the config is stored as JSON
                 raise checks.InputTypeError(f"{name} must be a number (a Python int or float), got {v!r} ({type(v).__name__})")
+            if isinstance(v, int) and abs(v) > 2**1000:  # float(v) overflows: math.isfinite and torch raised OverflowError
+                raise ValueError(f"{name} must be a finite number, got an int of {len(str(abs(v)))} digits, beyond any float: pass "
+                                 f"a finite number (e.g. {name}={_EXAMPLES.get(name, 1.0)!r})")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise checks.InputTypeError(f"seed must be a Python int (the run's seed), got {self.seed!r} ({type(self.seed).__name__})")
         if not -(2**62) <= self.seed < 2**63:  # the data and noise generators are seeded with 2 seed and 2 seed + 1
             raise ValueError(f"seed must lie in [-2**62, 2**63) (the run's generators are seeded with 2 * seed + 0/1), got {self.seed}")
         if not (self.grad_clip > 0 and math.isfinite(self.grad_clip)):
             raise ValueError(f"grad_clip must be a positive number (the largest gradient norm), got {self.grad_clip}")
-        for name in ("steps", "pretrain_steps", "warmup"):
+        for name, lo in (("steps", 0), ("pretrain_steps", 0), ("warmup", 0), ("batch_size", 1), ("pretrain_batch_size", 1),
+                         ("checkpoint_every", 1), ("log_every", 1)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
-        for name in ("batch_size", "pretrain_batch_size", "checkpoint_every", "log_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            want = "an int >= 0" if lo == 0 else "a positive int"
+            if isinstance(v, bool) or not isinstance(v, int):  # Python ints: the config is stored as JSON
+                how = f"pass {int(v)}" if checks._is_int(v) or (isinstance(v, float) and v.is_integer()) else "pass a whole number"
+                raise checks.InputTypeError(f"{name} must be {want} (a Python int), got {v!r} ({type(v).__name__}): {how}")
+            if v < lo:
+                raise ValueError(f"{name} must be {want}, got {v!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if not 0 <= self.ema < 1:
@@ -244,6 +255,32 @@ class TrainConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
+def _check_init_meta(init, meta: dict) -> None:
+    """An init checkpoint must be a toy checkpoint of a base run (or one saved by hand), not a fine-tune nor another file."""
+    if meta.get("format") != toy.FORMAT:
+        raise UserError(f"init checkpoint {init} is not a cilnb toy checkpoint (format {meta.get('format')!r}, expected "
+                        f"{toy.FORMAT!r}): pass a base checkpoint written by `python -m cilnb train-toy --variant base`")
+    if meta.get("variant") in ("naive", "timenoise"):  # naive vs TimeNoise compares two fine-tunes of one base
+        raise ValueError(f"init checkpoint {init} is a {meta['variant']} fine-tune, not a base: --init (init=) takes the base checkpoint "
+                         "both fine-tunes start from (variant 'base', e.g. data/toy_base.safetensors)")
+
+
+class _init_errors:
+    """Name the init checkpoint in a ValueError raised while its recorded configs are read (they came from its metadata)."""
+
+    def __init__(self, init):
+        self.init = init
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if exc is not None and isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, UserError):
+            raise UserError(f"init checkpoint {self.init} records a configuration this cilnb cannot read ({exc}): pass a base "
+                            "checkpoint written by this cilnb's `python -m cilnb train-toy --variant base`") from None
+        return False
+
+
 def resume_path(out) -> Path:
     """The resume state of a run writing ``out``: ``<out stem>.resume.safetensors`` beside it."""
     out = Path(out)
@@ -287,11 +324,13 @@ class _Run:
                 base = toy.load_checkpoint(cfg.init)
             if base.config != cfg.model:
                 raise ValueError(f"init checkpoint {cfg.init} has model config {base.config}, expected {cfg.model}")
+            _check_init_meta(cfg.init, base.meta)
             self.net = base.net
             self.meta_init = {k: base.meta.get(k) for k in ("variant", "seed", "steps", "sha")}
             from .runs import file_digest
 
             self.init_sha256 = file_digest(cfg.init)
+            self.meta_init["init_sha256"] = self.init_sha256  # a rerun returns the output only while the init is unchanged
         self.net.to(device).train()
         self.net.requires_grad_(True)
         self.ema = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
@@ -334,7 +373,12 @@ class _Run:
             t = load_file(str(path))
         if md.get("format") != STATE_FORMAT:
             raise UserError(f"resume state {path} is not a cilnb toy training state; {fix}")
-        if json.loads(md["train_config"]) != json.loads(self.cfg.to_json()):
+        try:
+            saved = json.loads(md["train_config"])
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"resume state {path} records no readable configuration (train_config metadata missing or corrupt); "
+                            f"{fix}") from None
+        if saved != json.loads(self.cfg.to_json()):
             raise ValueError(
                 f"resume state {path} was written by a run with a different configuration; delete it to start over, "
                 "or rerun with the original options"
@@ -344,16 +388,41 @@ class _Run:
                 f"resume state {path} continues a fine-tune of another init checkpoint: {self.cfg.init} changed since the run "
                 "started (its SHA-256 differs); restore the original file, or delete the resume state to start over from the new one"
             )
-        self.net.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
-        self.ema = {k[4:]: v.to(self.device) for k, v in t.items() if k.startswith("ema.")}
-        self.stage_idx, self.step = int(md["stage_idx"]), int(md["step"])
+        try:  # every field checked before anything is set: a state this code did not write is named, not a KeyError deep inside
+            stage_idx, step = int(md["stage_idx"]), int(md["step"])
+            stages = self.cfg.stages
+            if not (0 <= stage_idx < len(stages) and 0 <= step <= stages[stage_idx][1]):
+                raise ValueError(f"it stands at stage {stage_idx} step {step}, outside this run's stages {stages}")
+            curve, acc, elapsed = json.loads(md["curve"]), json.loads(md["acc"]), float(md["elapsed"])
+            if not isinstance(curve, list) or not (isinstance(acc, list) and len(acc) == 2):
+                raise ValueError("its loss curve is not a list")
+            model = {k[6:]: v for k, v in t.items() if k.startswith("model.")}
+            ema = {k[4:]: v for k, v in t.items() if k.startswith("ema.")}
+            want = self.net.state_dict()
+            for what, got in (("weights", model), ("EMA weights", ema)):
+                if got.keys() != want.keys() or any(got[k].shape != want[k].shape for k in want):
+                    raise ValueError(f"its {what} do not fit the model")
+            rng = (t["rng.data"], t["rng.noise"])
+            groups = md["param_groups"]
+            json.loads(groups)
+        except KeyError as exc:
+            raise UserError(f"resume state {path} is incomplete (no {exc.args[0]!r}); {fix}") from None
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"resume state {path} is corrupt ({' '.join(str(exc).split())}); {fix}") from None
+        self.net.load_state_dict(model)
+        self.ema = {k: v.to(self.device) for k, v in ema.items()}
+        self.stage_idx, self.step = stage_idx, step
         self.opt = self._new_opt()
-        _opt_load(self.opt, t, md["param_groups"], self.device)
-        self.g_data.set_state(t["rng.data"])
-        self.g_noise.set_state(t["rng.noise"])
-        self.curve = json.loads(md["curve"])
-        self.acc = json.loads(md["acc"])
-        self.elapsed = float(md["elapsed"])
+        try:
+            _opt_load(self.opt, t, groups, self.device)
+            self.g_data.set_state(rng[0])
+            self.g_noise.set_state(rng[1])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(f"resume state {path} is corrupt (its optimizer or generator state does not load: "
+                            f"{' '.join(str(exc).split())[:200]}); {fix}") from None
+        self.curve = curve
+        self.acc = acc
+        self.elapsed = elapsed
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -522,9 +591,34 @@ def train(cfg: TrainConfig, out, *, device: str | torch.device = "auto", show_pr
     checks.check_path("out", out, "the output checkpoint path (e.g. data/toy_base.safetensors)")
     out = check_output_path(out, option="out (--out)")
     dev = resolve_device(device)
+    _check_not_init(cfg, out)
+    _check_batch_memory(cfg, dev)
     with JobLock(out.with_name(out.name + ".lock"), f"training output {out}"):
         clean_tmp_files(out.parent, [out.name, resume_path(out).name])
         return _train(cfg, out, dev, show_progress=show_progress, force=force, stop_after=stop_after)
+
+
+def _check_not_init(cfg: TrainConfig, out: Path) -> None:
+    """A fine-tune must not write its output (or its resume state) over the init checkpoint it starts from."""
+    if cfg.variant == "base" or not Path(cfg.init).is_file():
+        return
+    for path, what in ((out, "out (--out)"), (resume_path(out), f"the resume state of out {out}")):
+        if path.is_file() and path.samefile(cfg.init):
+            raise UserError(f"{what} {path} is the init checkpoint {cfg.init} (--init): the fine-tune would replace the model it "
+                            "starts from; choose another out (--out)")
+
+
+def _check_batch_memory(cfg: TrainConfig, dev) -> None:
+    """Refuse batches whose arrays alone exceed this machine's memory before any work (they failed inside the data generator,
+    naming its n rather than the option, or in torch's allocator)."""
+    F, S, m = cfg.data.frames, cfg.data.size, cfg.model
+    per_frame = 4 * S * S * (4 + (m.widths[0] / m.patch**2 if dev.type == "cpu" else 0))  # data, noise, x_t, target (+ 1st activation)
+    for stage, n in cfg.stages:
+        name, items = ("pretrain_batch_size", cfg.pretrain_batch_size) if stage == "pretrain" else ("batch_size", cfg.batch_size)
+        frames = -(-items // F) * F if stage == "pretrain" else items * F
+        opt = "" if stage == "pretrain" else " (--batch-size)"
+        checks.check_fits_in_memory(frames * per_frame, f"training with {name}={items}{opt} ({F} frames at {S}x{S} px)",
+                                    f"pass a smaller {name}{opt}, e.g. {16 if stage == 'video' else 64}")
 
 
 def _finite(tensors) -> bool:
@@ -545,6 +639,14 @@ def _train(cfg: TrainConfig, out: Path, dev: torch.device, *, show_progress: boo
         if meta.get("format") != toy.FORMAT:  # statistics, another model's weights
             raise UserError(f"{not_ckpt} (format {meta.get('format')!r}): {fix}")
         if meta.get("train_config") == json.loads(cfg.to_json()):
+            came = meta.get("init_from") if isinstance(meta.get("init_from"), dict) else {}
+            if cfg.variant != "base" and came.get("init_sha256"):  # outputs written before the digest are returned as before
+                from .runs import file_digest
+
+                if came["init_sha256"] != file_digest(cfg.init):
+                    raise UserError(f"{out} (--out) is a fine-tune of an earlier {cfg.init} (--init): that file changed since (its "
+                                    "SHA-256 differs), so the output is not a fine-tune of it; pass --force (force=True) to "
+                                    "fine-tune the new one, or choose another --out")
             return out
         raise ValueError(f"{out} exists and was trained with a different configuration: choose another --out or pass --force")
     run = _Run(cfg, dev)
@@ -650,6 +752,14 @@ def toy_stats(out=None, n: int = 5000, seed: int = 12345, *, batch: int = 500, c
 
     checks.check_int("n", n, min=1, fix="(toy videos to average)")
     checks.check_int("batch", batch, min=1, fix="(videos per generated batch)")
+    from .analytic_init import MAX_COUNT
+
+    if n > MAX_COUNT:  # the loop ran for ages before MomentStats refused the count
+        raise ValueError(f"n = {n} is more toy videos than statistics can count (at most 2**53 = {MAX_COUNT}; the shipped "
+                         "statistics average 5000): pass a smaller n (--n)")
+    if config is not None and not isinstance(config, D.SpriteConfig):
+        raise checks.InputTypeError(f"config must be a cilnb.data.SpriteConfig (or None for the default sprites), got "
+                                    f"{type(config).__name__}: build one with cilnb.data.SpriteConfig(**fields)")
     show_progress = checks.check_bool("show_progress", show_progress)
     if out is not None:  # before the moments are computed, not after
         out = check_output_path(checks.check_path("out", out, "the statistics file path (e.g. data/toy_stats.safetensors)"), option="out")

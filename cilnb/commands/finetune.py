@@ -11,7 +11,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from accelerate import Accelerator
 
-    from ..svd_finetune import FinetuneConfig, finetune
+    from ..svd_finetune import FinetuneConfig, check_clips, finetune
     from .._util import UserError, check_output_path
     from .common import check_videos_folder, load_model
 
@@ -22,6 +22,9 @@ def run(args: argparse.Namespace) -> int:
     if args.naive and given:  # the naive baseline draws no TimeNoise: the values would be ignored
         raise UserError(f"{' and '.join(given)} {'set' if len(given) > 1 else 'sets'} TimeNoise, which --naive does not draw: "
                         f"drop {' and '.join(given)} or --naive")
+    if args.device == "cuda" and not torch.cuda.is_available():  # accelerate fell back to the CPU without a word
+        raise UserError("--device cuda, but CUDA is not available on this machine: pass --device cpu (or auto), or run where "
+                        "torch sees a GPU")
     check_videos_folder(args.videos)  # before the model loads (minutes for SVD)
     d = FinetuneConfig.__dataclass_fields__
     cfg = FinetuneConfig(
@@ -33,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed, frames=args.frames, size=args.size, stride=args.stride,
         fps=args.fps, gradient_checkpointing=args.gradient_checkpointing, mixed_precision=args.mixed_precision, workers=args.workers,
     )
+    check_clips(args.videos, cfg)  # a folder of videos all too short for --frames: refused now, not after the model loaded
     accelerator = Accelerator(gradient_accumulation_steps=cfg.gradient_accumulation_steps, mixed_precision=cfg.mixed_precision,
                               cpu=args.device == "cpu")
     adapter = load_model("svd", args.model_path, device=accelerator.device, dtype=torch.float32, quiet=args.quiet)

@@ -13,6 +13,8 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.inputs import toy_data
     from ..toy_training import toy_stats
 
+    if args.seed > 2**64 - 1:  # was torch's range error naming "seed", after the output checks
+        raise UserError(f"--seed {args.seed} is beyond what a torch.Generator takes: pass a seed in [0, 2**64 - 1]")
     out = args.out or str(data_dir() / "toy_stats.safetensors")
     check_output_path(out, option="--out")
     source = _source_file(args.data_from)

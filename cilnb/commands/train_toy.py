@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from .common import check_device
 
     check_device(args.device)
+    if args.seed >= 2**63:  # TrainConfig's message named "seed", not the option
+        raise UserError(f"--seed {args.seed} is too large: the run seeds its data and noise generators with 2 * seed and "
+                        "2 * seed + 1, so pass a seed below 2**63")
     cpus = os.cpu_count() or 1
     if args.threads > cpus:  # torch starts that many threads: thousands crash the process (a segfault, a stale lock left)
         raise UserError(f"--threads {args.threads} is more than the {cpus} CPUs of this machine: pass at most {cpus} "
