@@ -64,6 +64,7 @@ __all__ = [
 MODES = ("additive", "interp", "constant", "fixed", "cdm")
 _F64 = torch.float64
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
 
 
 # ----------------------------------------------------------------------------------------------
@@ -94,12 +95,19 @@ def _tensor(x, name: str) -> torch.Tensor:
         raise ValueError(f"{name} must be a number or tensor, got a bool")
     if x is None or isinstance(x, (str, bytes)):
         raise checks.InputTypeError(f"{name} must be a real number or array, got {x!r} ({type(x).__name__})")
+    checks.check_not_meta(name, x)  # a shape without values: torch's "Cannot copy out of meta tensor" otherwise
+    if isinstance(x, torch.Tensor):  # converted to float64 below: a huge (e.g. expanded) tensor fails in torch's allocator
+        checks.check_fits_in_memory(8.0 * x.numel(), f"{name} of shape {tuple(x.shape)}",
+                                    f"{name} is converted to float64 ({x.numel():,} values): pass fewer values")
     if _bool_or_complex(x):
         dtype = f" of dtype {x.dtype}" if isinstance(x, (torch.Tensor, np.ndarray)) else ""
         raise checks.InputTypeError(f"{name} must hold real numbers, got booleans or complex values ({type(x).__name__}{dtype}; "
                                     "booleans would be read as 0/1, complex values lose their imaginary part): pass float values")
     try:
         out = x.detach().to("cpu", _F64) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
+    except OverflowError:  # an int beyond float64 (10**400): "int too large to convert to float" from numpy
+        raise ValueError(f"{name} holds a number too large for float64 (at most {np.finfo(np.float64).max:.4g}), got {x!r:.60}: "
+                         f"pass {name} in its range") from None
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real number or array, got {x!r}") from exc
     if not bool(torch.isfinite(out).all()):
@@ -128,17 +136,31 @@ def _check_beta_m(beta_m) -> torch.Tensor:
     bm = _tensor(beta_m, "beta_m")
     if bool((bm <= 0).any()):
         raise ValueError(f"beta_m (the maximum noise level) must be > 0, got {beta_m!r}")
+    if bool((bm < _TINY).any()):  # subnormal: its levels hold a few bits (draws come out quantised) and the density is inf
+        raise ValueError(f"beta_m = {float(bm.min()):g} is below float64's smallest normal number ({_TINY:.4g}): its noise levels "
+                         "cannot be held with any precision (the density overflows to inf); pass a larger beta_m (the paper uses 15 to 100)")
     return bm
 
 
 def _broadcast(**named: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The tensors broadcast together, or a ``ValueError`` naming each argument's shape (not torch's bare message)."""
+    _check_broadcast_size(**named)
+    return torch.broadcast_tensors(*named.values())
+
+
+def _check_broadcast_size(**named: torch.Tensor) -> None:
+    """A ``ValueError`` when the tensors do not broadcast (naming each argument's shape, not torch's bare message) or
+    when their broadcast shape is too large for this machine's memory (a few float64 arrays of it are computed)."""
     try:
-        return torch.broadcast_tensors(*named.values())
+        shape = torch.broadcast_shapes(*(v.shape for v in named.values()))
     except RuntimeError:
         shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in named.items())
         raise ValueError(f"the shapes of {shapes} do not broadcast together: give scalars, or arrays of one shape "
                          "(e.g. t [B] with scalar a and beta_m)") from None
+    n = math.prod(shape)
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in named.items())
+    checks.check_fits_in_memory(8.0 * 4 * n, f"TimeNoise over the broadcast of {shapes} ({n:,} values)",
+                                "pass fewer values (e.g. t [B] with scalar a and beta_m)")
 
 
 def _scalar_param(name: str, value, check) -> float:
@@ -178,11 +200,8 @@ def mu(t, a):
     """
     scalar = _is_scalar(t) and _is_scalar(a)
     tt, aa = _check_t(t), _check_a(a)
-    try:
-        out = 2 * tt**aa - 1
-    except RuntimeError:  # shapes that do not broadcast: say which
-        _broadcast(t=tt, a=aa)
-        raise
+    _check_broadcast_size(t=tt, a=aa)  # shapes that do not broadcast, or too many values: say which
+    out = 2 * tt**aa - 1
     return _ret(out, scalar)
 
 
@@ -354,8 +373,12 @@ def density_grid(a: float, beta_m: float, n_t: int = 101, n_beta: int = 200):
     n_beta = checks.check_int("n_beta", n_beta, min=2, fix="(level grid points)")
     if n_t < 2 or n_beta < 2:
         raise ValueError("n_t and n_beta must be >= 2")
+    checks.check_fits_in_memory(8.0 * 4 * n_t * n_beta, f"density_grid(n_t={n_t}, n_beta={n_beta})",
+                                "the density is tabulated as an n_beta x n_t float64 grid: pass fewer points, e.g. n_t=101, n_beta=200")
     t = torch.linspace(0, 1, n_t, dtype=_F64)
     beta = float(beta_m) * (torch.arange(n_beta, dtype=_F64) + 0.5) / n_beta
+    if not bool(torch.isfinite(beta).all()):  # beta_m * (k + 0.5) overflowed (beta_m near float64's largest): divide first
+        beta = float(beta_m) * ((torch.arange(n_beta, dtype=_F64) + 0.5) / n_beta)
     return t, beta, density(beta[:, None], t[None, :], a, beta_m)
 
 
@@ -373,6 +396,9 @@ def check_samples(t_values: Sequence[float], a: float, beta_m: float, n: int = 2
         raise ValueError("t_values is empty: give the normalised times to check, e.g. [0.3, 0.8, 1.0]")
     t_values = [checks.check_number(f"t_values[{i}]", t, lo=0, hi=1, fix="(a normalised time in [0, 1]; 1 = T)")
                 for i, t in enumerate(t_values)]
+    twice = checks.repeated(t_values)
+    if twice:  # two rows of one t, from other draws: check_verdict's "median grows with t" would compare them
+        raise ValueError(f"t_values lists {twice} more than once: each t is checked once (one row), pass each time once")
     a = _scalar_param("a", a, _check_a)
     beta_m = _scalar_param("beta_m", beta_m, _check_beta_m)
     n = checks.check_int("n", n, min=2, fix="(draws per t for the KS test)")
@@ -410,6 +436,17 @@ def check_verdict(table, p_min: float = 1e-3) -> dict:
         raise ValueError("table is empty: check_samples(t_values, ...) with at least one t")
     _table("table", table, cols, "the DataFrame that check_samples returns", numeric=cols)  # text columns compared as text
     p_min = checks.check_number("p_min", p_min, lo=0, hi=1, fix="(the smallest KS p-value accepted, e.g. 1e-3)")
+    for c in cols:  # a NaN made a check False (or, for n, every moment pass) without a word
+        bad = ~np.isfinite(table[c].to_numpy(dtype=float))
+        if bad.any():
+            raise ValueError(f"table[{c!r}] holds {int(bad.sum())} NaN or infinite value(s): pass the DataFrame that check_samples returns")
+    n = table["n"].to_numpy(dtype=float)
+    if ((n < 2) | (n != np.round(n))).any():  # n = 0 gave an infinite standard error: every mean "matched" mu(t)
+        raise ValueError(f"table['n'] must be the whole number of draws per t (>= 2), got {table['n'].tolist()}: "
+                         "pass the DataFrame that check_samples returns")
+    twice = checks.repeated(table["t"].tolist())
+    if twice:  # rows of one t, in no order: the median's growth with t is not defined
+        raise ValueError(f"table lists t = {twice} in more than one row: pass the DataFrame that check_samples returns (one row per t)")
     t = table.sort_values("t")
     se = 1.0 / t["n"] ** 0.5
     out = dict(
