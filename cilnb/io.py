@@ -194,14 +194,47 @@ def to_rgb(frame):
 
 
 def _imread(path):
-    """One image file as an array, as ``imageio.v3.imread`` reads it; a CMYK JPEG is converted to RGB by Pillow (its four
-    ink channels were taken as RGBA: cyan, magenta and yellow read as red, green and blue)."""
+    """One image file as an array, as ``imageio.v3.imread`` reads it, turned upright as its EXIF orientation says (a phone
+    photo stored sideways was read sideways); a CMYK JPEG is converted to RGB by Pillow (its four ink channels were taken
+    as RGBA: cyan, magenta and yellow read as red, green and blue)."""
     import imageio.v3 as iio
 
     a = iio.imread(path)
     if getattr(a, "ndim", 0) == 3 and a.shape[2] == 4 and iio.immeta(path).get("mode") == "CMYK":
         a = iio.imread(path, mode="RGB")
-    return a
+    return _upright(a, _exif_orientation(path))
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def _exif_orientation(path) -> int:
+    """The EXIF orientation tag (1-8) of an image file; 1 (stored upright) when it has none or Pillow cannot open it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):  # a format only imageio's other plugins read: no EXIF
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright(a, orientation: int):
+    """``a`` ([H, W] or [H, W, C]) as displayed for EXIF ``orientation``, as ``PIL.ImageOps.exif_transpose`` turns it:
+    2 mirrored, 3 turned 180 degrees, 4 flipped, 5 transposed, 6 turned 90 degrees clockwise, 7 transversed,
+    8 turned 90 degrees counter-clockwise."""
+    import numpy as np
+
+    if orientation in (5, 6, 7, 8):
+        a = np.swapaxes(a, 0, 1)  # transpose; then 6 = mirror, 7 = turn 180, 8 = flip
+    flip_rows, flip_cols = {2: (False, True), 3: (True, True), 4: (True, False), 6: (False, True), 7: (True, True),
+                            8: (True, False)}.get(orientation, (False, False))
+    if flip_rows:
+        a = a[::-1]
+    if flip_cols:
+        a = a[:, ::-1]
+    return np.ascontiguousarray(a)
 
 
 def _decode_pyav(path: Path, frames: int, stride, fps):

@@ -498,7 +498,7 @@ def readout_for(model: str) -> type:
     """The read-out class of the model named ``model``: :class:`ToyReadout` for ``"toy"``, else :class:`FlowReadout`."""
     if not isinstance(model, str):
         raise checks.InputTypeError(f"model must be a model name such as 'toy' or 'svd', got {model!r} ({type(model).__name__})")
-    return READOUTS.get(model, FlowReadout)
+    return READOUTS.get(model.strip().lower().replace("_", "-"), FlowReadout)  # spelled as cilnb.models.load takes it ("Toy")
 
 
 def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int = 512, videos_dir: str = "", frames: int = 14,
