@@ -248,8 +248,9 @@ def holds_bool(x: Any) -> bool:
 
 
 def check_times(name: str, ts: Any, what: str) -> torch.Tensor:
-    """``ts`` (a list, array or tensor of times) as a flat float64 tensor, or an :class:`InputTypeError` saying
-    that ``name`` must be ``what``. Range and order are the caller's to check."""
+    """``ts`` (a number, or a flat list, array or tensor of times) as a flat float64 tensor, or an :class:`InputTypeError`
+    saying that ``name`` must be ``what`` (a ``ValueError`` for an array of 2 or more dimensions). Range and order are the
+    caller's to check."""
     if isinstance(ts, (str, bytes)):
         raise InputTypeError(f"{name} must be {what}, got the string {ts!r}")
     if holds_bool(ts):  # True/False would be read as the times 1 and 0
@@ -257,9 +258,13 @@ def check_times(name: str, ts: Any, what: str) -> torch.Tensor:
     if is_complex(ts):
         raise InputTypeError(f"{name} must be {what}, got complex numbers ({ts!r:.60})")
     try:
-        return torch.as_tensor(ts, dtype=torch.float64).flatten()
+        out = torch.as_tensor(ts, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise InputTypeError(f"{name} must be {what}, got {ts!r} ({exc})") from None
+    if out.ndim > 1:  # a [2, 3] grid was read as 6 times in row order, without a word
+        raise ValueError(f"{name} must be a flat list of times ({what}), got shape {tuple(out.shape)}: pass one time per entry, "
+                         f"e.g. {name}.flatten() if that order is meant")
+    return out.flatten()
 
 
 def check_finite(name: str, x: torch.Tensor, fix: str = "") -> torch.Tensor:

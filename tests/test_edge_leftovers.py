@@ -100,3 +100,17 @@ def test_the_frechet_distance_of_identical_sets_is_not_negative(n, d):
     mu_b, sb = fvd.gaussian_stats(y)
     ref = float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * linalg.sqrtm(sa @ sb).real))
     assert fvd.frechet_distance(x, y) == pytest.approx(ref, rel=1e-6, abs=1e-6 * float(np.trace(sa + sb)))
+
+
+def test_a_grid_of_times_is_refused_not_flattened():
+    """ts of shape [2, 3] was read as 6 times in row order without a word (the probe's table then had 6 rows)."""
+    from cilnb import probe
+
+    net = _toy()
+    x0 = torch.rand((1, 2, 1, 8, 8), generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with pytest.raises(ValueError, match=r"ts must be a flat list of times .*got shape \(2, 3\)"):
+        probe.one_step_predictions(net, x0, [[0.2, 0.4, 0.6], [0.7, 0.8, 1.0]], seed=0)
+    with pytest.raises(ValueError, match=r"ts must be a flat list of times .*got shape \(2, 1\)"):
+        S.sample_ddim(net, torch.zeros(1, 2, 1, 8, 8), torch.ones(2, 1), {"y": x0[:, 0]})
+    assert probe.one_step_predictions(net, x0, [0.5, 1.0], seed=0) is not None  # flat lists and scalars still work
+    assert probe.one_step_predictions(net, x0, 0.5, seed=0) is not None
