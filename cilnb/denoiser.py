@@ -14,6 +14,7 @@ implements the contract for every model is :class:`cilnb.models.base.Adapter`;
 """
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Mapping, Sequence
 
@@ -36,6 +37,8 @@ __all__ = [
     "edm_scalings",
     "Denoiser",
 ]
+
+_MAX_NUMEL = 2**63 - 1  # the most elements a tensor (int64 sizes) can hold
 
 #: A batch of videos, ``[B, F, C, H, W]`` (frames second; latent models: latent frames and channels).
 Video = torch.Tensor
@@ -105,6 +108,9 @@ class Cond(dict):
                 if not all(torch.is_tensor(v) and v.ndim for v in vals):
                     raise ValueError(f"Cond.cat: {k!r} must be a tensor with a batch dim in every conditioning, got "
                                      f"{[tuple(v.shape) if torch.is_tensor(v) else type(v).__name__ for v in vals]}")
+                if len({v.device for v in vals}) > 1:  # torch's "Expected all tensors to be on the same device" names no entry
+                    raise ValueError(f"Cond.cat: the rows of {k!r} are on different devices ({[str(v.device) for v in vals]}): "
+                                     "move every conditioning to one device first, e.g. cond.to('cpu')")
                 if len({tuple(v.shape[1:]) for v in vals}) > 1:
                     raise ValueError(f"Cond.cat: the rows of {k!r} differ in shape ({[tuple(v.shape) for v in vals]}): "
                                      "only conditionings of the same model and settings can be joined")
@@ -187,7 +193,9 @@ class Cond(dict):
             i = i % B if i < 0 else i
             index = slice(i, i + 1)
         elif B is not None and not isinstance(index, slice):
-            _check_rows(index, B)
+            from .checks import check_not_meta
+
+            _check_rows(check_not_meta("index", index), B)
         if isinstance(index, slice) and index.step is not None and (not isinstance(index.step, (int, np.integer)) or index.step <= 0):
             raise ValueError(f"the slice's step must be a positive int (tensors take no reversed or zero steps), got {index.step!r}: "
                              "select the rows in order, e.g. slice(0, 4, 2), or a list of rows for another order")
@@ -200,6 +208,10 @@ class Cond(dict):
         n = check_int("n", n, min=1, fix="(the rows to repeat the conditioning to)")
         if self.batch_size not in (None, 1):
             raise ValueError(f"Cond.expand repeats one row, but this conditioning holds {self.batch_size}: select(i) one row first")
+        for k, v in self.items():  # a view of more elements than int64 counts failed inside torch ("Overflow when unpacking long")
+            if self.is_batched(v) and n * math.prod(v.shape[1:]) > _MAX_NUMEL:
+                raise ValueError(f"Cond.expand(n={n}): {k!r} would hold {n} rows of {math.prod(v.shape[1:])} elements, more than a "
+                                 "tensor can index (2**63 - 1): pass the number of videos to condition, e.g. n=4")
         return Cond.of({k: (v.expand(n, *v.shape[1:]) if self.is_batched(v) else v) for k, v in self.items()})
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Cond":

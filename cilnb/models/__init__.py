@@ -13,6 +13,7 @@ in the Hugging Face cache (unless ``HF_HUB_OFFLINE=0``); otherwise
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 __all__ = ["load", "available", "WeightsNotFoundError"]
@@ -45,7 +46,9 @@ def available() -> list[str]:
 
 def _canonical(name: str) -> str:
     if not isinstance(name, str):
-        raise ValueError(f"model name must be a string, one of {available()}; got {name!r}")
+        from ..checks import InputTypeError
+
+        raise InputTypeError(f"model name must be a string, one of {available()}; got {name!r} ({type(name).__name__})")
     key = name.strip().lower().replace("_", "-")
     if key not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {available()} (see docs/real_models.md)")
@@ -75,6 +78,14 @@ def load(name: str, path_or_id: Any = None, device: Any = "auto", dtype: Any = N
             "(`pip install -e '.[models]'`, see docs/real_models.md)"
         ) from exc
     fn = getattr(module, fn_name)
+    params = inspect.signature(fn).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:  # was the loader's bare "load() got an unexpected keyword argument", naming neither model nor options
+            options = [n for n, p in params.items() if n not in ("path_or_id", "name", "device", "dtype")
+                       and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            raise ValueError(f"model {key!r} takes no option(s) {unknown}: its options are {['path_or_id', 'device', 'dtype', *options]} "
+                             f"(see help({fn.__module__}.{fn.__name__}))")
     if key == "toy":
         return fn(path_or_id if path_or_id is not None else "base", device=device, dtype=dtype, **kwargs)
     return fn(path_or_id, device=device, dtype=dtype, **kwargs)

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -135,6 +136,19 @@ def as_cond(cond: Cond | dict) -> Cond | dict:
     return Cond.of(cond) if "y" in cond else cond
 
 
+def _check_cond_values(cond) -> None:
+    """The conditioning a forward call is given: no tensor on the 'meta' device (it failed inside the network call with
+    torch's "Cannot copy out of meta tensor"), and ``y`` finite where it is on the CPU (a NaN image made every prediction
+    NaN without a word; free there, no sync: a GPU ``y`` is checked where the samplers and the probe take it). Only ``y``
+    is range-checked: an extra may hold -inf on purpose (an additive attention mask of a generic model)."""
+    for k, v in cond.items():
+        if torch.is_tensor(v):
+            checks.check_not_meta("y" if k == "y" else f"cond[{k!r}]", v)
+    y = cond.get("y")
+    if torch.is_tensor(y) and y.device.type == "cpu":
+        checks.check_finite("y", y, fix="the conditional image (latent) must be finite")
+
+
 # ----------------------------------------------------------------------------------------------
 # the base
 # ----------------------------------------------------------------------------------------------
@@ -232,6 +246,7 @@ class Adapter(nn.Module):
         if y is not None:
             cond["y"] = y
         cond = as_cond(cond)
+        _check_cond_values(cond)
         guidance = self._pop_guidance(cond)
         cond = self.check_condition(x_t, self.apply_condition_hooks(t, cond))
         x = x_t if self.compute_dtype is None else x_t.to(dtype=self.compute_dtype)
@@ -249,6 +264,10 @@ class Adapter(nn.Module):
         if weights is None:
             out = self.raw(x_in, native, cond)
         elif uncond_raw is not None:  # the unconditional branch of an earlier call (forward_parts)
+            if not torch.is_tensor(uncond_raw) or not uncond_raw.is_floating_point():  # was an AttributeError, or cast silently
+                got = f"dtype {uncond_raw.dtype}" if torch.is_tensor(uncond_raw) else type(uncond_raw).__name__
+                raise checks.InputTypeError(f"uncond_raw must be the float tensor forward_parts returned (its second value), got {got}")
+            checks.check_not_meta("uncond_raw", uncond_raw)
             if tuple(uncond_raw.shape) != tuple(x.shape):
                 raise ValueError(f"uncond_raw must be the unconditional output of the same x_t {tuple(x.shape)}, got {tuple(uncond_raw.shape)}")
             out_u = uncond_raw.to(x.device, x.dtype)
@@ -267,11 +286,20 @@ class Adapter(nn.Module):
         return out.to(x.device, x.dtype), x, t, cond, (c_skip, c_out), out_u
 
     def check_input(self, x_t: Video, t: Times) -> Times:
-        """Validate ``x_t [B, F, C, H, W]`` and ``t`` (``[B]`` or scalar, finite, in ``[0, 1]``); ``t`` as float64 ``[B]`` on the CPU."""
-        if not torch.is_tensor(x_t) or x_t.ndim != 5:
-            raise ValueError(f"x_t must be a video [B, F, C, H, W], got shape {tuple(getattr(x_t, 'shape', ()))}")
+        """Validate ``x_t [B, F, C, H, W]`` (a float tensor, not empty; finite, checked where it is on the CPU) and ``t`` (``[B]``
+        or scalar, finite, in ``[0, 1]``); ``t`` as float64 ``[B]`` on the CPU."""
+        if not torch.is_tensor(x_t):  # a numpy video was reported as "got shape (B, F, C, H, W)", the right shape
+            fix = ": pass torch.from_numpy(x_t)" if isinstance(x_t, np.ndarray) else ""
+            raise checks.InputTypeError(f"x_t must be a torch.Tensor video [B, F, C, H, W], got {type(x_t).__name__}{fix}")
+        if x_t.ndim != 5:
+            raise ValueError(f"x_t must be a video [B, F, C, H, W], got shape {tuple(x_t.shape)}")
+        checks.check_not_meta("x_t", x_t)  # was torch's "Cannot copy out of meta tensor" inside the network call
         if not x_t.is_floating_point():  # x0_hat is returned in x_t's dtype: an integer x_t truncated it
             raise ValueError(f"x_t must be a floating-point video, got dtype {x_t.dtype}; convert it with x_t.float()")
+        if x_t.numel() == 0:  # failed inside the network (a conv or reshape of 0 elements)
+            raise ValueError(f"x_t is empty (shape {tuple(x_t.shape)}): pass at least one video of at least one frame")
+        if x_t.device.type == "cpu":  # free on the CPU (no sync; a GPU x_t is checked where the samplers take it)
+            checks.check_finite("x_t", x_t, fix="the noisy video must be finite (a sampler state that is not has diverged)")
         return batch_times(t, x_t.shape[0])
 
     def _pop_guidance(self, cond: Cond):
@@ -328,9 +356,15 @@ class Adapter(nn.Module):
         :meth:`check_condition` at the first forward, never dropped); a plain number becomes one value per image
         (``[B]``), so conditionings made image by image join with :meth:`Cond.cat`. ``generator`` is unused here
         (pixel models draw nothing)."""
+        # a list or numpy array became y as is (an AttributeError at the first forward), values outside the model's range
+        # and NaN passed: checked as the samplers check y (the images themselves are kept, dtype included)
+        checks.check_model_input("images", checks.check_not_meta("images", images), self, rank=4,
+                                 layout="[B, C, H, W] (conditional images)")
         B = images.shape[0]
-        per_image = {k: torch.full((B,), float(v), device=images.device) for k, v in extras.items()
-                     if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        per_image = {}
+        for k, v in extras.items():
+            if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):  # numpy ints too (were kept as one scalar)
+                per_image[k] = torch.full((B,), checks.check_number(k, v, fix="(one value for every image)"), device=images.device)
         return Cond(images, **{**extras, **per_image})
 
     def encode_video(self, frames: Video) -> Video:
@@ -398,6 +432,8 @@ class Adapter(nn.Module):
             raise ValueError(f"{self._label} needs y= ({what} [B, C, H, W] = {want}); build cond with model.prepare_condition(images)")
         if not torch.is_tensor(y) or tuple(y.shape) != want:
             raise ValueError(f"y must be {what} [B, C, H, W] = {want}, got {tuple(y.shape) if torch.is_tensor(y) else type(y).__name__}; build cond with model.prepare_condition(images)")
+        if not y.is_floating_point():  # was cast to the network's dtype without a word (uint8 pixels as latents)
+            raise checks.InputTypeError(f"y must be {what} as floats, got dtype {y.dtype}; build cond with model.prepare_condition(images)")
         return y
 
     def _check_prediction(self) -> None:
@@ -469,6 +505,7 @@ def check_images(images: Images, what: str = "images") -> None:
     if not torch.is_tensor(images) or images.ndim != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
         raise ValueError(f"{what} must be a float tensor [B, 3, H, W] in [-1, 1], got {shape}")
+    checks.check_not_meta(what, images)  # was "Tensor.item() cannot be called on meta tensors" in the range check
     if not images.is_floating_point():
         raise ValueError(f"{what} must be floating point in [-1, 1] (convert uint8 with x / 127.5 - 1)")
     _check_pixels(images, what, "pass at least one image [B >= 1, 3, H, W]")
@@ -479,6 +516,7 @@ def check_video(frames: Video, what: str = "frames") -> None:
     if not torch.is_tensor(frames) or frames.ndim != 5 or frames.shape[2] != 3:
         shape = tuple(frames.shape) if torch.is_tensor(frames) else type(frames).__name__
         raise ValueError(f"{what} must be a float tensor [B, F, 3, H, W] in [-1, 1], got {shape}")
+    checks.check_not_meta(what, frames)
     if not frames.is_floating_point():
         raise ValueError(f"{what} has dtype {frames.dtype}; pass float frames in [-1, 1] (convert uint8 0..255 pixels with x.float() / 127.5 - 1)")
     _check_pixels(frames, what, "pass at least one video of at least one frame")
@@ -498,6 +536,7 @@ def check_latents(latents, channels: int | None, what: str = "latents") -> torch
     channels; ``None``: not checked), before a VAE call would fail deep inside torch or decode NaN into a video."""
     if not torch.is_tensor(latents) or latents.ndim != 5:
         raise ValueError(f"{what} must be a tensor [B, F, C, h, w], got {tuple(latents.shape) if torch.is_tensor(latents) else type(latents).__name__}")
+    checks.check_not_meta(what, latents)
     if not latents.is_floating_point():
         raise ValueError(f"{what} must be floating point (the model's latents), got dtype {latents.dtype}")
     if channels is not None and latents.shape[2] != int(channels):
@@ -534,7 +573,7 @@ def check_chunk_size(chunk_size, name: str = "chunk_size") -> int:
 
 def per_sample(value, B: int, name: str, *, dtype=torch.float64) -> torch.Tensor:
     """A scalar, a sequence or a tensor as a finite ``[B]`` CPU tensor (one value broadcast to all)."""
-    if value is None or isinstance(value, (str, bytes, bool)):
+    if value is None or isinstance(value, (str, bytes)) or checks.holds_bool(value):  # np.True_ / a bool tensor were read as 1
         raise checks.InputTypeError(f"{name} must be one number or one per image, got {value!r} ({type(value).__name__})")
     try:
         t = torch.as_tensor(value, dtype=dtype).detach().cpu().flatten()
@@ -675,9 +714,11 @@ def pipeline_folder(path_or_id, *, what: str, default_id: str, hint: str, marker
     """
     if path_or_id is None:
         path_or_id = default_id
-    if not isinstance(path_or_id, (str, os.PathLike)):
-        raise ValueError(f"{what}: path_or_id must be a folder or a hub id string, got {type(path_or_id).__name__}")
+    if not isinstance(path_or_id, (str, os.PathLike)) or isinstance(os.fspath(path_or_id), bytes):
+        raise checks.InputTypeError(f"{what}: path_or_id must be a folder or a hub id string, got {type(path_or_id).__name__}")
     text = os.fspath(path_or_id)
+    if not text.strip():  # Path("") is ".": the current folder was loaded as the pipeline
+        raise ValueError(f"{what}: path_or_id is empty ({text!r}): pass the pipeline folder or a hub id, or None for {default_id}")
     p = Path(text).expanduser()
     get = f"`huggingface-cli download {default_id} --local-dir {p if _looks_like_path(text) else '<folder>'}`"
     if not p.exists() and _looks_like_path(text):
@@ -768,6 +809,17 @@ def _ignored_keywords(what: str, cls_name: str):
                          "ignored: remove them or fix their spelling (see the loader's docstring, e.g. help(cilnb.models.svd.load))")
 
 
+def _check_prompt(name: str, prompt):
+    """A prompt of the transformer adapters: ``None``, a string, or a list of strings (one per video). Anything else was stored
+    as given and failed at the first forward call, inside the pipeline's tokenizer."""
+    if prompt is None or isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt):
+        return prompt
+    raise checks.InputTypeError(f"{name} must be a string (or a list of strings, one per video), got {prompt!r:.60} "
+                                f"({type(prompt).__name__})")
+
+
 def load_pipeline(pipeline_cls, path_or_id, *, what: str, default_id: str, hint: str, device, dtype,
                   cuda_default: torch.dtype = torch.bfloat16, upcast_vae: bool = False, **kwargs):
     """``pipeline_cls.from_pretrained(folder, **kwargs)`` on a local folder or a cached hub id (:func:`pipeline_folder`;
@@ -828,7 +880,7 @@ class TransformerAdapter(Adapter):
         self.pipe = pipe  # not an nn.Module: kept as a plain attribute
         self.vae = pipe.vae
         self.guidance_scale = checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
-        self._prompt = (prompt, negative_prompt)
+        self._prompt = (_check_prompt("prompt", prompt), _check_prompt("negative_prompt", negative_prompt))
         self._embeds = None
 
     @property
@@ -865,7 +917,7 @@ class TransformerAdapter(Adapter):
 
     def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:
         """Default prompt (and negative prompt for CFG), encoded with the pipeline's T5 on first use."""
-        self._prompt = (prompt, negative_prompt)
+        self._prompt = (_check_prompt("prompt", prompt), _check_prompt("negative_prompt", negative_prompt))
         self._embeds = None
 
     def _default_embeds(self):

@@ -8,8 +8,10 @@ The optional image dependence ``w_y`` adds ``w_y(t) * (y - m_0)`` to every frame
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from ..checks import InputTypeError, check_finite, check_not_meta
 from ..denoiser import Cond, Times, Video
 from ..schedules import Schedule
 from .base import Adapter
@@ -30,10 +32,22 @@ class GaussianDenoiser(Adapter):
 
     def __init__(self, schedule: Schedule, mean: torch.Tensor, var: torch.Tensor, y_weight=None):
         super().__init__()
+        if not isinstance(schedule, Schedule):
+            raise InputTypeError(f"schedule must be a cilnb.schedules.Schedule (e.g. VPSchedule()), got {type(schedule).__name__}")
+        for name, v in (("mean", mean), ("var", var)):  # numpy arrays failed in .double() (AttributeError)
+            if not torch.is_tensor(v) or v.is_complex() or v.dtype == torch.bool:
+                got = f"dtype {v.dtype}" if torch.is_tensor(v) else type(v).__name__
+                raise InputTypeError(f"{name} must be a real tensor [F, C, H, W], got {got}"
+                                     + (f": pass torch.from_numpy({name})" if isinstance(v, np.ndarray) else ""))
+            check_not_meta(name, v)
         if mean.shape != var.shape or mean.ndim != 4:
             raise ValueError("mean and var must both be [F, C, H, W]")
+        check_finite("mean", mean)  # a NaN var passed the 'var > 0' test below: every prediction was NaN
+        check_finite("var", var)
         if bool((var <= 0).any()):
             raise ValueError("var must be > 0")
+        if y_weight is not None and not callable(y_weight):
+            raise InputTypeError(f"y_weight must be a callable t -> weight (or None), got {type(y_weight).__name__}")
         self.schedule = schedule
         self.register_buffer("mean", mean.double())
         self.register_buffer("var", var.double())

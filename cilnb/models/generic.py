@@ -15,6 +15,7 @@ rescaled signal (``use_dynamic_rescale``): :class:`RescaledVPSchedule` with
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import torch
@@ -238,4 +239,31 @@ def load(path_or_id: Any = None, device: Any = "auto", dtype: Any = None, *, app
             "the generic adapter wraps a callable: cilnb.models.load('generic', model.apply_model, schedule=..., "
             "prediction='eps' or 'v', make_cond=...) (see docs/real_models.md)"
         )
+    options = [n for n in inspect.signature(GenericAdapter.__init__).parameters if n not in ("self", "apply_model")]
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:  # was GenericAdapter's bare "__init__() got an unexpected keyword argument"
+        raise ValueError(f"the generic adapter takes no option(s) {unknown}: its options are {options} (see docs/real_models.md)")
+    _check_placement(fn, device, dtype)
     return GenericAdapter(fn, **kwargs)
+
+
+def _check_placement(fn: Callable, device, dtype) -> None:
+    """The generic adapter leaves the wrapped model where it is, so a ``device``/``dtype`` other than the model's (or asked of
+    a plain function, which has none) would be ignored without a word: refused, saying to move the model first."""
+    from .._util import resolve_device
+    from .base import torch_dtype
+
+    owner = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
+    param = next(owner.parameters(), None) if isinstance(owner, torch.nn.Module) else None
+    how = "move or cast the wrapped model yourself (model.to(device, dtype)) before wrapping it, and leave device/dtype out"
+    if device is not None and not (isinstance(device, str) and device == "auto"):
+        want = resolve_device(device)
+        if param is None or param.device.type != want.type or (want.index is not None and param.device.index != want.index):
+            where = "a function without weights" if param is None else f"on {param.device}"
+            raise ValueError(f"the generic adapter does not move models: device={device!r} was asked but the model is {where}: {how}")
+    if dtype is not None and not (isinstance(dtype, str) and dtype == "auto"):
+        want = torch_dtype(dtype, "cpu")
+        have = checks.model_dtype(owner) if param is not None else None
+        if have != want:
+            what = "a function without weights" if param is None else f"in {have or 'mixed dtypes'}"
+            raise ValueError(f"the generic adapter does not cast models: dtype={dtype!r} was asked but the model is {what}: {how}")

@@ -28,7 +28,7 @@ import torch
 
 from ..denoiser import Cond, Images, Times, Video, prediction_from_diffusers
 from ..schedules import EDMSchedule, from_diffusers
-from ..checks import check_int
+from ..checks import InputTypeError, check_int, holds_bool, is_complex
 from .base import (Adapter, check_chunk_size, check_images, check_latent_channels, check_latents, check_video, clip_image_embeds,
                    guidance_weights, load_pipeline, make_generator_or_none, per_sample)
 
@@ -38,8 +38,18 @@ DEFAULT_ID = "stabilityai/stable-video-diffusion-img2vid-xt"
 
 
 def svd_scalings(sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """SVD's EDM preconditioning (Karras et al. 2022, Table 1, ``sigma_data = 1``, v-sign): ``c_skip, c_out, c_in, c_noise``."""
-    sigma = torch.as_tensor(sigma, dtype=torch.float64)
+    """SVD's EDM preconditioning (Karras et al. 2022, Table 1, ``sigma_data = 1``, v-sign): ``c_skip, c_out, c_in, c_noise``.
+
+    ``sigma`` > 0 (a number or tensor of noise levels; ``c_noise = log(sigma) / 4``)."""
+    if sigma is None or isinstance(sigma, (str, bytes)) or holds_bool(sigma) or is_complex(sigma):  # torch's "new(): invalid data type"
+        raise InputTypeError(f"sigma must be a number or a tensor of noise levels > 0, got {sigma!r:.60} ({type(sigma).__name__})")
+    try:
+        sigma = torch.as_tensor(sigma, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(f"sigma must be a number or a tensor of noise levels > 0, got {type(sigma).__name__} ({exc})") from None
+    if sigma.device.type == "cpu" and sigma.numel() and not bool(((sigma > 0) & torch.isfinite(sigma)).all()):  # free on the CPU (no sync)
+        raise ValueError(f"sigma must be finite and > 0 (c_noise = log(sigma) / 4 was NaN or -inf), got min {float(sigma.min()):g}: "
+                         "SVD's noise levels run from sigma_min = 0.002 to sigma_max = 700")
     s2 = sigma**2 + 1
     return 1 / s2, -sigma / s2.sqrt(), 1 / s2.sqrt(), 0.25 * sigma.log()
 
@@ -99,8 +109,9 @@ class SVDAdapter(Adapter):
         check_latent_channels(x_t, self.unet.config.out_channels, "SVD")
         self.require_y(cond, x_t, "the conditional latent")
         emb, D = cond["image_embeds"], self.unet.config.cross_attention_dim
-        if not torch.is_tensor(emb) or emb.ndim != 3 or emb.shape[0] != x_t.shape[0] or (isinstance(D, int) and emb.shape[-1] != D):
-            got = tuple(emb.shape) if torch.is_tensor(emb) else type(emb).__name__
+        if (not torch.is_tensor(emb) or not emb.is_floating_point() or emb.ndim != 3 or emb.shape[0] != x_t.shape[0]
+                or (isinstance(D, int) and emb.shape[-1] != D)):  # integer embeddings were cast into the UNet without a word
+            got = (f"{tuple(emb.shape)} {emb.dtype}" if torch.is_tensor(emb) else type(emb).__name__)
             raise ValueError(f"image_embeds must be the CLIP image embedding [B, 1, D] = [{x_t.shape[0]}, 1, {D}], got {got}; "
                              "build cond with adapter.prepare_condition(images)")
         return cond

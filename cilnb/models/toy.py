@@ -34,6 +34,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as Fn
 from torch import nn
@@ -59,6 +60,9 @@ CHECKPOINTS = {
                                                "--timenoise-beta-m 6 --threads 1 --out data/toy_timenoise.safetensors"),
 }
 TEMPORAL_KINDS = ("none", "conv", "attn", "conv+attn")
+#: The largest ``ToyConfig.motion_scale``: beyond it the float32 phase ``motion * motion_scale`` of a motion of a few
+#: px/frame is rounding noise (and from ~1e38 on it is inf, the sinusoid NaN).
+MAX_MOTION_SCALE = 1e6
 #: What a toy's ``motion`` conditioning means (``train_config.motion_label``): ``"speed"``, the sprites' mean
 #: speed (px/frame); ``"flow"``, the clip's whole-frame mean flow magnitude from the renderer's flow
 #: (:func:`cilnb.data.flow_score`), the statistic SVD's motion bucket is made of: camera pan included.
@@ -87,20 +91,35 @@ class ToyConfig:
 
     def __post_init__(self):
         def pos_int(name, v):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"ToyConfig.{name} must be a positive int, got {v!r}")
+            # numpy ints (a loop over np.arange) were refused as "must be a positive int, got np.int64(8)": taken as ints,
+            # stored as Python ints (the config is written to JSON); floats, strings and bools stay refused
+            return checks.check_int(f"ToyConfig.{name}", v, min=1)
+
+        def as_int(name, v):  # numpy ints in the frozen dataclass, replaced by Python ints (json.dumps refuses np.int64)
+            if isinstance(v, np.integer):
+                object.__setattr__(self, name, int(v))
 
         for name in ("frames", "size", "channels", "patch", "temporal_width", "emb_dim", "num_train_timesteps"):
             pos_int(name, getattr(self, name))
+            as_int(name, getattr(self, name))
         for name in ("widths", "temporal_levels"):
             v = getattr(self, name)
             if not isinstance(v, (tuple, list)):
                 raise checks.InputTypeError(f"ToyConfig.{name} must be a tuple of ints, e.g. {name}=(1,) for one, got {v!r} ({type(v).__name__})")
         for lv in self.temporal_levels:
-            if isinstance(lv, bool) or not isinstance(lv, int):
+            if isinstance(lv, (bool, np.bool_)) or not isinstance(lv, (int, np.integer)):
                 raise checks.InputTypeError(f"ToyConfig.temporal_levels must be level indices (ints), got {self.temporal_levels!r}")
+        for name in ("widths", "temporal_levels"):
+            v = getattr(self, name)
+            if any(isinstance(i, np.integer) for i in v):
+                object.__setattr__(self, name, type(v)(int(i) for i in v))
+        twice = checks.repeated(self.temporal_levels)
+        if twice:  # accepted, the same network as listing each once (a typo for another level?)
+            raise ValueError(f"ToyConfig.temporal_levels lists level(s) {twice} more than once, got {self.temporal_levels!r}: "
+                             "list each level that gets temporal layers once")
         checks.check_bool("ToyConfig.motion_cond", self.motion_cond, numpy_bools=False)
-        checks.check_number("ToyConfig.motion_scale", self.motion_scale, lo=0, lo_open=True,
+        # a huge scale made motion * motion_scale inf in float32: sin(inf) is NaN, every prediction with motion= was NaN
+        checks.check_number("ToyConfig.motion_scale", self.motion_scale, lo=0, lo_open=True, hi=MAX_MOTION_SCALE,
                             fix="(motion is embedded as sinusoidal(motion * motion_scale); default 100)")
         if not self.widths:
             raise ValueError("ToyConfig.widths must list at least one level width")
@@ -378,6 +397,12 @@ class ToyUNet(nn.Module):
         cfg = self.config = config
         C, p, E = cfg.channels, cfg.patch, cfg.emb_dim
         W = cfg.widths
+        # a config whose weights alone exceed the memory (frames=10**9 with temporal attention: a frames x width position
+        # table per block) failed in torch's allocator, or was killed: refused first, from a lower bound of the weights
+        positions = sum(2 * cfg.frames * W[i] for i in set(cfg.temporal_levels)) if "attn" in cfg.temporal else 0
+        weights = sum(2 * 9 * w * w for w in W) + 3 * 9 * C * p * p * W[0] + 64 * E + E * E + positions
+        checks.check_fits_in_memory(4.0 * weights, "ToyUNet(config)", "lower frames, widths, channels or emb_dim (the shipped toy: "
+                                    "ToyConfig(), a few MB)")
         self.time_mlp = nn.Sequential(nn.Linear(64, E), nn.SiLU(), nn.Linear(E, E))
         if cfg.motion_cond:
             self.motion_mlp = nn.Sequential(nn.Linear(64, E), nn.SiLU(), nn.Linear(E, E))
@@ -595,6 +620,12 @@ class ToyModel(Denoiser):
         y, motion = cond.get("y"), cond.get("motion")
         if y is None:
             raise ValueError("the toy I2V model needs the conditional image y=[B, C, H, W]")
+        if not torch.is_tensor(y):  # a numpy array, a list or a bool failed in y.to() (AttributeError)
+            fix = ": pass torch.from_numpy(y)" if isinstance(y, np.ndarray) else ""
+            raise checks.InputTypeError(f"y must be a torch.Tensor [B, C, H, W] (the conditional images), got {type(y).__name__}{fix}")
+        if not y.is_floating_point():  # uint8 0..255 pixels were cast to float as they were, far outside [-1, 1]
+            how = ": convert 0..255 pixels with y.float() / 127.5 - 1" if y.dtype == torch.uint8 else ": convert it with y.float()"
+            raise checks.InputTypeError(f"y has dtype {y.dtype}; the toy takes float conditional images in [-1, 1]{how}")
         cfg = self.config  # sizes checked here, before guidance doubles the batch inside the network call
         frame = (cfg.channels, cfg.size, cfg.size)
         if torch.is_tensor(y) and tuple(y.shape[1:]) != frame:
@@ -607,12 +638,15 @@ class ToyModel(Denoiser):
             raise ValueError(f"y holds {y.shape[0]} image(s) for {x_t.shape[0]} video(s): give one conditional image per video")
         if motion is not None:
             try:
-                if isinstance(motion, (str, bytes)):
+                if isinstance(motion, (str, bytes)) or checks.holds_bool(motion):  # True was read as the motion 1 px/frame
                     raise TypeError(type(motion).__name__)
-                motion = torch.as_tensor(motion, dtype=torch.float32, device=x_t.device).reshape(-1)
+                motion = torch.as_tensor(motion, dtype=torch.float32).reshape(-1)  # on its own device (numbers: the CPU)
             except (TypeError, ValueError, RuntimeError):
                 raise checks.InputTypeError(f"cond['motion'] must be numbers (the toy's motion label: one, or one per video), "
                                             f"got {motion!r}") from None
+            if motion.device.type == "cpu":  # a NaN label made every prediction NaN without a word (free there: no sync)
+                checks.check_finite("cond['motion']", motion, fix="the motion labels must be finite (px/frame)")
+            motion = motion.to(x_t.device)
             if motion.numel() not in (1, x_t.shape[0]):
                 raise ValueError(f"cond['motion'] holds {motion.numel()} values for {x_t.shape[0]} video(s): give one motion label, "
                                  "or one per video")
@@ -682,7 +716,14 @@ def init_net(config: ToyConfig, seed: int = 0) -> ToyUNet:
 
 def build(config: ToyConfig | None = None, *, seed: int = 0, **overrides) -> ToyModel:
     """A freshly initialised toy model on the denoiser contract (``ToyConfig`` fields as keywords)."""
+    if config is not None and not isinstance(config, ToyConfig):  # with overrides, dataclasses.replace's bare TypeError
+        raise checks.InputTypeError(f"config must be a ToyConfig (e.g. ToyConfig(frames=8, size=32); or pass fields as keywords "
+                                    f"to build()), got {type(config).__name__}")
     cfg = config or ToyConfig()
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ToyConfig)})
+    if unknown:  # was "ToyConfig.__init__() got an unexpected keyword argument", without the fields there are
+        raise ValueError(f"build() got {unknown}, which are not ToyConfig fields: the fields are "
+                         f"{[f.name for f in dataclasses.fields(ToyConfig)]} (and seed=)")
     if overrides:
         cfg = dataclasses.replace(cfg, **overrides)
     return ToyModel(init_net(cfg, seed))
