@@ -183,6 +183,7 @@ class Lab:
             if v is not None and not torch.is_tensor(v):
                 fix = f": pass torch.from_numpy({name})" if isinstance(v, np.ndarray) else ""
                 raise checks.InputTypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}{fix}")
+            checks.check_not_meta(name, v)  # the value checks below would fail in torch ("Tensor.item() cannot be called on meta tensors")
         if images.ndim != 4 or truth.ndim != 5 or images.shape[0] != truth.shape[0]:
             raise ValueError(f"images must be [N, C, H, W] and truth [N, F, C, H, W] with the same N, got "
                              f"{tuple(images.shape)} and {tuple(truth.shape)}")
@@ -218,6 +219,17 @@ class Lab:
                              f"compared with a ground truth of another length; pass {frames}-frame videos (or a model set to {F} frames)")
         if cond is not None and not isinstance(cond, Mapping):
             raise checks.InputTypeError(f"cond must be a dict of per-image conditioning {{name: tensor [N, ...]}}, got {type(cond).__name__}")
+        for k, v in (cond or {}).items():
+            if not isinstance(k, str):  # Cond(**cond) failed at the first sample with "keywords must be strings"
+                raise checks.InputTypeError(f"cond's keys must be the names of the model's conditioning inputs (strings, e.g. 'motion'), "
+                                            f"got {k!r} ({type(k).__name__})")
+            checks.check_not_meta(f"cond[{k!r}]", v)  # add_images failed in torch's copy ("Cannot copy out of meta tensor")
+        y = (cond or {}).get("y")
+        if y is not None and y is not images and not (torch.is_tensor(y) and y.shape == images.shape and y.dtype == images.dtype
+                                                      and y.device == images.device and torch.equal(y, images)):
+            # dropped below: the lab conditions on images, so another cond['y'] was ignored without a word
+            raise ValueError("cond['y'] differs from images: the lab conditions on images (cond['y'] is dropped), so pass the "
+                             "conditional images as images= and leave 'y' out of cond")
         cond = {k: v for k, v in (cond or {}).items() if k != "y"}
         for k, v in cond.items():
             if isinstance(v, (list, tuple, np.ndarray)):  # not sliced per image by Cond.select: each video would get every image's
@@ -236,8 +248,9 @@ class Lab:
                     raise ValueError(f"cond[{k!r}] is one value for every image of this lab ({old!r}): add images with the same, got {v!r}")
         return images, truth, x0, cond
 
-    def _motion_of(self, truth: torch.Tensor) -> np.ndarray:
-        """``motion_fn(truth)`` as one float per video, checked."""
+    def _motion_of(self, truth: torch.Tensor, what: str = "truth") -> np.ndarray:
+        """``motion_fn(truth)`` as one float per video, checked (``what`` names the videos: the ground truth, or the
+        generated or predicted ones of :meth:`sample` and :meth:`probe`)."""
         import torch
 
         from .checks import InputTypeError
@@ -247,9 +260,9 @@ class Lab:
             out = np.asarray(motion.detach().cpu() if torch.is_tensor(motion) else motion, dtype=float)
         except (TypeError, ValueError):
             raise InputTypeError(f"motion_fn must return one number per video (a list, array or tensor of {truth.shape[0]} "
-                                 f"numbers for truth), got {motion!r:.80} ({type(motion).__name__})") from None
+                                 f"numbers for {what}), got {motion!r:.80} ({type(motion).__name__})") from None
         if out.shape != (truth.shape[0],):
-            raise ValueError(f"motion_fn must return one value per video ({truth.shape[0]} for truth), got shape {out.shape}")
+            raise ValueError(f"motion_fn must return one value per video ({truth.shape[0]} for {what}), got shape {out.shape}")
         return out
 
     def add_images(self, images: torch.Tensor, truth: torch.Tensor, *, x0: torch.Tensor | None = None,
@@ -383,9 +396,11 @@ class Lab:
 
         i = self._index(i)
         for key, how in (("start", "pass M= (the lab's start time)"), ("start_native", "pass M= (normalised; 1 = T)"),
-                         ("stats", "build the Lab with stats="), ("show_progress", "the lab samples without a bar")):
+                         ("stats", "build the Lab with stats="), ("show_progress", "the lab samples without a bar"),
+                         # these two failed in Python's call: "sample() got multiple values for argument 'model'"
+                         ("model", "build a Lab with that model"), ("y", "pass i= (an image of the lab; add_images() adds yours)")):
             if key in sample_kwargs:
-                raise ValueError(f"Lab.sample sets {key} itself: {how}, not {key}={sample_kwargs[key]!r}")
+                raise ValueError(f"Lab.sample sets {key} itself: {how}, not {key}={sample_kwargs[key]!r:.60}")
         M = checks.check_number("M", M, fix="(the normalised start time in (0, 1]; 1 = T)")
         if not 0 < M <= 1:
             raise ValueError(f"M must lie in (0, 1] (the normalised start time; 1 = T), got {M:g}")
@@ -411,7 +426,7 @@ class Lab:
         videos = self._decoded(x).float().clamp(-1, 1)
         seconds = time.perf_counter() - t0
         self.calls.append({"kind": "sample", **settings})
-        return SampleResult(videos=videos.cpu(), truth=self.truth[i].cpu(), motion=np.asarray(self.motion_fn(videos), float),
+        return SampleResult(videos=videos.cpu(), truth=self.truth[i].cpu(), motion=self._motion_of(videos, "the generated videos"),
                             truth_motion=float(self.truth_motion[i]),
                             alignment=_align_psnr(videos, self.decode_image(i).expand(S, -1, -1, -1)),
                             seconds=seconds, settings=settings)
@@ -426,6 +441,9 @@ class Lab:
         if not torch.is_tensor(out):
             raise InputTypeError(f"decode must return the pixel videos as a torch.Tensor [B, F, C, H, W], got {type(out).__name__}"
                                  + (": return torch.from_numpy(...)" if isinstance(out, np.ndarray) else ""))
+        if out.ndim != 5 or out.shape[0] != x.shape[0]:  # else the read-outs failed deep inside (the tracker's layout, an IndexError)
+            raise ValueError(f"decode must return one pixel video [F, C, H, W] per video it is given, [B, F, C, H, W] with B = "
+                             f"{x.shape[0]}, got shape {tuple(out.shape)}")
         return out
 
     def _cond_of(self, i: int, n: int) -> "Cond":
@@ -461,7 +479,7 @@ class Lab:
         seconds = time.perf_counter() - t0
         self.calls.append({"kind": "probe", "i": i, "t": t, "seed": int(seed)})
         return ProbeResult(x_t=x_t_px[0].cpu(), x0_hat=pred_px[0].clamp(-1, 1).cpu(), truth=self.truth[i].cpu(), t=t,
-                           motion=float(np.asarray(self.motion_fn(pred_px.clamp(-1, 1)))[0]),
+                           motion=float(self._motion_of(pred_px.clamp(-1, 1), "the prediction X̂")[0]),
                            truth_motion=float(self.truth_motion[i]), seconds=seconds)
 
     def sampling_widget(self, **kwargs):

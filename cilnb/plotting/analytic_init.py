@@ -78,16 +78,21 @@ def plot_init_marginals(schedule, data: GaussianMixture, Ms: Sequence[float] = (
     Shown in notebooks/analytic_init.ipynb."""
     import matplotlib.pyplot as plt
 
-    from ..checks import InputTypeError, check_int, check_number, check_sequence
+    from ..checks import InputTypeError, check_int, check_number, check_sequence, repeated
     from ..schedules import Schedule
 
     if not isinstance(schedule, Schedule):
         raise InputTypeError(f"schedule must be a cilnb.schedules.Schedule (e.g. VPSchedule()), got {type(schedule).__name__}")
     if not isinstance(data, GaussianMixture):
         raise InputTypeError(f"data must be a cilnb.analytic_init.GaussianMixture (e.g. synthetic_data()), got {type(data).__name__}")
-    Ms = [check_number(f"Ms[{i}]", M) for i, M in enumerate(check_sequence("Ms", Ms, fix="pass e.g. Ms=(0.15, 0.6)"))]
+    # each M in (0, 1] here, where the entry is named (schedule.parse_start's "start M must lie in (0, 1]" did not say which)
+    Ms = [check_number(f"Ms[{i}]", M, lo=0, lo_open=True, hi=1, fix="(a normalised start time in (0, 1]; 1 = T)")
+          for i, M in enumerate(check_sequence("Ms", Ms, fix="pass e.g. Ms=(0.15, 0.6)"))]
     if not Ms:
         raise ValueError("Ms is empty: give at least one start time M, e.g. Ms=(0.15, 0.6)")
+    twice = repeated(Ms)
+    if twice:  # the same panel was drawn twice
+        raise ValueError(f"Ms lists {twice} more than once: each M draws one panel; pass each start time once")
     coord = check_int("coord", coord, min=0, fix="(the coordinate shown)")
     if not 0 <= coord < data.d:
         raise ValueError(f"coord must lie in [0, {data.d}), got {coord}")

@@ -46,15 +46,17 @@ def _as_videos(videos) -> list[np.ndarray]:
         if torch.is_tensor(v):
             if v.is_complex():
                 raise InputTypeError(f"{what} has the complex dtype {v.dtype}; pass real pixel values (e.g. v.real or v.abs())")
-            return v.detach().float().cpu().numpy()
+            return _check_cast(what, v, v.detach().float().cpu().numpy())
         if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf":
             raise InputTypeError(f"{what} has dtype {v.dtype}; pass real pixel values (a float tensor or array)")
         if isinstance(v, (str, bytes)):
             raise InputTypeError(f"{what} must be a tensor or array [F, C, H, W], got the string {v!r}")
         try:
-            return np.asarray(v, dtype=np.float32)
+            with np.errstate(over="ignore"):  # an overflow is said by _check_cast, not as numpy's RuntimeWarning
+                a = np.asarray(v, dtype=np.float32)
         except (TypeError, ValueError) as exc:
             raise InputTypeError(f"{what} must be a tensor or array [F, C, H, W] of numbers, got {type(v).__name__} ({exc})") from None
+        return _check_cast(what, v, a)
 
     if torch.is_tensor(videos) or isinstance(videos, np.ndarray):
         a = arr(videos, "videos")
@@ -72,12 +74,43 @@ def _as_videos(videos) -> list[np.ndarray]:
         raise ValueError("videos must be a tensor/array [F, C, H, W] or [N, F, C, H, W], or a non-empty list of [F, C, H, W]")
     for i, v in enumerate(out):
         if v.ndim != 4 or v.shape[1] not in (1, 3):
-            raise ValueError(f"video {i} must be [F, C, H, W] with C in (1, 3), got shape {v.shape}")
+            raise ValueError(f"video {i} must be [F, C, H, W] with C in (1, 3), got shape {v.shape}{_layout_hint(v.shape)}")
         if 0 in v.shape:
             raise ValueError(f"video {i} is empty (shape {v.shape}): each video needs at least one frame of at least 1 x 1 pixels")
         if not np.isfinite(v).all():
             raise ValueError(f"video {i} holds NaN or inf values: nothing sensible can be shown; check the model's output")
     return out
+
+
+def _layout_hint(shape) -> str:
+    """How to get a video of ``shape`` into ``[F, C, H, W]`` when it looks channels-last ``[F, H, W, C]`` (imageio's layout)."""
+    if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3):
+        return ": it looks like [F, H, W, C] (channels last): pass v.permute(0, 3, 1, 2) (a tensor) or v.transpose(0, 3, 1, 2) (an array)"
+    return ""
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_cast(what: str, src, a: np.ndarray) -> np.ndarray:
+    """``a``, the float32 copy of ``src``; finite values beyond float32's range (float64 ``1e300``) became inf there and were
+    then refused as "NaN or inf ... check the model's output": said as what they are."""
+    if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():  # the rare path: look at the values before the cast
+        import torch
+
+        big = src.detach().cpu().double().numpy() if torch.is_tensor(src) else np.asarray(src, dtype=np.float64)
+        if np.isfinite(big).all():
+            raise ValueError(f"{what} holds values up to {float(np.abs(big).max()):.3g}, beyond what float32 pixels hold "
+                             f"({_F32_MAX:.3g}): rescale them to the shown range [vmin, vmax]")
+    return a
+
+
+def _check_span(vmin: float, vmax: float) -> None:
+    """Refuse a ``[vmin, vmax]`` that float32 frames cannot be scaled by: a bound or the width beyond float32's range
+    overflowed to inf in ``(v - vmin) / (vmax - vmin)`` and every frame was shown black or white without a word."""
+    if max(abs(vmin), abs(vmax), vmax - vmin) > _F32_MAX:
+        raise ValueError(f"[vmin, vmax] = [{vmin:g}, {vmax:g}] is beyond what float32 frames can be scaled by (bounds and width at "
+                         f"most {_F32_MAX:.3g}): pass the range your videos use, e.g. vmin=-1, vmax=1")
 
 
 _FAR = 10.0  # values further than this many range widths outside [vmin, vmax] are another scale, not an overshoot
@@ -127,6 +160,7 @@ def tile_frames(videos, labels: Sequence[str] | None = None, *, ncols: int | Non
     vmax = check_number("vmax", vmax, fix="(the value shown white)")
     if not vmax > vmin:
         raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
+    _check_span(vmin, vmax)
     _check_uint8(videos, vmin, vmax)
     _check_range(vids, vmin, vmax)
     labels = _check_labels(labels, len(vids))

@@ -18,6 +18,9 @@ def _guidance_name(g) -> str:
         return "off"
     if isinstance(g, (tuple, list)) and len(g) == 2:
         return f"{g[0]:g} → {g[1]:g} frame-wise"
+    shape = tuple(getattr(g, "shape", ()))  # a tensor or array of [B] or [B, F] weights (guidance_weights): float() failed on them
+    if shape and math.prod(shape) != 1:
+        return f"weights of shape {list(shape)}"
     return f"{float(g):g}"
 
 
@@ -133,7 +136,7 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     """
     import ipywidgets as W
 
-    from .animation import _check_fps, play
+    from .animation import _check_fps, _gif_duration, play
 
     _check_lab(lab)
     M = _check_control("M", M, 0.05, 1.0, "the normalised start time")
@@ -145,6 +148,7 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     _check_choice("remedy", remedy, list(WIDGET_REMEDIES))
     seed = _check_seed(seed)
     fps = _check_fps(fps)
+    _gif_duration(fps)  # an fps too slow for a GIF is refused now, not by play() after the first sample
     images = _ImageChoice(lab, "image")
     c = {
         "i": images.dropdown,
@@ -180,12 +184,13 @@ def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
     with a lab that draws images, a "new video" button probes a fresh one."""
     import ipywidgets as W
 
-    from .animation import _check_fps, play
+    from .animation import _check_fps, _gif_duration, play
 
     _check_lab(lab)
     t = _check_control("t", t, 0.01, 1.0, "the normalised time; 1 = T")
     seed = _check_seed(seed)
     fps = _check_fps(fps)
+    _gif_duration(fps)  # an fps too slow for a GIF is refused now, not by play() after the first probe
     videos = _ImageChoice(lab, "video")
     c = {
         "i": videos.dropdown,

@@ -17,12 +17,24 @@ _F64 = torch.float64
 def _numbers(name: str, values, example: str, **bounds) -> list:
     """``values`` as a non-empty list of finite numbers (within ``bounds``, :func:`~cilnb.checks.check_number`'s
     ``lo``/``hi``/``lo_open``/``fix``): one number or a string is refused with the fix."""
-    from ..checks import check_number, check_sequence
+    from ..checks import check_number, check_sequence, repeated
 
     values = check_sequence(name, values, fix=f"pass e.g. {name}={example}")
     if not values:
         raise ValueError(f"{name} is empty: give at least one value, e.g. {name}={example}")
-    return [check_number(f"{name}[{i}]", v, **bounds) for i, v in enumerate(values)]
+    values = [check_number(f"{name}[{i}]", v, **bounds) for i, v in enumerate(values)]
+    twice = repeated(values)
+    if twice:  # the same curve was drawn twice, with two legend entries (check_samples refuses a repeated t too)
+        raise ValueError(f"{name} lists {twice} more than once: each value draws one curve; pass each value once")
+    return values
+
+
+def _scalars(a, beta_m) -> tuple[float, float]:
+    """``a`` and ``beta_m`` as the floats the math reads them as (:func:`cilnb.timenoise.density_grid`'s check): a one-element
+    tensor or array passed the math but failed in the figure's labels ("unsupported format string passed to Tensor.__format__")."""
+    from ..timenoise import _check_a, _check_beta_m, _scalar_param
+
+    return _scalar_param("a", a, _check_a), _scalar_param("beta_m", beta_m, _check_beta_m)
 
 
 def plot_timenoise_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequence[float] = (0.2, 0.6, 0.8, 0.9, 1.0), n_t: int = 201, n_beta: int = 300):
@@ -36,6 +48,7 @@ def plot_timenoise_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequ
 
     t_slices = _numbers("t_slices", t_slices, "(0.2, 0.9)", lo=0, hi=1, fix="(a normalised time in [0, 1]; 1 = T)")
     t, beta, p = density_grid(a, beta_m, n_t, n_beta)
+    a, beta_m = _scalars(a, beta_m)
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.2, 1]})
     im = ax0.imshow((p * beta_m).numpy(), origin="lower", aspect="auto", extent=(0, 1, 0, beta_m), cmap="magma")
     fig.colorbar(im, ax=ax0, label=r"$\beta_m\,p_t(\beta_s)$")
@@ -104,6 +117,7 @@ def plot_timenoise_samples(a: float = 5.0, beta_m: float = 100.0, t_values: Sequ
                          "e.g. bins=60, the default")
     p_min = check_number("p_min", p_min, lo=0, hi=1, fix="(smallest KS p-value that passes, e.g. 1e-3)")
     table = check_samples(t_values, a, beta_m, n, seed)
+    a, beta_m = _scalars(a, beta_m)
     gen = make_generator(seed)
     fig, axes = plt.subplots(1, len(t_values), figsize=(3.2 * len(t_values), 3.2), sharey=False, squeeze=False)
     fine = float(beta_m) * torch.linspace(1e-4, 1 - 1e-4, 600, dtype=_F64)

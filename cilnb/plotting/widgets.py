@@ -51,7 +51,7 @@ def sliders(fn: Callable, interactive: bool, **specs):
     import torch
     from IPython.display import display
 
-    from ..checks import check_sequence
+    from ..checks import _is_int, check_sequence, repeated
 
     controls = {}
     for name, spec in specs.items():
@@ -61,13 +61,23 @@ def sliders(fn: Callable, interactive: bool, **specs):
             options, value = check_sequence(f"slider {name!r} options", spec[0]), spec[1]  # an array or tensor: its numbers
             if not options or value not in options:
                 raise ValueError(f"slider {name!r}: the value {value!r} must be one of its options {options!r}")
+            try:
+                twice = repeated(options)
+            except TypeError:  # unhashable options (lists): nothing to compare here, ipywidgets shows them as given
+                twice = []
+            if twice:  # the slider stopped twice at one value, showing the same figure
+                raise ValueError(f"slider {name!r}: its options list {twice!r} more than once; give each value once, "
+                                 "e.g. sorted(set(options))")
             controls[name] = W.SelectionSlider(options=options, value=value, description=name, continuous_update=False)
             continue
         if len(spec) != 4:
             raise ValueError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
         lo, hi, step, value = _check_range_spec(name, spec)
-        cls = W.IntSlider if all(isinstance(v, int) and not isinstance(v, bool) for v in spec) else W.FloatSlider
-        controls[name] = cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False)
+        if all(_is_int(v) for v in spec):  # numpy ints too (np.int64 from an array or a table): they made a FloatSlider, fn got floats
+            controls[name] = W.IntSlider(min=int(lo), max=int(hi), step=int(step), value=int(value), description=name,
+                                         continuous_update=False)
+        else:
+            controls[name] = W.FloatSlider(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False)
 
     def _show(**values):
         fig = fn(**values)
