@@ -94,7 +94,12 @@ def make_generator(seed: int | torch.Generator | None, device: str | torch.devic
     from .checks import check_seed
 
     seed = check_seed("seed", seed, fix="or a torch.Generator")  # numpy ints too; bools, floats and strings refused
-    gen = torch.Generator(device=torch.device(device))
+    if not (isinstance(device, str) and device == "cpu"):
+        device = resolve_device(device)  # names an unknown device ("foo" failed inside torch) or CUDA that is not there
+    try:
+        gen = torch.Generator(device=torch.device(device))
+    except RuntimeError as exc:  # a device without random generators ("meta": "META device type not an accelerator")
+        raise ValueError(f"device {str(device)!r} cannot hold a torch.Generator ({str(exc).splitlines()[0]}): use 'cpu' or 'cuda'") from None
     gen.manual_seed(int(seed))
     return gen
 
@@ -198,6 +203,21 @@ def progress(iterable: Iterable, *, disable: bool | None = None, **kwargs):
     return tqdm(iterable, disable=check_flag("disable", disable, allow_none=True), **kwargs)
 
 
+def _names(arg: str, names, what: str) -> list:
+    """``names`` (an iterable of names) as a list; a string (read letter by letter) or a non-iterable is an
+    :class:`~cilnb.checks.InputTypeError` naming ``arg`` and ``what`` it must be."""
+    if not isinstance(names, (str, bytes)):
+        try:
+            return list(names)
+        except TypeError:
+            pass
+    from .checks import InputTypeError
+
+    if isinstance(names, (str, bytes)):
+        raise InputTypeError(f"{arg} must be {what}, got the string {names!r} (each letter would be a name): pass [{names!r}] for one name")
+    raise InputTypeError(f"{arg} must be {what}, got {names!r} ({type(names).__name__})")
+
+
 @contextlib.contextmanager
 def progress_steps(names: Sequence[str], *, disable: bool | None = None, desc: str | None = None):
     """A ``tqdm.auto`` bar over named set-up steps: ``with progress_steps(["model", "data"]) as step: step("model"); ...``.
@@ -206,7 +226,7 @@ def progress_steps(names: Sequence[str], *, disable: bool | None = None, desc: s
     so slow set-up (loading a model, reading statistics) shows what it is doing; the bar is
     completed when the block ends (left unfinished on an error). ``disable=True`` shows nothing.
     """
-    names = list(names)
+    names = _names("names", names, "a list of step names such as ['model', 'data']")
     bar = progress(None, total=len(names), disable=disable, desc=desc, unit="step")
     started = [0]
 
@@ -316,6 +336,12 @@ def clean_tmp_files(folder: str | os.PathLike, names: Iterable[str] | None = Non
     ``names``: only the leftovers of these target file names (default: every ``.*.tmp``). Returns
     what was removed. Call it at the start of a job that holds the output (see :class:`JobLock`).
     """
+    if not (isinstance(folder, (str, os.PathLike)) and str(folder)):  # None failed in pathlib; "" cleaned the working folder
+        from .checks import check_path
+
+        check_path("folder", folder, "the output folder")
+    if names is not None:  # a string was read letter by letter: "ab" removed the leftovers of files named "a" and "b"
+        names = _names("names", names, "a list of target file names such as ['stats.safetensors'] (or None for all)")
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -420,28 +446,50 @@ class JobLock:
     """
 
     def __init__(self, path: str | os.PathLike, what: str, *, stale_hours: float = 24.0):
+        if not (isinstance(path, (str, os.PathLike)) and str(path)):  # None failed in pathlib; "" took over the folder "."
+            from .checks import check_path
+
+            check_path("path", path, "a lock file path")
+        if isinstance(stale_hours, bool) or not isinstance(stale_hours, (int, float)) or not stale_hours > 0:
+            # "1" failed at the first comparison, NaN never let a lock go stale, <= 0 took over live locks of other hosts
+            from .checks import check_number
+
+            stale_hours = check_number("stale_hours", stale_hours, lo=0, lo_open=True,
+                                       fix="(hours after which a lock of another host counts as abandoned; default 24)")
         self.path, self.what, self.stale_hours = Path(path), what, stale_hours
         self.held = False
 
     def _info(self) -> dict:
+        """The lock's owner ``{"pid", "host", ...}``, or ``{}`` when it is unreadable, empty or not such an object."""
         import json
 
         try:
-            return json.loads(self.path.read_text())
+            info = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return {}
+        # a JSON list failed with an AttributeError; a pid of text was taken for a live owner's
+        ok = isinstance(info, dict) and type(info.get("pid")) is int and isinstance(info.get("host"), str)
+        return info if ok else {}
 
     def acquire(self) -> "JobLock":
         import json
         import socket
         import time
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # was the bare OSError of a file in the way
+            above = next((q for q in self.path.parents if q.exists()), self.path.parent)
+            raise UserError(f"cannot lock {self.what}: {above} is a file, so the folder of the lock {self.path} cannot be made; "
+                            "choose an output location in a folder") from None
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
+                if self.path.is_dir():  # was "in use by another run (pid None on None)", then a failed unlink of the folder
+                    raise UserError(f"cannot lock {self.what}: the lock path {self.path} is a folder, not a lock file; remove it or "
+                                    "choose another output") from None
                 info = self._info()
                 try:
                     age_h = (time.time() - self.path.stat().st_mtime) / 3600
@@ -458,6 +506,11 @@ class JobLock:
                     with contextlib.suppress(FileNotFoundError):
                         self.path.unlink()
                     continue
+                if not info:  # was "in use by another run (pid None on None, ...)"
+                    raise UserError(
+                        f"the lock {self.path} of {self.what} names no owner (it is empty, unreadable or corrupt): a run that has just "
+                        f"started may still be writing it; retry in a minute, or delete {self.path} if no other run is writing {self.what}"
+                    )
                 raise UserError(
                     f"{self.what} is in use by another run (pid {pid} on {host}, lock {self.path}): wait for it to finish, "
                     f"use another output, or delete {self.path} if that run is no longer alive"

@@ -122,7 +122,10 @@ class MomentStats:
             if count > MAX_COUNT:  # var * count failed in torch ("int too big to convert")
                 raise ValueError(f"count = {count} is more samples than any data set holds (at most 2**53 = {MAX_COUNT}, "
                                  "float64's exact integers): pass the number of samples the moments are of")
-            st._count, st._mean, st._m2 = count, mean.clone(), var * count
+            m2 = var * count
+            checks.check_finite("var * count (the sums of squared deviations)", m2,
+                                fix=f"variances up to {float(var.max()):.3g} over {count} samples overflow float64; rescale the data")
+            st._count, st._mean, st._m2 = count, mean.clone(), m2
         else:
             st._count, st._mean = None, mean.clone()
             st._var = None if var is None else var.clone()
@@ -212,32 +215,47 @@ class MomentStats:
         m2_b = ((x - mean_b) ** 2).sum(0)
         checks.check_finite("the batch's sum of squared deviations", m2_b,
                             fix=f"values up to {float(x.abs().max()):.3g} overflow float64; rescale the data")
-        self._combine(n, mean_b.cpu(), m2_b.cpu())
+        self._combine(n, mean_b.cpu(), m2_b.cpu(), "this batch")
         return self
 
     def merge(self, other: "MomentStats") -> "MomentStats":
-        """Fold another shard's statistics into this one (in place; returns ``self``)."""
+        """Fold another shard's statistics into this one (in place; returns ``self``). Both must describe the same
+        sample shape and, where both know it, the same ``vae_scaling_factor``."""
         if not isinstance(other, MomentStats):
-            raise ValueError(f"can only merge MomentStats, got {type(other).__name__}")
+            raise checks.InputTypeError(f"other must be a MomentStats (another shard's statistics) to merge, got {type(other).__name__}")
         self._require_streaming("merge")
         other._require_streaming("merge")
         if other._count == 0:
             return self
+        if other is self:  # every sample was counted twice without a word
+            raise ValueError("cannot merge statistics into themselves: every sample would count twice; merge another shard's "
+                             "statistics (copy.deepcopy(stats) if a double count is really meant)")
         if self._mean is not None and other.shape != self.shape:
             raise ValueError(f"cannot merge statistics of shape {other.shape} into statistics of shape {self.shape}")
-        self._combine(other._count, other._mean.clone(), other._m2.clone())
+        a, b = self.vae_scaling_factor, other.vae_scaling_factor
+        if a is not None and b is not None and a != b:  # moments of latents in two scales were mixed without a word
+            raise ValueError(f"cannot merge statistics of latents scaled by vae_scaling_factor {b:g} into statistics scaled by {a:g}: "
+                             "they are moments of different spaces; compute both shards with the same model (VAE scaling)")
+        self._combine(other._count, other._mean.clone(), other._m2.clone(), "the other statistics")
         return self
 
-    def _combine(self, n_b: int, mean_b: torch.Tensor, m2_b: torch.Tensor) -> None:
+    def _combine(self, n_b: int, mean_b: torch.Tensor, m2_b: torch.Tensor, what: str) -> None:
+        """Chan et al.'s pairwise update with ``n_b`` samples of mean ``mean_b`` and squared deviations ``m2_b`` (``what``
+        names them); all or nothing: a count beyond :data:`MAX_COUNT` or sums that overflow float64 leave ``self`` as it was."""
         n_a = self._count
+        n = n_a + n_b
+        if n > MAX_COUNT:  # the weights n_b / n lost their exactness without a word
+            raise ValueError(f"{what} would bring the sample count to {n}, beyond what statistics hold (at most 2**53 = {MAX_COUNT}, "
+                             "float64's exact integers): these statistics are corrupt or counted twice; recompute them from the data")
         if n_a == 0:
             self._count, self._mean, self._m2 = n_b, mean_b, m2_b
             return
-        n = n_a + n_b
         delta = mean_b - self._mean
-        self._mean = self._mean + delta * (n_b / n)
-        self._m2 = self._m2 + m2_b + delta**2 * (n_a * n_b / n)
-        self._count = n
+        mean = self._mean + delta * (n_b / n)
+        m2 = self._m2 + m2_b + delta**2 * (n_a * n_b / n)
+        checks.check_finite(f"the sums of squared deviations with {what}", m2,  # were kept as inf: var became inf without a word
+                            fix=f"the means differ by up to {float(delta.abs().max()):.3g}, beyond float64; rescale the data")
+        self._count, self._mean, self._m2 = n, mean, m2
 
     # -- results ----------------------------------------------------------------------------
 
@@ -397,6 +415,7 @@ class MomentStats:
 
 
 def _as64(name: str, x) -> torch.Tensor:
+    checks.check_not_meta(name, x)  # was "must be numbers (a tensor, array or list), got Tensor (Cannot copy out of meta tensor)"
     if checks.holds_bool(x):  # True/False were read as 1.0/0.0
         raise checks.InputTypeError(f"{name} must be real numbers, got booleans ({x!r:.60}): pass the moments as numbers")
     if checks.is_complex(x):

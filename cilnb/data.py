@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 SHAPES = ("disk", "square")
+#: Largest sprite speed and camera pan (px/frame) and texture frequency (cycles per image) a :class:`SpriteConfig` takes: far
+#: beyond any frame (a 32 px frame is crossed at 31 px/frame); beyond it float64 positions and phases lose their pixels.
+MAX_RATE = 1e6
 #: Default sprite/background threshold: halfway between the brightest background (0.0) and the
 #: dimmest sprite (0.5) of the default :class:`SpriteConfig`.
 THRESHOLD = 0.25
@@ -69,15 +72,22 @@ class SpriteConfig:
     turn_angle: tuple[float, float] = (90.0, 180.0)  # turn angle range in degrees, sign random
 
     def __post_init__(self):
-        def plain(v):  # numpy ints (from an array, a sweep over sizes) as Python ints: the config is written to JSON
-            return int(v) if isinstance(v, np.integer) else v
+        def plain(v):  # numpy numbers (from an array, a sweep over sizes) and one-number tensors as Python numbers: the config is
+            # written to JSON (np.float32 and tensors failed there) and hashed (a tensor hashes by identity); same values
+            if isinstance(v, np.integer):
+                return int(v)
+            if isinstance(v, np.floating):
+                return float(v)
+            if isinstance(v, torch.Tensor) and v.numel() == 1 and not v.is_meta and v.dtype != torch.bool and not v.is_complex():
+                return v.item()
+            return v
 
         for f in dataclasses.fields(self):  # lists (from YAML, argparse) as tuples: equal configs compare, hash and serialise equal
             v = getattr(self, f.name)
             if isinstance(v, (list, tuple)):
                 object.__setattr__(self, f.name, tuple(plain(x) for x in v))
-            elif isinstance(v, np.integer):
-                object.__setattr__(self, f.name, int(v))
+            elif (p := plain(v)) is not v:
+                object.__setattr__(self, f.name, p)
 
         def rng(name, lo_ok=-math.inf):
             pair = getattr(self, name)
@@ -108,8 +118,11 @@ class SpriteConfig:
                 f"({self.sprite_brightness[0]}) must exceed background_range[1] ({self.background_range[1]})"
             )
         checks.check_number("SpriteConfig.edge", self.edge, lo=0, lo_open=True, fix="(soft sprite edge, px)")
-        if 2 * (self.radius[1] + self.edge) >= self.size:
-            raise ValueError(f"sprites of radius {self.radius[1]} do not fit in a {self.size} px frame; lower radius or raise size")
+        # a sprite's centre keeps radius + edge / 2 from the walls at 0 and size - 1: with no room between them (an edge below
+        # 1 px lets the first test pass) the sprites were pinned to one wall while their velocity said they moved
+        if 2 * (self.radius[1] + self.edge) >= self.size or 2 * self.radius[1] + self.edge > self.size - 1:
+            raise ValueError(f"sprites of radius {self.radius[1]} (soft edge {self.edge} px) do not fit in a {self.size} px frame with room "
+                             "to move (2 * (radius + edge) < size and 2 * radius + edge <= size - 1); lower radius or raise size")
         if isinstance(self.shapes, (str, bytes)) or not isinstance(self.shapes, (tuple, list)):
             raise checks.InputTypeError(f"SpriteConfig.shapes must be a tuple of shape names from {SHAPES} such as ('disk',), "
                                         f"got {self.shapes!r}")
@@ -118,9 +131,15 @@ class SpriteConfig:
             raise ValueError(f"SpriteConfig.shapes must be a non-empty subset of {SHAPES}, got {self.shapes!r}")
         if not (_plain_int(self.texture_waves) and self.texture_waves >= 0):
             raise ValueError(f"SpriteConfig.texture_waves must be an int >= 0, got {self.texture_waves!r}")
-        checks.check_number("SpriteConfig.max_frequency", self.max_frequency, lo=0, fix="(cycles per image of the fastest texture wave)")
+        checks.check_number("SpriteConfig.max_frequency", self.max_frequency, lo=0, hi=MAX_RATE,
+                            fix="(cycles per image of the fastest texture wave; beyond 1e6 float64 loses the texture's phases, NaN at 1e308)")
         checks.check_number("SpriteConfig.speed_power", self.speed_power, lo=0, lo_open=True, fix="(1 = uniform speeds)")
         rng("pan", 0.0)
+        for name in ("speed", "pan"):  # 1e308 px/frame overflowed the positions to NaN videos; 1e300 lost them to round-off
+            if getattr(self, name)[1] > MAX_RATE:
+                raise ValueError(f"SpriteConfig.{name} = {getattr(self, name)} reaches beyond any motion the toy draws (at most "
+                                 f"{MAX_RATE:g} px/frame; a {self.size} px frame is crossed at {self.size - 1} px/frame): float64 "
+                                 "positions lose the sprites beyond it; pass a few px/frame, e.g. (0.0, 3.0)")
         checks.check_number("SpriteConfig.turn_prob", self.turn_prob, lo=0, hi=1, fix="(the probability that a sprite turns once)")
         rng("turn_angle", 0.0)
         lo, hi = self.turn_angle
@@ -222,6 +241,11 @@ def bounce(p0: torch.Tensor, v: torch.Tensor, frames: torch.Tensor, lo: torch.Te
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, (torch.Tensor, numbers.Real)) or (isinstance(x, torch.Tensor) and x.is_complex()):
             raise checks.InputTypeError(f"bounce: {name} must be a real tensor or number, got {type(x).__name__}")
     p0, v, frames, lo, hi = (x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=torch.float64) for x in args.values())
+    inverted = hi < lo
+    if bool(inverted.any()):  # the walls' distance was clamped to 1e-6: every point was pinned to lo without a word
+        lo_b, hi_b = torch.broadcast_tensors(lo, hi)
+        raise ValueError(f"bounce: the walls are inverted (hi < lo: lo = {float(lo_b[inverted][0]):g}, hi = {float(hi_b[inverted][0]):g}): "
+                         "pass the lower wall as lo and the upper as hi")
     length = (hi - lo).clamp(min=1e-6)
     u = torch.remainder(p0 + v * frames - lo, 2 * length)
     return lo + length - (u - length).abs()

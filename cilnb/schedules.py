@@ -257,8 +257,10 @@ class VPSchedule(Schedule):
         else:
             if not isinstance(beta_schedule, str):
                 raise InputTypeError(f"beta_schedule must be a string (linear, scaled_linear or squaredcos_cap_v2), got {beta_schedule!r}")
-            _check_train_steps_fit(check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)",
-                                             integral_float=True))
+            # as an int: 1000.0 (or a numpy int) was kept as given in self.T, and training's timestep draws failed on it in torch
+            num_train_timesteps = check_int("num_train_timesteps", num_train_timesteps, min=2, fix="(DDPM training steps, e.g. 1000)",
+                                            integral_float=True)
+            _check_train_steps_fit(num_train_timesteps)
             check_number("beta_start", beta_start, lo=0, lo_open=True, hi=1, hi_open=True)
             check_number("beta_end", beta_end, lo=0, lo_open=True, hi=1, hi_open=True)
             if not (0 < beta_start < beta_end < 1):
@@ -277,6 +279,12 @@ class VPSchedule(Schedule):
         abar = torch.cumprod(1.0 - betas, dim=0)
         if snr_shift_scale != 1.0:
             abar = abar / (snr_shift_scale + (1 - snr_shift_scale) * abar)
+            flat = abar >= 1.0  # a tiny shift takes alpha_t^2 to 1 in float64: sigma_t = 0 (NaN after a rescale), as for lost betas
+            if bool(flat.any()):
+                k = int(flat.nonzero()[0])
+                raise ValueError(f"snr_shift_scale = {float(snr_shift_scale):g} shifts alpha_t^2 of timestep {k} to 1 in float64, so that step "
+                                 "adds no noise (sigma_t = 0: the samplers divide by it, and rescale_zero_terminal_snr gives NaN): pass "
+                                 "CogVideoX's SNR shift, e.g. 1 (none) or 3")
         if rescale_zero_terminal_snr:
             abar = _zero_terminal_snr(abar)
         self.T = num_train_timesteps
@@ -322,6 +330,10 @@ class VPSchedule(Schedule):
         power = check_number("power", power, lo=0, lo_open=True, fix="(grid exponent: 1 is trailing, > 1 packs steps near t = 0)")
         frac = (torch.arange(n_steps, 0, -1, dtype=_F64) / n_steps) ** power
         idx = torch.round(start * self.T * frac)
+        if float(idx[0]) < 1:  # M T rounds to timestep -1, the clean data: the clamp below started the grid at 1/T, above M
+            raise ValueError(f"start M = {start:g} lies below this VP schedule's first timestep: M * T = {start * self.T:.3g} rounds to "
+                             f"no timestep (the clean data), and a grid starting at 1/T = {1 / self.T:g} would start above M (where the "
+                             f"initial noise is drawn): pass M >= 1/T = {1 / self.T:g} (timestep 0)")
         idx = torch.clamp(idx, min=1)
         return torch.unique_consecutive(idx) / self.T
 
@@ -414,6 +426,9 @@ class FlowSchedule(Schedule):
     def __init__(self, shift: float = 1.0, num_train_timesteps: int = 1000):
         check_number("shift", shift, lo=0, lo_open=True, fix="(the timestep shift; 1 = none)")
         T = check_int("num_train_timesteps", num_train_timesteps, min=1, fix="(the model's timestep scale, e.g. 1000)", integral_float=True)
+        if T > 2**53:  # 10**400 failed in grid() with "int too large to convert to float"; float64 holds whole timesteps up to 2**53
+            raise ValueError("num_train_timesteps is beyond any model's timestep scale (more than 2**53, float64's whole numbers): "
+                             "pass the scale the model was trained with, e.g. 1000")
         given, shift = shift, float(shift)
         # the shift map t = s u / (1 + (s - 1) u) and its inverse at u = t = 1 must give 1 in float64, else the grid holds NaN/inf
         den, inv = 1 + (shift - 1), shift - (shift - 1)
