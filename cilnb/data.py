@@ -39,6 +39,7 @@ __all__ = [
     "bounce",
     "track_sprites",
     "motion",
+    "MAX_RATE",
 ]
 
 SHAPES = ("disk", "square")

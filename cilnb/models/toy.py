@@ -44,7 +44,7 @@ from ..denoiser import Cond, Video
 from ..schedules import VPSchedule
 from .base import Denoiser, guidance_weights
 
-__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "precision", "PRECISIONS", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "train_data", "checkpoint_path", "resolve", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE"]
+__all__ = ["ToyConfig", "ToyUNet", "ToyModel", "build", "precision", "PRECISIONS", "init_net", "load", "load_checkpoint", "save_checkpoint", "read_metadata", "train_data", "checkpoint_path", "resolve", "CHECKPOINTS", "FORMAT", "DEFAULT_GUIDANCE", "MAX_MOTION_SCALE"]
 
 FORMAT = "cilnb-toy-i2v/1"
 #: Shipped checkpoints under ``cilnb._util.data_dir()`` and the command that makes each.
