@@ -58,6 +58,9 @@ def prepare_condition(adapter, images: Images, seed: int = 0, **kwargs) -> Cond:
     from .. import checks
 
     seed = checks.check_seed("seed", seed, fix="(the conditioning's random draws)")
+    if not callable(getattr(adapter, "prepare_condition", None)):  # None or a model name: a bare AttributeError
+        raise checks.InputTypeError(f"adapter must be a loaded model with prepare_condition (cilnb.models.load(...)), "
+                                    f"got {adapter!r:.60} ({type(adapter).__name__})")
     if "generator" in inspect.signature(adapter.prepare_condition).parameters and "seed" not in kwargs:
         kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
     with torch.no_grad():
@@ -131,9 +134,20 @@ def video_images(videos_dir: str | Path, n_videos: int, *, frames: int, size, st
 def with_targets(images, name: str, targets: Sequence[float]):
     """Every image once per value of the per-image conditioning ``name`` (e.g. SVD's ``motion_bucket_id``),
     image-major (the source videos are dropped: the targets are the ground truth)."""
-    targets = [float(t) for t in targets]
+    from .. import checks
+
+    if not isinstance(images, ImageSet):  # None or a tensor failed at len() / .names
+        raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (video_images(...)), got {type(images).__name__}")
+    if not isinstance(name, str) or not name:  # it becomes the conditioning key the model reads and part of every image's name
+        raise checks.InputTypeError(f"name must be the name of a per-image conditioning such as 'motion_bucket_id', got {name!r}")
+    # a string was split into its characters ("12": the targets 1 and 2), a bool read as 1/0, NaN passed on to the model
+    targets = [checks.check_number(f"targets[{i}]", t, fix=f"(a {name} value)")
+               for i, t in enumerate(checks.check_sequence("targets", targets, fix=f"pass a list of {name} values, e.g. [20, 60]"))]
     if not targets:
         raise ValueError(f"give at least one {name} target")
+    twice = checks.repeated(targets)
+    if twice:  # every image would be sampled twice under one name, and the run store keeps one video per name
+        raise ValueError(f"targets lists {', '.join(f'{t:g}' for t in twice)} more than once: give each {name} value once")
     n, k = len(images), len(targets)
     idx = torch.arange(n).repeat_interleave(k)
     names = [f"{images.names[i]}_{name}{t:g}" for i in range(n) for t in targets]
@@ -343,6 +357,7 @@ def timenoise_settings(model: str = "toy", a: float = 0.0, beta_m: float = 0.0, 
     beta_m = checks.check_number("beta_m", beta_m, fix="(TimeNoise's maximum level; 0 = the model's own)")
     if a < 0 or beta_m < 0:
         raise ValueError(f"a and beta_m must be > 0 (or 0 for the model's own), got a={a}, beta_m={beta_m}")
+    _check_model_path(model_path)  # a number failed in pathlib, naming neither the argument nor the fix
     if a > 0 and beta_m > 0:
         return a, beta_m, "given"
     own = _readout(model).timenoise_settings(model, model_path)

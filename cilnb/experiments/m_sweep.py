@@ -65,6 +65,10 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     check_readout(readout)
     Ms, inits = _grid_list("Ms", Ms, "[1.0, 0.8]"), _grid_list("inits", inits, "['standard', 'analytic']")
     seeds = _grid_list("seeds", seeds, "[0]")
+    if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):  # a list failed in dict() with a bare TypeError
+        raise checks.InputTypeError(f"cond_kwargs must be a dict of prepare_condition settings (or None), got {type(cond_kwargs).__name__}")
+    if not isinstance(label, str):  # it fills the tables' model column, which the verdicts and plots match on names
+        raise checks.InputTypeError(f"label must be the model's name for the tables (a string such as 'base'), got {label!r}")
     if readout.fd_name and hasattr(images, "__len__") and len(images) * len(seeds) < 2:  # refused before sampling, not after at the first Fréchet distance
         raise ValueError(f"{len(images)} image(s) x {len(seeds)} seed(s) give one video per cell; the Fréchet distance ({readout.fd_name}) "
                          "needs at least 2: pass more images or seeds, or n_reference=0 (no quality distance)")

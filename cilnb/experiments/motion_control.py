@@ -106,6 +106,7 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
         df["error"] = (df.output_motion - df.input_motion).abs()
         name, motion_name = "source's motion score", "output's motion score (px/frame)"
     df.attrs.update(target=name, motion_name=motion_name)
-    order = {(c[0], c[1], c[2]): k for k, c in enumerate(configs)}
+    # M as a float, as in the table (compare_models checked every M): a 0-d tensor M missed its rows with a bare KeyError
+    order = {(c[0], float(c[1]), c[2]): k for k, c in enumerate(configs)}
     df["order"] = [order[(m, M, i)] for m, M, i in zip(df.model, df.M, df.init)]
     return df.sort_values(["order", "image"], kind="stable").drop(columns="order").reset_index(drop=True)

@@ -31,8 +31,11 @@ def toy_bench(n_videos: int, seed: int, *, device="cpu", data=None, frames: int 
     """Moving-sprite ground truth (:func:`cilnb.data.generate`) for the toy, drawn from ``data`` (anything
     :func:`cilnb.experiments.toy_data` takes; default: the shipped toy's data; ``frames``/``size`` replace
     its own); motion read by Farneback flow (``flow``) and by the tracker (``speed``, ``displacement``)."""
+    from .._util import resolve_device
+
     over = {k: checks.check_int(k, v, min=1, fix="(replaces the toy data's own)") for k, v in (("frames", frames), ("size", size))
             if v is not None}
+    device = resolve_device(device)  # "auto" (probe_bench's default) and a typo failed in torch's .to(), after generating
     sv = _data.generate(n_videos, seed=seed, config=toy_data(data), flow=True, **over)
     x0 = sv.videos.to(device)
     fns = {"flow": flow_motion, "speed": SpriteMotion(sv.videos, "speed"), "displacement": SpriteMotion(sv.videos, "displacement")}

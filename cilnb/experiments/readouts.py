@@ -498,6 +498,8 @@ def readout_for(model: str) -> type:
     """The read-out class of the model named ``model``: :class:`ToyReadout` for ``"toy"``, else :class:`FlowReadout`."""
     if not isinstance(model, str):
         raise checks.InputTypeError(f"model must be a model name such as 'toy' or 'svd', got {model!r} ({type(model).__name__})")
+    if not model.strip():  # "" was read as a real model by optical flow, and failed later wherever it was loaded
+        raise ValueError(f"model is an empty name ({model!r}): pass a model name such as 'toy' or 'svd'")
     return READOUTS.get(model.strip().lower().replace("_", "-"), FlowReadout)  # spelled as cilnb.models.load takes it ("Toy")
 
 

@@ -33,7 +33,7 @@ def sample_store_dir(label: str, model, images, *, n_steps: int, sampler: str = 
     resumes; its lock keeps two runs from writing one folder at once). Shown in notebooks/m_sweep.ipynb."""
     from .. import checks
     from ..io import ImageSet
-    from ..sampling import _check_model
+    from ..sampling import SAMPLERS, _check_model
 
     if not isinstance(label, str) or not label or "/" in label or "\\" in label or label in (".", ".."):
         raise ValueError(f"label must be a plain name for the run folder such as 'base' (no path separators), got {label!r}")
@@ -43,6 +43,8 @@ def sample_store_dir(label: str, model, images, *, n_steps: int, sampler: str = 
                                     f"got {type(images).__name__}")
     n_steps = checks.check_n_steps(n_steps, fix="(sampler steps)")
     batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per model call)")
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:  # a typo hashed into a folder no sweep could fill
+        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
     if cond_kwargs is not None and not isinstance(cond_kwargs, Mapping):
         raise checks.InputTypeError(f"cond_kwargs must be a dict of prepare_condition settings (or None), got {type(cond_kwargs).__name__}")
     if stats_path is not None:

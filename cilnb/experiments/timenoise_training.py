@@ -36,7 +36,9 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     _check_models(models)
     configs = _check_configs(configs)
     check_readout(readout)
-    _check_config_cells(configs, models, stats, stats_path)  # every cell, before the first is sampled
+    configs = _check_config_cells(configs, models, stats, stats_path)  # every cell, before the first is sampled
+    if out_root is not None and out_root != "":  # a number failed in pathlib with a bare TypeError
+        out_root = checks.check_path("out_root", out_root, "the folder of the runs (or None for the shared sample store)")
     per, rows = [], []
     for label in dict.fromkeys(c[0] for c in configs):
         mine = [c for c in configs if c[0] == label]
@@ -76,13 +78,14 @@ def _check_configs(configs) -> list:
     return list(configs)
 
 
-def _check_config_cells(configs: list, models: Mapping, stats, stats_path) -> None:
+def _check_config_cells(configs: list, models: Mapping, stats, stats_path) -> list:
     """Every ``(model label, M, init)`` must name a model of ``models``, a start time in (0, 1] and a known init, once;
-    Analytic-Init needs statistics. Checked before sampling, not when the loop reaches the bad cell."""
+    Analytic-Init needs statistics. Checked before sampling, not when the loop reaches the bad cell. Returns the configs
+    with each M as a float (a 0-d tensor M was sampled, then missed when the summary rows were put in the configs' order)."""
     from .. import checks
     from .verdicts import _INITS
 
-    seen = set()
+    seen, out = set(), []
     for label, M, init in configs:
         if not isinstance(label, str) or label not in models:
             raise ValueError(f"config ({label!r}, {M!r}, {init!r}) names model {label!r}, not among {list(models)}: "
@@ -96,6 +99,8 @@ def _check_config_cells(configs: list, models: Mapping, stats, stats_path) -> No
         if init == "analytic" and stats is None and stats_path is None:
             raise ValueError(f"config ({label!r}, {M:g}, 'analytic') needs Analytic-Init statistics: pass stats= or stats_path= "
                              "(load_stats)")
+        out.append((label, M, init))
+    return out
 
 
 def sample_space(model) -> str:
@@ -120,18 +125,27 @@ def timenoise_views(model, image: torch.Tensor, ts: Sequence[float], a: float, b
     if not isinstance(image, torch.Tensor):
         raise checks.InputTypeError(f"image must be a torch.Tensor [C, H, W] in [-1, 1], got {type(image).__name__}"
                                     + (": pass torch.from_numpy(image)" if isinstance(image, np.ndarray) else ""))
+    checks.check_not_meta("image", image)
     if image.ndim != 3:
         raise ValueError(f"image must be one conditional image [C, H, W], got shape {tuple(image.shape)}"
                          + (": pass image[0]" if image.ndim == 4 and image.shape[0] == 1 else ""))
     if not image.is_floating_point():
         raise checks.InputTypeError(f"image has dtype {image.dtype}; pass a float image in [-1, 1] (uint8 pixels: x.float() / 127.5 - 1)")
+    if image.numel() == 0:  # min() of no pixels failed deep in torch
+        raise ValueError(f"image is empty (shape {tuple(image.shape)}): pass one conditional image [C, H, W] with pixels")
     checks.check_finite("image", image)
     checks.check_range("image", image, checks.PIXEL_RANGE)
+    if isinstance(ts, (np.ndarray, torch.Tensor)) and ts.ndim > 1:  # a [2, 2] grid was read as 4 times in row order
+        raise ValueError(f"ts must be a flat list of normalised times, got shape {tuple(ts.shape)}: pass one time per column, "
+                         "e.g. [0.2, 0.9]")
     ts = [checks.check_number(f"ts[{i}]", t, fix="(normalised time, 1 = T)")
           for i, t in enumerate(checks.check_sequence("ts", ts, fix="pass a list of normalised times, e.g. [0.2, 0.9]"))]
     if not ts:
         raise ValueError("ts is empty: give the normalised times to show, e.g. [0.2, 0.9]")
     n_draws = checks.check_int("n_draws", n_draws, min=1, fix="(rows of noise draws)")
+    # every draw keeps a [len(ts), C, H, W] float32 row: a huge n_draws ran until the machine ran out of memory
+    checks.check_fits_in_memory(4.0 * n_draws * len(ts) * image.numel(), f"timenoise_views(n_draws={n_draws})",
+                                "pass a few draws, e.g. n_draws=3")
     seed = checks.check_seed("seed", seed)
     ts_t = torch.tensor([float(t) for t in ts], dtype=torch.float64)
     g = torch.Generator().manual_seed(int(seed))
