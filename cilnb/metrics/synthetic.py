@@ -33,7 +33,9 @@ def texture(x: np.ndarray, y: np.ndarray, *, channels: int = 3, seed: int = 0, n
     """
     channels = _channels(channels)
     seed = checks.check_int("seed", seed, min=0, fix="(the texture's numpy seed; None is refused so that videos are reproducible)")
-    checks.check_int("n_waves", n_waves, min=1, fix="(plane waves summed per channel)")
+    n_waves = checks.check_int("n_waves", n_waves, min=1, fix="(plane waves summed per channel)")
+    # the waves' parameters are drawn at once (numpy's bare MemoryError for a mistyped count)
+    checks.check_fits_in_memory(6 * 8.0 * n_waves, f"texture(n_waves={n_waves})", "pass a few dozen waves, e.g. n_waves=32 (the default)")
     x, y = _coords("x", x), _coords("y", y)
     if x.shape != y.shape:
         raise ValueError(f"x {x.shape} and y {y.shape} must have the same shape (the coordinates of each sample point)")
@@ -95,6 +97,12 @@ def _check(n_frames, size, channels, seed):
     if min(size) < 1:
         raise ValueError(f"size must be (H, W) with positive ints, got {size!r}")
     _channels(channels)
+    # the frames (float32) and the flow (float32, 2 fields per pair) alone, before numpy's bare MemoryError (or hours of
+    # evaluating a texture per frame) for a mistyped size or frame count
+    px = float(size[0]) * float(size[1])
+    checks.check_fits_in_memory(4.0 * px * int(n_frames) * (int(channels) + 2) + 3 * 8.0 * px,
+                                f"a synthetic video of {int(n_frames)} frames of {int(size[0])}x{int(size[1])} pixels",
+                                "pass a smaller size or fewer frames, e.g. n_frames=8, size=(128, 128) (the defaults)")
 
 
 def synthetic_translation_video(n_frames: int = 8, size: tuple[int, int] = (128, 128),

@@ -29,6 +29,11 @@ def alg_switch_time(ts: torch.Tensor, until: float) -> float:
                                     + (f" of shape {tuple(ts.shape)}" if hasattr(ts, "shape") else ""))
     if len(ts) == 0:
         raise ValueError("ts is empty: pass the sampler's time grid (at least one time)")
+    # checked once per sampling run (not per step): strings gave float()'s bare ValueError, a NaN grid a NaN switch time
+    # with which ALG silently never low-passed
+    what = "the sampler's 1-D time grid of numbers (e.g. model.schedule.grid(n_steps))"
+    grid = checks.check_not_meta("ts", ts) if isinstance(ts, torch.Tensor) else checks.check_times("ts", ts, what)
+    checks.check_finite("ts", grid, f"pass {what}")
     n = len(ts)
     last = int(math.floor(until * max(n - 1, 1) + 1e-9))
     return float(ts[min(last, n - 1)])

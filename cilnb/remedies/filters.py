@@ -87,6 +87,11 @@ def freq_filter(frames: int, height: int, width: int, *, method: str = "butterwo
     if order > MAX_ORDER:
         raise ValueError(f"order (Butterworth order) = {order!r:.24} is too large (at most 2**63 - 1; from order ~100 on the mask is the "
                          "ideal filter's): pass a small order, e.g. FreeInit's 4")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:  # a string was read as a device; an int dtype
+        # truncated the mask's weights in (0, 1) to 0, leaving a mask that keeps only the zero frequency
+        raise checks.InputTypeError(f"dtype must be a floating torch.dtype (e.g. torch.float64, the default), got {dtype!r}")
+    checks.check_fits_in_memory(4 * 8.0 * frames * height * width, f"freq_filter({frames}, {height}, {width})",
+                                "pass the frames, height and width of one video (e.g. 16, 64, 64)")
 
     def axis(n):
         return 2 * torch.arange(n, dtype=torch.float64) / n - 1
