@@ -27,7 +27,6 @@ method's code on purpose is listed in ``docs/remedies.md``.
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 
 from ..checks import InputTypeError
