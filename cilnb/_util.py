@@ -336,10 +336,9 @@ def clean_tmp_files(folder: str | os.PathLike, names: Iterable[str] | None = Non
     ``names``: only the leftovers of these target file names (default: every ``.*.tmp``). Returns
     what was removed. Call it at the start of a job that holds the output (see :class:`JobLock`).
     """
-    if not (isinstance(folder, (str, os.PathLike)) and str(folder)):  # None failed in pathlib; "" cleaned the working folder
-        from .checks import check_path
+    from .checks import check_path
 
-        check_path("folder", folder, "the output folder")
+    check_path("folder", folder, "the output folder")  # None failed in pathlib; "" cleaned the working folder
     if names is not None:  # a string was read letter by letter: "ab" removed the leftovers of files named "a" and "b"
         names = _names("names", names, "a list of target file names such as ['stats.safetensors'] (or None for all)")
     folder = Path(folder)
@@ -446,10 +445,9 @@ class JobLock:
     """
 
     def __init__(self, path: str | os.PathLike, what: str, *, stale_hours: float = 24.0):
-        if not (isinstance(path, (str, os.PathLike)) and str(path)):  # None failed in pathlib; "" took over the folder "."
-            from .checks import check_path
+        from .checks import check_path
 
-            check_path("path", path, "a lock file path")
+        check_path("path", path, "a lock file path")  # None failed in pathlib; "" took over the folder "."
         if isinstance(stale_hours, bool) or not isinstance(stale_hours, (int, float)) or not stale_hours > 0:
             # "1" failed at the first comparison, NaN never let a lock go stale, <= 0 took over live locks of other hosts
             from .checks import check_number

@@ -21,6 +21,7 @@ Run from ``notebooks/timenoise_training.ipynb`` (``train=True``: naive vs TimeNo
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -265,20 +266,16 @@ def _check_init_meta(init, meta: dict) -> None:
                          "both fine-tunes start from (variant 'base', e.g. data/toy_base.safetensors)")
 
 
-class _init_errors:
+@contextlib.contextmanager
+def _init_errors(init):
     """Name the init checkpoint in a ValueError raised while its recorded configs are read (they came from its metadata)."""
-
-    def __init__(self, init):
-        self.init = init
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, typ, exc, tb):
-        if exc is not None and isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, UserError):
-            raise UserError(f"init checkpoint {self.init} records a configuration this cilnb cannot read ({exc}): pass a base "
-                            "checkpoint written by this cilnb's `python -m cilnb train-toy --variant base`") from None
-        return False
+    try:
+        yield
+    except UserError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"init checkpoint {init} records a configuration this cilnb cannot read ({exc}): pass a base "
+                        "checkpoint written by this cilnb's `python -m cilnb train-toy --variant base`") from None
 
 
 def resume_path(out) -> Path:

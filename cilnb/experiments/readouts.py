@@ -500,7 +500,9 @@ def readout_for(model: str) -> type:
         raise checks.InputTypeError(f"model must be a model name such as 'toy' or 'svd', got {model!r} ({type(model).__name__})")
     if not model.strip():  # "" was read as a real model by optical flow, and failed later wherever it was loaded
         raise ValueError(f"model is an empty name ({model!r}): pass a model name such as 'toy' or 'svd'")
-    return READOUTS.get(model.strip().lower().replace("_", "-"), FlowReadout)  # spelled as cilnb.models.load takes it ("Toy")
+    from ..models import _key
+
+    return READOUTS.get(_key(model), FlowReadout)  # spelled as cilnb.models.load takes it ("Toy")
 
 
 def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int = 512, videos_dir: str = "", frames: int = 14,

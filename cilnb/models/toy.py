@@ -95,13 +95,8 @@ class ToyConfig:
             # stored as Python ints (the config is written to JSON); floats, strings and bools stay refused
             return checks.check_int(f"ToyConfig.{name}", v, min=1)
 
-        def as_int(name, v):  # numpy ints in the frozen dataclass, replaced by Python ints (json.dumps refuses np.int64)
-            if isinstance(v, np.integer):
-                object.__setattr__(self, name, int(v))
-
         for name in ("frames", "size", "channels", "patch", "temporal_width", "emb_dim", "num_train_timesteps"):
-            pos_int(name, getattr(self, name))
-            as_int(name, getattr(self, name))
+            object.__setattr__(self, name, pos_int(name, getattr(self, name)))
         for name in ("widths", "temporal_levels"):
             v = getattr(self, name)
             if not isinstance(v, (tuple, list)):
