@@ -49,6 +49,9 @@ __all__ = [
     "synthetic_data",
     "kl_table",
     "check_prop1",
+    "SCHEDULE_FAMILIES",
+    "schedule_families",
+    "start_grid",
 ]
 
 FORMAT = "cilnb.moment_stats"
@@ -777,6 +780,37 @@ def _numeric_argmin(data: GaussianMixture, q: GaussianMixture, scale: float) -> 
 
     res = minimize(ce, [0.0, 2 * math.log(scale)], jac=True, method="BFGS", options={"gtol": 1e-12})
     return float(res.x[0] * unit), float(math.exp(res.x[1])), float(res.fun)
+
+
+#: the noise-schedule families :func:`schedule_families` builds: VP (DDPM), EDM (SVD's, sigma_max 700), flow matching
+SCHEDULE_FAMILIES = ("vp", "edm", "flow")
+
+
+def schedule_families(names: Sequence[str] = SCHEDULE_FAMILIES) -> dict:
+    """``{name: Schedule}`` of the families Proposition 1 is checked on (:data:`SCHEDULE_FAMILIES`), in the given order.
+    Shown in notebooks/analytic_init.ipynb."""
+    from .schedules import EDMSchedule, FlowSchedule, VPSchedule
+
+    names = checks.check_sequence("families", names, fix=f"pass schedule family names, e.g. {list(SCHEDULE_FAMILIES)}")
+    bad = [n for n in names if not isinstance(n, str) or n not in SCHEDULE_FAMILIES]
+    if bad:  # a KeyError (or "unhashable type") from the notebook's dict before
+        raise ValueError(f"families must name schedule families among {list(SCHEDULE_FAMILIES)}, got {bad[0]!r} in {names!r}")
+    twice = checks.repeated(names)
+    if twice:
+        raise ValueError(f"families lists {', '.join(map(repr, twice))} more than once; give each family once")
+    build = {"vp": VPSchedule, "edm": lambda: EDMSchedule(sigma_max=700.0), "flow": FlowSchedule}
+    return {n: build[n]() for n in names}
+
+
+def start_grid(M_min: float, n: int) -> np.ndarray:
+    """``n`` start times evenly spaced on ``[M_min, 1]`` (float64; ``n = 1``: ``[1.0]``), the M axis of :func:`kl_table`.
+    Shown in notebooks/analytic_init.ipynb."""
+    M_min = checks.check_number("M_min", M_min, fix="(the smallest normalised start time, in (0, 1])")
+    if not 0 < M_min <= 1:
+        raise ValueError(f"M_min must lie in (0, 1] (the smallest normalised start time), got {M_min:g}")
+    n = checks.check_int("n_M", n, min=1, fix="(grid points for M in [M_min, 1])")
+    checks.check_fits_in_memory(8.0 * n, f"start_grid(n={n})", "pass a few dozen points, e.g. 40")
+    return np.linspace(M_min, 1.0, n) if n > 1 else np.ones(1)
 
 
 def kl_table(schedules, data: GaussianMixture, Ms: Sequence[float], *, n_mc: int = 4096, seed: int = 0, numeric: bool = True,

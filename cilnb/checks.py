@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "check_model",
     "as_tensor",
     "InputTypeError",
     "check_int",
@@ -203,6 +204,8 @@ def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
     """One int seed per item: ``seed`` an int (item ``b`` uses ``seed + b``) or a sequence of ``n`` ints."""
     if _is_int(seed):
         base = int(seed)
+        # one Python int per item (a list entry and the int): a huge n listed seeds until the machine ran out of memory
+        check_fits_in_memory(64.0 * n, f"{n} {name}s (one per item)", "pass fewer items")
         seeds = [base + b for b in range(n)]
     elif isinstance(seed, (list, tuple, range, np.ndarray, torch.Tensor)):
         items = seed.tolist() if isinstance(seed, (np.ndarray, torch.Tensor)) else list(seed)
@@ -375,6 +378,16 @@ def model_value_range(model) -> tuple[float, float] | None:
     """
     vr = getattr(model, "value_range", None)
     return None if vr is None else check_value_range(vr)
+
+
+def check_model(model, name: str = "model"):
+    """``model`` on the denoiser contract (callable, with a ``.schedule``: what :func:`cilnb.models.load` returns), else an
+    :class:`InputTypeError` naming the fix (a model's name, a path or ``None`` failed later with an AttributeError)."""
+    if not callable(model) or not hasattr(model, "schedule"):
+        hint = f": load it first, cilnb.models.load({model!r})" if isinstance(model, str) else ""
+        raise InputTypeError(f"{name} must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
+                             f"got {type(model).__name__}{hint}")
+    return model
 
 
 def check_model_input(name: str, x, model, *, rank: int, layout: str) -> torch.Tensor:

@@ -68,29 +68,33 @@ def _whole(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v).__name__ != "bool_"
 
 
-def parse_size(size) -> tuple[int, int]:
-    """``"320x512"`` / ``(320, 512)`` / ``32`` -> ``(H, W)``; positive ints only."""
+def parse_size(size, name: str = "size") -> tuple[int, int]:
+    """``"320x512"`` / ``(320, 512)`` / ``32`` -> ``(H, W)``; positive ints only. ``name`` is the argument's name in errors."""
     if isinstance(size, str):
         parts = size.lower().replace("*", "x").split("x")
         try:
             hw = tuple(int(p) for p in parts)
         except ValueError:
-            raise ValueError(f"size must look like HxW (e.g. 320x512), got {size!r}") from None
+            raise ValueError(f"{name} must look like HxW (e.g. 320x512), got {size!r}") from None
     elif _whole(size):
         hw = (int(size), int(size))
     elif hasattr(size, "__iter__") and all(_whole(s) for s in size):
         hw = tuple(int(s) for s in size)
     else:
-        raise ValueError(f"size must be HxW text (e.g. '320x512'), one int, or a pair of ints (H, W), got {size!r}")
+        raise ValueError(f"{name} must be HxW text (e.g. '320x512'), one int, or a pair of ints (H, W), got {size!r}")
     if len(hw) == 1:
         hw = (hw[0], hw[0])
     if len(hw) != 2 or min(hw) < 1:
-        raise ValueError(f"size must be two positive ints HxW (e.g. 320x512), got {size!r}")
+        raise ValueError(f"{name} must be two positive ints HxW (e.g. 320x512), got {size!r}")
     return hw  # type: ignore[return-value]
 
 
 def safe_name(name: str) -> str:
     """``name`` as a file-name-safe stem: runs of characters outside ``[A-Za-z0-9._-]`` become ``_``."""
+    if not isinstance(name, str):
+        from .checks import InputTypeError
+
+        raise InputTypeError(f"name must be a str (a label or file stem), got {name!r:.60} ({type(name).__name__})")
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "image"
 
 
@@ -475,6 +479,10 @@ def load_images(spec: str, model=None, *, size=None, data_seed: int = 0, data=No
         from .checks import InputTypeError
 
         raise InputTypeError(f"flow must be True or False (add each toy clip's mean flow magnitude), got {flow!r}")
+    if model is not None:
+        from .checks import check_model
+
+        check_model(model, "model (the model the images are for, or None)")
     cfg = getattr(model, "config", None)
     spec = str(spec)
     if spec.startswith("toy:"):

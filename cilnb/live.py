@@ -135,10 +135,7 @@ class Lab:
                  n_seeds: int = 3, sampler: str = "ddim", draw: Callable | None = None):
         from . import checks
 
-        if not callable(model) or not hasattr(model, "schedule"):
-            raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
-                                        f"got {type(model).__name__}")
-        self.model = model
+        self.model = checks.check_model(model)
         self._latent = x0 is not None  # the ground truth in the sample space is given apart from the pixels
         self._decoded_given = decode is not None
         images, truth, x0, cond = self._checked_set(images, truth, x0, cond, adding=False)
@@ -454,6 +451,7 @@ class Lab:
 
     def decode_image(self, i: int) -> torch.Tensor:
         """The conditional image ``i`` in pixels, ``[1, C, H, W]`` (frame 0 of the ground truth)."""
+        i = self._index(i)
         return self.truth[i:i + 1, 0]
 
     def probe(self, i: int = 0, *, t: float = 0.9, seed: int = 0) -> ProbeResult:

@@ -21,7 +21,7 @@ import torch
 from . import checks
 from ._util import progress
 from .denoiser import Cond, Images, Video
-from .sampling import _check_finite_cond, _check_guidance, _check_model, per_sample_noise
+from .sampling import _check_finite_cond, _check_guidance, per_sample_noise
 
 __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_start", "MotionFn"]
 
@@ -31,7 +31,7 @@ MotionFn = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None) -> tuple[Video, torch.Tensor, int | None, Cond]:
     """Checked ``(x0, ts, batch_size, cond)``: videos and images float in the model's range (cilnb.checks); ``cond``
     the one :class:`~cilnb.denoiser.Cond` (``y``: given, or ``cond["y"]``, or frame 0 of ``x0``)."""
-    _check_model(model)
+    checks.check_model(model)
     x0 = checks.check_model_input("x0", checks.check_not_meta("x0", x0), model, rank=5, layout="a batch of videos [B, F, C, H, W]")
     ts = checks.check_times("ts", ts, "normalised times in (0, 1] (a list or tensor)")
     if ts.numel() == 0:

@@ -450,9 +450,7 @@ def run_sweep(
     from . import checks
     from .sampling import SAMPLERS
 
-    if not callable(model) or not hasattr(model, "schedule"):
-        raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
-                                    f"got {type(model).__name__}")
+    checks.check_model(model)
     if not isinstance(images, ImageSet):
         raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (cilnb.io.load_images('toy:8', model) or a folder of images), "
                                     f"got {type(images).__name__}")

@@ -318,7 +318,7 @@ def per_sample_noise(seeds: Sequence[int], shape: Sequence[int], *, dtype=torch.
 def initial_noise(model, seeds: Sequence[int], shape: Sequence[int], start: float, init: str = "standard", stats=None) -> torch.Tensor:
     """The sample at ``M = start``: ``init="standard"`` draws ``N(0, prior_std^2 I)`` (``p_M = p_T``),
     ``init="analytic"`` draws Analytic-Init ``N(alpha_M E[X0], (alpha_M^2 tr(Cov)/d + sigma_M^2) I)`` (Eq. 5)."""
-    sched = model.schedule
+    sched = checks.check_model(model).schedule
     start = sched.parse_start(checks.check_number("start M", start, fix="(normalised in (0, 1]; 1 = T)"))
     z = per_sample_noise(seeds, shape, dtype=torch.float64)
     if init == "standard":
@@ -338,13 +338,6 @@ def initial_noise(model, seeds: Sequence[int], shape: Sequence[int], start: floa
         mean = torch.as_tensor(mean, dtype=torch.float64)
         return (mean + float(var) ** 0.5 * z).float()
     raise ValueError(f"init must be 'standard' or 'analytic', got {init!r}")
-
-
-def _check_model(model) -> None:
-    """Refuse what is not a model on the denoiser contract (callable, with a ``.schedule``) before it is used."""
-    if not callable(model) or not hasattr(model, "schedule"):
-        raise checks.InputTypeError(f"model must be a cilnb model (a denoiser with a .schedule, e.g. cilnb.models.load('toy')), "
-                                    f"got {type(model).__name__}")
 
 
 def _check_guidance(cond: Mapping) -> None:
@@ -446,7 +439,7 @@ def sample(
     1 is trailing, > 1 packs the steps towards ``t = 0``); ``None``: the sampler's default, :data:`GRID_POWER`
     (``dpm++3m``: 1.2), else 1. EDM and flow schedules step on their own grids (Karras sigmas, shifted flow times).
     """
-    _check_model(model)
+    checks.check_model(model)
     show_progress = checks.check_bool("show_progress", show_progress)
     full = Cond.of(y) if isinstance(y, Mapping) else Cond(y)  # the one coercion; y itself is checked next
     y = checks.check_model_input("y", checks.check_not_meta("y", full.y), model, rank=4,

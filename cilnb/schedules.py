@@ -22,7 +22,8 @@ a sigma (``sigma_M = 100``) converts with :meth:`EDMSchedule.from_native`. EDM's
 (``alpha = 1, sigma = 0``), for all families alike (DDIM's ``final_alpha_cumprod = 1``, Karras'
 trailing zero sigma, FlowMatch's trailing zero).
 
-Shown in ``notebooks/analytic_init.ipynb`` and used by every sampler and probe.
+Used by every sampler and probe; the three families are compared in ``notebooks/analytic_init.ipynb`` through
+:func:`cilnb.analytic_init.schedule_families`.
 """
 from __future__ import annotations
 

@@ -311,7 +311,7 @@ CASES = [
     pytest.param(lambda: E.timenoise_views(None, _image(), [0.5], 5.0, 10.0, n_draws=0), VE, r"n_draws must be a positive int",
                  id="timenoise-views-no-draws"),
     pytest.param(lambda: E.timenoise_views(None, _image(), [0.5], 5.0, 10.0, seed=1.5), T, r"seed must be an int", id="timenoise-views-float-seed"),
-    pytest.param(lambda: E.timenoise_views("svd", _image(), [0.5], 5.0, 10.0), T, r"not its name 'svd'", id="timenoise-views-model-name"),
+    pytest.param(lambda: E.timenoise_views("svd", _image(), [0.5], 5.0, 10.0), T, r"load it first, cilnb.models.load\('svd'\)", id="timenoise-views-model-name"),
     pytest.param(lambda: PL.plot_timenoise_conditioning(_image(), [0.5], 5.0, 10.0, n_draws=0), VE, r"n_draws must be a positive int",
                  id="timenoise-plot-no-draws"),
     pytest.param(lambda: E.shown_image("toy", None), T, r"images must be the sweep's cilnb.io.ImageSet", id="shown-image-no-images"),

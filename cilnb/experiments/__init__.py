@@ -38,7 +38,7 @@ from .inputs import (TOY_VARIANTS, Bench, check_toy_stats, describe_models, load
                      toy_data, toy_images, toy_motion_label, video_images, with_targets)
 from .m_sweep import run_label, sample_grid
 from .motion_control import MOTION_COND, motion_control, motion_control_images
-from .motion_metrics import measured_pair, model_videos
+from .motion_metrics import agreement_set, measured_pair, model_videos
 from .probe import ProbePredictions, probe_bench, probe_times, recommend_start, run_leakage_index, run_probe, toy_bench, video_bench
 from .readouts import FlowReadout, SpriteMotion, ToyReadout, flow_motion, motion_readout, readout_for, sprite_speed, sweep_inputs
 from .run_dirs import default_run_dir, load_sweep_videos, sample_store_dir, sweep_videos, weights_digest
@@ -52,7 +52,7 @@ __all__ = [
     "TOY_VARIANTS", "MOTION_COND", "load_models", "load_variants", "load_toy_models", "load_toy_variants", "load_tuned_variants",
     "describe_models", "load_stats", "check_toy_stats", "optional_stats", "timenoise_settings", "sample_space",
     "sweep_inputs", "motion_readout", "sample_grid", "run_label", "compare_models", "timenoise_views", "shown_image",
-    "finetune_pair", "motion_control_images", "motion_control", "model_videos", "measured_pair",
+    "finetune_pair", "motion_control_images", "motion_control", "model_videos", "measured_pair", "agreement_set",
     "weights_digest", "default_run_dir", "sample_store_dir", "load_sweep_videos", "sweep_videos", "config_name",
     "probe_verdict", "sweep_verdict", "table1_verdict", "motion_control_verdict",
 ]

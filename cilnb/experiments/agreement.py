@@ -10,6 +10,7 @@ to decide where the figure notebooks may sample with fewer steps than 50-step DD
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Sequence
 
 import numpy as np
@@ -38,6 +39,9 @@ def _names(name: str, value) -> list:
         raise checks.InputTypeError(f"{name} must be a list of column names, got the string {value!r}: pass [{value!r}]")
     if not isinstance(value, (list, tuple)):
         raise checks.InputTypeError(f"{name} must be a list of column names, got {type(value).__name__}")
+    bad = [v for v in value if not isinstance(v, Hashable)]
+    if bad:  # a nested list reached pandas as an unhashable key
+        raise checks.InputTypeError(f"{name} must be a flat list of column names, got {bad[0]!r} ({type(bad[0]).__name__}) in it")
     return list(value)
 
 

@@ -35,6 +35,8 @@ def _tensor(name: str, x, layout: str) -> None:
     if not isinstance(x, torch.Tensor):
         fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
         raise checks.InputTypeError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}{fix}")
+    if x.is_complex():
+        raise checks.InputTypeError(f"{name} must be a real tensor {layout}, got {x.dtype}: pass its real part ({name}.real) if that is the video")
 
 
 def _videos5(name: str, x) -> None:
@@ -86,6 +88,7 @@ def flow_motion(videos: torch.Tensor, *, value_range=(-1.0, 1.0), upsample: int 
         check_frames_fit((h * upsample, w * upsample), videos.shape[2], 1, f"flow_motion(upsample={upsample}) of {h}x{w} frames",
                          "pass a smaller upsample (1, the default, unless frames are tiny)")
     _pixel_scale("videos", videos, lo, hi)
+    checks.check_finite("videos", videos, "a diverged video has no motion score: drop it or sample it again")  # clamped, inf was a frame of hi
     v = videos.detach().float().cpu().clamp(lo, hi)
     res = motion_score(v, method="farneback", protocol="svd", reduce="mean",
                        resize=(h * upsample, w * upsample), value_range=value_range, show_progress=False)
@@ -145,6 +148,7 @@ def sprite_speed(videos: torch.Tensor) -> np.ndarray:
     the clamped videos); NaN where no sprite is found. For one-step predictions use :class:`SpriteMotion`."""
     _tensor("videos", videos, "[B, F, 1, H, W]")
     _pixel_scale("videos", videos)  # clamped to [-1, 1], 0..255 frames were all 1: no sprite, speed 0
+    checks.check_finite("videos", videos, "a diverged video has no sprite speed: drop it or sample it again")  # inf clamped to a sprite
     return _data.track_sprites(videos.detach().float().cpu().clamp(-1, 1)).speed
 
 

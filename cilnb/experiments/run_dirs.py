@@ -33,11 +33,11 @@ def sample_store_dir(label: str, model, images, *, n_steps: int, sampler: str = 
     resumes; its lock keeps two runs from writing one folder at once). Shown in notebooks/m_sweep.ipynb."""
     from .. import checks
     from ..io import ImageSet
-    from ..sampling import SAMPLERS, _check_model
+    from ..sampling import SAMPLERS
 
     if not isinstance(label, str) or not label or "/" in label or "\\" in label or label in (".", ".."):
         raise ValueError(f"label must be a plain name for the run folder such as 'base' (no path separators), got {label!r}")
-    _check_model(model)
+    checks.check_model(model)
     if not isinstance(images, ImageSet):
         raise checks.InputTypeError(f"images must be a cilnb.io.ImageSet (sweep_inputs(...)[0] or cilnb.io.load_images), "
                                     f"got {type(images).__name__}")

@@ -119,9 +119,8 @@ def timenoise_views(model, image: torch.Tensor, ts: Sequence[float], a: float, b
     from ..stats import encoder_for
     from ..timenoise import add_timenoise
 
-    if isinstance(model, str):
-        raise checks.InputTypeError(f"model must be the loaded model (cilnb.models.load({model!r})) or None for a pixel model, "
-                                    f"not its name {model!r}")
+    if model is not None:  # a name, a number or a dict was read as a pixel model
+        checks.check_model(model, "model (the loaded model, or None for a pixel model)")
     if not isinstance(image, torch.Tensor):
         raise checks.InputTypeError(f"image must be a torch.Tensor [C, H, W] in [-1, 1], got {type(image).__name__}"
                                     + (": pass torch.from_numpy(image)" if isinstance(image, np.ndarray) else ""))

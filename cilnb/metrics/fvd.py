@@ -84,7 +84,7 @@ def _stat_array(x, name: str, ndim: int) -> np.ndarray:
 def gaussian_stats(feats, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``[D]`` and covariance ``[D, D]`` (float64, ``ddof=1``: unbiased, as ``np.cov``) of ``[N, D]`` features."""
     x = _features(feats, "feats")
-    checks.check_int("ddof", ddof, min=0, fix="(delta degrees of freedom of the covariance: 1 unbiased, 0 maximum likelihood)")
+    ddof = checks.check_int("ddof", ddof, min=0, fix="(delta degrees of freedom of the covariance: 1 unbiased, 0 maximum likelihood)")
     if ddof >= x.shape[0]:
         raise ValueError(f"ddof={ddof} needs more than {ddof} samples, got {x.shape[0]}: use ddof=1 (unbiased) or pass more samples")
     cov = np.atleast_2d(np.cov(x, rowvar=False, ddof=ddof))
@@ -145,7 +145,8 @@ def frechet_distance(feats_a, feats_b) -> float:
     return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b))
 
 
-def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level, seed) -> None:
+def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level, seed) -> tuple[int, float, int]:
+    """``(n_boot, level, seed)`` checked and as Python numbers (a 0-d tensor seed reached numpy's SeedSequence)."""
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
     n_boot = checks.check_int("n_boot", n_boot, min=10, fix="(bootstrap resamples; 200 is the default)")
@@ -154,7 +155,8 @@ def _check_bootstrap(a: np.ndarray, b: np.ndarray, n_boot, level, seed) -> None:
     level = checks.check_number("level", level, fix="(in (0, 1), e.g. 0.95 for a 95% interval)")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1) (e.g. 0.95 for a 95% interval), got {level}")
-    checks.check_int("seed", seed, min=0, fix="(the bootstrap's numpy seed; None is refused so that intervals are reproducible)")
+    seed = checks.check_int("seed", seed, min=0, fix="(the bootstrap's numpy seed; None is refused so that intervals are reproducible)")
+    return n_boot, level, seed
 
 
 def _centred_bootstrap(stat, n: int, n_boot: int, level: float, seed: int) -> tuple[float, float, float]:
@@ -177,7 +179,7 @@ def frechet_interval(feats_a, feats_b, *, n_boot: int = 200, level: float = 0.95
     estimate ``median(replicates) - FD`` and clipped at 0: it is centred on the estimate.
     """
     a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
-    _check_bootstrap(a, b, n_boot, level, seed)
+    n_boot, level, seed = _check_bootstrap(a, b, n_boot, level, seed)
     mu_b, sig_b = gaussian_stats(b)
     _, lo, hi = _centred_bootstrap(lambda rows: frechet_distance_from_stats(*gaussian_stats(a[rows]), mu_b, sig_b),
                                    a.shape[0], n_boot, level, seed)
@@ -199,7 +201,7 @@ def frechet_difference(feats_a, feats_c, feats_b, *, n_boot: int = 200, level: f
     a, c, b = _features(feats_a, "feats_a"), _features(feats_c, "feats_c"), _features(feats_b, "feats_b")
     if a.shape != c.shape:
         raise ValueError(f"paired sets need the same shape (row i of each from the same image and noise), got {a.shape} and {c.shape}")
-    _check_bootstrap(a, b, n_boot, level, seed)
+    n_boot, level, seed = _check_bootstrap(a, b, n_boot, level, seed)
     mu_b, sig_b = gaussian_stats(b)
 
     def diff(rows) -> float:

@@ -21,7 +21,10 @@ def _guidance_name(g) -> str:
     shape = tuple(getattr(g, "shape", ()))  # a tensor or array of [B] or [B, F] weights (guidance_weights): float() failed on them
     if shape and math.prod(shape) != 1:
         return f"weights of shape {list(shape)}"
-    return f"{float(g):g}"
+    try:
+        return f"{float(g):g}"
+    except (TypeError, ValueError):  # a model's own kind of guidance setting: shown as it is, the widget passes "default"
+        return str(g)
 
 
 def guidance_options(model) -> list[tuple[str, object]]:

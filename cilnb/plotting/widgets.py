@@ -32,8 +32,8 @@ def sliders(fn: Callable, interactive: bool, **specs):
     when all four are ints), or ``name=(options, value)`` with a list of the only values there are
     (e.g. the probe's stored times) and becomes a ``SelectionSlider``, so the slider never reads a
     value the figure does not show. The widget is returned, not displayed: as a cell's last value it
-    is shown once. With ``interactive=False`` nothing is imported and ``None`` is returned, so
-    headless runs stay deterministic.
+    is shown once. With ``interactive=False`` the function and the specs are still checked, nothing is imported and
+    ``None`` is returned, so headless runs stay deterministic and catch a bad slider.
     Shown in notebooks/timenoise.ipynb, notebooks/analytic_init.ipynb, notebooks/leakage_probe.ipynb,
     notebooks/m_sweep.ipynb, notebooks/timenoise_training.ipynb and notebooks/motion_metrics.ipynb.
     """
@@ -42,18 +42,13 @@ def sliders(fn: Callable, interactive: bool, **specs):
     if not isinstance(interactive, (bool, np.bool_)):
         raise InputTypeError(f"interactive must be True or False, got {interactive!r} ({type(interactive).__name__}); "
                              "with papermill pass -p interactive False (not -r)")
-    if not interactive:
-        return None
     if not callable(fn):
         raise InputTypeError(f"fn must be a function of the slider values that returns a matplotlib Figure, got {type(fn).__name__}")
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
     import torch
-    from IPython.display import display
 
     from ..checks import _is_int, check_sequence, repeated
 
-    controls = {}
+    kinds = {}  # name -> ("select", options, value) or ("int"/"float", lo, hi, step, value): checked headless too
     for name, spec in specs.items():
         if not isinstance(spec, (list, tuple)):
             raise InputTypeError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
@@ -68,16 +63,27 @@ def sliders(fn: Callable, interactive: bool, **specs):
             if twice:  # the slider stopped twice at one value, showing the same figure
                 raise ValueError(f"slider {name!r}: its options list {twice!r} more than once; give each value once, "
                                  "e.g. sorted(set(options))")
-            controls[name] = W.SelectionSlider(options=options, value=value, description=name, continuous_update=False)
+            kinds[name] = ("select", options, value)
             continue
         if len(spec) != 4:
             raise ValueError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
         lo, hi, step, value = _check_range_spec(name, spec)
-        if all(_is_int(v) for v in spec):  # numpy ints too (np.int64 from an array or a table): they made a FloatSlider, fn got floats
-            controls[name] = W.IntSlider(min=int(lo), max=int(hi), step=int(step), value=int(value), description=name,
-                                         continuous_update=False)
+        # numpy ints too (np.int64 from an array or a table): they made a FloatSlider, fn got floats
+        kinds[name] = ("int", int(lo), int(hi), int(step), int(value)) if all(_is_int(v) for v in spec) else ("float", lo, hi, step, value)
+    if not interactive:
+        return None
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    controls = {}
+    for name, (kind, *args) in kinds.items():
+        if kind == "select":
+            controls[name] = W.SelectionSlider(options=args[0], value=args[1], description=name, continuous_update=False)
         else:
-            controls[name] = W.FloatSlider(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False)
+            lo, hi, step, value = args
+            cls = W.IntSlider if kind == "int" else W.FloatSlider
+            controls[name] = cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False)
 
     def _show(**values):
         fig = fn(**values)

@@ -21,6 +21,7 @@ import contextlib
 import os
 import time
 from collections import Counter
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -33,8 +34,9 @@ from .. import checks
 from ..denoiser import Cond
 from ..io import safe_name
 from . import build, compose, resolve
-from .base import NoRemedy, Remedy
+from .base import Compose, NoRemedy, Remedy
 from .freeinit import FreeInit
+from .noise import AnalyticInit, _unit_float
 
 __all__ = ["assess", "Comparison", "compare", "default_grid", "effects", "grid", "paired", "verdict"]
 
@@ -67,7 +69,10 @@ def default_grid(start: float = 0.9) -> dict[str, Remedy]:
 def grid(names: Sequence[str] = (), start: float = 0.9) -> dict[str, Remedy]:
     """label -> remedy for :func:`compare`: :func:`default_grid` ``(start)`` when ``names`` is empty, else each name built
     (:func:`cilnb.remedies.build`: ``"freeinit"``, ``"alg+analytic_init"``), with plain sampling (``"none"``) put first
-    when it is not among them, since every verdict is a paired comparison against it. Shown in notebooks/remedies.ipynb."""
+    when it is not among them, since every verdict is a paired comparison against it. ``start`` is Analytic-Init's M for
+    every named ``analytic_init`` (alone or in a combination) as in the default grid: it was ignored for named ones, which
+    then started at the caller's M (the notebook's ``start=1.0``, i.e. at T). Shown in notebooks/remedies.ipynb."""
+    start = _unit_float("start", start)  # checked whether or not a remedy reads it
     if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
         raise checks.InputTypeError(f"remedies must be a list of remedy names, e.g. ['none', 'freeinit'], got {names!r:.60} "
                                     f"({type(names).__name__})")
@@ -80,8 +85,18 @@ def grid(names: Sequence[str] = (), start: float = 0.9) -> dict[str, Remedy]:
     twice = checks.repeated(names)
     if twice:
         raise ValueError(f"remedies lists {', '.join(map(repr, twice))} more than once; give each remedy once")
-    built = {name: build(name) for name in names}  # every name checked before anything is sampled
+    built = {name: _at_start(build(name), start) for name in names}  # every name checked before anything is sampled
     return built if "none" in built else {"none": build("none"), **built}
+
+
+def _at_start(remedy: Remedy, start: float) -> Remedy:
+    """``remedy`` with Analytic-Init (alone or a member of a combination) at ``start`` where it names no start of its own."""
+    def fix(r):
+        return dataclasses.replace(r, start=start) if isinstance(r, AnalyticInit) and r.start is None else r
+
+    if isinstance(remedy, Compose):
+        return Compose(tuple(fix(r) for r in remedy.members()))
+    return fix(remedy)
 
 
 @dataclass
@@ -131,10 +146,10 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
     resumes where it stopped with the same videos, bit for bit.
     """
     from .. import experiments, sweep
-    from ..sampling import _check_model, sample
+    from ..sampling import sample
 
     show_progress = checks.check_bool("show_progress", show_progress)
-    _check_model(model)
+    checks.check_model(model)
     if not isinstance(remedies, Mapping):
         raise checks.InputTypeError(f"remedies must be a dict {{label: remedy}} (e.g. cilnb.remedies.default_grid(), or "
                                     f"{{'none': 'none', 'freeinit': 'freeinit'}}), got {type(remedies).__name__}")
