@@ -260,6 +260,8 @@ def check_times(name: str, ts: Any, what: str) -> torch.Tensor:
         raise InputTypeError(f"{name} must be {what}, got booleans ({ts!r:.60}): pass the times as numbers, e.g. [1.0, 0.5]")
     if is_complex(ts):
         raise InputTypeError(f"{name} must be {what}, got complex numbers ({ts!r:.60})")
+    if isinstance(ts, torch.Tensor):
+        check_not_meta(name, ts)  # a meta tensor failed later in .item() with torch's words
     try:
         out = torch.as_tensor(ts, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -311,9 +313,10 @@ def check_range(name: str, x: torch.Tensor, value_range, *, fix: str = "") -> No
 
 
 def as_tensor(x, name: str) -> torch.Tensor:
-    """``torch.Tensor`` view of ``x`` (tensor or numpy array); anything else is a ``ValueError`` naming ``name``."""
+    """``torch.Tensor`` view of ``x`` (tensor or numpy array); anything else is a ``ValueError`` naming ``name`` (a meta
+    tensor, which has no values, an :class:`InputTypeError`)."""
     if isinstance(x, torch.Tensor):
-        return x
+        return check_not_meta(name, x)
     if isinstance(x, np.ndarray):
         return torch.from_numpy(x)
     raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
@@ -401,6 +404,7 @@ def check_model_input(name: str, x, model, *, rank: int, layout: str) -> torch.T
     if not isinstance(x, torch.Tensor):
         fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
         raise InputTypeError(f"{name} must be a torch.Tensor {layout}, got {_kind(x)}{fix}")
+    check_not_meta(name, x)
     if x.ndim != rank:
         raise ValueError(f"{name} must be {layout}, got shape {tuple(x.shape)}")
     if x.shape[0] == 0:

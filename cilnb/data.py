@@ -421,6 +421,7 @@ def flow_score(flow: torch.Tensor) -> torch.Tensor:
     the kind of statistic SVD's motion bucket is, not the sprites' speed."""
     if not isinstance(flow, torch.Tensor):
         raise checks.InputTypeError(f"flow must be a torch.Tensor [B, F-1, 2, H, W], got {type(flow).__name__}")
+    checks.check_not_meta("flow", flow)
     if flow.ndim != 5 or flow.shape[2] != 2 or flow.shape[1] < 1 or flow.numel() == 0:
         raise ValueError(f"flow must be [B, F-1, 2, H, W] with F >= 2 (generate(..., flow=True)), got shape {tuple(flow.shape)}")
     if flow.dtype == torch.bool or flow.is_complex():
@@ -497,6 +498,7 @@ def _as_numpy_videos(videos) -> np.ndarray:
         videos = torch.from_numpy(videos)
     if not isinstance(videos, torch.Tensor):
         raise checks.InputTypeError(f"videos must be a tensor, array or SpriteVideos [B, F, 1, H, W], got {type(videos).__name__}")
+    checks.check_not_meta("videos", videos)
     if not videos.is_floating_point():
         raise checks.InputTypeError(f"videos have dtype {videos.dtype}; the tracker reads float frames (the data is in [-1, 1]) "
                                     "(uint8 pixels: videos.float() / 127.5 - 1)")

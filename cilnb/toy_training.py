@@ -507,6 +507,7 @@ def noisy_motion_label(speed: torch.Tensor, s: float, generator: torch.Generator
     if not isinstance(speed, torch.Tensor):
         fix = ": pass torch.from_numpy(speed)" if type(speed).__module__ == "numpy" else ""
         raise checks.InputTypeError(f"speed must be a torch.Tensor of per-video speeds [B], got {type(speed).__name__}{fix}")
+    checks.check_not_meta("speed", speed)
     if speed.is_complex() or speed.dtype == torch.bool:
         raise checks.InputTypeError(f"speed must hold real speeds in px/frame, got dtype {speed.dtype}")
     if speed.is_floating_point():

@@ -265,3 +265,53 @@ def test_agreement_set_checks_the_frame_count(frames, err, msg):
     videos, flows, _ = _motion_set()
     with pytest.raises(err, match=msg):
         C.experiments.agreement_set(videos, flows, frames)
+
+
+# --- shapes a metric broadcast, and meta tensors (a shape without values) that reached torch's own checks ---------------
+
+def test_align_psnr_refuses_images_of_other_channels():
+    """A one-channel image 'matched' two-channel frames by broadcasting; one image for all videos still does."""
+    from cilnb.metrics.quality import align_psnr
+
+    v = torch.zeros(2, 3, 2, 8, 8)
+    for images in (torch.zeros(2, 1, 8, 8), torch.tensor(0.5), torch.zeros(2, 8)):
+        with pytest.raises(V, match=r"do not match the videos' frame 0 \(2, 2, 8, 8\)"):
+            align_psnr(v, images)
+    assert torch.equal(align_psnr(v, torch.zeros(2, 8, 8)), align_psnr(v, torch.zeros(2, 2, 8, 8)))
+
+
+def _meta(shape):
+    return torch.zeros(shape, device="meta")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: C.probe.one_step_predictions(C.models.load("toy"), C.data.generate(2, seed=0).videos.float(), _meta(2)),
+    lambda: C.probe.leakage_index(C.models.load("toy"), C.data.generate(2, seed=0).videos.float(), [0.5], y_swap=_meta((2, 1, 32, 32))),
+    lambda: C.metrics.rgb_to_hsv(_meta((1, 3, 4, 4))),
+    lambda: C.metrics.motion_score_error(_meta(2), torch.ones(2)),
+    lambda: C.metrics.true_per_pair(_meta((1, 2, 4, 4))),
+    lambda: C.data.track_sprites(_meta((1, 2, 1, 8, 8))),
+    lambda: C.data.flow_score(_meta((1, 1, 2, 8, 8))),
+    lambda: sprite_speed(_meta((1, 2, 1, 8, 8))),
+    lambda: flow_motion(_meta((1, 2, 1, 8, 8))),
+    lambda: C.experiments.SpriteMotion(_meta((1, 2, 1, 8, 8))),
+    lambda: C.plotting.flow_to_rgb(_meta((2, 4, 4))),
+    lambda: noisy_motion_label(_meta(2), 0.1, torch.Generator()),
+    lambda: importlib.import_module("cilnb.remedies.filters").lowpass_image(_meta((1, 1, 8, 8)), 0.5),
+    lambda: importlib.import_module("cilnb.remedies.filters").freq_mix(_meta((1, 2, 1, 4, 4)), torch.zeros(1, 2, 1, 4, 4),
+                                                                         torch.ones(2, 1, 4, 4)),
+], ids=["probe-ts", "y_swap", "rgb_to_hsv", "score-error", "true_per_pair", "track_sprites", "flow_score", "sprite_speed",
+        "flow_motion", "SpriteMotion", "flow_to_rgb", "motion-label", "lowpass", "freq_mix"])
+def test_meta_tensors_are_named(call):
+    with pytest.raises(T, match=r"is a tensor on the 'meta' device"):
+        call()
+
+
+def test_span_holds_the_parameter_value():
+    """The TimeNoise sliders were fixed at beta_m in [0.1, 10]: SVD's 15 (or the paper's 100) failed as a slider spec."""
+    assert C.plotting.span(15.0, 0.1, 10.0, 0.1) == (0.1, 15.0, 0.1, 15.0)
+    assert C.plotting.span(0.05, 1.0, 200.0, 1.0) == (0.05, 200.0, 1.0, 0.05)
+    assert C.plotting.span(5.0, 0.1, 10.0, 0.1) == (0.1, 10.0, 0.1, 5.0)
+    assert sliders(lambda beta_m: None, False, beta_m=C.plotting.span(100.0, 0.1, 10.0, 0.1)) is None
+    with pytest.raises(T, match=r"value must be"):
+        C.plotting.span("abc", 0.1, 10.0, 0.1)

@@ -35,6 +35,7 @@ def _tensor(name: str, x, layout: str) -> None:
     if not isinstance(x, torch.Tensor):
         fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
         raise checks.InputTypeError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}{fix}")
+    checks.check_not_meta(name, x)
     if x.is_complex():
         raise checks.InputTypeError(f"{name} must be a real tensor {layout}, got {x.dtype}: pass its real part ({name}.real) if that is the video")
 

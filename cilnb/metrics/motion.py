@@ -255,6 +255,7 @@ def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         fix = ": pass torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""
         raise checks.InputTypeError(f"x must be a torch.Tensor [..., 3, H, W] of RGB in [0, 1], got {type(x).__name__}{fix}")
+    checks.check_not_meta("x", x)
     if x.ndim < 3 or x.shape[-3] != 3:
         raise ValueError(f"x must be RGB [..., 3, H, W] (channels at dim -3), got shape {tuple(x.shape)}; "
                          "repeat grayscale to 3 channels first")

@@ -66,8 +66,8 @@ def align_psnr(videos, images) -> torch.Tensor:
 
 
 def _check_align(videos, images) -> None:
-    """:func:`align_psnr`'s inputs: float tensors, videos ``[B, F, C, H, W]``, images that broadcast to frame 0
-    ``[B, C, H, W]``, finite images (a generated video may hold NaN: its PSNR is NaN, which the sweeps record as missing)."""
+    """:func:`align_psnr`'s inputs: float tensors, videos ``[B, F, C, H, W]``, images of frame 0's ``[C, H, W]`` that broadcast
+    to its ``[B, C, H, W]`` (one per video, or one for all), finite images (a generated video may hold NaN: its PSNR is NaN, which the sweeps record as missing)."""
     for name, x, layout in (("videos", videos, "[B, F, C, H, W]"), ("images", images, "[B, C, H, W]")):
         if not isinstance(x, torch.Tensor):
             fix = f": pass torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
@@ -86,8 +86,8 @@ def _check_align(videos, images) -> None:
     if any(s == 0 for s in videos.shape[2:]):  # the mean over no pixels was NaN
         raise ValueError(f"videos have empty frames (shape {tuple(videos.shape)}): pass frames of at least 1x1 pixels and 1 channel")
     frame0 = tuple(videos[:, 0].shape)
-    try:
-        ok = tuple(torch.broadcast_shapes(tuple(images.shape), frame0)) == frame0
+    try:  # one image for all videos broadcasts; a channel or pixel dimension of 1 does not (a 1-channel image "matched" RGB)
+        ok = images.ndim >= 3 and tuple(images.shape[-3:]) == frame0[1:] and tuple(torch.broadcast_shapes(tuple(images.shape), frame0)) == frame0
     except RuntimeError:
         ok = False
     if not ok:

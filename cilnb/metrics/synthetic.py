@@ -156,6 +156,7 @@ def _check_flow(flow, *, exact_rank: bool) -> None:
     layout = "[P, 2, H, W]" if exact_rank else "[..., P, 2, H, W]"
     if not isinstance(flow, torch.Tensor):
         raise checks.InputTypeError(f"flow must be a torch.Tensor {layout} (u, v in pixels), got {type(flow).__name__}")
+    checks.check_not_meta("flow", flow)
     if (flow.ndim != 4 if exact_rank else flow.ndim < 4) or flow.shape[-3] != 2:
         raise ValueError(f"flow must be {layout} (u, v in pixels), got shape {tuple(flow.shape)}")
     if flow.dtype == torch.bool or flow.is_complex():

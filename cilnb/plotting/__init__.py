@@ -34,10 +34,10 @@ from .remedies import plot_tradeoff, plot_videos
 from .style import figure_dir, savefig, use_style
 from .timenoise import plot_timenoise_density, plot_timenoise_mu, plot_timenoise_samples
 from .video import video_grid
-from .widgets import sliders
+from .widgets import sliders, span
 
 __all__ = [
-    "use_style", "savefig", "figure_dir", "video_grid", "sliders",
+    "use_style", "savefig", "figure_dir", "video_grid", "sliders", "span",
     "flow_to_rgb", "draw_color_wheel", "plot_flow_fields", "plot_per_pair", "plot_protocols", "plot_agreement",
     "plot_timenoise_density", "plot_timenoise_mu", "plot_timenoise_samples",
     "plot_init_params", "plot_init_kl", "plot_init_marginals",

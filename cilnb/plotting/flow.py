@@ -13,8 +13,9 @@ __all__ = ["flow_to_rgb", "draw_color_wheel", "plot_flow_fields", "plot_per_pair
 
 
 def _np(x, name: str = "input") -> np.ndarray:
-    from ..checks import InputTypeError, is_complex
+    from ..checks import InputTypeError, check_not_meta, is_complex
 
+    check_not_meta(name, x)
     if is_complex(x):
         raise InputTypeError(f"{name} must be real numbers, got complex values")
     if isinstance(x, torch.Tensor):

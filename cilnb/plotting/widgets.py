@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["sliders"]
+__all__ = ["sliders", "span"]
 
 
 def _check_range_spec(name: str, spec) -> tuple:
@@ -23,6 +23,16 @@ def _check_range_spec(name: str, spec) -> tuple:
     if not lo <= value <= hi:
         raise ValueError(f"slider {name!r}: the value {value!r} lies outside [{lo!r}, {hi!r}]; widen the range or change the value")
     return lo, hi, step, value
+
+
+def span(value: float, lo: float, hi: float, step: float) -> tuple:
+    """``(min, max, step, value)`` of a slider over ``[lo, hi]``, widened to hold ``value`` (a notebook parameter):
+    ``(0.1, 10, 0.1, beta_m)`` refused the SVD setting ``beta_m = 15``. Shown in notebooks/timenoise.ipynb and
+    notebooks/timenoise_training.ipynb."""
+    from ..checks import check_number
+
+    value = check_number("value", value, fix="(the slider's start value, a notebook parameter)")
+    return min(lo, value), max(hi, value), step, value
 
 
 def sliders(fn: Callable, interactive: bool, **specs):

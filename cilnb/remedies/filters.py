@@ -120,6 +120,7 @@ def freq_mix(low: torch.Tensor, high: torch.Tensor, mask: torch.Tensor) -> torch
             raise checks.InputTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}"
                                         + (f": pass torch.from_numpy({name})" if type(x).__module__ == "numpy" else ""))
     for name, x in (("low", low), ("high", high)):
+        checks.check_not_meta(name, x)
         if not x.is_floating_point():  # integers were truncated on the way back, complex values lost their imaginary part
             raise checks.InputTypeError(f"{name} must be a float video [B, F, C, H, W], got dtype {x.dtype}: convert it with {name}.float()")
     if low.shape != high.shape or low.ndim != 5:
@@ -147,6 +148,7 @@ def lowpass_image(images: torch.Tensor, resize_factor: float) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise checks.InputTypeError(f"images must be a torch.Tensor [B, C, H, W], got {type(images).__name__}"
                                     + (": pass torch.from_numpy(images)" if type(images).__module__ == "numpy" else ""))
+    checks.check_not_meta("images", images)  # a meta tensor came back filtered, still without values
     if images.ndim < 3:
         raise ValueError(f"images must be [B, C, H, W] (or [..., H, W]), got shape {tuple(images.shape)}")
     if not images.is_floating_point():  # integers were truncated after the filter, complex values lost their imaginary part
