@@ -332,7 +332,10 @@ class MomentStats:
         above = next((q for q in path.parents if q.exists()), None)
         if above is not None and not above.is_dir():  # was NotADirectoryError from the folder creation
             raise ValueError(f"path {path}: {above} is a file, so no folder can be made under it: give a path in a folder")
-        source = self.source if source is None else str(source)
+        if source is not None and not isinstance(source, str):  # str() wrote 'nan' or "{'a': 1}" as the provenance
+            raise checks.InputTypeError(f"source must be a str (where the statistics come from) or None, got {source!r:.60} "
+                                        f"({type(source).__name__})")
+        source = self.source if source is None else source
         # a path of undecodable bytes (os.fsdecode's lone surrogates) in the text failed in safetensors' UTF-8 metadata
         source = source.encode("utf-8", "backslashreplace").decode("utf-8")
         scaling = self.vae_scaling_factor if vae_scaling_factor is None else _check_scaling(vae_scaling_factor)

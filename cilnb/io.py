@@ -70,6 +70,8 @@ def _whole(v) -> bool:
 
 def parse_size(size, name: str = "size") -> tuple[int, int]:
     """``"320x512"`` / ``(320, 512)`` / ``32`` -> ``(H, W)``; positive ints only. ``name`` is the argument's name in errors."""
+    if type(size).__module__ in ("torch", "numpy") and hasattr(size, "tolist"):  # a 0-d tensor was iterated over
+        size = size.tolist()
     if isinstance(size, str):
         parts = size.lower().replace("*", "x").split("x")
         try:
@@ -415,8 +417,12 @@ def read_clips(videos_dir: str | os.PathLike, n_videos: int, *, frames: int, siz
     if not _whole(n_videos) or n_videos < 1:  # numpy ints too (they were refused as "not a positive int")
         raise ValueError(f"n_videos must be a positive int, got {n_videos!r}")
     n_videos = int(n_videos)
-    if not videos_dir:
+    if isinstance(videos_dir, str) and not videos_dir:
         raise ValueError("videos_dir is empty: real models need a folder of ground-truth videos (files or frame folders)")
+    if not isinstance(videos_dir, (str, os.PathLike)):  # a number or bytes failed inside pathlib
+        from .checks import InputTypeError
+
+        raise InputTypeError(f"videos_dir must be a folder path (str or pathlib.Path), got {videos_dir!r:.60} ({type(videos_dir).__name__})")
     videos = ClipSet(videos_dir, frames=frames, size=size, stride=stride, channels=channels, allow_empty=True)
     skipped: list[str] = []
     clips, names = [], []

@@ -315,3 +315,27 @@ def test_span_holds_the_parameter_value():
     assert sliders(lambda beta_m: None, False, beta_m=C.plotting.span(100.0, 0.1, 10.0, 0.1)) is None
     with pytest.raises(T, match=r"value must be"):
         C.plotting.span("abc", 0.1, 10.0, 0.1)
+
+
+@pytest.mark.parametrize("videos_dir", [3.5, -1, b"clips", True, {"a": 1}], ids=["float", "int", "bytes", "bool", "dict"])
+def test_read_clips_refuses_a_folder_that_is_not_a_path(videos_dir):
+    with pytest.raises(T, match=r"videos_dir must be a folder path"):
+        C.io.read_clips(videos_dir, 1, frames=2, size=8)
+
+
+def test_parse_size_reads_tensor_and_array_sizes():
+    """A 0-d tensor size (compute_stats(size=torch.tensor(32))) was iterated over inside torch."""
+    assert C.io.parse_size(torch.tensor(32)) == (32, 32) and C.io.parse_size(np.array([16, 24])) == (16, 24)
+    with pytest.raises(V, match=r"size must be two positive ints"):
+        C.io.parse_size(torch.tensor([0, 8]))
+
+
+@pytest.mark.parametrize("source", [float("nan"), 3, {"a": 1}, ["x"], b"x"], ids=["nan", "int", "dict", "list", "bytes"])
+def test_moment_stats_source_must_be_text(source, tmp_path):
+    """str() stored 'nan' or "{'a': 1}" as the statistics' provenance."""
+    stats = C.analytic_init.MomentStats().update(C.data.generate(2, seed=0).videos.float())
+    with pytest.raises(T, match=r"source must be a str"):
+        stats.save(tmp_path / "s.safetensors", source=source)
+    assert not (tmp_path / "s.safetensors").exists()
+    stats.save(tmp_path / "s.safetensors", source="toy:2")
+    assert C.analytic_init.MomentStats.load(tmp_path / "s.safetensors").source == "toy:2"
