@@ -18,10 +18,10 @@ little (benchmarks/README.md, "Paired remedies").
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections import Counter
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -36,7 +36,7 @@ from ..io import safe_name
 from . import build, compose, resolve
 from .base import Compose, NoRemedy, Remedy
 from .freeinit import FreeInit
-from .noise import AnalyticInit, _unit_float
+from .noise import AnalyticInit
 
 __all__ = ["assess", "Comparison", "compare", "default_grid", "effects", "grid", "paired", "verdict"]
 
@@ -72,7 +72,9 @@ def grid(names: Sequence[str] = (), start: float = 0.9) -> dict[str, Remedy]:
     when it is not among them, since every verdict is a paired comparison against it. ``start`` is Analytic-Init's M for
     every named ``analytic_init`` (alone or in a combination) as in the default grid: it was ignored for named ones, which
     then started at the caller's M (the notebook's ``start=1.0``, i.e. at T). Shown in notebooks/remedies.ipynb."""
-    start = _unit_float("start", start)  # checked whether or not a remedy reads it
+    start = checks.check_number("start", start, fix="(Analytic-Init's start time M in (0, 1], e.g. 0.9)")  # even when unused
+    if not 0 < start <= 1:
+        raise ValueError(f"start must lie in (0, 1] (Analytic-Init's normalised start time M, 1 = T), got {start:g}")
     if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
         raise checks.InputTypeError(f"remedies must be a list of remedy names, e.g. ['none', 'freeinit'], got {names!r:.60} "
                                     f"({type(names).__name__})")
