@@ -419,10 +419,9 @@ def read_clips(videos_dir: str | os.PathLike, n_videos: int, *, frames: int, siz
     n_videos = int(n_videos)
     if isinstance(videos_dir, str) and not videos_dir:
         raise ValueError("videos_dir is empty: real models need a folder of ground-truth videos (files or frame folders)")
-    if not isinstance(videos_dir, (str, os.PathLike)):  # a number or bytes failed inside pathlib
-        from .checks import InputTypeError
+    from .checks import check_path
 
-        raise InputTypeError(f"videos_dir must be a folder path (str or pathlib.Path), got {videos_dir!r:.60} ({type(videos_dir).__name__})")
+    check_path("videos_dir", videos_dir, "a folder path")  # a number or bytes failed inside pathlib
     videos = ClipSet(videos_dir, frames=frames, size=size, stride=stride, channels=channels, allow_empty=True)
     skipped: list[str] = []
     clips, names = [], []
