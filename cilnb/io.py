@@ -139,7 +139,12 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
 
 def image_files(folder: str | os.PathLike) -> list[Path]:
     """The image files (``IMAGE_EXTS``, not hidden) directly in ``folder``, sorted."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file())
+    from .checks import check_path
+
+    folder = check_path("folder", folder, "the folder that holds the images")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder; pass the folder that holds the images")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file())
 
 
 def _check_clip_args(frames, stride, fps) -> None:

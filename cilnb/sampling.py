@@ -28,23 +28,26 @@ from .denoiser import Cond, Images, Video
 __all__ = ["sample_ddim", "sample_euler", "sample_heun", "sample_dpmpp_2m", "sample_dpmpp_3m", "SAMPLERS", "GRID_POWER", "ETA_CONVENTIONS", "initial_noise", "sample", "per_sample_noise"]
 
 
-def _coeffs(model, ts: torch.Tensor, x=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _coeffs(model, ts: torch.Tensor, x) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Grid times plus the terminal clean state: ``(ts, alphas, sigmas)``, alphas/sigmas one longer.
 
-    Also the low-level samplers' input check: ``ts`` numbers without NaN/inf, ``x`` (the noisy video) finite."""
+    Also the low-level samplers' input check: ``model`` on the denoiser contract, ``ts`` numbers without NaN/inf,
+    ``x`` (the noisy video) a finite batch."""
+    checks.check_model(model)
     ts = checks.check_times("ts", ts, "the descending normalised times of model.schedule.grid(n_steps, M)")
     if ts.numel() < 1:
         raise ValueError("the time grid is empty")
     if not bool(torch.isfinite(ts).all()):
         raise ValueError(f"the time grid ts holds NaN or inf ({ts.tolist()}): build it with model.schedule.grid(n_steps, M)")
-    if x is not None:
-        if not isinstance(x, torch.Tensor):
-            raise checks.InputTypeError(f"x (the noisy start video [B, F, C, H, W]) must be a torch.Tensor, got {type(x).__name__}"
-                                        + (": pass torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""))
-        checks.check_not_meta("x", x)
-        if x.ndim and x.shape[0] == 0:  # the model failed deep inside (a convolution of no items)
-            raise ValueError(f"x (the noisy start video) holds no videos (batch size 0, shape {tuple(x.shape)}): pass at least one")
-        checks.check_finite("x", x, "the noisy start video must be finite (initial_noise, or a state of a finite run)")
+    if not isinstance(x, torch.Tensor):
+        raise checks.InputTypeError(f"x (the noisy start video [B, F, C, H, W]) must be a torch.Tensor, got {type(x).__name__}"
+                                    + (": pass torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""))
+    checks.check_not_meta("x", x)
+    if x.ndim == 0:  # the batch size x.shape[0] of every model call failed with a bare IndexError
+        raise ValueError("x (the noisy start video) is a 0-d tensor: pass a batch of videos, [B, F, C, H, W]")
+    if x.shape[0] == 0:  # the model failed deep inside (a convolution of no items)
+        raise ValueError(f"x (the noisy start video) holds no videos (batch size 0, shape {tuple(x.shape)}): pass at least one")
+    checks.check_finite("x", x, "the noisy start video must be finite (initial_noise, or a state of a finite run)")
     if ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all()):
         raise ValueError("the time grid must be strictly decreasing")
     sched = model.schedule

@@ -94,6 +94,13 @@ CASES = [
                  r"Euler/Heun divide by sigma_t", id="heun-grid-at-clean-state"),
     pytest.param(lambda: S.sample_ddim(_toy(), _x().numpy(), _toy().schedule.grid(2), {"y": _y()}, disable=True), T,
                  r"x \(the noisy start video .*\) must be a torch\.Tensor, got ndarray: pass torch\.from_numpy", id="ddim-numpy-x"),
+    pytest.param(lambda: S.sample_ddim(_toy(), None, _toy().schedule.grid(2), {"y": _y()}, disable=True), T,
+                 r"x \(the noisy start video .*\) must be a torch\.Tensor, got NoneType", id="ddim-none-x"),
+    pytest.param(lambda: S.sample_dpmpp_2m(_toy(), torch.tensor(0.5), _toy().schedule.grid(2), {"y": _y()}, disable=True), V,
+                 r"x \(the noisy start video\) is a 0-d tensor: pass a batch of videos", id="dpm-scalar-x"),
+    *[pytest.param(lambda fn=fn: fn("toy", _x(), _toy().schedule.grid(2), {"y": _y()}, disable=True), T,
+                   r"model must be a cilnb model .*load it first, cilnb\.models\.load\('toy'\)", id=f"{fn.__name__}-model-name")
+      for fn in (S.sample_ddim, S.sample_euler, S.sample_heun, S.sample_dpmpp_2m, S.sample_dpmpp_3m)],
     pytest.param(lambda: S.sample_ddim(_toy(), _x(), _toy().schedule.grid(2), {"y": _y()}, disable=True, eta=0.5, generator=3), T,
                  r"generator must be a torch\.Generator or a list of them.*got 3 \(int\)", id="ddim-int-generator"),
     pytest.param(lambda: S.sample_ddim(_toy(), _x(), _toy().schedule.grid(2), {"y": _y()}, disable=True, eta=0.5, generator=[0, 1]), T,

@@ -324,6 +324,22 @@ def test_read_clips_refuses_a_folder_that_is_not_a_path(videos_dir):
         C.io.read_clips(videos_dir, 1, frames=2, size=8)
 
 
+@pytest.mark.parametrize("folder", [None, 3, "", b"imgs", ["a"]], ids=["none", "int", "empty", "bytes", "list"])
+def test_image_files_names_a_folder_that_is_not_a_path(folder):
+    """image_files(None) was pathlib's TypeError; image_files("") listed the current folder."""
+    with pytest.raises(T, match=r"folder must be the folder that holds the images"):
+        C.io.image_files(folder)
+
+
+def test_image_files_names_a_missing_folder(tmp_path):
+    """A missing folder was pathlib's FileNotFoundError from iterdir, a file its NotADirectoryError."""
+    (tmp_path / "a.png").write_bytes(b"")
+    for path in (tmp_path / "missing", tmp_path / "a.png"):
+        with pytest.raises(V, match=r"is not a folder; pass the folder that holds the images"):
+            C.io.image_files(path)
+    assert C.io.image_files(tmp_path) == [tmp_path / "a.png"]
+
+
 def test_parse_size_reads_tensor_and_array_sizes():
     """A 0-d tensor size (compute_stats(size=torch.tensor(32))) was iterated over inside torch."""
     assert C.io.parse_size(torch.tensor(32)) == (32, 32) and C.io.parse_size(np.array([16, 24])) == (16, 24)
