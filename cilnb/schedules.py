@@ -506,10 +506,11 @@ def from_diffusers(scheduler) -> Schedule:
 
 
 def _cfg_number(cfg: dict, key: str, default, name: str, *, kind=float, unset_is_default: bool = False):
-    """``kind(cfg[key])`` (``default`` when the key is missing, or with ``unset_is_default`` also when it is ``None``/0),
-    or a ``ValueError`` naming the scheduler's field instead of a bare ``float()``/``int()`` error."""
+    """``kind(cfg[key])`` (``default`` when the key is missing, or with ``unset_is_default`` also when it is ``None``),
+    or a ``ValueError`` naming the scheduler's field instead of a bare ``float()``/``int()`` error. A 0 is a value,
+    not "unset": the schedule's own check refuses it (a shift or sigma of 0 was silently replaced by the default)."""
     v = cfg.get(key, default)
-    if unset_is_default and not v and not isinstance(v, (bool, np.bool_)):
+    if unset_is_default and v is None:
         v = default
     if isinstance(v, (bool, np.bool_)):  # float(True) = 1.0 would take a flag for a number
         raise ValueError(f"scheduler {name!r} config field {key}={v!r} is not a number: fix the scheduler config")
@@ -533,9 +534,15 @@ def _cfg_flag(cfg: dict, key: str, name: str) -> bool:
 
 
 def _schedule_from_config(cfg: dict, name: str) -> Schedule:
-    if name in {"EDMEulerScheduler", "EDMDPMSolverMultistepScheduler"} or (
-        name == "EulerDiscreteScheduler" and cfg.get("use_karras_sigmas") and cfg.get("timestep_type") == "continuous"
-    ):
+    euler_karras = name == "EulerDiscreteScheduler" and cfg.get("use_karras_sigmas") and cfg.get("timestep_type") == "continuous"
+    if euler_karras:
+        unset = [k for k in ("sigma_min", "sigma_max") if cfg.get(k) is None]
+        if unset:  # diffusers then takes the range from the betas on each inference grid: it moves with n_steps and spacing
+            raise ValueError(f"scheduler {name!r} with Karras sigmas has no {' or '.join(unset)} in its config: diffusers then "
+                             "takes the sigma range from the betas at each inference grid (it changes with the number of steps and "
+                             "timestep_spacing), which is no fixed EDM schedule; set sigma_min and sigma_max in the scheduler config "
+                             "(SVD's: 0.002 and 700.0)")
+    if name in {"EDMEulerScheduler", "EDMDPMSolverMultistepScheduler"} or euler_karras:
         return EDMSchedule(
             sigma_min=_cfg_number(cfg, "sigma_min", 0.002, name, unset_is_default=True),
             sigma_max=_cfg_number(cfg, "sigma_max", 80.0, name, unset_is_default=True),

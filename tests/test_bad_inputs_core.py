@@ -98,6 +98,40 @@ def test_from_diffusers_refuses_configs_that_were_read_wrongly(cfg, pattern):
     assert ok.T == 1000 and float(ok.alpha(1.0)) > 0
 
 
+_EULER_KARRAS = {"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": True, "timestep_type": "continuous"}
+
+
+@pytest.mark.parametrize("cfg, pattern", [
+    ({"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 0}, r"shift must be > 0"),
+    ({"_class_name": "UniPCMultistepScheduler", "use_flow_sigmas": True, "flow_shift": 0.0}, r"shift must be > 0"),
+    ({"_class_name": "EDMEulerScheduler", "sigma_min": 0.0}, r"sigma_min must be > 0"),
+    ({**_EULER_KARRAS, "sigma_min": 0.002, "sigma_max": 0}, r"sigma_max must be > 0"),
+])
+def test_from_diffusers_refuses_a_zero_shift_or_sigma(cfg, pattern):
+    """A shift or sigma of 0 was taken for "unset" and silently replaced by the default (1, 0.002 or 80)."""
+    with pytest.raises(ValueError, match=pattern):
+        from_diffusers(cfg)
+    assert from_diffusers({"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": None}).shift == 1.0
+
+
+@pytest.mark.parametrize("unset", [("sigma_min",), ("sigma_max",), ("sigma_min", "sigma_max")])
+def test_from_diffusers_refuses_euler_karras_without_its_sigma_range(unset):
+    """diffusers takes an unset Karras range from the betas at each inference grid (157.4 at the top for linspace, 61.4
+    at 10 leading steps, 108.0 at 25): cilnb silently used EDM's 0.002 and 80 instead, another schedule."""
+    cfg = {**_EULER_KARRAS, "sigma_min": 0.002, "sigma_max": 700.0, **{k: None for k in unset}}
+    with pytest.raises(ValueError, match=r"with Karras sigmas has no " + " or ".join(unset) + r" in its config.*set sigma_min and sigma_max"):
+        from_diffusers(cfg)
+    diffusers = pytest.importorskip("diffusers")
+    sch = diffusers.EulerDiscreteScheduler(use_karras_sigmas=True, timestep_type="continuous", timestep_spacing="leading", steps_offset=1)
+    tops = []
+    for n in (10, 25):
+        sch.set_timesteps(n)
+        tops.append(float(sch.sigmas[0]))
+    assert tops[0] != pytest.approx(tops[1], rel=0.1)  # why: no fixed schedule to build
+    with pytest.raises(ValueError, match=r"no sigma_min or sigma_max in its config"):
+        from_diffusers(sch)
+
+
 def test_from_diffusers_names_a_non_string_class_name():
     """_class_name = 5 failed with "'int' object has no attribute 'startswith'"."""
     with pytest.raises(InputTypeError, match=r"_class_name must be the scheduler's class name"):

@@ -201,7 +201,7 @@ def test_ltx_grid_below_T_is_documented(M):
 def test_wan_schedule_and_hub_unipc():
     assert flow_schedule(FlowMatchEulerDiscreteScheduler(shift=7.0)).shift == 7.0
     uni = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
-    s = flow_schedule(uni)  # the Wan hub's scheduler: from_diffusers alone would read it as VP
+    s = flow_schedule(uni)  # the Wan hub's scheduler, VP-like by name: read as flow from use_flow_sigmas
     assert isinstance(s, FlowSchedule) and s.shift == 3.0
     # FlowSchedule's grid is FlowMatchEuler's sigmas (what the tiny pipelines below sample with)
     fm = FlowMatchEulerDiscreteScheduler(shift=7.0)

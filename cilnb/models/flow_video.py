@@ -49,17 +49,11 @@ _F64 = torch.float64
 
 
 def flow_schedule(scheduler) -> FlowSchedule:
-    """``FlowSchedule(shift)`` of a flow scheduler: FlowMatchEuler (via ``from_diffusers``) or the Wan hub's
-    UniPC/DPM-Solver with ``use_flow_sigmas`` (``flow_shift``), which ``from_diffusers`` would read as VP."""
-    cfg = dict(getattr(scheduler, "config", scheduler))
-    name = cfg.get("_class_name") or type(scheduler).__name__
-    if cfg.get("use_flow_sigmas") or cfg.get("prediction_type") == "flow_prediction":
-        if cfg.get("use_dynamic_shifting"):
-            raise ValueError(f"{name} uses dynamic shifting; build FlowSchedule(shift=exp(mu)) for your resolution")
-        T = int(cfg.get("num_train_timesteps", 1000))
-        return FlowSchedule(shift=float(cfg.get("flow_shift", 1.0)), num_train_timesteps=T)
+    """``FlowSchedule(shift)`` of a flow scheduler: FlowMatchEuler, or the Wan hub's UniPC/DPM-Solver with
+    ``use_flow_sigmas`` (``flow_shift``), both read by ``from_diffusers``; any other schedule is refused."""
     sched = from_diffusers(scheduler)
     if not isinstance(sched, FlowSchedule):
+        name = getattr(scheduler, "config", scheduler).get("_class_name") or type(scheduler).__name__
         raise ValueError(f"expected a flow-matching scheduler, got {name} ({type(sched).__name__})")
     return sched
 
