@@ -534,7 +534,8 @@ def _cfg_flag(cfg: dict, key: str, name: str) -> bool:
 
 
 def _schedule_from_config(cfg: dict, name: str) -> Schedule:
-    euler_karras = name == "EulerDiscreteScheduler" and cfg.get("use_karras_sigmas") and cfg.get("timestep_type") == "continuous"
+    euler_karras = (name == "EulerDiscreteScheduler" and _cfg_flag(cfg, "use_karras_sigmas", name)
+                    and cfg.get("timestep_type") == "continuous")
     if euler_karras:
         unset = [k for k in ("sigma_min", "sigma_max") if cfg.get(k) is None]
         if unset:  # diffusers then takes the range from the betas on each inference grid: it moves with n_steps and spacing
@@ -548,9 +549,9 @@ def _schedule_from_config(cfg: dict, name: str) -> Schedule:
             sigma_max=_cfg_number(cfg, "sigma_max", 80.0, name, unset_is_default=True),
             rho=_cfg_number(cfg, "rho", 7.0, name),
         )
-    if name.startswith("FlowMatch") or cfg.get("use_flow_sigmas") or cfg.get("prediction_type") == "flow_prediction":
+    if name.startswith("FlowMatch") or _cfg_flag(cfg, "use_flow_sigmas", name) or cfg.get("prediction_type") == "flow_prediction":
         # FlowMatch* schedulers, and multistep solvers run on flow sigmas (Wan's UniPC: flow_shift)
-        if cfg.get("use_dynamic_shifting"):
+        if _cfg_flag(cfg, "use_dynamic_shifting", name):
             raise ValueError(
                 f"{name} uses dynamic (resolution-dependent) shifting; build FlowSchedule(shift=exp(mu)) "
                 "for the resolution you sample at"

@@ -83,12 +83,17 @@ def test_vp_betas_refuses_a_reversed_range():
     assert torch.equal(vp_betas("linear", 10, 1e-4, 0.02), torch.linspace(1e-4, 0.02, 10, dtype=torch.float64))
 
 
+_EULER_KARRAS = {"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": True, "timestep_type": "continuous"}
+
+
 @pytest.mark.parametrize("cfg, pattern", [
     ({"_class_name": "DDIMScheduler", "num_train_timesteps": 1000.5}, r"num_train_timesteps=1000\.5 must be a whole number"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 999.7}, r"must be a whole number"),
     ({"_class_name": "DDIMScheduler", "num_train_timesteps": True}, r"num_train_timesteps=True is not a number"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": True}, r"shift=True is not a number"),
     ({"_class_name": "DDIMScheduler", "rescale_betas_zero_snr": "false"}, r"rescale_betas_zero_snr='false' must be true or false"),
+    ({**_EULER_KARRAS, "use_karras_sigmas": "false"}, r"use_karras_sigmas='false' must be true or false"),
+    ({"_class_name": "UniPCMultistepScheduler", "use_flow_sigmas": "no"}, r"use_flow_sigmas='no' must be true or false"),
 ])
 def test_from_diffusers_refuses_configs_that_were_read_wrongly(cfg, pattern):
     """int(1000.5) truncated, float(True) made a flag the shift, bool("false") switched the zero-SNR rescale on."""
@@ -96,9 +101,6 @@ def test_from_diffusers_refuses_configs_that_were_read_wrongly(cfg, pattern):
         from_diffusers(cfg)
     ok = from_diffusers({"_class_name": "DDIMScheduler", "num_train_timesteps": 1000.0, "rescale_betas_zero_snr": False})
     assert ok.T == 1000 and float(ok.alpha(1.0)) > 0
-
-
-_EULER_KARRAS = {"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": True, "timestep_type": "continuous"}
 
 
 @pytest.mark.parametrize("cfg, pattern", [
