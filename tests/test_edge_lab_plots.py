@@ -78,6 +78,20 @@ CASES = [
     pytest.param(lambda: P.video_grid(_v(1, 2, 1, 4, 4), cell=1e4), V, r"lower cell", id="grid-huge-cell"),
     # 'yerr' must not contain negative values (matplotlib), or the points dropped
     pytest.param(lambda: P.plot_m_sweep(_sweep(fd=[np.inf, 1, 1, 1])), V, r"summary\['fd'\] holds infinite values", id="m-sweep-inf-fd"),
+    pytest.param(lambda: P.plot_m_sweep(_sweep(motion_sem=np.inf)), V, r"summary\['motion_sem'\] holds infinite values", id="m-sweep-inf-sem"),
+    # an infinite M was drawn off the axis, a (M, init) cell given twice as a zigzag line; fd without fd_lo an AttributeError
+    pytest.param(lambda: P.plot_m_sweep(_sweep(M=[1.0, np.inf, 1.0, 0.6])), V, r"summary\['M'\] holds NaN or infinite", id="m-sweep-inf-M"),
+    pytest.param(lambda: P.plot_m_sweep(_sweep(M=[1.0, 1.0, 1.0, 0.6])), V, r"summary has 1 row\(s\) repeating a cell", id="m-sweep-dup-cell"),
+    pytest.param(lambda: P.plot_m_sweep(_sweep().drop(columns=["fd_lo"])), V, r"summary lacks the columns \['fd_lo'\]", id="m-sweep-no-fd-lo"),
+    pytest.param(lambda: P.plot_tradeoff(_remedies(sec_per_video=[1.0, np.inf, 3])), V, r"summary\['sec_per_video'\] holds infinite",
+                 id="tradeoff-inf-seconds"),
+    pytest.param(lambda: P.plot_tradeoff(_remedies(motion_sem=np.inf)), V, r"summary\['motion_sem'\] holds infinite", id="tradeoff-inf-sem"),
+    pytest.param(lambda: P.plot_tradeoff(_remedies(remedy=["none", "alg", "alg"])), V, r"lists the remedy 'alg' more than once",
+                 id="tradeoff-remedy-twice"),
+    pytest.param(lambda: P.plot_probe_curves(_probe_table(r=np.r_[np.inf, np.arange(8.0)]), ["r"]), V, r"table\['r'\] holds infinite",
+                 id="curves-inf-value"),
+    pytest.param(lambda: P.plot_probe_curves(_probe_table(t=np.inf), ["r"]), V, r"table\['t'\] holds infinite", id="curves-inf-t"),
+    pytest.param(lambda: P.plot_leakage_index(_probe_table(index=np.inf)), V, r"li\['index'\] holds infinite", id="li-inf-index"),
     pytest.param(lambda: P.plot_tradeoff(_remedies(fd=[np.inf, 2, 3], fd_lo=0.5, fd_hi=4.0)), V, r"infinite", id="tradeoff-inf-fd"),
     pytest.param(lambda: P.plot_compare(_compare(motion_ratio=[np.inf, 1])), V, r"infinite", id="compare-inf-ratio"),
     # rows with a missing key were dropped without a word (all of them: empty panels written)

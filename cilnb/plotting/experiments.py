@@ -75,7 +75,7 @@ def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: st
     if not columns:
         raise ValueError("columns is empty: name the probe columns to plot, e.g. ['speed_retention']")
     _table("table", table, ["model", "t", *columns], "the table of cilnb.experiments.run_probe", numeric=["t"], drawn=columns)
-    _keys("table", table, ["model", "t"], "the table of cilnb.experiments.run_probe")
+    _keys("table", table, ["model", "t"], "the table of cilnb.experiments.run_probe", finite=["t", *columns])
     if recommend is not None:
         recommend = checks.check_number("recommend", recommend, fix="(the recommended start time; None for none)")
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.5), squeeze=False)
@@ -101,7 +101,7 @@ def plot_leakage_index(li: pd.DataFrame):
     from ..experiments.verdicts import _table
 
     _table("li", li, ["model", "t", "index"], "the table of cilnb.experiments.run_leakage_index", numeric=["t"], drawn=["index"])
-    _keys("li", li, ["model", "t"], "the table of cilnb.experiments.run_leakage_index")
+    _keys("li", li, ["model", "t"], "the table of cilnb.experiments.run_leakage_index", finite=["t", "index"])
     fig, ax = plt.subplots(figsize=(5, 3.5))
     sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
     ax.set_ylim(-0.02, 1.02)
@@ -128,14 +128,18 @@ def plot_m_sweep(summary: pd.DataFrame):
     Shown in notebooks/m_sweep.ipynb."""
     import matplotlib.pyplot as plt
 
-    from ..experiments.verdicts import _table
+    from ..experiments.verdicts import _check_keys, _table, has_fd
 
+    what = "the summary of cilnb.experiments.sample_grid (its second value)"
     travel = isinstance(summary, pd.DataFrame) and "net_travel_data" in summary  # the toy: net sprite travel, a panel of its own
     numeric = ["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
     _table("summary", summary, numeric + ["init", "motion_name", "fd_name"] + (["net_travel", "net_travel_sem"] if travel else []),
-           "the summary of cilnb.experiments.sample_grid (its second value)", numeric=numeric, drawn=["motion", "first_frame_psnr"])
-    _keys("summary", summary, ["M", "init"], "the summary of cilnb.experiments.sample_grid (its second value)",
-          finite=["motion", "fd", "fd_lo", "fd_hi", "first_frame_psnr", "net_travel"])
+           what, numeric=numeric, drawn=["motion", "first_frame_psnr"])
+    _keys("summary", summary, ["M", "init"], what, finite=["motion", "motion_sem", "fd", "fd_lo", "fd_hi", "first_frame_psnr",
+                                                            "first_frame_psnr_sem", "net_travel", "net_travel_sem"])
+    _check_keys("summary", summary, ["M", "init"], what)  # an infinite M, or a cell twice, drew a point off the axis or a zigzag
+    if has_fd(summary):  # drawn with its bootstrap interval
+        _table("summary", summary, ["fd_lo", "fd_hi"], what, numeric=["fd_lo", "fd_hi"])
     fig, axes = plt.subplots(1, 4 if travel else 3, figsize=(17 if travel else 13, 3.6))
     no_fd = _no_fd(axes[1], summary)
     for init, g in summary.groupby("init"):

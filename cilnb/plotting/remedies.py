@@ -102,7 +102,11 @@ def plot_tradeoff(summary: pd.DataFrame):
     _table("summary", summary, needed, what)
     from .experiments import _keys
 
-    _keys("summary", summary, ["remedy"], what, finite=["motion", "fd", "fd_lo", "fd_hi", "first_frame_psnr", "sprite_stability"])
+    _keys("summary", summary, ["remedy"], what, finite=["motion", "motion_sem", "fd", "fd_lo", "fd_hi", "first_frame_psnr",
+                                                       "first_frame_psnr_sem", "sprite_stability", "sprite_stability_sem", "sec_per_video"])
+    dup = summary.remedy[summary.remedy.duplicated()].tolist()
+    if dup:  # two points with one label, the second's label placed over the first
+        raise ValueError(f"summary lists the remedy {dup[0]!r} more than once: pass {what}, one row per remedy")
     panels = [("fd", "FD to real toy videos (lower is better;\nbars: 95% bootstrap)")] if has_fd else []
     if "sprite_stability" in summary:
         panels.append(("sprite_stability", "sprite stability (higher is better)"))
