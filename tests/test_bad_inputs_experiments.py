@@ -322,6 +322,16 @@ CASES = [
     pytest.param(lambda: V.leakage(_pt(), "r", model=["a"]), T, r"model must be the label of one model", id="leakage-list-model"),
     pytest.param(lambda: V.leakage(_pt(), "r", model="a", recommendation=3), T, r"recommendation must be the sentence", id="leakage-int-recommendation"),
     pytest.param(lambda: V.start_time(_summary().assign(M="x")), VE, r"summary\['M'\] must hold numbers", id="start-time-text-M"),
+    # a half sweep table failed with a bare AttributeError/KeyError (fd without fd_lo, net_travel_data without net_travel)
+    pytest.param(lambda: V.start_time(_summary().assign(fd=[1.0, 2.0], fd_hi=3.0, motion_ratio=1.0)), VE,
+                 r"summary has 'fd' but lacks \['fd_lo'\], which are read with it", id="start-time-fd-without-lo"),
+    pytest.param(lambda: V.start_time(_summary().assign(net_travel_data=1.0)), VE,
+                 r"summary has 'net_travel_data' but lacks \['net_travel', 'net_travel_sem'\]", id="start-time-travel-data-only"),
+    pytest.param(lambda: V.start_time(_summary().assign(sprite_stability=0.9)), VE, r"lacks \['sprite_stability_sem'\]",
+                 id="start-time-stability-without-sem"),
+    # int(inf) inside the one-video check: OverflowError
+    pytest.param(lambda: V.start_time(_summary().assign(n=[4, np.inf])), VE, r"summary\['n'\] \(videos per cell\) must hold whole numbers",
+                 id="start-time-inf-n"),
     pytest.param(lambda: V.motion_control(pd.concat([_mc(), _mc()])), VE, r"df has 3 row\(s\) repeating an image", id="motion-verdict-duplicates"),
     pytest.param(lambda: V.motion_control(_mc().assign(output_motion="x")), VE, r"df\['output_motion'\] must hold numbers",
                  id="motion-verdict-text-column"),
@@ -472,6 +482,18 @@ def test_start_time_without_finite_motion_is_undecided():
     v = V.start_time(_summary().assign(motion=[NAN, 0.9]))
     assert v.holds is None and "Undecided" in str(v) and "M=1 standard" in str(v) and "nan" not in str(v)
     assert V.start_time(_summary()).holds is True  # finite cells decide as before
+
+
+def test_start_time_paired_fd_without_its_interval_falls_back_to_the_intervals():
+    """A paired FD difference without its _lo/_hi printed "paired difference -1.0 [nan, +2.0]" and judged on NaN."""
+    rows = [{"M": M_, "init": init, "n": 4, "motion": mo, "motion_sem": 0.01, "gt_motion": 1.0, "motion_ratio": mo,
+             "first_frame_psnr": 20.0, "first_frame_psnr_sem": 0.1, "motion_name": "speed", "fd_name": "FD", "fd": fd,
+             "fd_lo": fd - 1, "fd_hi": fd + 1, "fd_vs_standard": -5.0, "fd_vs_standard_hi": -4.0}
+            for M_, init, mo, fd in ((1.0, "standard", 0.5, 10.0), (0.8, "standard", 0.9, 12.0), (0.8, "analytic", 0.9, 9.0))]
+    with pytest.raises(ValueError, match=r"has 'fd_vs_standard' but lacks \['fd_vs_standard_lo'\]"):
+        V.start_time(pd.DataFrame(rows))
+    v = str(V.start_time(pd.DataFrame(rows).assign(fd_vs_standard_lo=np.nan)))
+    assert "nan" not in v and "FD 9.0 [8.0-10.0] vs 12.0 [11.0-13.0] (quality better)" in v
 
 
 def test_cond_rows_and_values_that_used_to_go_wrong_silently():

@@ -73,6 +73,30 @@ def _without(*columns):
     return cmp
 
 
+def _with_per_video(**columns):
+    cmp = copy.deepcopy(_comparison())
+    cmp.per_video = cmp.per_video.assign(**columns)
+    return cmp
+
+
+def test_assess_recomputes_paired_effects_a_summary_lacks():
+    """A summary without motion_diff_sem (or fd_diff_lo) failed with a bare AttributeError: the effects are recomputed."""
+    cmp = _comparison()
+    assert R.assess(_without("motion_diff_sem")) == R.assess(cmp)
+    assert R.assess(_without("motion_diff", "motion_diff_sem", "n_pairs")) == R.assess(cmp)
+
+
+def test_assess_says_not_read_for_missing_numbers():
+    """A baseline without a motion or PSNR read printed "0.427 vs nan" and "29.5 dB vs inf"."""
+    cmp = copy.deepcopy(_comparison())
+    base = cmp.summary.remedy == "none"
+    cmp.summary.loc[base, "motion"] = np.nan
+    cmp.summary.loc[base, "first_frame_psnr"] = np.inf
+    lines = R.verdict(cmp)
+    assert not any(w in " ".join(lines).lower() for w in ("nan", "inf ", "inf;", "inf)"))
+    assert "vs not read" in lines[0]
+
+
 CASES = [
     # --- sample: NaN/inf in the per-video conditioning made every video NaN -------------------------------
     pytest.param(lambda: _sample(cond={"motion": torch.tensor([NAN, 1.0])}), V, r"cond\['motion'\] contains 1 non-finite value",
@@ -144,6 +168,9 @@ CASES = [
     pytest.param(lambda: R.assess(_without("motion")), V, r"cmp\.summary lacks the columns \['motion'\]", id="assess-no-motion"),
     pytest.param(lambda: R.verdict(_without("sec_per_video", "time_ratio")), V, r"cmp\.summary lacks the columns \['sec_per_video'\]",
                  id="verdict-no-seconds"),
+    # a per-video row of no remedy was looked up as None: a bare KeyError
+    pytest.param(lambda: R.paired(_with_per_video(remedy=None)), V, r"cmp\.per_video\['remedy'\] is missing in 4 of 4 rows",
+                 id="paired-unnamed-rows"),
     # --- the live lab -----------------------------------------------------------------------------------------
     pytest.param(lambda: Lab(_toy(), None, _x0()), T, r"images must be a torch\.Tensor .*got None", id="lab-none-images"),
     pytest.param(lambda: Lab(_toy(), _y(), None), T, r"truth must be a torch\.Tensor .*got None", id="lab-none-truth"),

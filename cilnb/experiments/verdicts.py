@@ -159,7 +159,7 @@ def _paired_fd(a, column: str) -> tuple[str, str] | None:
     :func:`cilnb.experiments.sample_grid`): better when its 95% interval lies below 0, worse above; None
     when the row has none."""
     d, lo, hi = (a.get(k, float("nan")) for k in (column, f"{column}_lo", f"{column}_hi"))
-    if not np.isfinite(d):
+    if not (np.isfinite(d) and np.isfinite(lo) and np.isfinite(hi)):  # no interval: nothing paired to decide on
         return None
     order = "better" if hi < 0 else ("worse" if lo > 0 else "indistinguishable")
     return order, f"paired difference {d:+.1f} [{lo:+.1f}, {hi:+.1f}]"
@@ -260,6 +260,25 @@ def leakage(table: pd.DataFrame, column: str, *, model: str, t_high: float = 0.9
     return Verdict(claim, holds, lines)
 
 
+#: a sweep summary's optional columns and those read with them (sample_grid writes them together)
+_SWEEP_COMPANIONS = {"fd": ("fd_lo", "fd_hi", "motion_ratio"), "fd_vs_standard": ("fd_vs_standard_lo", "fd_vs_standard_hi"),
+                     "fd_vs_top": ("fd_vs_top_lo", "fd_vs_top_hi"), "sprite_stability": ("sprite_stability_sem",),
+                     "net_travel_data": ("net_travel", "net_travel_sem"), "motion_score_data": ("motion_score", "motion_score_sem")}
+
+
+def _companions(name: str, df: pd.DataFrame, companions: Mapping[str, tuple], what: str) -> None:
+    """Each column of ``companions`` present in ``df`` needs the columns read with it (a half table failed with a bare
+    AttributeError/KeyError, or printed "nan" where an interval was), and a count column ``n`` whole numbers."""
+    for col, needed in companions.items():
+        missing = [c for c in needed if col in df and c not in df]
+        if missing:
+            raise ValueError(f"{name} has {col!r} but lacks {missing}, which are read with it: pass {what}")
+    if "n" in df:
+        n = pd.to_numeric(df["n"], errors="coerce").to_numpy(dtype=float)
+        if not (np.isfinite(n) & (n >= 0) & (n == np.round(n))).all():
+            raise ValueError(f"{name}['n'] (videos per cell) must hold whole numbers >= 0, got {df['n'].tolist()}: pass {what}")
+
+
 def start_time(summary: pd.DataFrame) -> Verdict:
     """Claim 2 (Sec. 3.2, Fig. 3a, Tables 8/9) read off an M sweep (:func:`cilnb.experiments.sample_grid` summary):
     (a) motion rises as M falls; (b) at the smallest M, Analytic-Init has better quality (FD) and
@@ -274,6 +293,7 @@ def start_time(summary: pd.DataFrame) -> Verdict:
            numeric=["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
            + [c for c in ("n", "motion_ratio", "fd", "fd_lo", "fd_hi") if c in summary])
     _check_keys("summary", summary, ["M", "init"], "the summary of one cilnb.experiments.sample_grid run (one model)")
+    _companions("summary", summary, _SWEEP_COMPANIONS, "the summary of cilnb.experiments.sample_grid")
     claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
     summary = summary.reset_index(drop=True)  # rows are looked up by label below: a concatenated summary repeats labels
     blind = summary[summary.motion.isna()]

@@ -448,6 +448,10 @@ def _check_comparison(cmp) -> None:
         missing = [c for c in cols if c not in df]
         if missing:
             raise ValueError(f"cmp.{name} lacks the columns {missing}: pass the Comparison that cilnb.remedies.compare returned")
+        unnamed = df.remedy.isna().to_numpy()
+        if unnamed.any():  # a row of no remedy was looked up as None (KeyError) or dropped by grouping
+            raise ValueError(f"cmp.{name}['remedy'] is missing in {int(unnamed.sum())} of {len(df)} rows: each row names its remedy; "
+                             "pass the Comparison that cilnb.remedies.compare returned")
 
 
 def _check_baseline(baseline) -> None:
@@ -472,7 +476,14 @@ def effects(cmp: Comparison, baseline: str = "none") -> pd.DataFrame:
     """The paired effects against ``baseline``: the summary's own columns for ``"none"`` (what :func:`compare`
     stores), else :func:`paired`. ``motion_diff_sem`` is NaN for a remedy with fewer than two video pairs:
     undecided, whatever the difference."""
-    return cmp.summary if baseline == "none" and "motion_diff" in cmp.summary else paired(cmp, baseline)
+    stored = baseline == "none" and all(c in cmp.summary for c in _paired_columns(cmp))
+    return cmp.summary if stored else paired(cmp, baseline)
+
+
+def _paired_columns(cmp: Comparison) -> list[str]:
+    """The columns :func:`paired` makes for ``cmp`` (a summary lacking any of them is recomputed, not read half)."""
+    cols = [f"{c}_diff{x}" for c in PAIRED_COLUMNS if c in cmp.per_video for x in ("", "_sem")]
+    return ["n_pairs"] + cols + (["fd_diff", "fd_diff_lo", "fd_diff_hi"] if cmp.features and cmp.reference_features is not None else [])
 
 
 def verdict(cmp: Comparison, baseline: str = "none") -> list[str]:
@@ -487,6 +498,8 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
     cost; then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost;
     FreeInit: about 2x the time) checked on this model. ``helps``: the remedies that raise motion without
     losing quality."""
+    from ..experiments.verdicts import _num, _ratio, _times
+
     _check_comparison(cmp)
     _check_baseline(baseline)
     missing = [c for c in _ASSESS_COLUMNS if c not in cmp.summary]
@@ -502,25 +515,27 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
         if name == baseline:
             continue
         e = eff.loc[name]
-        t = f"{r.time_ratio:.2f}x the time" if "time_ratio" in s else f"{r.sec_per_video:.3g} s/video"
+        t = f"{_num(r.time_ratio)}x the time" if "time_ratio" in s else f"{_num(r.sec_per_video, '.3g')} s/video"
         if not np.isfinite(e.motion_diff_sem):  # one (image, seed) pair: no spread, so nothing to decide on
             n = int(e.n_pairs) if "n_pairs" in e and np.isfinite(e.n_pairs) else 0
             lines.append(f"{name}: undecided, {n} video pair{'s' * (n != 1)} with {baseline} give{'s' * (n == 1)} no standard error "
-                         f"(motion {r.motion:.3f} vs {b.motion:.3f}, paired {e.motion_diff:+.3f}; pass two or more images or "
+                         f"(motion {_num(r.motion, '.3f')} vs {_num(b.motion, '.3f')}, paired {_num(e.motion_diff, '+.3f')}; "
+                         "pass two or more images or "
                          f"seeds); {t}")
             continue
         dm = _sign(e.motion_diff, e.motion_diff_sem)
         worse = []
         if "fd_diff" in eff and e.fd_diff_lo > 0:
-            worse.append(f"FD {r.fd:.1f} vs {b.fd:.1f}, paired difference {e.fd_diff:+.1f} [{e.fd_diff_lo:+.1f}, {e.fd_diff_hi:+.1f}]")
+            worse.append(f"FD {_num(r.get('fd'), '.1f')} vs {_num(b.get('fd'), '.1f')}, paired difference {e.fd_diff:+.1f} "
+                         f"[{e.fd_diff_lo:+.1f}, {e.fd_diff_hi:+.1f}]")
         if "sprite_stability_diff" in eff and _sign(e.sprite_stability_diff, e.sprite_stability_diff_sem) < 0:
-            worse.append(f"sprite stability {r.sprite_stability:.3f} vs {b.sprite_stability:.3f} "
+            worse.append(f"sprite stability {_num(r.get('sprite_stability'), '.3f')} vs {_num(b.get('sprite_stability'), '.3f')} "
                          f"({e.sprite_stability_diff:+.3f} +- {2 * e.sprite_stability_diff_sem:.3f})")
         motion = {1: "raises", -1: "lowers", 0: "does not change"}[dm]
         q = "loses quality (" + "; ".join(worse) + ")" if worse else "keeps quality"
-        lines.append(f"{name}: {motion} motion ({r.motion:.3f} vs {b.motion:.3f}, paired {e.motion_diff:+.3f} +- "
-                     f"{2 * e.motion_diff_sem:.3f} (2 s.e.), ratio to data {r.motion_ratio:.2f}), {q}, "
-                     f"PSNR to y {r.first_frame_psnr:.1f} dB vs {b.first_frame_psnr:.1f}; {t}")
+        lines.append(f"{name}: {motion} motion ({_num(r.motion, '.3f')} vs {_num(b.motion, '.3f')}, paired {e.motion_diff:+.3f} +- "
+                     f"{2 * e.motion_diff_sem:.3f} (2 s.e.), ratio to data {_num(r.motion_ratio)}), {q}, "
+                     f"PSNR to y {_num(r.first_frame_psnr, '.1f')} dB vs {_num(b.first_frame_psnr, '.1f')}; {t}")
         if dm > 0 and not worse:
             helps.append(name)
     lines.append("raise motion without losing quality: " + (", ".join(helps) if helps else "none of the remedies on this model"))
@@ -533,12 +548,12 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
         ai, fr, fi, pr = (s.loc[first[k]] for k in ("analytic_init", "frameinit", "freeinit", "progressive"))
         top = max((fr, fi, pr), key=lambda r: r.motion)
         d, se, _ = _paired_diff(cmp.per_video, first["analytic_init"], top.name, "motion")
-        lines.append(f"Table 2 ordering: Analytic-Init ({first['analytic_init']}) motion {ai.motion:.3f} "
+        lines.append(f"Table 2 ordering: Analytic-Init ({first['analytic_init']}) motion {_num(ai.motion, '.3f')} "
                      + (f"{'is' if _sign(d, se) >= 0 else 'is not'} at least the other noise initialisations' best "
-                        f"({top.name}, {top.motion:.3f}; paired, within 2 s.e.); " if np.isfinite(se) else
-                        f"against the other noise initialisations' best ({top.name}, {top.motion:.3f}): undecided, no "
+                        f"({top.name}, {_num(top.motion, '.3f')}; paired, within 2 s.e.); " if np.isfinite(se) else
+                        f"against the other noise initialisations' best ({top.name}, {_num(top.motion, '.3f')}): undecided, no "
                         "standard error from one video pair; ") +
-                     f"its time is {ai.sec_per_video / fr.sec_per_video:.2f}x FrameInit's (paper: 0.93x); "
-                     f"FreeInit ({first['freeinit']}) takes {fi.sec_per_video / b.sec_per_video:.2f}x plain sampling "
+                     f"its time is {_times(_ratio(ai.sec_per_video, fr.sec_per_video))} FrameInit's (paper: 0.93x); "
+                     f"FreeInit ({first['freeinit']}) takes {_times(_ratio(fi.sec_per_video, b.sec_per_video))} plain sampling "
                      f"(paper, with its settings: about 2x).")
     return lines, helps
