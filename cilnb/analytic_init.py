@@ -899,10 +899,16 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
         raise ValueError(f"table lacks the columns {missing}: pass the DataFrame that kl_table returns")
     if table.empty:
         raise ValueError("table is empty: kl_table(schedules, data, Ms) with at least one M")
-    numeric = [c for c in ("kl_baseline", "kl_analytic", "num_shift_sd", "num_var", "var_opt", "kl_numeric") if c in table.columns]
-    if "num_mean_scale" in table:
-        numeric += [c for c in ("num_shift_sd", "num_var", "var_opt", "kl_numeric") if c not in numeric]
+    numeric_cols = ("num_mean_scale", "num_var", "num_shift_sd", "kl_numeric")  # the numeric argmin, written together
+    given = [c for c in numeric_cols if c in table.columns]
+    if given and len(given) < len(numeric_cols):  # a half argmin was read as none ("max relative error nan": True)
+        raise ValueError(f"table has {given} but lacks {[c for c in numeric_cols if c not in given]} (kl_table writes the numeric "
+                         "argmin's columns together): pass the DataFrame that kl_table returns")
+    numeric = ["kl_baseline", "kl_analytic"] + ([*numeric_cols, "var_opt"] if given else [])
     _table("table", table, [], "the DataFrame that kl_table returns", numeric=numeric)  # text would fail deep in numpy
+    inf = [c for c in numeric if bool(np.isinf(table[c].to_numpy(dtype=float)).any())]
+    if inf:  # "smallest gap -inf nats"
+        raise ValueError(f"table{[inf[0]]} holds infinite values: a KL table is finite; pass the DataFrame that kl_table returns")
     rtol = checks.check_number("rtol", rtol, lo=0, fix="(relative tolerance of the numeric argmin, e.g. 1e-4)")
     tol = 1e-9 * (1 + table["kl_baseline"].abs())
     gap = table["kl_baseline"] - table["kl_analytic"]

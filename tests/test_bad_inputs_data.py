@@ -61,8 +61,8 @@ def _sprite_config(**kw):
 
 
 @functools.lru_cache(maxsize=None)
-def _kl_table():
-    return A.kl_table(VPSchedule(), A.synthetic_data(d=4), [0.5], n_mc=100, numeric=False)
+def _kl_table(numeric=False):
+    return A.kl_table(VPSchedule(), A.synthetic_data(d=4), [0.5], n_mc=100, numeric=numeric)
 
 
 def _ts_table():
@@ -133,6 +133,11 @@ CASES = [
     pytest.param(lambda: A.check_prop1(pd.DataFrame()), V, r"table lacks the columns \['kl_baseline', 'kl_analytic'\]",
                  id="prop1-empty-frame"),
     pytest.param(lambda: A.check_prop1([1, 2]), T, r"table must be a kl_table DataFrame", id="prop1-list"),
+    # a half numeric argmin was read as none ("max relative error nan": True); an infinite KL printed "smallest gap -inf nats"
+    pytest.param(lambda: A.check_prop1(_kl_table(numeric=True).drop(columns="num_mean_scale")), V,
+                 r"table has \['num_var', 'num_shift_sd', 'kl_numeric'\] but lacks \['num_mean_scale'\]", id="prop1-half-numeric"),
+    pytest.param(lambda: A.check_prop1(_kl_table().assign(kl_analytic=np.inf)), V, r"table\['kl_analytic'\] holds infinite values",
+                 id="prop1-inf-kl"),
     pytest.param(lambda: A.check_prop1(_kl_table().iloc[:0]), V, r"table is empty", id="prop1-no-rows"),
     pytest.param(lambda: A.check_prop1(_kl_table(), rtol="a"), T, r"rtol must be a real number", id="prop1-string-rtol"),
     # --- TimeNoise -------------------------------------------------------------------------------------------
@@ -259,3 +264,12 @@ def test_valid_inputs_still_work():
     mu, sig = M.gaussian_stats(np.random.default_rng(0).normal(size=(10, 3)))
     assert M.frechet_distance_from_stats(mu, sig, mu, sig) == pytest.approx(0.0, abs=1e-9)
     assert S.from_diffusers({"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": None}).shift == 1.0
+
+
+def test_proposition1_says_when_the_numeric_argmin_was_not_computed():
+    """A table without the numeric argmin printed "numeric argmin agrees with Eq. (5) (max relative error nan): True"."""
+    from cilnb.experiments import verdicts
+
+    text = str(verdicts.proposition1(_kl_table()))
+    assert "nan" not in text and "numeric argmin not computed" in text
+    assert "max relative error" in str(verdicts.proposition1(_kl_table(numeric=True)))

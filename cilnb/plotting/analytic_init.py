@@ -24,7 +24,7 @@ def plot_init_params(table):
     the numeric argmin (markers) and the baseline variance (dashed). Shown in notebooks/analytic_init.ipynb."""
     import matplotlib.pyplot as plt
 
-    _kl_table(table, ["mean_scale", "var_opt", "var_base"])
+    _kl_table(table, ["mean_scale", "var_opt", "var_base"] + (["num_var"] if "num_mean_scale" in table else []))
     fams = list(dict.fromkeys(table["family"]))
     fig, axes = plt.subplots(2, len(fams), figsize=(4.2 * len(fams), 6.4), squeeze=False, sharex=True)
     for j, fam in enumerate(fams):
