@@ -120,6 +120,10 @@ class FinetuneConfig:
             checks.check_number(f"adam_betas[{i}]", b, lo=0, hi=1, hi_open=True, fix="(AdamW's moment decay rates, e.g. (0.9, 0.999))")
         checks.check_seed("seed", self.seed, fix="(the run's random seed)")
         checks.check_int("workers", self.workers, min=0, fix="(DataLoader worker processes; 0 decodes in the main process)")
+        cap = 4 * (os.cpu_count() or 1)
+        if self.workers > cap:  # each is a process holding a copy of the dataset: 10**20 of them hung the start
+            raise ValueError(f"workers = {self.workers} decoding processes is far more than this machine's {os.cpu_count()} CPUs can run "
+                             f"(at most {cap} here): pass a few, e.g. --workers {min(4, cap)}")
         if self.stride is not None:
             checks.check_int("stride", self.stride, min=1, fix="(take every stride-th frame; None for 1)")
         if self.fps is not None:
@@ -138,6 +142,16 @@ class FinetuneConfig:
 
         self.size = parse_size(self.size)
         self.adam_betas = tuple(float(b) for b in self.adam_betas)
+        if self.max_steps * self.gradient_accumulation_steps > _MAX_MICRO_STEPS:  # the loader's length overflowed (OverflowError)
+            raise ValueError(f"max_steps x gradient_accumulation_steps = {self.max_steps * self.gradient_accumulation_steps:.3g} micro-steps is "
+                             f"beyond what a run can count (at most 2**62): pass far fewer steps (the paper: a few thousand)")
+        # one micro-batch of clips in float32 ([B, F, 3, H, W]): a batch beyond memory stacked clips for hours, then died
+        checks.check_fits_in_memory(4.0 * self.batch_size * self.frames * 3 * self.size[0] * self.size[1],
+                                    f"a batch of {self.batch_size} clips of {self.frames} x {self.size[0]}x{self.size[1]}",
+                                    "pass a smaller --batch-size (batch_size), and --gradient-accumulation-steps for a larger effective batch")
+
+
+_MAX_MICRO_STEPS = 2**62  # a DataLoader's length is a C ssize_t
 
 
 @dataclass

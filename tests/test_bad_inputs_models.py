@@ -377,6 +377,12 @@ def test_moment_stats_count_may_be_a_numpy_int():
     pytest.param(dict(stride=0), V, r"stride must be a positive int", id="zero-stride"),
     pytest.param(dict(fps=-3), V, r"fps must be > 0", id="negative-fps"),
     pytest.param(dict(lr=True), V, r"lr must be a positive number, got True", id="bool-lr"),
+    # the loader's length overflowed (a bare OverflowError traceback from the CLI); a batch beyond memory hung stacking clips
+    pytest.param(dict(max_steps=10**20), V, r"max_steps x gradient_accumulation_steps = 1e\+20 micro-steps", id="huge-max-steps"),
+    pytest.param(dict(max_steps=4, gradient_accumulation_steps=2**61), V, r"micro-steps is beyond what a run can count", id="huge-accumulation"),
+    pytest.param(dict(workers=10**20), V, r"workers = 100000000000000000000 decoding processes is far more than this machine's", id="huge-workers"),
+    pytest.param(dict(batch_size=10**20), V, r"a batch of 100000000000000000000 clips .* needs more than .* pass a smaller --batch-size",
+                 id="huge-batch"),
 ])
 def test_finetune_config_checks_every_setting(kw, exc, pattern):
     """Each was accepted and failed (or silently did something else) only after the SVD weights had loaded."""
