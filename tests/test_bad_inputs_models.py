@@ -217,6 +217,14 @@ def test_svd_adapter_options_are_checked(svd_pipe, kw, exc, pattern):
     assert from_pipeline(svd_pipe, n_frames=np.int64(2), guidance=2.0).n_frames == 2
 
 
+def _with(cond, **fill):
+    """``cond`` as a dict, the named tensors filled with a value (same shape)."""
+    out = dict(cond)
+    for k, v in fill.items():
+        out[k] = torch.full_like(out[k], v)
+    return out
+
+
 @pytest.mark.parametrize("call, exc, pattern", [
     pytest.param(lambda ad, fr: ad.encode_video(fr, chunk_size=0), V, r"chunk_size must be a positive int", id="encode-chunk-zero"),
     pytest.param(lambda ad, fr: ad.encode_video(fr, chunk_size=-1), V, r"chunk_size must be a positive int", id="encode-chunk-negative"),
@@ -232,6 +240,9 @@ def test_svd_adapter_options_are_checked(svd_pipe, kw, exc, pattern):
     pytest.param(lambda ad, fr: ad.prepare_condition(fr[:, 0], seed=0, motion_bucket_id="a"), T,
                  r"motion_bucket_id must be one number or one per image", id="string-motion"),
     pytest.param(lambda ad, fr: ad.prepare_condition(fr[:, 0] * NAN, seed=0), V, r"images contains .* non-finite", id="nan-image"),
+    # a NaN image embedding made every prediction NaN without a word
+    pytest.param(lambda ad, fr: ad(torch.randn(1, 2, 4, 8, 8), 0.5, **_with(ad.prepare_condition(fr[:, 0], seed=0), image_embeds=NAN)), V,
+                 r"cond\['image_embeds'\] holds 32 NaN value\(s\)", id="nan-embeds"),
 ])
 def test_svd_adapter_calls_are_checked(svd_pipe, call, exc, pattern):
     from _tiny import PX

@@ -140,10 +140,14 @@ def _check_cond_values(cond) -> None:
     """The conditioning a forward call is given: no tensor on the 'meta' device (it failed inside the network call with
     torch's "Cannot copy out of meta tensor"), and ``y`` finite where it is on the CPU (a NaN image made every prediction
     NaN without a word; free there, no sync: a GPU ``y`` is checked where the samplers and the probe take it). Only ``y``
-    is range-checked: an extra may hold -inf on purpose (an additive attention mask of a generic model)."""
+    is range-checked: an extra may hold -inf on purpose (an additive attention mask of a generic model), but never NaN
+    (a NaN image embedding made every prediction NaN), which is refused in the floating extras on the CPU."""
     for k, v in cond.items():
         if torch.is_tensor(v):
             checks.check_not_meta("y" if k == "y" else f"cond[{k!r}]", v)
+            if k != "y" and v.device.type == "cpu" and v.is_floating_point() and bool(torch.isnan(v).any()):
+                raise ValueError(f"cond[{k!r}] holds {int(torch.isnan(v).sum())} NaN value(s): every prediction would be NaN; "
+                                 "pass the conditioning prepare_condition built (check what made it)")
     y = cond.get("y")
     if torch.is_tensor(y) and y.device.type == "cpu":
         checks.check_finite("y", y, fix="the conditional image (latent) must be finite")
