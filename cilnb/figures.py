@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -492,13 +493,15 @@ def run_all(
     if isinstance(only, (str, os.PathLike)):
         raise TypeError(f"only must be a list of notebook names, got the single name {str(only)!r}: pass [{str(only)!r}]")
     if only is not None:
+        from .checks import InputTypeError
+
+        if isinstance(only, Mapping) or not isinstance(only, Iterable):  # list(3.0) was "'float' object is not iterable"
+            raise InputTypeError(f"only (--only) must be a list of notebook names such as ['explore'], got {only!r} ({type(only).__name__})")
         only = list(only)
         if not only:
             raise ValueError("only=[] names no notebook: pass the notebooks to run, or only=None for all of them")
         bad = [n for n in only if not isinstance(n, (str, os.PathLike)) or not str(n).strip()]
         if bad:
-            from .checks import InputTypeError
-
             raise InputTypeError(f"only (--only) must list notebook names such as 'explore', got {bad[0]!r} ({type(bad[0]).__name__})")
     out = _opt_path("out", out, "the figure folder (--out)")  # "" would silently be <repo>/figures
     executed_dir = _opt_path("executed_dir", executed_dir, "the folder of the executed notebooks")

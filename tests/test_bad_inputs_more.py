@@ -204,6 +204,10 @@ CASES = [
     pytest.param(lambda: IO.load_images("toy:2", _toy16(), data_seed=1.5), T, r"data_seed must be an int", id="toy-images-float-seed"),
     # --- the figure runner -------------------------------------------------------------------------------------
     pytest.param(lambda: FG.run_all(profile="smoke", only="explore"), T, r"only must be a list.*\['explore'\]", id="figures-string-only"),
+    # list(3.0) inside run_all: "'float' object is not iterable"; a dict ran its keys
+    pytest.param(lambda: FG.run_all(profile="smoke", only=3.0), T, r"only \(--only\) must be a list of notebook names .* got 3\.0 \(float\)",
+                 id="figures-number-only"),
+    pytest.param(lambda: FG.run_all(profile="smoke", only={"explore": 1}), T, r"only \(--only\) must be a list .* \(dict\)", id="figures-dict-only"),
     pytest.param(lambda: FG.run_all(profile="smoke", only=[]), V, r"only=\[\] names no notebook", id="figures-empty-only"),
 ]
 
