@@ -63,10 +63,22 @@ from typing import Callable, Sequence
 from ._util import hashed_seed
 from .io import ImageSet, write_mp4
 
-__all__ = ["Unit", "SweepResult", "grid_units", "canonical_batches", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "NOISE_RULE",
+__all__ = ["Unit", "SweepResult", "grid_units", "canonical_batches", "run_sweep", "read_rows", "frame_diff", "align_psnr", "INITS", "check_inits", "NOISE_RULE",
            "weights_digest", "default_run_dir", "file_digest"]
 
 INITS = ("standard", "analytic")
+
+
+def check_inits(inits, *, fix: str = "the initial noises, e.g. ['standard', 'analytic']") -> list[str]:
+    """``inits`` as a list of init modes, each one of :data:`INITS`; ``fix`` says how to pass them (a string was searched
+    by substring, anything else read as "no Analytic-Init")."""
+    from . import checks
+
+    inits = checks.check_sequence("inits", inits, fix=fix)
+    bad = [i for i in inits if not isinstance(i, str) or i not in INITS]
+    if bad:
+        raise ValueError(f"inits must list init modes among {list(INITS)}, got {bad[0]!r} in {inits!r}")
+    return inits
 SWEEP_FORMAT = "cilnb.sweep"
 NOISE_RULE = "sha256(seed:image name)"  # how a unit's noise is seeded (Unit.noise_seed); sweeps before it used the bare seed
 
@@ -465,13 +477,12 @@ def run_sweep(
     checks.check_stats(stats)
     papermill = "with papermill give lists as YAML: -y 'Ms: [1.0, 0.6]' (or -p with a list value)"
     Ms = [checks.check_number("M", m) for m in checks.check_sequence("Ms", Ms, fix=papermill)]
-    inits = [str(i) for i in checks.check_sequence("inits", inits, fix=papermill)]
+    inits = check_inits(inits, fix=papermill)
     seeds = [checks.check_int("seed", s, integral_float=True) for s in checks.check_sequence("seeds", seeds, fix=papermill)]
     if not Ms:
         raise ValueError("give at least one M (Ms=[1.0, 0.7]; --M 1.0 0.96 ...)")
-    bad = [i for i in inits if i not in INITS]
-    if bad or not inits:
-        raise ValueError(f"init modes must be among {INITS}, got {inits}")
+    if not inits:
+        raise ValueError(f"give at least one init mode among {list(INITS)} (inits=['standard']; --init standard)")
     if not seeds:
         raise ValueError("give at least one seed")
     for name, opt, vals in (("Ms", "--M", Ms), ("inits", "--init", inits), ("seeds", "--seeds", seeds)):

@@ -144,6 +144,10 @@ def test_bad_input_and_changed_settings_are_refused(model, files, tmp_path):
         runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["analytic"], show_progress=False)
     with pytest.raises(ValueError, match="init modes"):
         runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=["fancy"], show_progress=False)
+    with pytest.raises(ValueError, match=r"give at least one init mode among \['standard', 'analytic'\]"):
+        runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=[], show_progress=False)
+    with pytest.raises(ValueError, match=r"got 1 in \[1\]"):  # was str()'d to '1' and reported as the list ['1']
+        runs.run_sweep(model, images, tmp_path / "a", Ms=[1.0], inits=[1], show_progress=False)
     with pytest.raises(ValueError, match=r"start M.*native=True / --native"):
         runs.run_sweep(model, images, tmp_path / "a", Ms=[1.5], show_progress=False)
     with pytest.raises(ValueError, match=r"Ms / --M lists 0.6 more than once"):  # a notebook's Ms named too, not only the CLI's --M

@@ -311,13 +311,9 @@ def load_stats(model: str, stats_path: str = "", inits: Sequence[str] = ("analyt
     describe the data the checkpoint ``model_path`` (empty: the shipped base) was trained on
     (:func:`check_toy_stats`). Shown in notebooks/m_sweep.ipynb, notebooks/timenoise_training.ipynb and
     notebooks/motion_control.ipynb."""
-    from .. import checks
-    from ..runs import INITS
+    from ..runs import check_inits
 
-    inits = checks.check_sequence("inits", inits, fix="the initial noises the statistics are for, e.g. ['standard', 'analytic']")
-    bad = [i for i in inits if not isinstance(i, str) or i not in INITS]
-    if bad:  # "analytic" was looked up by substring in a string, and anything else was read as "no Analytic-Init"
-        raise ValueError(f"inits must list init modes among {list(INITS)}, got {bad[0]!r} in {inits!r}")
+    inits = check_inits(inits, fix="the initial noises the statistics are for, e.g. ['standard', 'analytic']")
     if not stats_path:
         default = _readout(model).default_stats(model, inits)
         if default is None:

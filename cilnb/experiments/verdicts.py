@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import checks as _checks
+from ..runs import INITS as _INITS  # the initial noises of a sweep
 
 __all__ = ["Verdict", "leakage", "start_time", "timenoise_motion", "motion_control", "motion_protocol", "proposition1",
            "timenoise_sampler", "config_name", "has_fd", "probe_verdict", "sweep_verdict", "table1_verdict",
@@ -191,9 +192,6 @@ def _one_video(claim: str, cells: Mapping[str, tuple[int, float]], unit: str) ->
         "Undecided: a compared cell holds a single video, which gives no standard error; sample two or more images or "
         "seeds per cell.",
         f"  means ({unit}; videos): " + "; ".join(f"{k} {m:.3f} ({n})" for k, (n, m) in cells.items()) + "."])
-
-
-_INITS = ("standard", "analytic")  # the initial noises of a sweep (cilnb.runs)
 
 
 def config_name(model: str, M: float, init: str) -> str:
