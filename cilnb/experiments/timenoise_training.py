@@ -83,7 +83,7 @@ def _check_config_cells(configs: list, models: Mapping, stats, stats_path) -> li
     Analytic-Init needs statistics. Checked before sampling, not when the loop reaches the bad cell. Returns the configs
     with each M as a float (a 0-d tensor M was sampled, then missed when the summary rows were put in the configs' order)."""
     from .. import checks
-    from .verdicts import _INITS
+    from ..runs import INITS
 
     seen, out = set(), []
     for label, M, init in configs:
@@ -91,8 +91,8 @@ def _check_config_cells(configs: list, models: Mapping, stats, stats_path) -> li
             raise ValueError(f"config ({label!r}, {M!r}, {init!r}) names model {label!r}, not among {list(models)}: "
                              "name a label of models")
         M = checks.check_number("M", M, lo=0, lo_open=True, hi=1, fix=f"(the start time of config {label!r}, normalised: 1 = T)")
-        if init not in _INITS:
-            raise ValueError(f"config ({label!r}, {M:g}, {init!r}) has init {init!r}: choose one of {list(_INITS)}")
+        if init not in INITS:
+            raise ValueError(f"config ({label!r}, {M:g}, {init!r}) has init {init!r}: choose one of {list(INITS)}")
         if (label, M, init) in seen:
             raise ValueError(f"configs repeat the cell ({label!r}, {M:g}, {init!r}): name each (model label, M, init) once")
         seen.add((label, M, init))
