@@ -381,7 +381,9 @@ def load_unit_video(path: Path, fix: str = "delete it and rerun: its unit is sam
     from safetensors.torch import load_file
 
     from ._util import file_errors
+    from .checks import check_path
 
+    path = check_path("path", path, "a stored unit's .safetensors file")
     with file_errors(path, "stored video", fix):
         stored = load_file(str(path))
     if "video" not in stored:
@@ -391,6 +393,9 @@ def load_unit_video(path: Path, fix: str = "delete it and rerun: its unit is sam
 
 def file_digest(path) -> str:
     """SHA-256 of a file's bytes (read in 1 MiB chunks): which statistics file a run used, by content."""
+    from .checks import check_path
+
+    path = check_path("path", path, "the file to digest")  # open(1) is stdout's descriptor: read, then closed
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -31,8 +31,10 @@ Statistics files are read only by :meth:`cilnb.analytic_init.MomentStats.load`. 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -56,8 +58,13 @@ def encoder_for(model) -> tuple[Callable, int, float | None, str]:
     Latent models (an ``encode_video`` that is implemented) -> their encoder, 3 input channels,
     the VAE scaling factor; pixel models (the toy) -> identity on ``config.channels`` channels.
     """
+    from .checks import InputTypeError
     from .models.base import Adapter
 
+    if model is None or isinstance(model, (str, bytes, os.PathLike, numbers.Number, Mapping, list, tuple)):
+        hint = f": load it first, cilnb.models.load({model!r})" if isinstance(model, str) else ""
+        raise InputTypeError(f"model must be a loaded model (cilnb.models.load(...)), got {type(model).__name__}{hint} "
+                             "(it would be read as a 3-channel pixel model: statistics of pixels, not of the model's latents)")
     enc = getattr(model, "encode_video", None)
     own = getattr(type(model), "encode_video", None)
     if enc is not None and own is not getattr(Adapter, "encode_video"):

@@ -356,3 +356,26 @@ def test_moment_stats_source_must_be_text(source, tmp_path):
     assert not (tmp_path / "s.safetensors").exists()
     stats.save(tmp_path / "s.safetensors", source="toy:2")
     assert C.analytic_init.MomentStats.load(tmp_path / "s.safetensors").source == "toy:2"
+
+
+def test_file_digest_refuses_a_number_for_a_path(tmp_path):
+    """open(1) is stdout's descriptor: file_digest(1) read it and closed it, and the next print failed (EBADF)."""
+    with pytest.raises(T, match=r"path must be the file to digest"):
+        C.runs.file_digest(1)
+    (tmp_path / "a").write_bytes(b"abc")
+    assert C.runs.file_digest(tmp_path / "a") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_load_unit_video_names_a_path_that_is_not_one():
+    """load_unit_video(None) was safetensors' FileNotFoundError "No such file or directory: None"."""
+    with pytest.raises(T, match=r"path must be a stored unit's \.safetensors file"):
+        C.runs.load_unit_video(None)
+
+
+@pytest.mark.parametrize("model", [None, "svd", 3, {"a": 1}], ids=["none", "name", "number", "dict"])
+def test_encoder_for_refuses_what_is_not_a_model(model, tmp_path):
+    """A model's name (or None) was read as a 3-channel pixel model: compute_stats("svd", ...) wrote pixel statistics."""
+    with pytest.raises(T, match=r"model must be a loaded model"):
+        C.stats.encoder_for(model)
+    with pytest.raises(T, match=r"model must be a loaded model"):
+        C.stats.compute_stats(model, tmp_path, tmp_path / "s.safetensors", frames=2, size=8, show_progress=False)
