@@ -204,3 +204,22 @@ def test_timenoise_views_refuses_more_draws_than_memory(monkeypatch):
     with pytest.raises(ValueError, match=r"timenoise_views\(n_draws=5000\) needs more than .* GiB .*pass a few draws, e.g. n_draws=3"):
         E.timenoise_views(None, _image(), [0.5], 5.0, 10.0, n_draws=5000)
     assert len(E.timenoise_views(None, _image(), [0.5], 5.0, 10.0, n_draws=3)) == 3
+
+
+def test_a_static_ground_truth_gives_no_motion_ratio(tmp_path):
+    """Source videos that do not move (ground-truth motion 0) gave motion_ratio = inf (0.478 / 0.0), which the verdicts
+    and plots refuse: it is NaN now, "not read" in the verdicts."""
+    import dataclasses
+
+    import cilnb as C
+
+    net = C.models.load("toy")
+    ims = C.io.load_images("toy:2", net)
+    still = dataclasses.replace(ims, videos=ims.images[:, None].expand_as(ims.videos).clone(), columns={**ims.columns, "input_speed": [0.0, 0.0]})
+    _, summary = E.sample_grid(net, tmp_path, still, E.ToyReadout(0), Ms=[1.0, 0.8], inits=["standard"], seeds=[0, 1], n_steps=2,
+                               show_progress=False)
+    assert bool((summary.gt_motion == 0).all()) and bool(summary.motion.notna().all()) and bool(summary.motion_ratio.isna().all())
+    assert "inf" not in str(E.verdicts.start_time(summary))
+    cmp = C.remedies.compare(net, still, {"none": "none", "cn": "cond_noise"}, seeds=[0, 1], n_steps=2, n_reference=0, show_progress=False)
+    assert bool((cmp.summary.gt_motion == 0).all()) and bool(cmp.summary.motion_ratio.isna().all())
+    assert "ratio to data not read" in C.remedies.verdict(cmp)[0]
