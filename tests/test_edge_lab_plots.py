@@ -94,6 +94,13 @@ CASES = [
     pytest.param(lambda: P.plot_leakage_index(_probe_table(index=np.inf)), V, r"li\['index'\] holds infinite", id="li-inf-index"),
     pytest.param(lambda: P.plot_tradeoff(_remedies(fd=[np.inf, 2, 3], fd_lo=0.5, fd_hi=4.0)), V, r"infinite", id="tradeoff-inf-fd"),
     pytest.param(lambda: P.plot_compare(_compare(motion_ratio=[np.inf, 1])), V, r"infinite", id="compare-inf-ratio"),
+    # a still ground truth has no motion ratio: the hint named a read-out that found nothing
+    pytest.param(lambda: P.plot_compare(_compare(motion_ratio=np.nan, gt_motion=0.0)), V,
+                 r"motion_ratio'\] holds only NaN.*the ground-truth videos do not move \(gt_motion 0\)", id="compare-still-truth"),
+    pytest.param(lambda: P.plot_compare(_compare(motion_ratio=np.nan)), V, r"motion_ratio'\] holds only NaN.*no sprite or flow",
+                 id="compare-no-ratio"),
+    pytest.param(lambda: P.plot_compare(_compare(motion_ratio=["a", "b"])), V, r"summary\['motion_ratio'\] must hold numbers",
+                 id="compare-text-ratio"),
     # rows with a missing key were dropped without a word (all of them: empty panels written)
     pytest.param(lambda: P.plot_m_sweep(_sweep(init=None)), V, r"summary\['init'\] is missing in 4 of 4 rows", id="m-sweep-no-init"),
     pytest.param(lambda: P.plot_probe_curves(_probe_table(model=np.nan), ["r"]), V, r"table\['model'\] is missing", id="curves-no-model"),

@@ -186,8 +186,13 @@ def plot_compare(summary: pd.DataFrame):
     from ..experiments.verdicts import _table
 
     _table("summary", summary, ["model", "M", "init", "motion_ratio", "first_frame_psnr", "motion_name", "fd_name"],
-           "the summary of cilnb.experiments.compare_models (its second value)", numeric=["M"],
-           drawn=["motion_ratio", "first_frame_psnr"])
+           "the summary of cilnb.experiments.compare_models (its second value)", numeric=["M", "motion_ratio"],
+           drawn=["first_frame_psnr"])
+    if not bool(summary.motion_ratio.notna().any()):  # the motion panel is a ratio to the ground truth's motion
+        still = "gt_motion" in summary and bool((summary.gt_motion == 0).all())
+        raise ValueError("summary['motion_ratio'] holds only NaN: there is nothing to draw; " + (
+            "the ground-truth videos do not move (gt_motion 0), so motion has no ratio to them: compare on videos that move"
+            if still else "check the run or read-out that made it (e.g. no sprite or flow was found in any video)"))
     _keys("summary", summary, ["model", "M", "init"], "the summary of cilnb.experiments.compare_models (its second value)",
           finite=["motion_ratio", "fd", "fd_lo", "fd_hi", "first_frame_psnr"])
     if "fd" in summary and bool(summary.fd.notna().all()):  # drawn with its bootstrap interval
