@@ -890,7 +890,7 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
     """
     import pandas as pd
 
-    from .experiments.verdicts import _table
+    from .experiments.verdicts import _no_inf, _table
 
     if not isinstance(table, pd.DataFrame):
         raise checks.InputTypeError(f"table must be a kl_table DataFrame, got {type(table).__name__}")
@@ -906,9 +906,7 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
                          "argmin's columns together): pass the DataFrame that kl_table returns")
     numeric = ["kl_baseline", "kl_analytic"] + ([*numeric_cols, "var_opt"] if given else [])
     _table("table", table, [], "the DataFrame that kl_table returns", numeric=numeric)  # text would fail deep in numpy
-    inf = [c for c in numeric if bool(np.isinf(table[c].to_numpy(dtype=float)).any())]
-    if inf:  # "smallest gap -inf nats"
-        raise ValueError(f"table{[inf[0]]} holds infinite values: a KL table is finite; pass the DataFrame that kl_table returns")
+    _no_inf("table", table, numeric, fix="a KL table is finite; pass the DataFrame that kl_table returns")  # "smallest gap -inf nats"
     rtol = checks.check_number("rtol", rtol, lo=0, fix="(relative tolerance of the numeric argmin, e.g. 1e-4)")
     tol = 1e-9 * (1 + table["kl_baseline"].abs())
     gap = table["kl_baseline"] - table["kl_analytic"]

@@ -269,13 +269,14 @@ _SWEEP_READS = ("motion", "motion_sem", "gt_motion", "motion_ratio", "first_fram
                 *(f"{c}{x}" for c in ("net_travel", "motion_score") for x in ("", "_sem", "_data", "_data_sem")))
 
 
-def _no_inf(name: str, df: pd.DataFrame, columns, what: str) -> None:
+def _no_inf(name: str, df: pd.DataFrame, columns, what: str | None = None, *, fix: str | None = None) -> None:
     """Refuse infinite values in the numeric ``columns`` present (NaN stays "not read"): a verdict would print
-    "-inf +- nan" and judge on it."""
+    "-inf +- nan" and judge on it, a plot drop the point. ``fix`` (default: pass ``what``) ends the message.
+    The one check of the verdicts, the plots (:func:`cilnb.plotting.experiments._keys`) and Prop. 1's table."""
+    fix = fix or f"no verdict can be read from them; pass {what} (check the read-out that made them)"
     for c in columns:
         if c in df and pd.api.types.is_numeric_dtype(df[c]) and bool(np.isinf(df[c].to_numpy(dtype=float)).any()):
-            raise ValueError(f"{name}[{c!r}] holds infinite values: no verdict can be read from them; pass {what} "
-                             "(check the read-out that made them)")
+            raise ValueError(f"{name}[{c!r}] holds infinite values: {fix}")
 
 
 def _companions(name: str, df: pd.DataFrame, companions: Mapping[str, tuple], what: str) -> None:

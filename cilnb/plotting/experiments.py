@@ -23,9 +23,9 @@ def _keys(name: str, df: pd.DataFrame, columns, what: str, *, finite=()) -> None
         if bad.any():
             raise ValueError(f"{name}[{c!r}] is missing in {int(bad.sum())} of {len(df)} rows (e.g. row {df.index[bad][0]!r}): "
                              f"each row needs its {c}; pass {what}")
-    for c in finite:
-        if c in df and pd.api.types.is_numeric_dtype(df[c]) and bool(np.isinf(df[c].to_numpy(float)).any()):
-            raise ValueError(f"{name}[{c!r}] holds infinite values: nothing sensible can be drawn; check the read-out that made them")
+    from ..experiments.verdicts import _no_inf
+
+    _no_inf(name, df, finite, fix="nothing sensible can be drawn; check the read-out that made them")
 
 
 def plot_probe_strips(bench, predictions: torch.Tensor, ts, show_t: Sequence[float], video: int = 0):
