@@ -16,6 +16,7 @@ _SUBMODULES = {
     "schedules", "timenoise", "analytic_init", "denoiser", "sampling", "probe", "data", "models",
     "metrics", "plotting", "figures", "widgets", "experiments", "evaluation", "sweep", "stats_cli",
     "finetune", "training", "flowviz", "io", "stats", "runs", "toy_training", "svd_finetune", "commands", "live", "remedies",
+    "checks", "tables",
 }
 
 

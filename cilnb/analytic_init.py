@@ -890,7 +890,7 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
     """
     import pandas as pd
 
-    from .experiments.verdicts import _no_inf, _table
+    from .tables import check_finite_columns, check_table
 
     if not isinstance(table, pd.DataFrame):
         raise checks.InputTypeError(f"table must be a kl_table DataFrame, got {type(table).__name__}")
@@ -905,8 +905,8 @@ def check_prop1(table, rtol: float = 1e-4) -> dict:
         raise ValueError(f"table has {given} but lacks {[c for c in numeric_cols if c not in given]} (kl_table writes the numeric "
                          "argmin's columns together): pass the DataFrame that kl_table returns")
     numeric = ["kl_baseline", "kl_analytic"] + ([*numeric_cols, "var_opt"] if given else [])
-    _table("table", table, [], "the DataFrame that kl_table returns", numeric=numeric)  # text would fail deep in numpy
-    _no_inf("table", table, numeric, fix="a KL table is finite; pass the DataFrame that kl_table returns")  # "smallest gap -inf nats"
+    check_table("table", table, [], "the DataFrame that kl_table returns", numeric=numeric)  # text would fail deep in numpy
+    check_finite_columns("table", table, numeric, fix="a KL table is finite; pass the DataFrame that kl_table returns")  # "smallest gap -inf nats"
     rtol = checks.check_number("rtol", rtol, lo=0, fix="(relative tolerance of the numeric argmin, e.g. 1e-4)")
     tol = 1e-9 * (1 + table["kl_baseline"].abs())
     gap = table["kl_baseline"] - table["kl_analytic"]

@@ -112,7 +112,7 @@ def _kind(x: Any) -> str:
     return type(x).__name__
 
 
-def _is_int(x: Any) -> bool:
+def is_int(x: Any) -> bool:
     if isinstance(x, (bool, np.bool_)):
         return False
     if isinstance(x, (int, np.integer)):
@@ -130,7 +130,7 @@ def check_int(name: str, value: Any, *, min: int | None = None, fix: str = "", i
     hint = f" {fix}" if fix else ""
     if integral_float and isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
-    if not _is_int(value):
+    if not is_int(value):
         extra = ""
         if isinstance(value, float) and math.isfinite(value) and value == int(value):
             extra = f"; pass {int(value)}"
@@ -202,7 +202,7 @@ def offset_seed(seed: int, offset: int) -> int:
 
 def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
     """One int seed per item: ``seed`` an int (item ``b`` uses ``seed + b``) or a sequence of ``n`` ints."""
-    if _is_int(seed):
+    if is_int(seed):
         base = int(seed)
         # one Python int per item (a list entry and the int): a huge n listed seeds until the machine ran out of memory
         check_fits_in_memory(64.0 * n, f"{n} {name}s (one per item)", "pass fewer items")
@@ -211,7 +211,7 @@ def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
         items = seed.tolist() if isinstance(seed, (np.ndarray, torch.Tensor)) else list(seed)
         if isinstance(seed, (np.ndarray, torch.Tensor)) and np.ndim(items) != 1:
             raise ValueError(f"{name} must be an int or a flat list of ints, got shape {tuple(seed.shape)}")
-        bad = [s for s in items if not _is_int(s)]
+        bad = [s for s in items if not is_int(s)]
         if bad:
             raise InputTypeError(f"{name} must be an int or a list of ints (one per item), got {bad[0]!r} ({_kind(bad[0])}) in {name}")
         seeds = [int(s) for s in items]
@@ -227,7 +227,7 @@ def check_seeds(seed: Any, n: int, name: str = "seed") -> list[int]:
     out = [(b, s) for b, s in enumerate(seeds) if not _SEED_MIN <= s <= _SEED_MAX]
     if out:
         b, s = out[0]
-        if _is_int(seed):
+        if is_int(seed):
             if s == base:
                 raise _seed_range_error(name, s)
             raise ValueError(f"{name} = {base} gives item {b} the seed {name} + {b} = {s}, outside the range a torch.Generator "

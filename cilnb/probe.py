@@ -21,7 +21,7 @@ import torch
 from . import checks
 from ._util import progress
 from .denoiser import Cond, Images, Video
-from .sampling import _check_finite_cond, _check_guidance, per_sample_noise
+from .sampling import check_finite_cond, check_guidance, per_sample_noise
 
 __all__ = ["one_step_predictions", "leakage_index", "probe_table", "recommend_start", "MotionFn"]
 
@@ -53,8 +53,8 @@ def _validate(model, x0: Video, ts, y: Images | None, batch_size=None, cond=None
         raise ValueError(f"y must be [B, C, H, W] = {(x0.shape[0], *x0.shape[2:])}, got {tuple(y.shape)}")
     batch_size = checks.check_batch_size("batch_size", batch_size)
     cond = checks.check_cond(cond, x0.shape[0])
-    _check_guidance(cond)
-    _check_finite_cond(cond)  # a NaN motion label made every prediction NaN, as in sample
+    check_guidance(cond)
+    check_finite_cond(cond)  # a NaN motion label made every prediction NaN, as in sample
     return x0, ts, batch_size, Cond(y, **cond)
 
 

@@ -343,7 +343,7 @@ def initial_noise(model, seeds: Sequence[int], shape: Sequence[int], start: floa
     raise ValueError(f"init must be 'standard' or 'analytic', got {init!r}")
 
 
-def _check_guidance(cond: Mapping) -> None:
+def check_guidance(cond: Mapping) -> None:
     """Refuse negative or boolean guidance weights in the conditioning (``guidance`` / ``guidance_scale``) before sampling;
     the model names every other malformed spec (:func:`cilnb.models.base.guidance_weights`)."""
     for key in ("guidance", "guidance_scale"):
@@ -361,7 +361,7 @@ def _check_guidance(cond: Mapping) -> None:
             raise ValueError(f"{key} must be >= 0 (1 = off, > 1 strengthens the image condition), got {g!r}")
 
 
-def _check_finite_cond(cond: Mapping) -> None:
+def check_finite_cond(cond: Mapping) -> None:
     """Refuse NaN/inf in the per-video conditioning extras (``motion``, embeddings...): they would turn every video into NaN.
     Guidance weights are the model's to check (:func:`cilnb.models.base.guidance_weights` names them)."""
     for k, v in cond.items():
@@ -457,8 +457,8 @@ def sample(
     if both:
         raise ValueError(f"conditioning {both} given both in y's Cond and in cond=: give each once")
     full = Cond(y, **extra, **added)  # every tensor with one entry per image
-    _check_guidance(full)
-    _check_finite_cond(full)
+    check_guidance(full)
+    check_finite_cond(full)
     if images is not None:
         if not isinstance(images, torch.Tensor):
             raise checks.InputTypeError(f"images must be a torch.Tensor [B, C, H, W] (the pixel conditional images) or None, got "

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .io import ClipSet, VideoSkip, _whole, parse_size
+from .io import ClipSet, VideoSkip, parse_size
 
 __all__ = ["StatsResult", "encoder_for", "compute_stats"]
 
@@ -103,14 +103,14 @@ class StatsResult:
         return "\n".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _progress_path(out: Path) -> Path:
+def progress_path(out: Path) -> Path:
     return out.with_name(out.name + ".progress.json")
 
 
 def _read_progress(out: Path, settings: dict):
     from .analytic_init import MomentStats
 
-    prog = _progress_path(out)
+    prog = progress_path(out)
     if not prog.is_file():
         return None
     try:
@@ -189,15 +189,12 @@ def compute_stats(
         raise checks.InputTypeError(
             f"model must be a loaded model (e.g. cilnb.models.load('svd', path) or cilnb.models.load('toy')), got {model!r} "
             f"({type(model).__name__}); its statistics would otherwise be taken as pixels")
-    if not _whole(frames) or frames < 1:
-        raise ValueError(f"frames must be a positive int, got {frames!r}")
-    frames = int(frames)  # numpy ints too: the settings are stored as JSON
+    frames = checks.check_int("frames", frames, min=1, fix="(frames per clip)")  # numpy ints too: the settings are stored as JSON
     hw = parse_size(size)
     if stride is not None and fps is not None:
         raise ValueError("give either stride or fps, not both")
-    if stride is not None and (not _whole(stride) or stride < 1):
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
-    stride = None if stride is None else int(stride)
+    if stride is not None:
+        stride = checks.check_int("stride", stride, min=1, fix="(take every stride-th frame; None to use fps)")
     if fps is not None:
         fps = checks.check_number("fps", fps, lo=0, lo_open=True, fix="(the frame rate to sample clips at; None to use stride)")
     batch_size = checks.check_int("batch_size", batch_size, min=1, fix="(videos per VAE batch)")
@@ -212,18 +209,18 @@ def compute_stats(
     root = checks.check_path("videos", videos, "a folder of videos")
     if not root.is_dir():
         raise ValueError(f"--videos {root} is not a folder; pass the folder that holds the videos")
-    _check_out_not_input(out, root, model_path)
+    check_out_not_input(out, root, model_path)
     channels = encoder_for(model)[1]
     checks.check_fits_in_memory(8.0 * frames * max(3, channels) * hw[0] * hw[1], f"compute_stats(frames={frames}, size={hw[0]}x{hw[1]})",
                                 "one clip at this size does not fit: pass a smaller --size (e.g. 320x512) or fewer --frames")
     with JobLock(out.with_name(out.name + ".lock"), f"statistics file {out}"):
-        clean_tmp_files(out.parent, [out.name, f"{out.name}.ckpt-*", _progress_path(out).name])
+        clean_tmp_files(out.parent, [out.name, f"{out.name}.ckpt-*", progress_path(out).name])
         return _compute(model, root, out, frames=frames, hw=hw, batch_size=batch_size, max_videos=max_videos, stride=stride,
                         fps=fps, checkpoint_every=checkpoint_every, resume=resume, model_name=model_name, model_path=model_path,
                         show_progress=show_progress, on_batch=on_batch, t0=t0)
 
 
-def _check_out_not_input(out: Path, root: Path, model_path) -> None:
+def check_out_not_input(out: Path, root: Path, model_path) -> None:
     """Refuse an ``out`` that is one of the inputs: a video or frame of ``root`` (it was read, then overwritten with the
     statistics) or the model's weights file ``model_path``."""
     from .io import IMAGE_EXTS, VIDEO_EXTS
@@ -293,7 +290,7 @@ def _compute(model, root: Path, out: Path, *, frames, hw, batch_size, max_videos
             "done": done,
             "skipped": skipped,
         }
-        atomic_write(_progress_path(out), lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
+        atomic_write(progress_path(out), lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
         old = current
         current = target.name
         if old and old != current and old != out.name:

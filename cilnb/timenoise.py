@@ -125,14 +125,14 @@ def _check_t(t, name: str = "t") -> torch.Tensor:
     return tt
 
 
-def _check_a(a) -> torch.Tensor:
+def check_a(a) -> torch.Tensor:
     aa = _tensor(a, "a")
     if bool((aa <= 0).any()):
         raise ValueError(f"a must be > 0 (mu(t) = 2 t^a - 1; the paper uses a = 5), got {a!r}")
     return aa
 
 
-def _check_beta_m(beta_m) -> torch.Tensor:
+def check_beta_m(beta_m) -> torch.Tensor:
     bm = _tensor(beta_m, "beta_m")
     if bool((bm <= 0).any()):
         raise ValueError(f"beta_m (the maximum noise level) must be > 0, got {beta_m!r}")
@@ -163,8 +163,8 @@ def _check_broadcast_size(**named: torch.Tensor) -> None:
                                 "pass fewer values (e.g. t [B] with scalar a and beta_m)")
 
 
-def _scalar_param(name: str, value, check) -> float:
-    """One number (``a`` or ``beta_m``) for the tabulating functions, validated by ``check`` (:func:`_check_a`, ...)."""
+def scalar_param(name: str, value, check) -> float:
+    """One number (``a`` or ``beta_m``) for the tabulating functions, validated by ``check`` (:func:`check_a`, ...)."""
     if isinstance(value, (str, bytes)) or value is None:
         raise checks.InputTypeError(f"{name} must be one real number, got {value!r} ({type(value).__name__})")
     v = check(value)
@@ -199,7 +199,7 @@ def mu(t, a):
     Drawn by the figures of notebooks/timenoise.ipynb.
     """
     scalar = _is_scalar(t) and _is_scalar(a)
-    tt, aa = _check_t(t), _check_a(a)
+    tt, aa = _check_t(t), check_a(a)
     _check_broadcast_size(t=tt, a=aa)  # shapes that do not broadcast, or too many values: say which
     out = 2 * tt**aa - 1
     return _ret(out, scalar)
@@ -209,8 +209,8 @@ def _in_support(beta_s, t, a, beta_m):
     """``beta_s``, ``mu(t)``, ``beta_m`` validated and broadcast (float64), the mask of the open support
     ``(0, beta_m)``, and ``beta_s`` with points outside it moved to ``beta_m / 2`` (keeps the logit finite)."""
     b = _tensor(beta_s, "beta_s")
-    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
-    bm = _check_beta_m(beta_m)
+    m = torch.as_tensor(mu(_check_t(t), check_a(a)))
+    bm = check_beta_m(beta_m)
     b, m, bm = _broadcast(beta_s=b, **{"mu(t, a)": m}, beta_m=bm)
     inside = (b > 0) & (b < bm)
     return b, m, bm, inside, torch.where(inside, b, bm / 2)
@@ -261,8 +261,8 @@ def quantile(q, t, a, beta_m):
     qq = _tensor(q, "q")
     if bool((qq < 0).any()) or bool((qq > 1).any()):
         raise ValueError(f"q must lie in [0, 1], got {q!r}")
-    m = torch.as_tensor(mu(_check_t(t), _check_a(a)))
-    bm = _check_beta_m(beta_m)
+    m = torch.as_tensor(mu(_check_t(t), check_a(a)))
+    bm = check_beta_m(beta_m)
     qq, m, bm = _broadcast(q=qq, **{"mu(t, a)": m}, beta_m=bm)
     return _ret(bm * torch.sigmoid(m + torch.special.ndtri(qq)), scalar)
 
@@ -276,8 +276,8 @@ def sample_beta(t, a, beta_m, generator: torch.Generator | None = None, *, seed:
     """
     gen = _generator(generator, seed)
     tt = _check_t(t)
-    m = torch.as_tensor(mu(tt, _check_a(a)))
-    bm = _check_beta_m(beta_m)
+    m = torch.as_tensor(mu(tt, check_a(a)))
+    bm = check_beta_m(beta_m)
     shape = _broadcast(t=tt, **{"mu(t, a)": m}, beta_m=bm)[0].shape
     z = torch.randn(shape, generator=gen, dtype=_F64, device=gen.device).cpu()
     return bm * torch.sigmoid(m + z)
@@ -324,7 +324,7 @@ def add_timenoise(
         tt = tt.expand(B)
     if tt.shape != (B,):
         raise ValueError(f"t must be a scalar or have one entry per batch element of y0 ({B}), got shape {tuple(tt.shape)}")
-    aa, bm = _check_a(a), _check_beta_m(beta_m)
+    aa, bm = check_a(a), check_beta_m(beta_m)
     if aa.ndim or bm.ndim:
         raise ValueError("a and beta_m must be scalars")
     if mode == "interp" and float(bm) > 1:
@@ -367,8 +367,8 @@ PAPER_SETTINGS = {"svd": (5.0, 100.0), "dynamicrafter": (5.0, 100.0), "videocraf
 
 def density_grid(a: float, beta_m: float, n_t: int = 101, n_beta: int = 200):
     """``(t, beta, p)``: normalised times ``[n_t]``, interior levels ``[n_beta]`` and ``p_t(beta)`` ``[n_beta, n_t]``."""
-    a = _scalar_param("a", a, _check_a)
-    beta_m = _scalar_param("beta_m", beta_m, _check_beta_m)
+    a = scalar_param("a", a, check_a)
+    beta_m = scalar_param("beta_m", beta_m, check_beta_m)
     n_t = checks.check_int("n_t", n_t, min=2, fix="(time grid points)")
     n_beta = checks.check_int("n_beta", n_beta, min=2, fix="(level grid points)")
     if n_t < 2 or n_beta < 2:
@@ -399,8 +399,8 @@ def check_samples(t_values: Sequence[float], a: float, beta_m: float, n: int = 2
     twice = checks.repeated(t_values)
     if twice:  # two rows of one t, from other draws: check_verdict's "median grows with t" would compare them
         raise ValueError(f"t_values lists {twice} more than once: each t is checked once (one row), pass each time once")
-    a = _scalar_param("a", a, _check_a)
-    beta_m = _scalar_param("beta_m", beta_m, _check_beta_m)
+    a = scalar_param("a", a, check_a)
+    beta_m = scalar_param("beta_m", beta_m, check_beta_m)
     n = checks.check_int("n", n, min=2, fix="(draws per t for the KS test)")
     checks.check_fits_in_memory(48 * n, f"check_samples(n={n})", "the draws of one t, their logits and the KS test's copies "
                                 "(~48 bytes a draw) must fit at once: pass fewer draws, e.g. n=20000 (the default)")
@@ -424,7 +424,7 @@ def check_verdict(table, p_min: float = 1e-3) -> dict:
     """
     import pandas as pd
 
-    from .experiments.verdicts import _table
+    from .tables import check_table
 
     if not isinstance(table, pd.DataFrame):
         raise checks.InputTypeError(f"table must be a check_samples DataFrame, got {type(table).__name__}")
@@ -434,7 +434,7 @@ def check_verdict(table, p_min: float = 1e-3) -> dict:
         raise ValueError(f"table lacks the columns {missing}: pass the DataFrame that check_samples returns")
     if table.empty:
         raise ValueError("table is empty: check_samples(t_values, ...) with at least one t")
-    _table("table", table, cols, "the DataFrame that check_samples returns", numeric=cols)  # text columns compared as text
+    check_table("table", table, cols, "the DataFrame that check_samples returns", numeric=cols)  # text columns compared as text
     p_min = checks.check_number("p_min", p_min, lo=0, hi=1, fix="(the smallest KS p-value accepted, e.g. 1e-3)")
     for c in cols:  # a NaN made a check False (or, for n, every moment pass) without a word
         bad = ~np.isfinite(table[c].to_numpy(dtype=float))

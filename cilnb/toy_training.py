@@ -172,7 +172,7 @@ class TrainConfig:
             v = getattr(self, name)
             want = "an int >= 0" if lo == 0 else "a positive int"
             if isinstance(v, bool) or not isinstance(v, int):  # Python ints: the config is stored as JSON
-                how = f"pass {int(v)}" if checks._is_int(v) or (isinstance(v, float) and v.is_integer()) else "pass a whole number"
+                how = f"pass {int(v)}" if checks.is_int(v) or (isinstance(v, float) and v.is_integer()) else "pass a whole number"
                 raise checks.InputTypeError(f"{name} must be {want} (a Python int), got {v!r} ({type(v).__name__}): {how}")
             if v < lo:
                 raise ValueError(f"{name} must be {want}, got {v!r}")

@@ -9,14 +9,14 @@ from .common import add_model_options, file_path_arg, path_arg, positive_float, 
 
 def run(args: argparse.Namespace) -> int:
     from .._util import UserError
-    from ..stats import _check_out_not_input, compute_stats
+    from ..stats import check_out_not_input, compute_stats
     from .common import check_toy_shape, check_videos_folder, model_for_output
 
     if not Path(args.videos).is_dir():
         raise UserError(f"--videos {args.videos} is not a folder; pass the folder that holds the videos")
     _check_out_file(Path(args.out))
     try:  # an --out among the inputs (a video name in --videos, the weights) refused before the model loads
-        _check_out_not_input(Path(args.out), Path(args.videos), args.model_path)
+        check_out_not_input(Path(args.out), Path(args.videos), args.model_path)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     # --out checked before the model loads and any video is encoded; the videos found before the weights load
@@ -39,9 +39,9 @@ def _check_out_file(out: Path) -> None:
 
     from .._util import UserError
     from ..analytic_init import FORMAT
-    from ..stats import _progress_path
+    from ..stats import progress_path
 
-    if not out.is_file() or _progress_path(out).is_file():  # nothing there, or a run this one resumes (or restarts)
+    if not out.is_file() or progress_path(out).is_file():  # nothing there, or a run this one resumes (or restarts)
         return
     try:
         with safe_open(str(out), framework="pt") as f:

@@ -68,10 +68,10 @@ def motion_control(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     Shown in notebooks/motion_control.ipynb."""
     from .. import checks
     from ..io import ImageSet
-    from .probe import _check_models
+    from .probe import check_models
 
     show_progress = checks.check_bool("show_progress", show_progress)
-    _check_models(models)
+    check_models(models)
     if not isinstance(images, ImageSet):
         raise checks.InputTypeError(f"images must be the cilnb.io.ImageSet of motion_control_images(...), got {type(images).__name__}")
     if len(images.cond) != 1:

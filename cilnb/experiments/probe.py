@@ -86,7 +86,7 @@ def probe_times(n: int, t_min: float = 0.05) -> torch.Tensor:
     return torch.linspace(t_min, 1.0, n, dtype=torch.float64) if n > 1 else torch.ones(1, dtype=torch.float64)
 
 
-def _check_models(models) -> None:
+def check_models(models) -> None:
     """``models`` must be a non-empty dict ``{label: model}``."""
     if not isinstance(models, Mapping):
         raise checks.InputTypeError(f"models must be a dict {{label: model}} (e.g. load_models(...)), got {type(models).__name__}"
@@ -147,7 +147,7 @@ def run_probe(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch_size: i
     """
     show_progress = checks.check_bool("show_progress", show_progress)
     keep_uncond = checks.check_bool("keep_uncond", keep_uncond)
-    _check_models(models)
+    check_models(models)
     _check_bench(bench)
     tables, preds = [], ProbePredictions()
     for label, m in models.items():
@@ -172,7 +172,7 @@ def run_leakage_index(models: Mapping, bench: Bench, ts, *, seed: int = 0, batch
     index's unperturbed prediction instead of computed again, and their unconditional branches
     (:class:`ProbePredictions`) for the swapped image. Shown in notebooks/leakage_probe.ipynb."""
     show_progress = checks.check_bool("show_progress", show_progress)
-    _check_models(models)
+    check_models(models)
     _check_bench(bench)
     if predictions is not None:
         if not isinstance(predictions, Mapping):

@@ -157,9 +157,9 @@ def fd_with_interval(feats: np.ndarray, ref: np.ndarray) -> tuple[float, float, 
     """``(FD, lo, hi)`` of generated features against reference features, with the 95% bootstrap interval of
     :func:`cilnb.metrics.frechet_interval`."""
     from ..metrics import frechet_distance, frechet_interval
-    from ..metrics.fvd import _features
+    from ..metrics.fvd import check_features
 
-    f, r = _features(feats, "feats"), _features(ref, "ref")
+    f, r = check_features(feats, "feats"), check_features(ref, "ref")
     if f.shape[1] != r.shape[1]:
         raise ValueError(f"feats have {f.shape[1]} features per video but ref has {r.shape[1]}: compute both in the same feature space")
     return (float(frechet_distance(feats, ref)), *frechet_interval(feats, ref))
@@ -505,9 +505,9 @@ def readout_for(model: str) -> type:
         raise checks.InputTypeError(f"model must be a model name such as 'toy' or 'svd', got {model!r} ({type(model).__name__})")
     if not model.strip():  # "" was read as a real model by optical flow, and failed later wherever it was loaded
         raise ValueError(f"model is an empty name ({model!r}): pass a model name such as 'toy' or 'svd'")
-    from ..models import _key
+    from ..models import registry_key
 
-    return READOUTS.get(_key(model), FlowReadout)  # spelled as cilnb.models.load takes it ("Toy")
+    return READOUTS.get(registry_key(model), FlowReadout)  # spelled as cilnb.models.load takes it ("Toy")
 
 
 def sweep_inputs(model: str, *, n_images: int, seed: int = 0, n_reference: int = 512, videos_dir: str = "", frames: int = 14,

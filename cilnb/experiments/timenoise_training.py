@@ -30,10 +30,10 @@ def compare_models(models: Mapping, configs: Sequence[tuple[str, float, str]], i
     Shown in notebooks/timenoise_training.ipynb."""
     from .. import checks
     from .m_sweep import check_readout
-    from .probe import _check_models
+    from .probe import check_models
 
     show_progress = checks.check_bool("show_progress", show_progress)
-    _check_models(models)
+    check_models(models)
     configs = _check_configs(configs)
     check_readout(readout)
     configs = _check_config_cells(configs, models, stats, stats_path)  # every cell, before the first is sampled

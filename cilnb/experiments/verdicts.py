@@ -31,6 +31,7 @@ import pandas as pd
 
 from .. import checks as _checks
 from ..runs import INITS as _INITS  # the initial noises of a sweep
+from ..tables import check_finite_columns, check_table
 
 __all__ = ["Verdict", "leakage", "start_time", "timenoise_motion", "motion_control", "motion_protocol", "proposition1",
            "timenoise_sampler", "config_name", "has_fd", "probe_verdict", "sweep_verdict", "table1_verdict",
@@ -65,33 +66,7 @@ class Verdict:
 # ----------------------------------------------------------------------------------------------
 
 
-def _table(name: str, df, columns, what: str, *, empty_ok: bool = False, numeric=(), drawn=()) -> None:
-    """``df`` must be a DataFrame holding ``columns`` (and rows, unless ``empty_ok``); ``what`` says which table to pass.
-    The columns in ``numeric`` must hold numbers (NaN allowed), not text or booleans; those in ``drawn`` (numeric too)
-    at least one value that is not NaN, or a plot would draw an empty panel."""
-    numeric = list(numeric) + [c for c in drawn if c not in numeric]
-    if not isinstance(df, pd.DataFrame):
-        hint = "; pass its .summary" if hasattr(df, "summary") and isinstance(getattr(df, "summary"), pd.DataFrame) else ""
-        raise _checks.InputTypeError(f"{name} must be a pandas DataFrame ({what}), got {type(df).__name__}{hint}")
-    missing = [c for c in list(columns) + [c for c in numeric if c not in columns] if c not in df]
-    if missing:
-        raise ValueError(f"{name} lacks the columns {missing}: pass {what}")
-    if not empty_ok and df.empty:
-        raise ValueError(f"{name} is empty (no rows): pass {what} with the run's rows")
-    for c in numeric:
-        col = df[c]
-        if isinstance(col, pd.DataFrame):
-            raise ValueError(f"{name} has several columns named {c!r}: pass {what}")
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise ValueError(f"{name}[{c!r}] must hold numbers (NaN where missing), got dtype {col.dtype}: pass {what}")
-    for c in drawn:
-        if not empty_ok or not df.empty:
-            if not bool(df[c].notna().any()):
-                raise ValueError(f"{name}[{c!r}] holds only NaN: there is nothing to draw; check the run or read-out that made it "
-                                 "(e.g. no sprite or flow was found in any video)")
-
-
-def _check_keys(name: str, df: pd.DataFrame, keys: list, what: str) -> None:
+def check_cells(name: str, df: pd.DataFrame, keys: list, what: str) -> None:
     """``df``'s ``init`` must name known initial noises, ``M`` be finite, and each ``keys`` combination appear once
     (a row picked by them would otherwise be whichever came first)."""
     bad = [i for i in dict.fromkeys(df["init"]) if i not in _INITS]
@@ -122,7 +97,7 @@ def has_fd(summary: pd.DataFrame) -> bool:
     return "fd" in summary and bool(summary.fd.notna().all())
 
 
-def _num(x, spec: str = ".2f", missing: str = "not read") -> str:
+def number_text(x, spec: str = ".2f", missing: str = "not read") -> str:
     """``x`` formatted by ``spec``, or ``missing`` when it is NaN or infinite (a read-out that found nothing, a ratio
     to zero): a verdict never prints "nan" or "inf"."""
     try:
@@ -132,20 +107,20 @@ def _num(x, spec: str = ".2f", missing: str = "not read") -> str:
     return format(x, spec) if ok else missing
 
 
-def _ratio(a, b, spec: str = ".2f") -> str:
+def ratio_text(a, b, spec: str = ".2f") -> str:
     """``a / b`` formatted, or why there is none (``b`` zero, either not read)."""
     if not (np.isfinite(a) and np.isfinite(b)):
         return "not read"
     return format(a / b, spec) if b != 0 else "undefined (divides by 0)"
 
 
-def _times(ratio_text: str) -> str:
-    """``"1.23x"`` from :func:`_ratio`'s text, or its reason when there is no ratio."""
-    return f"{ratio_text}x" if ratio_text[-1].isdigit() else f"a multiple {ratio_text} of"
+def multiple_text(text: str) -> str:
+    """``"1.23x"`` from :func:`ratio_text`'s text, or its reason when there is no ratio."""
+    return f"{text}x" if text[-1].isdigit() else f"a multiple {text} of"
 
 
 def _fd_text(r) -> str:
-    return f"{_num(r.fd, '.1f')} [{_num(r.fd_lo, '.1f')}-{_num(r.fd_hi, '.1f')}]"
+    return f"{number_text(r.fd, '.1f')} [{number_text(r.fd_lo, '.1f')}-{number_text(r.fd_hi, '.1f')}]"
 
 
 def _fd_order(a, b) -> str:
@@ -223,7 +198,7 @@ def leakage(table: pd.DataFrame, column: str, *, model: str, t_high: float = 0.9
     if recommendation is not None and not isinstance(recommendation, str):
         raise _checks.InputTypeError(f"recommendation must be the sentence of cilnb.experiments.recommend_start (a str) or None, "
                                      f"got {type(recommendation).__name__}: pass its second value")
-    _table("table", table, ["model", "t", "video", column], "the table of cilnb.experiments.run_probe", numeric=["t", column])
+    check_table("table", table, ["model", "t", "video", column], "the table of cilnb.experiments.run_probe", numeric=["t", column])
     check_model_label(table, model)
     _checks.check_number("t_high", t_high, fix="(normalised time, e.g. 0.9)")
     _checks.check_number("marked", marked, fix="(a retention fraction, e.g. 0.75)")
@@ -269,16 +244,6 @@ _SWEEP_READS = ("motion", "motion_sem", "gt_motion", "motion_ratio", "first_fram
                 *(f"{c}{x}" for c in ("net_travel", "motion_score") for x in ("", "_sem", "_data", "_data_sem")))
 
 
-def _no_inf(name: str, df: pd.DataFrame, columns, what: str | None = None, *, fix: str | None = None) -> None:
-    """Refuse infinite values in the numeric ``columns`` present (NaN stays "not read"): a verdict would print
-    "-inf +- nan" and judge on it, a plot drop the point. ``fix`` (default: pass ``what``) ends the message.
-    The one check of the verdicts, the plots (:func:`cilnb.plotting.experiments._keys`) and Prop. 1's table."""
-    fix = fix or f"no verdict can be read from them; pass {what} (check the read-out that made them)"
-    for c in columns:
-        if c in df and pd.api.types.is_numeric_dtype(df[c]) and bool(np.isinf(df[c].to_numpy(dtype=float)).any()):
-            raise ValueError(f"{name}[{c!r}] holds infinite values: {fix}")
-
-
 def _companions(name: str, df: pd.DataFrame, companions: Mapping[str, tuple], what: str) -> None:
     """Each column of ``companions`` present in ``df`` needs the columns read with it (a half table failed with a bare
     AttributeError/KeyError, or printed "nan" where an interval was), and a count column ``n`` whole numbers."""
@@ -301,14 +266,14 @@ def start_time(summary: pd.DataFrame) -> Verdict:
     toy's sprite stability, for information. Parts that need a quality distance say so when there is
     none. ``holds``: every judged part of (a)-(c) holds (``None`` when none could be judged).
     Shown in notebooks/m_sweep.ipynb."""
-    _table("summary", summary, ["M", "init", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"],
+    check_table("summary", summary, ["M", "init", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"],
            "the summary of cilnb.experiments.sample_grid",
            numeric=["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
            + [c for c in ("n", "motion_ratio", "fd", "fd_lo", "fd_hi") if c in summary])
-    _check_keys("summary", summary, ["M", "init"], "the summary of one cilnb.experiments.sample_grid run (one model)")
+    check_cells("summary", summary, ["M", "init"], "the summary of one cilnb.experiments.sample_grid run (one model)")
     _companions("summary", summary, {**_SWEEP_COMPANIONS, "fd": ("fd_lo", "fd_hi", "motion_ratio")},
                 "the summary of cilnb.experiments.sample_grid")
-    _no_inf("summary", summary, _SWEEP_READS, "the summary of cilnb.experiments.sample_grid")
+    check_finite_columns("summary", summary, _SWEEP_READS, "the summary of cilnb.experiments.sample_grid")
     claim = "Claim 2: starting at M < T gives more motion, and Analytic-Init keeps quality and alignment there"
     summary = summary.reset_index(drop=True)  # rows are looked up by label below: a concatenated summary repeats labels
     blind = summary[summary.motion.isna()]
@@ -337,7 +302,7 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         parts.append(rising)
         out.append(f"(a) motion {'rises' if rising else 'does NOT rise'} as M falls (standard noise): "
                    f"{hi.motion:.2f} +- {hi.motion_sem:.2f} at M={hi.M:g} -> {lo.motion:.2f} +- {lo.motion_sem:.2f} at M={lo.M:g} "
-                   f"({unit}, +- 1 s.e.; ground truth {_num(summary.gt_motion.iloc[0])}).")
+                   f"({unit}, +- 1 s.e.; ground truth {number_text(summary.gt_motion.iloc[0])}).")
     else:
         out.append("(a) not judged: standard noise was sampled at fewer than two M (add M values to the sweep, e.g. Ms=[1.0, 0.7, 0.4]).")
     top, m = summary.M.max(), None  # m: the M of (b), when judged
@@ -350,7 +315,7 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         a, s = ana[ana.M == m].iloc[0], std[std.M == m].iloc[0]
         align = _column_versus(a, s, "first_frame_psnr")
         psnr = (f"frame-0 PSNR {a.first_frame_psnr:.1f} vs {s.first_frame_psnr:.1f} dB (alignment {align})" if align != NOT_READ else
-                f"frame-0 PSNR {_num(a.first_frame_psnr, '.1f')} vs {_num(s.first_frame_psnr, '.1f')} (alignment {align})")
+                f"frame-0 PSNR {number_text(a.first_frame_psnr, '.1f')} vs {number_text(s.first_frame_psnr, '.1f')} (alignment {align})")
         if fd:
             paired = _paired_fd(a, "fd_vs_standard")
             quality, how = paired if paired else (_fd_order(a, s), "")
@@ -383,14 +348,14 @@ def start_time(summary: pd.DataFrame) -> Verdict:
         order, how = paired if paired else (_fd_order(best, ref), "")
         parts.append(order == "better")
         out.append(f"(c) best Analytic-Init start M={best.M:g}: FD {_fd_text(best)} vs {_fd_text(ref)} at M={summary.M.max():g} "
-                   f"({order}{'; ' + how if how else ''}), motion ratio {_num(best.motion_ratio)}.")
+                   f"({order}{'; ' + how if how else ''}), motion ratio {number_text(best.motion_ratio)}.")
     if "sprite_stability" in summary and m is not None:
         data = float(a.get("sprite_stability_data", float("nan")))
         word = _column_versus(a, s, "sprite_stability")
         top = summary[summary.M == summary.M.max()].sprite_stability.mean()
         out.append(f"(d) sprite stability (frames keeping frame 0's sprite count; an outlier-robust quality read-out) at M={m:g}: "
-                   f"Analytic-Init {_num(a.sprite_stability)} vs standard {_num(s.sprite_stability)} ({word}); "
-                   f"{_num(top)} at M={summary.M.max():g}" + (f", real videos {data:.2f}." if np.isfinite(data) else
+                   f"Analytic-Init {number_text(a.sprite_stability)} vs standard {number_text(s.sprite_stability)} ({word}); "
+                   f"{number_text(top)} at M={summary.M.max():g}" + (f", real videos {data:.2f}." if np.isfinite(data) else
                                                             " (no real videos to compare: n_reference=0)."))
     for col, tag, what, digits in _DATA_LINES:
         if f"{col}_data" in summary:
@@ -422,7 +387,7 @@ def _data_lines(summary: pd.DataFrame, col: str, tag: str, what: str, digits: in
     top = (tops[tops.init == "standard"] if (tops.init == "standard").any() else tops).iloc[0]  # the default sampler's start
     r, se = _data_ratio(top, col)
     f = f".{digits}f"
-    head = (f"{tag} {what} at M={top.M:g}: {_num(top[col], f)} +- {_num(top[f'{col}_sem'], f)} vs {_num(top[f'{col}_data'], f)} "
+    head = (f"{tag} {what} at M={top.M:g}: {number_text(top[col], f)} +- {number_text(top[f'{col}_sem'], f)} vs {number_text(top[f'{col}_data'], f)} "
             "in real videos: ")
     if np.isfinite(r) and np.isfinite(se):
         word = _versus(r - 1.0, 2 * se, ("ABOVE", "BELOW", "not distinguishable from"))
@@ -432,8 +397,8 @@ def _data_lines(summary: pd.DataFrame, col: str, tag: str, what: str, digits: in
         out = [head + "no ratio (" + ("the data's is 0" if float(top[f"{col}_data"]) == 0 else "not read") + ")."]
     rest = summary[summary.M < summary.M.max()].sort_values(["M", "init"], ascending=[False, True])
     if len(rest):
-        out.append("    at M < T: " + "; ".join(f"M={row.M:g} {row.init} {_num(row[col], f)} +- {_num(row[f'{col}_sem'], f)} "
-                                                f"(ratio {_num(_data_ratio(row, col)[0], missing='none')})"
+        out.append("    at M < T: " + "; ".join(f"M={row.M:g} {row.init} {number_text(row[col], f)} +- {number_text(row[f'{col}_sem'], f)} "
+                                                f"(ratio {number_text(_data_ratio(row, col)[0], missing='none')})"
                                                 for _, row in rest.iterrows()) + ".")
     return out
 
@@ -482,17 +447,17 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
     image by image (both sample each image from the same noise), else it is unpaired.
     Shown in notebooks/timenoise_training.ipynb."""
     claim = "Claim 3: TimeNoise fine-tuning gives more motion than naive fine-tuning"
-    _table("summary", summary, ["model", "M", "init", "motion", "motion_sem", "gt_motion", "motion_name", "first_frame_psnr"],
+    check_table("summary", summary, ["model", "M", "init", "motion", "motion_sem", "gt_motion", "motion_name", "first_frame_psnr"],
            "the summary of cilnb.experiments.compare_models", empty_ok=True,
            numeric=["M", "motion", "motion_sem", "gt_motion"] + [c for c in ("n", "first_frame_psnr") if c in summary])
-    _check_keys("summary", summary, ["model", "M", "init"], "the summary of one cilnb.experiments.compare_models run")
+    check_cells("summary", summary, ["model", "M", "init"], "the summary of one cilnb.experiments.compare_models run")
     _companions("summary", summary, {**_SWEEP_COMPANIONS, "fd": ("fd_lo", "fd_hi", "fd_name")},
                 "the summary of cilnb.experiments.compare_models")
-    _no_inf("summary", summary, _SWEEP_READS, "the summary of cilnb.experiments.compare_models")
+    check_finite_columns("summary", summary, _SWEEP_READS, "the summary of cilnb.experiments.compare_models")
     if naive == timenoise:
         raise ValueError(f"naive and timenoise both name {naive!r}: name the two fine-tuned models to compare")
     if per_video is not None:
-        _table("per_video", per_video, ["model", "M", "init", "image", "seed"],
+        check_table("per_video", per_video, ["model", "M", "init", "image", "seed"],
                "the per-video table compare_models returns first (or per_video=None for an unpaired comparison)")
     pick = lambda m: summary[(summary.model == m) & (summary.M == summary.M.max()) & (summary.init == "standard")]
     a, b = pick(naive), pick(timenoise)
@@ -522,9 +487,9 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
                if has_fd(summary) else "quality not measured (no i3d_path); ")
     return Verdict(claim, more, [
         f"Claim 3 (TimeNoise adds motion) {'REPRODUCED' if more else 'NOT reproduced'}: {a.motion_name} {b.motion:.2f} "
-        f"(timenoise) vs {a.motion:.2f} (naive), ground truth {_num(a.gt_motion)}; "
+        f"(timenoise) vs {a.motion:.2f} (naive), ground truth {number_text(a.gt_motion)}; "
         f"{what} {dm:+.2f} +- {band:.2f} (2 s.e.).",
-        f"{quality}alignment {_num(b.first_frame_psnr, '.1f')} vs {_num(a.first_frame_psnr, '.1f')} dB "
+        f"{quality}alignment {number_text(b.first_frame_psnr, '.1f')} vs {number_text(a.first_frame_psnr, '.1f')} dB "
         f"(the paper reports TimeNoise keeps quality and trades some alignment for motion at high beta_m)."
         + (_stability_text(a, b, _paired_column(per_video, naive, timenoise, "sprite_stability"), per_video)
            if "sprite_stability" in summary else ""),
@@ -534,14 +499,14 @@ def timenoise_motion(summary: pd.DataFrame, *, naive: str = "naive", timenoise: 
 
 def _stability_text(a, b, paired, per_video=None) -> str:
     d, band, what = _difference(a, b, "sprite_stability", paired, per_video)
-    return f" Sprite stability {_num(b.sprite_stability)} vs {_num(a.sprite_stability)} ({_difference_text(d, band, what, 3)})."
+    return f" Sprite stability {number_text(b.sprite_stability)} vs {number_text(a.sprite_stability)} ({_difference_text(d, band, what, 3)})."
 
 
 def _column_line(a, b, paired, col: str, title: str, digits: int, per_video=None) -> str:
     """For information: one toy read-out (net travel, the paper's motion score) of TimeNoise vs naive, and the data's."""
     f = f".{digits}f"
-    head = (f"{title[0].upper()}{title[1:]} (for information): {_num(b[col], f)} (timenoise) vs {_num(a[col], f)} (naive), "
-            f"data {_num(a[f'{col}_data'], f)}; ")
+    head = (f"{title[0].upper()}{title[1:]} (for information): {number_text(b[col], f)} (timenoise) vs {number_text(a[col], f)} (naive), "
+            f"data {number_text(a[f'{col}_data'], f)}; ")
     d, band, what = _difference(a, b, col, paired, per_video)
     text = _difference_text(d, band, what, digits)
     return head + text + (f": {_versus(d, band, ('more', 'less', 'indistinguishable'))}." if text[-1] == ")" else ".")
@@ -552,14 +517,14 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     motion is below its input (mean of output - input below -2 s.e. over images); each fix lowers the
     motion-score error (mean paired difference of per-image errors against the first, beyond 2 s.e.).
     ``holds``: both. Shown in notebooks/motion_control.ipynb."""
-    _table("df", df, ["model", "M", "init", "image", "input_motion", "output_motion", "error"],
+    check_table("df", df, ["model", "M", "init", "image", "input_motion", "output_motion", "error"],
            "the table of cilnb.experiments.motion_control", numeric=["M", "input_motion", "output_motion", "error"])
     if not bool(np.isfinite(df["M"].to_numpy(dtype=float)).all()):
         raise ValueError("df['M'] holds NaN or infinite start times: pass the table of cilnb.experiments.motion_control")
     what = "the table of cilnb.experiments.motion_control"
     _companions("df", df, {"input_travel": ("output_travel",), "output_travel": ("input_travel",),
                            "input_score": ("output_score",), "output_score": ("input_score",)}, what)
-    _no_inf("df", df, ["input_motion", "output_motion", "error", "input_travel", "output_travel", "input_score", "output_score"], what)
+    check_finite_columns("df", df, ["input_motion", "output_motion", "error", "input_travel", "output_travel", "input_score", "output_score"], what)
     dup = df.duplicated(["model", "M", "init", "image"])
     if dup.any():
         first = df.loc[dup, ["model", "M", "init", "image"]].iloc[0].to_dict()
@@ -575,7 +540,7 @@ def motion_control(df: pd.DataFrame) -> Verdict:
     g0 = g0.set_index("image")
     gap = g0.output_motion - g0.input_motion
     se = gap.sem()
-    ratio = _ratio(g0.output_motion.sum(), g0.input_motion.sum())
+    ratio = ratio_text(g0.output_motion.sum(), g0.input_motion.sum())
     word = _versus(gap.mean(), 2 * se, ("ABOVE", "BELOW", "NOT distinguishable from"))
     holds = word == "BELOW"
     out = [f"{config_name(name0, M0, i0)} output/input motion = {ratio} (output - input {gap.mean():+.3f} +- {2 * se:.3f}, 2 s.e.): "
@@ -592,14 +557,14 @@ def motion_control(df: pd.DataFrame) -> Verdict:
         se = d.sem()
         word = _versus(d.mean(), 2 * se, ("higher", "lower", "not different"))
         holds = holds and word == "lower"
-        out.append(f"{config_name(model, M, init)}: ratio {_ratio(g.output_motion.sum(), g.input_motion.sum())}, error {g.error.mean():.2f} "
+        out.append(f"{config_name(model, M, init)}: ratio {ratio_text(g.output_motion.sum(), g.input_motion.sum())}, error {g.error.mean():.2f} "
                    f"vs {g0.error.mean():.2f} ({word}: paired difference {d.mean():+.3f} +- {2 * se:.3f}).")
     if "output_travel" in df:  # for information: the toy's net travel, which jitter does not count
         out.append("Net sprite travel, output / source video (px, first to last frame; for information): "
                    + "; ".join(_source_parts(groups, "output_travel", "input_travel", 2, " px")) + ".")
     if "input_tracked" in df:  # for information: the same estimator on both sides (the target is the renderer's exact speed)
         out.append("Output speed / the source video's speed, both read by the tracker (for information; the tracker reads "
-                   "the sources at " + _times(_ratio(df.input_tracked.mean(), df.input_motion.mean())) + " their true speed): "
+                   "the sources at " + multiple_text(ratio_text(df.input_tracked.mean(), df.input_motion.mean())) + " their true speed): "
                    + "; ".join(_source_parts(groups, "output_motion", "input_tracked", 3)) + ".")
     if "output_score" in df and "target" not in df:  # for information (a flow-label toy is judged in it: above)
         out.append("The paper's motion score (SVD protocol, Farneback over the whole frame, px/frame), output / its source video "
@@ -621,7 +586,7 @@ def _source_parts(groups, out_col: str, in_col: str, digits: int, unit: str = ""
             parts.append(f"{config_name(model, M, init)} not read ({len(d)} image(s) with both)")
             continue
         word = _versus(d.mean(), 2 * d.sem(), ("ABOVE", "BELOW", "not distinguishable from"))
-        text = (f"{config_name(model, M, init)} {_ratio(g[out_col].mean(), g[in_col].mean())} "
+        text = (f"{config_name(model, M, init)} {ratio_text(g[out_col].mean(), g[in_col].mean())} "
                 f"({d.mean():+.{digits}f} +- {2 * d.sem():.{digits}f}{unit}, {word} the source's")
         if errors:
             err = d.abs()
@@ -700,7 +665,7 @@ def proposition1(table, rtol: float = 1e-4) -> Verdict:
     Shown in notebooks/analytic_init.ipynb."""
     from ..analytic_init import check_prop1
 
-    _table("table", table, ["kl_baseline", "kl_analytic"], "the table of cilnb.analytic_init.kl_table")
+    check_table("table", table, ["kl_baseline", "kl_analytic"], "the table of cilnb.analytic_init.kl_table")
     _checks.check_number("rtol", rtol, lo=0, lo_open=True, fix="(relative tolerance of the numeric argmin, e.g. 1e-4)")
     v = check_prop1(table, rtol)
     return Verdict("Proposition 1: Eq. (5) minimises KL(q_M || p) over isotropic Gaussians", v["holds"], [
@@ -716,7 +681,7 @@ def timenoise_sampler(checks, p_min: float = 1e-3) -> Verdict:
     the sampler matches the density and puts more noise at larger t. Shown in notebooks/timenoise.ipynb."""
     from ..timenoise import check_verdict
 
-    _table("checks", checks, ["t", "n", "ks_p", "mu", "logit_mean", "logit_std", "median_beta"],
+    check_table("checks", checks, ["t", "n", "ks_p", "mu", "logit_mean", "logit_std", "median_beta"],
            "the table of cilnb.timenoise.check_samples")
     _checks.check_number("p_min", p_min, lo=0, hi=1, fix="(smallest KS p-value accepted, e.g. 1e-3)")
     v = check_verdict(checks, p_min)

@@ -43,7 +43,7 @@ def _float_array(x, name: str, what: str) -> np.ndarray:
         raise checks.InputTypeError(f"{name} must be {what}, got {type(x).__name__} ({exc})") from None
 
 
-def _features(x, name: str) -> np.ndarray:
+def check_features(x, name: str) -> np.ndarray:
     x = _float_array(x, name, "[N, D] features (a numpy array or tensor of numbers)")
     if x.ndim != 2:
         raise ValueError(f"{name} must be [N, D] features, got shape {x.shape}")
@@ -83,7 +83,7 @@ def _stat_array(x, name: str, ndim: int) -> np.ndarray:
 
 def gaussian_stats(feats, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``[D]`` and covariance ``[D, D]`` (float64, ``ddof=1``: unbiased, as ``np.cov``) of ``[N, D]`` features."""
-    x = _features(feats, "feats")
+    x = check_features(feats, "feats")
     ddof = checks.check_int("ddof", ddof, min=0, fix="(delta degrees of freedom of the covariance: 1 unbiased, 0 maximum likelihood)")
     if ddof >= x.shape[0]:
         raise ValueError(f"ddof={ddof} needs more than {ddof} samples, got {x.shape[0]}: use ddof=1 (unbiased) or pass more samples")
@@ -139,7 +139,7 @@ def frechet_distance(feats_a, feats_b) -> float:
 
     Validated against ``scipy.linalg.sqrtm`` in the tests.
     """
-    a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
+    a, b = check_features(feats_a, "feats_a"), check_features(feats_b, "feats_b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature dims differ: {a.shape[1]} vs {b.shape[1]}")
     return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b))
@@ -178,7 +178,7 @@ def frechet_interval(feats_a, feats_b, *, n_boot: int = 200, level: float = 0.95
     shrink the covariance's rank), so the percentile interval is shifted by the bootstrap's bias
     estimate ``median(replicates) - FD`` and clipped at 0: it is centred on the estimate.
     """
-    a, b = _features(feats_a, "feats_a"), _features(feats_b, "feats_b")
+    a, b = check_features(feats_a, "feats_a"), check_features(feats_b, "feats_b")
     n_boot, level, seed = _check_bootstrap(a, b, n_boot, level, seed)
     mu_b, sig_b = gaussian_stats(b)
     _, lo, hi = _centred_bootstrap(lambda rows: frechet_distance_from_stats(*gaussian_stats(a[rows]), mu_b, sig_b),
@@ -198,7 +198,7 @@ def frechet_difference(feats_a, feats_c, feats_b, *, n_boot: int = 200, level: f
     percentile interval shifted by ``median(replicates) - d``); unlike it, not clipped (a difference may be
     negative). ``lo > 0``: ``a`` is farther from the reference than ``c`` at the interval's level.
     """
-    a, c, b = _features(feats_a, "feats_a"), _features(feats_c, "feats_c"), _features(feats_b, "feats_b")
+    a, c, b = check_features(feats_a, "feats_a"), check_features(feats_c, "feats_c"), check_features(feats_b, "feats_b")
     if a.shape != c.shape:
         raise ValueError(f"paired sets need the same shape (row i of each from the same image and noise), got {a.shape} and {c.shape}")
     n_boot, level, seed = _check_bootstrap(a, b, n_boot, level, seed)

@@ -328,14 +328,14 @@ def pia_motion_score(videos, cond_frame=0, *, value_range=(0.0, 1.0), d_max: flo
     if isinstance(cond_frame, (list, tuple)):  # [B] frame indices given as a list
         cond_frame = torch.tensor([checks.check_int(f"cond_frame[{i}]", c, fix="(a frame index)") for i, c in enumerate(cond_frame)],
                                   dtype=torch.long)
-    if not (checks._is_int(cond_frame) or isinstance(cond_frame, (torch.Tensor, np.ndarray))):
+    if not (checks.is_int(cond_frame) or isinstance(cond_frame, (torch.Tensor, np.ndarray))):
         raise checks.InputTypeError(f"cond_frame must be a frame index (int), {B} int indices (one per video) or condition "
                                     f"images [B, C, H, W], got {cond_frame!r} ({type(cond_frame).__name__})")
     scale = torch.tensor(_HSV_SCALES[hsv_scale], dtype=torch.float64).view(3, 1, 1)
     hsv = _rgb_to_hsv(_videos.to_rgb(_videos.to_unit(v.reshape(B * F_, *v.shape[2:]), value_range)).double())
     hsv = hsv.reshape(B, F_, 3, *v.shape[-2:]) * scale
     exclude = None
-    if checks._is_int(cond_frame):  # an int, a numpy int or a 0-d integer tensor
+    if checks.is_int(cond_frame):  # an int, a numpy int or a 0-d integer tensor
         idx = torch.full((B,), int(cond_frame), dtype=torch.long)
     elif _videos.as_tensor(cond_frame, "cond_frame").dim() == 1:
         idx = _videos.as_tensor(cond_frame, "cond_frame")

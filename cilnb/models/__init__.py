@@ -44,7 +44,7 @@ def available() -> list[str]:
     return list(_REGISTRY)
 
 
-def _key(name: str) -> str:
+def registry_key(name: str) -> str:
     """A model name as the registry spells it (``" Toy "`` and ``"i2vgen_xl"`` are ``toy`` and ``i2vgen-xl``)."""
     return name.strip().lower().replace("_", "-")
 
@@ -54,7 +54,7 @@ def _canonical(name: str) -> str:
         from ..checks import InputTypeError
 
         raise InputTypeError(f"model name must be a string, one of {available()}; got {name!r} ({type(name).__name__})")
-    key = _key(name)
+    key = registry_key(name)
     if key not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {available()} (see docs/real_models.md)")
     return key

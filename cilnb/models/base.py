@@ -813,7 +813,7 @@ def _ignored_keywords(what: str, cls_name: str):
                          "ignored: remove them or fix their spelling (see the loader's docstring, e.g. help(cilnb.models.svd.load))")
 
 
-def _check_prompt(name: str, prompt):
+def check_prompt(name: str, prompt):
     """A prompt of the transformer adapters: ``None``, a string, or a list of strings (one per video). Anything else was stored
     as given and failed at the first forward call, inside the pipeline's tokenizer."""
     if prompt is None or isinstance(prompt, str):
@@ -884,7 +884,7 @@ class TransformerAdapter(Adapter):
         self.pipe = pipe  # not an nn.Module: kept as a plain attribute
         self.vae = pipe.vae
         self.guidance_scale = checks.check_number("guidance_scale", guidance_scale, fix="(classifier-free guidance; 1 for none)")
-        self._prompt = (_check_prompt("prompt", prompt), _check_prompt("negative_prompt", negative_prompt))
+        self._prompt = (check_prompt("prompt", prompt), check_prompt("negative_prompt", negative_prompt))
         self._embeds = None
 
     @property
@@ -921,7 +921,7 @@ class TransformerAdapter(Adapter):
 
     def set_prompt(self, prompt: str = "", negative_prompt: str = "") -> None:
         """Default prompt (and negative prompt for CFG), encoded with the pipeline's T5 on first use."""
-        self._prompt = (_check_prompt("prompt", prompt), _check_prompt("negative_prompt", negative_prompt))
+        self._prompt = (check_prompt("prompt", prompt), check_prompt("negative_prompt", negative_prompt))
         self._embeds = None
 
     def _default_embeds(self):

@@ -23,7 +23,7 @@ import torch
 
 from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import (TransformerAdapter, _check_prompt, batch_to, check_images, check_latent_channels, check_latents, check_video,
+from .base import (TransformerAdapter, check_prompt, batch_to, check_images, check_latent_channels, check_latents, check_video,
                    load_pipeline)
 
 __all__ = ["CogVideoXI2VAdapter", "load", "from_pipeline"]
@@ -94,8 +94,8 @@ class CogVideoXI2VAdapter(TransformerAdapter):
 
     def encode_prompt(self, prompt: str | list[str], negative_prompt: str | list[str] = ""):
         """T5 states of ``prompt`` and ``negative_prompt`` through the pipeline's own ``encode_prompt``."""
-        _check_prompt("prompt", prompt)  # a number failed inside the pipeline's tokenizer (len() of an int)
-        _check_prompt("negative_prompt", negative_prompt)
+        check_prompt("prompt", prompt)  # a number failed inside the pipeline's tokenizer (len() of an int)
+        check_prompt("negative_prompt", negative_prompt)
         self._need_text_encoder()
         max_len = int(self.transformer.config.max_text_seq_length)
         pe, ne = self.pipe.encode_prompt(

@@ -31,7 +31,7 @@ import torch
 from ..denoiser import Cond, Images, Times, Video
 from ..schedules import FlowSchedule, from_diffusers
 from .. import checks
-from .base import (TransformerAdapter, _check_prompt, batch_to, check_images, check_latent_channels, check_latents, check_text_embeds,
+from .base import (TransformerAdapter, check_prompt, batch_to, check_images, check_latent_channels, check_latents, check_text_embeds,
                    check_video, load_pipeline, to_pil)
 
 __all__ = [
@@ -174,8 +174,8 @@ class WanI2VAdapter(FlowAdapter):
 
     def encode_prompt(self, prompt, negative_prompt="") -> tuple[torch.Tensor, torch.Tensor]:
         """UMT5 states through the pipeline's own ``encode_prompt`` (which cleans prompts with ``ftfy``)."""
-        _check_prompt("prompt", prompt)  # a number failed inside diffusers' prompt cleaning (ftfy)
-        _check_prompt("negative_prompt", negative_prompt)
+        check_prompt("prompt", prompt)  # a number failed inside diffusers' prompt cleaning (ftfy)
+        check_prompt("negative_prompt", negative_prompt)
         self._need_text_encoder()
         from diffusers.utils import is_ftfy_available
 
@@ -369,8 +369,8 @@ class LTXI2VAdapter(FlowAdapter):
 
     def encode_prompt(self, prompt, negative_prompt=""):
         """``(embeds, mask, negative embeds, negative mask)`` through the pipeline's own ``encode_prompt``."""
-        _check_prompt("prompt", prompt)  # a number failed inside the pipeline's tokenizer
-        _check_prompt("negative_prompt", negative_prompt)
+        check_prompt("prompt", prompt)  # a number failed inside the pipeline's tokenizer
+        check_prompt("negative_prompt", negative_prompt)
         self._need_text_encoder()
         pe, pm, ne, nm = self.pipe.encode_prompt(prompt, negative_prompt, do_classifier_free_guidance=True,
                                                  num_videos_per_prompt=1, device=self.device)

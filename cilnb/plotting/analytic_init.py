@@ -14,9 +14,9 @@ _F64 = torch.float64
 
 
 def _kl_table(table, columns) -> None:
-    from ..experiments.verdicts import _table
+    from ..tables import check_table
 
-    _table("table", table, ["family", "M", *columns], "the table of cilnb.analytic_init.kl_table", numeric=["M", *columns])
+    check_table("table", table, ["family", "M", *columns], "the table of cilnb.analytic_init.kl_table", numeric=["M", *columns])
 
 
 def plot_init_params(table):

@@ -46,17 +46,17 @@ def _as_videos(videos) -> list[np.ndarray]:
         if torch.is_tensor(v):
             if v.is_complex():
                 raise InputTypeError(f"{what} has the complex dtype {v.dtype}; pass real pixel values (e.g. v.real or v.abs())")
-            return _check_cast(what, v, v.detach().float().cpu().numpy())
+            return check_cast(what, v, v.detach().float().cpu().numpy())
         if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf":
             raise InputTypeError(f"{what} has dtype {v.dtype}; pass real pixel values (a float tensor or array)")
         if isinstance(v, (str, bytes)):
             raise InputTypeError(f"{what} must be a tensor or array [F, C, H, W], got the string {v!r}")
         try:
-            with np.errstate(over="ignore"):  # an overflow is said by _check_cast, not as numpy's RuntimeWarning
+            with np.errstate(over="ignore"):  # an overflow is said by check_cast, not as numpy's RuntimeWarning
                 a = np.asarray(v, dtype=np.float32)
         except (TypeError, ValueError) as exc:
             raise InputTypeError(f"{what} must be a tensor or array [F, C, H, W] of numbers, got {type(v).__name__} ({exc})") from None
-        return _check_cast(what, v, a)
+        return check_cast(what, v, a)
 
     if torch.is_tensor(videos) or isinstance(videos, np.ndarray):
         a = arr(videos, "videos")
@@ -74,7 +74,7 @@ def _as_videos(videos) -> list[np.ndarray]:
         raise ValueError("videos must be a tensor/array [F, C, H, W] or [N, F, C, H, W], or a non-empty list of [F, C, H, W]")
     for i, v in enumerate(out):
         if v.ndim != 4 or v.shape[1] not in (1, 3):
-            raise ValueError(f"video {i} must be [F, C, H, W] with C in (1, 3), got shape {v.shape}{_layout_hint(v.shape)}")
+            raise ValueError(f"video {i} must be [F, C, H, W] with C in (1, 3), got shape {v.shape}{layout_hint(v.shape)}")
         if 0 in v.shape:
             raise ValueError(f"video {i} is empty (shape {v.shape}): each video needs at least one frame of at least 1 x 1 pixels")
         if not np.isfinite(v).all():
@@ -82,7 +82,7 @@ def _as_videos(videos) -> list[np.ndarray]:
     return out
 
 
-def _layout_hint(shape) -> str:
+def layout_hint(shape) -> str:
     """How to get a video of ``shape`` into ``[F, C, H, W]`` when it looks channels-last ``[F, H, W, C]`` (imageio's layout)."""
     if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3):
         return ": it looks like [F, H, W, C] (channels last): pass v.permute(0, 3, 1, 2) (a tensor) or v.transpose(0, 3, 1, 2) (an array)"
@@ -92,7 +92,7 @@ def _layout_hint(shape) -> str:
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _check_cast(what: str, src, a: np.ndarray) -> np.ndarray:
+def check_cast(what: str, src, a: np.ndarray) -> np.ndarray:
     """``a``, the float32 copy of ``src``; finite values beyond float32's range (float64 ``1e300``) became inf there and were
     then refused as "NaN or inf ... check the model's output": said as what they are."""
     if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():  # the rare path: look at the values before the cast
@@ -105,7 +105,7 @@ def _check_cast(what: str, src, a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _check_span(vmin: float, vmax: float) -> None:
+def check_span(vmin: float, vmax: float) -> None:
     """Refuse a ``[vmin, vmax]`` that float32 frames cannot be scaled by: a bound or the width beyond float32's range
     overflowed to inf in ``(v - vmin) / (vmax - vmin)`` and every frame was shown black or white without a word."""
     if max(abs(vmin), abs(vmax), vmax - vmin) > _F32_MAX:
@@ -117,7 +117,7 @@ _FAR = 10.0  # values further than this many range widths outside [vmin, vmax] a
 _MAX_CANVAS_BYTES = 2 << 30  # 2 GiB of frames: far beyond any GIF worth showing
 
 
-def _check_uint8(videos, vmin: float, vmax: float) -> None:
+def check_uint8(videos, vmin: float, vmax: float) -> None:
     """Refuse ``uint8`` videos (0..255 pixels) shown on the default ``[-1, 1]``: dark ones would pass the range check and
     show saturated."""
     import torch
@@ -132,7 +132,7 @@ def _check_uint8(videos, vmin: float, vmax: float) -> None:
                              "or rescale with x.float() / 127.5 - 1")
 
 
-def _check_range(vids: list[np.ndarray], vmin: float, vmax: float) -> None:
+def check_shown_range(vids: list[np.ndarray], vmin: float, vmax: float) -> None:
     """Refuse videos far outside ``[vmin, vmax]`` (e.g. 0..255 pixels on the default [-1, 1]): clipping would show garbage."""
     width = vmax - vmin
     for i, v in enumerate(vids):
@@ -160,9 +160,9 @@ def tile_frames(videos, labels: Sequence[str] | None = None, *, ncols: int | Non
     vmax = check_number("vmax", vmax, fix="(the value shown white)")
     if not vmax > vmin:
         raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
-    _check_span(vmin, vmax)
-    _check_uint8(videos, vmin, vmax)
-    _check_range(vids, vmin, vmax)
+    check_span(vmin, vmax)
+    check_uint8(videos, vmin, vmax)
+    check_shown_range(vids, vmin, vmax)
     labels = _check_labels(labels, len(vids))
     n = len(vids)
     ncols = n if ncols is None else check_int("ncols", ncols, min=1, fix="(videos per row)")
@@ -250,7 +250,7 @@ def _draw_labels(canvas: np.ndarray, labels, ncols: int, th: int, tw: int, band:
     canvas[:, mask] = labelled[mask]
 
 
-def _check_fps(fps: float) -> float:
+def check_fps(fps: float) -> float:
     from ..checks import check_number
 
     return check_number("fps", fps, lo=0, lo_open=True, fix="(frames per second, e.g. 6)")
@@ -259,7 +259,7 @@ def _check_fps(fps: float) -> float:
 _GIF_MAX_MS = 655350  # a GIF frame delay is 16 bits of 10 ms
 
 
-def _gif_duration(fps: float) -> int:
+def gif_duration(fps: float) -> int:
     """Milliseconds per GIF frame for ``fps`` (at least 20 ms: GIF players show faster frames at 20 ms anyway)."""
     ms = 1000 / fps  # inf for a subnormal fps: checked before round(), which cannot take it
     if not math.isfinite(ms) or round(ms) > _GIF_MAX_MS:
@@ -293,8 +293,8 @@ def gif_bytes(videos, labels: Sequence[str] | None = None, *, fps: float = 6.0, 
     """
     from PIL import Image
 
-    fps = _check_fps(fps)
-    ms = _gif_duration(fps)  # a bad fps fails before the frames are tiled
+    fps = check_fps(fps)
+    ms = gif_duration(fps)  # a bad fps fails before the frames are tiled
     frames = tile_frames(videos, labels, **tile_kwargs)
     same = np.all(frames[1:] == frames[:-1], axis=(1, 2, 3))  # Pillow merges identical frames in a row, adding their delays
     run = max((sum(1 for _ in g) for still, g in itertools.groupby(same) if still), default=0) + 1
@@ -324,7 +324,7 @@ def save_mp4(videos, path: str | os.PathLike, labels: Sequence[str] | None = Non
     from fractions import Fraction
 
     path = _out_path(path, ".mp4", "save_gif for .gif")
-    fps = _check_fps(fps)
+    fps = check_fps(fps)
     from ..io import MP4_MAX_FPS, MP4_MAX_SIDE
 
     if fps > MP4_MAX_FPS:

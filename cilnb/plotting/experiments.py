@@ -8,24 +8,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..tables import check_filled, check_table
 from .video import video_grid
 
 __all__ = ["plot_probe_strips", "plot_probe_curves", "plot_leakage_index", "plot_m_sweep", "plot_sweep_videos", "plot_compare",
            "plot_timenoise_conditioning", "plot_motion_control"]
-
-
-def _keys(name: str, df: pd.DataFrame, columns, what: str, *, finite=()) -> None:
-    """Refuse missing values in the key ``columns`` of ``df`` (grouping and seaborn would drop those rows without a word,
-    or draw empty panels) and infinite values in the numeric ``finite`` columns present (matplotlib would drop the
-    points, or fail deep inside with "'yerr' must not contain negative values")."""
-    for c in columns:
-        bad = df[c].isna().to_numpy()
-        if bad.any():
-            raise ValueError(f"{name}[{c!r}] is missing in {int(bad.sum())} of {len(df)} rows (e.g. row {df.index[bad][0]!r}): "
-                             f"each row needs its {c}; pass {what}")
-    from ..experiments.verdicts import _no_inf
-
-    _no_inf(name, df, finite, fix="nothing sensible can be drawn; check the read-out that made them")
 
 
 def plot_probe_strips(bench, predictions: torch.Tensor, ts, show_t: Sequence[float], video: int = 0):
@@ -67,15 +54,14 @@ def plot_probe_curves(table: pd.DataFrame, columns: Sequence[str], *, ylabel: st
     import seaborn as sns
 
     from .. import checks
-    from ..experiments.verdicts import _table
 
     if isinstance(columns, str):
         raise checks.InputTypeError(f"columns must be a list of column names, got the string {columns!r}: pass [{columns!r}]")
     columns = checks.check_sequence("columns", columns, fix="name the probe columns to plot, e.g. ['speed_retention']")
     if not columns:
         raise ValueError("columns is empty: name the probe columns to plot, e.g. ['speed_retention']")
-    _table("table", table, ["model", "t", *columns], "the table of cilnb.experiments.run_probe", numeric=["t"], drawn=columns)
-    _keys("table", table, ["model", "t"], "the table of cilnb.experiments.run_probe", finite=["t", *columns])
+    check_table("table", table, ["model", "t", *columns], "the table of cilnb.experiments.run_probe", numeric=["t"], drawn=columns)
+    check_filled("table", table, ["model", "t"], "the table of cilnb.experiments.run_probe", finite=["t", *columns])
     if recommend is not None:
         recommend = checks.check_number("recommend", recommend, fix="(the recommended start time; None for none)")
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.5), squeeze=False)
@@ -98,10 +84,9 @@ def plot_leakage_index(li: pd.DataFrame):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from ..experiments.verdicts import _table
 
-    _table("li", li, ["model", "t", "index"], "the table of cilnb.experiments.run_leakage_index", numeric=["t"], drawn=["index"])
-    _keys("li", li, ["model", "t"], "the table of cilnb.experiments.run_leakage_index", finite=["t", "index"])
+    check_table("li", li, ["model", "t", "index"], "the table of cilnb.experiments.run_leakage_index", numeric=["t"], drawn=["index"])
+    check_filled("li", li, ["model", "t"], "the table of cilnb.experiments.run_leakage_index", finite=["t", "index"])
     fig, ax = plt.subplots(figsize=(5, 3.5))
     sns.lineplot(data=li, x="t", y="index", hue="model", marker="o", ax=ax, errorbar=("ci", 95), seed=0)
     ax.set_ylim(-0.02, 1.02)
@@ -128,18 +113,18 @@ def plot_m_sweep(summary: pd.DataFrame):
     Shown in notebooks/m_sweep.ipynb."""
     import matplotlib.pyplot as plt
 
-    from ..experiments.verdicts import _check_keys, _table, has_fd
+    from ..experiments.verdicts import check_cells, has_fd
 
     what = "the summary of cilnb.experiments.sample_grid (its second value)"
     travel = isinstance(summary, pd.DataFrame) and "net_travel_data" in summary  # the toy: net sprite travel, a panel of its own
     numeric = ["M", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem"]
-    _table("summary", summary, numeric + ["init", "motion_name", "fd_name"] + (["net_travel", "net_travel_sem"] if travel else []),
+    check_table("summary", summary, numeric + ["init", "motion_name", "fd_name"] + (["net_travel", "net_travel_sem"] if travel else []),
            what, numeric=numeric, drawn=["motion", "first_frame_psnr"])
-    _keys("summary", summary, ["M", "init"], what, finite=["motion", "motion_sem", "fd", "fd_lo", "fd_hi", "first_frame_psnr",
+    check_filled("summary", summary, ["M", "init"], what, finite=["motion", "motion_sem", "fd", "fd_lo", "fd_hi", "first_frame_psnr",
                                                             "first_frame_psnr_sem", "net_travel", "net_travel_sem"])
-    _check_keys("summary", summary, ["M", "init"], what)  # an infinite M, or a cell twice, drew a point off the axis or a zigzag
+    check_cells("summary", summary, ["M", "init"], what)  # an infinite M, or a cell twice, drew a point off the axis or a zigzag
     if has_fd(summary):  # drawn with its bootstrap interval
-        _table("summary", summary, ["fd_lo", "fd_hi"], what, numeric=["fd_lo", "fd_hi"])
+        check_table("summary", summary, ["fd_lo", "fd_hi"], what, numeric=["fd_lo", "fd_hi"])
     fig, axes = plt.subplots(1, 4 if travel else 3, figsize=(17 if travel else 13, 3.6))
     no_fd = _no_fd(axes[1], summary)
     for init, g in summary.groupby("init"):
@@ -183,9 +168,8 @@ def plot_compare(summary: pd.DataFrame):
     Shown in notebooks/timenoise_training.ipynb."""
     import matplotlib.pyplot as plt
 
-    from ..experiments.verdicts import _table
 
-    _table("summary", summary, ["model", "M", "init", "motion_ratio", "first_frame_psnr", "motion_name", "fd_name"],
+    check_table("summary", summary, ["model", "M", "init", "motion_ratio", "first_frame_psnr", "motion_name", "fd_name"],
            "the summary of cilnb.experiments.compare_models (its second value)", numeric=["M", "motion_ratio"],
            drawn=["first_frame_psnr"])
     if not bool(summary.motion_ratio.notna().any()):  # the motion panel is a ratio to the ground truth's motion
@@ -193,10 +177,10 @@ def plot_compare(summary: pd.DataFrame):
         raise ValueError("summary['motion_ratio'] holds only NaN: there is nothing to draw; " + (
             "the ground-truth videos do not move (gt_motion 0), so motion has no ratio to them: compare on videos that move"
             if still else "check the run or read-out that made it (e.g. no sprite or flow was found in any video)"))
-    _keys("summary", summary, ["model", "M", "init"], "the summary of cilnb.experiments.compare_models (its second value)",
+    check_filled("summary", summary, ["model", "M", "init"], "the summary of cilnb.experiments.compare_models (its second value)",
           finite=["motion_ratio", "fd", "fd_lo", "fd_hi", "first_frame_psnr"])
     if "fd" in summary and bool(summary.fd.notna().all()):  # drawn with its bootstrap interval
-        _table("summary", summary, ["fd_lo", "fd_hi"], "the summary of cilnb.experiments.compare_models (its second value)")
+        check_table("summary", summary, ["fd_lo", "fd_hi"], "the summary of cilnb.experiments.compare_models (its second value)")
     names = [f"{r.model}\n{'M=' + format(r.M, 'g') + chr(10) + r.init if (r.M < 1 or r.init != 'standard') else 'M=T'}" for r in summary.itertuples()]
     fig, axes = plt.subplots(1, 3, figsize=(4 + 1.6 * len(names), 3.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -236,11 +220,11 @@ def plot_motion_control(df: pd.DataFrame, *, xlabel: str = "input (target) motio
     them the same way. Shown in notebooks/motion_control.ipynb."""
     import matplotlib.pyplot as plt
 
-    from ..experiments.verdicts import _table, config_name
+    from ..experiments.verdicts import config_name
 
-    _table("df", df, ["model", "M", "init", "input_motion", "output_motion"], "the table of cilnb.experiments.motion_control",
+    check_table("df", df, ["model", "M", "init", "input_motion", "output_motion"], "the table of cilnb.experiments.motion_control",
            numeric=["M", "input_motion", "output_motion"])
-    _keys("df", df, ["model", "M", "init"], "the table of cilnb.experiments.motion_control",
+    check_filled("df", df, ["model", "M", "init"], "the table of cilnb.experiments.motion_control",
           finite=["input_motion", "output_motion", "input_score", "output_score"])
     if not bool((df.input_motion.notna() & df.output_motion.notna()).any()):
         raise ValueError("df holds no row with both input_motion and output_motion finite: nothing to draw (no motion was read)")

@@ -139,7 +139,7 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     """
     import ipywidgets as W
 
-    from .animation import _check_fps, _gif_duration, play
+    from .animation import check_fps, gif_duration, play
 
     _check_lab(lab)
     M = _check_control("M", M, 0.05, 1.0, "the normalised start time")
@@ -150,8 +150,8 @@ def sampling_widget(lab, *, M: float = 1.0, init: str = "standard", seed: int = 
     # a numpy float (np.float64(2.0)) with the (1.0, 3.0) option element-wise and fails with "Invalid selection"
     _check_choice("remedy", remedy, list(WIDGET_REMEDIES))
     seed = _check_seed(seed)
-    fps = _check_fps(fps)
-    _gif_duration(fps)  # an fps too slow for a GIF is refused now, not by play() after the first sample
+    fps = check_fps(fps)
+    gif_duration(fps)  # an fps too slow for a GIF is refused now, not by play() after the first sample
     images = _ImageChoice(lab, "image")
     c = {
         "i": images.dropdown,
@@ -187,13 +187,13 @@ def probe_widget(lab, *, t: float = 0.9, seed: int = 0, fps: float = 6.0):
     with a lab that draws images, a "new video" button probes a fresh one."""
     import ipywidgets as W
 
-    from .animation import _check_fps, _gif_duration, play
+    from .animation import check_fps, gif_duration, play
 
     _check_lab(lab)
     t = _check_control("t", t, 0.01, 1.0, "the normalised time; 1 = T")
     seed = _check_seed(seed)
-    fps = _check_fps(fps)
-    _gif_duration(fps)  # an fps too slow for a GIF is refused now, not by play() after the first probe
+    fps = check_fps(fps)
+    gif_duration(fps)  # an fps too slow for a GIF is refused now, not by play() after the first probe
     videos = _ImageChoice(lab, "video")
     c = {
         "i": videos.dropdown,

@@ -92,22 +92,21 @@ def plot_tradeoff(summary: pd.DataFrame):
     from matplotlib.colors import to_rgb
     from matplotlib.lines import Line2D
 
-    from ..experiments.verdicts import _table
+    from ..experiments.verdicts import has_fd
+    from ..tables import check_filled, check_table
 
     what = "the summary of cilnb.remedies.compare (cmp.summary)"
-    _table("summary", summary, ["remedy", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem",
+    check_table("summary", summary, ["remedy", "motion", "motion_sem", "gt_motion", "first_frame_psnr", "first_frame_psnr_sem",
                                 "sec_per_video"], what, numeric=["motion_sem", "gt_motion", "first_frame_psnr", "sec_per_video"], drawn=["motion"])
-    has_fd = "fd" in summary and bool(summary.fd.notna().all())
-    needed = (["fd_lo", "fd_hi"] if has_fd else []) + (["sprite_stability_sem"] if "sprite_stability" in summary else [])
-    _table("summary", summary, needed, what)
-    from .experiments import _keys
-
-    _keys("summary", summary, ["remedy"], what, finite=["motion", "motion_sem", "fd", "fd_lo", "fd_hi", "first_frame_psnr",
+    fd = has_fd(summary)
+    needed = (["fd_lo", "fd_hi"] if fd else []) + (["sprite_stability_sem"] if "sprite_stability" in summary else [])
+    check_table("summary", summary, needed, what)
+    check_filled("summary", summary, ["remedy"], what, finite=["motion", "motion_sem", "fd", "fd_lo", "fd_hi", "first_frame_psnr",
                                                        "first_frame_psnr_sem", "sprite_stability", "sprite_stability_sem", "sec_per_video"])
     dup = summary.remedy[summary.remedy.duplicated()].tolist()
     if dup:  # two points with one label, the second's label placed over the first
         raise ValueError(f"summary lists the remedy {dup[0]!r} more than once: pass {what}, one row per remedy")
-    panels = [("fd", "FD to real toy videos (lower is better;\nbars: 95% bootstrap)")] if has_fd else []
+    panels = [("fd", "FD to real toy videos (lower is better;\nbars: 95% bootstrap)")] if fd else []
     if "sprite_stability" in summary:
         panels.append(("sprite_stability", "sprite stability (higher is better)"))
     panels += [("first_frame_psnr", "frame-0 PSNR to y (dB)"), ("sec_per_video", "seconds per video (same run)")]

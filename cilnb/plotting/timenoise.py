@@ -32,9 +32,9 @@ def _numbers(name: str, values, example: str, **bounds) -> list:
 def _scalars(a, beta_m) -> tuple[float, float]:
     """``a`` and ``beta_m`` as the floats the math reads them as (:func:`cilnb.timenoise.density_grid`'s check): a one-element
     tensor or array passed the math but failed in the figure's labels ("unsupported format string passed to Tensor.__format__")."""
-    from ..timenoise import _check_a, _check_beta_m, _scalar_param
+    from ..timenoise import check_a, check_beta_m, scalar_param
 
-    return _scalar_param("a", a, _check_a), _scalar_param("beta_m", beta_m, _check_beta_m)
+    return scalar_param("a", a, check_a), scalar_param("beta_m", beta_m, check_beta_m)
 
 
 def plot_timenoise_density(a: float = 5.0, beta_m: float = 100.0, t_slices: Sequence[float] = (0.2, 0.6, 0.8, 0.9, 1.0), n_t: int = 201, n_beta: int = 300):

@@ -20,7 +20,7 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
     import torch
 
     from ..checks import InputTypeError, check_number
-    from .animation import _check_range, _check_span, _check_uint8, _layout_hint
+    from .animation import check_shown_range, check_span, check_uint8, layout_hint
 
     if (torch.is_tensor(rows) or isinstance(rows, np.ndarray)) and rows.ndim == 4:  # its frames were read as rows [C, H, W]
         raise ValueError(f"rows is one video [F, C, H, W] (shape {tuple(rows.shape)}), but video_grid takes a list of videos or "
@@ -33,7 +33,7 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
         raise ValueError("video_grid needs at least one video")
     for i, r in enumerate(rows):
         if r.ndim != 4 or r.shape[1] not in (1, 3):
-            raise ValueError(f"each video must be [F, C, H, W] with C in (1, 3), got {tuple(r.shape)}{_layout_hint(tuple(r.shape))}")
+            raise ValueError(f"each video must be [F, C, H, W] with C in (1, 3), got {tuple(r.shape)}{layout_hint(tuple(r.shape))}")
         if 0 in r.shape:
             raise ValueError(f"video {i} is empty (shape {tuple(r.shape)}): each video needs at least one frame of at least 1 x 1 pixels")
         if not bool(torch.isfinite(r).all()):
@@ -42,9 +42,9 @@ def video_grid(rows, labels=None, *, col_labels=None, vmin: float = -1.0, vmax: 
     vmax = check_number("vmax", vmax, fix="(the value shown white)")
     if not vmax > vmin:
         raise ValueError(f"vmax must be greater than vmin, got vmin={vmin}, vmax={vmax}")
-    _check_span(vmin, vmax)
-    _check_uint8(raw, vmin, vmax)  # dark 0..255 pixels pass the range check below and show saturated
-    _check_range([r.numpy() for r in rows], vmin, vmax)  # 0..255 pixels on [-1, 1] would show blank frames
+    check_span(vmin, vmax)
+    check_uint8(raw, vmin, vmax)  # dark 0..255 pixels pass the range check below and show saturated
+    check_shown_range([r.numpy() for r in rows], vmin, vmax)  # 0..255 pixels on [-1, 1] would show blank frames
     cell = check_number("cell", cell, lo=0, lo_open=True, fix="(inches per frame)")
     n_f = max(r.shape[0] for r in rows)
     dpi = max(float(plt.rcParams["figure.dpi"]), float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else 0.0)
@@ -112,7 +112,7 @@ def _as_row(i: int, r):
     check_not_meta(f"video {i}", r)
     if torch.is_tensor(r) and r.dtype == torch.bool or isinstance(r, np.ndarray) and r.dtype == np.bool_:
         raise InputTypeError(f"video {i} holds booleans (a mask?), not pixel values: pass v.float() * 2 - 1 for [-1, 1] pixels")
-    from .animation import _check_cast
+    from .animation import check_cast
 
     if torch.is_tensor(r):
         if r.is_complex():
@@ -123,5 +123,5 @@ def _as_row(i: int, r):
             out = torch.as_tensor(r, dtype=torch.float32)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise InputTypeError(f"video {i} must be a tensor or array [F, C, H, W] of numbers, got {type(r).__name__} ({exc})") from None
-    _check_cast(f"video {i}", r, out.numpy())  # float64 1e300 became inf: said as a value beyond float32, not as NaN
+    check_cast(f"video {i}", r, out.numpy())  # float64 1e300 became inf: said as a value beyond float32, not as NaN
     return out

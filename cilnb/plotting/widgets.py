@@ -56,7 +56,7 @@ def sliders(fn: Callable, interactive: bool, **specs):
         raise InputTypeError(f"fn must be a function of the slider values that returns a matplotlib Figure, got {type(fn).__name__}")
     import torch
 
-    from ..checks import _is_int, check_sequence, repeated
+    from ..checks import is_int, check_sequence, repeated
 
     kinds = {}  # name -> ("select", options, value) or ("int"/"float", lo, hi, step, value): checked headless too
     for name, spec in specs.items():
@@ -79,7 +79,7 @@ def sliders(fn: Callable, interactive: bool, **specs):
             raise ValueError(f"slider {name!r} needs (min, max, step, value) or (options, value), got {spec!r}")
         lo, hi, step, value = _check_range_spec(name, spec)
         # numpy ints too (np.int64 from an array or a table): they made a FloatSlider, fn got floats
-        kinds[name] = ("int", int(lo), int(hi), int(step), int(value)) if all(_is_int(v) for v in spec) else ("float", lo, hi, step, value)
+        kinds[name] = ("int", int(lo), int(hi), int(step), int(value)) if all(is_int(v) for v in spec) else ("float", lo, hi, step, value)
     if not interactive:
         return None
     import ipywidgets as W

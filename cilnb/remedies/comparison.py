@@ -44,10 +44,14 @@ __all__ = ["assess", "Comparison", "compare", "default_grid", "effects", "grid",
 PAIRED_COLUMNS = ("motion", "sprite_stability", "first_frame_psnr")
 
 
+def _check_start(start) -> float:
+    return checks.check_number("start", start, lo=0, lo_open=True, hi=1, fix="(Analytic-Init's normalised start time M in (0, 1], 1 = T; e.g. 0.9)")
+
+
 def default_grid(start: float = 0.9) -> dict[str, Remedy]:
     """label -> remedy: plain sampling, every remedy at its authors' defaults (first of each group),
     and a small sweep of its main knob. ``start``: Analytic-Init's M (the paper: 0.96T/0.92T)."""
-    checks.check_number("start", start, fix="(Analytic-Init's start time M in (0, 1], e.g. 0.9)")
+    start = _check_start(start)
     g: dict[str, Remedy] = {"none": build("none")}
     for M in (0.96, start, 0.8):
         g.setdefault(f"analytic_init M={M:g}", build("analytic_init", start=M))
@@ -72,9 +76,7 @@ def grid(names: Sequence[str] = (), start: float = 0.9) -> dict[str, Remedy]:
     when it is not among them, since every verdict is a paired comparison against it. ``start`` is Analytic-Init's M for
     every named ``analytic_init`` (alone or in a combination) as in the default grid: it was ignored for named ones, which
     then started at the caller's M (the notebook's ``start=1.0``, i.e. at T). Shown in notebooks/remedies.ipynb."""
-    start = checks.check_number("start", start, fix="(Analytic-Init's start time M in (0, 1], e.g. 0.9)")  # even when unused
-    if not 0 < start <= 1:
-        raise ValueError(f"start must lie in (0, 1] (Analytic-Init's normalised start time M, 1 = T), got {start:g}")
+    start = _check_start(start)  # even when no remedy reads it
     if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
         raise checks.InputTypeError(f"remedies must be a list of remedy names, e.g. ['none', 'freeinit'], got {names!r:.60} "
                                     f"({type(names).__name__})")
@@ -498,7 +500,7 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
     cost; then the paper's Table 2 ordering (Analytic-Init: highest motion at about FrameInit's cost;
     FreeInit: about 2x the time) checked on this model. ``helps``: the remedies that raise motion without
     losing quality."""
-    from ..experiments.verdicts import _num, _ratio, _times
+    from ..experiments.verdicts import multiple_text, number_text, ratio_text
 
     _check_comparison(cmp)
     _check_baseline(baseline)
@@ -515,27 +517,27 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
         if name == baseline:
             continue
         e = eff.loc[name]
-        t = f"{_num(r.time_ratio)}x the time" if "time_ratio" in s else f"{_num(r.sec_per_video, '.3g')} s/video"
+        t = f"{number_text(r.time_ratio)}x the time" if "time_ratio" in s else f"{number_text(r.sec_per_video, '.3g')} s/video"
         if not np.isfinite(e.motion_diff_sem):  # one (image, seed) pair: no spread, so nothing to decide on
             n = int(e.n_pairs) if "n_pairs" in e and np.isfinite(e.n_pairs) else 0
             lines.append(f"{name}: undecided, {n} video pair{'s' * (n != 1)} with {baseline} give{'s' * (n == 1)} no standard error "
-                         f"(motion {_num(r.motion, '.3f')} vs {_num(b.motion, '.3f')}, paired {_num(e.motion_diff, '+.3f')}; "
+                         f"(motion {number_text(r.motion, '.3f')} vs {number_text(b.motion, '.3f')}, paired {number_text(e.motion_diff, '+.3f')}; "
                          "pass two or more images or "
                          f"seeds); {t}")
             continue
         dm = _sign(e.motion_diff, e.motion_diff_sem)
         worse = []
         if "fd_diff" in eff and e.fd_diff_lo > 0:
-            worse.append(f"FD {_num(r.get('fd'), '.1f')} vs {_num(b.get('fd'), '.1f')}, paired difference {e.fd_diff:+.1f} "
+            worse.append(f"FD {number_text(r.get('fd'), '.1f')} vs {number_text(b.get('fd'), '.1f')}, paired difference {e.fd_diff:+.1f} "
                          f"[{e.fd_diff_lo:+.1f}, {e.fd_diff_hi:+.1f}]")
         if "sprite_stability_diff" in eff and _sign(e.sprite_stability_diff, e.sprite_stability_diff_sem) < 0:
-            worse.append(f"sprite stability {_num(r.get('sprite_stability'), '.3f')} vs {_num(b.get('sprite_stability'), '.3f')} "
+            worse.append(f"sprite stability {number_text(r.get('sprite_stability'), '.3f')} vs {number_text(b.get('sprite_stability'), '.3f')} "
                          f"({e.sprite_stability_diff:+.3f} +- {2 * e.sprite_stability_diff_sem:.3f})")
         motion = {1: "raises", -1: "lowers", 0: "does not change"}[dm]
         q = "loses quality (" + "; ".join(worse) + ")" if worse else "keeps quality"
-        lines.append(f"{name}: {motion} motion ({_num(r.motion, '.3f')} vs {_num(b.motion, '.3f')}, paired {e.motion_diff:+.3f} +- "
-                     f"{2 * e.motion_diff_sem:.3f} (2 s.e.), ratio to data {_num(r.motion_ratio)}), {q}, "
-                     f"PSNR to y {_num(r.first_frame_psnr, '.1f')} dB vs {_num(b.first_frame_psnr, '.1f')}; {t}")
+        lines.append(f"{name}: {motion} motion ({number_text(r.motion, '.3f')} vs {number_text(b.motion, '.3f')}, paired {e.motion_diff:+.3f} +- "
+                     f"{2 * e.motion_diff_sem:.3f} (2 s.e.), ratio to data {number_text(r.motion_ratio)}), {q}, "
+                     f"PSNR to y {number_text(r.first_frame_psnr, '.1f')} dB vs {number_text(b.first_frame_psnr, '.1f')}; {t}")
         if dm > 0 and not worse:
             helps.append(name)
     lines.append("raise motion without losing quality: " + (", ".join(helps) if helps else "none of the remedies on this model"))
@@ -548,12 +550,12 @@ def assess(cmp: Comparison, baseline: str = "none") -> tuple[list[str], list[str
         ai, fr, fi, pr = (s.loc[first[k]] for k in ("analytic_init", "frameinit", "freeinit", "progressive"))
         top = max((fr, fi, pr), key=lambda r: r.motion)
         d, se, _ = _paired_diff(cmp.per_video, first["analytic_init"], top.name, "motion")
-        lines.append(f"Table 2 ordering: Analytic-Init ({first['analytic_init']}) motion {_num(ai.motion, '.3f')} "
+        lines.append(f"Table 2 ordering: Analytic-Init ({first['analytic_init']}) motion {number_text(ai.motion, '.3f')} "
                      + (f"{'is' if _sign(d, se) >= 0 else 'is not'} at least the other noise initialisations' best "
-                        f"({top.name}, {_num(top.motion, '.3f')}; paired, within 2 s.e.); " if np.isfinite(se) else
-                        f"against the other noise initialisations' best ({top.name}, {_num(top.motion, '.3f')}): undecided, no "
+                        f"({top.name}, {number_text(top.motion, '.3f')}; paired, within 2 s.e.); " if np.isfinite(se) else
+                        f"against the other noise initialisations' best ({top.name}, {number_text(top.motion, '.3f')}): undecided, no "
                         "standard error from one video pair; ") +
-                     f"its time is {_times(_ratio(ai.sec_per_video, fr.sec_per_video))} FrameInit's (paper: 0.93x); "
-                     f"FreeInit ({first['freeinit']}) takes {_times(_ratio(fi.sec_per_video, b.sec_per_video))} plain sampling "
+                     f"its time is {multiple_text(ratio_text(ai.sec_per_video, fr.sec_per_video))} FrameInit's (paper: 0.93x); "
+                     f"FreeInit ({first['freeinit']}) takes {multiple_text(ratio_text(fi.sec_per_video, b.sec_per_video))} plain sampling "
                      f"(paper, with its settings: about 2x).")
     return lines, helps
