@@ -84,3 +84,55 @@ def test_papermill_documents_every_parameter(path):
     inferred = pm.inspect_notebook(str(path))
     assert sorted(inferred) == sorted(names)
     assert all(p["help"] for p in inferred.values()), "every parameter needs a comment"
+
+
+def _private_uses(tree, module: str) -> list[str]:
+    """``from cilnb.x import _name`` and ``x._name`` (``x`` a cilnb module imported here) in one module's syntax tree."""
+    import ast
+
+    package = module.rsplit(".", 1)[0]  # cilnb.plotting for cilnb.plotting.experiments and cilnb.plotting.__init__
+
+    def absolute(level: int, name: str | None) -> str:
+        base = package.split(".")
+        base = base[:len(base) - (level - 1)] if level else []
+        return ".".join(base + ([name] if name else [])) if level else (name or "")
+
+    found, cilnb_names = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            src = absolute(node.level, node.module)
+            if not src.startswith("cilnb"):
+                continue
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    found.append(f"from {src} import {a.name}")
+                cilnb_names.add(a.asname or a.name)
+        elif isinstance(node, ast.Import):
+            cilnb_names |= {a.asname for a in node.names if a.name.startswith("cilnb") and a.asname}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in cilnb_names
+                and node.attr.startswith("_") and not node.attr.startswith("__")):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_private_name_crosses_modules():
+    """A name another module imports is public (STYLE.md: ``sweep._safe``, ``stats_cli._rgb`` were the examples to avoid);
+    ``cilnb._util`` is a private module whose names are shared on purpose (``from ._util import ...``)."""
+    import ast
+
+    bad = {}
+    for path in sorted((ROOT / "cilnb").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        uses = [u for u in _private_uses(ast.parse(path.read_text()), module) if "._util" not in u and " _util" not in u]
+        if uses:
+            bad[module] = uses
+    assert not bad, f"private names used across modules (make them public where they belong): {bad}"
+
+
+def test_private_name_check_finds_them():
+    import ast
+
+    src = "from ..verdicts import _table, ok\nfrom . import checks\nchecks._is_int(1)\nfrom ._util import x\nimport os\nos._exit\n"
+    uses = _private_uses(ast.parse(src), "cilnb.plotting.experiments")
+    assert uses == ["from cilnb.verdicts import _table", "checks._is_int"]
