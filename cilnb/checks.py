@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 __all__ = [
+    "PixelRangeWarning",
+    "warn_unit_range",
     "check_model",
     "as_tensor",
     "InputTypeError",
@@ -393,6 +395,41 @@ def check_model(model, name: str = "model"):
     return model
 
 
+class PixelRangeWarning(UserWarning):
+    """Pixels meant for ``[-1, 1]`` hold no value below 0: perhaps ``[0, 1]`` images (:func:`warn_unit_range`)."""
+
+
+def warn_unit_range(name: str, x: torch.Tensor) -> None:
+    """Warn (:class:`PixelRangeWarning`) when float pixels for ``[-1, 1]`` have none below 0 and some above: the mark of
+    ``[0, 1]`` images, which lie inside ``[-1, 1]`` and so pass the range check, yet are read as washed-out bright ones
+    (black is read as mid-grey). A warning, not an error: a bright image with no pixel darker than mid-grey looks the
+    same. Filter it with ``warnings.filterwarnings("ignore", category=cilnb.checks.PixelRangeWarning)``."""
+    if x.numel() == 0:
+        return
+    xmin, xmax = float(x.min()), float(x.max())
+    if xmin >= 0 and xmax > 0:
+        import warnings
+
+        warnings.warn(f"{name} has no value below 0 (it spans [{xmin:.3g}, {xmax:.3g}]): cilnb reads pixels in [-1, 1], where "
+                      "[0, 1] images come out washed-out and bright; if these are [0, 1] images, pass x * 2 - 1 (bright images "
+                      "with no pixel darker than mid-grey look the same: then ignore this warning)", PixelRangeWarning,
+                      stacklevel=_outside_cilnb())
+
+
+def _outside_cilnb() -> int:
+    """The ``stacklevel`` of a warning raised here that points at the first caller outside cilnb (the user's line), past
+    the wrappers between (torch's ``no_grad`` decorator, functools, contextlib)."""
+    import sys
+
+    frame, level = sys._getframe(2), 2  # 1: this helper's caller (the warning's function), 2: its caller
+    while frame is not None and (frame.f_globals.get("__name__", "") + ".").startswith(_WRAPPERS):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+_WRAPPERS = ("cilnb.", "torch.utils._contextlib.", "contextlib.", "functools.")
+
+
 def check_model_input(name: str, x, model, *, rank: int, layout: str) -> torch.Tensor:
     """A tensor given to ``model`` (conditional images, ground-truth videos), checked and in a dtype it takes.
 
@@ -420,6 +457,8 @@ def check_model_input(name: str, x, model, *, rank: int, layout: str) -> torch.T
     check_finite(name, x)
     if vr is not None:
         check_range(name, x, vr)
+        if vr == PIXEL_RANGE:
+            warn_unit_range(name, x)
     if x.dtype != torch.float32 and model_dtype(model) == torch.float32:
         x = x.float()
     return x
