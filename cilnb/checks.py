@@ -115,6 +115,7 @@ def _kind(x: Any) -> str:
 
 
 def is_int(x: Any) -> bool:
+    """Whether ``x`` is a whole number of an integer type: a Python or numpy int, or a 0-d integer tensor (never a bool)."""
     if isinstance(x, (bool, np.bool_)):
         return False
     if isinstance(x, (int, np.integer)):

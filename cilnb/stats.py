@@ -104,6 +104,7 @@ class StatsResult:
 
 
 def progress_path(out: Path) -> Path:
+    """The progress file that ``compute_stats`` keeps beside the statistics file ``out`` while it runs (resume reads it)."""
     return out.with_name(out.name + ".progress.json")
 
 

@@ -126,6 +126,7 @@ def _check_t(t, name: str = "t") -> torch.Tensor:
 
 
 def check_a(a) -> torch.Tensor:
+    """TimeNoise's ``a`` (Eq. 6) as a float64 tensor, each value > 0."""
     aa = _tensor(a, "a")
     if bool((aa <= 0).any()):
         raise ValueError(f"a must be > 0 (mu(t) = 2 t^a - 1; the paper uses a = 5), got {a!r}")
@@ -133,6 +134,7 @@ def check_a(a) -> torch.Tensor:
 
 
 def check_beta_m(beta_m) -> torch.Tensor:
+    """TimeNoise's ``beta_m`` (the maximum noise level) as a float64 tensor, each value a normal float > 0."""
     bm = _tensor(beta_m, "beta_m")
     if bool((bm <= 0).any()):
         raise ValueError(f"beta_m (the maximum noise level) must be > 0, got {beta_m!r}")

@@ -44,6 +44,7 @@ def _float_array(x, name: str, what: str) -> np.ndarray:
 
 
 def check_features(x, name: str) -> np.ndarray:
+    """``x`` as a finite float ``[N, D]`` array of features (N >= 2 for a covariance, D >= 1), else a clear error naming ``name``."""
     x = _float_array(x, name, "[N, D] features (a numpy array or tensor of numbers)")
     if x.ndim != 2:
         raise ValueError(f"{name} must be [N, D] features, got shape {x.shape}")

@@ -251,6 +251,7 @@ def _draw_labels(canvas: np.ndarray, labels, ncols: int, th: int, tw: int, band:
 
 
 def check_fps(fps: float) -> float:
+    """``fps`` as a float > 0 (frames per second of an animation or export), else a clear error."""
     from ..checks import check_number
 
     return check_number("fps", fps, lo=0, lo_open=True, fix="(frames per second, e.g. 6)")
