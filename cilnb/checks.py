@@ -305,14 +305,16 @@ def _range_hint(xmin: float, xmax: float, lo: float, hi: float) -> str:
     return "rescale it"
 
 
-def check_range(name: str, x: torch.Tensor, value_range, *, fix: str = "") -> None:
-    """Raise ``ValueError`` when float ``x`` leaves ``value_range`` by more than ``1e-3`` of its width."""
+def check_range(name: str, x: torch.Tensor, value_range, *, fix: str = "") -> tuple[float, float]:
+    """Raise ``ValueError`` when float ``x`` leaves ``value_range`` by more than ``1e-3`` of its width; else return the
+    span ``(min, max)`` of ``x`` (for :func:`warn_unit_range`, so the values are read once)."""
     lo, hi = check_value_range(value_range)
     tol = 1e-3 * (hi - lo)
     xmin, xmax = float(x.min()), float(x.max())
     if xmin < lo - tol or xmax > hi + tol:
         how = fix or _range_hint(xmin, xmax, lo, hi)
         raise ValueError(f"{name} values span [{xmin:.4g}, {xmax:.4g}] but must lie in [{lo:g}, {hi:g}]: {how}")
+    return xmin, xmax
 
 
 def as_tensor(x, name: str) -> torch.Tensor:
@@ -400,14 +402,15 @@ class PixelRangeWarning(UserWarning):
     """Pixels meant for ``[-1, 1]`` hold no value below 0: perhaps ``[0, 1]`` images (:func:`warn_unit_range`)."""
 
 
-def warn_unit_range(name: str, x: torch.Tensor) -> None:
+def warn_unit_range(name: str, x: torch.Tensor, span: tuple[float, float] | None = None) -> None:
     """Warn (:class:`PixelRangeWarning`) when float pixels for ``[-1, 1]`` have none below 0 and some above: the mark of
     ``[0, 1]`` images, which lie inside ``[-1, 1]`` and so pass the range check, yet are read as washed-out bright ones
     (black is read as mid-grey). A warning, not an error: a bright image with no pixel darker than mid-grey looks the
-    same. Filter it with ``warnings.filterwarnings("ignore", category=cilnb.checks.PixelRangeWarning)``."""
+    same. Filter it with ``warnings.filterwarnings("ignore", category=cilnb.checks.PixelRangeWarning)``. ``span``: ``x``'s
+    ``(min, max)`` when the caller has it (what :func:`check_range` returns)."""
     if x.numel() == 0:
         return
-    xmin, xmax = float(x.min()), float(x.max())
+    xmin, xmax = span if span is not None else (float(x.min()), float(x.max()))
     if xmin >= 0 and xmax > 0:
         import warnings
 
@@ -415,6 +418,9 @@ def warn_unit_range(name: str, x: torch.Tensor) -> None:
                       "[0, 1] images come out washed-out and bright; if these are [0, 1] images, pass x * 2 - 1 (bright images "
                       "with no pixel darker than mid-grey look the same: then ignore this warning)", PixelRangeWarning,
                       stacklevel=_outside_cilnb())
+
+
+_WRAPPERS = ("cilnb.", "torch.utils._contextlib.", "contextlib.", "functools.")  # module prefixes a warning skips
 
 
 def _outside_cilnb() -> int:
@@ -427,8 +433,6 @@ def _outside_cilnb() -> int:
         frame, level = frame.f_back, level + 1
     return level
 
-
-_WRAPPERS = ("cilnb.", "torch.utils._contextlib.", "contextlib.", "functools.")
 
 
 def check_model_input(name: str, x, model, *, rank: int, layout: str) -> torch.Tensor:
@@ -457,9 +461,9 @@ def check_model_input(name: str, x, model, *, rank: int, layout: str) -> torch.T
         raise InputTypeError(f"{name} has dtype {x.dtype}; the model takes a float tensor")
     check_finite(name, x)
     if vr is not None:
-        check_range(name, x, vr)
+        span = check_range(name, x, vr)
         if vr == PIXEL_RANGE:
-            warn_unit_range(name, x)
+            warn_unit_range(name, x, span)
     if x.dtype != torch.float32 and model_dtype(model) == torch.float32:
         x = x.float()
     return x

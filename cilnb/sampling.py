@@ -471,8 +471,8 @@ def sample(
             raise checks.InputTypeError(f"images must be float pixels in [-1, 1], got dtype {images.dtype}"
                                         + (": convert with images.float() / 127.5 - 1" if images.dtype == torch.uint8 else ": convert with images.float()"))
         checks.check_finite("images", images)
-        checks.check_range("images", images, checks.PIXEL_RANGE)  # 0..255 or [0, 1] pixels: the remedies that read them were wrong
-        checks.warn_unit_range("images", images)
+        # 0..255 pixels: the remedies that read them were wrong; [0, 1] ones are warned of
+        checks.warn_unit_range("images", images, checks.check_range("images", images, checks.PIXEL_RANGE))
     batch_size = checks.check_batch_size("batch_size", batch_size)
     eta = checks.check_number("eta", eta, lo=0, hi=MAX_ETA, fix=_ETA_FIX)
     frames = None if frames is None else checks.check_int("frames", frames, min=1, fix="(frames per video)")

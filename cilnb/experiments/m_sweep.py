@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import checks
-from .readouts import fd_with_interval, readout_for
+from .readouts import fd_with_interval, motion_ratio, readout_for
 
 __all__ = ["sample_grid", "run_label"]
 
@@ -91,10 +91,9 @@ def sample_grid(model, out_dir: str | Path, images, readout, *, Ms: Sequence[flo
     rows, feats = [], {}
     ref = None
     for (M, init), g in table.groupby(["M", "init"], sort=False):
-        gt = g.gt_motion.mean()
         row = {"model": label, "M": M, "init": init, "n": len(g),
-               "motion": g.motion.mean(), "motion_sem": g.motion.sem(), "gt_motion": gt,
-               "motion_ratio": g.motion.mean() / gt if gt != 0 else float("nan"),  # static ground truth: no ratio (not inf)
+               "motion": g.motion.mean(), "motion_sem": g.motion.sem(), "gt_motion": g.gt_motion.mean(),
+               "motion_ratio": motion_ratio(g.motion.mean(), g.gt_motion.mean()),
                "first_frame_psnr": g.first_frame_psnr.mean(), "first_frame_psnr_sem": g.first_frame_psnr.sem()}
         for k in extra:
             row[k], row[f"{k}_sem"] = g[k].mean(), g[k].sem()

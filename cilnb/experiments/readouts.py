@@ -27,7 +27,7 @@ from . import inputs as _in
 from .run_dirs import load_sweep_videos
 
 __all__ = ["flow_motion", "SpriteMotion", "sprite_speed", "ToyReadout", "FlowReadout", "READOUTS", "readout_for",
-           "MOTION_COND", "sweep_inputs", "motion_readout"]
+           "MOTION_COND", "sweep_inputs", "motion_readout", "motion_ratio"]
 
 
 def _tensor(name: str, x, layout: str) -> None:
@@ -151,6 +151,12 @@ def sprite_speed(videos: torch.Tensor) -> np.ndarray:
     _pixel_scale("videos", videos)  # clamped to [-1, 1], 0..255 frames were all 1: no sprite, speed 0
     checks.check_finite("videos", videos, "a diverged video has no sprite speed: drop it or sample it again")  # inf clamped to a sprite
     return _data.track_sprites(videos.detach().float().cpu().clamp(-1, 1)).speed
+
+
+def motion_ratio(motion: float, gt_motion: float) -> float:
+    """Generated motion over the ground truth's (the summaries' ``motion_ratio``); NaN, "not read", when the ground truth
+    does not move (``gt_motion`` 0): there is no ratio, and ``inf`` would be printed and drawn."""
+    return motion / gt_motion if gt_motion != 0 else float("nan")
 
 
 def fd_with_interval(feats: np.ndarray, ref: np.ndarray) -> tuple[float, float, float]:

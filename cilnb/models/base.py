@@ -532,8 +532,7 @@ def _check_pixels(x: torch.Tensor, what: str, empty_fix: str) -> None:
     if x.numel() == 0:
         raise ValueError(f"{what} is empty (shape {tuple(x.shape)}): {empty_fix}")
     checks.check_finite(what, x, fix="they must be finite pixels in [-1, 1]")
-    checks.check_range(what, x, checks.PIXEL_RANGE)
-    checks.warn_unit_range(what, x)
+    checks.warn_unit_range(what, x, checks.check_range(what, x, checks.PIXEL_RANGE))
 
 
 def check_latents(latents, channels: int | None, what: str = "latents") -> torch.Tensor:

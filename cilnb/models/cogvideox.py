@@ -23,7 +23,7 @@ import torch
 
 from ..denoiser import Cond, Images, Video, prediction_from_diffusers
 from ..schedules import VPSchedule, from_diffusers
-from .base import (TransformerAdapter, check_prompt, batch_to, check_images, check_latent_channels, check_latents, check_video,
+from .base import (TransformerAdapter, batch_to, check_images, check_latent_channels, check_latents, check_prompt, check_video,
                    load_pipeline)
 
 __all__ = ["CogVideoXI2VAdapter", "load", "from_pipeline"]

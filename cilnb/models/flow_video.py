@@ -31,7 +31,7 @@ import torch
 from ..denoiser import Cond, Images, Times, Video
 from ..schedules import FlowSchedule, from_diffusers
 from .. import checks
-from .base import (TransformerAdapter, check_prompt, batch_to, check_images, check_latent_channels, check_latents, check_text_embeds,
+from .base import (TransformerAdapter, batch_to, check_images, check_latent_channels, check_latents, check_prompt, check_text_embeds,
                    check_video, load_pipeline, to_pil)
 
 __all__ = [

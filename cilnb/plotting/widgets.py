@@ -56,7 +56,7 @@ def sliders(fn: Callable, interactive: bool, **specs):
         raise InputTypeError(f"fn must be a function of the slider values that returns a matplotlib Figure, got {type(fn).__name__}")
     import torch
 
-    from ..checks import is_int, check_sequence, repeated
+    from ..checks import check_sequence, is_int, repeated
 
     kinds = {}  # name -> ("select", options, value) or ("int"/"float", lo, hi, step, value): checked headless too
     for name, spec in specs.items():

@@ -270,7 +270,7 @@ def compare(model, images, remedies: Mapping[str, object], *, seeds: Sequence[in
             if c in per:
                 s[c], s[f"{c}_sem"] = per[c].mean(), per[c].sem()
         s["gt_motion"] = float(np.nanmean(gt))
-        s["motion_ratio"] = s["motion"] / s["gt_motion"] if s["gt_motion"] != 0 else float("nan")  # static ground truth: no ratio
+        s["motion_ratio"] = experiments.readouts.motion_ratio(s["motion"], s["gt_motion"])
         if toy and ref_feats is not None:
             from ..metrics import frechet_distance, frechet_interval, standardised_features
 
